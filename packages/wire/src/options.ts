@@ -32,21 +32,27 @@ interface Align {
   readonly y: number
 }
 const NONE: Align = { x: 1, y: 0 }
+const A8_4: Align = { x: 8, y: 4 }
+const A8_6: Align = { x: 8, y: 6 }
+const A8_2: Align = { x: 8, y: 2 }
+const A4_2: Align = { x: 4, y: 2 }
+const A4_0: Align = { x: 4, y: 0 }
+const A2_0: Align = { x: 2, y: 0 }
 
 function alignOf(o: MobilityOption): Align {
   switch (o.type) {
     case 'hnp':
-      return { x: 8, y: 4 } // RFC 5213 §8.3
+      return A8_4 // RFC 5213 §8.3
     case 'link-local-address':
-      return { x: 8, y: 6 } // RFC 5213 §8.7
+      return A8_6 // RFC 5213 §8.7
     case 'timestamp':
-      return { x: 8, y: 2 } // RFC 5213 §8.8
+      return A8_2 // RFC 5213 §8.8
     case 'restart-counter':
-      return { x: 4, y: 2 } // RFC 5847 §3.2: keeps the 32-bit counter aligned
+      return A4_2 // RFC 5847 §3.2: keeps the 32-bit counter aligned
     case 'gre-key':
-      return { x: 4, y: 0 } // RFC 5845 §3.1: keeps the 32-bit key aligned after Reserved
+      return A4_0 // RFC 5845 §3.1: keeps the 32-bit key aligned after Reserved
     case 'mn-ll-id':
-      return { x: 2, y: 0 }
+      return A2_0
     case 'mn-id':
     case 'handoff-indicator':
     case 'access-tech-type':
@@ -82,7 +88,8 @@ function dataLength(o: MobilityOption): number {
 
 function padBefore(o: MobilityOption, at: number): number {
   const a = alignOf(o)
-  return (((a.y - at) % a.x) + a.x) % a.x
+  if (a.x === 1) return 0
+  return (a.y - (at % a.x) + a.x) % a.x
 }
 
 /**
@@ -221,6 +228,13 @@ export function encodeOptions(opts: readonly MobilityOption[], buf: Buffer, base
   return at + tail
 }
 
+/** A private copy of buf[start, end): decoded values never alias the caller's buffer. */
+export function copyOut(buf: Buffer, start: number, end: number): Buffer {
+  const c = Buffer.allocUnsafe(end - start)
+  buf.copy(c, 0, start, end)
+  return c
+}
+
 function exact(len: number, want: number, at: number, type: number): void {
   if (len < want) throw new WireError('option-too-short', { offset: at, type, length: len, expected: want })
   if (len > want) throw new WireError('bad-option-length', { offset: at, type, length: len, expected: want })
@@ -253,11 +267,11 @@ export function decodeOptions(buf: Buffer, mhStart: number, start: number, end: 
         break
       case OptType.MN_ID:
         atLeast(len, 2, at, code)
-        out.push({ type: 'mn-id', subtype: buf[d]!, id: Buffer.from(buf.subarray(d + 1, d + len)) })
+        out.push({ type: 'mn-id', subtype: buf[d]!, id: copyOut(buf, d + 1, d + len) })
         break
       case OptType.HNP:
         exact(len, 18, at, code)
-        out.push({ type: 'hnp', prefixLength: buf[d + 1]!, prefix: Buffer.from(buf.subarray(d + 2, d + 18)) })
+        out.push({ type: 'hnp', prefixLength: buf[d + 1]!, prefix: copyOut(buf, d + 2, d + 18) })
         break
       case OptType.HANDOFF_INDICATOR:
         exact(len, 2, at, code)
@@ -269,11 +283,11 @@ export function decodeOptions(buf: Buffer, mhStart: number, start: number, end: 
         break
       case OptType.MN_LL_ID:
         atLeast(len, 3, at, code)
-        out.push({ type: 'mn-ll-id', id: Buffer.from(buf.subarray(d + 2, d + len)) })
+        out.push({ type: 'mn-ll-id', id: copyOut(buf, d + 2, d + len) })
         break
       case OptType.LINK_LOCAL_ADDR:
         exact(len, 16, at, code)
-        out.push({ type: 'link-local-address', address: Buffer.from(buf.subarray(d, d + 16)) })
+        out.push({ type: 'link-local-address', address: copyOut(buf, d, d + 16) })
         break
       case OptType.TIMESTAMP:
         exact(len, 8, at, code)
@@ -292,7 +306,7 @@ export function decodeOptions(buf: Buffer, mhStart: number, start: number, end: 
         }
         break
       default:
-        out.push({ type: 'unknown', code, data: Buffer.from(buf.subarray(d, d + len)) })
+        out.push({ type: 'unknown', code, data: copyOut(buf, d, d + len) })
     }
     p = d + len
   }

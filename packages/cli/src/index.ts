@@ -1,0 +1,2 @@
+export { buildProgram, main } from './main'
+export { runDecode, parseHex } from './decode'

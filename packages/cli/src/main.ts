@@ -1,0 +1,34 @@
+/**
+ * `mag`: the command line of the PMIPv6 Mobile Access Gateway. Each subcommand lives in its
+ * own module; this file only wires them to commander.
+ */
+import { Command } from 'commander'
+import { runDecode } from './decode'
+
+export function buildProgram(): Command {
+  const program = new Command()
+  program
+    .name('mag')
+    .description('Proxy Mobile IPv6 (RFC 5213) Mobile Access Gateway')
+    .version('0.1.0')
+    .showHelpAfterError()
+
+  program
+    .command('decode')
+    .description('decode a Mobility Header (PBU, PBA, Heartbeat, ...) or an RS/RA and print it as JSON')
+    .option('--hex <hex>', 'the message as hex digits (spaces and colons allowed)')
+    .option('--file <path>', 'a file holding the raw message bytes')
+    .option('--compact', 'one line of JSON')
+    .action((opts: { hex?: string; file?: string; compact?: boolean }) => {
+      const r = runDecode(opts)
+      process.stdout.write(r.stdout)
+      process.stderr.write(r.stderr)
+      process.exitCode = r.code
+    })
+
+  return program
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  await buildProgram().parseAsync([...argv])
+}
