@@ -1,0 +1,1546 @@
+/**
+ * The MAG core: a pure state machine, events in, commands out (design.md "The core is sans-IO").
+ *
+ * Implements RFC 5213 §6: the Binding Update List (§6.1) with one entry per attached MN, keyed
+ * by MN-Identifier and chained per access link; policy profiles (§6.2, profiles.ts); initial
+ * registration (§6.9.1.1), PBA processing (§6.9.1.2 items 3 and 5-15), lifetime extension
+ * (§6.9.1.3, §6.13), de-registration (§6.9.1.4), retransmission and rate limiting (§6.9.4), RS
+ * handling, default router and MTU (§6.9.2, §6.9.3, §6.9.5), home-link emulation (§6.7),
+ * renumbering (§6.12), and the Scenario B policy switch of RFC 6612 §3.3 with local access as in
+ * RFC 5213 §6.14.
+ *
+ * Left out, and why: items 1, 2 and 4 of §6.9.1.2 (IPsec authentication, RFC 6275 §9.2 header
+ * rules, the Type 2 Routing header) belong to the daemon and the wire decoder, which hand the
+ * core only authenticated, decoded PBAs; the DAD half of item 15 (the kernel does DAD); tunnel
+ * creation and reference counting (§6.10.4: the data plane, driven by forwarding-up/-down);
+ * the DHCP relay (§6.11, its own package); multihoming (two interfaces of one MN on the same
+ * MAG at once): one MN-ID has one entry here.
+ */
+import {
+  HandoffIndicator,
+  BaStatus,
+  canonicalIp6,
+  formatIp6,
+  isAllZero,
+  maskPrefix,
+  parseIp6,
+  parseMac,
+  type MobilityOption,
+} from '@pmip6/wire'
+import type {
+  AdminClearEvent,
+  AttachedEvent,
+  BindingState,
+  BindingView,
+  ClockSyncedEvent,
+  DetachedEvent,
+  LinkConfig,
+  MagCommand,
+  MagCore,
+  MagCoreConfig,
+  MagEvent,
+  Millis,
+  MobilityMode,
+  MtuEvent,
+  PbaEvent,
+  PolicyEvent,
+  PresenceEvent,
+  ProfilesEvent,
+  RsEvent,
+  StateTarget,
+  TimerEvent,
+  TimerKind,
+} from './types'
+import {
+  ALL_NODES,
+  DEFAULT_ACCESS_MTU,
+  DEFAULT_BINDING_LIFETIME_S,
+  DEFAULT_CUR_HOP_LIMIT,
+  DEFAULT_LOCAL_PREFIX_LENGTH,
+  DEFAULT_LOCAL_PREFIX_LIFETIME_S,
+  DEFAULT_MAX_RTR_ADV_INTERVAL_MS,
+  DEFAULT_MIN_RTR_ADV_INTERVAL_MS,
+  DEFAULT_REFRESH_FRACTION,
+  DEFAULT_ROUTER_LIFETIME_S,
+  DEFAULT_TUNNEL_MTU,
+  INITIAL_BINDACK_TIMEOUT_MS,
+  MAX_BINDACK_TIMEOUT_MS,
+  MAX_INITIAL_RTR_ADVERTISEMENTS,
+  MAX_INITIAL_RTR_ADVERT_INTERVAL_MS,
+  MAX_RA_DELAY_TIME_MS,
+  MAX_ROUTER_LIFETIME_S,
+  MAX_UPDATE_RATE,
+  MIN_DELAY_BETWEEN_RAS_MS,
+  ND_HOP_LIMIT,
+  UNSPECIFIED,
+  UPDATE_RATE_WINDOW_MS,
+} from './constants'
+import { EMPTY, ProfileStore, canonicalPrefix, hnpOptionOf, macKey, macText, type CompiledProfile } from './profiles'
+import { buildPbu, handoffIndicatorFor } from './pbu'
+import { addressFlags, buildRa, rememberPrefix, type PioSpec } from './ra'
+import { Prng } from './prng'
+import { PrefixPool } from './pool'
+import { assertNever } from './assert'
+import { STRIDE, TimeSlab } from './slab'
+import { bytesEqualText, fastFormatIp6, isMasked, prefixText } from './text'
+
+// What PBU an entry has outstanding.
+const P_NONE = 0
+const P_REG = 1
+const P_REFRESH = 2
+const P_DEREG = 3
+type PendingKind = typeof P_NONE | typeof P_REG | typeof P_REFRESH | typeof P_DEREG
+
+// Where the outstanding PBU is in its life; the 'pbu' timer means something different in each.
+const PH_IDLE = 0
+const PH_DEFERRED = 1 // rate-limited (§6.9.4): timer = when it may go
+const PH_SENT = 2 // timer = retransmission (or de-registration) timeout
+const PH_PRESENCE = 3 // asked whether the MN is still there before retransmitting; timer = guard
+const PH_REFRESH_PRESENCE = 4 // asked before extending the lifetime (§6.13); timer = guard
+type Phase = typeof PH_IDLE | typeof PH_DEFERRED | typeof PH_SENT | typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE
+
+// Forwarding state the data plane holds for the entry.
+const F_NONE = 0
+const F_TUNNEL = 1
+const F_LOCAL = 2
+type Fwd = typeof F_NONE | typeof F_TUNNEL | typeof F_LOCAL
+
+const NOT_ARMED = -1
+const NEVER = Number.NEGATIVE_INFINITY
+// Offsets of an entry's times in the TimeSlab (T_SENDS + MAX_UPDATE_RATE must fit in STRIDE).
+const T_PBU = 0
+const T_REFRESH = 1
+const T_EXPIRE = 2
+const T_RA = 3
+const T_RS = 4
+const T_SENT = 5
+const T_EXPIRES = 6
+const T_LAST_RA = 7
+const T_SENDS = 8 // MAX_UPDATE_RATE slots
+if (T_SENDS + MAX_UPDATE_RATE > STRIDE) throw new Error('TimeSlab STRIDE too small for MAX_UPDATE_RATE')
+
+const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
+const REJECT_REASON: string[] = []
+const rejectReason = (s: number): string => (REJECT_REASON[s] ??= `pba-rejected:${s}`)
+const STATUS_COUNTER: string[] = []
+const statusCounter = (s: number): string => (STATUS_COUNTER[s] ??= `pba-status:${s}`)
+
+/**
+ * One Binding Update List entry (RFC 5213 §6.1) plus the per-MN RA state. A class with every
+ * field set in the constructor keeps one hidden class for all entries; fields are scalars or
+ * shared references so an entry stays a few hundred bytes (see test/bench/core-step.bench.js).
+ */
+class Entry {
+  state: BindingState = 'registering'
+  reason = ''
+  /** RFC 5213 §6.1: the MN's link-layer identifier, 12 hex digits, or null (ALL_ZERO). */
+  mac: string | null
+  att: number
+  /** HI for the next registration of this entry (from the attach hint, §6.9.1.1 item 4). */
+  hintHi: number
+  /** HI of the outstanding / last PBU (for the echo check of §6.9.1.2 item 6). */
+  hi = 0
+  profile: CompiledProfile | null
+  mode: MobilityMode
+  /** Home network prefixes of the last accepted binding (§6.1), text. */
+  hnps: readonly string[] = EMPTY
+  /** Prefixes requested by the outstanding registration; empty = ALL_ZERO. */
+  req: readonly string[] = EMPTY
+  /** §6.9.1.2 item 15: link-local address the LMA gave for this MN's link. */
+  lla: string | null = null
+  localPrefix: string | null = null
+  localIdx = -1
+  seq = -1
+  pending: PendingKind = P_NONE
+  phase: Phase = PH_IDLE
+  /** Transmissions of the outstanding PBU. */
+  attempts = 0
+  backoff = INITIAL_BINDACK_TIMEOUT_MS
+  lastStatus = -1
+  retx = 0
+  granted = 0
+  /** The LMA may hold a binding made by this MAG (accepted, or an unanswered registration). */
+  lmaState = false
+  /** §6.9.1.2 item 10: do not ask for the profile's prefixes again. */
+  noProfilePrefixes = false
+  fwd: Fwd = F_NONE
+  raLeft = 0
+  rsTo: string | null = null
+  /** Base index of this entry's times in the core's TimeSlab. */
+  t: number
+  /** Next entry on the same link (the per-link chain of the BUL). */
+  next: Entry | null = null
+
+  constructor(
+    private readonly slab: TimeSlab,
+    readonly mnId: string,
+    public link: string,
+    mac: string | null,
+    att: number,
+    hintHi: number,
+    profile: CompiledProfile | null,
+    mode: MobilityMode,
+  ) {
+    this.t = slab.alloc(NOT_ARMED)
+    const a = slab.a
+    a[this.t + T_LAST_RA] = NEVER
+    for (let i = 0; i < MAX_UPDATE_RATE; i++) a[this.t + T_SENDS + i] = NEVER
+    this.mac = mac
+    this.att = att
+    this.hintHi = hintHi
+    this.profile = profile
+    this.mode = mode
+  }
+
+  // Due times of the armed timers, NOT_ARMED otherwise (timer hygiene).
+  get tPbu(): number {
+    return this.slab.a[this.t + T_PBU]!
+  }
+  set tPbu(v: number) {
+    this.slab.a[this.t + T_PBU] = v
+  }
+  get tRefresh(): number {
+    return this.slab.a[this.t + T_REFRESH]!
+  }
+  set tRefresh(v: number) {
+    this.slab.a[this.t + T_REFRESH] = v
+  }
+  get tExpire(): number {
+    return this.slab.a[this.t + T_EXPIRE]!
+  }
+  set tExpire(v: number) {
+    this.slab.a[this.t + T_EXPIRE] = v
+  }
+  get tRa(): number {
+    return this.slab.a[this.t + T_RA]!
+  }
+  set tRa(v: number) {
+    this.slab.a[this.t + T_RA] = v
+  }
+  get tRs(): number {
+    return this.slab.a[this.t + T_RS]!
+  }
+  set tRs(v: number) {
+    this.slab.a[this.t + T_RS] = v
+  }
+  /** When the accepted PBU left: the binding's lifetime counts from there (conservative). */
+  get sentAt(): number {
+    return this.slab.a[this.t + T_SENT]!
+  }
+  set sentAt(v: number) {
+    this.slab.a[this.t + T_SENT] = v
+  }
+  get expiresAt(): number {
+    return this.slab.a[this.t + T_EXPIRES]!
+  }
+  set expiresAt(v: number) {
+    this.slab.a[this.t + T_EXPIRES] = v
+  }
+  get lastRaAt(): number {
+    return this.slab.a[this.t + T_LAST_RA]!
+  }
+  set lastRaAt(v: number) {
+    this.slab.a[this.t + T_LAST_RA] = v
+  }
+  /** Oldest of the last MAX_UPDATE_RATE transmission times (§6.9.4 rate limit). */
+  oldestSend(): number {
+    return this.slab.a[this.t + T_SENDS]!
+  }
+  recordSend(at: number): void {
+    const a = this.slab.a
+    const b = this.t + T_SENDS
+    for (let i = 1; i < MAX_UPDATE_RATE; i++) a[b + i - 1] = a[b + i]!
+    a[b + MAX_UPDATE_RATE - 1] = at
+  }
+  /** The entry is gone: give its times back, and point it at the scratch slot. */
+  releaseTimes(): void {
+    this.slab.release(this.t)
+    this.t = 0
+  }
+}
+
+interface Settings {
+  readonly timestampBased: boolean
+  readonly initialSequence: number
+  readonly lifetimeS: number
+  readonly refreshFraction: number
+  readonly maxRetransmissions: number
+  /** Canonical fixed link-local address, or null. */
+  readonly fixedLinkLocal: string | null
+  readonly fixedLinkLayer: Buffer | null
+  readonly maxRaMs: number
+  readonly minRaMs: number
+  readonly routerLifetimeS: number
+  readonly minDelayBetweenRasMs: number
+  readonly curHopLimit: number
+  readonly accessMtu: number
+  readonly tunnelMtu: number
+  readonly localPrefixLifetimeS: number
+  readonly teardownOnReject: boolean
+  readonly links: Readonly<Record<string, LinkConfig>>
+}
+
+function positiveInt(v: number | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`MagCoreConfig.${name} must be a non-negative integer, got ${v}`)
+  return v
+}
+
+function settingsOf(cfg: MagCoreConfig): Settings {
+  const ra = cfg.ra ?? {}
+  const maxRaMs = positiveInt(ra.maxIntervalMs, DEFAULT_MAX_RTR_ADV_INTERVAL_MS, 'ra.maxIntervalMs')
+  const minRaMs = positiveInt(ra.minIntervalMs, Math.min(DEFAULT_MIN_RTR_ADV_INTERVAL_MS, Math.floor(maxRaMs * 0.33)), 'ra.minIntervalMs')
+  if (maxRaMs < 1 || minRaMs > maxRaMs) throw new RangeError('MagCoreConfig.ra: need 0 <= minIntervalMs <= maxIntervalMs and maxIntervalMs >= 1')
+  const refreshFraction = cfg.refreshFraction ?? DEFAULT_REFRESH_FRACTION
+  if (!(refreshFraction > 0 && refreshFraction < 1)) throw new RangeError('MagCoreConfig.refreshFraction must be in (0, 1)')
+  const fixedLL = cfg.fixedLinkLocal === undefined ? null : parseIp6(cfg.fixedLinkLocal)
+  const links: Record<string, LinkConfig> = {}
+  for (const [name, l] of Object.entries(cfg.links ?? {})) {
+    links[name] = { ...l, ...(l.localPrefix !== undefined ? { localPrefix: canonicalPrefix(l.localPrefix) } : {}), ...(l.linkLocal !== undefined ? { linkLocal: canonicalIp6(l.linkLocal) } : {}) }
+  }
+  return {
+    timestampBased: cfg.timestampBased ?? true,
+    initialSequence: positiveInt(cfg.initialSequence, 0, 'initialSequence') & 0xffff,
+    lifetimeS: positiveInt(cfg.lifetimeS, DEFAULT_BINDING_LIFETIME_S, 'lifetimeS'),
+    refreshFraction,
+    maxRetransmissions: cfg.maxRetransmissions === undefined ? Infinity : positiveInt(cfg.maxRetransmissions, 0, 'maxRetransmissions'),
+    // RFC 5213 §6.9.1.1 item 9: ALL_ZERO means "not fixed".
+    fixedLinkLocal: fixedLL === null || isAllZero(fixedLL) ? null : formatIp6(fixedLL),
+    fixedLinkLayer: cfg.fixedLinkLayer === undefined ? null : isAllZero(parseMac(cfg.fixedLinkLayer)) ? null : parseMac(cfg.fixedLinkLayer),
+    maxRaMs,
+    minRaMs,
+    routerLifetimeS: Math.min(MAX_ROUTER_LIFETIME_S, positiveInt(ra.routerLifetimeS, DEFAULT_ROUTER_LIFETIME_S, 'ra.routerLifetimeS')),
+    minDelayBetweenRasMs: positiveInt(ra.minDelayBetweenRasMs, MIN_DELAY_BETWEEN_RAS_MS, 'ra.minDelayBetweenRasMs'),
+    curHopLimit: positiveInt(ra.curHopLimit, DEFAULT_CUR_HOP_LIMIT, 'ra.curHopLimit'),
+    accessMtu: positiveInt(cfg.accessMtu, DEFAULT_ACCESS_MTU, 'accessMtu'),
+    tunnelMtu: positiveInt(cfg.tunnelMtu, DEFAULT_TUNNEL_MTU, 'tunnelMtu'),
+    localPrefixLifetimeS: positiveInt(cfg.localPrefixLifetimeS, DEFAULT_LOCAL_PREFIX_LIFETIME_S, 'localPrefixLifetimeS'),
+    teardownOnReject: cfg.teardownOnReject ?? false,
+    links,
+  }
+}
+
+/** A prefix's HNP option, cached: PBUs for the same prefixes are built again at every refresh. */
+const HNP_CACHE = new Map<string, MobilityOption>()
+function hnpOption(text: string): MobilityOption {
+  let o = HNP_CACHE.get(text)
+  if (!o) {
+    o = hnpOptionOf(text)
+    if (HNP_CACHE.size >= 4096) HNP_CACHE.clear()
+    HNP_CACHE.set(text, o)
+  }
+  return o
+}
+
+const HEX = '0123456789abcdef'
+/** Buffer equals the bytes of a lower-case hex string, without allocating. */
+function sameHex(b: Buffer, hex: string): boolean {
+  if (b.length * 2 !== hex.length) return false
+  for (let i = 0; i < b.length; i++) {
+    const v = b[i]!
+    if (hex.charCodeAt(2 * i) !== HEX.charCodeAt(v >> 4) || hex.charCodeAt(2 * i + 1) !== HEX.charCodeAt(v & 15)) return false
+  }
+  return true
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (const x of a) if (!b.includes(x)) return false
+  return true
+}
+
+function minus(a: readonly string[], b: readonly string[]): readonly string[] {
+  if (a.length === 0) return EMPTY
+  const r = a.filter((x) => !b.includes(x))
+  return r.length === 0 ? EMPTY : r
+}
+
+function timerField(kind: TimerKind): 'tPbu' | 'tRefresh' | 'tExpire' | 'tRa' | 'tRs' {
+  switch (kind) {
+    case 'pbu':
+      return 'tPbu'
+    case 'refresh':
+      return 'tRefresh'
+    case 'expire':
+      return 'tExpire'
+    case 'ra':
+      return 'tRa'
+    case 'rs':
+      return 'tRs'
+    default:
+      return assertNever(kind, 'timer kind')
+  }
+}
+
+function timerKindOf(text: string): TimerKind | null {
+  switch (text) {
+    case 'pbu':
+    case 'refresh':
+    case 'expire':
+    case 'ra':
+    case 'rs':
+      return text
+    default:
+      return null
+  }
+}
+
+export const timerKey = (kind: TimerKind, mnId: string): string => `${kind}/${mnId}`
+
+class Core implements MagCore {
+  private readonly s: Settings
+  private store: ProfileStore
+  private readonly byMn = new Map<string, Entry>()
+  /** Head of each link's chain of entries. */
+  private readonly byLink = new Map<string, Entry>()
+  /** Outstanding PBUs by sequence number (§6.9.1.2 item 5 matching when the PBA has no MN-ID). */
+  /** Indexed by the 16-bit sequence number: no hashing, 512 KiB once, whatever the number of MNs. */
+  private readonly bySeq: (Entry | undefined)[] = new Array<Entry | undefined>(0x10000).fill(undefined)
+  /** Per-MN mode set at run time by a policy event; outlives the entry (applies to later attaches). */
+  private readonly overrides = new Map<string, MobilityMode>()
+  /** MNs held until an administrative action (§6.9.1.2 items 6 and 7), with the reason. */
+  private readonly blocked = new Map<string, string>()
+  private clockUnsynced = false
+  private seqCounter: number
+  private readonly prng: Prng
+  private readonly tunnelMtu = new Map<string, number>()
+  private readonly linkMtu = new Map<string, number>()
+  private readonly links: ReadonlyMap<string, LinkConfig>
+  private readonly pool: PrefixPool | null
+  private readonly slab = new TimeSlab()
+  private readonly ctr: Record<string, number> = Object.create(null) as Record<string, number>
+  private out: MagCommand[] = []
+  private now: Millis = 0
+
+  constructor(cfg: MagCoreConfig) {
+    this.s = settingsOf(cfg)
+    this.store = new ProfileStore(cfg.profiles, cfg.unknownMn)
+    this.seqCounter = this.s.initialSequence
+    this.prng = new Prng(cfg.seed ?? 1)
+    for (const [lma, mtu] of Object.entries(cfg.lmaMtu ?? {})) this.tunnelMtu.set(canonicalIp6(lma), mtu)
+    this.links = new Map(Object.entries(this.s.links))
+    for (const [link, l] of this.links) if (l.mtu !== undefined) this.linkMtu.set(link, l.mtu)
+    this.pool = cfg.localPool === undefined ? null : new PrefixPool(cfg.localPool, cfg.localPrefixLength ?? DEFAULT_LOCAL_PREFIX_LENGTH)
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  step(ev: MagEvent): readonly MagCommand[] {
+    const out: MagCommand[] = []
+    this.out = out
+    this.now = ev.at
+    switch (ev.type) {
+      case 'attached':
+        this.onAttached(ev)
+        break
+      case 'detached':
+        this.onDetached(ev)
+        break
+      case 'pba':
+        this.onPba(ev)
+        break
+      case 'rs':
+        this.onRs(ev)
+        break
+      case 'timer':
+        this.onTimer(ev)
+        break
+      case 'presence':
+        this.onPresence(ev)
+        break
+      case 'policy':
+        this.onPolicy(ev)
+        break
+      case 'admin-clear':
+        this.onAdminClear(ev)
+        break
+      case 'clock-synced':
+        this.onClockSynced(ev)
+        break
+      case 'profiles':
+        this.onProfiles(ev)
+        break
+      case 'mtu':
+        this.onMtu(ev)
+        break
+      default:
+        assertNever(ev, 'event')
+    }
+    return out
+  }
+
+  bindings(now?: Millis): readonly BindingView[] {
+    const t = now ?? this.now
+    const views: BindingView[] = []
+    for (const e of this.byMn.values()) {
+      const network = e.mode === 'network'
+      const bound = e.state === 'registered' || e.state === 'refreshing'
+      views.push({
+        mnId: e.mnId,
+        link: e.link,
+        state: e.state,
+        reason: e.reason,
+        mode: e.mode,
+        lma: network && e.profile ? e.profile.lma : null,
+        prefixes: bound ? e.hnps : e.state === 'local' && e.localPrefix !== null ? [e.localPrefix] : EMPTY,
+        homePrefixes: e.hnps,
+        lifetimeLeft: bound ? Math.max(0, Math.floor((e.expiresAt - t) / 1000)) : 0,
+        grantedLifetime: e.granted,
+        lastStatus: e.lastStatus < 0 ? null : e.lastStatus,
+        retransmissions: e.retx,
+        pending: e.pending === P_REG ? 'registration' : e.pending === P_REFRESH ? 'refresh' : e.pending === P_DEREG ? 'deregistration' : null,
+        att: e.att,
+        mac: e.mac === null ? null : macText(e.mac),
+        hi: e.hi,
+        routerAddress: this.routerAddress(e),
+      })
+    }
+    return views
+  }
+
+  counters(): Readonly<Record<string, number>> {
+    return { ...this.ctr }
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  private inc(name: string): void {
+    this.ctr[name] = (this.ctr[name] ?? 0) + 1
+  }
+
+  /** The one place an entry changes state (design.md): every change is a state-changed command. */
+  private changeState(e: Entry, to: StateTarget, reason: string, from: BindingState | null = e.state): void {
+    if (to !== 'removed') e.state = to
+    e.reason = reason
+    this.out.push({ type: 'state-changed', mnId: e.mnId, from, to, reason })
+  }
+
+  private arm(e: Entry, kind: TimerKind, at: Millis): void {
+    e[timerField(kind)] = at
+    this.out.push({ type: 'arm-timer', key: timerKey(kind, e.mnId), at })
+  }
+
+  private disarm(e: Entry, kind: TimerKind): void {
+    const f = timerField(kind)
+    if (e[f] === NOT_ARMED) return
+    e[f] = NOT_ARMED
+    this.out.push({ type: 'cancel-timer', key: timerKey(kind, e.mnId) })
+  }
+
+  private linkCfg(link: string): LinkConfig | undefined {
+    return this.links.size === 0 ? undefined : this.links.get(link)
+  }
+
+  private isShared(link: string): boolean {
+    return this.linkCfg(link)?.shared === true
+  }
+
+  private addToLink(e: Entry): void {
+    e.next = this.byLink.get(e.link) ?? null
+    this.byLink.set(e.link, e)
+  }
+
+  private removeFromLink(e: Entry): void {
+    const head = this.byLink.get(e.link)
+    if (head === e) {
+      if (e.next) this.byLink.set(e.link, e.next)
+      else this.byLink.delete(e.link)
+    } else {
+      for (let p: Entry | null = head ?? null; p; p = p.next) {
+        if (p.next === e) {
+          p.next = e.next
+          break
+        }
+      }
+    }
+    e.next = null
+  }
+
+  /** The MN an RS or detach on `link` is about: by MAC, else the link's only MN (point-to-point). */
+  private findOnLink(link: string, mac: string | null): Entry | null {
+    const head = this.byLink.get(link)
+    if (!head) return null
+    if (mac !== null) {
+      for (let p: Entry | null = head; p; p = p.next) if (p.mac === mac) return p
+      return null
+    }
+    return head.next === null && !this.isShared(link) ? head : null
+  }
+
+  private effectiveMode(mnId: string, profile: CompiledProfile | null): MobilityMode {
+    return this.overrides.get(mnId) ?? profile?.mode ?? 'network'
+  }
+
+  private sameAddr(from: string, lma: string): boolean {
+    if (from === lma) return true
+    try {
+      return canonicalIp6(from) === lma
+    } catch {
+      return false
+    }
+  }
+
+  // ------------------------------------------------------------------ attach / detach
+
+  private onAttached(ev: AttachedEvent): void {
+    this.inc('attach')
+    const mac = ev.llId && ev.llId.length > 0 && !isAllZero(ev.llId) ? macKey(ev.llId) : null
+    if (mac === null && this.isShared(ev.link)) {
+      // Without a link-layer id the MN cannot be told apart on a shared link, and an RA for it
+      // would reach every station (RFC 5213 §6.3: point-to-point delivery must be emulated).
+      this.inc('attach-refused:shared-link-without-llid')
+      return
+    }
+    const resolved = this.store.resolve(ev.mnId, mac)
+    // An MN switched to host mode needs no profile: it gets plain IPv6 access (RFC 5213 §6.14).
+    const hostOnly = !resolved && ev.mnId !== undefined && this.overrides.get(ev.mnId) === 'host'
+    if (!resolved && !hostOnly) {
+      this.inc('attach-refused:no-profile')
+      return
+    }
+    const mnId = resolved ? resolved.mnId : ev.mnId!
+    const profile: CompiledProfile | null = resolved ? resolved.profile : null
+    const hi = handoffIndicatorFor(ev.hint, mac !== null)
+    const existing = this.byMn.get(mnId)
+    if (existing) {
+      const retry = existing.state === 'deregistering' || existing.state === 'failed' || (existing.state === 'denied' && !this.blocked.has(mnId))
+      if (existing.link === ev.link && !retry) {
+        this.inc('attach-duplicate')
+        return
+      }
+      this.reattach(existing, ev, mac, profile, hi)
+      return
+    }
+    const e = new Entry(this.slab, mnId, ev.link, mac, ev.att, hi, profile, this.effectiveMode(mnId, profile))
+    this.byMn.set(mnId, e)
+    this.addToLink(e)
+    this.begin(e, 'attached', null)
+  }
+
+  /**
+   * The MN attached again while it still has an entry: on another link of this MAG, or on the
+   * same link while its de-registration is pending (which the new registration supersedes: the
+   * old PBU's sequence number no longer matches, so its PBA is ignored), or after a failure.
+   */
+  private reattach(e: Entry, ev: AttachedEvent, mac: string | null, profile: CompiledProfile | null, hi: number): void {
+    this.inc('reattach')
+    const superseding = e.state === 'deregistering'
+    if (e.link !== ev.link) {
+      this.stopService(e)
+      this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
+      this.removeFromLink(e)
+      e.link = ev.link
+      this.addToLink(e)
+    }
+    this.cancelPbu(e)
+    e.mac = mac
+    e.att = ev.att
+    e.hintHi = hi
+    e.profile = profile
+    e.mode = this.effectiveMode(e.mnId, profile)
+    this.begin(e, superseding ? 'reattach-supersedes-deregistration' : 'reattached', e.state)
+  }
+
+  /** Decide what service a (re)attached MN gets: Scenario B, held, or a registration. */
+  private begin(e: Entry, reason: string, from: BindingState | null): void {
+    if (e.mode === 'host') {
+      this.enterLocal(e, reason, EMPTY, from)
+      return
+    }
+    if (this.holdIfBlocked(e, from)) return
+    if (!e.profile) {
+      // A host-mode-only MN asked for network mode but has no profile: keep serving it locally.
+      e.mode = 'host'
+      this.enterLocal(e, 'network-mode-without-profile', EMPTY, from)
+      return
+    }
+    if (this.s.timestampBased && this.clockUnsynced) {
+      this.changeState(e, 'clock-wait', 'clock-unsynchronised', from)
+      return
+    }
+    e.req = e.hnps.length > 0 ? e.hnps : e.noProfilePrefixes ? EMPTY : e.profile.homePrefixes
+    this.changeState(e, 'registering', reason, from)
+    this.startPbu(e, P_REG, e.hintHi)
+  }
+
+  private holdIfBlocked(e: Entry, from: BindingState | null): boolean {
+    const why = this.blocked.get(e.mnId)
+    if (why === undefined) return false
+    this.changeState(e, why.startsWith('pba-echo-mismatch') ? 'held' : 'denied', why, from)
+    return true
+  }
+
+  private onDetached(ev: DetachedEvent): void {
+    const mac = ev.llId && ev.llId.length > 0 && !isAllZero(ev.llId) ? macKey(ev.llId) : null
+    const e = ev.mnId !== undefined ? (this.byMn.get(ev.mnId) ?? null) : this.findOnLink(ev.link, mac)
+    // A detach from a link the MN has already left (it re-attached elsewhere on this MAG) is stale.
+    if (!e || e.link !== ev.link) {
+      this.inc('detach-unknown')
+      return
+    }
+    if (e.state === 'deregistering') {
+      this.inc('detach-duplicate')
+      return
+    }
+    this.inc('detach')
+    this.deregister(e, DETACH_REASON[ev.cause])
+  }
+
+  /**
+   * RFC 5213 §6.9.1.4 / §6.13: the MN left or its session ends. The prefixes are withdrawn and
+   * forwarding stops at once; a de-registration goes out only when the LMA may hold a binding
+   * made by this MAG (an accepted one, or a registration still unanswered). After a rejection,
+   * a hold or in host mode there is nothing to de-register, and the entry goes right away.
+   */
+  private deregister(e: Entry, reason: string): void {
+    this.stopService(e)
+    if (e.pending === P_DEREG && e.phase !== PH_DEFERRED) {
+      // A de-registration already went out (policy switch to host mode): it covers this too.
+      this.remove(e, reason)
+      return
+    }
+    if (e.lmaState && e.mode === 'network' && e.profile) {
+      this.changeState(e, 'deregistering', reason)
+      this.startPbu(e, P_DEREG, HandoffIndicator.UNKNOWN)
+      return
+    }
+    this.remove(e, reason)
+  }
+
+  /** Removes the entry: routing state, the link, every timer, the BUL entry (§6.9.1.4 items 1-4). */
+  private remove(e: Entry, reason: string): void {
+    this.stopService(e)
+    this.cancelPbu(e)
+    this.disarm(e, 'refresh')
+    this.disarm(e, 'expire')
+    this.disarm(e, 'ra')
+    this.disarm(e, 'rs')
+    this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
+    this.releaseLocal(e)
+    this.removeFromLink(e)
+    this.byMn.delete(e.mnId)
+    e.releaseTimes()
+    this.changeState(e, 'removed', reason)
+  }
+
+  /**
+   * Stops advertising and forwarding for the entry: a final RA withdraws every prefix it was
+   * advertising (zero lifetimes, router lifetime 0: RFC 5213 §6.9.2 item 2, RFC 4861 §6.2.5), and
+   * the data plane removes the routes. Binding timers stop; the entry itself stays.
+   */
+  private stopService(e: Entry): void {
+    const adv = this.advertised(e)
+    if (adv.length > 0) this.sendRa(e, ALL_NODES, adv, true)
+    this.disarm(e, 'ra')
+    this.disarm(e, 'rs')
+    e.rsTo = null
+    this.forwardingDown(e)
+    this.disarm(e, 'refresh')
+    this.disarm(e, 'expire')
+  }
+
+  private forwardingDown(e: Entry): void {
+    if (e.fwd === F_TUNNEL) {
+      this.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: e.hnps, mode: 'tunnel', lma: e.profile ? e.profile.lma : '' })
+    } else if (e.fwd === F_LOCAL && e.localPrefix !== null) {
+      this.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: [e.localPrefix], mode: 'local', lma: null })
+    }
+    e.fwd = F_NONE
+  }
+
+  /** Prefixes with non-zero lifetimes in this entry's RAs right now. */
+  private advertised(e: Entry): readonly string[] {
+    switch (e.state) {
+      case 'registered':
+      case 'refreshing':
+        return e.hnps
+      case 'local':
+        return e.localPrefix === null ? EMPTY : [e.localPrefix]
+      case 'registering':
+      case 'deregistering':
+      case 'held':
+      case 'denied':
+      case 'clock-wait':
+      case 'failed':
+        return EMPTY
+      default:
+        return assertNever(e.state, 'state')
+    }
+  }
+
+  // ------------------------------------------------------------------ PBU transmission
+
+  /** Stops whatever PBU is outstanding; its late PBA will match nothing. */
+  private cancelPbu(e: Entry): void {
+    this.disarm(e, 'pbu')
+    if (e.pending !== P_NONE && e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
+    e.pending = P_NONE
+    e.phase = PH_IDLE
+    e.attempts = 0
+  }
+
+  private startPbu(e: Entry, kind: PendingKind, hi: number): void {
+    this.cancelPbu(e)
+    e.pending = kind
+    e.hi = hi
+    e.backoff = INITIAL_BINDACK_TIMEOUT_MS
+    if (kind !== P_DEREG) e.lmaState = true
+    this.transmit(e)
+  }
+
+  private nextSeq(e: Entry): number {
+    if (this.s.timestampBased) {
+      // §6.9.1.1 item 6: with timestamps, a per-MAG counter that only serves to match replies.
+      const v = this.seqCounter
+      this.seqCounter = (v + 1) & 0xffff
+      return v
+    }
+    // RFC 6275 §11.7.1: per mobility session, increasing on every transmission (§6.9.4 item 4).
+    return e.seq < 0 ? this.s.initialSequence : (e.seq + 1) & 0xffff
+  }
+
+  /**
+   * Sends the outstanding PBU now, or defers it when MAX_UPDATE_RATE PBUs went to this MN's
+   * LMA within the last second (§6.9.4, RFC 6275 §11.8): deferred, never dropped. Each
+   * transmission gets a new sequence number and the current timestamp (§6.9.4 item 4).
+   */
+  private transmit(e: Entry): void {
+    const at = this.now
+    const profile = e.profile
+    if (!profile) {
+      this.cancelPbu(e)
+      return
+    }
+    const oldest = e.oldestSend()
+    if (at - oldest < UPDATE_RATE_WINDOW_MS) {
+      e.phase = PH_DEFERRED
+      this.inc('pbu-deferred')
+      this.arm(e, 'pbu', oldest + UPDATE_RATE_WINDOW_MS)
+      return
+    }
+    if (e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
+    const seq = this.nextSeq(e)
+    e.seq = seq
+    this.bySeq[seq] = e
+    const kind = e.pending
+    const prefixes = kind === P_REG ? e.req : e.hnps.length > 0 ? e.hnps : e.req
+    const hnps = prefixes === profile.homePrefixes ? profile.hnpOptions : prefixes.map(hnpOption)
+    const pbu = buildPbu({
+      sequence: seq,
+      lifetime: kind === P_DEREG ? 0 : this.s.lifetimeS,
+      mnId: e.mnId,
+      hnps,
+      hi: e.hi,
+      att: e.att,
+      timestampMs: this.s.timestampBased ? at : null,
+      macHex: e.mac,
+      linkLocal: this.s.fixedLinkLocal !== null ? undefined : e.lla === null ? null : parseIp6(e.lla),
+    })
+    this.out.push({ type: 'send-pbu', to: profile.lma, pbu, mnId: e.mnId })
+    e.recordSend(at)
+    e.sentAt = at
+    e.attempts++
+    e.phase = PH_SENT
+    this.inc('pbu-sent')
+    this.inc(kind === P_REG ? 'pbu-sent:registration' : kind === P_REFRESH ? 'pbu-sent:refresh' : 'pbu-sent:deregistration')
+    if (e.attempts > 1) {
+      e.retx++
+      this.inc('pbu-retransmitted')
+    }
+    if (kind === P_DEREG) {
+      // §6.9.1.4: wait INITIAL_BINDACK_TIMEOUT for the reply, no retransmission.
+      this.arm(e, 'pbu', at + INITIAL_BINDACK_TIMEOUT_MS)
+    } else {
+      this.arm(e, 'pbu', at + e.backoff)
+      e.backoff = Math.min(2 * e.backoff, MAX_BINDACK_TIMEOUT_MS)
+    }
+  }
+
+  private onPbuTimer(e: Entry): void {
+    switch (e.phase) {
+      case PH_DEFERRED:
+        this.transmit(e)
+        return
+      case PH_SENT:
+        if (e.pending === P_DEREG) {
+          this.inc('deregistration-timeout')
+          this.finishDereg(e, 'deregistration-timeout')
+          return
+        }
+        if (e.attempts - 1 >= this.s.maxRetransmissions) {
+          this.fail(e)
+          return
+        }
+        // §6.9.4 item 2: make sure the MN is still attached before retransmitting.
+        this.queryPresence(e, PH_PRESENCE)
+        return
+      case PH_PRESENCE:
+      case PH_REFRESH_PRESENCE:
+        // The daemon owes us an answer; ask again rather than guess either way.
+        this.inc('presence-timeout')
+        this.queryPresence(e, e.phase)
+        return
+      case PH_IDLE:
+        this.inc('timer-stale')
+        return
+      default:
+        assertNever(e.phase, 'phase')
+    }
+  }
+
+  private queryPresence(e: Entry, phase: typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE): void {
+    e.phase = phase
+    this.inc('presence-query')
+    this.out.push({ type: 'query-presence', mnId: e.mnId, link: e.link, llId: e.mac === null ? null : macText(e.mac), purpose: phase === PH_PRESENCE ? 'retransmit' : 'refresh' })
+    this.arm(e, 'pbu', this.now + MAX_BINDACK_TIMEOUT_MS)
+  }
+
+  private onPresence(ev: PresenceEvent): void {
+    const e = this.byMn.get(ev.mnId)
+    if (!e || (e.phase !== PH_PRESENCE && e.phase !== PH_REFRESH_PRESENCE)) {
+      this.inc('presence-unexpected')
+      return
+    }
+    this.disarm(e, 'pbu')
+    if (!ev.present) {
+      this.inc('presence-lost')
+      this.deregister(e, 'presence-lost')
+      return
+    }
+    if (e.phase === PH_PRESENCE) {
+      this.transmit(e)
+      return
+    }
+    e.phase = PH_IDLE
+    if (e.state === 'registered') {
+      // §6.9.1.3: same options as the initial PBU, every assigned prefix, HI 5.
+      this.changeState(e, 'refreshing', 'refresh')
+      this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
+    } else if (e.state === 'registering') {
+      // The binding expired while we waited for the answer: register afresh for the same prefixes.
+      e.req = e.hnps
+      this.startPbu(e, P_REG, HandoffIndicator.UNKNOWN)
+    } else {
+      this.inc('presence-unexpected')
+    }
+  }
+
+  /** The retransmission cap ran out (§6.9.4): the MN gets no service; an admin-clear or a new attach retries. */
+  private fail(e: Entry): void {
+    this.inc('registration-failed')
+    this.stopService(e)
+    this.cancelPbu(e)
+    e.hintHi = e.hnps.length > 0 ? HandoffIndicator.UNKNOWN : e.hintHi
+    this.changeState(e, 'failed', 'retransmit-timeout')
+  }
+
+  private finishDereg(e: Entry, reason: string): void {
+    this.cancelPbu(e)
+    e.lmaState = false
+    if (e.state === 'deregistering') this.remove(e, reason)
+    else this.inc('deregistration-done-in-host-mode')
+  }
+
+  // ------------------------------------------------------------------ PBA processing (§6.9.1.2)
+
+  private dropPba(reason: string): void {
+    this.inc('pba-dropped')
+    this.inc(`pba-dropped:${reason}`)
+  }
+
+  private matches(e: Entry, seq: number): boolean {
+    return e.pending !== P_NONE && e.attempts > 0 && e.seq === seq
+  }
+
+  private onPba(ev: PbaEvent): void {
+    const pba = ev.pba
+    this.inc('pba-received')
+    if (pba.kind !== 'binding-ack') return this.dropPba('not-binding-ack')
+    // Item 1: a PBA is a Binding Acknowledgement with P set.
+    if (!pba.flags.p) return this.dropPba('not-proxy')
+    let idOpt: Buffer | null = null
+    for (const o of pba.options) {
+      if (o.type === 'mn-id') {
+        idOpt = o.id
+        break
+      }
+    }
+    // Item 5: match on MN-ID and sequence number; anything else is ignored. The common case, the
+    // outstanding PBU with this sequence number and the same MN-ID, needs no hashing.
+    let e: Entry | undefined
+    let idMismatch = false
+    let resync = false
+    const fast = this.bySeq[pba.sequence & 0xffff]
+    if (fast && this.matches(fast, pba.sequence) && (idOpt === null || bytesEqualText(idOpt, fast.mnId))) {
+      e = fast
+    } else if (idOpt !== null) {
+      const cand = this.byMn.get(idOpt.toString('utf8'))
+      if (cand && this.matches(cand, pba.sequence)) e = cand
+      else if (cand && !this.s.timestampBased && pba.status === BaStatus.SEQUENCE_OUT_OF_WINDOW && cand.pending !== P_NONE && cand.attempts > 0) {
+        // RFC 6275 §11.7.1: the BA carries the last accepted sequence number, not ours.
+        e = cand
+        resync = true
+      } else {
+        const other = this.bySeq[pba.sequence & 0xffff]
+        if (other && this.matches(other, pba.sequence) && other !== cand) {
+          // Our PBU's sequence number came back with another MN-ID: item 6.
+          e = other
+          idMismatch = true
+        }
+      }
+    }
+    if (!e) return this.dropPba('no-match')
+    // Only the LMA the PBU went to may answer it.
+    if (!e.profile || !this.sameAddr(ev.from, e.profile.lma)) return this.dropPba('wrong-source')
+    if (e.pending === P_DEREG) {
+      this.inc(statusCounter(pba.status))
+      e.lastStatus = pba.status
+      // §6.9.1.4: the entry goes on the reply. The old MAG of a handoff gets here too: the LMA
+      // answers its de-registration without touching the new MAG's binding, so only local
+      // state is removed, whatever the status.
+      this.finishDereg(e, pba.status === BaStatus.ACCEPTED ? 'deregistration-accepted' : rejectReason(pba.status))
+      return
+    }
+    const mismatch = idMismatch ? 'mn-id' : this.echoMismatch(e, pba.options, idOpt !== null)
+    if (mismatch !== null) {
+      this.dropPba('echo-mismatch')
+      this.hold(e, `pba-echo-mismatch:${mismatch}`)
+      return
+    }
+    this.inc(statusCounter(pba.status))
+    e.lastStatus = pba.status
+    if (resync) {
+      this.inc('sequence-resync')
+      e.seq = pba.sequence
+      this.transmit(e)
+      return
+    }
+    if (pba.status < 128) {
+      this.accept(e, pba.lifetime, pba.options)
+      return
+    }
+    this.reject(e, pba.status)
+  }
+
+  /** Item 6: HI, ATT, MN-LL-ID and MN-ID must come back as sent. */
+  private echoMismatch(e: Entry, opts: readonly MobilityOption[], idMatched: boolean): string | null {
+    for (const o of opts) {
+      switch (o.type) {
+        case 'handoff-indicator':
+          if (o.value !== e.hi) return 'hi'
+          break
+        case 'access-tech-type':
+          if (o.value !== e.att) return 'att'
+          break
+        case 'mn-ll-id':
+          if (e.mac !== null && !sameHex(o.id, e.mac)) return 'mn-ll-id'
+          break
+        case 'mn-id':
+          if (!idMatched && !bytesEqualText(o.id, e.mnId)) return 'mn-id'
+          break
+        case 'hnp':
+        case 'link-local-address':
+        case 'timestamp':
+        case 'restart-counter':
+        case 'gre-key':
+        case 'unknown':
+          break
+        default:
+          assertNever(o, 'mobility option')
+      }
+    }
+    return null
+  }
+
+  /** Item 6: ignore the PBA and send nothing for this MN until an administrative action. */
+  private hold(e: Entry, reason: string): void {
+    this.inc('held')
+    this.stopService(e)
+    this.cancelPbu(e)
+    e.lmaState = false
+    e.hintHi = HandoffIndicator.UNKNOWN
+    this.blocked.set(e.mnId, reason)
+    this.changeState(e, 'held', reason)
+  }
+
+  /** Items 12-15: tunnel and routes up, BUL updated, prefixes advertised, refresh armed. */
+  private accept(e: Entry, lifetime: number, opts: readonly MobilityOption[]): void {
+    const granted: string[] = []
+    let lla: string | null = null
+    for (const o of opts) {
+      if (o.type === 'hnp') {
+        if (o.prefixLength === 0 || o.prefixLength > 128 || isAllZero(o.prefix)) continue
+        const bytes = isMasked(o.prefix, o.prefixLength) ? o.prefix : maskPrefix(Buffer.from(o.prefix), o.prefixLength)
+        const t = prefixText(bytes, o.prefixLength)
+        // The first RA follows at once: spare it parsing the text back into bytes.
+        rememberPrefix(t, bytes, o.prefixLength)
+        if (!granted.includes(t)) granted.push(t)
+      } else if (o.type === 'link-local-address' && !isAllZero(o.address)) {
+        lla = fastFormatIp6(o.address)
+      }
+    }
+    // The PBA names the prefixes the binding covers (RFC 5213 §5.3.6); without them the MAG would
+    // be guessing what the LMA routes to it, so such an acceptance gives no service (§6.9.2 item 2).
+    const prefixes: readonly string[] = granted
+    if (prefixes.length === 0 || lifetime === 0) {
+      this.inc('pba-accepted-unusable')
+      this.deny(e, prefixes.length === 0 ? 'pba-accepted-without-prefix' : 'pba-accepted-zero-lifetime', false)
+      return
+    }
+    this.cancelPbu(e)
+    if (lla !== null && this.s.fixedLinkLocal === null) e.lla = lla
+    const wasAdv = e.state === 'registered' || e.state === 'refreshing'
+    const old = wasAdv ? e.hnps : EMPTY
+    const removed = minus(old, prefixes)
+    const added = wasAdv ? minus(prefixes, old) : prefixes
+    const profile = e.profile!
+    // §6.12: renumbered prefixes lose their routes here and are withdrawn in the RA below.
+    if (removed.length > 0) this.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: removed, mode: 'tunnel', lma: profile.lma })
+    e.hnps = sameSet(prefixes, old) ? old : prefixes
+    if (added.length > 0) this.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: added, mode: 'tunnel', lma: profile.lma })
+    e.fwd = F_TUNNEL
+    e.lmaState = true
+    e.granted = lifetime
+    e.expiresAt = e.sentAt + lifetime * 1000
+    this.changeState(e, 'registered', 'pba-accepted')
+    this.inc('binding-accepted')
+    this.arm(e, 'refresh', e.sentAt + Math.floor(lifetime * 1000 * this.s.refreshFraction))
+    this.arm(e, 'expire', e.expiresAt)
+    if (!wasAdv) this.startAdvertising(e, EMPTY)
+    else if (removed.length > 0 || added.length > 0) this.sendRa(e, ALL_NODES, removed, false)
+  }
+
+  private reject(e: Entry, status: number): void {
+    const reason = rejectReason(status)
+    switch (status) {
+      case BaStatus.PROXY_REG_NOT_ENABLED:
+        // Item 7: deny the service, no PBU until an administrative action.
+        this.deny(e, reason, true)
+        return
+      case BaStatus.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX: {
+        // Item 10: never ask for those prefixes again; let the LMA assign (one ALL_ZERO HNP).
+        const asked = e.pending === P_REFRESH ? e.hnps : e.req
+        if (asked.length === 0) {
+          this.deny(e, reason, false)
+          return
+        }
+        this.stopService(e)
+        e.noProfilePrefixes = true
+        e.hnps = EMPTY
+        e.req = EMPTY
+        const hi = e.pending === P_REFRESH ? HandoffIndicator.UNKNOWN : e.hi
+        this.changeState(e, 'registering', reason)
+        this.startPbu(e, P_REG, hi)
+        return
+      }
+      case BaStatus.TIMESTAMP_MISMATCH:
+        if (!this.s.timestampBased) break
+        // Item 9: register again only once the clock is synchronised (clock-synced event).
+        this.clockUnsynced = true
+        this.stopService(e)
+        this.cancelPbu(e)
+        e.lmaState = false
+        if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
+        this.changeState(e, 'clock-wait', reason)
+        return
+      case BaStatus.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED: {
+        // Item 8: register again (new sequence number, current timestamp), within the rate limit.
+        this.inc('reregister-after-157')
+        this.changeState(e, e.state, reason)
+        this.transmit(e)
+        return
+      }
+      default:
+        break
+    }
+    this.deny(e, reason, false)
+  }
+
+  /** Item 11: no home prefix in any RA, no forwarding; optionally the link goes down. */
+  private deny(e: Entry, reason: string, block: boolean): void {
+    this.inc('denied')
+    this.stopService(e)
+    this.cancelPbu(e)
+    e.lmaState = false
+    if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
+    if (block) this.blocked.set(e.mnId, reason)
+    this.changeState(e, 'denied', reason)
+    if (this.s.teardownOnReject) this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
+  }
+
+  // ------------------------------------------------------------------ refresh and expiry
+
+  private onRefreshTimer(e: Entry): void {
+    if (e.state !== 'registered') {
+      this.inc('timer-stale')
+      return
+    }
+    // §6.13: before extending the lifetime, make sure the MN is still there.
+    this.queryPresence(e, PH_REFRESH_PRESENCE)
+  }
+
+  /** The binding ran out before a refresh succeeded: stop advertising and routing (§6.7, §6.9.2 item 2). */
+  private onExpire(e: Entry): void {
+    if (e.state !== 'registered' && e.state !== 'refreshing') {
+      this.inc('timer-stale')
+      return
+    }
+    this.inc('binding-expired')
+    const waiting = e.phase === PH_REFRESH_PRESENCE
+    this.stopService(e)
+    if (waiting) {
+      this.changeState(e, 'registering', 'binding-expired')
+      return
+    }
+    e.req = e.hnps
+    this.changeState(e, 'registering', 'binding-expired')
+    this.startPbu(e, P_REG, HandoffIndicator.UNKNOWN)
+  }
+
+  // ------------------------------------------------------------------ Router Advertisements
+
+  /** RFC 5213 §6.9.3: the same link-local address on every MAG, or the one the LMA gave (§6.8). */
+  private routerAddress(e: Entry): string {
+    return this.s.fixedLinkLocal ?? e.lla ?? this.linkCfg(e.link)?.linkLocal ?? UNSPECIFIED
+  }
+
+  /** RFC 5213 §6.9.5: the lower of the tunnel MTU and the access link MTU. */
+  private mtuFor(e: Entry): number {
+    const link = (this.linkMtu.size === 0 ? undefined : this.linkMtu.get(e.link)) ?? this.s.accessMtu
+    if (e.mode === 'host' || !e.profile) return link
+    return Math.min(link, this.tunnelMtu.get(e.profile.lma) ?? this.s.tunnelMtu)
+  }
+
+  /**
+   * One RA for one MN. `withdrawn` prefixes go out with zero lifetimes (§6.12); `final` also
+   * sets the router lifetime to 0 and advertises nothing else (the MN loses this router).
+   */
+  private sendRa(e: Entry, to: string, withdrawn: readonly string[], final: boolean): void {
+    const pios: PioSpec[] = []
+    let managed = false
+    let other = false
+    const local = e.state === 'local'
+    const autonomousW = local || !e.profile ? true : addressFlags(e.profile.addressConfig).autonomous
+    for (const w of withdrawn) pios.push({ prefix: w, validLifetime: 0, preferredLifetime: 0, autonomous: autonomousW })
+    if (!final) {
+      if (local) {
+        if (e.localPrefix !== null) {
+          const lt = this.s.localPrefixLifetimeS
+          pios.push({ prefix: e.localPrefix, validLifetime: lt, preferredLifetime: lt, autonomous: true })
+        }
+      } else if (e.profile && (e.state === 'registered' || e.state === 'refreshing')) {
+        // §6.7: prefix lifetimes tied to the binding: never past its expiry.
+        const left = Math.max(0, Math.floor((e.expiresAt - this.now) / 1000))
+        const cap = e.profile.prefixLifetime
+        const lt = cap === null ? left : Math.min(cap, left)
+        const f = addressFlags(e.profile.addressConfig)
+        managed = f.managed
+        other = e.profile.otherConfig
+        for (const p of e.hnps) pios.push({ prefix: p, validLifetime: lt, preferredLifetime: lt, autonomous: f.autonomous })
+      }
+    }
+    const ra = buildRa({
+      curHopLimit: this.s.curHopLimit,
+      managed,
+      other,
+      routerLifetime: final ? 0 : this.s.routerLifetimeS,
+      mtu: this.mtuFor(e),
+      slla: this.s.fixedLinkLayer,
+      pios,
+    })
+    this.out.push({
+      type: 'send-ra',
+      link: e.link,
+      to,
+      src: this.routerAddress(e),
+      llDst: this.isShared(e.link) && e.mac !== null ? macText(e.mac) : null,
+      ra,
+      mnId: e.mnId,
+    })
+    e.lastRaAt = this.now
+    this.inc('ra-sent')
+    if (final) this.inc('ra-sent:final')
+    else if (withdrawn.length > 0) this.inc('ra-sent:withdrawal')
+  }
+
+  /** RFC 4861 §6.2.4: a random interval in [MinRtrAdvInterval, MaxRtrAdvInterval], capped for the first RAs. */
+  private nextRaInterval(e: Entry): number {
+    const i = this.prng.between(this.s.minRaMs, this.s.maxRaMs)
+    if (e.raLeft > 0) {
+      e.raLeft--
+      return Math.min(i, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS)
+    }
+    return i
+  }
+
+  /** The MN is served now: RA at once, then MAX_INITIAL_RTR_ADVERTISEMENTS - 1 more soon, then periodic. */
+  private startAdvertising(e: Entry, withdrawn: readonly string[]): void {
+    this.sendRa(e, ALL_NODES, withdrawn, false)
+    e.raLeft = MAX_INITIAL_RTR_ADVERTISEMENTS - 1
+    this.arm(e, 'ra', this.now + this.nextRaInterval(e))
+  }
+
+  private onRaTimer(e: Entry): void {
+    if (this.advertised(e).length === 0) {
+      this.inc('timer-stale')
+      return
+    }
+    this.sendRa(e, ALL_NODES, EMPTY, false)
+    this.arm(e, 'ra', this.now + this.nextRaInterval(e))
+  }
+
+  private rsDrop(reason: string): void {
+    this.inc('rs-dropped')
+    this.inc(`rs-dropped:${reason}`)
+  }
+
+  /**
+   * RFC 5213 §6.9.2 and RFC 4861 §6.2.6: answer an RS after a random delay of up to
+   * MAX_RA_DELAY_TIME, no sooner than MIN_DELAY_BETWEEN_RAS after this MN's last RA, at most one
+   * reply pending per MN (a flood yields one RA per MIN_DELAY_BETWEEN_RAS; the rest is counted).
+   * No binding: no answer at all, so no home prefix ever goes out before acceptance.
+   */
+  private onRs(ev: RsEvent): void {
+    this.inc('rs-received')
+    // RFC 4861 §6.1.1: an RS that did not originate on the link is invalid.
+    if (ev.hopLimit !== ND_HOP_LIMIT) return this.rsDrop('hop-limit')
+    const mac = ev.llId && ev.llId.length > 0 && !isAllZero(ev.llId) ? macKey(ev.llId) : null
+    const e = this.findOnLink(ev.link, mac)
+    if (!e) return this.rsDrop('unknown-mn')
+    if (this.advertised(e).length === 0) return this.rsDrop('no-binding')
+    if (e.tRs !== NOT_ARMED) return this.rsDrop('rate-limited')
+    let t = this.now + this.prng.between(0, MAX_RA_DELAY_TIME_MS)
+    const earliest = e.lastRaAt + this.s.minDelayBetweenRasMs
+    if (t < earliest) t = earliest
+    if (e.tRa !== NOT_ARMED && e.tRa <= t) return this.rsDrop('coalesced')
+    // RFC 4861 §6.2.6: reply to the solicitor, or to all-nodes when it has no address yet.
+    e.rsTo = ev.from === UNSPECIFIED || ev.from === '' ? ALL_NODES : ev.from
+    this.arm(e, 'rs', t)
+  }
+
+  private onRsTimer(e: Entry): void {
+    const to = e.rsTo ?? ALL_NODES
+    e.rsTo = null
+    if (this.advertised(e).length === 0) {
+      this.inc('timer-stale')
+      return
+    }
+    this.inc('ra-sent:solicited')
+    this.sendRa(e, to, EMPTY, false)
+  }
+
+  private onMtu(ev: MtuEvent): void {
+    if (!Number.isInteger(ev.mtu) || ev.mtu < 1280) {
+      // RFC 8200 §5: no IPv6 link has an MTU below 1280.
+      this.inc('mtu-ignored')
+      return
+    }
+    let lma: string | null = null
+    if (ev.lma !== undefined) {
+      try {
+        lma = canonicalIp6(ev.lma)
+      } catch {
+        this.inc('mtu-ignored')
+        return
+      }
+      this.tunnelMtu.set(lma, ev.mtu)
+    }
+    if (ev.link !== undefined) this.linkMtu.set(ev.link, ev.mtu)
+    // §6.9.5: tell the MNs behind that tunnel or on that link with an additional RA.
+    for (const e of this.byMn.values()) {
+      if (this.advertised(e).length === 0) continue
+      const hit = (ev.link !== undefined && e.link === ev.link) || (lma !== null && e.mode === 'network' && e.profile?.lma === lma)
+      if (hit) this.sendRa(e, ALL_NODES, EMPTY, false)
+    }
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  private onTimer(ev: TimerEvent): void {
+    const slash = ev.key.indexOf('/')
+    const kind = slash > 0 ? timerKindOf(ev.key.slice(0, slash)) : null
+    const e = kind === null ? undefined : this.byMn.get(ev.key.slice(slash + 1))
+    if (kind === null || !e) {
+      this.inc('timer-stale')
+      return
+    }
+    const f = timerField(kind)
+    const due = e[f]
+    if (due === NOT_ARMED) {
+      this.inc('timer-stale')
+      return
+    }
+    if (ev.at < due) {
+      // A firing of an earlier arming of this key that crossed a re-arm: the new one is pending.
+      this.inc('timer-early')
+      return
+    }
+    e[f] = NOT_ARMED
+    switch (kind) {
+      case 'pbu':
+        this.onPbuTimer(e)
+        return
+      case 'refresh':
+        this.onRefreshTimer(e)
+        return
+      case 'expire':
+        this.onExpire(e)
+        return
+      case 'ra':
+        this.onRaTimer(e)
+        return
+      case 'rs':
+        this.onRsTimer(e)
+        return
+      default:
+        assertNever(kind, 'timer kind')
+    }
+  }
+
+  // ------------------------------------------------------------------ Scenario B and policy
+
+  private releaseLocal(e: Entry): void {
+    if (e.localIdx >= 0 && this.pool) this.pool.release(e.localIdx)
+    e.localIdx = -1
+    e.localPrefix = null
+  }
+
+  /**
+   * RFC 6612 §3.3 / RFC 5213 §6.14: a host-mode MN gets a topologically correct local prefix
+   * (the link's, or one carved for it from the local pool), routed natively, so it detects the
+   * movement and runs Mobile IPv6 itself. `withdrawn` home prefixes go out with zero lifetimes
+   * in the same RA, so the switch costs the MN one RA and never its link.
+   */
+  private enterLocal(e: Entry, reason: string, withdrawn: readonly string[], from: BindingState | null = e.state): void {
+    e.mode = 'host'
+    if (e.localPrefix === null) {
+      const fixed = this.linkCfg(e.link)?.localPrefix
+      if (fixed !== undefined) e.localPrefix = fixed
+      else if (this.pool) {
+        const i = this.pool.allocate()
+        if (i >= 0) {
+          e.localIdx = i
+          e.localPrefix = this.pool.prefixText(i)
+        }
+      }
+    }
+    if (e.localPrefix === null) this.inc('local-prefix-unavailable')
+    this.changeState(e, 'local', e.localPrefix === null ? `${reason}:no-local-prefix` : reason, from)
+    if (e.localPrefix !== null) {
+      this.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: [e.localPrefix], mode: 'local', lma: null })
+      e.fwd = F_LOCAL
+      this.startAdvertising(e, withdrawn)
+    } else if (withdrawn.length > 0) {
+      this.sendRa(e, ALL_NODES, withdrawn, true)
+    }
+  }
+
+  private onPolicy(ev: PolicyEvent): void {
+    this.overrides.set(ev.mnId, ev.mode)
+    const e = this.byMn.get(ev.mnId)
+    if (!e) {
+      this.inc('policy-stored')
+      return
+    }
+    if (e.state === 'deregistering' || e.mode === ev.mode) {
+      // Gone from the link, or nothing to change: the override applies at the next attach.
+      this.inc('policy-stored')
+      return
+    }
+    this.inc(`policy-switch:${ev.mode}`)
+    this.switchMode(e, ev.mode, `policy:${ev.mode}`)
+  }
+
+  /** Flips an attached MN between PMIPv6 and Scenario B without losing it (no link teardown). */
+  private switchMode(e: Entry, mode: MobilityMode, reason: string): void {
+    if (mode === 'host') {
+      // network -> host: withdraw the home prefixes, de-register, advertise the local prefix.
+      const withdrawn = this.advertised(e)
+      this.disarm(e, 'ra')
+      this.disarm(e, 'rs')
+      this.forwardingDown(e)
+      this.disarm(e, 'refresh')
+      this.disarm(e, 'expire')
+      this.cancelPbu(e)
+      if (e.lmaState && e.profile) this.startPbu(e, P_DEREG, HandoffIndicator.UNKNOWN)
+      this.enterLocal(e, reason, withdrawn)
+      return
+    }
+    // host -> network: withdraw the local prefix, register, advertise the HNP once accepted.
+    e.profile ??= this.store.profileOf(e.mnId)
+    this.stopService(e)
+    this.releaseLocal(e)
+    e.mode = 'network'
+    e.hintHi = HandoffIndicator.UNKNOWN
+    this.begin(e, reason, e.state)
+  }
+
+  private onAdminClear(ev: AdminClearEvent): void {
+    this.inc('admin-clear')
+    const targets: Entry[] = []
+    if (ev.mnId !== undefined) {
+      this.blocked.delete(ev.mnId)
+      const e = this.byMn.get(ev.mnId)
+      if (e) targets.push(e)
+    } else {
+      this.blocked.clear()
+      for (const e of this.byMn.values()) targets.push(e)
+    }
+    for (const e of targets) {
+      if (e.state === 'held' || e.state === 'denied' || e.state === 'failed') this.begin(e, 'admin-clear', e.state)
+    }
+  }
+
+  private onClockSynced(_ev: ClockSyncedEvent): void {
+    this.inc('clock-synced')
+    this.clockUnsynced = false
+    for (const e of [...this.byMn.values()]) {
+      if (e.state === 'clock-wait') this.begin(e, 'clock-synced', e.state)
+    }
+  }
+
+  /** A reload: later attaches use the new store; attached MNs follow their new profile. */
+  private onProfiles(ev: ProfilesEvent): void {
+    let store: ProfileStore
+    try {
+      store = new ProfileStore(ev.profiles, ev.unknownMn)
+    } catch {
+      // The daemon validates before it sends; a bad store never replaces a good one.
+      this.inc('profiles-rejected')
+      return
+    }
+    this.store = store
+    this.inc('profiles-loaded')
+    for (const e of [...this.byMn.values()]) {
+      if (e.state === 'deregistering') continue
+      const p = store.profileOf(e.mnId)
+      const mode = this.effectiveMode(e.mnId, p)
+      if (mode === 'network' && !p) {
+        this.deregister(e, 'profile-removed')
+        continue
+      }
+      if (mode !== e.mode) {
+        if (p) e.profile = p
+        this.switchMode(e, mode, `profile:${mode}`)
+        continue
+      }
+      if (mode === 'network' && p && e.profile && p.lma !== e.profile.lma) {
+        // A new LMA: the old binding is left to expire there; register with the new one.
+        this.stopService(e)
+        this.cancelPbu(e)
+        e.profile = p
+        e.hnps = EMPTY
+        e.lmaState = false
+        e.hintHi = HandoffIndicator.UNKNOWN
+        this.begin(e, 'profile-lma-changed', e.state)
+        continue
+      }
+      if (p) e.profile = p
+    }
+  }
+}
+
+/** Builds a MAG core. Throws RangeError or ProfileError on a bad configuration. */
+export function createMagCore(cfg: MagCoreConfig): MagCore {
+  return new Core(cfg)
+}

@@ -1,0 +1,78 @@
+/**
+ * Allocation-light text helpers for the per-event path: RFC 5952 address text (the same output as
+ * @pmip6/wire's formatIp6, property-tested against it) and byte/string comparisons that do not
+ * build strings. The wire versions are written for clarity; these run once per PBA.
+ */
+import { formatIp6 } from '@pmip6/wire'
+
+function hex16(v: number): string {
+  return v.toString(16)
+}
+
+/** RFC 5952 text of the 16 bytes at `offset`. */
+export function fastFormatIp6(b: Uint8Array, offset = 0): string {
+  const g0 = (b[offset]! << 8) | b[offset + 1]!
+  const g1 = (b[offset + 2]! << 8) | b[offset + 3]!
+  const g2 = (b[offset + 4]! << 8) | b[offset + 5]!
+  const g3 = (b[offset + 6]! << 8) | b[offset + 7]!
+  const g4 = (b[offset + 8]! << 8) | b[offset + 9]!
+  const g5 = (b[offset + 10]! << 8) | b[offset + 11]!
+  const g6 = (b[offset + 12]! << 8) | b[offset + 13]!
+  const g7 = (b[offset + 14]! << 8) | b[offset + 15]!
+  // IPv4-mapped addresses keep a dotted tail (RFC 5952 §5): rare, leave them to the wire code.
+  if ((g0 | g1 | g2 | g3 | g4) === 0 && g5 === 0xffff) return formatIp6(b, offset)
+  const g = [g0, g1, g2, g3, g4, g5, g6, g7]
+  let bestStart = -1
+  let bestLen = 1
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && g[j] === 0) j++
+    if (j - i > bestLen) {
+      bestStart = i
+      bestLen = j - i
+    }
+    i = j
+  }
+  // Parts joined once: a flat string, not the rope `+=` would build (prefix texts live long).
+  const parts: string[] = []
+  if (bestStart < 0) {
+    for (let i = 0; i < 8; i++) parts.push(hex16(g[i]!))
+    return parts.join(':')
+  }
+  for (let i = 0; i < bestStart; i++) parts.push(hex16(g[i]!))
+  const head = parts.join(':')
+  parts.length = 0
+  for (let i = bestStart + bestLen; i < 8; i++) parts.push(hex16(g[i]!))
+  return [head, parts.join(':')].join('::')
+}
+
+/** `<address>/<length>` as one flat string. */
+export function prefixText(b: Uint8Array, length: number): string {
+  return [fastFormatIp6(b), String(length)].join('/')
+}
+
+/** True when the bytes are the ASCII/UTF-8 encoding of `s` (no string is built for ASCII). */
+export function bytesEqualText(b: Uint8Array, s: string): boolean {
+  if (b.length !== s.length) return b.length > s.length && Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8') === s
+  for (let i = 0; i < b.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c > 0x7f) return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8') === s
+    if (b[i] !== c) return false
+  }
+  return true
+}
+
+/** True when the prefix has no bits set past `length` (so it can be used without a masked copy). */
+export function isMasked(p: Uint8Array, length: number): boolean {
+  for (let i = 0; i < 16; i++) {
+    const bits = length - 8 * i
+    if (bits >= 8) continue
+    const mask = bits <= 0 ? 0 : (0xff << (8 - bits)) & 0xff
+    if ((p[i]! & ~mask & 0xff) !== 0) return false
+  }
+  return true
+}

@@ -1,0 +1,344 @@
+/**
+ * Types of the sans-IO MAG core: the events it consumes, the commands it emits, its
+ * configuration, the policy profile (RFC 5213 §6.2) and the read-only view of the Binding
+ * Update List (RFC 5213 §6.1). Config types here are what the core needs, not the daemon's
+ * file format (design.md: "Config types are not core types").
+ */
+import type { ProxyBindingAck, ProxyBindingUpdate, RouterAdvertisement } from '@pmip6/wire'
+
+/** Wall-clock milliseconds since 1970-01-01 UTC (the timestamp option is derived from it). */
+export type Millis = number
+/**
+ * An access link: the interface name the MN is reached through. On a point-to-point link
+ * (PPP, a per-station VLAN) one MN owns the link. A link listed as shared in the config (a
+ * Wi-Fi AP interface) carries several MNs told apart by their link-layer id (MAC).
+ */
+export type LinkRef = string
+/** `<kind>/<mnId>`, e.g. `pbu/mn1@example.com`; kind is one of TimerKind. */
+export type TimerKey = string
+export type TimerKind = 'pbu' | 'refresh' | 'expire' | 'ra' | 'rs'
+
+/**
+ * What the driver knows about why the MN attached (RFC 5213 §6.9.1.1 items 4-5):
+ * 'new' a new interface (HI 1); 'same-interface' this interface moved from another MAG (HI 3);
+ * 'other-interface' the MN switched interfaces on purpose (HI 2); 'unknown' or absent (HI 4).
+ */
+export type HandoffHint = 'new' | 'same-interface' | 'other-interface' | 'unknown'
+export type MobilityMode = 'network' | 'host'
+export type AddressConfig = 'stateless' | 'stateful' | 'both'
+
+/** RFC 5213 §6.2 policy profile, as the policy store hands it to the core. */
+export interface PolicyProfile {
+  /** MN-Identifier (an NAI, RFC 4283). */
+  readonly mnId: string
+  /** LMAA: IPv6 address of the local mobility anchor. */
+  readonly lma: string
+  /** Home network prefixes to request, e.g. '2001:db8:1:1::/64'; absent: the LMA assigns. */
+  readonly homePrefixes?: readonly string[]
+  /** Home network prefix lifetime in seconds: caps the RA prefix lifetimes (RFC 5213 §6.7). */
+  readonly prefixLifetime?: number
+  /** Address configuration procedures allowed (RFC 5213 §6.2, §6.4); default 'stateless'. */
+  readonly addressConfig?: AddressConfig
+  /** 'network' (PMIPv6, default) or 'host' (RFC 6612 Scenario B: the MN runs Mobile IPv6). */
+  readonly mode?: MobilityMode
+  /** Link-layer ids (MAC text) that identify this MN when the driver knows nothing else. */
+  readonly macs?: readonly string[]
+  /** RA O flag; default: set when stateful configuration is allowed. */
+  readonly otherConfig?: boolean
+}
+
+/** A profile for MNs the store does not know: everything but the identity. */
+export interface DefaultProfile extends Omit<PolicyProfile, 'mnId' | 'macs'> {
+  /**
+   * When an attach carries only a MAC, the MN-ID becomes `<12 hex digits>@<realm>`; without a
+   * realm such an MN is refused (RFC 5213 §6.6: the MN-ID must be stable and unique).
+   */
+  readonly macNaiRealm?: string
+}
+
+/** 'refuse' unknown MNs, or serve them with a default profile. */
+export type UnknownMnPolicy = 'refuse' | { readonly profile: DefaultProfile }
+
+export interface LinkConfig {
+  /** Several MNs on this link: RAs are sent to each MN's MAC (see SendRaCommand.llDst). */
+  readonly shared?: boolean
+  /** Access link MTU (RFC 5213 §6.9.5). */
+  readonly mtu?: number
+  /** Local (visited network) prefix advertised to host-mode MNs on this link (RFC 6612 §3.3). */
+  readonly localPrefix?: string
+  /** RA source when neither a fixed nor an LMA-provided link-local address is known. */
+  readonly linkLocal?: string
+}
+
+export interface RaConfig {
+  readonly maxIntervalMs?: number
+  readonly minIntervalMs?: number
+  readonly routerLifetimeS?: number
+  readonly minDelayBetweenRasMs?: number
+  readonly curHopLimit?: number
+}
+
+export interface MagCoreConfig {
+  readonly profiles: readonly PolicyProfile[]
+  /** Default 'refuse'. */
+  readonly unknownMn?: UnknownMnPolicy
+  /** TimestampBasedApproachInUse (RFC 5213 §9); default true. */
+  readonly timestampBased?: boolean
+  /** First sequence number (per MAG with timestamps, per MN session without); default 0. */
+  readonly initialSequence?: number
+  /** Lifetime requested in registrations, seconds; default 3600. */
+  readonly lifetimeS?: number
+  /** Fraction of the granted lifetime after which the binding is refreshed; default 0.8. */
+  readonly refreshFraction?: number
+  /** Retransmissions of one PBU before the registration fails; default unlimited (§6.9.4 item 3). */
+  readonly maxRetransmissions?: number
+  /** FixedMAGLinkLocalAddressOnAllAccessLinks (RFC 5213 §9); absent or '::' = not fixed. */
+  readonly fixedLinkLocal?: string
+  /** FixedMAGLinkLayerAddressOnAllAccessLinks (RFC 5213 §9), MAC text; absent = not fixed. */
+  readonly fixedLinkLayer?: string
+  /** Seed of the PRNG that draws RA delays and intervals. */
+  readonly seed?: number
+  readonly ra?: RaConfig
+  /** Tunnel MTU for LMAs without a specific value (RFC 5213 §6.9.5); default 1460. */
+  readonly tunnelMtu?: number
+  /** Tunnel MTU per LMA address. */
+  readonly lmaMtu?: Readonly<Record<string, number>>
+  /** Access link MTU for links without a specific value; default 1500. */
+  readonly accessMtu?: number
+  readonly links?: Readonly<Record<LinkRef, LinkConfig>>
+  /** Pool carved into per-MN local prefixes for host-mode MNs, e.g. '2001:db8:aa00::/48'. */
+  readonly localPool?: string
+  /** Length of the carved local prefixes; default 64. */
+  readonly localPrefixLength?: number
+  /** Lifetime of local prefixes in RAs, seconds; default 3600. */
+  readonly localPrefixLifetimeS?: number
+  /** Tear the link down when the LMA rejects the MN (RFC 5213 §6.9.1.2 item 11, a MAY); default false. */
+  readonly teardownOnReject?: boolean
+}
+
+// ---------------------------------------------------------------- events
+
+export interface AttachedEvent {
+  readonly type: 'attached'
+  readonly at: Millis
+  readonly link: LinkRef
+  readonly mnId?: string
+  /** The MN's link-layer id (MAC); required on shared links. */
+  readonly llId?: Buffer
+  /** Access Technology Type (RFC 5213 §8.5). */
+  readonly att: number
+  readonly hint?: HandoffHint
+}
+export interface DetachedEvent {
+  readonly type: 'detached'
+  readonly at: Millis
+  readonly link: LinkRef
+  readonly mnId?: string
+  readonly llId?: Buffer
+  readonly cause: 'left' | 'lost' | 'admin'
+}
+export interface PbaEvent {
+  readonly type: 'pba'
+  readonly at: Millis
+  /** Source address of the IPv6 packet that carried the PBA. */
+  readonly from: string
+  readonly pba: ProxyBindingAck
+}
+export interface RsEvent {
+  readonly type: 'rs'
+  readonly at: Millis
+  readonly link: LinkRef
+  /** IPv6 source of the RS ('::' when the MN has no address yet). */
+  readonly from: string
+  readonly hopLimit: number
+  /** Link-layer source (frame source or SLLA option); needed on shared links. */
+  readonly llId?: Buffer
+}
+export interface TimerEvent {
+  readonly type: 'timer'
+  readonly at: Millis
+  readonly key: TimerKey
+}
+/** The answer to a query-presence command. */
+export interface PresenceEvent {
+  readonly type: 'presence'
+  readonly at: Millis
+  readonly mnId: string
+  readonly present: boolean
+}
+/** Run-time switch of one MN between PMIPv6 and Scenario B; it also applies to later attaches. */
+export interface PolicyEvent {
+  readonly type: 'policy'
+  readonly at: Millis
+  readonly mnId: string
+  readonly mode: MobilityMode
+}
+/** The administrative action of RFC 5213 §6.9.1.2 items 6 and 7; no mnId: every MN. */
+export interface AdminClearEvent {
+  readonly type: 'admin-clear'
+  readonly at: Millis
+  readonly mnId?: string
+}
+/** The MAG's clock is synchronised again (RFC 5213 §6.9.1.2 item 9). */
+export interface ClockSyncedEvent {
+  readonly type: 'clock-synced'
+  readonly at: Millis
+}
+/** Replaces the policy store (a reload). */
+export interface ProfilesEvent {
+  readonly type: 'profiles'
+  readonly at: Millis
+  readonly profiles: readonly PolicyProfile[]
+  readonly unknownMn?: UnknownMnPolicy
+}
+/** A new Path/tunnel MTU towards an LMA, or a new access link MTU (RFC 5213 §6.9.5). */
+export interface MtuEvent {
+  readonly type: 'mtu'
+  readonly at: Millis
+  readonly lma?: string
+  readonly link?: LinkRef
+  readonly mtu: number
+}
+
+export type MagEvent =
+  | AttachedEvent
+  | DetachedEvent
+  | PbaEvent
+  | RsEvent
+  | TimerEvent
+  | PresenceEvent
+  | PolicyEvent
+  | AdminClearEvent
+  | ClockSyncedEvent
+  | ProfilesEvent
+  | MtuEvent
+
+// ---------------------------------------------------------------- states and commands
+
+/**
+ * registering: a registration PBU is outstanding, nothing advertised.
+ * registered: accepted binding; tunnel forwarding up; home-link RAs.
+ * refreshing: re-registration outstanding while the binding is still valid (RAs go on).
+ * deregistering: the MN left; a lifetime-0 PBU is outstanding; the entry goes on its PBA or timeout.
+ * held: an echo mismatch (§6.9.1.2 item 6): no PBU until an admin-clear.
+ * denied: the LMA rejected the MN (items 7, 11): no service; 152 holds until an admin-clear.
+ * clock-wait: TIMESTAMP_MISMATCH (item 9): no PBU until clock-synced.
+ * failed: no answer within the retransmission cap (§6.9.4).
+ * local: Scenario B (RFC 6612 §3.3): no PBU, a local prefix advertised and routed natively.
+ */
+export type BindingState = 'registering' | 'registered' | 'refreshing' | 'deregistering' | 'held' | 'denied' | 'clock-wait' | 'failed' | 'local'
+/** 'removed' only appears as the target of the last state-changed of an entry. */
+export type StateTarget = BindingState | 'removed'
+
+export interface SendPbuCommand {
+  readonly type: 'send-pbu'
+  /** The LMA address. */
+  readonly to: string
+  readonly pbu: ProxyBindingUpdate
+  readonly mnId: string
+}
+export interface SendRaCommand {
+  readonly type: 'send-ra'
+  readonly link: LinkRef
+  /** IPv6 destination: ff02::1, or the solicitor's address for an RS reply. */
+  readonly to: string
+  /** IPv6 source: the link-local address the MN must see as its router ('::': the interface's own). */
+  readonly src: string
+  /**
+   * Link-layer destination (MAC text) on shared links: the frame goes to this MN only, even when
+   * `to` is multicast (RFC 6085), so no MN ever hears another MN's home prefix. null on
+   * point-to-point links.
+   */
+  readonly llDst: string | null
+  readonly ra: RouterAdvertisement
+  readonly mnId: string
+}
+export interface ArmTimerCommand {
+  readonly type: 'arm-timer'
+  /** Arming a key that is already armed replaces it. */
+  readonly key: TimerKey
+  readonly at: Millis
+}
+export interface CancelTimerCommand {
+  readonly type: 'cancel-timer'
+  readonly key: TimerKey
+}
+export interface QueryPresenceCommand {
+  readonly type: 'query-presence'
+  readonly mnId: string
+  readonly link: LinkRef
+  /** MAC text, when known. */
+  readonly llId: string | null
+  /** Why: before a retransmission (§6.9.4 item 2) or before extending the lifetime (§6.13). */
+  readonly purpose: 'retransmit' | 'refresh'
+}
+interface ForwardingBase {
+  readonly mnId: string
+  readonly link: LinkRef
+  /** The prefixes this command adds (up) or removes (down), as text. */
+  readonly prefixes: readonly string[]
+}
+/** mode 'tunnel': through the IPv6-in-IPv6 tunnel to `lma` (RFC 5213 §6.10.5). 'local': routed natively (Scenario B). */
+export type ForwardingTarget = { readonly mode: 'tunnel'; readonly lma: string } | { readonly mode: 'local'; readonly lma: null }
+export type ForwardingUpCommand = ForwardingBase & { readonly type: 'forwarding-up' } & ForwardingTarget
+export type ForwardingDownCommand = ForwardingBase & { readonly type: 'forwarding-down' } & ForwardingTarget
+export type ForwardingCommand = ForwardingUpCommand | ForwardingDownCommand
+export interface LinkTeardownCommand {
+  readonly type: 'link-teardown'
+  readonly link: LinkRef
+  readonly mnId: string
+  /** On a shared link, only this station is disconnected. */
+  readonly llId: string | null
+}
+export interface StateChangedCommand {
+  readonly type: 'state-changed'
+  readonly mnId: string
+  readonly from: BindingState | null
+  readonly to: StateTarget
+  readonly reason: string
+}
+
+export type MagCommand =
+  | SendPbuCommand
+  | SendRaCommand
+  | ArmTimerCommand
+  | CancelTimerCommand
+  | QueryPresenceCommand
+  | ForwardingCommand
+  | LinkTeardownCommand
+  | StateChangedCommand
+
+/** One Binding Update List entry as `mag bindings` shows it. */
+export interface BindingView {
+  readonly mnId: string
+  readonly link: LinkRef
+  readonly state: BindingState
+  readonly reason: string
+  readonly mode: MobilityMode
+  /** null in host mode. */
+  readonly lma: string | null
+  /** Prefixes the MN is being served: home prefixes when registered, the local prefix in host mode. */
+  readonly prefixes: readonly string[]
+  /** Home prefixes of the last accepted binding (kept to request them again). */
+  readonly homePrefixes: readonly string[]
+  /** Seconds until the binding expires (0 when there is none). */
+  readonly lifetimeLeft: number
+  readonly grantedLifetime: number
+  readonly lastStatus: number | null
+  readonly retransmissions: number
+  /** What PBU is outstanding, if any. */
+  readonly pending: 'registration' | 'refresh' | 'deregistration' | null
+  readonly att: number
+  /** MAC text or null. */
+  readonly mac: string | null
+  /** Handoff Indicator of the last PBU sent (0 if none). */
+  readonly hi: number
+  /** Link-local address the RAs come from. */
+  readonly routerAddress: string
+}
+
+export interface MagCore {
+  step(ev: MagEvent): readonly MagCommand[]
+  bindings(now?: Millis): readonly BindingView[]
+  counters(): Readonly<Record<string, number>>
+}
