@@ -1,0 +1,306 @@
+// IPv6 raw sockets (MH and ICMPv6) for the MAG: which interface a packet arrived on, its
+// destination and hop limit on receive; source, interface and hop limit per packet on send.
+// design.md "Platform choices: Raw sockets"; protocol-reference.md §9.2, §12.4.
+import { EventEmitter } from 'node:events'
+import {
+  DEFAULT_MAX_BATCH,
+  ICMPV6_ROUTER_ADVERTISEMENT,
+  ICMPV6_ROUTER_SOLICITATION,
+  IPPROTO_ICMPV6,
+  IPPROTO_IPV6,
+  IPPROTO_MH,
+  IPV6_CHECKSUM,
+  IPV6_MULTICAST_HOPS,
+  IPV6_UNICAST_HOPS,
+  MH_CHECKSUM_OFFSET,
+  ND_HOP_LIMIT,
+  SOL_RAW,
+} from './constants'
+import type { RawMessage, SendOptions } from './native'
+import { native } from './native'
+
+export * from './constants'
+export type { RawMessage, SendOptions } from './native'
+
+/** What the addon throws: a system error with its errno name. */
+export interface RawSocketError extends Error {
+  /** errno name: 'EPERM', 'ENODEV', 'EINVAL', 'EADDRNOTAVAIL', ... */
+  code: string
+  /** The failing call: 'socket', 'setsockopt', 'sendmsg', 'if_nametoindex', ... */
+  syscall: string
+  /** Negative errno, as in Node's own system errors. */
+  errno: number
+}
+
+/** Structural check (not instanceof: under jest's vm contexts the addon's Error is another realm's). */
+export function isRawSocketError(e: unknown): e is RawSocketError {
+  if (typeof e !== 'object' || e === null) return false
+  const x = e as Partial<RawSocketError>
+  return typeof x.message === 'string' && typeof x.code === 'string' && typeof x.syscall === 'string'
+}
+
+export interface OpenOptions {
+  /** Most packets read per readiness callback before yielding to the event loop (default 256). */
+  maxBatch?: number
+  /** SO_BINDTODEVICE: receive from and send on this interface only. */
+  bindToDevice?: string
+}
+
+/** Counters for the readiness/drain loop. */
+export interface RawSocketStats {
+  received: number
+  /** Readiness callbacks that found at least one packet. */
+  batches: number
+  /** Readiness callbacks that stopped at maxBatch with packets possibly still queued. */
+  fullBatches: number
+  largestBatch: number
+}
+
+export type RawSocketEvents = {
+  message: [msg: RawMessage]
+  error: [err: Error]
+  close: []
+  newListener: [event: string | symbol, listener: (...args: unknown[]) => void]
+  removeListener: [event: string | symbol, listener: (...args: unknown[]) => void]
+}
+
+const CLOSED = -1
+
+/**
+ * An AF_INET6 SOCK_RAW socket. Messages are delivered through `onMessage(fn)` or the 'message'
+ * event; the socket polls for readiness only while at least one message listener is attached
+ * (so nothing is read and dropped before someone listens). Events: 'message', 'error'
+ * (recv/poll failures; unhandled, it throws like any EventEmitter 'error'), 'close'.
+ */
+export class RawSocket extends EventEmitter<RawSocketEvents> {
+  readonly proto: number
+  readonly maxBatch: number
+  #fd: number
+  #watching = false
+  #ref = true
+  #stats: RawSocketStats = { received: 0, batches: 0, fullBatches: 0, largestBatch: 0 }
+
+  private constructor(fd: number, proto: number, maxBatch: number) {
+    super()
+    this.#fd = fd
+    this.proto = proto
+    this.maxBatch = maxBatch
+    this.on('newListener', (event) => {
+      if (event === 'message') this.#startWatching()
+    })
+    this.on('removeListener', (event) => {
+      if (event === 'message' && this.listenerCount('message') === 0) this.#stopWatching()
+    })
+  }
+
+  /** socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto) with IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT on. */
+  static open(proto: number, opts: OpenOptions = {}): RawSocket {
+    const maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) {
+      throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`)
+    }
+    const sock = new RawSocket(native().open(proto), proto, maxBatch)
+    try {
+      if (opts.bindToDevice !== undefined) sock.bindToDevice(opts.bindToDevice)
+    } catch (e) {
+      sock.close()
+      throw e
+    }
+    return sock
+  }
+
+  /** The file descriptor, or -1 once closed. */
+  get fd(): number {
+    return this.#fd
+  }
+
+  get closed(): boolean {
+    return this.#fd === CLOSED
+  }
+
+  get stats(): RawSocketStats {
+    return { ...this.#stats }
+  }
+
+  /** sendmsg(2) with IPV6_PKTINFO (src, ifindex) and IPV6_HOPLIMIT. Returns the bytes sent. */
+  send(data: Uint8Array, dst: string, opts: SendOptions = {}): number {
+    return native().send(this.#live(), data, dst, opts)
+  }
+
+  /** One datagram, or null if none is queued. Usually the readiness loop calls this for you. */
+  recv(): RawMessage | null {
+    return native().recv(this.#live())
+  }
+
+  /** Subscribes to incoming datagrams; returns the unsubscribe function. */
+  onMessage(fn: (msg: RawMessage) => void): () => void {
+    this.on('message', fn)
+    this.#startWatching() // also covers a removeAllListeners() that dropped the internal hooks
+    return () => {
+      this.off('message', fn)
+    }
+  }
+
+  setsockopt(level: number, name: number, value: number | Uint8Array): void {
+    native().setsockopt(this.#live(), level, name, value)
+  }
+
+  getsockoptInt(level: number, name: number): number {
+    return native().getsockoptInt(this.#live(), level, name)
+  }
+
+  /** SO_BINDTODEVICE; '' removes the binding. */
+  bindToDevice(ifname: string): void {
+    native().bindToDevice(this.#live(), ifname)
+  }
+
+  /** IPV6_ADD_MEMBERSHIP on an interface given by index or name. */
+  joinGroup(group: string, iface: number | string): void {
+    native().joinGroup(this.#live(), group, toIfindex(iface))
+  }
+
+  /** IPV6_DROP_MEMBERSHIP. */
+  leaveGroup(group: string, iface: number | string): void {
+    native().leaveGroup(this.#live(), group, toIfindex(iface))
+  }
+
+  /** ICMPV6_FILTER that passes only the given ICMPv6 types (ICMPv6 sockets only). */
+  setIcmp6Filter(allowedTypes: readonly number[]): void {
+    native().setIcmp6Filter(this.#live(), allowedTypes)
+  }
+
+  /** Let a socket with message listeners keep the process alive (the default). */
+  ref(): this {
+    this.#ref = true
+    if (this.#watching) native().setRef(this.#fd, true)
+    return this
+  }
+
+  /** Do not keep the process alive just for this socket. */
+  unref(): this {
+    this.#ref = false
+    if (this.#watching) native().setRef(this.#fd, false)
+    return this
+  }
+
+  /** Stops polling and closes the fd. Safe to call more than once; emits 'close' once. */
+  close(): void {
+    if (this.#fd === CLOSED) return
+    const fd = this.#fd
+    this.#fd = CLOSED
+    this.#watching = false
+    native().close(fd) // also stops the uv_poll handle, before the fd number can be reused
+    process.nextTick(() => this.emit('close'))
+  }
+
+  #live(): number {
+    if (this.#fd === CLOSED) {
+      throw Object.assign(new Error('raw socket is closed (EBADF)'), { code: 'EBADF', syscall: 'rawsock', errno: -9 })
+    }
+    return this.#fd
+  }
+
+  #startWatching(): void {
+    if (this.#watching || this.#fd === CLOSED) return
+    native().watch(this.#fd, this.#onReadable)
+    this.#watching = true
+    if (!this.#ref) native().setRef(this.#fd, false)
+  }
+
+  #stopWatching(): void {
+    if (!this.#watching || this.#fd === CLOSED) return
+    native().unwatch(this.#fd)
+    this.#watching = false
+  }
+
+  // Drains at most maxBatch datagrams, then returns to the loop. uv_poll is level-triggered
+  // (epoll without EPOLLET), so a non-empty queue fires this again on the next iteration, after
+  // timers and other I/O had their turn: a flood cannot starve the event loop.
+  readonly #onReadable = (err: Error | null): void => {
+    if (err !== null) {
+      this.#watching = false // the addon stopped the poll
+      this.emit('error', err)
+      return
+    }
+    let n = 0
+    while (n < this.maxBatch && this.#watching) {
+      let msg: RawMessage | null
+      try {
+        msg = native().recv(this.#fd)
+      } catch (e) {
+        this.emit('error', toError(e))
+        break
+      }
+      if (msg === null) break
+      n++
+      this.#stats.received++
+      this.emit('message', msg)
+    }
+    if (n > 0) this.#stats.batches++
+    if (n === this.maxBatch) this.#stats.fullBatches++
+    if (n > this.#stats.largestBatch) this.#stats.largestBatch = n
+  }
+}
+
+/** Interface name -> index (if_nametoindex); throws code 'ENODEV' for a missing interface. */
+export function ifNameToIndex(name: string): number {
+  return native().ifNameToIndex(name)
+}
+
+/** Interface index -> name (if_indextoname); throws code 'ENODEV' for a missing interface. */
+export function ifIndexToName(ifindex: number): string {
+  return native().ifIndexToName(ifindex)
+}
+
+function toError(e: unknown): Error {
+  if (e instanceof Error || isRawSocketError(e)) return e
+  return new Error(String(e))
+}
+
+function toIfindex(iface: number | string): number {
+  return typeof iface === 'string' ? ifNameToIndex(iface) : iface
+}
+
+/**
+ * A Mobility Header socket (proto 135). The kernel fills the MH checksum at offset 4 on send and
+ * drops bad checksums on receive; write the checksum field as 0. Current kernels enable this by
+ * themselves; the explicit IPV6_CHECKSUM (level SOL_RAW) covers old ones (§9.2).
+ */
+export function openMhSocket(opts: OpenOptions = {}): RawSocket {
+  const sock = RawSocket.open(IPPROTO_MH, opts)
+  try {
+    sock.setsockopt(SOL_RAW, IPV6_CHECKSUM, MH_CHECKSUM_OFFSET)
+  } catch (e) {
+    if (!(isRawSocketError(e) && e.code === 'EINVAL')) {
+      sock.close()
+      throw e
+    }
+  }
+  return sock
+}
+
+export interface Icmp6SocketOptions extends OpenOptions {
+  /** ICMPv6 types to receive (ICMPV6_FILTER); default [133, 134]; null installs no filter. */
+  types?: readonly number[] | null
+  /** IPV6_UNICAST_HOPS and IPV6_MULTICAST_HOPS; default 255 as Neighbor Discovery requires. */
+  hopLimit?: number
+  /** Groups to join right away, e.g. [{ group: 'ff02::2', iface: 'eth1' }] to hear RSs. */
+  join?: ReadonlyArray<{ group: string; iface: number | string }>
+}
+
+/** An ICMPv6 socket (proto 58) for Neighbor Discovery: hop limits 255 and a type filter. */
+export function openIcmp6Socket(opts: Icmp6SocketOptions = {}): RawSocket {
+  const sock = RawSocket.open(IPPROTO_ICMPV6, opts)
+  try {
+    const hops = opts.hopLimit ?? ND_HOP_LIMIT
+    sock.setsockopt(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, hops)
+    sock.setsockopt(IPPROTO_IPV6, IPV6_UNICAST_HOPS, hops)
+    const types = opts.types === undefined ? [ICMPV6_ROUTER_SOLICITATION, ICMPV6_ROUTER_ADVERTISEMENT] : opts.types
+    if (types !== null) sock.setIcmp6Filter(types)
+    for (const { group, iface } of opts.join ?? []) sock.joinGroup(group, iface)
+  } catch (e) {
+    sock.close()
+    throw e
+  }
+  return sock
+}

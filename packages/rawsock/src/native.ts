@@ -1,0 +1,101 @@
+// Typed view of the N-API addon (native/rawsock.c) and where to find it.
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+
+/** One datagram as recvmsg(2) returned it (payload only: raw IPv6 sockets strip the IPv6 header). */
+export interface RawMessage {
+  /** Upper-layer payload (MH or ICMPv6 message), checksum already verified by the kernel. */
+  data: Buffer
+  /** Source address, text form (no zone). */
+  src: string
+  /** sin6_scope_id of the source (the arrival ifindex for link-local sources, else 0). */
+  scopeId: number
+  /** Destination address from IPV6_PKTINFO ('::' if the kernel gave none). */
+  dst: string
+  /** Arrival interface from IPV6_PKTINFO (0 if the kernel gave none). */
+  ifindex: number
+  /** Hop limit from IPV6_HOPLIMIT (-1 if the kernel gave none). */
+  hopLimit: number
+  /** The datagram was larger than the 64 KiB receive buffer. */
+  truncated: boolean
+}
+
+export interface SendOptions {
+  /** Outgoing interface (IPV6_PKTINFO ipi6_ifindex; also sin6_scope_id for link-local/multicast dst). */
+  ifindex?: number
+  /** IPV6_HOPLIMIT for this packet (0-255; -1 or absent = socket default). */
+  hopLimit?: number
+  /** Source address (IPV6_PKTINFO ipi6_addr); must be an address of this host. */
+  src?: string
+}
+
+export interface NativeBinding {
+  open(proto: number): number
+  close(fd: number): void
+  setsockopt(fd: number, level: number, name: number, value: number | Uint8Array): void
+  getsockoptInt(fd: number, level: number, name: number): number
+  bindToDevice(fd: number, ifname: string): void
+  joinGroup(fd: number, group: string, ifindex: number): void
+  leaveGroup(fd: number, group: string, ifindex: number): void
+  setIcmp6Filter(fd: number, allowedTypes: readonly number[]): void
+  recv(fd: number): RawMessage | null
+  send(fd: number, data: Uint8Array, dst: string, opts?: SendOptions): number
+  ifNameToIndex(name: string): number
+  ifIndexToName(ifindex: number): string
+  watch(fd: number, callback: (err: Error | null) => void): void
+  unwatch(fd: number): void
+  setRef(fd: number, ref: boolean): void
+}
+
+const PACKAGE_NAME = '@pmip6/rawsock'
+const ADDON_FILE = 'rawsock.node'
+/** Set to an absolute path to load the addon from somewhere else. */
+export const ADDON_PATH_ENV = 'PMIP6_RAWSOCK_ADDON'
+
+/** The package root: the nearest directory above `from` whose package.json is ours (works from src/ and dist/). */
+export function packageRoot(from: string = __dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const pj = join(dir, 'package.json')
+    if (existsSync(pj)) {
+      try {
+        const name: unknown = (JSON.parse(readFileSync(pj, 'utf8')) as { name?: unknown }).name
+        if (name === PACKAGE_NAME) return dir
+      } catch {
+        // unreadable package.json: keep looking upwards
+      }
+    }
+    if (dirname(dir) === dir) throw new Error(`${PACKAGE_NAME}: cannot find the package root above ${from}`)
+  }
+}
+
+/** Candidate addon paths, most preferred first. */
+export function addonCandidates(): string[] {
+  const fromEnv = process.env[ADDON_PATH_ENV]
+  const root = packageRoot()
+  return [
+    ...(fromEnv !== undefined && fromEnv !== '' ? [fromEnv] : []),
+    join(root, 'build', 'Release', ADDON_FILE),
+    join(root, 'build', 'Debug', ADDON_FILE),
+  ]
+}
+
+let binding: NativeBinding | undefined
+
+/** Loads the addon on first use, so importing this package never needs the native build. */
+export function native(): NativeBinding {
+  if (binding !== undefined) return binding
+  const candidates = addonCandidates()
+  const found = candidates.find((p) => existsSync(p))
+  if (found === undefined) {
+    throw Object.assign(
+      new Error(
+        `${PACKAGE_NAME}: native addon not built (looked in ${candidates.join(', ')}); ` +
+          `run \`npm run build:native -w ${PACKAGE_NAME}\``,
+      ),
+      { code: 'ERR_RAWSOCK_NOT_BUILT' },
+    )
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file cannot be imported statically
+  binding = require(found) as NativeBinding
+  return binding
+}
