@@ -1,0 +1,216 @@
+/**
+ * Configuration of the lab LMA: a YAML or JSON file (JSON is YAML 1.2), validated at load. Every
+ * error names the field path and the reason, e.g. `config.pool: not an IPv6 prefix`.
+ *
+ * The knobs map to RFC 5213 §9.1 variables (TimestampValidityWindow, MinDelayBeforeBCEDelete),
+ * §5.5 (TimestampBasedApproachInUse: `timestampMode`), §5.2 (per-MN prefixes: `pool`, `mns`) and
+ * §5.3.1 policy checks (`mns`, `mags`, `acceptUnknown`, `unknownMnStatus`).
+ */
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { MAX_LIFETIME_SECONDS, LIFETIME_UNIT_SECONDS, canonicalIp6, formatPrefix, isIp6, parsePrefix } from '@pmip6/wire'
+import {
+  DEFAULT_LIFETIME_MAX_S,
+  DEFAULT_POOL_PREFIX_LENGTH,
+  MIN_DELAY_BEFORE_BCE_DELETE_MS,
+  TIMESTAMP_VALIDITY_WINDOW_MS,
+  type LmaCoreOptions,
+  type MnPolicy,
+  type TimestampMode,
+} from './lma-core'
+
+/** Linux sun_path is 108 bytes including the terminating NUL (unix(7)). */
+const MAX_UNIX_PATH_BYTES = 107
+
+export interface LmaConfig extends LmaCoreOptions {
+  readonly address: string
+  readonly pool?: string
+  readonly poolPrefixLength: number
+  readonly mns?: Readonly<Record<string, MnPolicy>>
+  readonly acceptUnknown: boolean
+  readonly unknownMnStatus?: number
+  readonly mags?: readonly string[]
+  readonly lifetimeMax: number
+  readonly timestampWindowMs: number
+  readonly minDelayBeforeBceDeleteMs: number
+  readonly timestampMode: TimestampMode
+  readonly restartCounter: number
+  /** UNIX stream socket for the control protocol (mode 0600); absent: none. */
+  readonly controlSocket?: string
+  /** SO_BINDTODEVICE for the MH socket; absent: every interface. */
+  readonly interface?: string
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: ${reason}`)
+  }
+}
+
+const FIELDS = [
+  'address',
+  'pool',
+  'poolPrefixLength',
+  'mns',
+  'acceptUnknown',
+  'unknownMnStatus',
+  'mags',
+  'lifetimeMax',
+  'timestampWindowMs',
+  'minDelayBeforeBceDeleteMs',
+  'timestampMode',
+  'restartCounter',
+  'controlSocket',
+  'interface',
+] as const
+const MN_FIELDS = ['prefixes', 'mags', 'proxyEnabled'] as const
+
+type Obj = Record<string, unknown>
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function noUnknown(o: Obj, allowed: readonly string[], path: string): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new ConfigError(`${path}.${k}`, `unknown field (known: ${allowed.join(', ')})`)
+}
+
+function int(v: unknown, path: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new ConfigError(path, 'not an integer')
+  if (v < min || v > max) throw new ConfigError(path, `must be between ${min} and ${max}`)
+  return v
+}
+
+function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') throw new ConfigError(path, 'not true or false')
+  return v
+}
+
+function address(v: unknown, path: string): string {
+  if (typeof v !== 'string' || !isIp6(v) || v.includes('/')) throw new ConfigError(path, 'not an IPv6 address')
+  const a = canonicalIp6(v)
+  if (a === '::') throw new ConfigError(path, 'the unspecified address is not usable here')
+  return a
+}
+
+function prefix(v: unknown, path: string): string {
+  if (typeof v !== 'string') throw new ConfigError(path, 'not an IPv6 prefix')
+  let p: { prefix: Buffer; length: number }
+  try {
+    p = parsePrefix(v)
+  } catch {
+    throw new ConfigError(path, 'not an IPv6 prefix')
+  }
+  const canon = formatPrefix(p.prefix, p.length)
+  const slash = v.indexOf('/')
+  if (canonicalIp6(v.slice(0, slash)) !== canon.slice(0, canon.indexOf('/'))) throw new ConfigError(path, `has bits set past its length (did you mean ${canon}?)`)
+  return canon
+}
+
+function list<T>(v: unknown, path: string, each: (x: unknown, p: string) => T): T[] {
+  if (!Array.isArray(v)) throw new ConfigError(path, 'not a list')
+  return v.map((x, i) => each(x, `${path}[${i}]`))
+}
+
+function mnPolicy(v: unknown, path: string): MnPolicy {
+  if (v === null) return {}
+  if (Array.isArray(v)) return { prefixes: list(v, path, prefix) }
+  if (!isObj(v)) throw new ConfigError(path, 'not a mapping, a list of prefixes or null')
+  noUnknown(v, MN_FIELDS, path)
+  return {
+    ...(v.prefixes !== undefined ? { prefixes: list(v.prefixes, `${path}.prefixes`, prefix) } : {}),
+    ...(v.mags !== undefined ? { mags: list(v.mags, `${path}.mags`, address) } : {}),
+    ...(v.proxyEnabled !== undefined ? { proxyEnabled: bool(v.proxyEnabled, `${path}.proxyEnabled`) } : {}),
+  }
+}
+
+/** Checks a parsed document and fills in the defaults. */
+export function validateConfig(raw: unknown, root = 'config'): LmaConfig {
+  if (!isObj(raw)) throw new ConfigError(root, 'not a mapping')
+  noUnknown(raw, FIELDS, root)
+  const at = (k: string): string => `${root}.${k}`
+  if (raw.address === undefined) throw new ConfigError(at('address'), 'required (the LMA address)')
+  const lmaAddress = address(raw.address, at('address'))
+  const pool = raw.pool === undefined ? undefined : prefix(raw.pool, at('pool'))
+  const poolLen = pool === undefined ? 0 : parsePrefix(pool).length
+  const poolPrefixLength = raw.poolPrefixLength === undefined ? DEFAULT_POOL_PREFIX_LENGTH : int(raw.poolPrefixLength, at('poolPrefixLength'), 1, 128)
+  if (pool !== undefined && poolPrefixLength < poolLen) throw new ConfigError(at('poolPrefixLength'), `shorter than the pool's /${poolLen}`)
+
+  let mns: Record<string, MnPolicy> | undefined
+  if (raw.mns !== undefined && raw.mns !== null) {
+    if (!isObj(raw.mns)) throw new ConfigError(at('mns'), 'not a mapping of MN identifier (NAI) to policy')
+    mns = {}
+    const owner = new Map<string, string>()
+    for (const [nai, v] of Object.entries(raw.mns)) {
+      const path = `${at('mns')}.${nai}`
+      if (nai.trim() === '') throw new ConfigError(path, 'empty MN identifier')
+      if (Buffer.byteLength(nai, 'utf8') > 254) throw new ConfigError(path, 'MN identifier longer than 254 bytes (RFC 4283 §3: one-byte option length)')
+      const pol = mnPolicy(v, path)
+      for (const [i, p] of (pol.prefixes ?? []).entries()) {
+        const other = owner.get(p)
+        if (other !== undefined) throw new ConfigError(`${path}.prefixes[${i}]`, `${p} is already configured for ${other}`)
+        owner.set(p, nai)
+      }
+      if ((pol.prefixes === undefined || pol.prefixes.length === 0) && pool === undefined) {
+        throw new ConfigError(`${path}.prefixes`, 'required when no pool is configured')
+      }
+      mns[nai] = pol
+    }
+  }
+  const acceptUnknown = raw.acceptUnknown === undefined ? mns === undefined : bool(raw.acceptUnknown, at('acceptUnknown'))
+  if (acceptUnknown && pool === undefined) throw new ConfigError(at('pool'), 'required to serve MNs not in the mns table (acceptUnknown, or no mns table)')
+
+  const mode = raw.timestampMode ?? 'timestamps'
+  if (mode !== 'timestamps' && mode !== 'sequence') throw new ConfigError(at('timestampMode'), "must be 'timestamps' or 'sequence'")
+  let controlSocket: string | undefined
+  if (raw.controlSocket !== undefined) {
+    if (typeof raw.controlSocket !== 'string' || raw.controlSocket === '') throw new ConfigError(at('controlSocket'), 'not a path')
+    if (Buffer.byteLength(raw.controlSocket) > MAX_UNIX_PATH_BYTES) throw new ConfigError(at('controlSocket'), `longer than ${MAX_UNIX_PATH_BYTES} bytes (sun_path)`)
+    controlSocket = raw.controlSocket
+  }
+  if (raw.interface !== undefined && (typeof raw.interface !== 'string' || raw.interface === '' || raw.interface.length > 15)) {
+    throw new ConfigError(at('interface'), 'not an interface name')
+  }
+  return {
+    address: lmaAddress,
+    ...(pool !== undefined ? { pool } : {}),
+    poolPrefixLength,
+    ...(mns !== undefined ? { mns } : {}),
+    acceptUnknown,
+    ...(raw.unknownMnStatus !== undefined ? { unknownMnStatus: int(raw.unknownMnStatus, at('unknownMnStatus'), 128, 255) } : {}),
+    ...(raw.mags !== undefined ? { mags: list(raw.mags, at('mags'), address) } : {}),
+    lifetimeMax: raw.lifetimeMax === undefined ? DEFAULT_LIFETIME_MAX_S : int(raw.lifetimeMax, at('lifetimeMax'), LIFETIME_UNIT_SECONDS, MAX_LIFETIME_SECONDS),
+    timestampWindowMs: raw.timestampWindowMs === undefined ? TIMESTAMP_VALIDITY_WINDOW_MS : int(raw.timestampWindowMs, at('timestampWindowMs'), 0, 2 ** 31 - 1),
+    minDelayBeforeBceDeleteMs:
+      raw.minDelayBeforeBceDeleteMs === undefined ? MIN_DELAY_BEFORE_BCE_DELETE_MS : int(raw.minDelayBeforeBceDeleteMs, at('minDelayBeforeBceDeleteMs'), 0, 2 ** 31 - 1),
+    timestampMode: mode,
+    restartCounter: raw.restartCounter === undefined ? 0 : int(raw.restartCounter, at('restartCounter'), 0, 0xffffffff),
+    ...(controlSocket !== undefined ? { controlSocket } : {}),
+    ...(typeof raw.interface === 'string' ? { interface: raw.interface } : {}),
+  }
+}
+
+/** Parses YAML or JSON text and validates it. */
+export function parseConfig(text: string, source = 'config'): LmaConfig {
+  let doc: unknown
+  try {
+    doc = parseYaml(text)
+  } catch (e) {
+    throw new ConfigError(source, `not valid YAML or JSON: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`)
+  }
+  return validateConfig(doc)
+}
+
+export function loadConfigFile(path: string): LmaConfig {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new ConfigError(path, `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+  }
+  return parseConfig(text, path)
+}
