@@ -1,0 +1,122 @@
+/**
+ * The mock access link: MNs attach and detach because someone says so (`mag attach`,
+ * `mag detach`, the control socket, a lab script, a test). A product feature for labs,
+ * demos and benchmarks: it reports the same facts a real link driver would.
+ */
+import { FactEmitter, normalizeMac, type AccessDriver, type AttachedFact, type DetachCause, type DriverFactory, type HandoffHint, type LinkEvent, type PresenceQuery } from '@pmip6/driver-api'
+
+export interface MockAttach {
+  readonly link: string
+  readonly mnId?: string
+  readonly mac?: string
+  readonly att?: number
+  readonly hint?: HandoffHint
+}
+
+export interface MockDetach {
+  readonly link?: string
+  readonly mnId?: string
+  readonly mac?: string
+  readonly cause?: DetachCause
+}
+
+/** One step of a lab script: after `afterMs` from start (or from the previous step), act. */
+export type MockStep = ({ readonly attach: MockAttach } | { readonly detach: MockDetach }) & { readonly afterMs?: number }
+
+export interface MockInit {
+  /** Access technology reported when an attach names none; default 1 (virtual). */
+  readonly att?: number
+  /** Steps run after start(), each `afterMs` after the previous one. */
+  readonly script?: readonly MockStep[]
+}
+
+export interface MockDriver extends AccessDriver {
+  attach(a: MockAttach): AttachedFact
+  /** Detaches every MN matching the selector; returns how many. */
+  detach(d: MockDetach): number
+}
+
+const ATT_VIRTUAL = 1 // RFC 5213 §8.5
+
+export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
+  const events = new FactEmitter()
+  // One entry per attached MN, keyed by link + MAC/identity (several MNs may share a link).
+  const here = new Map<string, AttachedFact>()
+  const scriptTimers: NodeJS.Timeout[] = []
+  let running = false
+
+  const keyOf = (f: { link: string; mac?: string; mnId?: string }): string => `${f.link}|${f.mac ?? ''}|${f.mac ? '' : (f.mnId ?? '')}`
+
+  const matches = (f: AttachedFact, d: MockDetach): boolean =>
+    (d.link === undefined || f.link === d.link) && (d.mnId === undefined || f.mnId === d.mnId) && (d.mac === undefined || f.mac === normalizeMac(d.mac))
+
+  const driver: MockDriver = {
+    name: 'mock',
+    async start() {
+      if (running) return
+      running = true
+      events.reopen()
+      let t = 0
+      for (const step of init.script ?? []) {
+        t += step.afterMs ?? 0
+        scriptTimers.push(
+          setTimeout(() => {
+            try {
+              if ('attach' in step) driver.attach(step.attach)
+              else driver.detach(step.detach)
+            } catch (e) {
+              ctx.log.warn('mock script step failed', { error: (e as Error).message })
+            }
+          }, t),
+        )
+      }
+    },
+    async stop() {
+      running = false
+      events.close()
+      for (const t of scriptTimers.splice(0)) clearTimeout(t)
+    },
+    onEvent(fn: (ev: LinkEvent) => void) {
+      return events.on(fn)
+    },
+    async present(q: PresenceQuery) {
+      for (const f of here.values()) if (f.link === q.link && (q.mac === undefined || f.mac === q.mac) && (q.mnId === undefined || f.mac !== undefined || f.mnId === q.mnId)) return true
+      return false
+    },
+    async attached() {
+      return [...here.values()]
+    },
+    async teardown(q: PresenceQuery) {
+      if (running) driver.detach({ link: q.link, cause: 'admin', ...(q.mac ? { mac: q.mac } : q.mnId ? { mnId: q.mnId } : {}) })
+    },
+    attach(a: MockAttach) {
+      if (!running) throw new Error('the mock driver is not running')
+      if (!a.link) throw new Error('attach needs a link')
+      if (!a.mnId && !a.mac) throw new Error('attach needs an MN identifier or a MAC')
+      const fact: AttachedFact = {
+        type: 'attached',
+        link: a.link,
+        att: a.att ?? init.att ?? ATT_VIRTUAL,
+        ...(a.mac ? { mac: normalizeMac(a.mac) } : {}),
+        ...(a.mnId ? { mnId: a.mnId } : {}),
+        ...(a.hint ? { hint: a.hint } : {}),
+      }
+      here.set(keyOf(fact), fact)
+      events.emit(fact)
+      return fact
+    },
+    detach(d: MockDetach) {
+      if (!running) throw new Error('the mock driver is not running')
+      if (d.link === undefined && d.mnId === undefined && d.mac === undefined) throw new Error('detach needs --mn, --link or --mac')
+      let n = 0
+      for (const [k, f] of [...here]) {
+        if (!matches(f, d)) continue
+        here.delete(k)
+        n++
+        events.emit({ type: 'detached', link: f.link, cause: d.cause ?? 'admin', ...(f.mac ? { mac: f.mac } : {}), ...(f.mnId ? { mnId: f.mnId } : {}) })
+      }
+      return n
+    },
+  }
+  return driver
+}
