@@ -1,9 +1,12 @@
 /**
- * `mag`: the command line of the PMIPv6 Mobile Access Gateway. Each subcommand lives in its
- * own module; this file only wires them to commander.
+ * `mag`: the command line of the PMIPv6 Mobile Access Gateway. Each group of subcommands lives
+ * in its own module; this file only wires them to commander and turns errors into one line.
  */
-import { Command } from 'commander'
+import { Command, CommanderError } from 'commander'
 import { runDecode } from './decode'
+import { addDaemonCommands, CliError } from './daemon-commands'
+import { addLabCommands } from './lab-commands'
+import { lmaCommand } from '@pmip6/lab-lma'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -26,9 +29,22 @@ export function buildProgram(): Command {
       process.exitCode = r.code
     })
 
+  addDaemonCommands(program)
+  addLabCommands(program)
+  lmaCommand(program)
   return program
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
-  await buildProgram().parseAsync([...argv])
+  try {
+    await buildProgram().parseAsync([...argv])
+  } catch (e) {
+    if (e instanceof CliError) {
+      process.stderr.write(`mag: ${e.message}\n`)
+      process.exitCode = 1
+      return
+    }
+    if (e instanceof CommanderError) return
+    throw e
+  }
 }

@@ -1,0 +1,151 @@
+/**
+ * The control socket: a UNIX stream socket speaking newline-delimited JSON. Each request is
+ * one line `{"cmd": "...", ...}`; each gets one reply line, `{"ok": true, "result": ...}` or
+ * `{"ok": false, "error": "..."}`. A bad line (not JSON, unknown command, oversized) gets an
+ * error reply and is counted; the connection and the daemon stay up.
+ */
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
+import { connect, createServer, type Server, type Socket } from 'node:net'
+import { dirname } from 'node:path'
+
+export type ControlRequest = { readonly cmd: string } & Readonly<Record<string, unknown>>
+export type ControlHandler = (req: ControlRequest) => unknown
+export class ControlError extends Error {}
+
+/** Longest request line accepted; a longer one is refused and the connection closed. */
+export const MAX_REQUEST_BYTES = 64 * 1024
+
+export interface ControlCounters {
+  requests: number
+  badRequests: number
+  connections: number
+}
+
+export class ControlServer {
+  private server: Server | null = null
+  private readonly sockets = new Set<Socket>()
+  readonly counters: ControlCounters = { requests: 0, badRequests: 0, connections: 0 }
+
+  constructor(
+    private readonly path: string,
+    private readonly handlers: ReadonlyMap<string, ControlHandler>,
+    private readonly mode = 0o600,
+  ) {}
+
+  async start(): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true })
+    if (existsSync(this.path)) {
+      // A socket left by a crashed daemon: replace it; refuse to clobber anything else.
+      if (!lstatSync(this.path).isSocket()) throw new Error(`control socket path ${this.path} exists and is not a socket`)
+      unlinkSync(this.path)
+    }
+    const server = createServer((s) => this.accept(s))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.path, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    chmodSync(this.path, this.mode)
+    this.server = server
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server
+    this.server = null
+    for (const c of this.sockets) c.destroy()
+    this.sockets.clear()
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()))
+    try {
+      unlinkSync(this.path)
+    } catch {
+      // already gone
+    }
+  }
+
+  private accept(sock: Socket): void {
+    this.counters.connections++
+    this.sockets.add(sock)
+    sock.setEncoding('utf8')
+    let buf = ''
+    sock.on('data', (chunk: string) => {
+      buf += chunk
+      let nl: number
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        if (line.trim() !== '') this.reply(sock, line)
+      }
+      if (buf.length > MAX_REQUEST_BYTES) {
+        this.counters.badRequests++
+        sock.end(JSON.stringify({ ok: false, error: `request longer than ${MAX_REQUEST_BYTES} bytes` }) + '\n')
+        buf = ''
+      }
+    })
+    sock.on('error', () => sock.destroy())
+    sock.on('close', () => this.sockets.delete(sock))
+  }
+
+  private reply(sock: Socket, line: string): void {
+    this.counters.requests++
+    let out: unknown
+    try {
+      out = { ok: true, result: this.handle(line) }
+    } catch (e) {
+      this.counters.badRequests++
+      out = { ok: false, error: e instanceof Error ? e.message : String(e) }
+    }
+    if (!sock.destroyed) sock.write(JSON.stringify(out) + '\n')
+  }
+
+  private handle(line: string): unknown {
+    let req: unknown
+    try {
+      req = JSON.parse(line)
+    } catch {
+      throw new ControlError('request is not valid JSON')
+    }
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) throw new ControlError('request must be a JSON object')
+    const cmd = (req as Record<string, unknown>)['cmd']
+    if (typeof cmd !== 'string') throw new ControlError('request needs a "cmd" string')
+    const h = this.handlers.get(cmd)
+    if (!h) throw new ControlError(`unknown command "${cmd}" (known: ${[...this.handlers.keys()].sort().join(', ')})`)
+    return h(req as ControlRequest)
+  }
+}
+
+/** Client side: sends one request and resolves with its result, or rejects with the daemon's error. */
+export function controlRequest(path: string, req: ControlRequest, timeoutMs = 5000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path)
+    let buf = ''
+    const timer = setTimeout(() => {
+      sock.destroy()
+      reject(new Error(`no answer from the daemon on ${path} within ${timeoutMs} ms`))
+    }, timeoutMs)
+    sock.setEncoding('utf8')
+    sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'))
+    sock.on('data', (c: string) => {
+      buf += c
+      const nl = buf.indexOf('\n')
+      if (nl < 0) return
+      clearTimeout(timer)
+      sock.end()
+      let rep: { ok?: boolean; result?: unknown; error?: string }
+      try {
+        rep = JSON.parse(buf.slice(0, nl)) as typeof rep
+      } catch {
+        reject(new Error('the daemon answered something that is not JSON'))
+        return
+      }
+      if (rep.ok) resolve(rep.result)
+      else reject(new ControlError(rep.error ?? 'the daemon refused the request'))
+    })
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? `no daemon is listening on ${path} (${e.code})` : e.code === 'EACCES' ? `not allowed to use ${path} (EACCES): run as the daemon's user` : e.message
+      reject(new Error(why))
+    })
+  })
+}

@@ -1,0 +1,320 @@
+/**
+ * The MAG daemon: the only place where the world meets the core (design.md). One queue of
+ * events; each goes through `core.step()` and the commands that come out are executed here:
+ * PBUs and RAs onto raw sockets, timers into one TimerSet, presence questions to the driver,
+ * forwarding changes to the data plane, state changes into the log.
+ *
+ * Received packets are decoded here; malformed ones are counted by reason and dropped.
+ */
+import { mh, nd, parseMac, WireError, type NdOption } from '@pmip6/wire'
+import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingView } from '@pmip6/core'
+import type { AccessDriver, LinkEvent, Logger } from '@pmip6/driver-api'
+import type { MockDriver } from '@pmip6/driver-mock'
+import type { AgentConfig } from './config'
+import type { MagIo, Packet } from './io'
+import { TimerSet, type Clock } from './timers'
+import { Counters, LatencyRecorder } from './stats'
+
+/** Where forwarding state goes. Issue 5's rtnetlink data plane implements this. */
+export interface DataPlane {
+  readonly name: string
+  apply(cmd: Extract<MagCommand, { type: 'forwarding-up' | 'forwarding-down' }>): void
+}
+
+/** Signalling only: forwarding changes are logged and counted, nothing is installed. */
+export const noDataPlane: DataPlane = { name: 'none', apply() {} }
+
+export interface DaemonDeps {
+  readonly log: Logger
+  readonly clock: Clock
+  readonly io: MagIo
+  readonly drivers: ReadonlyMap<string, AccessDriver>
+  readonly dataplane?: DataPlane
+}
+
+export interface DaemonStatus {
+  readonly uptimeS: number
+  readonly address: string
+  readonly drivers: readonly string[]
+  readonly links: readonly string[]
+  readonly bindings: number
+  readonly states: Record<string, number>
+  readonly counters: Record<string, number>
+  readonly registrationLatencyUs: { readonly count: number; readonly p50: number | null; readonly p99: number | null }
+  readonly timers: number
+}
+
+export class MagDaemon {
+  readonly core: MagCore
+  private readonly timers: TimerSet
+  private readonly queue: MagEvent[] = []
+  private draining = false
+  private readonly counters = new Counters()
+  private readonly startedAt: number
+  private readonly links = new Set<string>()
+  private readonly unsubscribe: (() => void)[] = []
+  private readonly attachStarts = new Map<string, bigint>()
+  readonly registrationLatency = new LatencyRecorder(10_000)
+  private readonly dataplane: DataPlane
+  private stopped = false
+
+  constructor(
+    readonly cfg: AgentConfig,
+    private readonly deps: DaemonDeps,
+  ) {
+    this.core = createMagCore(cfg.core)
+    this.timers = new TimerSet(deps.clock, (key, at) => this.enqueue({ type: 'timer', at: Math.max(at, deps.clock.now()), key }))
+    this.startedAt = deps.clock.now()
+    this.dataplane = deps.dataplane ?? noDataPlane
+  }
+
+  get mock(): MockDriver | undefined {
+    return this.deps.drivers.get('mock') as MockDriver | undefined
+  }
+
+  async start(): Promise<void> {
+    const { io, log } = this.deps
+    io.onMh((p) => this.onMh(p))
+    io.onNd((p) => this.onNd(p))
+    for (const link of Object.keys(this.cfg.core.links ?? {})) this.ensureLink(link)
+    for (const [name, d] of this.deps.drivers) {
+      this.unsubscribe.push(d.onEvent((ev) => this.onFact(name, ev)))
+      await d.start()
+      // Who is attached already (a restart): register them again.
+      for (const f of await d.attached()) this.onFact(name, f)
+    }
+    log.info('mag started', { address: this.cfg.address, drivers: [...this.deps.drivers.keys()], dataplane: this.dataplane.name })
+  }
+
+  /** Stops drivers, timers and sockets. With `deregister`, every MN is de-registered first. */
+  async stop(deregister = this.cfg.shutdown === 'deregister'): Promise<void> {
+    if (this.stopped) return
+    if (deregister) await this.deregisterAll(this.cfg.shutdownTimeoutMs)
+    this.stopped = true
+    for (const u of this.unsubscribe.splice(0)) u()
+    for (const d of this.deps.drivers.values()) await d.stop()
+    this.timers.stop()
+    this.deps.io.close()
+    this.deps.log.info('mag stopped', { deregistered: deregister })
+  }
+
+  private async deregisterAll(timeoutMs: number): Promise<void> {
+    const now = this.deps.clock.now()
+    for (const b of this.core.bindings(now)) this.enqueue({ type: 'detached', at: now, link: b.link, mnId: b.mnId, ...(b.mac ? { llId: parseMac(b.mac) } : {}), cause: 'admin' })
+    const until = Date.now() + timeoutMs
+    while (this.core.bindings().length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  onFact(driver: string, f: LinkEvent): void {
+    if (this.stopped) return
+    const at = this.deps.clock.now()
+    this.counters.inc(`driver.${driver}.${f.type}`)
+    if (f.type === 'attached') {
+      this.ensureLink(f.link)
+      if (f.mnId) this.attachStarts.set(f.mnId, process.hrtime.bigint())
+      this.enqueue({
+        type: 'attached',
+        at,
+        link: f.link,
+        att: f.att,
+        ...(f.mnId ? { mnId: f.mnId } : {}),
+        ...(f.mac ? { llId: parseMac(f.mac) } : {}),
+        ...(f.hint ? { hint: f.hint } : {}),
+      })
+    } else {
+      this.enqueue({ type: 'detached', at, link: f.link, cause: f.cause, ...(f.mnId ? { mnId: f.mnId } : {}), ...(f.mac ? { llId: parseMac(f.mac) } : {}) })
+    }
+  }
+
+  private onMh(p: Packet): void {
+    this.counters.inc('mh.rx')
+    let m
+    try {
+      m = mh.decode(p.data)
+    } catch (e) {
+      this.drop('mh', e, p)
+      return
+    }
+    switch (m.kind) {
+      case 'binding-ack':
+        if (!m.flags.p) {
+          this.counters.inc('mh.drop.not-proxy')
+          return
+        }
+        this.enqueue({ type: 'pba', at: this.deps.clock.now(), from: p.src, pba: m })
+        return
+      case 'heartbeat':
+      case 'binding-update':
+      case 'binding-error':
+      case 'other':
+        this.counters.inc(`mh.drop.unexpected-${m.kind}`)
+        return
+    }
+  }
+
+  private onNd(p: Packet): void {
+    this.counters.inc('nd.rx')
+    let m
+    try {
+      m = nd.decode(p.data)
+    } catch (e) {
+      this.drop('nd', e, p)
+      return
+    }
+    if (m.kind !== 'router-solicitation') {
+      this.counters.inc('nd.drop.not-rs')
+      return
+    }
+    if (!this.links.has(p.link)) {
+      this.counters.inc('nd.drop.not-access-link')
+      return
+    }
+    const slla = m.options.find((o: NdOption): o is Extract<NdOption, { type: 'source-ll-addr' }> => o.type === 'source-ll-addr')
+    this.enqueue({ type: 'rs', at: this.deps.clock.now(), link: p.link, from: p.src, hopLimit: p.hopLimit, ...(slla ? { llId: slla.address } : {}) })
+  }
+
+  private drop(proto: string, e: unknown, p: Packet): void {
+    if (!(e instanceof WireError)) throw e
+    this.counters.inc(`${proto}.malformed`)
+    this.counters.inc(`${proto}.malformed.${e.reason}`)
+    this.deps.log.debug('malformed packet dropped', { proto, reason: e.reason, offset: e.offset, src: p.src, link: p.link })
+  }
+
+  /** Every event goes through this one queue, so commands never interleave with other events. */
+  enqueue(ev: MagEvent): void {
+    if (this.stopped) return
+    this.queue.push(ev)
+    if (this.draining) return
+    this.draining = true
+    try {
+      for (let ev2 = this.queue.shift(); ev2 !== undefined; ev2 = this.queue.shift()) {
+        const cmds = this.core.step(ev2)
+        for (const c of cmds) this.execute(c)
+      }
+    } finally {
+      this.draining = false
+    }
+  }
+
+  // ------------------------------------------------------------------ outputs
+
+  private execute(c: MagCommand): void {
+    const { io, log } = this.deps
+    switch (c.type) {
+      case 'send-pbu': {
+        const bytes = mh.encode(c.pbu)
+        try {
+          io.sendMh(bytes, c.to, this.cfg.address)
+          this.counters.inc('mh.tx')
+        } catch (e) {
+          this.counters.inc('mh.tx-error')
+          log.warn('pbu send failed', { mnId: c.mnId, lma: c.to, seq: c.pbu.sequence, error: (e as Error).message })
+        }
+        log.debug('pbu sent', { mnId: c.mnId, lma: c.to, seq: c.pbu.sequence, lifetime: c.pbu.lifetime })
+        return
+      }
+      case 'send-ra': {
+        const bytes = nd.encode(c.ra)
+        try {
+          io.sendNd(bytes, c.link, c.to, c.src)
+          this.counters.inc('nd.tx.ra')
+        } catch (e) {
+          this.counters.inc('nd.tx-error')
+          log.warn('ra send failed', { mnId: c.mnId, link: c.link, to: c.to, error: (e as Error).message })
+          return
+        }
+        const started = this.attachStarts.get(c.mnId)
+        if (started !== undefined && c.ra.options.some((o) => o.type === 'prefix-info' && o.validLifetime > 0)) {
+          this.attachStarts.delete(c.mnId)
+          this.registrationLatency.add(Number(process.hrtime.bigint() - started) / 1000)
+        }
+        return
+      }
+      case 'arm-timer':
+        this.timers.arm(c.key, c.at)
+        return
+      case 'cancel-timer':
+        this.timers.cancel(c.key)
+        return
+      case 'query-presence':
+        void this.askPresence(c.mnId, c.link, c.llId)
+        return
+      case 'forwarding-up':
+      case 'forwarding-down':
+        this.counters.inc(`dataplane.${c.type}`)
+        try {
+          this.dataplane.apply(c)
+        } catch (e) {
+          this.counters.inc('dataplane.error')
+          log.error('data plane change failed', { mnId: c.mnId, op: c.type, prefixes: c.prefixes, error: (e as Error).message })
+        }
+        log.info(c.type === 'forwarding-up' ? 'forwarding up' : 'forwarding down', { mnId: c.mnId, link: c.link, prefixes: c.prefixes, mode: c.mode, lma: c.lma })
+        return
+      case 'link-teardown': {
+        this.counters.inc('link.teardown')
+        log.info('link teardown', { mnId: c.mnId, link: c.link, mac: c.llId })
+        for (const d of this.deps.drivers.values()) void d.teardown?.({ link: c.link, mnId: c.mnId, ...(c.llId ? { mac: c.llId } : {}) })
+        return
+      }
+      case 'state-changed':
+        if (c.to === 'removed') this.attachStarts.delete(c.mnId)
+        log.info('state changed', { mnId: c.mnId, from: c.from, to: c.to, reason: c.reason })
+        return
+    }
+  }
+
+  private async askPresence(mnId: string, link: string, mac: string | null): Promise<void> {
+    let present = false
+    for (const d of this.deps.drivers.values()) {
+      try {
+        if (await d.present({ link, mnId, ...(mac ? { mac } : {}) })) {
+          present = true
+          break
+        }
+      } catch (e) {
+        this.deps.log.warn('presence check failed', { driver: d.name, mnId, error: (e as Error).message })
+      }
+    }
+    this.enqueue({ type: 'presence', at: this.deps.clock.now(), mnId, present })
+  }
+
+  private ensureLink(link: string): void {
+    if (this.links.has(link)) return
+    this.deps.io.addLink(link)
+    this.links.add(link)
+  }
+
+  // ------------------------------------------------------------------ views
+
+  bindings(): readonly BindingView[] {
+    return this.core.bindings(this.deps.clock.now())
+  }
+
+  status(): DaemonStatus {
+    const b = this.bindings()
+    const states: Record<string, number> = {}
+    for (const x of b) states[x.state] = (states[x.state] ?? 0) + 1
+    const lat = this.registrationLatency
+    return {
+      uptimeS: Math.round((this.deps.clock.now() - this.startedAt) / 1000),
+      address: this.cfg.address,
+      drivers: [...this.deps.drivers.keys()],
+      links: [...this.links],
+      bindings: b.length,
+      states,
+      counters: { ...this.counters.snapshot(), ...prefixKeys('core.', this.core.counters()) },
+      registrationLatencyUs: { count: lat.count, p50: lat.percentile(50), p99: lat.percentile(99) },
+      timers: this.timers.size,
+    }
+  }
+}
+
+function prefixKeys(p: string, o: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(o)) out[p + k] = v
+  return out
+}
+
+

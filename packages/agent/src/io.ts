@@ -1,0 +1,101 @@
+/**
+ * The daemon's packet I/O, behind a small interface so the daemon can run on real raw sockets
+ * (production, labs, e2e tests) or on an in-memory link (benchmarks of the daemon alone).
+ * The real one: one raw IPPROTO_MH socket for signalling, one ICMPv6 socket filtered to RS
+ * (the MAG does not process RAs) with the ff02::2 membership on each access link
+ * (protocol-reference §9.2).
+ */
+import { openIcmp6Socket, openMhSocket, ifNameToIndex, ifIndexToName, type RawSocket, type RawMessage } from '@pmip6/rawsock'
+
+export interface Packet {
+  readonly data: Buffer
+  readonly src: string
+  readonly dst: string
+  /** Access link name for ND; '' when unknown. */
+  readonly link: string
+  readonly hopLimit: number
+}
+
+export interface MagIo {
+  sendMh(bytes: Buffer, dst: string, src: string): void
+  sendNd(bytes: Buffer, link: string, dst: string, src: string): void
+  onMh(fn: (p: Packet) => void): void
+  onNd(fn: (p: Packet) => void): void
+  /** Starts hearing RSs on an access link (idempotent). */
+  addLink(link: string): void
+  removeLink(link: string): void
+  close(): void
+}
+
+const ALL_ROUTERS = 'ff02::2' // RFC 4291 §2.7.1: RSs go here
+const ND_HOP_LIMIT = 255 // RFC 4861 §6.1.2
+const ICMP6_ROUTER_SOLICIT = 133
+
+export class RawIo implements MagIo {
+  private readonly mh: RawSocket
+  private readonly icmp: RawSocket
+  private readonly links = new Map<string, number>()
+  private readonly names = new Map<number, string>()
+
+  constructor() {
+    this.mh = openMhSocket()
+    try {
+      this.icmp = openIcmp6Socket({ types: [ICMP6_ROUTER_SOLICIT] })
+    } catch (e) {
+      this.mh.close()
+      throw e
+    }
+  }
+
+  sendMh(bytes: Buffer, dst: string, src: string): void {
+    this.mh.send(bytes, dst, src && src !== '::' ? { src } : {})
+  }
+
+  sendNd(bytes: Buffer, link: string, dst: string, src: string): void {
+    const ifindex = this.links.get(link) ?? ifNameToIndex(link)
+    this.icmp.send(bytes, dst, { ifindex, hopLimit: ND_HOP_LIMIT, ...(src && src !== '::' ? { src } : {}) })
+  }
+
+  onMh(fn: (p: Packet) => void): void {
+    this.mh.onMessage((m: RawMessage) => fn({ data: m.data, src: m.src, dst: m.dst, link: this.nameOf(m.ifindex), hopLimit: m.hopLimit }))
+  }
+
+  onNd(fn: (p: Packet) => void): void {
+    this.icmp.onMessage((m: RawMessage) => fn({ data: m.data, src: m.src, dst: m.dst, link: this.nameOf(m.ifindex), hopLimit: m.hopLimit }))
+  }
+
+  addLink(link: string): void {
+    if (this.links.has(link)) return
+    const ifindex = ifNameToIndex(link)
+    this.icmp.joinGroup(ALL_ROUTERS, ifindex)
+    this.links.set(link, ifindex)
+    this.names.set(ifindex, link)
+  }
+
+  removeLink(link: string): void {
+    const ifindex = this.links.get(link)
+    if (ifindex === undefined) return
+    try {
+      this.icmp.leaveGroup(ALL_ROUTERS, ifindex)
+    } catch {
+      // the interface may be gone already
+    }
+    this.links.delete(link)
+    this.names.delete(ifindex)
+  }
+
+  close(): void {
+    this.mh.close()
+    this.icmp.close()
+  }
+
+  private nameOf(ifindex: number): string {
+    const known = this.names.get(ifindex)
+    if (known !== undefined) return known
+    try {
+      return ifIndexToName(ifindex)
+    } catch {
+      return ''
+    }
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * `mag run`: loads and validates the config (nothing is touched before it passes), opens the
+ * raw sockets, starts the drivers, the daemon and the control socket, and handles signals:
+ * SIGTERM/SIGINT stop cleanly (de-registering first unless `mag.shutdown: keep`), SIGHUP
+ * reloads the profiles.
+ */
+import type { AccessDriver } from '@pmip6/driver-api'
+import { mock } from '@pmip6/driver-mock'
+import { loadConfig, type AgentConfig } from './config'
+import { ControlServer, type ControlHandler, type ControlRequest, ControlError } from './control'
+import { MagDaemon, type DataPlane } from './daemon'
+import { RawIo, type MagIo } from './io'
+import { createLogger, child } from './log'
+import { systemClock, type Clock } from './timers'
+import type winston from 'winston'
+import type { HandoffHint } from '@pmip6/driver-api'
+import { ACCESS_TECH_BY_NAME } from '@pmip6/driver-api'
+
+export interface RunOptions {
+  readonly config: string
+  readonly logLevel?: string
+  readonly socket?: string
+}
+
+export interface RunningMag {
+  readonly daemon: MagDaemon
+  readonly control: ControlServer
+  readonly log: winston.Logger
+  stop(deregister?: boolean): Promise<void>
+}
+
+export interface StartDeps {
+  readonly io?: MagIo
+  readonly clock?: Clock
+  readonly dataplane?: DataPlane
+  readonly logStream?: NodeJS.WritableStream
+}
+
+function str(req: ControlRequest, k: string): string | undefined {
+  const v = req[k]
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'string') throw new ControlError(`"${k}" must be a string`)
+  return v
+}
+
+function attTech(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined
+  const n = ACCESS_TECH_BY_NAME[v]
+  if (n !== undefined) return n
+  if (/^\d{1,3}$/.test(v) && Number(v) <= 255) return Number(v)
+  throw new ControlError(`unknown access technology "${v}" (wifi, ppp, ethernet, virtual or a number)`)
+}
+
+const HINTS: readonly HandoffHint[] = ['new', 'same-interface', 'other-interface', 'unknown']
+
+export function controlHandlers(d: MagDaemon, reload: () => unknown): Map<string, ControlHandler> {
+  const m = new Map<string, ControlHandler>()
+  const needMock = () => {
+    const mk = d.mock
+    if (!mk) throw new ControlError('the mock driver is not enabled (drivers.mock in the config)')
+    return mk
+  }
+  m.set('attach', (req) => {
+    const hint = str(req, 'hint')
+    if (hint !== undefined && !(HINTS as readonly string[]).includes(hint)) throw new ControlError(`hint must be one of ${HINTS.join(', ')}`)
+    const link = str(req, 'link')
+    if (!link) throw new ControlError('attach needs "link"')
+    const mnId = str(req, 'mn')
+    const mac = str(req, 'mac')
+    const att = attTech(str(req, 'att'))
+    const f = needMock().attach({ link, ...(mnId ? { mnId } : {}), ...(mac ? { mac } : {}), ...(att !== undefined ? { att } : {}), ...(hint ? { hint: hint as HandoffHint } : {}) })
+    return { attached: f }
+  })
+  m.set('detach', (req) => {
+    const mnId = str(req, 'mn')
+    const link = str(req, 'link')
+    const mac = str(req, 'mac')
+    const n = needMock().detach({ ...(mnId ? { mnId } : {}), ...(link ? { link } : {}), ...(mac ? { mac } : {}), cause: 'left' })
+    if (n === 0) throw new ControlError(`no attached MN matches ${JSON.stringify({ mn: mnId, link, mac })}`)
+    return { detached: n }
+  })
+  m.set('bindings', () => d.bindings())
+  m.set('status', () => d.status())
+  m.set('policy', (req) => {
+    const mnId = str(req, 'mn')
+    const mode = str(req, 'mode')
+    if (!mnId) throw new ControlError('policy needs "mn"')
+    if (mode !== 'network' && mode !== 'host') throw new ControlError('mode must be network or host')
+    d.enqueue({ type: 'policy', at: Date.now(), mnId, mode })
+    return { mnId, mode }
+  })
+  m.set('admin-clear', (req) => {
+    const mnId = str(req, 'mn')
+    d.enqueue({ type: 'admin-clear', at: Date.now(), ...(mnId ? { mnId } : {}) })
+    return { cleared: mnId ?? 'all' }
+  })
+  m.set('clock-synced', () => {
+    d.enqueue({ type: 'clock-synced', at: Date.now() })
+    return {}
+  })
+  m.set('reload', () => reload())
+  m.set('latency-reset', () => {
+    d.registrationLatency.reset()
+    return {}
+  })
+  return m
+}
+
+export async function startMag(cfg: AgentConfig, configPath: string | null, deps: StartDeps = {}): Promise<RunningMag> {
+  const log = createLogger(cfg.logLevel, deps.logStream)
+  const clock = deps.clock ?? systemClock
+  const io = deps.io ?? new RawIo()
+  const drivers = new Map<string, AccessDriver>()
+  const dctx = (name: string) => ({ log: child(log, `driver-${name}`), clock })
+  if (cfg.drivers.mock) drivers.set('mock', mock(cfg.drivers.mock, dctx('mock')))
+  const daemon = new MagDaemon(cfg, { log: child(log, 'daemon'), clock, io, drivers, ...(deps.dataplane ? { dataplane: deps.dataplane } : {}) })
+  const reload = () => {
+    if (!configPath) throw new ControlError('no config file to reload')
+    const next = loadConfig(configPath)
+    daemon.enqueue({ type: 'profiles', at: clock.now(), profiles: next.core.profiles, ...(next.core.unknownMn ? { unknownMn: next.core.unknownMn } : {}) })
+    log.info('profiles reloaded', { profiles: next.core.profiles.length })
+    return { profiles: next.core.profiles.length }
+  }
+  const control = new ControlServer(cfg.controlSocket, controlHandlers(daemon, reload), cfg.controlSocketMode)
+  try {
+    await daemon.start()
+    await control.start()
+  } catch (e) {
+    await daemon.stop(false).catch(() => undefined)
+    await control.stop().catch(() => undefined)
+    throw e
+  }
+  log.info('control socket ready', { path: cfg.controlSocket })
+  let stopping: Promise<void> | null = null
+  return {
+    daemon,
+    control,
+    log,
+    stop(deregister?: boolean) {
+      stopping ??= (async () => {
+        await control.stop()
+        await daemon.stop(deregister)
+      })()
+      return stopping
+    },
+  }
+}
+
+/** The `mag run` process: start, then live until a signal. */
+export async function runMag(opts: RunOptions): Promise<void> {
+  const cfg = loadConfig(opts.config, { ...(opts.logLevel ? { logLevel: opts.logLevel } : {}), ...(opts.socket ? { controlSocket: opts.socket } : {}) })
+  const mag = await startMag(cfg, opts.config)
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      mag.log.info('signal', { signal: sig })
+      void mag.stop().then(resolve, (e: unknown) => {
+        mag.log.error('stop failed', { error: (e as Error).message })
+        resolve()
+      })
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+    process.on('SIGHUP', () => {
+      try {
+        const next = loadConfig(opts.config)
+        mag.daemon.enqueue({ type: 'profiles', at: Date.now(), profiles: next.core.profiles, ...(next.core.unknownMn ? { unknownMn: next.core.unknownMn } : {}) })
+        mag.log.info('profiles reloaded (SIGHUP)', { profiles: next.core.profiles.length })
+      } catch (e) {
+        mag.log.error('reload failed, keeping the running profiles', { error: (e as Error).message })
+      }
+    })
+  })
+  // Winston writes asynchronously; give the last lines a moment before exiting.
+  await new Promise((r) => setTimeout(r, 50))
+}

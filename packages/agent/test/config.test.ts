@@ -1,0 +1,84 @@
+// Config validation: a good file loads; every bad field is reported with its path and reason.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { validateConfig, loadConfig, ConfigError } from '../src/config'
+
+const good = {
+  mag: { address: '2001:db8:ffff::1', fixedLinkLocal: 'fe80::1', fixedLinkLayer: '02:00:00:00:00:fe', lifetime: 600 },
+  links: { wlan0: { shared: true }, ppp0: null },
+  drivers: { mock: { att: 4 } },
+  profiles: [{ mnId: 'mn1@example.com', lma: '2001:db8:ffff::2', homePrefixes: ['2001:db8:1:1::/64'], macs: ['00:11:22:33:44:55'], mode: 'host' }],
+  unknownMn: { lma: '2001:db8:ffff::2', macNaiRealm: 'example.com' },
+  localPool: '2001:db8:aa00::/48',
+}
+
+function problems(doc: unknown): string[] {
+  try {
+    validateConfig(doc)
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.reason}`)
+    throw e
+  }
+  return []
+}
+
+describe('config', () => {
+  test('a complete config loads into the core config', () => {
+    const c = validateConfig(good)
+    expect(c.address).toBe('2001:db8:ffff::1')
+    expect(c.controlSocket).toBe('/run/mag/mag.sock')
+    expect(c.core.lifetimeS).toBe(600)
+    expect(c.core.fixedLinkLocal).toBe('fe80::1')
+    expect(c.core.links).toEqual({ wlan0: { shared: true }, ppp0: {} })
+    expect(c.core.profiles[0]).toMatchObject({ mnId: 'mn1@example.com', mode: 'host', macs: ['00:11:22:33:44:55'] })
+    expect(c.core.unknownMn).toEqual({ profile: { lma: '2001:db8:ffff::2', macNaiRealm: 'example.com' } })
+    expect(c.drivers.mock).toEqual({ att: 4 })
+  })
+
+  test('every bad field is named, all at once', () => {
+    const p = problems({
+      mag: { address: 'fe80::1', lifetime: 'long', fixedLinkLocal: '2001:db8::1', bogus: 1 },
+      profiles: [{ mnId: 'a', lma: 'not-an-address', homePrefixes: ['2001:db8::/129'] }, { lma: '2001:db8::2' }],
+      links: { wlan0: { mtu: 100 } },
+      drivers: { nosuch: {} },
+      ra: { minIntervalMs: 60_000, maxIntervalMs: 60_000 },
+    })
+    expect(p).toEqual(
+      expect.arrayContaining([
+        'mag.bogus: unknown field (known: address, controlSocket, controlSocketMode, logLevel, shutdown, shutdownTimeoutMs, timestampBased, lifetime, refreshFraction, maxRetransmissions, fixedLinkLocal, fixedLinkLayer, seed, tunnelMtu, accessMtu, lmaMtu, teardownOnReject, initialSequence)',
+        'mag.address: must be a global address (the Proxy-CoA), not link-local',
+        'mag.lifetime: must be an integer',
+        'mag.fixedLinkLocal: must be a link-local address (fe80::/10)',
+        'profiles[0].lma: not an IPv6 address: not-an-address',
+        'profiles[0].homePrefixes[0]: not an IPv6 prefix (like 2001:db8:1::/64): 2001:db8::/129',
+        'profiles[1].mnId: is required',
+        'links.wlan0.mtu: must be between 1280 and 65535',
+        'drivers.nosuch: unknown field (known: mock)',
+        'ra.minIntervalMs: must be at most 0.75 x ra.maxIntervalMs (RFC 4861 §6.2.1)',
+      ]),
+    )
+  })
+
+  test('a missing mag section and duplicate MN identifiers are errors', () => {
+    expect(problems({})).toContain('mag: is required')
+    const dup = problems({ mag: { address: '2001:db8::1' }, profiles: [good.profiles[0], good.profiles[0]] })
+    expect(dup).toContain('profiles[1].mnId: duplicate MN identifier mn1@example.com')
+  })
+
+  test('files: YAML and JSON load; unreadable or unparsable files name the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mag-cfg-'))
+    try {
+      writeFileSync(join(dir, 'a.yaml'), 'mag:\n  address: 2001:db8:ffff::1\n')
+      expect(loadConfig(join(dir, 'a.yaml')).address).toBe('2001:db8:ffff::1')
+      writeFileSync(join(dir, 'b.json'), JSON.stringify(good))
+      expect(loadConfig(join(dir, 'b.json')).core.profiles).toHaveLength(1)
+      writeFileSync(join(dir, 'c.yaml'), 'mag: [unclosed\n')
+      expect(() => loadConfig(join(dir, 'c.yaml'))).toThrow(/c\.yaml: not valid YAML/)
+      expect(() => loadConfig(join(dir, 'none.yaml'))).toThrow(/none\.yaml: cannot read: ENOENT/)
+      expect(() => loadConfig(join(dir, 'a.yaml'), { logLevel: 'loud' })).toThrow(/--log-level: must be one of error, warn, info, debug/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,0 +1,154 @@
+/**
+ * The `mag` subcommands that run the daemon or talk to it over its control socket:
+ * run, attach, detach, bindings, policy, status, admin-clear, reload.
+ * Errors from the daemon are printed as one clear line with a non-zero exit.
+ */
+import type { Command } from 'commander'
+import { controlRequest, runMag, DEFAULT_CONTROL_SOCKET, ConfigError, type ControlRequest } from '@pmip6/agent'
+import type { BindingView } from '@pmip6/core'
+
+export class CliError extends Error {}
+
+const socketOpt = ['--socket <path>', 'control socket of the daemon', process.env['MAG_SOCKET'] ?? DEFAULT_CONTROL_SOCKET] as const
+
+async function ask(socket: string, req: ControlRequest): Promise<unknown> {
+  try {
+    return await controlRequest(socket, req)
+  } catch (e) {
+    throw new CliError((e as Error).message)
+  }
+}
+
+function out(v: unknown): void {
+  process.stdout.write(typeof v === 'string' ? v : JSON.stringify(v, null, 2) + '\n')
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s + ' ' : s + ' '.repeat(n - s.length)
+}
+
+/** A readable table of the Binding Update List. */
+export function formatBindings(list: readonly BindingView[]): string {
+  if (list.length === 0) return 'no bindings\n'
+  const rows = list.map((b) => [
+    b.mnId,
+    b.link,
+    b.state,
+    b.mode,
+    b.lma ?? '-',
+    b.prefixes.join(',') || '-',
+    b.lifetimeLeft > 0 ? `${b.lifetimeLeft}s` : '-',
+    b.lastStatus === null ? '-' : String(b.lastStatus),
+    String(b.retransmissions),
+    b.reason,
+  ])
+  const head = ['MN', 'LINK', 'STATE', 'MODE', 'LMA', 'PREFIXES', 'LIFETIME', 'STATUS', 'RETX', 'REASON']
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 1)
+  return [head, ...rows].map((r) => r.map((c, i) => pad(c, widths[i]!)).join('').trimEnd()).join('\n') + '\n'
+}
+
+export function addDaemonCommands(program: Command): void {
+  program
+    .command('run')
+    .description('run the MAG daemon (root: raw sockets)')
+    .requiredOption('--config <file>', 'configuration file (YAML or JSON)')
+    .option('--log-level <level>', 'error, warn, info or debug (overrides the config)')
+    .option('--socket <path>', 'control socket path (overrides the config)')
+    .action(async (o: { config: string; logLevel?: string; socket?: string }) => {
+      try {
+        await runMag({ config: o.config, ...(o.logLevel ? { logLevel: o.logLevel } : {}), ...(o.socket ? { socket: o.socket } : {}) })
+      } catch (e) {
+        if (e instanceof ConfigError) throw new CliError(e.message)
+        const err = e as NodeJS.ErrnoException
+        if (err.code === 'EPERM' || err.code === 'EACCES') throw new CliError(`${err.message}: mag run needs root (or CAP_NET_RAW and CAP_NET_ADMIN)`)
+        throw e
+      }
+    })
+
+  program
+    .command('attach')
+    .description('attach a mobile node on a link (mock driver)')
+    .requiredOption('--link <iface>', 'access link (interface name)')
+    .option('--mn <id>', 'MN identifier (NAI)')
+    .option('--mac <mac>', 'link-layer address of the MN')
+    .option('--att <tech>', 'access technology: wifi, ppp, ethernet, virtual or a number')
+    .option('--hint <hint>', 'handoff hint: new, same-interface, other-interface, unknown')
+    .option(...socketOpt)
+    .action(async (o: { link: string; mn?: string; mac?: string; att?: string; hint?: string; socket: string }) => {
+      if (!o.mn && !o.mac) throw new CliError('attach needs --mn or --mac')
+      const r = await ask(o.socket, { cmd: 'attach', link: o.link, mn: o.mn, mac: o.mac, att: o.att, hint: o.hint })
+      out(r)
+    })
+
+  program
+    .command('detach')
+    .description('detach a mobile node (mock driver)')
+    .option('--mn <id>', 'MN identifier')
+    .option('--link <iface>', 'access link')
+    .option('--mac <mac>', 'link-layer address')
+    .option(...socketOpt)
+    .action(async (o: { mn?: string; link?: string; mac?: string; socket: string }) => {
+      if (!o.mn && !o.link && !o.mac) throw new CliError('detach needs --mn, --link or --mac')
+      out(await ask(o.socket, { cmd: 'detach', mn: o.mn, link: o.link, mac: o.mac }))
+    })
+
+  program
+    .command('bindings')
+    .description('list the binding update list')
+    .option('--json', 'JSON output')
+    .option(...socketOpt)
+    .action(async (o: { json?: boolean; socket: string }) => {
+      const list = (await ask(o.socket, { cmd: 'bindings' })) as BindingView[]
+      out(o.json ? list : formatBindings(list))
+    })
+
+  program
+    .command('policy')
+    .description('switch a mobile node between PMIPv6 (network) and Scenario B (host) at run time')
+    .requiredOption('--mn <id>', 'MN identifier')
+    .argument('<mode>', 'network or host')
+    .option(...socketOpt)
+    .action(async (mode: string, o: { mn: string; socket: string }) => {
+      if (mode !== 'network' && mode !== 'host') throw new CliError('mode must be network or host')
+      out(await ask(o.socket, { cmd: 'policy', mn: o.mn, mode }))
+    })
+
+  program
+    .command('status')
+    .description('counters, uptime, drivers')
+    .option('--json', 'JSON output')
+    .option(...socketOpt)
+    .action(async (o: { json?: boolean; socket: string }) => {
+      const s = (await ask(o.socket, { cmd: 'status' })) as Record<string, unknown>
+      if (o.json) return out(s)
+      const lines = [
+        `uptime       ${String(s['uptimeS'])} s`,
+        `address      ${String(s['address'])}`,
+        `drivers      ${(s['drivers'] as string[]).join(', ') || '-'}`,
+        `links        ${(s['links'] as string[]).join(', ') || '-'}`,
+        `bindings     ${String(s['bindings'])} ${JSON.stringify(s['states'])}`,
+        'counters:',
+        ...Object.entries(s['counters'] as Record<string, number>).map(([k, v]) => `  ${pad(k, 40)}${v}`),
+      ]
+      out(lines.join('\n') + '\n')
+    })
+
+  program
+    .command('admin-clear')
+    .description('administrative action: release MNs held or denied (RFC 5213 §6.9.1.2)')
+    .option('--mn <id>', 'one MN (default: all)')
+    .option(...socketOpt)
+    .action(async (o: { mn?: string; socket: string }) => out(await ask(o.socket, { cmd: 'admin-clear', mn: o.mn })))
+
+  program
+    .command('clock-synced')
+    .description('declare the clock synchronised again (after TIMESTAMP_MISMATCH, RFC 5213 §6.9.1.2)')
+    .option(...socketOpt)
+    .action(async (o: { socket: string }) => out(await ask(o.socket, { cmd: 'clock-synced' })))
+
+  program
+    .command('reload')
+    .description('reload the policy profiles from the config file')
+    .option(...socketOpt)
+    .action(async (o: { socket: string }) => out(await ask(o.socket, { cmd: 'reload' })))
+}

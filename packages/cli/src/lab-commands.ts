@@ -1,0 +1,126 @@
+/** `mag lab up|status|down|ctl|exec|move`: the network-namespace testbed (see lab/lab.ts). */
+import { spawnSync } from 'node:child_process'
+import type { Command } from 'commander'
+import { LAB_DEFAULT_NAME, MAGS, mnId, mnMac, accessLink, type MagName } from './lab/plan'
+import { labDown, labMoveL2, labNamespace, labSocket, labStatus, labUp, readState, MAG_JS } from './lab/lab'
+import { CliError } from './daemon-commands'
+import { controlRequest } from '@pmip6/agent'
+
+const nameOpt = ['--name <lab>', 'lab name (namespace prefix)', process.env['MAG_LAB'] ?? LAB_DEFAULT_NAME] as const
+
+function wrap<A extends unknown[]>(fn: (...a: A) => Promise<void> | void): (...a: A) => Promise<void> {
+  return async (...a: A) => {
+    try {
+      await fn(...a)
+    } catch (e) {
+      if (e instanceof CliError) throw e
+      throw new CliError((e as Error).message)
+    }
+  }
+}
+
+export function addLabCommands(program: Command): void {
+  const lab = program.command('lab').description('network-namespace testbed: LMA, two MAGs, a correspondent and N mobile nodes (root)')
+
+  lab
+    .command('up')
+    .description('create the namespaces and links and start the LMA and both MAGs')
+    .option(...nameOpt)
+    .option('--mns <n>', 'number of mobile nodes', '2')
+    .option('--log-level <level>', 'log level of the daemons', 'info')
+    .action(
+      wrap(async (o: { name: string; mns: string; logLevel: string }) => {
+        const s = await labUp({ name: o.name, mns: Number(o.mns), logLevel: o.logLevel })
+        process.stdout.write(`lab ${s.name} up: ${s.namespaces.length} namespaces; \`mag lab status --name ${s.name}\`\n`)
+      }),
+    )
+
+  lab
+    .command('status')
+    .description('nodes, namespaces, interfaces, addresses, control sockets, where each MN is attached')
+    .option(...nameOpt)
+    .option('--json', 'JSON output')
+    .action(
+      wrap((o: { name: string; json?: boolean }) => {
+        const s = labStatus(o.name)
+        if (o.json) {
+          process.stdout.write(JSON.stringify(s, null, 2) + '\n')
+          return
+        }
+        const nodes = s['nodes'] as Record<string, { namespace: string; interfaces: { name: string; addresses: string[] }[]; mag?: string; running?: boolean }>
+        for (const [k, v] of Object.entries(nodes)) {
+          const addrs = v.interfaces.map((i) => `${i.name}=${i.addresses.join(',') || '-'}`).join(' ')
+          process.stdout.write(`${k.padEnd(6)} ${v.namespace.padEnd(16)} ${v.mag ? `on ${v.mag} ` : ''}${v.running === false ? 'NOT RUNNING ' : ''}${addrs}\n`)
+        }
+      }),
+    )
+
+  lab
+    .command('down')
+    .description('stop the daemons and remove every namespace of the lab (also after a crash)')
+    .option(...nameOpt)
+    .action(
+      wrap(async (o: { name: string }) => {
+        await labDown(o.name)
+      }),
+    )
+
+  lab
+    .command('ctl')
+    .description('run a mag subcommand against a lab MAG: mag lab ctl mag1 -- bindings --json')
+    .argument('<node>', 'mag1 or mag2')
+    .argument('<args...>', 'the mag subcommand and its options')
+    .option(...nameOpt)
+    .action(
+      wrap((node: string, args: string[], o: { name: string }) => {
+        const sock = labSocket(o.name, node)
+        const r = spawnSync(process.execPath, [MAG_JS, ...args, '--socket', sock], { stdio: 'inherit', timeout: 60_000 })
+        process.exitCode = r.status ?? 1
+      }),
+    )
+
+  lab
+    .command('exec')
+    .description('run a command inside a lab node namespace: mag lab exec mn1 -- ip -6 addr')
+    .argument('<node>', 'lma, cn, mag1, mag2, mnN')
+    .argument('<cmd...>', 'command and arguments')
+    .option(...nameOpt)
+    .action(
+      wrap((node: string, cmd: string[], o: { name: string }) => {
+        const ns = labNamespace(o.name, node)
+        const r = spawnSync('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'inherit', timeout: 10 * 60_000 })
+        process.exitCode = r.status ?? 1
+      }),
+    )
+
+  lab
+    .command('move')
+    .description('hand mobile node N over to another MAG: layer-2 move, detach at the old MAG, attach at the new one')
+    .argument('<mn>', 'mn1, mn2, ...')
+    .requiredOption('--to <mag>', 'mag1 or mag2')
+    .option('--order <order>', 'detach-first or attach-first', 'detach-first')
+    .option(...nameOpt)
+    .action(
+      wrap(async (mn: string, o: { to: string; order: string; name: string }) => {
+        const m = /^mn(\d+)$/.exec(mn)
+        if (!m) throw new CliError('name the MN as mnN')
+        if (!(MAGS as readonly string[]).includes(o.to)) throw new CliError('--to must be mag1 or mag2')
+        const i = Number(m[1])
+        const to = o.to as MagName
+        const s = readState(o.name)
+        const from = s.mnAt[mnId(i)] ?? 'mag1'
+        if (from === to) throw new CliError(`mn${i} is already on ${to}`)
+        const detach = () => controlRequest(s.sockets[from]!, { cmd: 'detach', mn: mnId(i) }).catch(() => undefined)
+        const attach = () => controlRequest(s.sockets[to]!, { cmd: 'attach', mn: mnId(i), link: accessLink(i), mac: mnMac(i), att: 'wifi', hint: 'same-interface' })
+        labMoveL2(o.name, i, to)
+        if (o.order === 'attach-first') {
+          await attach()
+          await detach()
+        } else {
+          await detach()
+          await attach()
+        }
+        process.stdout.write(`mn${i} moved from ${from} to ${to}\n`)
+      }),
+    )
+}

@@ -1,0 +1,364 @@
+/**
+ * `mag lab`: a network-namespace testbed on one machine (root only): an LMA, two MAGs, a
+ * correspondent node and N mobile nodes, wired as described in plan.ts, with the daemons
+ * started inside their namespaces. `down` removes everything the lab created, found by its
+ * name prefix, so it also cleans up after a crash.
+ */
+import { spawn } from 'node:child_process'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { controlRequest } from '@pmip6/agent'
+import { PLAN, MAGS, accessLink, mnId, mnMac, names, type LabNames, type MagName } from './plan'
+import { ipn, listNetns, nsExec, sh, shTry, sysctl, waitFor, sleep } from './sh'
+
+export interface LabState {
+  readonly name: string
+  readonly mns: number
+  readonly createdAt: string
+  readonly namespaces: readonly string[]
+  readonly pids: Record<string, number>
+  readonly sockets: Record<string, string>
+  readonly logs: Record<string, string>
+  /** Which MAG each MN's air port is up towards. */
+  readonly mnAt: Record<string, MagName>
+  readonly dataplane: string
+}
+
+export interface LabUpOptions {
+  readonly name: string
+  readonly mns: number
+  /** Extra fields merged into each MAG's config (tests use it for timers, for instance). */
+  readonly magConfig?: Record<string, unknown>
+  readonly lmaConfig?: Record<string, unknown>
+  readonly logLevel?: string
+  readonly quiet?: boolean
+}
+
+const MAG_JS = resolve(__dirname, '..', '..', 'bin', 'mag.js')
+
+export function requireRoot(): void {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('mag lab needs root: it creates network namespaces and runs daemons in them')
+}
+
+function statePath(n: LabNames): string {
+  return join(n.stateDir, 'state.json')
+}
+
+export function readState(name: string): LabState {
+  const n = names(name)
+  const p = statePath(n)
+  if (!existsSync(p)) throw new Error(`lab ${name} is not up (no ${p})`)
+  return JSON.parse(readFileSync(p, 'utf8')) as LabState
+}
+
+function writeState(n: LabNames, s: LabState): void {
+  writeFileSync(statePath(n), JSON.stringify(s, null, 2) + '\n')
+}
+
+function addNs(ns: string, created: string[]): void {
+  sh('ip', ['netns', 'add', ns])
+  created.push(ns)
+  ipn(ns, 'link', 'set', 'lo', 'up')
+}
+
+/** A veth pair between two namespaces, both ends up unless told otherwise. */
+function veth(nsA: string, ifA: string, nsB: string, ifB: string, opts: { macA?: string; macB?: string; upA?: boolean; upB?: boolean } = {}): void {
+  const tmpA = `v${process.pid % 100000}a${Math.floor(Math.random() * 1e4)}`
+  const tmpB = `v${process.pid % 100000}b${Math.floor(Math.random() * 1e4)}`
+  sh('ip', ['link', 'add', tmpA, 'type', 'veth', 'peer', 'name', tmpB])
+  sh('ip', ['link', 'set', tmpA, 'netns', nsA, 'name', ifA])
+  sh('ip', ['link', 'set', tmpB, 'netns', nsB, 'name', ifB])
+  if (opts.macA) ipn(nsA, 'link', 'set', ifA, 'address', opts.macA)
+  if (opts.macB) ipn(nsB, 'link', 'set', ifB, 'address', opts.macB)
+}
+
+function up(ns: string, ifname: string): void {
+  ipn(ns, 'link', 'set', ifname, 'up')
+}
+
+function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string, unknown>, logLevel: string): Record<string, unknown> {
+  const links: Record<string, unknown> = {}
+  for (let i = 1; i <= mns; i++) links[accessLink(i)] = {}
+  const profiles = []
+  for (let i = 1; i <= mns; i++) profiles.push({ mnId: mnId(i), lma: PLAN.lma, macs: [mnMac(i)] })
+  const base: Record<string, unknown> = {
+    mag: {
+      address: PLAN.mags[mag],
+      controlSocket: join(n.stateDir, `${mag}.sock`),
+      logLevel,
+      fixedLinkLocal: PLAN.fixedLinkLocal,
+      fixedLinkLayer: PLAN.fixedLinkLayer,
+      shutdown: 'deregister',
+      shutdownTimeoutMs: 1500,
+    },
+    links,
+    localPool: PLAN.localPools[mag],
+    drivers: { mock: { att: 4 } },
+    profiles,
+  }
+  for (const [k, v] of Object.entries(extra)) {
+    base[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof base[k] === 'object' ? { ...(base[k] as object), ...(v as object) } : v
+  }
+  return base
+}
+
+function lmaConfig(n: LabNames, extra: Record<string, unknown>): Record<string, unknown> {
+  return {
+    address: PLAN.lma,
+    pool: PLAN.homePool,
+    acceptUnknown: true,
+    controlSocket: join(n.stateDir, 'lma.sock'),
+    ...extra,
+  }
+}
+
+function startDaemon(n: LabNames, node: string, ns: string, args: string[]): { pid: number; log: string } {
+  const log = join(n.stateDir, `${node}.log`)
+  const fd = openSync(log, 'a')
+  try {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, MAG_JS, ...args], { detached: true, stdio: ['ignore', fd, fd] })
+    child.unref()
+    if (child.pid === undefined) throw new Error(`could not start ${node}`)
+    return { pid: child.pid, log }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+export async function labUp(o: LabUpOptions): Promise<LabState> {
+  requireRoot()
+  if (!Number.isInteger(o.mns) || o.mns < 1 || o.mns > 200) throw new Error('--mns must be between 1 and 200')
+  const n = names(o.name)
+  if (existsSync(statePath(n)) || listNetns().some((x) => x.startsWith(`${n.name}-`))) {
+    throw new Error(`lab ${n.name} is already up (or left over): run \`mag lab down --name ${n.name}\` first`)
+  }
+  mkdirSync(n.stateDir, { recursive: true, mode: 0o700 })
+  const created: string[] = []
+  const pids: Record<string, number> = {}
+  const logs: Record<string, string> = {}
+  const log = (s: string) => o.quiet || process.stderr.write(`lab: ${s}\n`)
+  try {
+    log(`creating namespaces for ${o.mns} MNs`)
+    for (const ns of [n.lma, n.cn, n.air, n.mag.mag1, n.mag.mag2]) addNs(ns, created)
+    for (let i = 1; i <= o.mns; i++) addNs(n.mn(i), created)
+
+    // Transport network: a bridge in the LMA namespace, one port per MAG.
+    ipn(n.lma, 'link', 'add', 'br0', 'type', 'bridge')
+    ipn(n.lma, 'addr', 'add', `${PLAN.lma}/${PLAN.transportPrefixLength}`, 'dev', 'br0', 'nodad')
+    up(n.lma, 'br0')
+    for (const mag of MAGS) {
+      const ns = n.mag[mag]
+      veth(ns, 'up0', n.lma, `p-${mag}`)
+      ipn(n.lma, 'link', 'set', `p-${mag}`, 'master', 'br0')
+      up(n.lma, `p-${mag}`)
+      ipn(ns, 'addr', 'add', `${PLAN.mags[mag]}/${PLAN.transportPrefixLength}`, 'dev', 'up0', 'nodad')
+      up(ns, 'up0')
+      sysctl(ns, 'net.ipv6.conf.all.forwarding', 1)
+    }
+    sysctl(n.lma, 'net.ipv6.conf.all.forwarding', 1)
+
+    // Correspondent node behind the LMA.
+    veth(n.cn, 'eth0', n.lma, 'cn0')
+    ipn(n.cn, 'addr', 'add', `${PLAN.cn}/${PLAN.cnPrefixLength}`, 'dev', 'eth0', 'nodad')
+    ipn(n.lma, 'addr', 'add', `${PLAN.cnLinkLma}/${PLAN.cnPrefixLength}`, 'dev', 'cn0', 'nodad')
+    up(n.cn, 'eth0')
+    up(n.lma, 'cn0')
+    ipn(n.cn, '-6', 'route', 'add', 'default', 'via', PLAN.cnLinkLma, 'dev', 'eth0')
+
+    // Mobile nodes: eth0 -> a bridge in "air" -> one port per MAG; only the port to mag1 is up.
+    const mnAt: Record<string, MagName> = {}
+    for (let i = 1; i <= o.mns; i++) {
+      const mns = n.mn(i)
+      sysctl(mns, 'net.ipv6.conf.all.accept_dad', 0)
+      sysctl(mns, 'net.ipv6.conf.default.accept_dad', 0)
+      veth(mns, 'eth0', n.air, `m${i}`, { macA: mnMac(i) })
+      ipn(n.air, 'link', 'add', `b${i}`, 'type', 'bridge')
+      ipn(n.air, 'link', 'set', `m${i}`, 'master', `b${i}`)
+      up(n.air, `m${i}`)
+      for (const mag of MAGS) {
+        const port = `${mag === 'mag1' ? 'x' : 'y'}${i}`
+        const ns = n.mag[mag]
+        const link = accessLink(i)
+        veth(n.air, port, ns, link, { macB: PLAN.fixedLinkLayer })
+        ipn(n.air, 'link', 'set', port, 'master', `b${i}`)
+        // Only the fixed link-local address on the access link: the MN sees one router everywhere.
+        sysctl(ns, `net.ipv6.conf.${link}.addr_gen_mode`, 1)
+        sysctl(ns, `net.ipv6.conf.${link}.accept_ra`, 0)
+        sysctl(ns, `net.ipv6.conf.${link}.accept_dad`, 0)
+        up(ns, link)
+        ipn(ns, 'addr', 'add', `${PLAN.fixedLinkLocal}/64`, 'dev', link, 'nodad')
+        if (mag === 'mag1') up(n.air, port)
+      }
+      up(n.air, `b${i}`)
+      mnAt[mnId(i)] = 'mag1'
+    }
+
+    // Daemons.
+    const level = o.logLevel ?? 'info'
+    const lmaCfg = join(n.stateDir, 'lma.json')
+    writeFileSync(lmaCfg, JSON.stringify(lmaConfig(n, o.lmaConfig ?? {}), null, 2))
+    const lma = startDaemon(n, 'lma', n.lma, ['lma', '--config', lmaCfg, '--log-level', level])
+    pids['lma'] = lma.pid
+    logs['lma'] = lma.log
+    const sockets: Record<string, string> = { lma: join(n.stateDir, 'lma.sock') }
+    for (const mag of MAGS) {
+      const cfgPath = join(n.stateDir, `${mag}.json`)
+      writeFileSync(cfgPath, JSON.stringify(magConfig(n, mag, o.mns, o.magConfig ?? {}, level), null, 2))
+      const d = startDaemon(n, mag, n.mag[mag], ['run', '--config', cfgPath])
+      pids[mag] = d.pid
+      logs[mag] = d.log
+      sockets[mag] = join(n.stateDir, `${mag}.sock`)
+    }
+    const state: LabState = { name: n.name, mns: o.mns, createdAt: new Date().toISOString(), namespaces: created, pids, sockets, logs, mnAt, dataplane: 'none' }
+    writeState(n, state)
+    for (const node of ['lma', ...MAGS]) {
+      await waitFor(
+        `${node} control socket`,
+        async () => {
+          if (!pidAlive(pids[node]!)) throw new Error(`${node} exited:\n${tail(logs[node]!)}`)
+          await controlRequest(sockets[node]!, { cmd: 'status' }, 1000)
+          return true
+        },
+        15_000,
+        50,
+      )
+    }
+    log(`lab ${n.name} is up`)
+    return state
+  } catch (e) {
+    await labDown(n.name, { quiet: true })
+    throw e
+  }
+}
+
+export async function labDown(name: string, o: { quiet?: boolean } = {}): Promise<{ namespaces: number; processes: number }> {
+  requireRoot()
+  const n = names(name)
+  let processes = 0
+  let state: LabState | null = null
+  try {
+    state = readState(name)
+  } catch {
+    state = null
+  }
+  const pids = Object.values(state?.pids ?? {})
+  for (const pid of pids) {
+    if (!pidAlive(pid)) continue
+    processes++
+    try {
+      process.kill(pid, 'SIGTERM')
+    } catch {
+      // gone
+    }
+  }
+  const until = Date.now() + 4000
+  while (pids.some(pidAlive) && Date.now() < until) await sleep(50)
+  for (const pid of pids) if (pidAlive(pid)) process.kill(pid, 'SIGKILL')
+  // Anything still running inside the lab's namespaces (a crashed lab has no state file).
+  const ours = listNetns().filter((x) => x.startsWith(`${n.name}-`))
+  for (const ns of ours) {
+    const pidsIn = (() => {
+      try {
+        return sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean).map(Number)
+      } catch {
+        return []
+      }
+    })()
+    for (const pid of pidsIn) {
+      try {
+        process.kill(pid, 'SIGKILL')
+        processes++
+      } catch {
+        // gone
+      }
+    }
+  }
+  for (const ns of ours) shTry('ip', ['netns', 'del', ns])
+  rmSync(n.stateDir, { recursive: true, force: true })
+  if (!o.quiet) process.stderr.write(`lab: ${n.name} down (${ours.length} namespaces, ${processes} processes)\n`)
+  return { namespaces: ours.length, processes }
+}
+
+interface AddrInfo {
+  ifname: string
+  address?: string
+  operstate?: string
+  addr_info?: { family: string; local: string; prefixlen: number; scope: string }[]
+}
+
+export function labStatus(name: string): Record<string, unknown> {
+  const s = readState(name)
+  const n = names(name)
+  const node = (ns: string) => {
+    let ifaces: AddrInfo[] = []
+    try {
+      ifaces = JSON.parse(ipn(ns, '-j', 'addr', 'show')) as AddrInfo[]
+    } catch {
+      ifaces = []
+    }
+    return {
+      namespace: ns,
+      interfaces: ifaces
+        .filter((i) => i.ifname !== 'lo')
+        .map((i) => ({ name: i.ifname, mac: i.address ?? null, state: i.operstate ?? null, addresses: (i.addr_info ?? []).filter((a) => a.family === 'inet6').map((a) => `${a.local}/${a.prefixlen}`) })),
+    }
+  }
+  const nodes: Record<string, unknown> = {
+    lma: { ...node(n.lma), address: PLAN.lma, controlSocket: s.sockets['lma'], pid: s.pids['lma'], running: pidAlive(s.pids['lma']!) },
+    cn: { ...node(n.cn), address: PLAN.cn },
+  }
+  for (const mag of MAGS) nodes[mag] = { ...node(n.mag[mag]), address: PLAN.mags[mag], controlSocket: s.sockets[mag], pid: s.pids[mag], running: pidAlive(s.pids[mag]!), log: s.logs[mag] }
+  for (let i = 1; i <= s.mns; i++) {
+    const at = s.mnAt[mnId(i)] ?? 'mag1'
+    nodes[`mn${i}`] = { ...node(n.mn(i)), mnId: mnId(i), mac: mnMac(i), mag: at, link: accessLink(i) }
+  }
+  return { name: s.name, createdAt: s.createdAt, dataplane: s.dataplane, nodes }
+}
+
+/** Moves MN i's layer-2 attachment to another MAG (the air port flip); signalling is separate. */
+export function labMoveL2(name: string, i: number, to: MagName): void {
+  const s = readState(name)
+  const n = names(name)
+  if (i < 1 || i > s.mns) throw new Error(`no mn${i} in lab ${name}`)
+  const from: MagName = to === 'mag1' ? 'mag2' : 'mag1'
+  ipn(n.air, 'link', 'set', `${from === 'mag1' ? 'x' : 'y'}${i}`, 'down')
+  ipn(n.air, 'link', 'set', `${to === 'mag1' ? 'x' : 'y'}${i}`, 'up')
+  writeState(n, { ...s, mnAt: { ...s.mnAt, [mnId(i)]: to } })
+}
+
+export function labSocket(name: string, node: string): string {
+  const s = readState(name)
+  const sock = s.sockets[node]
+  if (!sock) throw new Error(`no node ${node} with a control socket in lab ${name} (nodes: ${Object.keys(s.sockets).join(', ')})`)
+  return sock
+}
+
+export function labNamespace(name: string, node: string): string {
+  const n = names(name)
+  const m = /^mn(\d+)$/.exec(node)
+  if (m) return n.mn(Number(m[1]))
+  if (node === 'lma') return n.lma
+  if (node === 'cn') return n.cn
+  if (node === 'air') return n.air
+  if (node === 'mag1' || node === 'mag2') return n.mag[node]
+  throw new Error(`unknown lab node ${node}`)
+}
+
+export { nsExec, MAG_JS }

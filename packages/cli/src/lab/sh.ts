@@ -1,0 +1,61 @@
+/** Running the system tools the lab is made of (iproute2, sysctl), with bounded time and clear errors. */
+import { execFileSync, spawnSync } from 'node:child_process'
+
+export class ShellError extends Error {}
+
+export function sh(cmd: string, args: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', timeout: opts.timeoutMs ?? 15_000, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.input !== undefined ? { input: opts.input } : {}) })
+  } catch (e) {
+    const err = e as { stderr?: string; status?: number; code?: string; message: string }
+    const why = (err.stderr ?? '').trim() || err.code || err.message
+    throw new ShellError(`${cmd} ${args.join(' ')}: ${why}`)
+  }
+}
+
+/** Like sh, but failure is fine (cleanup). Returns whether it worked. */
+export function shTry(cmd: string, args: readonly string[]): boolean {
+  return spawnSync(cmd, args, { stdio: 'ignore', timeout: 15_000 }).status === 0
+}
+
+/** `ip -n NS ...` */
+export function ipn(ns: string, ...args: string[]): string {
+  return sh('ip', ['-n', ns, ...args])
+}
+
+export function nsExec(ns: string, cmd: string, args: readonly string[], opts: { timeoutMs?: number } = {}): string {
+  return sh('ip', ['netns', 'exec', ns, cmd, ...args], opts)
+}
+
+export function sysctl(ns: string, key: string, value: string | number): void {
+  nsExec(ns, 'sysctl', ['-qw', `${key}=${value}`])
+}
+
+export function listNetns(): string[] {
+  const out = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 10_000 })
+  if (out.status !== 0) return []
+  return out.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((n) => n.length > 0)
+}
+
+export async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms))
+}
+
+/** Polls `fn` until it returns a value (not undefined) or the time runs out. */
+export async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
+  const until = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await fn()
+      if (v !== undefined) return v
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() >= until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+    await sleep(everyMs)
+  }
+}
