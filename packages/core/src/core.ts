@@ -948,8 +948,13 @@ class Core implements MagCore {
     this.inc(`pba-dropped:${reason}`)
   }
 
+  /**
+   * Only the PBU in flight can be answered. A deferred PBU has none in flight: its predecessor
+   * was answered (a 157 that asks for a new registration) or timed out, and an answer to it
+   * must not stand in for the new one.
+   */
   private matches(e: Entry, seq: number): boolean {
-    return e.pending !== P_NONE && e.attempts > 0 && e.seq === seq
+    return e.pending !== P_NONE && e.phase === PH_SENT && e.seq === seq
   }
 
   private onPba(ev: PbaEvent): void {
@@ -976,7 +981,7 @@ class Core implements MagCore {
     } else if (idOpt !== null) {
       const cand = this.byMn.get(idOpt.toString('utf8'))
       if (cand && this.matches(cand, pba.sequence)) e = cand
-      else if (cand && !this.s.timestampBased && pba.status === BaStatus.SEQUENCE_OUT_OF_WINDOW && cand.pending !== P_NONE && cand.attempts > 0) {
+      else if (cand && !this.s.timestampBased && pba.status === BaStatus.SEQUENCE_OUT_OF_WINDOW && cand.pending !== P_NONE && cand.phase === PH_SENT) {
         // RFC 6275 §11.7.1: the BA carries the last accepted sequence number, not ours.
         e = cand
         resync = true

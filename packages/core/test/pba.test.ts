@@ -142,6 +142,19 @@ describe('RFC 5213 §6.9.1.2 PBA processing', () => {
     expect(states(cmds)[0]).toMatchObject({ from: 'registering', to: 'registering', reason: 'pba-rejected:157' })
   })
 
+  test('§6.9.1.2 item 8: after a 157 whose new PBU the rate limit defers, a duplicate PBA for the answered PBU is ignored', () => {
+    const h = new Harness()
+    h.attach()
+    h.step({ type: 'detached', at: h.now, link: 'ppp0', mnId: NAI, cause: 'left' })
+    const third = lastPbu(h.attach())
+    // Three PBUs in one second: the re-registration that 157 asks for waits for MAX_UPDATE_RATE.
+    expect(pbus(h.pba(pbaFor(third, 157)))).toEqual([])
+    const dup = h.pba(pbaFor(third, 0, { prefixes: ['2001:db8:1:1::/64'] }))
+    expect(ras(dup)).toEqual([])
+    expect(h.core.counters()['pba-dropped:no-match']).toBe(1)
+    expect(h.view(NAI)?.state).toBe('registering')
+  })
+
   test('§6.9.1.2 item 11: any other status >= 128: no HNP in any RA, no forwarding, the MN denied', () => {
     const h = new Harness()
     const cmds = h.pba(pbaFor(lastPbu(h.attach()), 129, { prefixes: [P1] }))

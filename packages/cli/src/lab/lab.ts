@@ -207,6 +207,10 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
         if (mag === 'mag1') up(n.air, port)
       }
       up(n.air, `b${i}`)
+      // The MN is a plain IPv6 host: SLAAC from the RAs its MAG emulates (RFC 4862).
+      sysctl(mns, 'net.ipv6.conf.eth0.accept_ra', 1)
+      sysctl(mns, 'net.ipv6.conf.eth0.autoconf', 1)
+      up(mns, 'eth0')
       mnAt[mnId(i)] = 'mag1'
     }
 
