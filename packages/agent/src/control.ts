@@ -132,14 +132,15 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 50
       if (nl < 0) return
       clearTimeout(timer)
       sock.end()
-      let rep: { ok?: boolean; result?: unknown; error?: string }
+      let rep: { ok?: boolean; result?: unknown; error?: string } & Record<string, unknown>
       try {
         rep = JSON.parse(buf.slice(0, nl)) as typeof rep
       } catch {
         reject(new Error('the daemon answered something that is not JSON'))
         return
       }
-      if (rep.ok) resolve(rep.result)
+      // The lab LMA answers with named fields ({"ok":true,"faults":...}) instead of `result`.
+      if (rep.ok) resolve('result' in rep ? rep.result : Object.fromEntries(Object.entries(rep).filter(([k]) => k !== 'ok')))
       else reject(new ControlError(rep.error ?? 'the daemon refused the request'))
     })
     sock.on('error', (e: NodeJS.ErrnoException) => {

@@ -66,6 +66,40 @@ export function addLabCommands(program: Command): void {
     )
 
   lab
+    .command('fault')
+    .description("make the lab LMA misbehave, so every MAG path can be driven: mag lab fault --drop all")
+    .option('--drop <what>', "'all', 'none' or a number of PBUs to drop")
+    .option('--delay <ms>', 'hold every answer this long')
+    .option('--silent', 'answer nothing at all')
+    .option('--no-silent', 'answer again')
+    .option('--status <code...>', 'answer with these statuses, each once and in order (CODE or CODE:COUNT; CODE:always)')
+    .option('--clear', 'clear every fault first')
+    .option('--reset', 'forget every binding and bump the restart counter')
+    .option('--json', 'JSON output')
+    .option(...nameOpt)
+    .action(
+      wrap(async (o: { drop?: string; delay?: string; silent?: boolean; status?: string[]; clear?: boolean; reset?: boolean; json?: boolean; name: string }) => {
+        const sock = labSocket(o.name, 'lma')
+        const base: Record<string, unknown> = {}
+        if (o.clear) base['clear'] = true
+        if (o.reset) base['reset'] = true
+        if (o.drop !== undefined) base['drop'] = /^\d+$/.test(o.drop) ? Number(o.drop) : o.drop
+        if (o.delay !== undefined) base['delayMs'] = Number(o.delay)
+        if (o.silent !== undefined) base['silent'] = o.silent
+        // One request per status: the LMA keeps them as rules, the first matching one wins.
+        const rules = (o.status ?? []).map((t) => {
+          const m = /^(\d+)(?::(\d+|always))?$/.exec(t)
+          if (!m) throw new CliError(`--status ${t}: expected CODE, CODE:COUNT or CODE:always`)
+          return m[2] === 'always' ? { status: Number(m[1]) } : { status: Number(m[1]), count: m[2] === undefined ? 1 : Number(m[2]) }
+        })
+        let r: unknown = await controlRequest(sock, { cmd: 'fault', ...base })
+        for (const status of rules) r = await controlRequest(sock, { cmd: 'fault', status })
+        const faults = (r as { faults?: unknown }).faults ?? r
+        process.stdout.write(o.json ? JSON.stringify(faults, null, 2) + '\n' : `lma faults: ${JSON.stringify(faults)}\n`)
+      }),
+    )
+
+  lab
     .command('ctl')
     .description('run a mag subcommand against a lab MAG: mag lab ctl mag1 -- bindings --json')
     .argument('<node>', 'mag1 or mag2')
