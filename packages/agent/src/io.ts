@@ -57,7 +57,8 @@ export class RawIo implements MagIo {
   }
 
   onMh(fn: (p: Packet) => void): void {
-    this.mh.onMessage((m: RawMessage) => fn({ data: m.data, src: m.src, dst: m.dst, link: this.nameOf(m.ifindex), hopLimit: m.hopLimit }))
+    // Signalling does not depend on the arrival interface: skip the if_indextoname() syscall.
+    this.mh.onMessage((m: RawMessage) => fn({ data: m.data, src: m.src, dst: m.dst, link: '', hopLimit: m.hopLimit }))
   }
 
   onNd(fn: (p: Packet) => void): void {

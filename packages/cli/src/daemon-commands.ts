@@ -113,6 +113,16 @@ export function addDaemonCommands(program: Command): void {
       out(await ask(o.socket, { cmd: 'policy', mn: o.mn, mode }))
     })
 
+  /** Registration latency split into the LMA's share and ours, p50/p99 in microseconds. */
+  const latencyLines = (s: Record<string, unknown>): string[] => {
+    const f = (k: string, label: string): string => {
+      const v = s[k] as { count: number; p50: number | null; p99: number | null } | undefined
+      if (!v || v.count === 0) return `${pad(label, 13)}-`
+      return `${pad(label, 13)}p50 ${Math.round(v.p50 ?? 0)} us, p99 ${Math.round(v.p99 ?? 0)} us (${v.count} samples)`
+    }
+    return [f('registrationLatencyUs', 'registration'), f('lmaRoundTripUs', 'lma rtt'), f('magProcessingUs', 'mag share')]
+  }
+
   program
     .command('status')
     .description('counters, uptime, drivers')
@@ -127,6 +137,7 @@ export function addDaemonCommands(program: Command): void {
         `drivers      ${(s['drivers'] as string[]).join(', ') || '-'}`,
         `links        ${(s['links'] as string[]).join(', ') || '-'}`,
         `bindings     ${String(s['bindings'])} ${JSON.stringify(s['states'])}`,
+        ...latencyLines(s),
         'counters:',
         ...Object.entries(s['counters'] as Record<string, number>).map(([k, v]) => `  ${pad(k, 40)}${v}`),
       ]

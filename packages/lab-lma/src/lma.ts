@@ -112,7 +112,7 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
         case 'send':
           try {
             transport.send(c.bytes, c.to, c.from)
-            log.debug('mh sent', { to: c.to, from: c.from, mnId: c.mnId, reason: c.reason, ...describeMsg(c.msg) })
+            if (log.isLevelEnabled?.('debug') ?? true) log.debug('mh sent', { to: c.to, from: c.from, mnId: c.mnId, reason: c.reason, ...describeMsg(c.msg) })
           } catch (e) {
             log.warn('mh send failed', { to: c.to, error: e instanceof Error ? e.message : String(e), ...describeMsg(c.msg) })
           }

@@ -11,6 +11,8 @@ export interface Logger {
   warn(msg: string, meta?: LogMeta): void
   info(msg: string, meta?: LogMeta): void
   debug(msg: string, meta?: LogMeta): void
+  /** Lets a caller skip building an expensive message nobody will see. */
+  isLevelEnabled?(level: LogLevel): boolean
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const
@@ -25,10 +27,20 @@ export const silentLogger: Logger = { error: noop, warn: noop, info: noop, debug
 
 /** A winston logger writing one JSON object per line to stdout, with an ISO timestamp. */
 export function createJsonLogger(level: LogLevel = 'info', component = 'lab-lma'): Logger {
-  return createLogger({
+  const w = createLogger({
     level,
     defaultMeta: { component },
     format: format.combine(format.timestamp(), format.json()),
     transports: [new transports.Console({ stderrLevels: [] })],
   })
+  // winston filters by level only after building and streaming the message: check first, so a
+  // disabled per-PBU debug line costs nothing on the answer path.
+  const gate =
+    (l: LogLevel) =>
+    (msg: string, meta?: LogMeta): void => {
+      if (!w.isLevelEnabled(l)) return
+      if (meta === undefined) w.log(l, msg)
+      else w.log(l, msg, meta)
+    }
+  return { error: gate('error'), warn: gate('warn'), info: gate('info'), debug: gate('debug'), isLevelEnabled: (l: LogLevel) => w.isLevelEnabled(l) }
 }
