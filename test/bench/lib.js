@@ -61,19 +61,26 @@ function writeTable() {
   fs.writeFileSync(path.join(RESULTS, 'README.md'), lines.join('\n') + '\n')
 }
 
-/** Runs fn repeatedly for about `ms` milliseconds; returns operations per second. */
-function opsPerSecond(fn, ms = 2000, batch = 1000) {
+/**
+ * Runs fn repeatedly for about `ms` milliseconds in `trials` equal slices and returns the median
+ * operations per second: a slice that another process interrupted does not move the figure.
+ */
+function opsPerSecond(fn, ms = 2000, batch = 1000, trials = 5) {
   for (let i = 0; i < batch * 10; i++) fn() // warm-up for the JIT
-  let ops = 0
-  const start = process.hrtime.bigint()
-  const limit = BigInt(ms) * 1_000_000n
-  let elapsed = 0n
-  while (elapsed < limit) {
-    for (let i = 0; i < batch; i++) fn()
-    ops += batch
-    elapsed = process.hrtime.bigint() - start
+  const rates = []
+  const limit = BigInt(Math.max(1, Math.round(ms / trials))) * 1_000_000n
+  for (let t = 0; t < trials; t++) {
+    let ops = 0
+    const start = process.hrtime.bigint()
+    let elapsed = 0n
+    while (elapsed < limit) {
+      for (let i = 0; i < batch; i++) fn()
+      ops += batch
+      elapsed = process.hrtime.bigint() - start
+    }
+    rates.push((ops * 1e9) / Number(elapsed))
   }
-  return (ops * 1e9) / Number(elapsed)
+  return percentile(rates, 50)
 }
 
 module.exports = { machine, percentile, writeResult, writeTable, opsPerSecond, RESULTS }

@@ -116,7 +116,18 @@ function writePad(buf: Buffer, at: number, n: number): void {
   }
   buf[at] = OptType.PADN
   buf[at + 1] = n - 2
-  buf.fill(0, at + 2, at + n)
+  // At most 6 zero octets: a loop beats Buffer.fill's argument checks.
+  for (let i = at + 2; i < at + n; i++) buf[i] = 0
+}
+
+/** Copies `src` into `dst` at `at`; small option fields are faster by hand than Buffer.copy. */
+function put(src: Buffer, dst: Buffer, at: number): void {
+  const n = src.length
+  if (n > 32) {
+    src.copy(dst, at)
+    return
+  }
+  for (let i = 0; i < n; i++) dst[at + i] = src[i]!
 }
 
 function optCode(o: MobilityOption): number {
@@ -171,14 +182,14 @@ export function encodeOptions(opts: readonly MobilityOption[], buf: Buffer, base
       case 'mn-id':
         checkInt(o.subtype, 255, at, code, 'subtype')
         buf[p + 2] = o.subtype
-        o.id.copy(buf, p + 3)
+        put(o.id, buf, p + 3)
         break
       case 'hnp':
         checkInt(o.prefixLength, 128, at, code, 'prefixLength')
         checkBytes(o.prefix, 16, at, code, 'prefix')
         buf[p + 2] = 0
         buf[p + 3] = o.prefixLength
-        o.prefix.copy(buf, p + 4)
+        put(o.prefix, buf, p + 4)
         break
       case 'handoff-indicator':
       case 'access-tech-type':
@@ -189,17 +200,18 @@ export function encodeOptions(opts: readonly MobilityOption[], buf: Buffer, base
       case 'mn-ll-id':
         buf[p + 2] = 0
         buf[p + 3] = 0
-        o.id.copy(buf, p + 4)
+        put(o.id, buf, p + 4)
         break
       case 'link-local-address':
         checkBytes(o.address, 16, at, code, 'address')
-        o.address.copy(buf, p + 2)
+        put(o.address, buf, p + 2)
         break
       case 'timestamp':
         // RFC 5213 §8.8: 48 bits of seconds since 1970-01-01 UTC, 16 bits of 1/65536 s.
         checkInt(o.seconds, 0xffffffffffff, at, code, 'seconds')
         checkInt(o.fraction, 0xffff, at, code, 'fraction')
-        buf.writeUIntBE(o.seconds, p + 2, 6)
+        buf.writeUInt16BE(Math.floor(o.seconds / 0x100000000), p + 2)
+        buf.writeUInt32BE(o.seconds % 0x100000000, p + 4)
         buf.writeUInt16BE(o.fraction, p + 8)
         break
       case 'restart-counter':
@@ -230,8 +242,10 @@ export function encodeOptions(opts: readonly MobilityOption[], buf: Buffer, base
 
 /** A private copy of buf[start, end): decoded values never alias the caller's buffer. */
 export function copyOut(buf: Buffer, start: number, end: number): Buffer {
-  const c = Buffer.allocUnsafe(end - start)
-  buf.copy(c, 0, start, end)
+  const n = end - start
+  const c = Buffer.allocUnsafe(n)
+  if (n > 32) buf.copy(c, 0, start, end)
+  else for (let i = 0; i < n; i++) c[i] = buf[start + i]!
   return c
 }
 
