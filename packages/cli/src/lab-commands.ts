@@ -4,6 +4,7 @@ import type { Command } from 'commander'
 import { LAB_DEFAULT_NAME, MAGS, mnId, mnMac, accessLink, type MagName } from './lab/plan'
 import { labDown, labMoveL2, labNamespace, labSocket, labStatus, labUp, readState, MAG_JS } from './lab/lab'
 import { CliError } from './daemon-commands'
+import { runDemo } from './lab/demo'
 import { controlRequest } from '@pmip6/agent'
 
 const nameOpt = ['--name <lab>', 'lab name (namespace prefix)', process.env['MAG_LAB'] ?? LAB_DEFAULT_NAME] as const
@@ -62,6 +63,20 @@ export function addLabCommands(program: Command): void {
     .action(
       wrap(async (o: { name: string }) => {
         await labDown(o.name)
+      }),
+    )
+
+  lab
+    .command('demo')
+    .description('the whole story in one command: lab up, register, ping through the tunnel, handoff under ping, Scenario B, detach, lab down')
+    .option(...nameOpt)
+    .option('--keep', 'leave the lab up at the end')
+    .option('--json', 'print the timeline as JSON at the end')
+    .action(
+      wrap(async (o: { name: string; keep?: boolean; json?: boolean }) => {
+        const r = await runDemo({ name: o.name, ...(o.keep ? { keep: true } : {}) })
+        if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n')
+        if (!r.ok) process.exitCode = 1
       }),
     )
 
