@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 log() { printf '\n== %s\n' "$*"; }
 
 # Debian packages the tests use: tshark is the independent decoder for our packets,
-# iproute2 builds the network namespaces, the build toolchain compiles the raw-socket addon.
-DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3)
+# iproute2 builds the network namespaces, the build toolchain compiles the raw-socket addon;
+# kea-dhcp6-server and isc-dhcp-client are the real DHCPv6 server and client behind and in
+# front of the MAG's relay (test/e2e/dhcp6-relay.test.ts); strongSwan loads what
+# `mag ipsec-config` writes (test/interop/strongswan.test.ts).
+DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

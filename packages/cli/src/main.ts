@@ -7,6 +7,7 @@ import { runDecode } from './decode'
 import { addDaemonCommands, CliError } from './daemon-commands'
 import { addLabCommands } from './lab-commands'
 import { lmaCommand } from '@pmip6/lab-lma'
+import { addConfigCommands } from './config-commands'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -32,10 +33,16 @@ export function buildProgram(): Command {
   addDaemonCommands(program)
   addLabCommands(program)
   lmaCommand(program)
+  addConfigCommands(program)
   return program
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // `mag bindings | head`: a closed pipe ends the output, not the program with a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw e
+  })
   try {
     await buildProgram().parseAsync([...argv])
   } catch (e) {

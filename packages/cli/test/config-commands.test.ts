@@ -1,0 +1,70 @@
+// `mag config check` and `mag ipsec-config` as an operator runs them (the built CLI).
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { validateConfig } from '@pmip6/agent'
+import { ipsecConfig } from '../src/config-commands'
+
+const BIN = join(__dirname, '..', 'bin', 'mag.js')
+const run = (...a: string[]) => spawnSync(process.execPath, [BIN, ...a], { encoding: 'utf8', timeout: 30_000 })
+const dir = mkdtempSync(join(tmpdir(), 'mag-cfg-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const good = 'mag:\n  address: 2001:db8:ffff::1\n  controlSocket: /tmp/x.sock\nlinks:\n  mn1: {}\nprofiles:\n  - { mnId: mn1@example.com, lma: 2001:db8:ffff::2, macs: ["02:00:00:00:01:01"] }\n'
+
+describe('mag config check', () => {
+  test('a valid file: exit 0 and a one-line summary', () => {
+    writeFileSync(join(dir, 'good.yaml'), good)
+    const r = run('config', 'check', join(dir, 'good.yaml'))
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/ok \(MAG 2001:db8:ffff::1, 1 profiles, links mn1, drivers .*LMAs 2001:db8:ffff::2\)/)
+  })
+
+  test('every problem is listed with its path; exit non-zero', () => {
+    writeFileSync(join(dir, 'bad.yaml'), 'mag:\n  address: nope\n  lifetime: -3\nprofiles:\n  - mnId: 5\n')
+    const r = run('config', 'check', join(dir, 'bad.yaml'))
+    expect(r.status).not.toBe(0)
+    for (const path of ['mag.address', 'mag.lifetime', 'profiles[0].mnId', 'profiles[0].lma']) expect(r.stderr).toContain(`${path}:`)
+  })
+
+  test('a file that is not YAML/JSON or does not exist: one clear error', () => {
+    writeFileSync(join(dir, 'junk.yaml'), 'mag: [unclosed\n')
+    expect(run('config', 'check', join(dir, 'junk.yaml')).status).not.toBe(0)
+    const missing = run('config', 'check', join(dir, 'nope.yaml'))
+    expect(missing.status).not.toBe(0)
+    expect(missing.stderr).toMatch(/nope\.yaml/)
+  })
+})
+
+describe('mag ipsec-config', () => {
+  test('one IKEv2 connection per LMA, MH-only transport-mode selectors, the same key on both sides', () => {
+    const cfg = validateConfig({
+      mag: { address: '2001:db8:ffff::1', controlSocket: '/tmp/x.sock' },
+      links: { mn1: {} },
+      profiles: [
+        { mnId: 'a@example.com', lma: '2001:db8:ffff::2' },
+        { mnId: 'b@example.com', lma: '2001:db8:ffff::2' },
+        { mnId: 'c@example.com', lma: '2001:db8:ffff::4' },
+      ],
+    })
+    let n = 0
+    const files = ipsecConfig(cfg, { auth: 'psk', espProposals: 'aes256gcm16', ikeProposals: 'aes256-sha256-modp2048', random: (k) => Buffer.alloc(k, ++n) })
+    expect(Object.keys(files.lmas)).toEqual(['2001:db8:ffff::2', '2001:db8:ffff::4'])
+    expect(files.mag.match(/mode = transport/g)).toHaveLength(2)
+    expect(files.mag).toContain('local_ts = 2001:db8:ffff::1/128[135]')
+    expect(files.mag).toContain('remote_ts = 2001:db8:ffff::4/128[135]')
+    const key = (t: string) => /secret = (0s\S+)/.exec(t)?.[1]
+    expect(key(files.lmas['2001:db8:ffff::2']!)).toBe(key(files.mag))
+    expect(key(files.lmas['2001:db8:ffff::4']!)).not.toBe(key(files.lmas['2001:db8:ffff::2']!))
+    expect(files.lmas['2001:db8:ffff::4']).toContain('remote_ts = 2001:db8:ffff::1/128[135]')
+  })
+
+  test('--out writes root-only files (they hold keys)', () => {
+    writeFileSync(join(dir, 'good.yaml'), good)
+    const r = run('ipsec-config', '--config', join(dir, 'good.yaml'), '--out', `${dir}/`)
+    expect(r.status).toBe(0)
+    expect(statSync(join(dir, 'mag.conf')).mode & 0o777).toBe(0o600)
+    expect(readFileSync(join(dir, 'lma-2001_db8_ffff__2.conf'), 'utf8')).toContain('local_addrs = 2001:db8:ffff::2')
+  })
+})
