@@ -231,6 +231,49 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// openUdp(port, reuseAddr) -> fd: a UDP socket bound to [::]:port with IPV6_RECVPKTINFO and
+// IPV6_RECVHOPLIMIT on. Node's dgram cannot tell which interface a datagram arrived on, and a
+// DHCPv6 relay must know the access link of each client message (RFC 8415 §19.1.1); recv/send
+// below work unchanged on it (send takes opts.port for the destination port).
+static napi_value js_open_udp(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int port;
+  if (argc < 1 || !arg_int(env, argv[0], "port", 0, 65535, &port)) return NULL;
+  bool reuse = false;
+  if (argc >= 2) napi_get_value_bool(env, argv[1], &reuse);
+
+  int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+  if (fd < 0) {
+    int e = errno;
+    THROW_ERRNO(env, e, "socket", "socket(AF_INET6, SOCK_DGRAM, UDP): %s", strerror(e));
+  }
+  int on = 1;
+  if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) < 0 ||
+      setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) < 0 ||
+      setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on) < 0 ||
+      (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)) {
+    int e = errno;
+    close(fd);
+    THROW_ERRNO(env, e, "setsockopt", NULL);
+  }
+  struct sockaddr_in6 sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin6_family = AF_INET6;
+  sa.sin6_port = htons((uint16_t)port);
+  sa.sin6_addr = in6addr_any;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    int e = errno;
+    close(fd);
+    if (e == EACCES) THROW_ERRNO(env, e, "bind", "bind([::]:%d): ports below 1024 need root or CAP_NET_BIND_SERVICE", port);
+    THROW_ERRNO(env, e, "bind", "bind([::]:%d): %s", port, strerror(e));
+  }
+  napi_value r;
+  napi_create_int32(env, fd, &r);
+  return r;
+}
+
 static void unwatch_fd(napi_env env, inst_t *inst, int fd);
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
@@ -461,6 +504,9 @@ static napi_value js_recv(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, obj, "ifindex", jif);
   napi_set_named_property(env, obj, "hopLimit", jhop);
   napi_set_named_property(env, obj, "truncated", jtrunc);
+  napi_value jport;  // 0 on raw sockets; the source UDP port on openUdp sockets
+  napi_create_uint32(env, ntohs(from.sin6_port), &jport);
+  napi_set_named_property(env, obj, "port", jport);
   return obj;
 }
 
@@ -497,6 +543,12 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
     napi_typeof(env, v, &vt);
     if (vt != napi_undefined && vt != napi_null && !arg_int(env, v, "opts.hopLimit", -1, 255, &hop))
       return NULL;
+    int port = 0;
+    napi_get_named_property(env, argv[3], "port", &v);
+    napi_typeof(env, v, &vt);
+    if (vt != napi_undefined && vt != napi_null && !arg_int(env, v, "opts.port", 0, 65535, &port))
+      return NULL;
+    to.sin6_port = htons((uint16_t)port);  // UDP sockets only; raw sockets ignore it
     napi_get_named_property(env, argv[3], "src", &v);
     napi_typeof(env, v, &vt);
     if (vt != napi_undefined && vt != napi_null) {
@@ -784,6 +836,7 @@ NAPI_MODULE_INIT() {
 
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openUdp", NULL, js_open_udp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setsockopt", NULL, js_setsockopt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getsockoptInt", NULL, js_getsockopt_int, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -3,6 +3,7 @@
 
 // Protocol numbers (IPv6 Next Header values; also the `proto` of socket(AF_INET6, SOCK_RAW, proto))
 export const IPPROTO_IPV6 = 41 // also the IPPROTO_IPV6 socket option level
+export const IPPROTO_UDP = 17 // the `proto` of RawSocket.openUdp sockets
 export const IPPROTO_ICMPV6 = 58 // also the ICMPV6_FILTER option level
 export const IPPROTO_NONE = 59 // MH Payload Proto must be this (RFC 6275 §6.1.1)
 export const IPPROTO_MH = 135 // RFC 6275 §6.1

@@ -9,6 +9,7 @@ import {
   IPPROTO_ICMPV6,
   IPPROTO_IPV6,
   IPPROTO_MH,
+  IPPROTO_UDP,
   IPV6_CHECKSUM,
   IPV6_MULTICAST_HOPS,
   IPV6_UNICAST_HOPS,
@@ -100,6 +101,26 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
       throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`)
     }
     const sock = new RawSocket(native().open(proto), proto, maxBatch)
+    try {
+      if (opts.bindToDevice !== undefined) sock.bindToDevice(opts.bindToDevice)
+    } catch (e) {
+      sock.close()
+      throw e
+    }
+    return sock
+  }
+
+  /**
+   * socket(AF_INET6, SOCK_DGRAM, UDP) bound to [::]:port (IPV6_V6ONLY), with IPV6_RECVPKTINFO and
+   * IPV6_RECVHOPLIMIT on: like a raw socket, each message tells its arrival interface and
+   * destination, which node:dgram cannot (a DHCPv6 relay needs both). `send` takes opts.port.
+   */
+  static openUdp(port: number, opts: OpenOptions & { reuseAddr?: boolean } = {}): RawSocket {
+    const maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) {
+      throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`)
+    }
+    const sock = new RawSocket(native().openUdp(port, opts.reuseAddr ?? false), IPPROTO_UDP, maxBatch)
     try {
       if (opts.bindToDevice !== undefined) sock.bindToDevice(opts.bindToDevice)
     } catch (e) {
@@ -297,6 +318,18 @@ export function openIcmp6Socket(opts: Icmp6SocketOptions = {}): RawSocket {
     sock.setsockopt(IPPROTO_IPV6, IPV6_UNICAST_HOPS, hops)
     const types = opts.types === undefined ? [ICMPV6_ROUTER_SOLICITATION, ICMPV6_ROUTER_ADVERTISEMENT] : opts.types
     if (types !== null) sock.setIcmp6Filter(types)
+    for (const { group, iface } of opts.join ?? []) sock.joinGroup(group, iface)
+  } catch (e) {
+    sock.close()
+    throw e
+  }
+  return sock
+}
+
+/** A UDP socket on [::]:port that reports arrival interface and destination (see RawSocket.openUdp). */
+export function openUdp6Socket(port: number, opts: OpenOptions & { reuseAddr?: boolean; join?: ReadonlyArray<{ group: string; iface: number | string }> } = {}): RawSocket {
+  const sock = RawSocket.openUdp(port, opts)
+  try {
     for (const { group, iface } of opts.join ?? []) sock.joinGroup(group, iface)
   } catch (e) {
     sock.close()

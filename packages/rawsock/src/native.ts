@@ -18,6 +18,8 @@ export interface RawMessage {
   hopLimit: number
   /** The datagram was larger than the 64 KiB receive buffer. */
   truncated: boolean
+  /** Source UDP port on `openUdp6Socket` sockets; 0 on raw sockets. */
+  port: number
 }
 
 export interface SendOptions {
@@ -27,10 +29,13 @@ export interface SendOptions {
   hopLimit?: number
   /** Source address (IPV6_PKTINFO ipi6_addr); must be an address of this host. */
   src?: string
+  /** Destination UDP port (UDP sockets only; raw sockets ignore it). */
+  port?: number
 }
 
 export interface NativeBinding {
   open(proto: number): number
+  openUdp(port: number, reuseAddr: boolean): number
   close(fd: number): void
   setsockopt(fd: number, level: number, name: number, value: number | Uint8Array): void
   getsockoptInt(fd: number, level: number, name: number): number
