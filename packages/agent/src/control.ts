@@ -2,11 +2,13 @@
  * The control socket: a UNIX stream socket speaking newline-delimited JSON. Each request is
  * one line `{"cmd": "...", ...}`; each gets one reply line, `{"ok": true, "result": ...}` or
  * `{"ok": false, "error": "..."}`. A bad line (not JSON, unknown command, oversized) gets an
- * error reply and is counted; the connection and the daemon stay up.
+ * error reply and is counted; the connection and the daemon stay up. Only the daemon's own user
+ * (and root) may talk to it: the socket's mode, and the peer's credentials on every connection.
  */
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
+import { peerCredentials } from '@pmip6/rawsock'
 
 export type ControlRequest = { readonly cmd: string } & Readonly<Record<string, unknown>>
 export type ControlHandler = (req: ControlRequest) => unknown
@@ -19,17 +21,38 @@ export interface ControlCounters {
   requests: number
   badRequests: number
   connections: number
+  /** Connections refused because the peer is neither root nor the daemon's user. */
+  refused: number
+}
+
+/** Why a connection is refused, or null to accept it. */
+export type PeerCheck = (sock: Socket) => string | null
+
+/** SO_PEERCRED: root or the daemon's own uid; anyone else is refused, whatever the socket mode. */
+export const ownerOnly: PeerCheck = (sock) => {
+  // Node keeps the descriptor on the handle; it has no public API for peer credentials.
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd
+  if (typeof fd !== 'number' || fd < 0) return 'cannot read the peer credentials'
+  let uid: number
+  try {
+    uid = peerCredentials(fd).uid
+  } catch (e) {
+    return `cannot read the peer credentials: ${(e as Error).message}`
+  }
+  const me = process.getuid?.() ?? 0
+  return uid === 0 || uid === me ? null : `not allowed: uid ${uid} is not the daemon's user (${me}) or root`
 }
 
 export class ControlServer {
   private server: Server | null = null
   private readonly sockets = new Set<Socket>()
-  readonly counters: ControlCounters = { requests: 0, badRequests: 0, connections: 0 }
+  readonly counters: ControlCounters = { requests: 0, badRequests: 0, connections: 0, refused: 0 }
 
   constructor(
     private readonly path: string,
     private readonly handlers: ReadonlyMap<string, ControlHandler>,
     private readonly mode = 0o600,
+    private readonly peerCheck: PeerCheck = ownerOnly,
   ) {}
 
   async start(): Promise<void> {
@@ -66,6 +89,13 @@ export class ControlServer {
 
   private accept(sock: Socket): void {
     this.counters.connections++
+    const refusal = this.peerCheck(sock)
+    if (refusal !== null) {
+      this.counters.refused++
+      sock.on('error', () => sock.destroy())
+      sock.end(JSON.stringify({ ok: false, error: refusal }) + '\n')
+      return
+    }
     this.sockets.add(sock)
     sock.setEncoding('utf8')
     let buf = ''

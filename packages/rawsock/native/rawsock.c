@@ -6,6 +6,9 @@
 // owns the fd's life cycle. Errors are thrown as JS Errors with `code` ('EPERM', 'ENODEV', ...),
 // `errno` (negative, as in Node's own system errors) and `syscall`.
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  // struct ucred (SO_PEERCRED)
+#endif
 #include <node_api.h>
 #include <uv.h>
 
@@ -625,6 +628,33 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// peer credentials of a connected UNIX socket (SO_PEERCRED): the control socket checks them,
+// since Node's net module does not expose them
+
+static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd;
+  if (argc < 1 || !arg_int(env, argv[0], "fd", 0, INT32_MAX, &fd)) return NULL;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+    int e = errno;
+    THROW_ERRNO(env, e, "getsockopt", "getsockopt(%d, SO_PEERCRED): %s", fd, strerror(e));
+  }
+  napi_value r, v;
+  napi_create_object(env, &r);
+  napi_create_int32(env, (int32_t)cred.pid, &v);
+  napi_set_named_property(env, r, "pid", v);
+  napi_create_uint32(env, (uint32_t)cred.uid, &v);
+  napi_set_named_property(env, r, "uid", v);
+  napi_create_uint32(env, (uint32_t)cred.gid, &v);
+  napi_set_named_property(env, r, "gid", v);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
 // interface names
 
 static napi_value js_if_name_to_index(napi_env env, napi_callback_info info) {
@@ -851,6 +881,7 @@ NAPI_MODULE_INIT() {
       {"watch", NULL, js_watch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unwatch", NULL, js_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setRef", NULL, js_set_ref, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -17,11 +17,11 @@ import {
   ND_HOP_LIMIT,
   SOL_RAW,
 } from './constants'
-import type { RawMessage, SendOptions } from './native'
+import type { PeerCredentials, RawMessage, SendOptions } from './native'
 import { native } from './native'
 
 export * from './constants'
-export type { RawMessage, SendOptions } from './native'
+export type { PeerCredentials, RawMessage, SendOptions } from './native'
 
 /** What the addon throws: a system error with its errno name. */
 export interface RawSocketError extends Error {
@@ -264,6 +264,11 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
 }
 
 /** Interface name -> index (if_nametoindex); throws code 'ENODEV' for a missing interface. */
+/** Who is at the other end of a connected UNIX socket (SO_PEERCRED), by its file descriptor. */
+export function peerCredentials(fd: number): PeerCredentials {
+  return native().peerCredentials(fd)
+}
+
 export function ifNameToIndex(name: string): number {
   return native().ifNameToIndex(name)
 }

@@ -22,6 +22,13 @@ export interface RawMessage {
   port: number
 }
 
+/** SO_PEERCRED of a connected UNIX socket. */
+export interface PeerCredentials {
+  readonly pid: number
+  readonly uid: number
+  readonly gid: number
+}
+
 export interface SendOptions {
   /** Outgoing interface (IPV6_PKTINFO ipi6_ifindex; also sin6_scope_id for link-local/multicast dst). */
   ifindex?: number
@@ -46,6 +53,7 @@ export interface NativeBinding {
   recv(fd: number): RawMessage | null
   send(fd: number, data: Uint8Array, dst: string, opts?: SendOptions): number
   ifNameToIndex(name: string): number
+  peerCredentials(fd: number): PeerCredentials
   ifIndexToName(ifindex: number): string
   watch(fd: number, callback: (err: Error | null) => void): void
   unwatch(fd: number): void
