@@ -3,6 +3,8 @@
  * `mag detach`, the control socket, a lab script, a test). A product feature for labs,
  * demos and benchmarks: it reports the same facts a real link driver would.
  */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { FactEmitter, normalizeMac, type AccessDriver, type AttachedFact, type DetachCause, type DriverFactory, type HandoffHint, type LinkEvent, type PresenceQuery } from '@pmip6/driver-api'
 
 export interface MockAttach {
@@ -28,6 +30,12 @@ export interface MockInit {
   readonly att?: number
   /** Steps run after start(), each `afterMs` after the previous one. */
   readonly script?: readonly MockStep[]
+  /**
+   * Where the link's state lives across restarts of the daemon: who is attached is written
+   * here (after each burst of changes) and read back at start, as a real link keeps its
+   * stations while the MAG restarts.
+   */
+  readonly stateFile?: string
 }
 
 export interface MockDriver extends AccessDriver {
@@ -44,6 +52,38 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
   const here = new Map<string, AttachedFact>()
   const scriptTimers: NodeJS.Timeout[] = []
   let running = false
+  let saveTimer: NodeJS.Immediate | null = null
+
+  /** One write per burst of attaches/detaches (a storm writes once, not 10,000 times). */
+  const save = (): void => {
+    saveTimer = null
+    if (!init.stateFile) return
+    try {
+      mkdirSync(dirname(init.stateFile), { recursive: true })
+      const tmp = `${init.stateFile}.tmp`
+      writeFileSync(tmp, JSON.stringify([...here.values()]))
+      renameSync(tmp, init.stateFile) // atomic: a crash leaves the old or the new list
+    } catch (e) {
+      ctx.log.warn('mock state file not written', { file: init.stateFile, error: (e as Error).message })
+    }
+  }
+  const changed = (): void => {
+    if (init.stateFile && saveTimer === null) saveTimer = setImmediate(save)
+  }
+  const load = (): void => {
+    if (!init.stateFile) return
+    let list: unknown
+    try {
+      list = JSON.parse(readFileSync(init.stateFile, 'utf8'))
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') ctx.log.warn('mock state file unreadable, starting empty', { file: init.stateFile, error: (e as Error).message })
+      return
+    }
+    if (!Array.isArray(list)) return
+    for (const f of list as AttachedFact[]) {
+      if (f && f.type === 'attached' && typeof f.link === 'string' && typeof f.att === 'number' && (typeof f.mac === 'string' || typeof f.mnId === 'string')) here.set(keyOf(f), f)
+    }
+  }
 
   const keyOf = (f: { link: string; mac?: string; mnId?: string }): string => `${f.link}|${f.mac ?? ''}|${f.mac ? '' : (f.mnId ?? '')}`
 
@@ -56,6 +96,7 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
       if (running) return
       running = true
       events.reopen()
+      load()
       let t = 0
       for (const step of init.script ?? []) {
         t += step.afterMs ?? 0
@@ -75,6 +116,10 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
       running = false
       events.close()
       for (const t of scriptTimers.splice(0)) clearTimeout(t)
+      if (saveTimer !== null) {
+        clearImmediate(saveTimer)
+        save()
+      }
     },
     onEvent(fn: (ev: LinkEvent) => void) {
       return events.on(fn)
@@ -102,6 +147,7 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
         ...(a.hint ? { hint: a.hint } : {}),
       }
       here.set(keyOf(fact), fact)
+      changed()
       events.emit(fact)
       return fact
     },
@@ -112,6 +158,7 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
       for (const [k, f] of [...here]) {
         if (!matches(f, d)) continue
         here.delete(k)
+        changed()
         n++
         events.emit({ type: 'detached', link: f.link, cause: d.cause ?? 'admin', ...(f.mac ? { mac: f.mac } : {}), ...(f.mnId ? { mnId: f.mnId } : {}) })
       }

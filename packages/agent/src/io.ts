@@ -30,6 +30,8 @@ export interface MagIo {
 const ALL_ROUTERS = 'ff02::2' // RFC 4291 §2.7.1: RSs go here
 const ND_HOP_LIMIT = 255 // RFC 4861 §6.1.2
 const ICMP6_ROUTER_SOLICIT = 133
+const MH_RECEIVE_BUFFER = 32 << 20
+const ND_RECEIVE_BUFFER = 4 << 20
 
 export class RawIo implements MagIo {
   private readonly mh: RawSocket
@@ -38,9 +40,10 @@ export class RawIo implements MagIo {
   private readonly names = new Map<number, string>()
 
   constructor() {
-    this.mh = openMhSocket()
+    // Room for a registration storm's PBAs and an RS flood between two reads (issue 8).
+    this.mh = openMhSocket({ receiveBuffer: MH_RECEIVE_BUFFER })
     try {
-      this.icmp = openIcmp6Socket({ types: [ICMP6_ROUTER_SOLICIT] })
+      this.icmp = openIcmp6Socket({ types: [ICMP6_ROUTER_SOLICIT], receiveBuffer: ND_RECEIVE_BUFFER })
     } catch (e) {
       this.mh.close()
       throw e

@@ -25,7 +25,8 @@ export interface RawMhTransportOptions {
 
 /** An MhTransport over a raw IPPROTO_MH socket (@pmip6/rawsock). Throws (EPERM, ...) when it cannot open. */
 export function openRawMhTransport(opts: RawMhTransportOptions = {}): MhTransport {
-  const sock = openMhSocket(opts.bindToDevice !== undefined ? { bindToDevice: opts.bindToDevice } : {})
+  // A large receive queue: the LMA must not be what loses PBUs in a MAG's registration storm.
+  const sock = openMhSocket({ receiveBuffer: 32 << 20, ...(opts.bindToDevice !== undefined ? { bindToDevice: opts.bindToDevice } : {}) })
   if (opts.onError !== undefined) sock.on('error', opts.onError)
   return {
     send(bytes, dst, src) {

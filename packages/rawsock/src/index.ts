@@ -16,6 +16,9 @@ import {
   MH_CHECKSUM_OFFSET,
   ND_HOP_LIMIT,
   SOL_RAW,
+  SOL_SOCKET,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
 } from './constants'
 import type { PeerCredentials, RawMessage, SendOptions } from './native'
 import { native } from './native'
@@ -45,6 +48,11 @@ export interface OpenOptions {
   maxBatch?: number
   /** SO_BINDTODEVICE: receive from and send on this interface only. */
   bindToDevice?: string
+  /**
+   * Receive queue size in bytes (SO_RCVBUFFORCE as root, else SO_RCVBUF up to rmem_max). The
+   * default (~208 KiB) holds a few hundred packets: a registration storm needs more.
+   */
+  receiveBuffer?: number
 }
 
 /** Counters for the readiness/drain loop. */
@@ -103,6 +111,7 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
     const sock = new RawSocket(native().open(proto), proto, maxBatch)
     try {
       if (opts.bindToDevice !== undefined) sock.bindToDevice(opts.bindToDevice)
+      if (opts.receiveBuffer !== undefined) sock.setReceiveBuffer(opts.receiveBuffer)
     } catch (e) {
       sock.close()
       throw e
@@ -160,6 +169,19 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
     return () => {
       this.off('message', fn)
     }
+  }
+
+  /** Grows the receive queue; returns the size the kernel granted (it reports twice the request). */
+  setReceiveBuffer(bytes: number): number {
+    if (!Number.isInteger(bytes) || bytes < 1024 || bytes > 0x7fffffff / 2) throw new RangeError(`receive buffer out of range: ${bytes}`)
+    try {
+      this.setsockopt(SOL_SOCKET, SO_RCVBUFFORCE, bytes)
+    } catch (e) {
+      // Without CAP_NET_ADMIN: the plain option, capped by net.core.rmem_max.
+      if (!(isRawSocketError(e) && e.code === 'EPERM')) throw e
+      this.setsockopt(SOL_SOCKET, SO_RCVBUF, bytes)
+    }
+    return this.getsockoptInt(SOL_SOCKET, SO_RCVBUF)
   }
 
   setsockopt(level: number, name: number, value: number | Uint8Array): void {

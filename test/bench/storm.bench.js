@@ -1,0 +1,94 @@
+'use strict'
+// Attach and detach storms in the netns lab (issue 8), root only; run `npm run build` first.
+//   node test/bench/storm.bench.js [count]        (default 10,000 MNs)
+// The MAG (mock driver, no namespace per MN: every MN is a station on one shared access link)
+// registers `count` MNs at once with the lab LMA over real raw sockets, then de-registers them.
+// Figures: time until every MN is bound, registrations per second, p50/p99 registration
+// latency from the daemon's own recorder, the MAG's RSS and heap; the same for the detach storm.
+const path = require('node:path')
+const { controlRequest } = require('@pmip6/agent')
+const { labUp, labDown } = require('../../packages/cli/dist/lab/lab')
+const { writeResult } = require('./lib')
+
+const COUNT = Number(process.argv[2] || 10_000)
+const LAB = `st${process.pid % 100000}`.slice(0, 12)
+const LMA = '2001:db8:ffff::2'
+
+if (process.getuid && process.getuid() !== 0) {
+  process.stdout.write('storm: needs root (netns lab); skipped\n')
+  process.exit(0)
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+async function until(what, fn, ms) {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out: ${what}`)
+    await sleep(10)
+  }
+}
+
+async function main() {
+  await labDown(LAB, { quiet: true }).catch(() => undefined)
+  const lab = await labUp({
+    name: LAB,
+    mns: 1,
+    quiet: true,
+    logLevel: 'warn',
+    // Any MN is served by the lab LMA; the one access link is shared by all the stations.
+    magConfig: { unknownMn: { lma: LMA }, links: { mn1: { shared: true } } },
+    lmaConfig: { lifetimeMax: 3600 },
+  })
+  const sock = lab.sockets.mag1
+  const lmaSock = lab.sockets.lma
+  try {
+    await controlRequest(sock, { cmd: 'latency-reset' })
+    const t0 = process.hrtime.bigint()
+    await controlRequest(sock, { cmd: 'attach-range', link: 'mn1', count: COUNT, mnPrefix: 'storm', att: 'wifi' }, 60_000)
+    const tAttached = process.hrtime.bigint()
+    const st = await until('every MN registered', async () => {
+      const s = await controlRequest(sock, { cmd: 'status' }, 30_000)
+      return (s.states.registered ?? 0) >= COUNT ? s : null
+    }, 120_000)
+    const tBound = process.hrtime.bigint()
+    const boundS = Number(tBound - t0) / 1e9
+    const lma = await controlRequest(lmaSock, { cmd: 'status' })
+
+    const d0 = process.hrtime.bigint()
+    await controlRequest(sock, { cmd: 'detach', link: 'mn1' }, 60_000)
+    await until('every MN de-registered', async () => (await controlRequest(sock, { cmd: 'status' }, 30_000)).bindings === 0, 120_000)
+    const detachS = Number(process.hrtime.bigint() - d0) / 1e9
+    const after = await controlRequest(sock, { cmd: 'status' })
+    const c = st.counters
+    writeResult(
+      'storm',
+      [
+        { metric: `attach storm: all ${COUNT} MNs bound`, value: boundS * 1000, unit: 'ms', goal: COUNT === 10000 ? '< 2000' : undefined },
+        { metric: 'attach storm: registrations per second', value: COUNT / boundS, unit: '/s', goal: '>= 5000' },
+        { metric: 'attach storm: registration latency p50', value: st.registrationLatencyUs.p50, unit: 'us' },
+        { metric: 'attach storm: registration latency p99', value: st.registrationLatencyUs.p99, unit: 'us' },
+        { metric: 'attach storm: PBU retransmissions', value: c['core.pbu-retransmitted'] ?? 0, unit: 'PBUs' },
+        { metric: `detach storm: all ${COUNT} de-registered`, value: detachS * 1000, unit: 'ms' },
+        { metric: `MAG RSS with ${COUNT} bindings`, value: st.memory.rssBytes / 2 ** 20, unit: 'MiB' },
+      ],
+      {
+        count: COUNT,
+        attachRequestMs: Number(tAttached - t0) / 1e6,
+        dataplane: lab.dataplane,
+        counters: { pbuSent: c['core.pbu-sent'], pbaReceived: c['core.pba-received'], mhTxError: c['mh.tx-error'] ?? 0, ndTxError: c['nd.tx-error'] ?? 0 },
+        lma: lma.counters ?? lma,
+        afterDetach: { bindings: after.bindings, timers: after.timers },
+      },
+    )
+  } finally {
+    await labDown(LAB, { quiet: true })
+  }
+}
+
+main().catch(async (e) => {
+  process.stderr.write(`storm: ${e.stack || e}\n`)
+  await labDown(LAB, { quiet: true }).catch(() => undefined)
+  process.exit(1)
+})
