@@ -125,6 +125,9 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
       return events.on(fn)
     },
     async present(q: PresenceQuery) {
+      // By MAC: one lookup (the core asks before every refresh, §6.13; a scan would make that
+      // O(stations)). Without a MAC, scan.
+      if (q.mac !== undefined) return here.has(keyOf({ link: q.link, mac: normalizeMac(q.mac) }))
       for (const f of here.values()) if (f.link === q.link && (q.mac === undefined || f.mac === q.mac) && (q.mnId === undefined || f.mac !== undefined || f.mnId === q.mnId)) return true
       return false
     },

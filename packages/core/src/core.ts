@@ -121,6 +121,8 @@ if (T_SENDS + MAX_UPDATE_RATE > STRIDE) throw new Error('TimeSlab STRIDE too sma
 
 const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
 const REJECT_REASON: string[] = []
+const linkMacKey = (link: string, mac: string): string => `${link}\u0000${mac}`
+
 const rejectReason = (s: number): string => (REJECT_REASON[s] ??= `pba-rejected:${s}`)
 const STATUS_COUNTER: string[] = []
 const statusCounter = (s: number): string => (STATUS_COUNTER[s] ??= `pba-status:${s}`)
@@ -170,6 +172,8 @@ class Entry {
   t: number
   /** Next entry on the same link (the per-link chain of the BUL). */
   next: Entry | null = null
+  /** Doubly linked, so leaving a shared link with thousands of stations is O(1). */
+  prev: Entry | null = null
 
   constructor(
     private readonly slab: TimeSlab,
@@ -393,6 +397,8 @@ class Core implements MagCore {
   private readonly byMn = new Map<string, Entry>()
   /** Head of each link's chain of entries. */
   private readonly byLink = new Map<string, Entry>()
+  /** link + MAC -> entry: RSs and detaches on a shared link find their MN without a scan. */
+  private readonly byLinkMac = new Map<string, Entry>()
   /** Outstanding PBUs by sequence number (§6.9.1.2 item 5 matching when the PBA has no MN-ID). */
   /** Indexed by the 16-bit sequence number: no hashing, 512 KiB once, whatever the number of MNs. */
   private readonly bySeq: (Entry | undefined)[] = new Array<Entry | undefined>(0x10000).fill(undefined)
@@ -537,33 +543,33 @@ class Core implements MagCore {
 
   private addToLink(e: Entry): void {
     e.next = this.byLink.get(e.link) ?? null
+    e.prev = null
+    if (e.next) e.next.prev = e
     this.byLink.set(e.link, e)
+    if (e.mac !== null) this.byLinkMac.set(linkMacKey(e.link, e.mac), e)
   }
 
   private removeFromLink(e: Entry): void {
-    const head = this.byLink.get(e.link)
-    if (head === e) {
+    if (this.byLink.get(e.link) === e) {
       if (e.next) this.byLink.set(e.link, e.next)
       else this.byLink.delete(e.link)
-    } else {
-      for (let p: Entry | null = head ?? null; p; p = p.next) {
-        if (p.next === e) {
-          p.next = e.next
-          break
-        }
-      }
+    } else if (e.prev) {
+      e.prev.next = e.next
+    }
+    if (e.next) e.next.prev = e.prev
+    if (e.mac !== null) {
+      const k = linkMacKey(e.link, e.mac)
+      if (this.byLinkMac.get(k) === e) this.byLinkMac.delete(k)
     }
     e.next = null
+    e.prev = null
   }
 
   /** The MN an RS or detach on `link` is about: by MAC, else the link's only MN (point-to-point). */
   private findOnLink(link: string, mac: string | null): Entry | null {
     const head = this.byLink.get(link)
     if (!head) return null
-    if (mac !== null) {
-      for (let p: Entry | null = head; p; p = p.next) if (p.mac === mac) return p
-      return null
-    }
+    if (mac !== null) return this.byLinkMac.get(linkMacKey(link, mac)) ?? null
     return head.next === null && !this.isShared(link) ? head : null
   }
 
@@ -628,12 +634,13 @@ class Core implements MagCore {
     if (e.link !== ev.link) {
       this.stopService(e)
       this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
-      this.removeFromLink(e)
-      e.link = ev.link
-      this.addToLink(e)
     }
-    this.cancelPbu(e)
+    // Re-linked even on the same link: the MAC (and so the link+MAC index) may have changed.
+    this.removeFromLink(e)
+    e.link = ev.link
     e.mac = mac
+    this.addToLink(e)
+    this.cancelPbu(e)
     e.att = ev.att
     e.hintHi = hi
     e.profile = profile
@@ -985,14 +992,18 @@ class Core implements MagCore {
         // RFC 6275 §11.7.1: the BA carries the last accepted sequence number, not ours.
         e = cand
         resync = true
-      } else {
+      } else if (!cand) {
         const other = this.bySeq[pba.sequence & 0xffff]
-        if (other && this.matches(other, pba.sequence) && other !== cand) {
-          // Our PBU's sequence number came back with another MN-ID: item 6.
+        if (other && this.matches(other, pba.sequence)) {
+          // Our PBU's sequence number came back with an MN-ID we have no entry for: item 6.
           e = other
           idMismatch = true
         }
       }
+      // An MN-ID of ours whose outstanding PBU has another sequence number: a late answer. With
+      // timestamps the sequence numbers come from one 16-bit counter for the whole MAG, so with
+      // more than 65,536 PBUs in flight another MN's PBU may carry the same number; the MN-ID
+      // decides (item 5), and the other MN is not held for it.
     }
     if (!e) return this.dropPba('no-match')
     // Only the LMA the PBU went to may answer it.

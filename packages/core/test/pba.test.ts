@@ -155,6 +155,28 @@ describe('RFC 5213 §6.9.1.2 PBA processing', () => {
     expect(h.view(NAI)?.state).toBe('registering')
   })
 
+  test('§6.9.1.2 item 5: with more than 65,536 PBUs in flight the MN-ID tells two PBUs with the same sequence number apart', () => {
+    // With timestamps the sequence numbers come from one 16-bit MAG counter (§6.9.1.1 item 6).
+    const h = new Harness(config({ profiles: [], unknownMn: { profile: { lma: LMA } }, timestampBased: true, initialSequence: 0 }))
+    const first = lastPbu(h.attach({ mnId: 'a0@example.com', llId: Buffer.from('0a0000000000', 'hex'), link: 'l0' }))
+    // No answer within INITIAL_BINDACK_TIMEOUT: a0 sends again with the next number.
+    const again = lastPbu(h.advance(h.now + 1000))
+    expect(again.sequence).toBe((first.sequence + 1) & 0xffff)
+    for (let i = 2; i < 65_536; i++) h.step({ type: 'attached', at: h.now, link: `l${i}`, mnId: `a${i}@example.com`, llId: Buffer.from((0x0a0000000000 + i).toString(16).padStart(12, '0'), 'hex'), att: 4, hint: 'new' })
+    const wrapped = lastPbu(h.attach({ mnId: 'late@example.com', llId: Buffer.from('0b0000000000', 'hex'), link: 'lx' }))
+    expect(wrapped.sequence).toBe(first.sequence)
+    // A late answer to a0's first PBU: ignored, and the MN whose PBU now carries that number is
+    // not held for it (an MN-ID mismatch is only an MN-ID we have no entry for).
+    expect(states(h.pba(pbaFor(first, 0, { prefixes: ['2001:db8:1:1::/64'] })))).toEqual([])
+    expect(h.view('late@example.com')?.state).toBe('registering')
+    expect(h.view('a0@example.com')?.state).toBe('registering')
+    const a = h.pba(pbaFor(again, 0, { prefixes: ['2001:db8:1:1::/64'] }))
+    expect(states(a).map((x) => [x.mnId, x.to])).toEqual([['a0@example.com', 'registered']])
+    const b = h.pba(pbaFor(wrapped, 0, { prefixes: ['2001:db8:1:2::/64'] }))
+    expect(states(b).map((x) => [x.mnId, x.to])).toEqual([['late@example.com', 'registered']])
+    expect(h.core.counters()['held'] ?? 0).toBe(0)
+  })
+
   test('§6.9.1.2 item 11: any other status >= 128: no HNP in any RA, no forwarding, the MN denied', () => {
     const h = new Harness()
     const cmds = h.pba(pbaFor(lastPbu(h.attach()), 129, { prefixes: [P1] }))
