@@ -21,7 +21,8 @@ function profiles(n) {
 }
 
 function makeCore(profs) {
-  return createMagCore({ profiles: profs, fixedLinkLocal: 'fe80::1', fixedLinkLayer: '02:00:00:00:00:fe', seed: 7 })
+  // Every PBU goes out at once: this measures step(), not the pacing towards the LMA.
+  return createMagCore({ profiles: profs, fixedLinkLocal: 'fe80::1', fixedLinkLayer: '02:00:00:00:00:fe', seed: 7, maxPbusInFlight: N })
 }
 
 function mac(i) {

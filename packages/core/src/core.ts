@@ -97,7 +97,9 @@ const PH_DEFERRED = 1 // rate-limited (§6.9.4): timer = when it may go
 const PH_SENT = 2 // timer = retransmission (or de-registration) timeout
 const PH_PRESENCE = 3 // asked whether the MN is still there before retransmitting; timer = guard
 const PH_REFRESH_PRESENCE = 4 // asked before extending the lifetime (§6.13); timer = guard
-type Phase = typeof PH_IDLE | typeof PH_DEFERRED | typeof PH_SENT | typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE
+const PH_PACED = 5 // waiting for room in its LMA's in-flight window; no timer
+type Phase = typeof PH_IDLE | typeof PH_DEFERRED | typeof PH_SENT | typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE | typeof PH_PACED
+const DEFAULT_MAX_PBUS_IN_FLIGHT = 256
 
 // Forwarding state the data plane holds for the entry.
 const F_NONE = 0
@@ -269,6 +271,7 @@ interface Settings {
   readonly lifetimeS: number
   readonly refreshFraction: number
   readonly maxRetransmissions: number
+  readonly maxPbusInFlight: number
   /** Canonical fixed link-local address, or null. */
   readonly fixedLinkLocal: string | null
   readonly fixedLinkLayer: Buffer | null
@@ -308,6 +311,7 @@ function settingsOf(cfg: MagCoreConfig): Settings {
     lifetimeS: positiveInt(cfg.lifetimeS, DEFAULT_BINDING_LIFETIME_S, 'lifetimeS'),
     refreshFraction,
     maxRetransmissions: cfg.maxRetransmissions === undefined ? Infinity : positiveInt(cfg.maxRetransmissions, 0, 'maxRetransmissions'),
+    maxPbusInFlight: Math.max(1, positiveInt(cfg.maxPbusInFlight, DEFAULT_MAX_PBUS_IN_FLIGHT, 'maxPbusInFlight')),
     // RFC 5213 §6.9.1.1 item 9: ALL_ZERO means "not fixed".
     fixedLinkLocal: fixedLL === null || isAllZero(fixedLL) ? null : formatIp6(fixedLL),
     fixedLinkLayer: cfg.fixedLinkLayer === undefined ? null : isAllZero(parseMac(cfg.fixedLinkLayer)) ? null : parseMac(cfg.fixedLinkLayer),
@@ -397,6 +401,9 @@ class Core implements MagCore {
   private readonly byMn = new Map<string, Entry>()
   /** Head of each link's chain of entries. */
   private readonly byLink = new Map<string, Entry>()
+  /** Per LMA: entries whose PBU awaits its PBA, and those waiting for room (FIFO, may hold stale ones). */
+  private readonly inFlight = new Map<string, Set<Entry>>()
+  private readonly paced = new Map<string, Entry[]>()
   /** link + MAC -> entry: RSs and detaches on a shared link find their MN without a scan. */
   private readonly byLinkMac = new Map<string, Entry>()
   /** Outstanding PBUs by sequence number (§6.9.1.2 item 5 matching when the PBA has no MN-ID). */
@@ -782,8 +789,36 @@ class Core implements MagCore {
     this.disarm(e, 'pbu')
     if (e.pending !== P_NONE && e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
     e.pending = P_NONE
-    e.phase = PH_IDLE
+    this.setPhase(e, PH_IDLE)
     e.attempts = 0
+  }
+
+  /** Every phase change goes through here, so the in-flight windows stay exact. */
+  private setPhase(e: Entry, phase: Phase): void {
+    if (e.phase === PH_SENT && phase !== PH_SENT) this.land(e)
+    e.phase = phase
+  }
+
+  /** A PBU stopped being in flight (answered, timed out, cancelled): let a paced one go. */
+  private land(e: Entry): void {
+    const lma = e.profile?.lma
+    if (lma === undefined) return
+    const set = this.inFlight.get(lma)
+    if (!set || !set.delete(e)) return
+    const q = this.paced.get(lma)
+    while (q && q.length > 0 && set.size < this.s.maxPbusInFlight) {
+      const next = q.shift()!
+      if (next.phase === PH_PACED && this.byMn.get(next.mnId) === next) this.transmit(next)
+    }
+    if (q && q.length === 0) this.paced.delete(lma)
+  }
+
+  /** Room in the LMA's window? Stale members (removed entries) are swept when it looks full. */
+  private hasRoom(lma: string): boolean {
+    const set = this.inFlight.get(lma)
+    if (!set || set.size < this.s.maxPbusInFlight) return true
+    for (const x of set) if (x.phase !== PH_SENT || this.byMn.get(x.mnId) !== x || x.profile?.lma !== lma) set.delete(x)
+    return set.size < this.s.maxPbusInFlight
   }
 
   private startPbu(e: Entry, kind: PendingKind, hi: number): void {
@@ -791,7 +826,6 @@ class Core implements MagCore {
     e.pending = kind
     e.hi = hi
     e.backoff = INITIAL_BINDACK_TIMEOUT_MS
-    if (kind !== P_DEREG) e.lmaState = true
     this.transmit(e)
   }
 
@@ -820,9 +854,18 @@ class Core implements MagCore {
     }
     const oldest = e.oldestSend()
     if (at - oldest < UPDATE_RATE_WINDOW_MS) {
-      e.phase = PH_DEFERRED
+      this.setPhase(e, PH_DEFERRED)
       this.inc('pbu-deferred')
       this.arm(e, 'pbu', oldest + UPDATE_RATE_WINDOW_MS)
+      return
+    }
+    if (e.phase !== PH_SENT && !this.hasRoom(profile.lma)) {
+      // Its turn comes when a PBU to this LMA lands (land()); the timestamp is taken then.
+      this.setPhase(e, PH_PACED)
+      this.inc('pbu-paced')
+      let q = this.paced.get(profile.lma)
+      if (!q) this.paced.set(profile.lma, (q = []))
+      q.push(e)
       return
     }
     if (e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
@@ -844,10 +887,18 @@ class Core implements MagCore {
       linkLocal: this.s.fixedLinkLocal !== null ? undefined : e.lla === null ? null : parseIp6(e.lla),
     })
     this.out.push({ type: 'send-pbu', to: profile.lma, pbu, mnId: e.mnId })
+    // From now on the LMA may hold a binding (a registration it may have accepted); one that
+    // is still paced or deferred never left, so a detach then needs no de-registration.
+    if (kind !== P_DEREG) e.lmaState = true
     e.recordSend(at)
     e.sentAt = at
     e.attempts++
-    e.phase = PH_SENT
+    if (e.phase !== PH_SENT) {
+      e.phase = PH_SENT
+      let set = this.inFlight.get(profile.lma)
+      if (!set) this.inFlight.set(profile.lma, (set = new Set()))
+      set.add(e)
+    }
     this.inc('pbu-sent')
     this.inc(kind === P_REG ? 'pbu-sent:registration' : kind === P_REFRESH ? 'pbu-sent:refresh' : 'pbu-sent:deregistration')
     if (e.attempts > 1) {
@@ -888,6 +939,7 @@ class Core implements MagCore {
         this.queryPresence(e, e.phase)
         return
       case PH_IDLE:
+      case PH_PACED:
         this.inc('timer-stale')
         return
       default:
@@ -896,7 +948,7 @@ class Core implements MagCore {
   }
 
   private queryPresence(e: Entry, phase: typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE): void {
-    e.phase = phase
+    this.setPhase(e, phase)
     this.inc('presence-query')
     this.out.push({ type: 'query-presence', mnId: e.mnId, link: e.link, llId: e.mac === null ? null : macText(e.mac), purpose: phase === PH_PRESENCE ? 'retransmit' : 'refresh' })
     this.arm(e, 'pbu', this.now + MAX_BINDACK_TIMEOUT_MS)
@@ -918,7 +970,7 @@ class Core implements MagCore {
       this.transmit(e)
       return
     }
-    e.phase = PH_IDLE
+    this.setPhase(e, PH_IDLE)
     if (e.state === 'registered') {
       // §6.9.1.3: same options as the initial PBU, every assigned prefix, HI 5.
       this.changeState(e, 'refreshing', 'refresh')

@@ -92,6 +92,11 @@ export interface MagCoreConfig {
   readonly refreshFraction?: number
   /** Retransmissions of one PBU before the registration fails; default unlimited (§6.9.4 item 3). */
   readonly maxRetransmissions?: number
+  /**
+   * PBUs awaiting a PBA per LMA before further ones wait their turn; default 256. Keeps the LMA's
+   * queue short in a storm, so PBUs do not time out or fall outside its timestamp window.
+   */
+  readonly maxPbusInFlight?: number
   /** FixedMAGLinkLocalAddressOnAllAccessLinks (RFC 5213 §9); absent or '::' = not fixed. */
   readonly fixedLinkLocal?: string
   /** FixedMAGLinkLayerAddressOnAllAccessLinks (RFC 5213 §9), MAC text; absent = not fixed. */

@@ -157,7 +157,7 @@ describe('RFC 5213 §6.9.1.2 PBA processing', () => {
 
   test('§6.9.1.2 item 5: with more than 65,536 PBUs in flight the MN-ID tells two PBUs with the same sequence number apart', () => {
     // With timestamps the sequence numbers come from one 16-bit MAG counter (§6.9.1.1 item 6).
-    const h = new Harness(config({ profiles: [], unknownMn: { profile: { lma: LMA } }, timestampBased: true, initialSequence: 0 }))
+    const h = new Harness(config({ profiles: [], unknownMn: { profile: { lma: LMA } }, timestampBased: true, initialSequence: 0, maxPbusInFlight: 100_000 }))
     const first = lastPbu(h.attach({ mnId: 'a0@example.com', llId: Buffer.from('0a0000000000', 'hex'), link: 'l0' }))
     // No answer within INITIAL_BINDACK_TIMEOUT: a0 sends again with the next number.
     const again = lastPbu(h.advance(h.now + 1000))

@@ -128,3 +128,32 @@ describe('RFC 5213 §6.9.4 retransmission and rate limiting', () => {
     for (let i = 3; i < ts.length; i++) expect(ts[i]! - ts[i - 3]!).toBeGreaterThanOrEqual(1000)
   })
 })
+
+describe('pacing towards an LMA (maxPbusInFlight)', () => {
+  test('beyond the window PBUs wait their turn; each answer lets the next one go, with a fresh timestamp', () => {
+    const h3 = new Harness(config({ maxPbusInFlight: 1, profiles: [{ mnId: 'x@example.com', lma: '2001:db8:ffff::2' }, { mnId: 'y@example.com', lma: '2001:db8:ffff::2' }] }))
+    const x = lastPbu(h3.attach({ mnId: 'x@example.com', link: 'p0' }))
+    const queued = h3.attach({ mnId: 'y@example.com', link: 'p1' })
+    expect(pbus(queued)).toEqual([])
+    expect(h3.core.counters()['pbu-paced']).toBe(1)
+    h3.now += 250
+    const answered = h3.pba(pbaFor(x, 0, { prefixes: ['2001:db8:1:1::/64'] }))
+    const y = pbus(answered)
+    expect(y.map((c) => c.mnId)).toEqual(['y@example.com'])
+    // The timestamp is taken when it leaves, not when it was queued (RFC 5213 §5.5 window).
+    const ts = opt(y[0]!.pbu, 'timestamp') as { seconds: number; fraction: number }
+    expect(ts.seconds * 1000 + Math.round((ts.fraction / 65536) * 1000)).toBe(h3.now)
+  })
+
+  test('a retransmission timeout frees the slot too, and a detached paced MN never sends', () => {
+    const h = new Harness(config({ maxPbusInFlight: 1, profiles: [{ mnId: 'x@example.com', lma: '2001:db8:ffff::2' }, { mnId: 'y@example.com', lma: '2001:db8:ffff::2' }, { mnId: 'z@example.com', lma: '2001:db8:ffff::2' }] }))
+    lastPbu(h.attach({ mnId: 'x@example.com', link: 'p0' }))
+    expect(pbus(h.attach({ mnId: 'y@example.com', link: 'p1' }))).toEqual([])
+    expect(pbus(h.attach({ mnId: 'z@example.com', link: 'p2' }))).toEqual([])
+    h.step({ type: 'detached', at: h.now, link: 'p1', mnId: 'y@example.com', cause: 'left' })
+    // x gets no answer: at its timeout the window opens for z (y left), x waits its turn.
+    const out = h.advance(h.now + 1000)
+    const sent = pbus(out).map((c) => c.mnId)
+    expect(sent).toEqual(['z@example.com'])
+  })
+})
