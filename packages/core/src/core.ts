@@ -553,7 +553,8 @@ class Core implements MagCore {
     e.prev = null
     if (e.next) e.next.prev = e
     this.byLink.set(e.link, e)
-    if (e.mac !== null) this.byLinkMac.set(linkMacKey(e.link, e.mac), e)
+    // Point-to-point links hold one MN (two during a handoff): only shared links need the index.
+    if (e.mac !== null && this.isShared(e.link)) this.byLinkMac.set(linkMacKey(e.link, e.mac), e)
   }
 
   private removeFromLink(e: Entry): void {
@@ -564,7 +565,7 @@ class Core implements MagCore {
       e.prev.next = e.next
     }
     if (e.next) e.next.prev = e.prev
-    if (e.mac !== null) {
+    if (e.mac !== null && this.isShared(e.link)) {
       const k = linkMacKey(e.link, e.mac)
       if (this.byLinkMac.get(k) === e) this.byLinkMac.delete(k)
     }
@@ -576,7 +577,11 @@ class Core implements MagCore {
   private findOnLink(link: string, mac: string | null): Entry | null {
     const head = this.byLink.get(link)
     if (!head) return null
-    if (mac !== null) return this.byLinkMac.get(linkMacKey(link, mac)) ?? null
+    if (mac !== null) {
+      if (this.isShared(link)) return this.byLinkMac.get(linkMacKey(link, mac)) ?? null
+      for (let p: Entry | null = head; p; p = p.next) if (p.mac === mac) return p
+      return null
+    }
     return head.next === null && !this.isShared(link) ? head : null
   }
 
