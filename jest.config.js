@@ -13,6 +13,8 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }],
   },
   moduleNameMapper: {
+    // driver-api is a package, not a driver: it must match before the driver-* pattern.
+    '^@pmip6/driver-api$': '<rootDir>/packages/driver-api/src',
     '^@pmip6/driver-(.*)$': '<rootDir>/drivers/$1/src',
     '^@pmip6/(.*)$': '<rootDir>/packages/$1/src',
   },

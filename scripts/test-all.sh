@@ -12,7 +12,9 @@ log() { printf '\n== %s\n' "$*"; }
 # kea-dhcp6-server and isc-dhcp-client are the real DHCPv6 server and client behind and in
 # front of the MAG's relay (test/e2e/dhcp6-relay.test.ts); strongSwan loads what
 # `mag ipsec-config` writes (test/interop/strongswan.test.ts).
-DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon)
+# hostapd and wpasupplicant are the real 802.1X authenticator and station for the hostapd driver's
+# end-to-end test; debianutils has run-parts, which runs the pppd hooks as Debian's ipv6-up does.
+DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

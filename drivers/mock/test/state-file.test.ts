@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { mock } from '../src'
+import { mock, type MockDriver } from '../src'
 
 const ctx = { log: { debug() {}, info() {}, warn() {}, error() {} }, clock: { now: () => Date.now() } }
 const tick = () => new Promise((r) => setImmediate(r))
@@ -14,7 +14,7 @@ describe('mock driver state file', () => {
 
   test('attached MNs are written after a burst and read back by the next instance; detached ones are gone', async () => {
     const file = join(dir, 'a', 'mock.json')
-    const a = mock({ stateFile: file }, ctx)
+    const a = mock({ stateFile: file }, ctx) as MockDriver
     await a.start()
     for (let i = 0; i < 500; i++) a.attach({ link: 'mn1', mac: `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, att: 4 })
     a.detach({ mac: '02:00:00:00:00:07' })

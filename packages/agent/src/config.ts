@@ -3,11 +3,14 @@
  * reported with its path and the reason, all at once, before anything touches the system.
  * The result is a `AgentConfig`; the core gets only the `MagCoreConfig` part it needs.
  */
+import { parseListen, type MetricsConfig } from './metrics'
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { isIp6, parseMac, parsePrefix, canonicalIp6, isLinkLocal, parseIp6 } from '@pmip6/wire'
 import type { MagCoreConfig, PolicyProfile, LinkConfig, UnknownMnPolicy, DefaultProfile, RaConfig } from '@pmip6/core'
 import type { MockInit, MockStep } from '@pmip6/driver-mock'
+import type { HostapdInit, HostapdInterfaceInit } from '@pmip6/driver-hostapd'
+import type { PppInit } from '@pmip6/driver-ppp'
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug']
@@ -22,8 +25,33 @@ export interface AgentConfig {
   readonly shutdown: 'deregister' | 'keep'
   /** How long a de-registering shutdown waits for PBAs. */
   readonly shutdownTimeoutMs: number
-  readonly drivers: { readonly mock?: MockInit }
+  readonly drivers: DriversConfig
   readonly core: MagCoreConfig
+  /** The DHCPv6 relay (RFC 5213 §6.11); absent: off. */
+  readonly dhcp6Relay?: Dhcp6RelayConfig
+  /** Prometheus text endpoint; absent: off. */
+  readonly metrics?: MetricsConfig
+}
+
+/** `drivers:` in the config file: which access drivers run, each with its own section. */
+export interface DriversConfig {
+  readonly mock?: MockInit
+  readonly hostapd?: HostapdInit
+  readonly ppp?: PppInit
+}
+export const DRIVER_NAMES = ['mock', 'hostapd', 'ppp'] as const
+
+/** `dhcp6Relay:` in the config file. */
+export interface Dhcp6RelayConfig {
+  readonly enabled: boolean
+  /** Unicast server addresses (and/or ff05::1:3) that Relay-forward messages go to. */
+  readonly servers: readonly string[]
+  /** Also send to All_DHCP_Servers ff05::1:3 (RFC 8415 §7.1). */
+  readonly allServersMulticast: boolean
+  /** How Interface-Id names the access link: 'link' (its name) or 'link-mac' (name/MAC). */
+  readonly interfaceIdFormat: 'link' | 'link-mac'
+  /** Outgoing interface for multicast server addresses. */
+  readonly multicastInterface?: string
 }
 
 export class ConfigError extends Error {
@@ -116,7 +144,7 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['mag', 'ra', 'links', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn'] as const
+const TOP_KEYS = ['mag', 'ra', 'links', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics'] as const
 const MAG_KEYS = [
   'address',
   'controlSocket',
@@ -163,12 +191,114 @@ function readProfile(r: Reader, raw: unknown, path: string, isDefault: boolean):
   return p
 }
 
+const DHCP6_RELAY_KEYS = ['enabled', 'servers', 'allServersMulticast', 'interfaceIdFormat', 'multicastInterface'] as const
+const ALL_DHCP_SERVERS = 'ff05::1:3' // RFC 8415 §7.1
+
+function readDhcp6Relay(r: Reader, raw: unknown, path: string): Dhcp6RelayConfig | undefined {
+  const o = r.obj(raw, path)
+  if (!o) return undefined
+  r.known(o, path, DHCP6_RELAY_KEYS)
+  const enabled = r.bool(o['enabled'], `${path}.enabled`) ?? true
+  const servers = (r.arr(o['servers'], `${path}.servers`) ?? [])
+    .map((v, i) => {
+      const a = r.ip6(v, `${path}.servers[${i}]`)
+      // A link-local server would need a zone, and the relay sends from the MAG's global address.
+      if (a && isLinkLocal(parseIp6(a))) return r.bad(`${path}.servers[${i}]`, 'must be a global or multicast address, not link-local')
+      return a
+    })
+    .filter((x): x is string => x !== undefined)
+  const allServersMulticast = r.bool(o['allServersMulticast'], `${path}.allServersMulticast`) ?? false
+  const interfaceIdFormat = r.oneOf(o['interfaceIdFormat'], `${path}.interfaceIdFormat`, ['link', 'link-mac'] as const) ?? 'link'
+  const multicastInterface = r.str(o['multicastInterface'], `${path}.multicastInterface`)
+  if (enabled && servers.length === 0 && !allServersMulticast && r.problems.every((p) => !p.path.startsWith(`${path}.servers`))) {
+    r.bad(`${path}.servers`, 'needs at least one server address, or allServersMulticast: true')
+  }
+  const all = allServersMulticast && !servers.includes(ALL_DHCP_SERVERS) ? [...servers, ALL_DHCP_SERVERS] : servers
+  return { enabled, servers: all, allServersMulticast, interfaceIdFormat, ...(multicastInterface ? { multicastInterface } : {}) }
+}
+
+const HOSTAPD_KEYS = ['interfaces', 'ctrlDir', 'clientDir', 'pingIntervalMs', 'requestTimeoutMs', 'teardown', 'att'] as const
+const HOSTAPD_IFACE_KEYS = ['name', 'ctrlPath', 'identity', 'perStaVif'] as const
+/** Linux interface names (IFNAMSIZ - 1 bytes); hostapd names its control socket after them. */
+const IFNAME_RE = /^[A-Za-z0-9_.:-]{1,15}$/
+
+function readHostapd(r: Reader, raw: unknown, path: string): HostapdInit | undefined {
+  if (raw === null || raw === undefined || raw === true) return r.bad(path, 'needs a mapping with at least `interfaces`')
+  const o = r.obj(raw, path)
+  if (!o) return undefined
+  r.known(o, path, HOSTAPD_KEYS)
+  const list = r.need(r.arr(o['interfaces'], `${path}.interfaces`), o['interfaces'], `${path}.interfaces`)
+  if (list && list.length === 0) r.bad(`${path}.interfaces`, 'needs at least one hostapd interface')
+  const interfaces = (list ?? []).map((v, i): HostapdInterfaceInit | undefined => {
+    const ip = `${path}.interfaces[${i}]`
+    const io = typeof v === 'string' ? { name: v } : r.obj(v, ip)
+    if (!io) return r.bad(ip, 'must be an interface name or a mapping with `name`')
+    r.known(io, ip, HOSTAPD_IFACE_KEYS)
+    const name = r.need(r.str(io['name'], `${ip}.name`), io['name'], `${ip}.name`)
+    if (name !== undefined && !IFNAME_RE.test(name)) return r.bad(`${ip}.name`, `not an interface name: ${name}`)
+    const ctrlPath = r.str(io['ctrlPath'], `${ip}.ctrlPath`)
+    const identity = r.oneOf(io['identity'], `${ip}.identity`, ['mac', 'dot1x'] as const)
+    const perStaVif = r.bool(io['perStaVif'], `${ip}.perStaVif`)
+    if (name === undefined) return undefined
+    return { name, ...(ctrlPath ? { ctrlPath } : {}), ...(identity ? { identity } : {}), ...(perStaVif !== undefined ? { perStaVif } : {}) }
+  })
+  const seenIf = new Set<string>()
+  interfaces.forEach((x, i) => {
+    if (x && seenIf.has(x.name)) r.bad(`${path}.interfaces[${i}].name`, `duplicate interface ${x.name}`)
+    if (x) seenIf.add(x.name)
+  })
+  const ctrlDir = r.str(o['ctrlDir'], `${path}.ctrlDir`)
+  const clientDir = r.str(o['clientDir'], `${path}.clientDir`)
+  const pingIntervalMs = r.num(o['pingIntervalMs'], `${path}.pingIntervalMs`, 100, 3_600_000)
+  const requestTimeoutMs = r.num(o['requestTimeoutMs'], `${path}.requestTimeoutMs`, 10, 60_000)
+  const teardown = r.oneOf(o['teardown'], `${path}.teardown`, ['deauthenticate', 'disassociate', 'none'] as const)
+  const att = r.num(o['att'], `${path}.att`, 0, 255)
+  return {
+    interfaces: interfaces.filter((x): x is HostapdInterfaceInit => x !== undefined),
+    ...(ctrlDir ? { ctrlDir } : {}),
+    ...(clientDir ? { clientDir } : {}),
+    ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
+    ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}),
+    ...(teardown ? { teardown } : {}),
+    ...(att !== undefined ? { att } : {}),
+  }
+}
+
+const PPP_KEYS = ['socket', 'socketMode', 'stateFile', 'interfacePattern', 'identity', 'att', 'teardown', 'pidDir'] as const
+
+function readPpp(r: Reader, raw: unknown, path: string): PppInit | undefined {
+  if (raw === true || raw === null) return {}
+  const o = r.obj(raw, path)
+  if (!o) return undefined
+  r.known(o, path, PPP_KEYS)
+  const pattern = r.str(o['interfacePattern'], `${path}.interfacePattern`)
+  if (pattern !== undefined) {
+    try {
+      new RegExp(pattern)
+    } catch (e) {
+      r.bad(`${path}.interfacePattern`, `not a regular expression: ${(e as Error).message}`)
+    }
+  }
+  const fields = {
+    socket: r.str(o['socket'], `${path}.socket`),
+    socketMode: r.num(o['socketMode'], `${path}.socketMode`, 0, 0o777),
+    stateFile: r.str(o['stateFile'], `${path}.stateFile`),
+    interfacePattern: pattern,
+    identity: r.oneOf(o['identity'], `${path}.identity`, ['peername', 'ipparam', 'peername-or-ipparam'] as const),
+    att: r.num(o['att'], `${path}.att`, 0, 255),
+    teardown: r.bool(o['teardown'], `${path}.teardown`),
+    pidDir: r.str(o['pidDir'], `${path}.pidDir`),
+  }
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as PppInit
+}
+
 function readMock(r: Reader, raw: unknown, path: string): MockInit | undefined {
   if (raw === true || raw === null) return {}
   const o = r.obj(raw, path)
   if (!o) return undefined
-  r.known(o, path, ['att', 'script'])
+  r.known(o, path, ['att', 'script', 'stateFile'])
   const att = r.num(o['att'], `${path}.att`, 0, 255)
+  const stateFile = r.str(o['stateFile'], `${path}.stateFile`)
   const steps = r.arr(o['script'], `${path}.script`)?.map((s, i): MockStep | undefined => {
     const sp = `${path}.script[${i}]`
     const so = r.obj(s, sp)
@@ -185,7 +315,11 @@ function readMock(r: Reader, raw: unknown, path: string): MockInit | undefined {
     }
     return { afterMs, detach: clean }
   })
-  return { ...(att !== undefined ? { att } : {}), ...(steps ? { script: steps.filter((s): s is MockStep => s !== undefined) } : {}) }
+  return {
+    ...(att !== undefined ? { att } : {}),
+    ...(stateFile !== undefined ? { stateFile } : {}),
+    ...(steps ? { script: steps.filter((s): s is MockStep => s !== undefined) } : {}),
+  }
 }
 
 /** Validates a parsed config document. Throws ConfigError listing every problem. */
@@ -255,8 +389,13 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
   }
 
   const drivers = r.obj(top['drivers'], 'drivers')
-  r.known(drivers, 'drivers', ['mock'])
+  for (const k of Object.keys(drivers ?? {})) if (!(DRIVER_NAMES as readonly string[]).includes(k)) r.bad(`drivers.${k}`, `unknown driver (known: ${DRIVER_NAMES.join(', ')})`)
   const mock = drivers && 'mock' in drivers ? readMock(r, drivers['mock'], 'drivers.mock') : undefined
+  const hostapd = drivers && 'hostapd' in drivers ? readHostapd(r, drivers['hostapd'], 'drivers.hostapd') : undefined
+  const ppp = drivers && 'ppp' in drivers ? readPpp(r, drivers['ppp'], 'drivers.ppp') : undefined
+
+  const dhcp6Relay = top['dhcp6Relay'] !== undefined ? readDhcp6Relay(r, top['dhcp6Relay'], 'dhcp6Relay') : undefined
+  const metrics = top['metrics'] !== undefined ? readMetrics(r, top['metrics'], 'metrics') : undefined
 
   const lmaMtuRaw = r.obj(m['lmaMtu'], 'mag.lmaMtu')
   const lmaMtu: Record<string, number> = {}
@@ -295,11 +434,32 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
     logLevel,
     shutdown: r.oneOf(m['shutdown'], 'mag.shutdown', ['deregister', 'keep'] as const) ?? 'deregister',
     shutdownTimeoutMs: r.num(m['shutdownTimeoutMs'], 'mag.shutdownTimeoutMs', 0, 60_000) ?? 3000,
-    drivers: mock ? { mock } : {},
+    drivers: { ...(mock ? { mock } : {}), ...(hostapd ? { hostapd } : {}), ...(ppp ? { ppp } : {}) },
     core,
+    ...(dhcp6Relay ? { dhcp6Relay } : {}),
+    ...(metrics ? { metrics } : {}),
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems)
   return cfg
+}
+
+/** `metrics: { listen: host:port }`: off unless configured. */
+function readMetrics(r: Reader, raw: unknown, path: string): MetricsConfig | undefined {
+  const o = r.obj(raw, path)
+  if (!o) return undefined
+  r.known(o, path, ['listen'])
+  const listen = r.str(o['listen'], `${path}.listen`)
+  if (listen === undefined) {
+    r.bad(`${path}.listen`, 'is required (host:port or [v6]:port, e.g. 127.0.0.1:9477)')
+    return undefined
+  }
+  try {
+    parseListen(listen)
+  } catch (e) {
+    r.bad(`${path}.listen`, (e as Error).message)
+    return undefined
+  }
+  return { listen }
 }
 
 function optional<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } {

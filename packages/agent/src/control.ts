@@ -89,14 +89,18 @@ export class ControlServer {
 
   private accept(sock: Socket): void {
     this.counters.connections++
+    // Tracked from the start, refused ones too: stop() must not wait for any peer to hang up.
+    this.sockets.add(sock)
+    sock.on('close', () => this.sockets.delete(sock))
     const refusal = this.peerCheck(sock)
     if (refusal !== null) {
       this.counters.refused++
       sock.on('error', () => sock.destroy())
       sock.end(JSON.stringify({ ok: false, error: refusal }) + '\n')
+      // Give the peer a moment to read why, then drop it whatever it does.
+      setTimeout(() => sock.destroy(), 1000).unref()
       return
     }
-    this.sockets.add(sock)
     sock.setEncoding('utf8')
     let buf = ''
     sock.on('data', (chunk: string) => {
@@ -114,7 +118,6 @@ export class ControlServer {
       }
     })
     sock.on('error', () => sock.destroy())
-    sock.on('close', () => this.sockets.delete(sock))
   }
 
   private reply(sock: Socket, line: string): void {

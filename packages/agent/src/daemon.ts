@@ -10,6 +10,7 @@ import { mh, nd, parseMac, WireError, type NdOption } from '@pmip6/wire'
 import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingView } from '@pmip6/core'
 import type { AccessDriver, LinkEvent, Logger } from '@pmip6/driver-api'
 import type { MockDriver } from '@pmip6/driver-mock'
+import type { AddressConfig, PolicyProfile, UnknownMnPolicy } from '@pmip6/core'
 import type { AgentConfig } from './config'
 import type { MagIo, Packet } from './io'
 import { TimerSet, type Clock } from './timers'
@@ -32,6 +33,14 @@ export interface DaemonDeps {
   readonly dataplane?: DataPlane
 }
 
+export interface LatencyFigures {
+  readonly count: number
+  readonly p50: number | null
+  readonly p99: number | null
+}
+
+const figures = (r: LatencyRecorder): LatencyFigures => ({ count: r.count, p50: r.percentile(50), p99: r.percentile(99) })
+
 export interface DaemonStatus {
   readonly uptimeS: number
   readonly address: string
@@ -40,7 +49,12 @@ export interface DaemonStatus {
   readonly bindings: number
   readonly states: Record<string, number>
   readonly counters: Record<string, number>
-  readonly registrationLatencyUs: { readonly count: number; readonly p50: number | null; readonly p99: number | null }
+  /** Attach fact to the HNP RA leaving, the LMA's answer time included. */
+  readonly registrationLatencyUs: LatencyFigures
+  /** PBU sent to PBA received: the LMA and the path, outside this MAG. */
+  readonly lmaRoundTripUs: LatencyFigures
+  /** Registration latency minus the LMA round trip: this MAG's own share. */
+  readonly magProcessingUs: LatencyFigures
   readonly timers: number
 }
 
@@ -55,8 +69,19 @@ export class MagDaemon {
   private readonly unsubscribe: (() => void)[] = []
   private readonly attachStarts = new Map<string, bigint>()
   readonly registrationLatency = new LatencyRecorder(10_000)
+  readonly lmaRoundTrip = new LatencyRecorder(10_000)
+  readonly magProcessing = new LatencyRecorder(10_000)
+  /** Send time of each outstanding PBU by sequence number, and the MN it is for. */
+  private readonly pbuSent = new Map<number, { readonly at: bigint; readonly mnId: string }>()
+  /** The LMA round trip of the registration each attaching MN is waiting on. */
+  private readonly attachRtt = new Map<string, number>()
   private readonly dataplane: DataPlane
   private stopped = false
+  /** The policy store as the core has it (kept in step with 'profiles' events), for addressConfigOf. */
+  private profiles: ReadonlyMap<string, PolicyProfile>
+  private unknownMn: UnknownMnPolicy
+  private readonly bindingListeners = new Set<() => void>()
+  private readonly counterSources = new Map<string, () => Readonly<Record<string, number>>>()
 
   constructor(
     readonly cfg: AgentConfig,
@@ -66,6 +91,8 @@ export class MagDaemon {
     this.timers = new TimerSet(deps.clock, (key, at) => this.enqueue({ type: 'timer', at: Math.max(at, deps.clock.now()), key }))
     this.startedAt = deps.clock.now()
     this.dataplane = deps.dataplane ?? noDataPlane
+    this.profiles = new Map(cfg.core.profiles.map((p) => [p.mnId, p]))
+    this.unknownMn = cfg.core.unknownMn ?? 'refuse'
   }
 
   get mock(): MockDriver | undefined {
@@ -138,13 +165,21 @@ export class MagDaemon {
       return
     }
     switch (m.kind) {
-      case 'binding-ack':
+      case 'binding-ack': {
         if (!m.flags.p) {
           this.counters.inc('mh.drop.not-proxy')
           return
         }
+        const sent = this.pbuSent.get(m.sequence)
+        if (sent !== undefined) {
+          this.pbuSent.delete(m.sequence)
+          const rtt = Number(process.hrtime.bigint() - sent.at) / 1000
+          this.lmaRoundTrip.add(rtt)
+          if (this.attachStarts.has(sent.mnId)) this.attachRtt.set(sent.mnId, rtt)
+        }
         this.enqueue({ type: 'pba', at: this.deps.clock.now(), from: p.src, pba: m })
         return
+      }
       case 'heartbeat':
       case 'binding-update':
       case 'binding-error':
@@ -188,14 +223,24 @@ export class MagDaemon {
     this.queue.push(ev)
     if (this.draining) return
     this.draining = true
+    let bindingsChanged = false
     try {
       for (let ev2 = this.queue.shift(); ev2 !== undefined; ev2 = this.queue.shift()) {
+        if (ev2.type === 'profiles') {
+          this.profiles = new Map(ev2.profiles.map((p) => [p.mnId, p]))
+          if (ev2.unknownMn !== undefined) this.unknownMn = ev2.unknownMn
+          bindingsChanged = true
+        }
         const cmds = this.core.step(ev2)
-        for (const c of cmds) this.execute(c)
+        for (const c of cmds) {
+          if (c.type === 'state-changed' || c.type === 'forwarding-up' || c.type === 'forwarding-down') bindingsChanged = true
+          this.execute(c)
+        }
       }
     } finally {
       this.draining = false
     }
+    if (bindingsChanged) this.notifyBindings()
   }
 
   // ------------------------------------------------------------------ outputs
@@ -205,6 +250,9 @@ export class MagDaemon {
     switch (c.type) {
       case 'send-pbu': {
         const bytes = mh.encode(c.pbu)
+        // Timestamps are taken as a packet is handed to the kernel: on veth, sendmsg() also runs
+        // the receiving namespace's processing, which belongs to the peer, not to us.
+        const sentAt = process.hrtime.bigint()
         try {
           io.sendMh(bytes, c.to, this.cfg.address)
           this.counters.inc('mh.tx')
@@ -212,11 +260,15 @@ export class MagDaemon {
           this.counters.inc('mh.tx-error')
           log.warn('pbu send failed', { mnId: c.mnId, lma: c.to, seq: c.pbu.sequence, error: (e as Error).message })
         }
+        // Bounded: entries of PBUs never answered go when the map grows past what is plausible.
+        if (this.pbuSent.size > 65_536) this.pbuSent.clear()
+        this.pbuSent.set(c.pbu.sequence, { at: sentAt, mnId: c.mnId })
         log.debug('pbu sent', { mnId: c.mnId, lma: c.to, seq: c.pbu.sequence, lifetime: c.pbu.lifetime })
         return
       }
       case 'send-ra': {
         const bytes = nd.encode(c.ra)
+        const sentAt = process.hrtime.bigint()
         try {
           io.sendNd(bytes, c.link, c.to, c.src)
           this.counters.inc('nd.tx.ra')
@@ -228,7 +280,13 @@ export class MagDaemon {
         const started = this.attachStarts.get(c.mnId)
         if (started !== undefined && c.ra.options.some((o) => o.type === 'prefix-info' && o.validLifetime > 0)) {
           this.attachStarts.delete(c.mnId)
-          this.registrationLatency.add(Number(process.hrtime.bigint() - started) / 1000)
+          const total = Number(sentAt - started) / 1000
+          this.registrationLatency.add(total)
+          const rtt = this.attachRtt.get(c.mnId)
+          if (rtt !== undefined) {
+            this.attachRtt.delete(c.mnId)
+            this.magProcessing.add(total - rtt)
+          }
         }
         return
       }
@@ -259,7 +317,10 @@ export class MagDaemon {
         return
       }
       case 'state-changed':
-        if (c.to === 'removed') this.attachStarts.delete(c.mnId)
+        if (c.to === 'removed') {
+          this.attachStarts.delete(c.mnId)
+          this.attachRtt.delete(c.mnId)
+        }
         log.info('state changed', { mnId: c.mnId, from: c.from, to: c.to, reason: c.reason })
         return
     }
@@ -292,6 +353,46 @@ export class MagDaemon {
     return this.core.bindings(this.deps.clock.now())
   }
 
+  /**
+   * Calls `fn` after each batch of events that changed a binding (state, prefixes, forwarding)
+   * or the profiles: services beside the core (the DHCPv6 relay) re-read `bindings()` then,
+   * instead of reaching into the core. Returns the unsubscribe function.
+   */
+  onBindingsChanged(fn: () => void): () => void {
+    this.bindingListeners.add(fn)
+    return () => {
+      this.bindingListeners.delete(fn)
+    }
+  }
+
+  /** Address configuration the MN's current profile allows (RFC 5213 §6.2); 'stateless' when unknown. */
+  addressConfigOf(mnId: string): AddressConfig {
+    const p = this.profiles.get(mnId)
+    if (p) return p.addressConfig ?? 'stateless'
+    return typeof this.unknownMn === 'object' ? (this.unknownMn.profile.addressConfig ?? 'stateless') : 'stateless'
+  }
+
+  /** Counters of a service beside the daemon, shown in `mag status` under `<prefix>`. */
+  addCounters(prefix: string, fn: () => Readonly<Record<string, number>>): void {
+    this.counterSources.set(prefix, fn)
+  }
+
+  private notifyBindings(): void {
+    for (const fn of this.bindingListeners) {
+      try {
+        fn()
+      } catch (e) {
+        this.deps.log.error('bindings listener failed', { error: (e as Error).message })
+      }
+    }
+  }
+
+  private extraCounters(): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const [p, fn] of this.counterSources) Object.assign(out, prefixKeys(p, fn()))
+    return out
+  }
+
   status(): DaemonStatus {
     const b = this.bindings()
     const states: Record<string, number> = {}
@@ -304,8 +405,10 @@ export class MagDaemon {
       links: [...this.links],
       bindings: b.length,
       states,
-      counters: { ...this.counters.snapshot(), ...prefixKeys('core.', this.core.counters()) },
-      registrationLatencyUs: { count: lat.count, p50: lat.percentile(50), p99: lat.percentile(99) },
+      counters: { ...this.counters.snapshot(), ...prefixKeys('core.', this.core.counters()), ...this.extraCounters() },
+      registrationLatencyUs: figures(lat),
+      lmaRoundTripUs: figures(this.lmaRoundTrip),
+      magProcessingUs: figures(this.magProcessing),
       timers: this.timers.size,
     }
   }

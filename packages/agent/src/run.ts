@@ -4,11 +4,15 @@
  * SIGTERM/SIGINT stop cleanly (de-registering first unless `mag.shutdown: keep`), SIGHUP
  * reloads the profiles.
  */
+import { startMetricsServer, type MetricsServer } from './metrics'
 import type { AccessDriver } from '@pmip6/driver-api'
 import { mock } from '@pmip6/driver-mock'
+import { hostapd } from '@pmip6/driver-hostapd'
+import { ppp } from '@pmip6/driver-ppp'
 import { loadConfig, type AgentConfig } from './config'
 import { ControlServer, type ControlHandler, type ControlRequest, ControlError } from './control'
 import { MagDaemon, type DataPlane } from './daemon'
+import { startDhcp6Relay, type Dhcp6RelayHandle } from './dhcp6'
 import { RawIo, type MagIo } from './io'
 import { createLogger, child } from './log'
 import { systemClock, type Clock } from './timers'
@@ -26,6 +30,8 @@ export interface RunningMag {
   readonly daemon: MagDaemon
   readonly control: ControlServer
   readonly log: winston.Logger
+  /** The DHCPv6 relay, when `dhcp6Relay.enabled`. */
+  readonly dhcp6Relay: Dhcp6RelayHandle | null
   stop(deregister?: boolean): Promise<void>
 }
 
@@ -71,6 +77,25 @@ export function controlHandlers(d: MagDaemon, reload: () => unknown): Map<string
     const f = needMock().attach({ link, ...(mnId ? { mnId } : {}), ...(mac ? { mac } : {}), ...(att !== undefined ? { att } : {}), ...(hint ? { hint: hint as HandoffHint } : {}) })
     return { attached: f }
   })
+  // A crowd of synthetic MNs in one request (labs and storm benchmarks): <prefix><i>@<realm>,
+  // MAC 0a:00:00 + the 24-bit index, all on one link.
+  m.set('attach-range', (req) => {
+    const link = str(req, 'link')
+    if (!link) throw new ControlError('attach-range needs "link"')
+    const count = Number(req['count'])
+    const start = req['start'] === undefined ? 1 : Number(req['start'])
+    if (!Number.isInteger(count) || count < 1 || count > 1_000_000) throw new ControlError('attach-range needs "count" between 1 and 1000000')
+    if (!Number.isInteger(start) || start < 0 || start + count > 0xffffff) throw new ControlError('attach-range "start" + "count" must stay below 16777215')
+    const prefix = str(req, 'mnPrefix') ?? 'mn'
+    const realm = str(req, 'realm') ?? 'example.com'
+    const att = attTech(str(req, 'att'))
+    const mk = needMock()
+    for (let i = start; i < start + count; i++) {
+      const mac = `0a:00:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
+      mk.attach({ link, mnId: `${prefix}${i}@${realm}`, mac, ...(att !== undefined ? { att } : {}), hint: 'new' })
+    }
+    return { attached: count, first: `${prefix}${start}@${realm}`, last: `${prefix}${start + count - 1}@${realm}` }
+  })
   m.set('detach', (req) => {
     const mnId = str(req, 'mn')
     const link = str(req, 'link')
@@ -79,8 +104,18 @@ export function controlHandlers(d: MagDaemon, reload: () => unknown): Map<string
     if (n === 0) throw new ControlError(`no attached MN matches ${JSON.stringify({ mn: mnId, link, mac })}`)
     return { detached: n }
   })
+  // Benchmarks measure retained heap: a full collection first when node runs with --expose-gc.
+  m.set('gc', () => {
+    const gc = (globalThis as { gc?: () => void }).gc
+    if (!gc) throw new ControlError('start the daemon with node --expose-gc to allow this')
+    gc()
+    return { heapUsedBytes: process.memoryUsage().heapUsed }
+  })
   m.set('bindings', () => d.bindings())
-  m.set('status', () => d.status())
+  m.set('status', () => {
+    const mem = process.memoryUsage()
+    return { ...d.status(), memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal }, pid: process.pid }
+  })
   m.set('policy', (req) => {
     const mnId = str(req, 'mn')
     const mode = str(req, 'mode')
@@ -101,6 +136,8 @@ export function controlHandlers(d: MagDaemon, reload: () => unknown): Map<string
   m.set('reload', () => reload())
   m.set('latency-reset', () => {
     d.registrationLatency.reset()
+    d.lmaRoundTrip.reset()
+    d.magProcessing.reset()
     return {}
   })
   return m
@@ -113,6 +150,8 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   const drivers = new Map<string, AccessDriver>()
   const dctx = (name: string) => ({ log: child(log, `driver-${name}`), clock })
   if (cfg.drivers.mock) drivers.set('mock', mock(cfg.drivers.mock, dctx('mock')))
+  if (cfg.drivers.hostapd) drivers.set('hostapd', hostapd(cfg.drivers.hostapd, dctx('hostapd')))
+  if (cfg.drivers.ppp) drivers.set('ppp', ppp(cfg.drivers.ppp, dctx('ppp')))
   const daemon = new MagDaemon(cfg, { log: child(log, 'daemon'), clock, io, drivers, ...(deps.dataplane ? { dataplane: deps.dataplane } : {}) })
   const reload = () => {
     if (!configPath) throw new ControlError('no config file to reload')
@@ -122,10 +161,20 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     return { profiles: next.core.profiles.length }
   }
   const control = new ControlServer(cfg.controlSocket, controlHandlers(daemon, reload), cfg.controlSocketMode)
+  daemon.addCounters('control.', () => ({ ...control.counters }))
+  let dhcp6Relay: Dhcp6RelayHandle | null = null
+  let metrics: MetricsServer | null = null
   try {
     await daemon.start()
+    if (cfg.dhcp6Relay?.enabled) dhcp6Relay = startDhcp6Relay(daemon, cfg.dhcp6Relay, child(log, 'dhcp6-relay'))
     await control.start()
+    if (cfg.metrics) {
+      metrics = await startMetricsServer(cfg.metrics, () => daemon.status())
+      log.info('metrics endpoint ready', { url: `http://${cfg.metrics.listen}/metrics` })
+    }
   } catch (e) {
+    await metrics?.close()
+    dhcp6Relay?.stop()
     await daemon.stop(false).catch(() => undefined)
     await control.stop().catch(() => undefined)
     throw e
@@ -136,9 +185,12 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     daemon,
     control,
     log,
+    dhcp6Relay,
     stop(deregister?: boolean) {
       stopping ??= (async () => {
         await control.stop()
+        await metrics?.close()
+        dhcp6Relay?.stop()
         await daemon.stop(deregister)
       })()
       return stopping

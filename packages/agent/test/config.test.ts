@@ -54,7 +54,7 @@ describe('config', () => {
         'profiles[0].homePrefixes[0]: not an IPv6 prefix (like 2001:db8:1::/64): 2001:db8::/129',
         'profiles[1].mnId: is required',
         'links.wlan0.mtu: must be between 1280 and 65535',
-        'drivers.nosuch: unknown field (known: mock)',
+        'drivers.nosuch: unknown driver (known: mock, hostapd, ppp)',
         'ra.minIntervalMs: must be at most 0.75 x ra.maxIntervalMs (RFC 4861 §6.2.1)',
       ]),
     )

@@ -73,8 +73,15 @@ export function addDaemonCommands(program: Command): void {
     .option('--mac <mac>', 'link-layer address of the MN')
     .option('--att <tech>', 'access technology: wifi, ppp, ethernet, virtual or a number')
     .option('--hint <hint>', 'handoff hint: new, same-interface, other-interface, unknown')
+    .option('--count <n>', 'attach N synthetic MNs <prefix><i>@example.com with MACs 0a:00:00:xx:xx:xx (labs, benchmarks)')
+    .option('--start <i>', 'first index with --count', '1')
+    .option('--mn-prefix <p>', 'identifier prefix with --count', 'mn')
     .option(...socketOpt)
-    .action(async (o: { link: string; mn?: string; mac?: string; att?: string; hint?: string; socket: string }) => {
+    .action(async (o: { link: string; mn?: string; mac?: string; att?: string; hint?: string; count?: string; start: string; mnPrefix: string; socket: string }) => {
+      if (o.count !== undefined) {
+        out(await ask(o.socket, { cmd: 'attach-range', link: o.link, count: Number(o.count), start: Number(o.start), mnPrefix: o.mnPrefix, att: o.att }))
+        return
+      }
       if (!o.mn && !o.mac) throw new CliError('attach needs --mn or --mac')
       const r = await ask(o.socket, { cmd: 'attach', link: o.link, mn: o.mn, mac: o.mac, att: o.att, hint: o.hint })
       out(r)

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander'
 import { runDecode } from './decode'
 import { addDaemonCommands, CliError } from './daemon-commands'
 import { addLabCommands } from './lab-commands'
+import { addPppCommands } from './ppp-commands'
 import { lmaCommand } from '@pmip6/lab-lma'
 import { addConfigCommands } from './config-commands'
 
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
 
   addDaemonCommands(program)
   addLabCommands(program)
+  addPppCommands(program)
   lmaCommand(program)
   addConfigCommands(program)
   return program

@@ -1,0 +1,122 @@
+/**
+ * Prometheus text exposition (format 0.0.4) of the daemon's state, served on a configured local
+ * address (off by default): bindings by state, PBUs, retransmissions, PBAs by status, drops by
+ * reason, RAs, registration latency, and every raw counter. The formatting is pure; the server
+ * is a plain node:http listener that answers GET /metrics only.
+ */
+import { createServer, type Server } from 'node:http'
+import type { DaemonStatus } from './daemon'
+
+export interface MetricsConfig {
+  /** host:port or [v6]:port; a loopback or management address, never the access links. */
+  readonly listen: string
+}
+
+type Labels = Readonly<Record<string, string>>
+
+const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
+const labelText = (l: Labels): string => {
+  const keys = Object.keys(l)
+  return keys.length === 0 ? '' : `{${keys.map((k) => `${k}="${esc(l[k]!)}"`).join(',')}}`
+}
+
+class Exposition {
+  private readonly lines: string[] = []
+  private readonly declared = new Set<string>()
+
+  add(name: string, type: 'counter' | 'gauge', help: string, value: number, labels: Labels = {}): void {
+    if (!this.declared.has(name)) {
+      this.declared.add(name)
+      this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+    }
+    this.lines.push(`${name}${labelText(labels)} ${Number.isFinite(value) ? value : 0}`)
+  }
+
+  text(): string {
+    return this.lines.join('\n') + '\n'
+  }
+}
+
+/** Counter names the daemon and core use, mapped to metric families with labels. */
+export function formatMetrics(s: DaemonStatus): string {
+  const e = new Exposition()
+  const c = s.counters
+  const get = (k: string): number => c[k] ?? 0
+  e.add('mag_up', 'gauge', 'The MAG daemon is running.', 1)
+  e.add('mag_uptime_seconds', 'gauge', 'Seconds since the daemon started.', s.uptimeS)
+  e.add('mag_bindings', 'gauge', 'Binding update list entries.', s.bindings)
+  for (const state of ['registering', 'registered', 'refreshing', 'deregistering', 'held', 'denied', 'clock-wait', 'failed', 'local']) {
+    e.add('mag_bindings_by_state', 'gauge', 'Binding update list entries by state.', s.states[state] ?? 0, { state })
+  }
+  e.add('mag_timers', 'gauge', 'Armed timers.', s.timers)
+  for (const kind of ['registration', 'refresh', 'deregistration']) e.add('mag_pbu_sent_total', 'counter', 'Proxy Binding Updates sent, by kind.', get(`core.pbu-sent:${kind}`), { kind })
+  e.add('mag_pbu_retransmissions_total', 'counter', 'PBUs sent again after no answer (RFC 5213 §6.9.4).', get('core.pbu-retransmitted'))
+  e.add('mag_pba_received_total', 'counter', 'Proxy Binding Acknowledgements received.', get('core.pba-received'))
+  e.add('mag_ra_sent_total', 'counter', 'Router Advertisements sent.', get('nd.tx.ra'))
+  e.add('mag_rs_received_total', 'counter', 'Router Solicitations received.', get('core.rs-received'))
+  e.add('mag_mh_malformed_total', 'counter', 'Mobility Header messages dropped as malformed.', get('mh.malformed'))
+  e.add('mag_nd_malformed_total', 'counter', 'ND messages dropped as malformed.', get('nd.malformed'))
+  for (const [k, v] of Object.entries(c)) {
+    let m: RegExpExecArray | null
+    if ((m = /^core\.pba-status:(\d+)$/.exec(k))) e.add('mag_pba_status_total', 'counter', 'PBAs by status code (RFC 5213 §8.9).', v, { status: m[1]! })
+    else if ((m = /^core\.pba-dropped:(.+)$/.exec(k))) e.add('mag_pba_dropped_total', 'counter', 'PBAs ignored, by reason (RFC 5213 §6.9.1.2).', v, { reason: m[1]! })
+    else if ((m = /^core\.rs-dropped:(.+)$/.exec(k))) e.add('mag_rs_dropped_total', 'counter', 'RSs ignored, by reason.', v, { reason: m[1]! })
+    else if ((m = /^(mh|nd)\.malformed\.(.+)$/.exec(k))) e.add('mag_malformed_total', 'counter', 'Malformed packets by protocol and reason.', v, { proto: m[1]!, reason: m[2]! })
+    else if ((m = /^(mh|nd)\.drop\.(.+)$/.exec(k))) e.add('mag_dropped_total', 'counter', 'Packets dropped before the core, by protocol and reason.', v, { proto: m[1]!, reason: m[2]! })
+  }
+  const lat = (name: string, help: string, f: { count: number; p50: number | null; p99: number | null } | undefined): void => {
+    if (!f) return
+    e.add(`${name}_samples`, 'gauge', `${help} (samples in the window).`, f.count)
+    if (f.p50 !== null) e.add(`${name}_microseconds`, 'gauge', `${help} (quantiles of the recent window).`, f.p50, { quantile: '0.5' })
+    if (f.p99 !== null) e.add(`${name}_microseconds`, 'gauge', `${help} (quantiles of the recent window).`, f.p99, { quantile: '0.99' })
+  }
+  lat('mag_registration_latency', 'Attach to the RA with the home prefix', s.registrationLatencyUs)
+  lat('mag_lma_round_trip', 'PBU sent to PBA received', s.lmaRoundTripUs)
+  // Everything else, unmapped: nothing an operator might alert on stays invisible.
+  for (const [k, v] of Object.entries(c)) e.add('mag_counter_total', 'counter', 'Every daemon and core counter by its name.', v, { name: k })
+  return e.text()
+}
+
+/** Parses host:port or [v6]:port (port 0: any free port, for tests). */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s)
+  const port = m ? Number(m[2]) : NaN
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`not host:port or [v6]:port: ${s}`)
+  return { host: m[1]!, port }
+}
+
+export interface MetricsServer {
+  readonly address: { host: string; port: number }
+  close(): Promise<void>
+}
+
+export async function startMetricsServer(cfg: MetricsConfig, status: () => DaemonStatus): Promise<MetricsServer> {
+  const { host, port } = parseListen(cfg.listen)
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /metrics\n')
+      return
+    }
+    let body: string
+    try {
+      body = formatMetrics(status())
+    } catch (e) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`)
+      return
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const a = server.address()
+  const bound = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : { host, port }
+  return {
+    address: bound,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  }
+}

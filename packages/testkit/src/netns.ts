@@ -1,0 +1,356 @@
+/**
+ * A small network-namespace topology for end-to-end tests and benchmarks of access drivers
+ * (root only): the lab LMA, one MAG and N mobile nodes, with the daemons run by `mag` as a user
+ * would. Every address is from 2001:db8::/32 and lives only in namespaces this object made;
+ * down() kills whatever still runs in them and deletes them.
+ *
+ *   mn<i> (eth0) --- per-MN veth, or a bridge in <prefix>-air for a shared link --- mag (access)
+ *   mag (up0) 2001:db8:ffff::1 --- veth --- (t0) 2001:db8:ffff::2 lma
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createConnection } from 'node:net'
+import { join, resolve } from 'node:path'
+import { sleep } from './compliance'
+
+export const MAG_JS = resolve(__dirname, '../../cli/bin/mag.js')
+
+export const NS_PLAN = {
+  mag: '2001:db8:ffff::1',
+  lma: '2001:db8:ffff::2',
+  homePool: '2001:db8:100::/48',
+  fixedLinkLocal: 'fe80::1',
+  fixedLinkLayer: '02:00:00:00:00:fe',
+} as const
+
+export type AccessShape = { readonly kind: 'per-mn'; readonly name: (i: number) => string } | { readonly kind: 'shared'; readonly name: string }
+
+export interface NsLabOptions {
+  /** Namespace prefix, unique per test file (at most 10 characters). */
+  readonly prefix: string
+  readonly mns: number
+  readonly access: AccessShape
+  readonly stateDir: string
+}
+
+export class NsError extends Error {
+  override readonly name = 'NsError'
+}
+
+export interface Run {
+  readonly code: number
+  readonly out: string
+  readonly err: string
+}
+
+export function run(cmd: string, args: readonly string[], timeoutMs = 15_000): Run {
+  const r = spawnSync(cmd, [...args], { encoding: 'utf8', timeout: timeoutMs })
+  return { code: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? (r.error ? String(r.error) : '') }
+}
+
+function must(cmd: string, args: readonly string[]): string {
+  const r = run(cmd, args)
+  if (r.code !== 0) throw new NsError(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.err.trim()}`)
+  return r.out
+}
+
+/** One JSON-line request on a daemon's control socket (MAG or lab LMA). */
+export function control(path: string, req: Record<string, unknown>, timeoutMs = 3000): Promise<Record<string, unknown>> {
+  return new Promise((resolvePromise, reject) => {
+    const s = createConnection(path)
+    let buf = ''
+    const timer = setTimeout(() => {
+      s.destroy()
+      reject(new NsError(`no answer on ${path} within ${timeoutMs} ms`))
+    }, timeoutMs)
+    s.setEncoding('utf8')
+    s.on('connect', () => s.write(JSON.stringify(req) + '\n'))
+    s.on('data', (d: string) => {
+      buf += d
+      const nl = buf.indexOf('\n')
+      if (nl < 0) return
+      clearTimeout(timer)
+      s.destroy()
+      try {
+        const r = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>
+        if (r['ok'] === false) reject(new NsError(String(r['error'])))
+        else resolvePromise(r)
+      } catch (e) {
+        reject(e as Error)
+      }
+    })
+    s.on('error', (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+  })
+}
+
+/** Resolves when `p` does or after `ms`, whichever is first; leaves no timer behind. */
+export async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))])
+  clearTimeout(timer)
+}
+
+/** Polls until `fn` gives a value that is not null/false/undefined, or throws after `timeoutMs`. */
+export async function waitUntil<T>(what: string, fn: () => T | null | false | undefined | Promise<T | null | false | undefined>, timeoutMs = 10_000, everyMs = 100): Promise<T> {
+  const until = Date.now() + timeoutMs
+  let last: unknown = null
+  for (;;) {
+    try {
+      const v = await fn()
+      if (v !== null && v !== false && v !== undefined) return v
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() > until) throw new NsError(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    await sleep(everyMs)
+  }
+}
+
+export class Daemon {
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    readonly log: string,
+    readonly socket: string,
+  ) {}
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  request(req: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return control(this.socket, req)
+  }
+
+  logText(): string {
+    try {
+      return readFileSync(this.log, 'utf8')
+    } catch {
+      return ''
+    }
+  }
+
+  /** SIGTERM (or `signal`), then SIGKILL after `graceMs`. */
+  async stop(graceMs = 4000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (!this.alive) return
+    const exited = new Promise<void>((r) => this.child.once('exit', () => r()))
+    this.child.kill(signal)
+    await within(exited, graceMs)
+    if (this.alive) {
+      this.child.kill('SIGKILL')
+      await within(exited, 1000)
+    }
+  }
+}
+
+export class NsLab {
+  readonly ns: { readonly lma: string; readonly mag: string; readonly air: string; mn(i: number): string }
+  private readonly created: string[] = []
+  private readonly daemons: Daemon[] = []
+
+  private constructor(readonly o: NsLabOptions) {
+    const p = o.prefix
+    this.ns = { lma: `${p}-lma`, mag: `${p}-mag`, air: `${p}-air`, mn: (i: number) => `${p}-mn${i}` }
+  }
+
+  static mnMac(i: number): string {
+    return `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`
+  }
+
+  /** The MAG's access link that MN `i` is on. */
+  accessLink(i: number): string {
+    return this.o.access.kind === 'shared' ? this.o.access.name : this.o.access.name(i)
+  }
+
+  /** Builds the namespaces and links; on failure removes what it made. */
+  static create(o: NsLabOptions): NsLab {
+    const lab = new NsLab(o)
+    try {
+      lab.build()
+    } catch (e) {
+      lab.removeNamespaces()
+      throw e
+    }
+    return lab
+  }
+
+  ip(ns: string, ...args: string[]): string {
+    return must('ip', ['-n', ns, ...args])
+  }
+
+  exec(ns: string, cmd: readonly string[], timeoutMs = 15_000): Run {
+    return run('ip', ['netns', 'exec', ns, ...cmd], timeoutMs)
+  }
+
+  private sysctl(ns: string, key: string, v: string | number): void {
+    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `${key}=${v}`])
+  }
+
+  private addNs(ns: string): void {
+    must('ip', ['netns', 'add', ns])
+    this.created.push(ns)
+    this.ip(ns, 'link', 'set', 'lo', 'up')
+  }
+
+  private veth(nsA: string, ifA: string, nsB: string, ifB: string): void {
+    const tag = `${process.pid % 10000}${Math.floor(Math.random() * 1e5)}`
+    const a = `va${tag}`.slice(0, 15)
+    const b = `vb${tag}`.slice(0, 15)
+    must('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b])
+    must('ip', ['link', 'set', a, 'netns', nsA, 'name', ifA])
+    must('ip', ['link', 'set', b, 'netns', nsB, 'name', ifB])
+  }
+
+  private magAccess(name: string): void {
+    const ns = this.ns.mag
+    this.ip(ns, 'link', 'set', name, 'address', NS_PLAN.fixedLinkLayer)
+    // Only the fixed link-local address: the MN sees the same router on every MAG.
+    this.sysctl(ns, `net.ipv6.conf.${name}.addr_gen_mode`, 1)
+    this.sysctl(ns, `net.ipv6.conf.${name}.accept_ra`, 0)
+    this.sysctl(ns, `net.ipv6.conf.${name}.accept_dad`, 0)
+    this.ip(ns, 'link', 'set', name, 'up')
+    this.ip(ns, 'addr', 'add', `${NS_PLAN.fixedLinkLocal}/64`, 'dev', name, 'nodad')
+  }
+
+  private mnEth(i: number): void {
+    const ns = this.ns.mn(i)
+    this.ip(ns, 'link', 'set', 'eth0', 'address', NsLab.mnMac(i))
+    this.sysctl(ns, 'net.ipv6.conf.eth0.accept_dad', 0)
+    this.sysctl(ns, 'net.ipv6.conf.eth0.accept_ra', 1)
+    this.sysctl(ns, 'net.ipv6.conf.eth0.autoconf', 1)
+    this.ip(ns, 'link', 'set', 'eth0', 'up')
+  }
+
+  private build(): void {
+    const { o, ns } = this
+    if (this.listOurs().length > 0) throw new NsError(`namespaces ${o.prefix}-* exist already`)
+    mkdirSync(o.stateDir, { recursive: true, mode: 0o700 })
+    this.addNs(ns.lma)
+    this.addNs(ns.mag)
+    for (let i = 1; i <= o.mns; i++) this.addNs(ns.mn(i))
+    this.veth(ns.mag, 'up0', ns.lma, 't0')
+    this.ip(ns.mag, 'addr', 'add', `${NS_PLAN.mag}/64`, 'dev', 'up0', 'nodad')
+    this.ip(ns.lma, 'addr', 'add', `${NS_PLAN.lma}/64`, 'dev', 't0', 'nodad')
+    this.ip(ns.mag, 'link', 'set', 'up0', 'up')
+    this.ip(ns.lma, 'link', 'set', 't0', 'up')
+    this.sysctl(ns.mag, 'net.ipv6.conf.all.forwarding', 1)
+    this.sysctl(ns.lma, 'net.ipv6.conf.all.forwarding', 1)
+    if (o.access.kind === 'shared') {
+      this.addNs(ns.air)
+      this.ip(ns.air, 'link', 'add', 'b0', 'type', 'bridge')
+      // Forward 01:80:c2:00:00:03 (802.1X PAE), which bridges keep to themselves by default.
+      this.ip(ns.air, 'link', 'set', 'b0', 'type', 'bridge', 'group_fwd_mask', '8')
+      this.veth(ns.mag, o.access.name, ns.air, 'a0')
+      this.ip(ns.air, 'link', 'set', 'a0', 'master', 'b0')
+      this.ip(ns.air, 'link', 'set', 'a0', 'up')
+      this.magAccess(o.access.name)
+      for (let i = 1; i <= o.mns; i++) {
+        this.veth(ns.mn(i), 'eth0', ns.air, `m${i}`)
+        this.ip(ns.air, 'link', 'set', `m${i}`, 'master', 'b0')
+        this.ip(ns.air, 'link', 'set', `m${i}`, 'up')
+        this.mnEth(i)
+      }
+      this.ip(ns.air, 'link', 'set', 'b0', 'up')
+    } else {
+      for (let i = 1; i <= o.mns; i++) {
+        this.veth(ns.mn(i), 'eth0', ns.mag, o.access.name(i))
+        this.magAccess(o.access.name(i))
+        this.mnEth(i)
+      }
+    }
+  }
+
+  /** Starts a daemon in a namespace: `mag <args>`, output to `<stateDir>/<name>.log`. */
+  private spawnDaemon(name: string, ns: string, args: readonly string[], socket: string): Daemon {
+    const log = join(this.o.stateDir, `${name}.log`)
+    const fd = openSync(log, 'a')
+    try {
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, MAG_JS, ...args], { stdio: ['ignore', fd, fd] })
+      const d = new Daemon(name, child, log, socket)
+      this.daemons.push(d)
+      return d
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  private async ready(d: Daemon): Promise<Daemon> {
+    await waitUntil(
+      `${d.name} control socket`,
+      async () => {
+        if (!d.alive) throw new NsError(`${d.name} exited:\n${d.logText().split('\n').slice(-15).join('\n')}`)
+        await d.request({ cmd: 'status' })
+        return true
+      },
+      15_000,
+      50,
+    )
+    return d
+  }
+
+  async startLma(extra: Record<string, unknown> = {}): Promise<Daemon> {
+    const socket = join(this.o.stateDir, 'lma.sock')
+    const cfg = join(this.o.stateDir, 'lma.json')
+    writeFileSync(cfg, JSON.stringify({ address: NS_PLAN.lma, pool: NS_PLAN.homePool, acceptUnknown: true, controlSocket: socket, ...extra }, null, 2))
+    return this.ready(this.spawnDaemon('lma', this.ns.lma, ['lma', '--config', cfg, '--log-level', 'info'], socket))
+  }
+
+  /** The MAG's base config: access links, profiles for mn1..N by MAC; `extra` is merged on top. */
+  magConfig(extra: Record<string, unknown> = {}, profiles?: readonly Record<string, unknown>[]): Record<string, unknown> {
+    const links: Record<string, unknown> = {}
+    if (this.o.access.kind === 'shared') links[this.o.access.name] = { shared: true }
+    else for (let i = 1; i <= this.o.mns; i++) links[this.o.access.name(i)] = {}
+    const socket = join(this.o.stateDir, 'mag.sock')
+    const base: Record<string, unknown> = {
+      mag: { address: NS_PLAN.mag, controlSocket: socket, logLevel: 'info', fixedLinkLocal: NS_PLAN.fixedLinkLocal, fixedLinkLayer: NS_PLAN.fixedLinkLayer, shutdown: 'deregister', shutdownTimeoutMs: 1500 },
+      links,
+      profiles: profiles ?? Array.from({ length: this.o.mns }, (_, k) => ({ mnId: `mn${k + 1}@example.org`, lma: NS_PLAN.lma, macs: [NsLab.mnMac(k + 1)] })),
+    }
+    for (const [k, v] of Object.entries(extra)) {
+      const cur = base[k]
+      base[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof cur === 'object' && cur !== null ? { ...cur, ...v } : v
+    }
+    return base
+  }
+
+  async startMag(config: Record<string, unknown>, logLevel = 'info'): Promise<Daemon> {
+    const cfg = join(this.o.stateDir, 'mag.json')
+    writeFileSync(cfg, JSON.stringify(config, null, 2))
+    const socket = String((config['mag'] as Record<string, unknown>)['controlSocket'])
+    return this.ready(this.spawnDaemon('mag', this.ns.mag, ['run', '--config', cfg, '--log-level', logLevel], socket))
+  }
+
+  /** Global addresses of MN i's eth0 (SLAAC from our RAs). */
+  mnGlobals(i: number): string[] {
+    const r = this.exec(this.ns.mn(i), ['ip', '-6', '-j', 'addr', 'show', 'dev', 'eth0'])
+    const j = JSON.parse(r.out || '[]') as { addr_info?: { local: string; scope: string }[] }[]
+    return (j[0]?.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => a.local)
+  }
+
+  private listOurs(): string[] {
+    return run('ip', ['netns', 'list']).out.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${this.o.prefix}-`))
+  }
+
+  private removeNamespaces(): void {
+    for (const ns of this.listOurs()) {
+      for (const pid of run('ip', ['netns', 'pids', ns]).out.split(/\s+/).filter(Boolean).map(Number)) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          // gone
+        }
+      }
+      run('ip', ['netns', 'del', ns])
+    }
+  }
+
+  /** Stops the daemons, kills anything else running in our namespaces, deletes them. */
+  async down(): Promise<void> {
+    for (const d of this.daemons) await d.stop(2000).catch(() => undefined)
+    this.removeNamespaces()
+    rmSync(this.o.stateDir, { recursive: true, force: true })
+  }
+}
