@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process'
 import type { Command } from 'commander'
 import { LAB_DEFAULT_NAME, MAGS, mnId, mnMac, accessLink, type MagName } from './lab/plan'
-import { labDown, labMoveL2, labNamespace, labSocket, labStatus, labUp, readState, MAG_JS } from './lab/lab'
+import { labDown, labMoveL2, labNamespace, labRestart, labSocket, labStatus, labUp, readState, MAG_JS } from './lab/lab'
 import { CliError } from './daemon-commands'
 import { runDemo } from './lab/demo'
 import { controlRequest } from '@pmip6/agent'
@@ -77,6 +77,18 @@ export function addLabCommands(program: Command): void {
         const r = await runDemo({ name: o.name, ...(o.keep ? { keep: true } : {}) })
         if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n')
         if (!r.ok) process.exitCode = 1
+      }),
+    )
+
+  lab
+    .command('restart')
+    .description('start a lab daemon again with its configuration (e.g. after kill -9): mag lab restart mag1')
+    .argument('<node>', 'lma, mag1 or mag2')
+    .option(...nameOpt)
+    .action(
+      wrap(async (node: string, o: { name: string }) => {
+        const pid = await labRestart(o.name, node)
+        process.stdout.write(`${node} running again (pid ${pid})\n`)
       }),
     )
 

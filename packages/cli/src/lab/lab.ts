@@ -93,7 +93,8 @@ function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string,
     },
     links,
     localPool: PLAN.localPools[mag],
-    drivers: { mock: { att: 4 } },
+    // The mock link keeps its stations in a file, as a real link keeps them while the MAG restarts.
+    drivers: { mock: { att: 4, stateFile: join(n.stateDir, `${mag}-mock.json`) } },
     profiles,
   }
   for (const [k, v] of Object.entries(extra)) {
@@ -345,6 +346,36 @@ export function labMoveL2(name: string, i: number, to: MagName): void {
   ipn(n.air, 'link', 'set', `${from === 'mag1' ? 'x' : 'y'}${i}`, 'down')
   ipn(n.air, 'link', 'set', `${to === 'mag1' ? 'x' : 'y'}${i}`, 'up')
   writeState(n, { ...s, mnAt: { ...s.mnAt, [mnId(i)]: to } })
+}
+
+/**
+ * Starts a lab daemon again (after `kill -9`, say) with the configuration it had; the MAG finds
+ * its stations in the mock link's state file and registers them again.
+ */
+export async function labRestart(name: string, node: string): Promise<number> {
+  const s = readState(name)
+  const n = names(name)
+  if (node !== 'lma' && node !== 'mag1' && node !== 'mag2') throw new Error(`only lma, mag1 and mag2 can be restarted, not ${node}`)
+  const old = s.pids[node]
+  if (old !== undefined && pidAlive(old)) {
+    process.kill(old, 'SIGTERM')
+    await waitFor(`${node} to stop`, () => (pidAlive(old) ? undefined : true), 5000, 20).catch(() => process.kill(old, 'SIGKILL'))
+  }
+  const cfg = join(n.stateDir, `${node}.json`)
+  const args = node === 'lma' ? ['lma', '--config', cfg] : ['run', '--config', cfg]
+  const d = startDaemon(n, node, node === 'lma' ? n.lma : n.mag[node as MagName], args)
+  writeState(n, { ...s, pids: { ...s.pids, [node]: d.pid } })
+  await waitFor(
+    `${node} control socket`,
+    async () => {
+      if (!pidAlive(d.pid)) throw new Error(`${node} exited:\n${tail(d.log)}`)
+      await controlRequest(s.sockets[node]!, { cmd: 'status' }, 1000)
+      return true
+    },
+    15_000,
+    50,
+  )
+  return d.pid
 }
 
 export function labSocket(name: string, node: string): string {
