@@ -37,6 +37,8 @@ export class TimerSet {
   private handle: unknown = null
   private handleAt = Infinity
   private stopped = false
+  /** Inside runDue(): timers armed by the callbacks are scheduled once, after the batch. */
+  private running = false
 
   constructor(
     private readonly clock: Clock,
@@ -55,7 +57,7 @@ export class TimerSet {
     const gen = ++this.gen
     this.live.set(key, gen)
     this.push({ at, key, gen })
-    if (at < this.handleAt) this.schedule()
+    if (at < this.handleAt && !this.running) this.schedule()
   }
 
   cancel(key: string): void {
@@ -76,14 +78,22 @@ export class TimerSet {
   /** Fires every timer due at `now` (the scheduled callback calls this). */
   runDue(now = this.clock.now()): number {
     let fired = 0
-    while (this.heap.length > 0 && this.heap[0]!.at <= now) {
-      const e = this.pop()!
-      if (this.live.get(e.key) !== e.gen) continue
-      this.live.delete(e.key)
-      fired++
-      this.fire(e.key, e.at)
-      if (this.stopped) return fired
+    const outer = this.running
+    this.running = true
+    try {
+      while (this.heap.length > 0 && this.heap[0]!.at <= now) {
+        const e = this.pop()!
+        if (this.live.get(e.key) !== e.gen) continue
+        this.live.delete(e.key)
+        fired++
+        this.fire(e.key, e.at)
+        if (this.stopped) return fired
+      }
+    } finally {
+      this.running = outer
     }
+    // Called directly (not from our own timer): what the callbacks armed still needs a wake-up.
+    if (!outer && this.handle === null) this.schedule()
     return fired
   }
 
@@ -100,8 +110,7 @@ export class TimerSet {
     this.handle = this.clock.setTimeout(() => {
       this.handle = null
       this.handleAt = Infinity
-      this.runDue()
-      this.schedule()
+      this.runDue() // schedules the next wake-up itself
     }, wait)
   }
 

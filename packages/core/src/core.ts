@@ -101,6 +101,12 @@ const PH_PACED = 5 // waiting for room in its LMA's in-flight window; no timer
 type Phase = typeof PH_IDLE | typeof PH_DEFERRED | typeof PH_SENT | typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE | typeof PH_PACED
 const DEFAULT_MAX_PBUS_IN_FLIGHT = 256
 
+/** FIFO of entries waiting for room towards one LMA; consumed from `head`. */
+interface PacedQueue {
+  items: (Entry | undefined)[]
+  head: number
+}
+
 // Forwarding state the data plane holds for the entry.
 const F_NONE = 0
 const F_TUNNEL = 1
@@ -403,7 +409,8 @@ class Core implements MagCore {
   private readonly byLink = new Map<string, Entry>()
   /** Per LMA: entries whose PBU awaits its PBA, and those waiting for room (FIFO, may hold stale ones). */
   private readonly inFlight = new Map<string, Set<Entry>>()
-  private readonly paced = new Map<string, Entry[]>()
+  private readonly paced = new Map<string, PacedQueue>()
+  private lastSweep = -Infinity
   /** link + MAC -> entry: RSs and detaches on a shared link find their MN without a scan. */
   private readonly byLinkMac = new Map<string, Entry>()
   /** Outstanding PBUs by sequence number (§6.9.1.2 item 5 matching when the PBA has no MN-ID). */
@@ -811,17 +818,29 @@ class Core implements MagCore {
     const set = this.inFlight.get(lma)
     if (!set || !set.delete(e)) return
     const q = this.paced.get(lma)
-    while (q && q.length > 0 && set.size < this.s.maxPbusInFlight) {
-      const next = q.shift()!
+    while (q && q.head < q.items.length && set.size < this.s.maxPbusInFlight) {
+      const next = q.items[q.head]!
+      q.items[q.head++] = undefined
       if (next.phase === PH_PACED && this.byMn.get(next.mnId) === next) this.transmit(next)
     }
-    if (q && q.length === 0) this.paced.delete(lma)
+    if (q && q.head >= q.items.length) this.paced.delete(lma)
+    else if (q && q.head > 1024 && q.head * 2 > q.items.length) {
+      // Array.shift() is a memmove on large arrays: consume by index, compact now and then.
+      q.items = q.items.slice(q.head)
+      q.head = 0
+    }
   }
 
-  /** Room in the LMA's window? Stale members (removed entries) are swept when it looks full. */
+  /**
+   * Room in the LMA's window? Members only leave through setPhase(), so the set is exact; as a
+   * guard against a path that forgets, it is swept for stale members when full, at most once a
+   * second (a full window in a refresh burst would otherwise be scanned on every PBU).
+   */
   private hasRoom(lma: string): boolean {
     const set = this.inFlight.get(lma)
     if (!set || set.size < this.s.maxPbusInFlight) return true
+    if (this.now - this.lastSweep < 1000) return false
+    this.lastSweep = this.now
     for (const x of set) if (x.phase !== PH_SENT || this.byMn.get(x.mnId) !== x || x.profile?.lma !== lma) set.delete(x)
     return set.size < this.s.maxPbusInFlight
   }
@@ -869,8 +888,8 @@ class Core implements MagCore {
       this.setPhase(e, PH_PACED)
       this.inc('pbu-paced')
       let q = this.paced.get(profile.lma)
-      if (!q) this.paced.set(profile.lma, (q = []))
-      q.push(e)
+      if (!q) this.paced.set(profile.lma, (q = { items: [], head: 0 }))
+      q.items.push(e)
       return
     }
     if (e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
