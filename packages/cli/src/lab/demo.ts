@@ -91,13 +91,21 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     await step(`mn1 attaches to mag1 (${mnMac(1)})`, () => controlRequest(sock('mag1'), { cmd: 'attach', mn: mnId(1), link: accessLink(1), mac: mnMac(1), att: 'wifi', hint: 'new' }))
     const b1 = await step('mag1: PBU -> LMA, PBA accepted, binding registered', () => waitFor('mn1 registered on mag1', () => bound('mag1', mnId(1)), 10_000, 2), (b) => `HNP ${b.prefixes.join(', ')}`)
     const hnp = b1?.prefixes[0] ?? ''
+    // Without a data plane (the lab's MAGs run signalling only) user traffic cannot flow: the
+    // ping steps say so instead of failing, and everything else is shown as it is.
+    const dp = !failed && readState(o.name).dataplane !== 'none'
+    const noDp = (what: string): void => {
+      if (!failed) out(`${''.padStart(9)}  ${what.padEnd(52)} ${'-'.padStart(10)}  not run: no data plane in this build (signalling only)`)
+    }
     const a1 = await step('mn1 kernel: address from its HNP by SLAAC', () => waitFor('mn1 SLAAC address', () => usable(1, hnp), 10_000), (a) => `${a.local}/${a.prefixlen}, default router ${router(1) ?? '-'}`)
-    await step('mn1 pings the CN through the MAG-LMA tunnel', () => ping(1, 3), (r) => /rtt [^=]+= ([\d.]+)\//.exec(r)?.[1] + ' ms min rtt, 3/3 replies')
+    if (dp) await step('mn1 pings the CN through the MAG-LMA tunnel', () => ping(1, 3), (r) => /rtt [^=]+= ([\d.]+)\//.exec(r)?.[1] + ' ms min rtt, 3/3 replies')
+    else noDp('mn1 pings the CN through the MAG-LMA tunnel')
 
     // 2. Handoff: layer-2 move to mag2 while a ping runs; same address, same default router.
     let pinger: ReturnType<typeof spawn> | undefined
     let pingOut = ''
-    await step('mn1 starts pinging the CN every 20 ms', () => {
+    if (dp)
+      await step('mn1 starts pinging the CN every 20 ms', () => {
       pinger = spawn('ip', ['netns', 'exec', n.mn(1), 'ping', '-6', '-n', '-i', '0.02', '-w', '30', PLAN.cn], { stdio: ['ignore', 'pipe', 'ignore'] })
       pinger.stdout?.on('data', (c: Buffer) => (pingOut += c.toString()))
       return sleep(300)
@@ -113,7 +121,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       if (r !== PLAN.fixedLinkLocal) throw new Error(`default router is ${r ?? 'gone'}`)
       return `${a.local} via ${r}`
     }, (s) => s)
-    await step('ping across the handoff', async () => {
+    if (!dp) noDp('ping across the handoff')
+    else await step('ping across the handoff', async () => {
       await sleep(1000)
       pinger?.kill('SIGINT')
       await waitFor('ping summary', () => (/(\d+) packets transmitted, (\d+) received/.exec(pingOut) ? true : undefined), 5000)
@@ -130,7 +139,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     await step(`mn2 attaches to mag1 (${mnMac(2)})`, () => controlRequest(sock('mag1'), { cmd: 'attach', mn: mnId(2), link: accessLink(2), mac: mnMac(2), att: 'wifi', hint: 'new' }))
     const b2 = await step('mag1 advertises a local prefix, no PBU', () => waitFor('mn2 served locally', async () => (await bindings('mag1')).find((b) => b.mnId === mnId(2) && b.mode === 'host' && b.prefixes.length > 0), 10_000), (b) => `local prefix ${b.prefixes.join(', ')} from ${PLAN.localPools.mag1}`)
     await step('mn2 kernel: address from the local prefix', () => waitFor('mn2 local address', () => usable(2, b2?.prefixes[0] ?? '::/0'), 10_000), (a) => `${a.local}/${a.prefixlen}`)
-    await step('mn2 pings the CN, routed locally by mag1', () => ping(2, 3), (r) => /rtt [^=]+= ([\d.]+)\//.exec(r)?.[1] + ' ms min rtt, 3/3 replies')
+    if (dp) await step('mn2 pings the CN, routed locally by mag1', () => ping(2, 3), (r) => /rtt [^=]+= ([\d.]+)\//.exec(r)?.[1] + ' ms min rtt, 3/3 replies')
+    else noDp('mn2 pings the CN, routed locally by mag1')
 
     // 4. Everyone leaves.
     await step('detach mn1 (mag2) and mn2 (mag1)', async () => {

@@ -1,0 +1,28 @@
+// The README's main job, `mag lab demo`, runs to the end: registration, SLAAC in the MN,
+// handoff to mag2 with the same prefix, address and router, Scenario B with a local prefix,
+// detach, and the lab removed.
+import { spawnSync } from 'node:child_process'
+import { describeLab, labName, mag } from './lab-harness'
+
+const LAB = labName('e5d')
+
+describeLab('mag lab demo', () => {
+  afterAll(() => {
+    mag(['lab', 'down', '--name', LAB])
+  })
+
+  test('the timeline ends well, and the lab is gone afterwards', () => {
+    const r = mag(['lab', 'demo', '--name', LAB, '--json'], 120_000)
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
+    const json = JSON.parse(r.out.slice(r.out.indexOf('\n{') + 1)) as { ok: boolean; steps: { what: string; ok: boolean; detail?: string }[] }
+    expect(json.ok).toBe(true)
+    const detail = (what: string) => json.steps.find((s) => s.what.startsWith(what))?.detail ?? ''
+    expect(detail('mag1: PBU -> LMA')).toMatch(/^HNP 2001:db8:100:/)
+    expect(detail('mag2: binding moved')).toMatch(/\(unchanged\)$/)
+    expect(detail('mn1 keeps its address')).toMatch(/^2001:db8:100:.* via fe80::1$/)
+    expect(detail('mag1 advertises a local prefix')).toMatch(/^local prefix 2001:db8:a1:/)
+    expect(detail('mn2 kernel')).toMatch(/^2001:db8:a1:/)
+    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(`${LAB}-`)
+  }, 150_000)
+})
