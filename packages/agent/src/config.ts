@@ -31,6 +31,22 @@ export interface AgentConfig {
   readonly dhcp6Relay?: Dhcp6RelayConfig
   /** Prometheus text endpoint; absent: off. */
   readonly metrics?: MetricsConfig
+  /** Forwarding state in the kernel (RFC 5213 §6.10); absent: signalling only. */
+  readonly dataplane?: DataplaneConfig
+}
+
+/** `dataplane:` in the config file (see @pmip6/dataplane). */
+export interface DataplaneConfig {
+  readonly backend: 'auto' | 'ip6tnl' | 'seg6'
+  readonly table: number
+  readonly rulePriority: number
+  readonly maxTunnels: number
+  readonly uplinkSelect: 'rule' | 'subtree'
+  /** EnableMAGLocalRouting (RFC 5213 §9). */
+  readonly localRouting: boolean
+  /** Path MTU towards the LMAs; absent: the MTU of the interface holding mag.address. */
+  readonly pathMtu?: number
+  readonly enableForwarding: boolean
 }
 
 /** `drivers:` in the config file: which access drivers run, each with its own section. */
@@ -144,7 +160,7 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['mag', 'ra', 'links', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics'] as const
+const TOP_KEYS = ['mag', 'ra', 'links', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics', 'dataplane'] as const
 const MAG_KEYS = [
   'address',
   'controlSocket',
@@ -396,6 +412,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
 
   const dhcp6Relay = top['dhcp6Relay'] !== undefined ? readDhcp6Relay(r, top['dhcp6Relay'], 'dhcp6Relay') : undefined
   const metrics = top['metrics'] !== undefined ? readMetrics(r, top['metrics'], 'metrics') : undefined
+  const dataplane = top['dataplane'] !== undefined ? readDataplane(r, top['dataplane'], 'dataplane') : undefined
 
   const lmaMtuRaw = r.obj(m['lmaMtu'], 'mag.lmaMtu')
   const lmaMtu: Record<string, number> = {}
@@ -438,9 +455,35 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
     core,
     ...(dhcp6Relay ? { dhcp6Relay } : {}),
     ...(metrics ? { metrics } : {}),
+    ...(dataplane ? { dataplane } : {}),
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems)
   return cfg
+}
+
+const DATAPLANE_KEYS = ['backend', 'table', 'rulePriority', 'maxTunnels', 'uplinkSelect', 'localRouting', 'pathMtu', 'enableForwarding'] as const
+
+/** `dataplane:` (an empty mapping turns it on with the defaults). */
+function readDataplane(r: Reader, raw: unknown, path: string): DataplaneConfig | undefined {
+  if (raw === null) raw = {}
+  const o = r.obj(raw, path)
+  if (!o) return undefined
+  r.known(o, path, DATAPLANE_KEYS)
+  const table = r.num(o['table'], `${path}.table`, 1, 252) ?? 100
+  const maxTunnels = r.num(o['maxTunnels'], `${path}.maxTunnels`, 1, 250) ?? 64
+  if (table + maxTunnels + 3 > 253) r.bad(`${path}.table`, `table ${table} leaves no room for maxTunnels ${maxTunnels} + 3 tables below 253 (the kernel's own tables)`)
+  const rulePriority = r.num(o['rulePriority'], `${path}.rulePriority`, 1, 32760) ?? 1000
+  const pathMtu = r.num(o['pathMtu'], `${path}.pathMtu`, 1320, 65535)
+  return {
+    backend: r.oneOf(o['backend'], `${path}.backend`, ['auto', 'ip6tnl', 'seg6'] as const) ?? 'auto',
+    table,
+    rulePriority,
+    maxTunnels,
+    uplinkSelect: r.oneOf(o['uplinkSelect'], `${path}.uplinkSelect`, ['rule', 'subtree'] as const) ?? 'rule',
+    localRouting: r.bool(o['localRouting'], `${path}.localRouting`) ?? false,
+    ...(pathMtu !== undefined ? { pathMtu } : {}),
+    enableForwarding: r.bool(o['enableForwarding'], `${path}.enableForwarding`) ?? true,
+  }
 }
 
 /** `metrics: { listen: host:port }`: off unless configured. */

@@ -16,10 +16,20 @@ import type { MagIo, Packet } from './io'
 import { TimerSet, type Clock } from './timers'
 import { Counters, LatencyRecorder } from './stats'
 
-/** Where forwarding state goes. Issue 5's rtnetlink data plane implements this. */
+export type ForwardingChange = Extract<MagCommand, { type: 'forwarding-up' | 'forwarding-down' }>
+
+/**
+ * Where forwarding state goes (forwarding.ts: the kernel through rtnetlink). `apply` may finish
+ * later; a rejected forwarding-up comes back to the core as a forwarding-failed event.
+ */
 export interface DataPlane {
   readonly name: string
-  apply(cmd: Extract<MagCommand, { type: 'forwarding-up' | 'forwarding-down' }>): void
+  apply(cmd: ForwardingChange): void | Promise<void>
+  status?(): unknown
+  /** Resolves when every change handed over so far is done. */
+  idle?(): Promise<void>
+  /** keep: leave the kernel state in place (a restart takes it over). */
+  close?(keep: boolean): Promise<void>
 }
 
 /** Signalling only: forwarding changes are logged and counted, nothing is installed. */
@@ -56,6 +66,7 @@ export interface DaemonStatus {
   /** Registration latency minus the LMA round trip: this MAG's own share. */
   readonly magProcessingUs: LatencyFigures
   readonly timers: number
+  readonly dataplane: { readonly name: string; readonly state?: unknown }
 }
 
 export class MagDaemon {
@@ -122,6 +133,11 @@ export class MagDaemon {
     for (const d of this.deps.drivers.values()) await d.stop()
     this.timers.stop()
     this.deps.io.close()
+    try {
+      await this.dataplane.close?.(!deregister)
+    } catch (e) {
+      this.deps.log.error('data plane close failed', { error: (e as Error).message })
+    }
     this.deps.log.info('mag stopped', { deregistered: deregister })
   }
 
@@ -303,10 +319,10 @@ export class MagDaemon {
       case 'forwarding-down':
         this.counters.inc(`dataplane.${c.type}`)
         try {
-          this.dataplane.apply(c)
+          const done = this.dataplane.apply(c)
+          if (done) done.catch((e: unknown) => this.forwardingFailed(c, e))
         } catch (e) {
-          this.counters.inc('dataplane.error')
-          log.error('data plane change failed', { mnId: c.mnId, op: c.type, prefixes: c.prefixes, error: (e as Error).message })
+          this.forwardingFailed(c, e)
         }
         log.info(c.type === 'forwarding-up' ? 'forwarding up' : 'forwarding down', { mnId: c.mnId, link: c.link, prefixes: c.prefixes, mode: c.mode, lma: c.lma })
         return
@@ -339,6 +355,14 @@ export class MagDaemon {
       }
     }
     this.enqueue({ type: 'presence', at: this.deps.clock.now(), mnId, present })
+  }
+
+  /** RFC 5213 §6.10: without forwarding the binding is of no use; the core ends it with the reason. */
+  private forwardingFailed(c: ForwardingChange, e: unknown): void {
+    const reason = e instanceof Error ? e.message : String(e)
+    this.counters.inc('dataplane.error')
+    this.deps.log.error('data plane change failed', { mnId: c.mnId, op: c.type, prefixes: c.prefixes, error: reason })
+    if (c.type === 'forwarding-up') this.enqueue({ type: 'forwarding-failed', at: this.deps.clock.now(), mnId: c.mnId, prefixes: c.prefixes, reason })
   }
 
   private ensureLink(link: string): void {
@@ -410,6 +434,7 @@ export class MagDaemon {
       lmaRoundTripUs: figures(this.lmaRoundTrip),
       magProcessingUs: figures(this.magProcessing),
       timers: this.timers.size,
+      dataplane: { name: this.dataplane.name, ...(this.dataplane.status ? { state: this.dataplane.status() } : {}) },
     }
   }
 }

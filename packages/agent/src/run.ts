@@ -12,6 +12,7 @@ import { ppp } from '@pmip6/driver-ppp'
 import { loadConfig, type AgentConfig } from './config'
 import { ControlServer, type ControlHandler, type ControlRequest, ControlError } from './control'
 import { MagDaemon, type DataPlane } from './daemon'
+import { openKernelDataPlane } from './forwarding'
 import { startDhcp6Relay, type Dhcp6RelayHandle } from './dhcp6'
 import { RawIo, type MagIo } from './io'
 import { createLogger, child } from './log'
@@ -152,7 +153,17 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   if (cfg.drivers.mock) drivers.set('mock', mock(cfg.drivers.mock, dctx('mock')))
   if (cfg.drivers.hostapd) drivers.set('hostapd', hostapd(cfg.drivers.hostapd, dctx('hostapd')))
   if (cfg.drivers.ppp) drivers.set('ppp', ppp(cfg.drivers.ppp, dctx('ppp')))
-  const daemon = new MagDaemon(cfg, { log: child(log, 'daemon'), clock, io, drivers, ...(deps.dataplane ? { dataplane: deps.dataplane } : {}) })
+  // The data plane first: its start removes leftovers of an earlier run and tells the tunnel MTU
+  // (RFC 5213 §6.9.5) for the RAs. A failure here stops the start before any MN is served.
+  let dataplane = deps.dataplane
+  if (!dataplane && cfg.dataplane) {
+    const k = await openKernelDataPlane(cfg, cfg.dataplane, child(log, 'dataplane'))
+    dataplane = k
+    if (cfg.core.tunnelMtu === undefined) cfg = { ...cfg, core: { ...cfg.core, tunnelMtu: k.tunnelMtu } }
+  } else if (!dataplane) {
+    log.warn('no data plane configured (dataplane: in the config): signalling only, nothing is forwarded')
+  }
+  const daemon = new MagDaemon(cfg, { log: child(log, 'daemon'), clock, io, drivers, ...(dataplane ? { dataplane } : {}) })
   const reload = () => {
     if (!configPath) throw new ControlError('no config file to reload')
     const next = loadConfig(configPath)
@@ -175,6 +186,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   } catch (e) {
     await metrics?.close()
     dhcp6Relay?.stop()
+    await dataplane?.close?.(false).catch(() => undefined)
     await daemon.stop(false).catch(() => undefined)
     await control.stop().catch(() => undefined)
     throw e

@@ -42,6 +42,7 @@ import type {
   Millis,
   MobilityMode,
   MtuEvent,
+  ForwardingFailedEvent,
   PbaEvent,
   PolicyEvent,
   PresenceEvent,
@@ -174,6 +175,8 @@ class Entry {
   /** §6.9.1.2 item 10: do not ask for the profile's prefixes again. */
   noProfilePrefixes = false
   fwd: Fwd = F_NONE
+  /** Set while a de-registration runs because forwarding failed: the entry then stays 'failed'. */
+  failReason: string | null = null
   raLeft = 0
   rsTo: string | null = null
   /** Base index of this entry's times in the core's TimeSlab. */
@@ -483,6 +486,9 @@ class Core implements MagCore {
       case 'mtu':
         this.onMtu(ev)
         break
+      case 'forwarding-failed':
+        this.onForwardingFailed(ev)
+        break
       default:
         assertNever(ev, 'event')
     }
@@ -669,6 +675,7 @@ class Core implements MagCore {
 
   /** Decide what service a (re)attached MN gets: Scenario B, held, or a registration. */
   private begin(e: Entry, reason: string, from: BindingState | null): void {
+    e.failReason = null
     if (e.mode === 'host') {
       this.enterLocal(e, reason, EMPTY, from)
       return
@@ -705,6 +712,8 @@ class Core implements MagCore {
       return
     }
     if (e.state === 'deregistering') {
+      // A de-registration after a forwarding failure would keep the entry: the MN is gone now.
+      e.failReason = null
       this.inc('detach-duplicate')
       return
     }
@@ -1008,6 +1017,32 @@ class Core implements MagCore {
     }
   }
 
+  /**
+   * RFC 5213 §6.10: the data plane could not install this binding's forwarding (and rolled back
+   * what it had). The binding serves nothing: its prefixes are withdrawn, the LMA's binding is
+   * de-registered, and the entry ends 'failed' with the kernel's reason until the MN attaches
+   * again or an admin-clear retries.
+   */
+  private onForwardingFailed(ev: ForwardingFailedEvent): void {
+    const e = this.byMn.get(ev.mnId)
+    const current = !e ? EMPTY : e.fwd === F_TUNNEL ? e.hnps : e.fwd === F_LOCAL && e.localPrefix !== null ? [e.localPrefix] : EMPTY
+    // Stale: the entry is gone or no longer forwards these prefixes (it moved on since).
+    if (!e || !ev.prefixes.some((p) => current.includes(p))) {
+      this.inc('forwarding-failed-stale')
+      return
+    }
+    this.inc('forwarding-failed')
+    const reason = `forwarding-failed: ${ev.reason}`
+    if (e.fwd === F_TUNNEL && e.lmaState && e.profile && e.mode === 'network') {
+      e.failReason = reason
+      this.deregister(e, reason)
+      return
+    }
+    this.stopService(e)
+    this.cancelPbu(e)
+    this.changeState(e, 'failed', reason)
+  }
+
   /** The retransmission cap ran out (§6.9.4): the MN gets no service; an admin-clear or a new attach retries. */
   private fail(e: Entry): void {
     this.inc('registration-failed')
@@ -1020,7 +1055,11 @@ class Core implements MagCore {
   private finishDereg(e: Entry, reason: string): void {
     this.cancelPbu(e)
     e.lmaState = false
-    if (e.state === 'deregistering') this.remove(e, reason)
+    if (e.state === 'deregistering' && e.failReason !== null) {
+      // The MN is still attached but cannot be served: it stays visible until it re-attaches or an admin-clear.
+      this.changeState(e, 'failed', e.failReason)
+      e.failReason = null
+    } else if (e.state === 'deregistering') this.remove(e, reason)
     else this.inc('deregistration-done-in-host-mode')
   }
 

@@ -205,8 +205,21 @@ export interface MtuEvent {
   readonly mtu: number
 }
 
+/**
+ * The data plane could not install a forwarding-up (it rolled back what it had added). Without
+ * forwarding the binding serves nothing (RFC 5213 §6.10), so the core ends it with this reason.
+ */
+export interface ForwardingFailedEvent {
+  readonly type: 'forwarding-failed'
+  readonly at: Millis
+  readonly mnId: string
+  readonly prefixes: readonly string[]
+  readonly reason: string
+}
+
 export type MagEvent =
   | AttachedEvent
+  | ForwardingFailedEvent
   | DetachedEvent
   | PbaEvent
   | RsEvent
@@ -228,7 +241,7 @@ export type MagEvent =
  * held: an echo mismatch (§6.9.1.2 item 6): no PBU until an admin-clear.
  * denied: the LMA rejected the MN (items 7, 11): no service; 152 holds until an admin-clear.
  * clock-wait: TIMESTAMP_MISMATCH (item 9): no PBU until clock-synced.
- * failed: no answer within the retransmission cap (§6.9.4).
+ * failed: no answer within the retransmission cap (§6.9.4), or the data plane could not forward.
  * local: Scenario B (RFC 6612 §3.3): no PBU, a local prefix advertised and routed natively.
  */
 export type BindingState = 'registering' | 'registered' | 'refreshing' | 'deregistering' | 'held' | 'denied' | 'clock-wait' | 'failed' | 'local'

@@ -39,6 +39,36 @@ export interface LmaConfig extends LmaCoreOptions {
   readonly controlSocket?: string
   /** SO_BINDTODEVICE for the MH socket; absent: every interface. */
   readonly interface?: string
+  /** The LMA end of the tunnels and routes (RFC 5213 §5.6); absent: signalling only. */
+  readonly dataplane?: LmaDataplaneConfig
+}
+
+export interface LmaDataplaneConfig {
+  readonly backend: 'auto' | 'ip6tnl' | 'seg6'
+  readonly table: number
+  readonly rulePriority: number
+  readonly maxTunnels: number
+  readonly pathMtu?: number
+}
+
+const DATAPLANE_FIELDS = ['backend', 'table', 'rulePriority', 'maxTunnels', 'pathMtu'] as const
+
+function dataplaneConfig(v: unknown, path: string): LmaDataplaneConfig {
+  if (v === null || v === true) v = {}
+  if (!isObj(v)) throw new ConfigError(path, 'not a mapping (or true for the defaults)')
+  noUnknown(v, DATAPLANE_FIELDS, path)
+  const backend = v.backend ?? 'auto'
+  if (backend !== 'auto' && backend !== 'ip6tnl' && backend !== 'seg6') throw new ConfigError(`${path}.backend`, "must be 'auto', 'ip6tnl' or 'seg6'")
+  const table = v.table === undefined ? 100 : int(v.table, `${path}.table`, 1, 252)
+  const maxTunnels = v.maxTunnels === undefined ? 64 : int(v.maxTunnels, `${path}.maxTunnels`, 1, 250)
+  if (table + maxTunnels + 3 > 253) throw new ConfigError(`${path}.table`, `leaves no room for maxTunnels ${maxTunnels} + 3 tables below 253`)
+  return {
+    backend,
+    table,
+    rulePriority: v.rulePriority === undefined ? 1000 : int(v.rulePriority, `${path}.rulePriority`, 1, 32760),
+    maxTunnels,
+    ...(v.pathMtu !== undefined ? { pathMtu: int(v.pathMtu, `${path}.pathMtu`, 1320, 65535) } : {}),
+  }
 }
 
 export class ConfigError extends Error {
@@ -66,6 +96,7 @@ const FIELDS = [
   'restartCounter',
   'controlSocket',
   'interface',
+  'dataplane',
 ] as const
 const MN_FIELDS = ['prefixes', 'mags', 'proxyEnabled'] as const
 
@@ -191,6 +222,7 @@ export function validateConfig(raw: unknown, root = 'config'): LmaConfig {
     restartCounter: raw.restartCounter === undefined ? 0 : int(raw.restartCounter, at('restartCounter'), 0, 0xffffffff),
     ...(controlSocket !== undefined ? { controlSocket } : {}),
     ...(typeof raw.interface === 'string' ? { interface: raw.interface } : {}),
+    ...(raw.dataplane !== undefined && raw.dataplane !== false ? { dataplane: dataplaneConfig(raw.dataplane, at('dataplane')) } : {}),
   }
 }
 

@@ -30,6 +30,8 @@ export interface LabUpOptions {
   /** Extra fields merged into each MAG's config (tests use it for timers, for instance). */
   readonly magConfig?: Record<string, unknown>
   readonly lmaConfig?: Record<string, unknown>
+  /** Install forwarding state (tunnels, routes) on the LMA and the MAGs; default true. */
+  readonly dataplane?: boolean
   readonly logLevel?: string
   readonly quiet?: boolean
 }
@@ -76,7 +78,7 @@ function up(ns: string, ifname: string): void {
   ipn(ns, 'link', 'set', ifname, 'up')
 }
 
-function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string, unknown>, logLevel: string): Record<string, unknown> {
+function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string, unknown>, logLevel: string, dataplane: boolean): Record<string, unknown> {
   const links: Record<string, unknown> = {}
   for (let i = 1; i <= mns; i++) links[accessLink(i)] = {}
   const profiles = []
@@ -96,6 +98,7 @@ function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string,
     // The mock link keeps its stations in a file, as a real link keeps them while the MAG restarts.
     drivers: { mock: { att: 4, stateFile: join(n.stateDir, `${mag}-mock.json`) } },
     profiles,
+    ...(dataplane ? { dataplane: {} } : {}),
   }
   for (const [k, v] of Object.entries(extra)) {
     base[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof base[k] === 'object' ? { ...(base[k] as object), ...(v as object) } : v
@@ -103,12 +106,13 @@ function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string,
   return base
 }
 
-function lmaConfig(n: LabNames, extra: Record<string, unknown>): Record<string, unknown> {
+function lmaConfig(n: LabNames, extra: Record<string, unknown>, dataplane: boolean): Record<string, unknown> {
   return {
     address: PLAN.lma,
     pool: PLAN.homePool,
     acceptUnknown: true,
     controlSocket: join(n.stateDir, 'lma.sock'),
+    ...(dataplane ? { dataplane: true } : {}),
     ...extra,
   }
 }
@@ -172,6 +176,10 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
       ipn(ns, 'addr', 'add', `${PLAN.mags[mag]}/${PLAN.transportPrefixLength}`, 'dev', 'up0', 'nodad')
       up(ns, 'up0')
       sysctl(ns, 'net.ipv6.conf.all.forwarding', 1)
+      // The LMA is also the transport network's router: towards the correspondent, and back to
+      // each MAG's local prefixes (Scenario B traffic is routed natively, not tunnelled).
+      ipn(ns, '-6', 'route', 'add', 'default', 'via', PLAN.lma, 'dev', 'up0')
+      ipn(n.lma, '-6', 'route', 'add', PLAN.localPools[mag], 'via', PLAN.mags[mag], 'dev', 'br0')
     }
     sysctl(n.lma, 'net.ipv6.conf.all.forwarding', 1)
 
@@ -218,33 +226,37 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
     // Daemons.
     const level = o.logLevel ?? 'info'
     const lmaCfg = join(n.stateDir, 'lma.json')
-    writeFileSync(lmaCfg, JSON.stringify(lmaConfig(n, o.lmaConfig ?? {}), null, 2))
+    const dp = o.dataplane ?? true
+    writeFileSync(lmaCfg, JSON.stringify(lmaConfig(n, o.lmaConfig ?? {}, dp), null, 2))
     const lma = startDaemon(n, 'lma', n.lma, ['lma', '--config', lmaCfg, '--log-level', level])
     pids['lma'] = lma.pid
     logs['lma'] = lma.log
     const sockets: Record<string, string> = { lma: join(n.stateDir, 'lma.sock') }
     for (const mag of MAGS) {
       const cfgPath = join(n.stateDir, `${mag}.json`)
-      writeFileSync(cfgPath, JSON.stringify(magConfig(n, mag, o.mns, o.magConfig ?? {}, level), null, 2))
+      writeFileSync(cfgPath, JSON.stringify(magConfig(n, mag, o.mns, o.magConfig ?? {}, level, dp), null, 2))
       const d = startDaemon(n, mag, n.mag[mag], ['run', '--config', cfgPath])
       pids[mag] = d.pid
       logs[mag] = d.log
       sockets[mag] = join(n.stateDir, `${mag}.sock`)
     }
-    const state: LabState = { name: n.name, mns: o.mns, createdAt: new Date().toISOString(), namespaces: created, pids, sockets, logs, mnAt, dataplane: 'none' }
+    let state: LabState = { name: n.name, mns: o.mns, createdAt: new Date().toISOString(), namespaces: created, pids, sockets, logs, mnAt, dataplane: 'none' }
     writeState(n, state)
+    let dataplane = 'none'
     for (const node of ['lma', ...MAGS]) {
-      await waitFor(
+      const st = await waitFor(
         `${node} control socket`,
         async () => {
           if (!pidAlive(pids[node]!)) throw new Error(`${node} exited:\n${tail(logs[node]!)}`)
-          await controlRequest(sockets[node]!, { cmd: 'status' }, 1000)
-          return true
+          return (await controlRequest(sockets[node]!, { cmd: 'status' }, 1000)) as { dataplane?: { name?: string } }
         },
         15_000,
         50,
       )
+      if (node === 'mag1') dataplane = st.dataplane?.name ?? 'none'
     }
+    state = { ...state, dataplane }
+    writeState(n, state)
     log(`lab ${n.name} is up`)
     return state
   } catch (e) {

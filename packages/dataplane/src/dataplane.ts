@@ -1,0 +1,572 @@
+/**
+ * The data plane of RFC 5213 §6.10 (MAG) and §5.6 (LMA): keeps the kernel's forwarding state in
+ * step with the bindings. model.ts decides which objects a binding needs; this file counts
+ * references to the shared ones (one tunnel per peer, one drop rule per access link), runs
+ * every change as a transaction (a failure removes what the change already added) and removes
+ * leftovers of an earlier run at start.
+ *
+ * The changes of one binding run in order; changes of different bindings run concurrently
+ * (bounded), and a shared object set is created and removed on its own chain, so reference
+ * counts and the kernel never disagree.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { canonicalIp6 } from '@pmip6/wire'
+import {
+  accessLinkObjects,
+  checkLayout,
+  DEFAULT_MAX_TUNNELS,
+  describe,
+  downTable,
+  isOurPriority,
+  lmaPrefixObjects,
+  localPrefixObjects,
+  magPrefixObjects,
+  ourTables,
+  prefixOf,
+  RT_TABLE_LOCAL,
+  RT_TABLE_MAIN,
+  RTPROT_PMIP,
+  seg6DecapObjects,
+  TUNNEL_NAME_PREFIX,
+  tunnelMtuFor,
+  tunnelName,
+  tunnelObjects,
+  type Backend,
+  type BackendChoice,
+  type KObj,
+  type Layout,
+  type UplinkSelect,
+  lmaBaseObjects,
+} from './model'
+import { NetlinkError, NetlinkRtnl, type Rtnl } from './rtnl'
+
+export type Role = 'mag' | 'lma'
+
+export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
+
+export interface DataPlaneOptions {
+  readonly role: Role
+  /** 'auto' (default) tries ip6tnl, then seg6. */
+  readonly backend?: BackendChoice
+  /** First of our routing tables; default 100 (T .. T+maxTunnels+1 are ours). */
+  readonly table?: number
+  /** First of our rule priorities; default 1000 (P .. P+4 are ours). */
+  readonly rulePriority?: number
+  readonly maxTunnels?: number
+  /** Our tunnel end: the Proxy-CoA (MAG) or the LMA address. Must be configured on an interface. */
+  readonly self: string
+  /** Path MTU towards the peers; default: the MTU of the interface holding `self`. */
+  readonly pathMtu?: number
+  /** How uplink traffic is steered into the tunnel (see UplinkSelect); default 'rule'. */
+  readonly uplinkSelect?: UplinkSelect
+  /** EnableMAGLocalRouting (RFC 5213 §6.10.3, §9); default false: everything goes through the LMA. */
+  readonly localRouting?: boolean
+  /** Access links guarded from the start (MAG): nothing from them is forwarded without a binding. */
+  readonly accessLinks?: readonly string[]
+  /** Set net.ipv6.conf.all.forwarding=1 when it is off; default true. */
+  readonly enableForwarding?: boolean
+  /** Default: rtnetlink through npm `netlink`. */
+  readonly rtnl?: Rtnl
+  readonly log?: LogFn
+}
+
+/** A binding's forwarding request. `peer` null: routed natively (Scenario B, RFC 6612 §3.3). */
+export interface ForwardingRequest {
+  readonly id: string
+  /** Access link (MAG); ignored at the LMA. */
+  readonly link: string
+  readonly prefixes: readonly string[]
+  readonly peer: string | null
+}
+
+export interface DataPlaneSnapshot {
+  readonly backend: Backend
+  readonly role: Role
+  readonly uplinkSelect: UplinkSelect
+  readonly uplink: string
+  readonly pathMtu: number
+  readonly tunnelMtu: number
+  readonly tunnels: readonly { readonly peer: string; readonly slot: number; readonly users: number; readonly device: string | null }[]
+  readonly bindings: number
+  /** Kernel objects we hold right now. */
+  readonly objects: number
+  readonly failures: number
+}
+
+/** A change that failed and was rolled back; `cause` is the kernel's refusal. */
+export class ForwardingError extends Error {
+  override readonly name = 'ForwardingError'
+  constructor(
+    readonly id: string,
+    override readonly cause: NetlinkError | Error,
+  ) {
+    super(`forwarding for ${id}: ${cause.message}`)
+  }
+}
+
+/**
+ * A kernel object set shared by bindings (a tunnel to one peer, the drop rule of an access
+ * link): installed by the first user, removed after the last. Creation and removal run on the
+ * resource's own chain, so a user arriving while the removal is queued finds it installed again.
+ */
+interface Shared {
+  readonly key: string
+  users: number
+  installed: readonly KObj[] | null
+  chain: Promise<void>
+  /** Tunnels: the table slot, held while installed. */
+  slot: number
+  /** Configured access links stay guarded while the daemon runs. */
+  readonly pinned: boolean
+}
+
+interface Binding {
+  readonly id: string
+  readonly link: string
+  readonly peer: string | null
+  /** Objects per prefix, so prefixes can come and go one by one. */
+  readonly byPrefix: Map<string, readonly KObj[]>
+}
+
+const DEFAULT_TABLE = 100
+const DEFAULT_RULE_PRIORITY = 1000
+const FALLBACK_PATH_MTU = 1500
+/** Changes of different bindings running at once; each has a few requests outstanding. */
+const MAX_CONCURRENT_CHANGES = 64
+const FORWARDING_SYSCTL = '/proc/sys/net/ipv6/conf/all/forwarding'
+const PROBE_DEVICE = `${TUNNEL_NAME_PREFIX}probe`
+/** Peer of the probe tunnel: nothing is ever sent through it (documentation prefix, RFC 3849). */
+const PROBE_PEER = '2001:db8::ffff'
+
+const noLog: LogFn = () => undefined
+
+/**
+ * The undo log of one change: what was added, in order, so a failure removes exactly that, in
+ * reverse. Removal failures during a rollback are logged; the first error is what the caller sees.
+ */
+class Tx {
+  readonly added: KObj[] = []
+  constructor(
+    private readonly rtnl: Rtnl,
+    private readonly log: LogFn,
+  ) {}
+  async add(o: KObj): Promise<void> {
+    await this.rtnl.add(o)
+    this.added.push(o)
+  }
+  /** Adds independent objects at once; on a failure the ones that made it are still recorded. */
+  async addAll(objs: readonly KObj[]): Promise<void> {
+    const results = await Promise.allSettled(objs.map((o) => this.rtnl.add(o)))
+    let first: unknown = null
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') this.added.push(objs[i]!)
+      else first ??= r.reason
+    })
+    if (first !== null) throw first
+  }
+  async rollback(): Promise<void> {
+    for (const o of this.added.reverse()) {
+      try {
+        await this.rtnl.del(o)
+      } catch (e) {
+        this.log('error', 'rollback could not remove an object', { object: describe(o), error: e instanceof Error ? e.message : String(e) })
+      }
+    }
+    this.added.length = 0
+  }
+}
+
+export class DataPlane {
+  private readonly tunnels = new Map<string, Shared>()
+  private readonly freeSlots: number[] = []
+  private readonly guards = new Map<string, Shared>()
+  private readonly bindings = new Map<string, Binding>()
+  /** Tail of each binding's chain of changes: one binding's changes run in order. */
+  private readonly chains = new Map<string, Promise<void>>()
+  private readonly baseObjs: KObj[] = []
+  private readonly inFlight = new Set<Promise<void>>()
+  /** Changes running at once (each has at most a few netlink requests outstanding). */
+  private running = 0
+  private readonly waiting: (() => void)[] = []
+  private objectCount = 0
+  private failures = 0
+  private closed = false
+
+  private constructor(
+    private readonly opts: DataPlaneOptions,
+    private readonly rtnl: Rtnl,
+    private readonly log: LogFn,
+    readonly backend: Backend,
+    readonly uplink: string,
+    readonly pathMtu: number,
+    private readonly layout: Layout,
+  ) {
+    for (let i = layout.maxTunnels - 1; i >= 0; i--) this.freeSlots.push(i)
+  }
+
+  /**
+   * Checks the layout, finds the uplink, chooses the backend, removes our leftovers of an earlier
+   * run and installs the per-daemon objects (seg6 decapsulation, access-link guards). On any
+   * failure what it installed is removed and the socket closed: nothing half-done stays.
+   */
+  static async open(opts: DataPlaneOptions): Promise<DataPlane> {
+    const layout: Layout = { table: opts.table ?? DEFAULT_TABLE, rulePriority: opts.rulePriority ?? DEFAULT_RULE_PRIORITY, maxTunnels: opts.maxTunnels ?? DEFAULT_MAX_TUNNELS }
+    checkLayout(layout)
+    const log = opts.log ?? noLog
+    const rtnl = opts.rtnl ?? new NetlinkRtnl()
+    try {
+      const self = canonicalIp6(opts.self)
+      const uplink = await rtnl.addressDev(self)
+      if (uplink === null) throw new Error(`address ${self} is not configured on any interface (the data plane's tunnel end)`)
+      const pathMtu = opts.pathMtu ?? (await rtnl.links()).find((l) => l.name === uplink)?.mtu ?? FALLBACK_PATH_MTU
+      await cleanup(rtnl, layout, log)
+      const backend = await chooseBackend(rtnl, opts.backend ?? 'auto', self, log)
+      if (opts.enableForwarding ?? true) enableForwarding(log)
+      const dp = new DataPlane({ ...opts, self }, rtnl, log, backend, uplink, pathMtu, layout)
+      await dp.installBase(self)
+      log('info', 'data plane ready', { role: opts.role, backend, uplink, pathMtu, tunnelMtu: tunnelMtuFor(pathMtu), table: layout.table, rulePriority: layout.rulePriority })
+      return dp
+    } catch (e) {
+      rtnl.close()
+      throw e
+    }
+  }
+
+  private async installBase(self: string): Promise<void> {
+    const tx = new Tx(this.rtnl, this.log)
+    try {
+      if (this.backend === 'seg6') {
+        const inner = this.opts.role === 'mag' ? downTable(this.layout) : RT_TABLE_MAIN
+        for (const o of seg6DecapObjects(this.layout, self, this.uplink, inner)) await tx.add(o)
+      }
+      if (this.opts.role === 'lma') for (const o of lmaBaseObjects(this.layout)) await tx.add(o)
+      for (const link of this.opts.accessLinks ?? []) {
+        const objs = this.guardObjects(link)
+        for (const o of objs) await tx.add(o)
+        this.guards.set(link, { key: link, users: 0, installed: objs, chain: Promise.resolve(), slot: -1, pinned: true })
+      }
+    } catch (e) {
+      this.guards.clear()
+      await tx.rollback()
+      throw e
+    }
+    this.baseObjs.push(...tx.added)
+    this.objectCount += tx.added.length
+  }
+
+  /** Tunnel MTU towards peers (RFC 5213 §6.9.5): the path MTU minus the encapsulation. */
+  get tunnelMtu(): number {
+    return tunnelMtuFor(this.pathMtu)
+  }
+
+  /**
+   * Installs forwarding for a binding's prefixes (RFC 5213 §6.10.5 at the MAG, §5.6.1 at the LMA).
+   * Calling it again for the same id adds prefixes; a different link or peer moves the binding.
+   * On failure nothing of this call stays and the promise rejects with a ForwardingError.
+   */
+  up(req: ForwardingRequest): Promise<void> {
+    return this.serial(req.id, () => this.doUp(req))
+  }
+
+  /** Removes forwarding for some prefixes of a binding, or all of them (prefixes absent). Never rejects for unknown ids. */
+  down(id: string, prefixes?: readonly string[]): Promise<void> {
+    return this.serial(id, () => this.doDown(id, prefixes))
+  }
+
+  snapshot(): DataPlaneSnapshot {
+    return {
+      backend: this.backend,
+      role: this.opts.role,
+      uplinkSelect: this.opts.uplinkSelect ?? 'rule',
+      uplink: this.uplink,
+      pathMtu: this.pathMtu,
+      tunnelMtu: this.tunnelMtu,
+      tunnels: [...this.tunnels.values()]
+        .filter((t) => t.installed !== null)
+        .map((t) => ({ peer: t.key, slot: t.slot, users: t.users, device: this.backend === 'ip6tnl' ? tunnelName(t.slot) : null })),
+      bindings: this.bindings.size,
+      objects: this.objectCount,
+      failures: this.failures,
+    }
+  }
+
+  /** Waits until every change queued so far has run. */
+  async idle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight])
+    await Promise.allSettled([...this.tunnels.values(), ...this.guards.values()].map((r) => r.chain))
+  }
+
+  /**
+   * Removes everything this data plane installed (the daemon's clean stop) and closes the
+   * socket. With keep, the kernel state stays (a restart takes it over through cleanup).
+   */
+  async close(opts: { keep?: boolean } = {}): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.idle()
+    if (!opts.keep) await this.removeAll()
+    this.rtnl.close()
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private serial(id: string, f: () => Promise<void>): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('data plane closed'))
+    const prev = this.chains.get(id) ?? Promise.resolve()
+    const run = prev.then(() => this.limited(f))
+    const tail = run.catch(() => undefined)
+    this.chains.set(id, tail)
+    this.inFlight.add(tail)
+    void tail.then(() => {
+      this.inFlight.delete(tail)
+      if (this.chains.get(id) === tail) this.chains.delete(id)
+    })
+    return run
+  }
+
+  /** Bounds the requests outstanding on the netlink socket, so its receive queue never overflows. */
+  private async limited(f: () => Promise<void>): Promise<void> {
+    if (this.running >= MAX_CONCURRENT_CHANGES) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.running++
+    try {
+      await f()
+    } finally {
+      this.running--
+      this.waiting.shift()?.()
+    }
+  }
+
+  private async doUp(req: ForwardingRequest): Promise<void> {
+    const peer = req.peer === null ? null : canonicalIp6(req.peer)
+    const old = this.bindings.get(req.id)
+    if (old && (old.link !== req.link || old.peer !== peer)) {
+      // Moved (another access link, another MAG at the LMA, a mode switch): the old state goes
+      // first, as both may hold the same route (a prefix in the down table).
+      this.bindings.delete(req.id)
+      await this.release(old)
+    }
+    const existing = this.bindings.get(req.id)
+    const b: Binding = existing ?? { id: req.id, link: req.link, peer, byPrefix: new Map() }
+    const tx = new Tx(this.rtnl, this.log)
+    let guard: Shared | null = null
+    let tunnel: Shared | null = null
+    try {
+      if (!existing && this.opts.role === 'mag') guard = await this.acquire(this.guards, req.link, () => this.guardObjects(req.link))
+      if (!existing && peer !== null) tunnel = await this.acquire(this.tunnels, peer, (r) => this.tunnelObjectsFor(r))
+      const t = peer === null ? null : { backend: this.backend, slot: this.tunnels.get(peer)!.slot, peer, uplink: this.uplink, pathMtu: this.pathMtu }
+      const per: [string, KObj[]][] = []
+      for (const text of req.prefixes) {
+        const p = prefixOf(text)
+        if (b.byPrefix.has(p.text)) continue
+        const objs =
+          t === null
+            ? localPrefixObjects(this.layout, p, req.link)
+            : this.opts.role === 'mag'
+              ? magPrefixObjects(this.layout, p, req.link, t, this.opts.localRouting ?? false, this.opts.uplinkSelect ?? 'rule')
+              : lmaPrefixObjects(this.layout, p, t)
+        per.push([p.text, objs])
+      }
+      await tx.addAll(per.flatMap(([, objs]) => objs))
+      for (const [text, objs] of per) b.byPrefix.set(text, objs)
+    } catch (e) {
+      await tx.rollback()
+      if (tunnel) this.releaseShared(this.tunnels, tunnel)
+      if (guard) this.releaseShared(this.guards, guard)
+      this.failures++
+      const err = new ForwardingError(req.id, e instanceof Error ? e : new Error(String(e)))
+      this.log('warn', 'forwarding set-up failed and was rolled back', { id: req.id, link: req.link, peer, error: err.message })
+      throw err
+    }
+    this.objectCount += tx.added.length
+    if (!existing) this.bindings.set(req.id, b)
+  }
+
+  private async doDown(id: string, prefixes?: readonly string[]): Promise<void> {
+    const b = this.bindings.get(id)
+    if (!b) return
+    if (prefixes !== undefined) {
+      const gone = new Set(prefixes.map((p) => prefixOf(p).text))
+      if ([...b.byPrefix.keys()].some((p) => !gone.has(p))) {
+        for (const p of gone) {
+          const objs = b.byPrefix.get(p)
+          if (!objs) continue
+          b.byPrefix.delete(p)
+          await this.removeObjs(objs)
+        }
+        return
+      }
+    }
+    this.bindings.delete(id)
+    await this.release(b)
+  }
+
+  /** Removes a binding's prefix objects and drops its references to the shared ones. */
+  private async release(b: Binding): Promise<void> {
+    for (const objs of b.byPrefix.values()) await this.removeObjs(objs)
+    if (b.peer !== null) {
+      const t = this.tunnels.get(b.peer)
+      if (t) this.releaseShared(this.tunnels, t)
+    }
+    if (this.opts.role === 'mag') {
+      const g = this.guards.get(b.link)
+      if (g) this.releaseShared(this.guards, g)
+    }
+  }
+
+  /**
+   * Takes a reference to a shared object set, installing it if it is not there. The install is
+   * itself a transaction: a failure leaves none of its objects and gives the reference back.
+   */
+  private async acquire(map: Map<string, Shared>, key: string, make: (r: Shared) => readonly KObj[]): Promise<Shared> {
+    let r = map.get(key)
+    if (!r) {
+      r = { key, users: 0, installed: null, chain: Promise.resolve(), slot: -1, pinned: false }
+      map.set(key, r)
+    }
+    const res = r
+    res.users++
+    const step = res.chain.then(async () => {
+      if (res.installed !== null) return
+      const objs = make(res)
+      const tx = new Tx(this.rtnl, this.log)
+      try {
+        for (const o of objs) await tx.add(o)
+      } catch (e) {
+        await tx.rollback()
+        this.freeSlot(res)
+        throw e
+      }
+      res.installed = objs
+      this.objectCount += objs.length
+      if (map === this.tunnels) this.log('info', 'tunnel up', { peer: key, slot: res.slot, backend: this.backend, tunnelMtu: this.tunnelMtu })
+    })
+    res.chain = step.catch(() => undefined)
+    try {
+      await step
+    } catch (e) {
+      res.users--
+      this.forgetIfUnused(map, res)
+      throw e
+    }
+    return res
+  }
+
+  /** Gives a reference back; the last one removes the objects (RFC 5213 §6.10.1 for tunnels). */
+  private releaseShared(map: Map<string, Shared>, res: Shared): void {
+    res.users--
+    res.chain = res.chain.then(async () => {
+      if (res.users > 0 || res.pinned || res.installed === null) return
+      const objs = res.installed
+      res.installed = null
+      await this.removeObjs(objs)
+      this.freeSlot(res)
+      if (map === this.tunnels) this.log('info', 'tunnel down', { peer: res.key })
+      this.forgetIfUnused(map, res)
+    })
+  }
+
+  private forgetIfUnused(map: Map<string, Shared>, res: Shared): void {
+    if (res.users === 0 && res.installed === null && !res.pinned && map.get(res.key) === res) map.delete(res.key)
+  }
+
+  private freeSlot(res: Shared): void {
+    if (res.slot >= 0) this.freeSlots.push(res.slot)
+    res.slot = -1
+  }
+
+  private guardObjects(link: string): readonly KObj[] {
+    return accessLinkObjects(this.layout, link, this.opts.uplinkSelect ?? 'rule')
+  }
+
+  private tunnelObjectsFor(res: Shared): readonly KObj[] {
+    const slot = this.freeSlots.pop()
+    if (slot === undefined) throw new Error(`no free tunnel slot: ${this.layout.maxTunnels} peers in use (dataplane.maxTunnels)`)
+    res.slot = slot
+    return tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot, self: this.opts.self, peer: res.key, uplink: this.uplink, pathMtu: this.pathMtu })
+  }
+
+  /** Removal is best effort: an object already gone (a link deleted under us) is not an error. */
+  private async removeObjs(objs: readonly KObj[]): Promise<void> {
+    for (const o of [...objs].reverse()) {
+      try {
+        await this.rtnl.del(o)
+      } catch (e) {
+        const code = e instanceof NetlinkError ? e.code : ''
+        if (code !== 'ENOENT' && code !== 'ESRCH' && code !== 'ENODEV') this.log('warn', 'could not remove an object', { object: describe(o), error: e instanceof Error ? e.message : String(e) })
+      }
+      this.objectCount--
+    }
+  }
+
+  private async removeAll(): Promise<void> {
+    for (const b of [...this.bindings.values()]) {
+      this.bindings.delete(b.id)
+      await this.release(b)
+    }
+    await Promise.allSettled([...this.tunnels.values(), ...this.guards.values()].map((r) => r.chain))
+    for (const g of this.guards.values()) {
+      if (g.installed === null) continue
+      const objs = g.installed
+      g.installed = null
+      if (g.pinned) continue // part of baseObjs
+      await this.removeObjs(objs)
+    }
+    this.guards.clear()
+    await this.removeObjs(this.baseObjs.splice(0))
+  }
+}
+
+/**
+ * Removes what an earlier run of a daemon with this layout left: rules at our priorities that
+ * carry our protocol number, routes of our protocol in our tables, our tunnel devices; and puts
+ * the `local` rule back at 0 if a seg6 run moved it. Nothing else is touched.
+ */
+export async function cleanup(rtnl: Rtnl, layout: Layout, log: LogFn = noLog): Promise<number> {
+  let removed = 0
+  const rules = await rtnl.rules()
+  const localMoved = rules.some((r) => isOurPriority(layout, r.priority) && r.table === RT_TABLE_LOCAL && r.protocol === RTPROT_PMIP)
+  if (localMoved && !rules.some((r) => r.priority === 0 && r.table === RT_TABLE_LOCAL)) {
+    await rtnl.add({ kind: 'rule', priority: 0, action: 'lookup', table: RT_TABLE_LOCAL })
+    removed++
+  }
+  for (const r of rules) {
+    if (!isOurPriority(layout, r.priority) || r.protocol !== RTPROT_PMIP) continue
+    await rtnl.delRuleInfo(r)
+    removed++
+  }
+  const tables = new Set(ourTables(layout))
+  for (const r of await rtnl.routes()) {
+    if (!tables.has(r.table) || r.protocol !== RTPROT_PMIP) continue
+    await rtnl.delRouteInfo(r)
+    removed++
+  }
+  for (const l of await rtnl.links()) {
+    if (!l.name.startsWith(TUNNEL_NAME_PREFIX) || l.kind !== 'ip6tnl') continue
+    await rtnl.delLinkByName(l.name)
+    removed++
+  }
+  if (removed > 0) log('info', 'removed leftovers of an earlier run', { objects: removed })
+  return removed
+}
+
+async function chooseBackend(rtnl: Rtnl, choice: BackendChoice, self: string, log: LogFn): Promise<Backend> {
+  if (choice !== 'auto') return choice
+  try {
+    await rtnl.add({ kind: 'link', name: PROBE_DEVICE, local: self, remote: PROBE_PEER, mtu: 1280 })
+  } catch (e) {
+    log('info', 'ip6tnl is not available in this kernel; using seg6 encap.red + End.DT6', { error: e instanceof Error ? e.message : String(e) })
+    return 'seg6'
+  }
+  await rtnl.delLinkByName(PROBE_DEVICE)
+  return 'ip6tnl'
+}
+
+function enableForwarding(log: LogFn): void {
+  try {
+    if (readFileSync(FORWARDING_SYSCTL, 'utf8').trim() === '1') return
+    writeFileSync(FORWARDING_SYSCTL, '1\n')
+    log('info', 'enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1)')
+  } catch (e) {
+    throw new Error(`cannot enable IPv6 forwarding (${FORWARDING_SYSCTL}): ${e instanceof Error ? e.message : String(e)}`)
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * The kernel side: adds, removes and lists the objects of model.ts over rtnetlink with npm
+ * `netlink` 0.3.0 (pinned; design.md). Everything goes through the `Rtnl` interface, so tests
+ * can count calls and inject a failure at the Nth one (FaultyRtnl).
+ */
+import { createRtNetlink, FlagsNew, type rt, type RtNetlinkSocket } from 'netlink'
+import { formatIp6, parseIp6 } from '@pmip6/wire'
+import { ip6tnlLinkInfo, LWTUNNEL_ENCAP_SEG6, LWTUNNEL_ENCAP_SEG6_LOCAL, seg6EncapRed, seg6LocalEndDt6, u32 } from './encode'
+import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type KObj, type Prefix, type RouteObj, type RuleObj } from './model'
+
+const AF_INET6 = 10
+const REQUEST_TIMEOUT_MS = 2000
+
+export type NetlinkErrorCode = string
+
+/** A kernel refusal or a transport problem, with the object it concerned. */
+export class NetlinkError extends Error {
+  override readonly name = 'NetlinkError'
+  constructor(
+    readonly op: 'add' | 'del' | 'list' | 'lookup',
+    readonly what: string,
+    /** errno name when the kernel gave one (EEXIST, ENOTSUP, ...), else 'EIO'. */
+    readonly code: NetlinkErrorCode,
+    message: string,
+  ) {
+    super(`${op} ${what}: ${message}`)
+  }
+}
+
+function codeOf(e: unknown): NetlinkErrorCode {
+  const m = /\b(E[A-Z0-9]+)\b/.exec(e instanceof Error ? e.message : String(e))
+  return m?.[1] ?? 'EIO'
+}
+
+/** What the data plane reads back from the kernel. */
+export interface RuleInfo {
+  readonly priority: number
+  readonly table: number
+  readonly action: string
+  readonly protocol: number
+  readonly src: Prefix | null
+  readonly dst: Prefix | null
+  readonly iif: string | null
+  readonly ipProto: number | null
+}
+export interface RouteInfo {
+  readonly table: number
+  readonly dst: Prefix
+  readonly src: Prefix | null
+  readonly protocol: number
+}
+export interface LinkInfo {
+  readonly index: number
+  readonly name: string
+  readonly kind: string | null
+  readonly mtu: number | null
+}
+
+export interface Rtnl {
+  add(o: KObj): Promise<void>
+  del(o: KObj): Promise<void>
+  rules(): Promise<RuleInfo[]>
+  routes(): Promise<RouteInfo[]>
+  links(): Promise<LinkInfo[]>
+  /** Output interface of the route towards `addr` (RTM_GETROUTE). */
+  routeDev(addr: string): Promise<string>
+  /** Name of the interface holding `addr`. */
+  addressDev(addr: string): Promise<string | null>
+  delRuleInfo(r: RuleInfo): Promise<void>
+  delRouteInfo(r: RouteInfo): Promise<void>
+  delLinkByName(name: string): Promise<void>
+  close(): void
+}
+
+function prefixInfo(b: Buffer | undefined, len: number): Prefix | null {
+  if (!b) return null
+  const addr = formatIp6(b)
+  return { text: `${addr}/${len}`, addr, length: len }
+}
+
+const CREATE = FlagsNew.CREATE | FlagsNew.EXCL
+
+export class NetlinkRtnl implements Rtnl {
+  private readonly s: RtNetlinkSocket
+  private readonly ifindex = new Map<string, number>()
+
+  constructor() {
+    this.s = createRtNetlink()
+  }
+
+  private async index(name: string): Promise<number> {
+    const cached = this.ifindex.get(name)
+    if (cached !== undefined) return cached
+    const links = await this.links()
+    for (const l of links) this.ifindex.set(l.name, l.index)
+    const i = this.ifindex.get(name)
+    if (i === undefined) throw new NetlinkError('lookup', `interface ${name}`, 'ENODEV', 'no such interface')
+    return i
+  }
+
+  private ruleMsg(o: RuleObj): [rt.Rule, rt.RuleAttrs] {
+    const data: rt.Rule = { family: AF_INET6, srcLen: o.src?.length ?? 0, dstLen: o.dst?.length ?? 0, action: o.action === 'lookup' ? 'toTbl' : 'blackhole', table: 0 }
+    const attrs: rt.RuleAttrs = { priority: o.priority, protocol: RTPROT_PMIP }
+    if (o.action === 'lookup') attrs.table = o.table!
+    if (o.src) attrs.src = parseIp6(o.src.addr)
+    if (o.dst) attrs.dst = parseIp6(o.dst.addr)
+    if (o.iif) attrs.iifname = o.iif
+    if (o.ipProto !== undefined) attrs.ipProto = o.ipProto
+    return [data, attrs]
+  }
+
+  private async routeMsg(o: RouteObj): Promise<[rt.Route, rt.RouteAttrs]> {
+    const data: rt.Route = { family: AF_INET6, dstLen: o.dst.length, srcLen: o.src?.length ?? 0, table: 0, protocol: RTPROT_PMIP as rt.RouteProtocol, scope: 'UNIVERSE', type: 'UNICAST' }
+    const attrs: rt.RouteAttrs = { table: o.table, oif: await this.index(o.dev) }
+    if (o.dst.length > 0) attrs.dst = parseIp6(o.dst.addr)
+    if (o.src && o.src.length > 0) attrs.src = parseIp6(o.src.addr)
+    if (o.encap?.type === 'seg6-encap-red') {
+      attrs.encapType = LWTUNNEL_ENCAP_SEG6
+      attrs.encap = seg6EncapRed(o.encap.to)
+    } else if (o.encap?.type === 'seg6local-dt6') {
+      attrs.encapType = LWTUNNEL_ENCAP_SEG6_LOCAL
+      attrs.encap = seg6LocalEndDt6(o.encap.table)
+    }
+    if (o.mtu !== undefined) attrs.metrics = { mtu: u32(o.mtu) }
+    return [data, attrs]
+  }
+
+  private async wrap<T>(op: 'add' | 'del' | 'list' | 'lookup', what: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f()
+    } catch (e) {
+      if (e instanceof NetlinkError) throw e
+      throw new NetlinkError(op, what, codeOf(e), e instanceof Error ? e.message : String(e))
+    }
+  }
+
+  async add(o: KObj): Promise<void> {
+    await this.wrap('add', describe(o), async () => {
+      switch (o.kind) {
+        case 'rule': {
+          const [d, a] = this.ruleMsg(o)
+          await this.s.newRule(d, a, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS })
+          return
+        }
+        case 'route': {
+          const [d, a] = await this.routeMsg(o)
+          await this.s.newRoute(d, a, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS })
+          return
+        }
+        case 'link': {
+          await this.s.newLink({ family: 0 }, { ifname: o.name, mtu: o.mtu, linkinfo: ip6tnlLinkInfo(o.local, o.remote) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS })
+          this.ifindex.delete(o.name)
+          try {
+            await this.s.setLink({ index: await this.index(o.name), change: { up: true }, flags: { up: true } }, {}, { timeout: REQUEST_TIMEOUT_MS })
+          } catch (e) {
+            // One object, one step: a device that cannot come up is not left behind.
+            await this.delLinkByName(o.name).catch(() => undefined)
+            throw e
+          }
+          return
+        }
+        case 'local-rule': {
+          // Add the moved rule first: there is never a moment without a `local` rule.
+          await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: o.priority, table: RT_TABLE_LOCAL, protocol: RTPROT_PMIP }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS })
+          try {
+            await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS })
+          } catch (e) {
+            if (codeOf(e) !== 'ENOENT') throw e
+          }
+          return
+        }
+      }
+    })
+  }
+
+  async del(o: KObj): Promise<void> {
+    await this.wrap('del', describe(o), async () => {
+      switch (o.kind) {
+        case 'rule': {
+          const [d, a] = this.ruleMsg(o)
+          await this.s.delRule(d, a, { timeout: REQUEST_TIMEOUT_MS })
+          return
+        }
+        case 'route': {
+          const [d, a] = await this.routeMsg(o)
+          delete a.encap
+          delete a.encapType
+          delete a.metrics
+          await this.s.delRoute(d, a, { timeout: REQUEST_TIMEOUT_MS })
+          return
+        }
+        case 'link':
+          await this.delLinkByName(o.name)
+          return
+        case 'local-rule':
+          await this.restoreLocalRule(o.priority)
+          return
+      }
+    })
+  }
+
+  /** Puts `lookup local` back at 0 (if missing), then removes the moved one. */
+  private async restoreLocalRule(priority: number): Promise<void> {
+    try {
+      await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS })
+    } catch (e) {
+      if (codeOf(e) !== 'EEXIST') throw e
+    }
+    await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS })
+  }
+
+  async rules(): Promise<RuleInfo[]> {
+    return this.wrap('list', 'rules', async () =>
+      (await this.s.getRules({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS })).map((m) => ({
+        priority: m.attrs.priority ?? 0,
+        table: m.attrs.table ?? m.data.table ?? 0,
+        action: String(m.data.action ?? ''),
+        protocol: m.attrs.protocol ?? 0,
+        src: prefixInfo(m.attrs.src, m.data.srcLen ?? 0),
+        dst: prefixInfo(m.attrs.dst, m.data.dstLen ?? 0),
+        iif: m.attrs.iifname ?? null,
+        ipProto: m.attrs.ipProto ?? null,
+      })),
+    )
+  }
+
+  async routes(): Promise<RouteInfo[]> {
+    return this.wrap('list', 'routes', async () =>
+      (await this.s.getRoutes({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS })).map((m) => ({
+        table: m.attrs.table ?? m.data.table ?? 0,
+        dst: prefixInfo(m.attrs.dst ?? Buffer.alloc(16), m.data.dstLen ?? 0)!,
+        src: m.data.srcLen ? prefixInfo(m.attrs.src, m.data.srcLen) : null,
+        protocol: typeof m.data.protocol === 'number' ? m.data.protocol : 0,
+      })),
+    )
+  }
+
+  async links(): Promise<LinkInfo[]> {
+    return this.wrap('list', 'links', async () =>
+      (await this.s.getLinks({}, {}, { timeout: REQUEST_TIMEOUT_MS })).map((m) => ({
+        index: m.data.index ?? 0,
+        name: m.attrs.ifname ?? '',
+        kind: m.attrs.linkinfo ? linkKind(m.attrs.linkinfo) : null,
+        mtu: m.attrs.mtu ?? null,
+      })),
+    )
+  }
+
+  async routeDev(addr: string): Promise<string> {
+    return this.wrap('lookup', `route to ${addr}`, async () => {
+      const r = await this.s.getRoute({ family: AF_INET6, dstLen: 128 }, { dst: parseIp6(addr) }, { timeout: REQUEST_TIMEOUT_MS })
+      const oif = r[0]?.attrs.oif
+      if (oif === undefined) throw new NetlinkError('lookup', `route to ${addr}`, 'ENETUNREACH', 'no route')
+      const l = (await this.links()).find((x) => x.index === oif)
+      if (!l) throw new NetlinkError('lookup', `route to ${addr}`, 'ENODEV', `no interface ${oif}`)
+      return l.name
+    })
+  }
+
+  async addressDev(addr: string): Promise<string | null> {
+    return this.wrap('lookup', `address ${addr}`, async () => {
+      const want = parseIp6(addr)
+      const addrs = await this.s.getAddresses({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS })
+      const hit = addrs.find((a) => (a.attrs.address ?? a.attrs.local)?.equals(want))
+      if (!hit) return null
+      return (await this.links()).find((l) => l.index === hit.data.index)?.name ?? null
+    })
+  }
+
+  async delRuleInfo(r: RuleInfo): Promise<void> {
+    await this.wrap('del', `rule pref ${r.priority}`, async () => {
+      const data: rt.Rule = { family: AF_INET6, srcLen: r.src?.length ?? 0, dstLen: r.dst?.length ?? 0, action: r.action as rt.Rule['action'], table: 0 }
+      const attrs: rt.RuleAttrs = { priority: r.priority, table: r.table }
+      if (r.src) attrs.src = parseIp6(r.src.addr)
+      if (r.dst) attrs.dst = parseIp6(r.dst.addr)
+      if (r.iif) attrs.iifname = r.iif
+      if (r.ipProto !== null) attrs.ipProto = r.ipProto
+      await this.s.delRule(data, attrs, { timeout: REQUEST_TIMEOUT_MS })
+    })
+  }
+
+  async delRouteInfo(r: RouteInfo): Promise<void> {
+    await this.wrap('del', `route ${r.dst.text} table ${r.table}`, async () => {
+      const attrs: rt.RouteAttrs = { table: r.table }
+      if (r.dst.length > 0) attrs.dst = parseIp6(r.dst.addr)
+      if (r.src) attrs.src = parseIp6(r.src.addr)
+      await this.s.delRoute({ family: AF_INET6, dstLen: r.dst.length, srcLen: r.src?.length ?? 0, table: 0 }, attrs, { timeout: REQUEST_TIMEOUT_MS })
+    })
+  }
+
+  async delLinkByName(name: string): Promise<void> {
+    await this.wrap('del', `link ${name}`, async () => {
+      const i = await this.index(name)
+      await this.s.delLink({ index: i }, {}, { timeout: REQUEST_TIMEOUT_MS })
+      this.ifindex.delete(name)
+    })
+  }
+
+  close(): void {
+    this.s.socket.close()
+  }
+}
+
+/** IFLA_INFO_KIND out of a raw IFLA_LINKINFO payload. */
+function linkKind(b: Buffer): string | null {
+  let off = 0
+  while (off + 4 <= b.length) {
+    const len = b.readUInt16LE(off)
+    const type = b.readUInt16LE(off + 2) & 0x3fff
+    if (len < 4 || off + len > b.length) return null
+    if (type === 1) return b.toString('latin1', off + 4, off + len).replace(/\0+$/, '')
+    off += (len + 3) & ~3
+  }
+  return null
+}
+
+/**
+ * Test double for failure injection: forwards to `inner`, but the `failAt`-th mutating call
+ * (add or del, counted from 1) fails as the kernel would. Listing is never counted.
+ */
+export class FaultyRtnl implements Rtnl {
+  calls = 0
+  constructor(
+    private readonly inner: Rtnl,
+    public failAt: number,
+    private readonly code: NetlinkErrorCode = 'ENOBUFS',
+  ) {}
+  private tick(op: 'add' | 'del', what: string): void {
+    this.calls++
+    if (this.calls === this.failAt) throw new NetlinkError(op, what, this.code, `injected failure at call ${this.calls}`)
+  }
+  async add(o: KObj): Promise<void> {
+    this.tick('add', describe(o))
+    await this.inner.add(o)
+  }
+  async del(o: KObj): Promise<void> {
+    this.tick('del', describe(o))
+    await this.inner.del(o)
+  }
+  rules(): Promise<RuleInfo[]> {
+    return this.inner.rules()
+  }
+  routes(): Promise<RouteInfo[]> {
+    return this.inner.routes()
+  }
+  links(): Promise<LinkInfo[]> {
+    return this.inner.links()
+  }
+  routeDev(addr: string): Promise<string> {
+    return this.inner.routeDev(addr)
+  }
+  addressDev(addr: string): Promise<string | null> {
+    return this.inner.addressDev(addr)
+  }
+  delRuleInfo(r: RuleInfo): Promise<void> {
+    return this.inner.delRuleInfo(r)
+  }
+  delRouteInfo(r: RouteInfo): Promise<void> {
+    return this.inner.delRouteInfo(r)
+  }
+  delLinkByName(name: string): Promise<void> {
+    return this.inner.delLinkByName(name)
+  }
+  close(): void {
+    this.inner.close()
+  }
+}
