@@ -54,7 +54,13 @@ describeLab('restart without loss', () => {
       return r.length === N ? r : null
     }, 20_000)
     const prefixOf = new Map(before.map((b) => [b.mnId, b.prefixes.join(',')]))
+    // Forwarding is installed after the registration: count once the data plane holds all 100.
+    const dpBindings = async (): Promise<number> => ((await controlRequest(sock, { cmd: 'status' })) as { dataplane: { state?: { bindings: number } } }).dataplane.state?.bindings ?? -1
+    await waitFor('forwarding for 100', async () => (await dpBindings()) === N, 20_000)
     const kernelBefore = kernelObjects(`${LAB}-mag1`)
+    // One uplink rule and one downlink route per MN, plus the daemon's own few.
+    expect(kernelBefore.rules).toBeGreaterThanOrEqual(N)
+    expect(kernelBefore.routes).toBeGreaterThanOrEqual(N)
     const lmaBindings = async (): Promise<{ mnId: string; prefixes: string[] }[]> => ((await controlRequest(lmaSock, { cmd: 'bindings' })) as { bindings: { mnId: string; prefixes: string[] }[] }).bindings
     expect(await lmaBindings()).toHaveLength(N)
 
@@ -78,6 +84,7 @@ describeLab('restart without loss', () => {
     // Same MNs, same prefixes: the LMA kept the bindings and renewed them.
     for (const b of after) expect({ mn: b.mnId, prefixes: b.prefixes.join(',') }).toEqual({ mn: b.mnId, prefixes: prefixOf.get(b.mnId) })
     expect(await lmaBindings()).toHaveLength(N)
+    await waitFor('forwarding for 100 again', async () => (await dpBindings()) === N, 20_000)
     expect(kernelObjects(`${LAB}-mag1`)).toEqual(kernelBefore)
     const st = (await controlRequest(sock, { cmd: 'status' })) as { counters: Record<string, number> }
     // Rebuilt from the driver: one attach fact per station, no more.

@@ -29,10 +29,11 @@ export function addLabCommands(program: Command): void {
     .option(...nameOpt)
     .option('--mns <n>', 'number of mobile nodes', '2')
     .option('--log-level <level>', 'log level of the daemons', 'info')
+    .option('--no-dataplane', 'signalling only: no tunnels or routes on the LMA and the MAGs')
     .action(
-      wrap(async (o: { name: string; mns: string; logLevel: string }) => {
-        const s = await labUp({ name: o.name, mns: Number(o.mns), logLevel: o.logLevel })
-        process.stdout.write(`lab ${s.name} up: ${s.namespaces.length} namespaces; \`mag lab status --name ${s.name}\`\n`)
+      wrap(async (o: { name: string; mns: string; logLevel: string; dataplane: boolean }) => {
+        const s = await labUp({ name: o.name, mns: Number(o.mns), logLevel: o.logLevel, dataplane: o.dataplane })
+        process.stdout.write(`lab ${s.name} up: ${s.namespaces.length} namespaces, data plane ${s.dataplane}; \`mag lab status --name ${s.name}\`\n`)
       }),
     )
 

@@ -95,7 +95,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     // ping steps say so instead of failing, and everything else is shown as it is.
     const dp = !failed && readState(o.name).dataplane !== 'none'
     const noDp = (what: string): void => {
-      if (!failed) out(`${''.padStart(9)}  ${what.padEnd(52)} ${'-'.padStart(10)}  not run: no data plane in this build (signalling only)`)
+      if (!failed) out(`${''.padStart(9)}  ${what.padEnd(52)} ${'-'.padStart(10)}  not run: the lab runs without a data plane (signalling only)`)
     }
     const a1 = await step('mn1 kernel: address from its HNP by SLAAC', () => waitFor('mn1 SLAAC address', () => usable(1, hnp), 10_000), (a) => `${a.local}/${a.prefixlen}, default router ${router(1) ?? '-'}`)
     if (dp) await step('mn1 pings the CN through the MAG-LMA tunnel', () => ping(1, 3), (r) => /rtt [^=]+= ([\d.]+)\//.exec(r)?.[1] + ' ms min rtt, 3/3 replies')

@@ -1,0 +1,220 @@
+// The data plane in the netns lab (issue 5): packets flow through the MAG-LMA tunnel, an MN
+// keeps its address and flows across a handoff, an MN without a binding sends nothing through
+// the MAG, and a Scenario B MN is routed natively. Every claim is checked on the wire by tshark.
+import { spawn } from 'node:child_process'
+import { Capture, describeLab, labName, mag, magJson, nsRun, sleep, waitFor, type Packet } from './lab-harness'
+
+const LAB = labName('e5d')
+const NS = {
+  lma: `${LAB}-lma`,
+  cn: `${LAB}-cn`,
+  mag1: `${LAB}-mag1`,
+  mag2: `${LAB}-mag2`,
+  mn: (i: number) => `${LAB}-mn${i}`,
+}
+const CN = '2001:db8:cccc::2'
+const MAG1 = '2001:db8:ffff::1'
+const MAG2 = '2001:db8:ffff::3'
+const LMA = '2001:db8:ffff::2'
+const mnId = (i: number) => `mn${i}@example.com`
+const mnMac = (i: number) => `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`
+
+interface Binding {
+  mnId: string
+  state: string
+  prefixes: string[]
+  mode: string
+}
+interface Addr {
+  local: string
+  prefixlen: number
+  scope: string
+  preferred_life_time?: number
+}
+
+const ctl = (node: 'mag1' | 'mag2', ...args: string[]) => {
+  const r = mag(['lab', 'ctl', '--name', LAB, node, '--', ...args])
+  if (r.code !== 0) throw new Error(`mag ${args.join(' ')} on ${node}: ${r.err}`)
+  return r.out
+}
+const bindings = (node: 'mag1' | 'mag2') => magJson<Binding[]>(['lab', 'ctl', '--name', LAB, node, '--', 'bindings', '--json'])
+const binding = (node: 'mag1' | 'mag2', i: number) => bindings(node).find((b) => b.mnId === mnId(i))
+const attach = (node: 'mag1' | 'mag2', i: number, hint = 'new') => ctl(node, 'attach', '--link', `mn${i}`, '--mn', mnId(i), '--mac', mnMac(i), '--att', 'wifi', '--hint', hint)
+const detach = (node: 'mag1' | 'mag2', i: number) => ctl(node, 'detach', '--mn', mnId(i))
+const fault = (...args: string[]) => {
+  const r = mag(['lab', 'fault', '--name', LAB, ...args])
+  if (r.code !== 0) throw new Error(`mag lab fault ${args.join(' ')}: ${r.err}`)
+}
+
+function addrs(i: number): Addr[] {
+  const r = nsRun(NS.mn(i), ['ip', '-6', '-j', 'addr', 'show', 'dev', 'eth0'])
+  return ((JSON.parse(r.out) as { addr_info?: Addr[] }[])[0]?.addr_info ?? []).filter((a) => a.scope === 'global')
+}
+/** A preferred SLAAC address of the MN inside `prefix` (a /64 like 2001:db8:100:3::/64). */
+function usable(i: number, prefix: string): string | null {
+  const net = prefix.replace(/::\/64$/, ':')
+  return addrs(i).find((a) => a.local.startsWith(net) && a.preferred_life_time !== 0)?.local ?? null
+}
+function defaultRouter(i: number): string | undefined {
+  const r = nsRun(NS.mn(i), ['ip', '-6', '-j', 'route', 'show', 'default'])
+  return (JSON.parse(r.out) as { gateway?: string }[])[0]?.gateway
+}
+function ping(i: number, opts: { src?: string; count?: number; interval?: string; timeoutS?: number } = {}): { sent: number; received: number } {
+  const args = ['ping', '-n', '-q', '-c', String(opts.count ?? 3), '-W', String(opts.timeoutS ?? 1), '-i', opts.interval ?? '0.2']
+  if (opts.src) args.push('-I', opts.src)
+  const r = nsRun(NS.mn(i), [...args, CN], 60_000)
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(r.out)
+  if (!m) throw new Error(`ping gave no summary: ${r.out}${r.err}`)
+  return { sent: Number(m[1]), received: Number(m[2]) }
+}
+/** ipv6.src / ipv6.dst of a tunnelled packet: [outer, inner]. */
+const layers = (p: Packet) => ({ src: p.all('ipv6.src'), dst: p.all('ipv6.dst') })
+const routes = (ns: string, table: number) => nsRun(ns, ['ip', '-6', 'route', 'show', 'table', String(table)]).out.trim()
+
+describeLab('data plane in the netns lab', () => {
+  jest.setTimeout(120_000)
+  const captures: Capture[] = []
+
+  beforeAll(() => {
+    mag(['lab', 'down', '--name', LAB])
+    const up = mag(['lab', 'up', '--name', LAB, '--mns', '2'], 60_000)
+    if (up.code !== 0) throw new Error(`mag lab up: ${up.err}`)
+  }, 90_000)
+
+  afterAll(() => {
+    for (const c of captures) c.kill()
+    mag(['lab', 'down', '--name', LAB])
+  })
+
+  async function capture(ns: string, iface: string, filter: string): Promise<Capture> {
+    const c = await Capture.start(ns, iface, filter)
+    captures.push(c)
+    return c
+  }
+  async function stop(c: Capture): Promise<Packet[]> {
+    captures.splice(captures.indexOf(c), 1)
+    await sleep(300) // the last packets reach tshark's buffer
+    return c.stop()
+  }
+
+  let hnp1 = ''
+  let addr1 = ''
+
+  test('MN pings CN through the tunnel: tshark sees IPv6-in-IPv6, Proxy-CoA <-> LMA outside, MN <-> CN inside, both ways', async () => {
+    attach('mag1', 1)
+    const b = await waitFor('mn1 registered on mag1', () => (binding('mag1', 1)?.state === 'registered' ? binding('mag1', 1)! : null))
+    hnp1 = b.prefixes[0]!
+    addr1 = await waitFor('mn1 SLAAC address from its HNP', () => usable(1, hnp1))
+    const cap = await capture(NS.lma, 'p-mag1', 'ip6 proto 41')
+    const r = ping(1, { count: 3 })
+    const pkts = await stop(cap)
+    expect(r).toEqual({ sent: 3, received: 3 })
+    const up = pkts.filter((p) => p.v('icmpv6.type') === '128').map(layers)
+    const down = pkts.filter((p) => p.v('icmpv6.type') === '129').map(layers)
+    expect(up).toHaveLength(3)
+    expect(down).toHaveLength(3)
+    for (const l of up) expect(l).toEqual({ src: [MAG1, addr1], dst: [LMA, CN] })
+    for (const l of down) expect(l).toEqual({ src: [LMA, CN], dst: [MAG1, addr1] })
+    // RFC 2473 plain encapsulation: no routing header on the wire, next header 41 outside.
+    expect(pkts.every((p) => p.all('ipv6.nxt')[0] === '41' && p.v('ipv6.routing.type') === undefined)).toBe(true)
+    // The tunnel MTU (path MTU 1500 minus 40) reaches the MN in the RA.
+    expect(nsRun(NS.mn(1), ['ip', '-6', 'route', 'show', 'default']).out).toMatch(/mtu 1460/)
+  })
+
+  /** Leaves mn2 detached from mag1 whatever happened, so one test's failure does not cascade. */
+  async function mn2Leaves(): Promise<void> {
+    if (binding('mag1', 2)) detach('mag1', 2)
+    await waitFor('mn2 gone from mag1', () => binding('mag1', 2) === undefined)
+    ctl('mag1', 'policy', 'network', '--mn', mnId(2))
+  }
+
+  test('Scenario B: a host-mode MN gets the local prefix and reaches CN without the tunnel; back to network mode it gets its HNP again', async () => {
+    try {
+      await scenarioB()
+    } finally {
+      await mn2Leaves()
+    }
+  })
+
+  async function scenarioB(): Promise<void> {
+    ctl('mag1', 'policy', 'host', '--mn', mnId(2))
+    attach('mag1', 2)
+    const local = await waitFor('mn2 in host mode', () => (binding('mag1', 2)?.state === 'local' ? binding('mag1', 2)! : null))
+    const localPrefix = local.prefixes[0]!
+    expect(localPrefix.startsWith('2001:db8:a1:')).toBe(true)
+    const localAddr = await waitFor('mn2 address from the local prefix', () => usable(2, localPrefix))
+    const cap = await capture(NS.lma, 'p-mag1', 'ip6 and not icmp6[0] >= 133')
+    expect(ping(2, { count: 3, src: localAddr })).toEqual({ sent: 3, received: 3 })
+    const pkts = await stop(cap)
+    const mine = pkts.filter((p) => p.all('ipv6.src').includes(localAddr) || p.all('ipv6.dst').includes(localAddr))
+    // Native both ways: one IPv6 header, MN <-> CN directly, never inside the tunnel.
+    expect(mine.some((p) => p.v('icmpv6.type') === '128')).toBe(true)
+    expect(mine.some((p) => p.v('icmpv6.type') === '129')).toBe(true)
+    for (const p of mine) expect(p.all('ipv6.src')).toHaveLength(1)
+
+    ctl('mag1', 'policy', 'network', '--mn', mnId(2))
+    const b = await waitFor('mn2 registered again', () => (binding('mag1', 2)?.state === 'registered' ? binding('mag1', 2)! : null))
+    const hnpAddr = await waitFor('mn2 address from its HNP', () => usable(2, b.prefixes[0]!))
+    // The local prefix was withdrawn (lifetime 0): its address is no longer preferred.
+    await waitFor('local address deprecated', () => usable(2, localPrefix) === null)
+    expect(ping(2, { count: 2, src: hnpAddr })).toEqual({ sent: 2, received: 2 })
+  }
+
+  test('an MN the LMA rejects cannot send anything through the MAG, not even with another MN\'s address', async () => {
+    fault('--clear', '--status', '152:always')
+    try {
+      attach('mag1', 2)
+      await waitFor('mn2 denied', () => binding('mag1', 2)?.state === 'denied')
+      // The MN makes up addresses: one from the home pool, and mn1's own home address.
+      const made = '2001:db8:100:ffff::10'
+      nsRun(NS.mn(2), ['ip', '-6', 'addr', 'add', `${made}/64`, 'dev', 'eth0', 'nodad'])
+      nsRun(NS.mn(2), ['ip', '-6', 'addr', 'add', `${addr1}/128`, 'dev', 'eth0', 'nodad'])
+      const upl = await capture(NS.lma, 'p-mag1', 'ip6 and not icmp6[0] >= 133')
+      const atCn = await capture(NS.cn, 'eth0', 'icmp6 and icmp6[0] == 128')
+      expect(ping(2, { count: 2, src: made, interval: '0.2' }).received).toBe(0)
+      expect(ping(2, { count: 2, src: addr1, interval: '0.2' }).received).toBe(0)
+      const seen = [...(await stop(upl)), ...(await stop(atCn))]
+      const leaked = seen.filter((p) => p.all('ipv6.src').some((s) => s === made || s === addr1) && p.v('icmpv6.type') === '128')
+      // mn1's own pings are not running now, so any echo request from addr1 would be mn2's.
+      expect(leaked).toEqual([])
+      nsRun(NS.mn(2), ['ip', '-6', 'addr', 'del', `${made}/64`, 'dev', 'eth0'])
+      nsRun(NS.mn(2), ['ip', '-6', 'addr', 'del', `${addr1}/128`, 'dev', 'eth0'])
+    } finally {
+      fault('--clear')
+      await mn2Leaves()
+    }
+  })
+
+  test('handoff while pinging: same address, same default router, the LMA moves the route, mag1 drops its tunnel with its last MN', async () => {
+    expect(routes(NS.mag1, 102)).toMatch(/encap seg6 mode encap.red/)
+    // 20 ms pings for 4 s; the move happens 1 s in.
+    const p = spawn('ip', ['netns', 'exec', NS.mn(1), 'ping', '-n', '-i', '0.02', '-c', '200', '-W', '1', CN], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let out = ''
+    p.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
+    const done = new Promise<void>((r) => p.once('exit', () => r()))
+    await sleep(1000)
+    const move = mag(['lab', 'move', '--name', LAB, 'mn1', '--to', 'mag2'])
+    expect(move.code).toBe(0)
+    await Promise.race([done, sleep(15_000)])
+    if (p.exitCode === null) p.kill('SIGKILL')
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(out)
+    expect(m).not.toBeNull()
+    const sent = Number(m![1])
+    const received = Number(m![2])
+    console.log(`handoff while pinging every 20 ms: ${sent - received} of ${sent} pings lost`)
+    // Flows continue: the pings after the move are answered (the last 50 were sent 3 s after it).
+    const seqs = [...out.matchAll(/icmp_seq=(\d+)/g)].map((x) => Number(x[1]))
+    expect(seqs.filter((s) => s > 150)).toHaveLength(50)
+    expect(await waitFor('mn1 registered on mag2', () => binding('mag2', 1)?.state === 'registered')).toBe(true)
+    expect(binding('mag2', 1)!.prefixes).toEqual([hnp1])
+    expect(usable(1, hnp1)).toBe(addr1)
+    expect(defaultRouter(1)).toBe('fe80::1')
+    expect(routes(NS.lma, 166)).toContain(`segs 1 [ ${MAG2} ]`)
+    expect(routes(NS.lma, 166)).not.toContain(MAG1)
+    // mag1 served only mn1 through its tunnel to the LMA: tunnel and MN state are gone.
+    await waitFor('mag1 tunnel removed', () => routes(NS.mag1, 102) === '')
+    expect(nsRun(NS.mag1, ['ip', '-6', 'rule']).out).not.toContain(hnp1)
+    const st = magJson<{ dataplane: { state: { tunnels: unknown[]; bindings: number } } }>(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'status', '--json'])
+    expect(st.dataplane.state).toMatchObject({ tunnels: [], bindings: 0 })
+  })
+})
