@@ -180,6 +180,7 @@ const MAG_KEYS = [
   'lmaMtu',
   'teardownOnReject',
   'initialSequence',
+  'maxPbusInFlight',
 ] as const
 const PROFILE_KEYS = ['mnId', 'lma', 'homePrefixes', 'prefixLifetime', 'addressConfig', 'mode', 'macs', 'otherConfig'] as const
 
@@ -438,6 +439,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
     ...optional('accessMtu', r.num(m['accessMtu'], 'mag.accessMtu', 1280, 65535)),
     ...optional('teardownOnReject', r.bool(m['teardownOnReject'], 'mag.teardownOnReject')),
     ...optional('initialSequence', r.num(m['initialSequence'], 'mag.initialSequence', 0, 0xffff)),
+    ...optional('maxPbusInFlight', r.num(m['maxPbusInFlight'], 'mag.maxPbusInFlight', 1, 65_536)),
     ...optional('localPool', r.prefix(top['localPool'], 'localPool')),
     ...optional('localPrefixLength', r.num(top['localPrefixLength'], 'localPrefixLength', 1, 128)),
     ...optional('localPrefixLifetimeS', r.num(top['localPrefixLifetime'], 'localPrefixLifetime', 1, 0xffffffff)),
