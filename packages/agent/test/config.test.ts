@@ -46,7 +46,7 @@ describe('config', () => {
     })
     expect(p).toEqual(
       expect.arrayContaining([
-        'mag.bogus: unknown field (known: address, controlSocket, controlSocketMode, logLevel, shutdown, shutdownTimeoutMs, timestampBased, lifetime, refreshFraction, maxRetransmissions, fixedLinkLocal, fixedLinkLayer, seed, tunnelMtu, accessMtu, lmaMtu, teardownOnReject, initialSequence)',
+        'mag.bogus: unknown field (known: address, controlSocket, controlSocketMode, logLevel, shutdown, shutdownTimeoutMs, timestampBased, lifetime, refreshFraction, maxRetransmissions, fixedLinkLocal, fixedLinkLayer, seed, tunnelMtu, accessMtu, lmaMtu, teardownOnReject, initialSequence, heartbeatInterval, heartbeatMissingThreshold)',
         'mag.address: must be a global address (the Proxy-CoA), not link-local',
         'mag.lifetime: must be an integer',
         'mag.fixedLinkLocal: must be a link-local address (fe80::/10)',
@@ -58,6 +58,18 @@ describe('config', () => {
         'ra.minIntervalMs: must be at most 0.75 x ra.maxIntervalMs (RFC 4861 §6.2.1)',
       ]),
     )
+  })
+
+  test('RFC 5847 §5 heartbeat: mag.heartbeatInterval (s, 0 = off) and mag.heartbeatMissingThreshold reach the core; bad values are named', () => {
+    expect(validateConfig(good).core.heartbeatIntervalS).toBeUndefined() // the core's default applies
+    const c = validateConfig({ ...good, mag: { ...good.mag, heartbeatInterval: 1, heartbeatMissingThreshold: 3 } })
+    expect(c.core).toMatchObject({ heartbeatIntervalS: 1, heartbeatMissingThreshold: 3 })
+    expect(validateConfig({ ...good, mag: { ...good.mag, heartbeatInterval: 0 } }).core.heartbeatIntervalS).toBe(0)
+    expect(problems({ ...good, mag: { ...good.mag, heartbeatInterval: -5, heartbeatMissingThreshold: 0 } })).toEqual([
+      'mag.heartbeatInterval: must be between 0 and 3600',
+      'mag.heartbeatMissingThreshold: must be between 1 and 255',
+    ])
+    expect(problems({ ...good, mag: { ...good.mag, heartbeatInterval: '30s' } })).toEqual(['mag.heartbeatInterval: must be an integer'])
   })
 
   test('a missing mag section and duplicate MN identifiers are errors', () => {
