@@ -181,10 +181,14 @@ const MAG_KEYS = [
   'teardownOnReject',
   'initialSequence',
   'maxPbusInFlight',
+  'heartbeatInterval',
+  'heartbeatMissingThreshold',
 ] as const
 const PROFILE_KEYS = ['mnId', 'lma', 'homePrefixes', 'prefixLifetime', 'addressConfig', 'mode', 'macs', 'otherConfig'] as const
 
 export const DEFAULT_CONTROL_SOCKET = '/run/mag/mag.sock'
+/** RFC 5847 §5: HEARTBEAT_INTERVAL should not exceed 3600 s. Below its 30 s floor is allowed, for labs. */
+export const MAX_HEARTBEAT_INTERVAL_S = 3_600
 
 function readProfile(r: Reader, raw: unknown, path: string, isDefault: boolean): (PolicyProfile & { macNaiRealm?: string }) | undefined {
   const o = r.obj(raw, path)
@@ -440,6 +444,9 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
     ...optional('teardownOnReject', r.bool(m['teardownOnReject'], 'mag.teardownOnReject')),
     ...optional('initialSequence', r.num(m['initialSequence'], 'mag.initialSequence', 0, 0xffff)),
     ...optional('maxPbusInFlight', r.num(m['maxPbusInFlight'], 'mag.maxPbusInFlight', 1, 65_536)),
+    // RFC 5847 §5: HEARTBEAT_INTERVAL (seconds, 0 = off) and MISSING_HEARTBEATS_ALLOWED.
+    ...optional('heartbeatIntervalS', r.num(m['heartbeatInterval'], 'mag.heartbeatInterval', 0, MAX_HEARTBEAT_INTERVAL_S)),
+    ...optional('heartbeatMissingThreshold', r.num(m['heartbeatMissingThreshold'], 'mag.heartbeatMissingThreshold', 1, 255)),
     ...optional('localPool', r.prefix(top['localPool'], 'localPool')),
     ...optional('localPrefixLength', r.num(top['localPrefixLength'], 'localPrefixLength', 1, 128)),
     ...optional('localPrefixLifetimeS', r.num(top['localPrefixLifetime'], 'localPrefixLifetime', 1, 0xffffffff)),

@@ -7,7 +7,7 @@
  * Received packets are decoded here; malformed ones are counted by reason and dropped.
  */
 import { mh, nd, parseMac, WireError, type NdOption } from '@pmip6/wire'
-import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingView } from '@pmip6/core'
+import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingView, type LmaHeartbeatView } from '@pmip6/core'
 import type { AccessDriver, LinkEvent, Logger } from '@pmip6/driver-api'
 import type { MockDriver } from '@pmip6/driver-mock'
 import type { AddressConfig, PolicyProfile, UnknownMnPolicy } from '@pmip6/core'
@@ -67,7 +67,11 @@ export interface DaemonStatus {
   readonly magProcessingUs: LatencyFigures
   readonly timers: number
   readonly dataplane: { readonly name: string; readonly state?: unknown }
+  /** RFC 5847 heartbeat state per LMA. */
+  readonly lmas: readonly LmaHeartbeatView[]
 }
+
+type HeartbeatCommand = Extract<MagCommand, { type: 'send-heartbeat' | 'lma-state' }>
 
 export class MagDaemon {
   readonly core: MagCore
@@ -197,6 +201,9 @@ export class MagDaemon {
         return
       }
       case 'heartbeat':
+        // RFC 5847: requests from an LMA and responses to ours; the core matches and answers.
+        this.enqueue({ type: 'heartbeat', at: this.deps.clock.now(), from: p.src, heartbeat: m })
+        return
       case 'binding-update':
       case 'binding-error':
       case 'other':
@@ -339,7 +346,34 @@ export class MagDaemon {
         }
         log.info('state changed', { mnId: c.mnId, from: c.from, to: c.to, reason: c.reason })
         return
+      case 'send-heartbeat':
+      case 'lma-state':
+        this.executeHeartbeat(c)
+        return
     }
+  }
+
+  // ------------------------------------------------------------------ heartbeat (RFC 5847)
+
+  private executeHeartbeat(c: HeartbeatCommand): void {
+    const { io, log } = this.deps
+    if (c.type === 'send-heartbeat') {
+      const kind = c.heartbeat.flags.r ? 'response' : 'request'
+      try {
+        io.sendMh(mh.encode(c.heartbeat), c.to, this.cfg.address)
+        this.counters.inc('mh.tx')
+        this.counters.inc(`mh.tx.heartbeat-${kind}`)
+      } catch (e) {
+        this.counters.inc('mh.tx-error')
+        log.warn('heartbeat send failed', { lma: c.to, kind, seq: c.heartbeat.sequence, error: (e as Error).message })
+        return
+      }
+      log.debug('heartbeat sent', { lma: c.to, kind, seq: c.heartbeat.sequence })
+      return
+    }
+    const fields = { lma: c.lma, state: c.state, reason: c.reason, restartCounter: c.restartCounter }
+    if (c.state === 'unreachable' || c.reason.startsWith('lma-restarted')) log.warn('lma state', fields)
+    else log.info('lma state', fields)
   }
 
   private async askPresence(mnId: string, link: string, mac: string | null): Promise<void> {
@@ -435,6 +469,7 @@ export class MagDaemon {
       magProcessingUs: figures(this.magProcessing),
       timers: this.timers.size,
       dataplane: { name: this.dataplane.name, ...(this.dataplane.status ? { state: this.dataplane.status() } : {}) },
+      lmas: this.core.lmas(),
     }
   }
 }

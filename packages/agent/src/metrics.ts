@@ -1,7 +1,7 @@
 /**
  * Prometheus text exposition (format 0.0.4) of the daemon's state, served on a configured local
  * address (off by default): bindings by state, PBUs, retransmissions, PBAs by status, drops by
- * reason, RAs, registration latency, and every raw counter. The formatting is pure; the server
+ * reason, RAs, registration latency, heartbeat state per LMA (RFC 5847), and every raw counter. The formatting is pure; the server
  * is a plain node:http listener that answers GET /metrics only.
  */
 import { createServer, type Server } from 'node:http'
@@ -63,6 +63,18 @@ export function formatMetrics(s: DaemonStatus): string {
     else if ((m = /^core\.rs-dropped:(.+)$/.exec(k))) e.add('mag_rs_dropped_total', 'counter', 'RSs ignored, by reason.', v, { reason: m[1]! })
     else if ((m = /^(mh|nd)\.malformed\.(.+)$/.exec(k))) e.add('mag_malformed_total', 'counter', 'Malformed packets by protocol and reason.', v, { proto: m[1]!, reason: m[2]! })
     else if ((m = /^(mh|nd)\.drop\.(.+)$/.exec(k))) e.add('mag_dropped_total', 'counter', 'Packets dropped before the core, by protocol and reason.', v, { proto: m[1]!, reason: m[2]! })
+  }
+  // RFC 5847 heartbeat per LMA. state: 1 reachable, 0 unreachable, -1 not known yet or idle.
+  for (const l of s.lmas ?? []) {
+    const lma = { lma: l.lma }
+    const up = l.state === 'reachable' ? 1 : l.state === 'unreachable' ? 0 : -1
+    e.add('mag_lma_reachable', 'gauge', 'LMA reachability by heartbeat (RFC 5847): 1 reachable, 0 unreachable, -1 unknown or no binding.', up, lma)
+    e.add('mag_lma_bindings', 'gauge', 'BUL entries the LMA may hold a binding for.', l.bindings, lma)
+    e.add('mag_heartbeat_requests_sent_total', 'counter', 'Heartbeat requests sent to the LMA (RFC 5847 §3.1).', l.requestsSent, lma)
+    e.add('mag_heartbeat_responses_total', 'counter', 'Heartbeat responses matched to a request.', l.responses, lma)
+    e.add('mag_heartbeat_misses_total', 'counter', 'Heartbeat requests left unanswered within the interval.', l.misses, lma)
+    e.add('mag_heartbeat_consecutive_misses', 'gauge', 'Unanswered heartbeat requests in a row now.', l.consecutiveMisses, lma)
+    e.add('mag_lma_restarts_total', 'counter', 'Restart Counter changes seen (RFC 5847 §3.2).', l.restarts, lma)
   }
   const lat = (name: string, help: string, f: { count: number; p50: number | null; p99: number | null } | undefined): void => {
     if (!f) return

@@ -46,7 +46,7 @@ describe('config', () => {
     })
     expect(p).toEqual(
       expect.arrayContaining([
-        'mag.bogus: unknown field (known: address, controlSocket, controlSocketMode, logLevel, shutdown, shutdownTimeoutMs, timestampBased, lifetime, refreshFraction, maxRetransmissions, fixedLinkLocal, fixedLinkLayer, seed, tunnelMtu, accessMtu, lmaMtu, teardownOnReject, initialSequence)',
+        'mag.bogus: unknown field (known: address, controlSocket, controlSocketMode, logLevel, shutdown, shutdownTimeoutMs, timestampBased, lifetime, refreshFraction, maxRetransmissions, fixedLinkLocal, fixedLinkLayer, seed, tunnelMtu, accessMtu, lmaMtu, teardownOnReject, initialSequence, maxPbusInFlight, heartbeatInterval, heartbeatMissingThreshold)',
         'mag.address: must be a global address (the Proxy-CoA), not link-local',
         'mag.lifetime: must be an integer',
         'mag.fixedLinkLocal: must be a link-local address (fe80::/10)',
@@ -56,6 +56,32 @@ describe('config', () => {
         'links.wlan0.mtu: must be between 1280 and 65535',
         'drivers.nosuch: unknown driver (known: mock, hostapd, ppp)',
         'ra.minIntervalMs: must be at most 0.75 x ra.maxIntervalMs (RFC 4861 §6.2.1)',
+      ]),
+    )
+  })
+
+  test('RFC 5847 §5 heartbeat: mag.heartbeatInterval (s, 0 = off) and mag.heartbeatMissingThreshold reach the core; bad values are named', () => {
+    expect(validateConfig(good).core.heartbeatIntervalS).toBeUndefined() // the core's default applies
+    const c = validateConfig({ ...good, mag: { ...good.mag, heartbeatInterval: 1, heartbeatMissingThreshold: 3 } })
+    expect(c.core).toMatchObject({ heartbeatIntervalS: 1, heartbeatMissingThreshold: 3 })
+    expect(validateConfig({ ...good, mag: { ...good.mag, heartbeatInterval: 0 } }).core.heartbeatIntervalS).toBe(0)
+    expect(problems({ ...good, mag: { ...good.mag, heartbeatInterval: -5, heartbeatMissingThreshold: 0 } })).toEqual([
+      'mag.heartbeatInterval: must be between 0 and 3600',
+      'mag.heartbeatMissingThreshold: must be between 1 and 255',
+    ])
+    expect(problems({ ...good, mag: { ...good.mag, heartbeatInterval: '30s' } })).toEqual(['mag.heartbeatInterval: must be an integer'])
+  })
+
+  test('dataplane: absent means signalling only; an empty mapping gives the defaults; bad fields are named', () => {
+    expect(validateConfig(good).dataplane).toBeUndefined()
+    expect(validateConfig({ ...good, dataplane: {} }).dataplane).toEqual({ backend: 'auto', table: 100, rulePriority: 1000, maxTunnels: 64, uplinkSelect: 'rule', localRouting: false, enableForwarding: true })
+    expect(validateConfig({ ...good, dataplane: { backend: 'seg6', uplinkSelect: 'subtree', localRouting: true, pathMtu: 9000 } }).dataplane).toMatchObject({ backend: 'seg6', uplinkSelect: 'subtree', localRouting: true, pathMtu: 9000 })
+    expect(problems({ ...good, dataplane: { backend: 'gre', table: 250, bogus: 1, pathMtu: 1000 } })).toEqual(
+      expect.arrayContaining([
+        'dataplane.bogus: unknown field (known: backend, table, rulePriority, maxTunnels, uplinkSelect, localRouting, pathMtu, enableForwarding)',
+        'dataplane.backend: must be one of auto, ip6tnl, seg6',
+        'dataplane.table: table 250 leaves no room for maxTunnels 64 + 3 tables below 253 (the kernel\'s own tables)',
+        'dataplane.pathMtu: must be between 1320 and 65535',
       ]),
     )
   })

@@ -26,6 +26,10 @@ const status = (over: Partial<DaemonStatus> = {}): DaemonStatus =>
     lmaRoundTripUs: { count: 2, p50: 80, p99: 400 },
     magProcessingUs: { count: 2, p50: 70, p99: 500 },
     timers: 6,
+    lmas: [
+      { lma: '2001:db8:ffff::2', state: 'unreachable', reason: 'missing-heartbeats:3', bindings: 3, requestsSent: 9, responses: 5, misses: 4, consecutiveMisses: 4, restartCounter: 1, restarts: 1, lastResponseAt: 0 },
+      { lma: '2001:db8:ffff::3', state: 'reachable', reason: 'first-response', bindings: 1, requestsSent: 2, responses: 2, misses: 0, consecutiveMisses: 0, restartCounter: null, restarts: 0, lastResponseAt: 0 },
+    ],
     ...over,
   }) as DaemonStatus
 
@@ -57,6 +61,21 @@ describe('metrics', () => {
     expect(s.get('mag_registration_latency_microseconds{quantile="0.99"}')).toBe(900)
     expect(s.get('mag_counter_total{name="weird \\"name\\"\\\\"}')).toBe(1)
     expect(text.match(/^# TYPE mag_pba_status_total counter$/gm)).toHaveLength(1)
+  })
+
+  test('RFC 5847 heartbeat per LMA: reachability, requests, responses, misses, restarts', () => {
+    const text = formatMetrics(status())
+    const s = samples(text)
+    expect(s.get('mag_lma_reachable{lma="2001:db8:ffff::2"}')).toBe(0)
+    expect(s.get('mag_lma_reachable{lma="2001:db8:ffff::3"}')).toBe(1)
+    expect(s.get('mag_heartbeat_requests_sent_total{lma="2001:db8:ffff::2"}')).toBe(9)
+    expect(s.get('mag_heartbeat_responses_total{lma="2001:db8:ffff::2"}')).toBe(5)
+    expect(s.get('mag_heartbeat_misses_total{lma="2001:db8:ffff::2"}')).toBe(4)
+    expect(s.get('mag_heartbeat_consecutive_misses{lma="2001:db8:ffff::2"}')).toBe(4)
+    expect(s.get('mag_lma_restarts_total{lma="2001:db8:ffff::2"}')).toBe(1)
+    expect(s.get('mag_lma_bindings{lma="2001:db8:ffff::3"}')).toBe(1)
+    expect(text.match(/^# TYPE mag_heartbeat_requests_sent_total counter$/gm)).toHaveLength(1)
+    expect(samples(formatMetrics(status({ lmas: [] }))).has('mag_lma_reachable{lma="2001:db8:ffff::2"}')).toBe(false)
   })
 
   test('served over HTTP on loopback: GET /metrics 200 with the text format, anything else 404', async () => {

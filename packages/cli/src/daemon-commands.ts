@@ -130,6 +130,12 @@ export function addDaemonCommands(program: Command): void {
     return [f('registrationLatencyUs', 'registration'), f('lmaRoundTripUs', 'lma rtt'), f('magProcessingUs', 'mag share')]
   }
 
+  /** RFC 5847 heartbeat state, one line per LMA. */
+  const lmaLines = (s: Record<string, unknown>): string[] => {
+    const lmas = (s['lmas'] ?? []) as { lma: string; state: string; reason: string; bindings: number; requestsSent: number; responses: number; misses: number; restartCounter: number | null }[]
+    return lmas.map((l) => `lma          ${l.lma} ${l.state} (${l.reason || '-'}) bindings ${l.bindings}, heartbeats ${l.requestsSent} sent / ${l.responses} answered / ${l.misses} missed, restart counter ${l.restartCounter ?? '-'}`)
+  }
+
   program
     .command('status')
     .description('counters, uptime, drivers')
@@ -145,6 +151,7 @@ export function addDaemonCommands(program: Command): void {
         `links        ${(s['links'] as string[]).join(', ') || '-'}`,
         `bindings     ${String(s['bindings'])} ${JSON.stringify(s['states'])}`,
         ...latencyLines(s),
+        ...lmaLines(s),
         'counters:',
         ...Object.entries(s['counters'] as Record<string, number>).map(([k, v]) => `  ${pad(k, 40)}${v}`),
       ]

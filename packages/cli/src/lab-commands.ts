@@ -83,7 +83,7 @@ export function addLabCommands(program: Command): void {
 
   lab
     .command('restart')
-    .description('start a lab daemon again with its configuration (e.g. after kill -9): mag lab restart mag1')
+    .description('start a lab daemon again with its configuration (e.g. after kill -9): mag lab restart mag1; the LMA comes back with its bindings lost and its Restart Counter bumped (RFC 5847)')
     .argument('<node>', 'lma, mag1 or mag2')
     .option(...nameOpt)
     .action(

@@ -52,3 +52,15 @@ export const DEFAULT_ACCESS_MTU = 1_500
 export const DEFAULT_LOCAL_PREFIX_LIFETIME_S = 3_600
 /** Length of the per-MN local prefixes carved from a local pool (RFC 4862 §5.5.3 SLAAC needs /64). */
 export const DEFAULT_LOCAL_PREFIX_LENGTH = 64
+
+// --- RFC 5847 configuration variables (its §5) ---
+/**
+ * HEARTBEAT_INTERVAL default of this implementation, seconds. RFC 5847 §5 gives 60 s as the
+ * default and 30 s as the lowest value it recommends (protocol-reference §1.7 marks both
+ * unverified); the project chose the lower bound, so a dead LMA is noticed in 90 s.
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL_S = 30
+/** MISSING_HEARTBEATS_ALLOWED default (RFC 5847 §5). */
+export const DEFAULT_MISSING_HEARTBEATS_ALLOWED = 3
+/** Heartbeat sequence numbers are 32 bits (RFC 5847 §3.1 message format). */
+export const HEARTBEAT_SEQUENCE_MODULO = 0x1_0000_0000

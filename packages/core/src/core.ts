@@ -41,6 +41,8 @@ import type {
   MagEvent,
   Millis,
   MobilityMode,
+  HeartbeatEvent,
+  LmaHeartbeatView,
   MtuEvent,
   ForwardingFailedEvent,
   PbaEvent,
@@ -57,6 +59,8 @@ import {
   DEFAULT_ACCESS_MTU,
   DEFAULT_BINDING_LIFETIME_S,
   DEFAULT_CUR_HOP_LIMIT,
+  DEFAULT_HEARTBEAT_INTERVAL_S,
+  DEFAULT_MISSING_HEARTBEATS_ALLOWED,
   DEFAULT_LOCAL_PREFIX_LENGTH,
   DEFAULT_LOCAL_PREFIX_LIFETIME_S,
   DEFAULT_MAX_RTR_ADV_INTERVAL_MS,
@@ -84,6 +88,7 @@ import { PrefixPool } from './pool'
 import { assertNever } from './assert'
 import { STRIDE, TimeSlab } from './slab'
 import { bytesEqualText, fastFormatIp6, isMasked, prefixText } from './text'
+import { HEARTBEAT_TIMER_KIND, HeartbeatMonitor } from './heartbeat'
 
 // What PBU an entry has outstanding.
 const P_NONE = 0
@@ -128,6 +133,8 @@ const T_LAST_RA = 7
 const T_SENDS = 8 // MAX_UPDATE_RATE slots
 if (T_SENDS + MAX_UPDATE_RATE > STRIDE) throw new Error('TimeSlab STRIDE too small for MAX_UPDATE_RATE')
 
+/** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
+const HEARTBEAT_SEED_SALT = 0x48425453
 const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
 const REJECT_REASON: string[] = []
 const linkMacKey = (link: string, mac: string): string => `${link}\u0000${mac}`
@@ -170,8 +177,10 @@ class Entry {
   lastStatus = -1
   retx = 0
   granted = 0
-  /** The LMA may hold a binding made by this MAG (accepted, or an unanswered registration). */
+  /** The LMA may hold a binding made by this MAG (accepted, or an unanswered registration). Set through Core.setLmaState. */
   lmaState = false
+  /** The LMA whose heartbeat membership this entry holds while lmaState is true (RFC 5847). */
+  hbLma: string | null = null
   /** §6.9.1.2 item 10: do not ask for the profile's prefixes again. */
   noProfilePrefixes = false
   fwd: Fwd = F_NONE
@@ -294,6 +303,9 @@ interface Settings {
   readonly localPrefixLifetimeS: number
   readonly teardownOnReject: boolean
   readonly links: Readonly<Record<string, LinkConfig>>
+  readonly heartbeatIntervalMs: number
+  readonly heartbeatMissingThreshold: number
+  readonly restartCounter: number | null
 }
 
 function positiveInt(v: number | undefined, dflt: number, name: string): number {
@@ -334,6 +346,9 @@ function settingsOf(cfg: MagCoreConfig): Settings {
     localPrefixLifetimeS: positiveInt(cfg.localPrefixLifetimeS, DEFAULT_LOCAL_PREFIX_LIFETIME_S, 'localPrefixLifetimeS'),
     teardownOnReject: cfg.teardownOnReject ?? false,
     links,
+    heartbeatIntervalMs: positiveInt(cfg.heartbeatIntervalS, DEFAULT_HEARTBEAT_INTERVAL_S, 'heartbeatIntervalS') * 1000,
+    heartbeatMissingThreshold: Math.max(1, positiveInt(cfg.heartbeatMissingThreshold, DEFAULT_MISSING_HEARTBEATS_ALLOWED, 'heartbeatMissingThreshold')),
+    restartCounter: cfg.restartCounter === undefined ? null : positiveInt(cfg.restartCounter, 0, 'restartCounter') >>> 0,
   }
 }
 
@@ -434,6 +449,8 @@ class Core implements MagCore {
   private readonly ctr: Record<string, number> = Object.create(null) as Record<string, number>
   private out: MagCommand[] = []
   private now: Millis = 0
+  /** RFC 5847 heartbeats, one peer per LMA with bindings. */
+  private readonly hb: HeartbeatMonitor<Entry>
 
   constructor(cfg: MagCoreConfig) {
     this.s = settingsOf(cfg)
@@ -444,6 +461,17 @@ class Core implements MagCore {
     this.links = new Map(Object.entries(this.s.links))
     for (const [link, l] of this.links) if (l.mtu !== undefined) this.linkMtu.set(link, l.mtu)
     this.pool = cfg.localPool === undefined ? null : new PrefixPool(cfg.localPool, cfg.localPrefixLength ?? DEFAULT_LOCAL_PREFIX_LENGTH)
+    this.hb = new HeartbeatMonitor<Entry>(
+      { intervalMs: this.s.heartbeatIntervalMs, missingAllowed: this.s.heartbeatMissingThreshold, restartCounter: this.s.restartCounter },
+      {
+        emit: (c) => this.out.push(c),
+        inc: (n) => this.inc(n),
+        reregister: (_lma, members, why) => this.reregisterAll(members, why),
+      },
+      // Not from 0: a MAG restarted within the interval must not take a late answer for a new
+      // request. Its own PRNG, so the RA timing drawn from `prng` is the same with or without it.
+      new Prng((cfg.seed ?? 1) ^ HEARTBEAT_SEED_SALT).between(0, 0x7fffffff),
+    )
   }
 
   // ------------------------------------------------------------------ public API
@@ -489,6 +517,9 @@ class Core implements MagCore {
       case 'forwarding-failed':
         this.onForwardingFailed(ev)
         break
+      case 'heartbeat':
+        this.onHeartbeat(ev)
+        break
       default:
         assertNever(ev, 'event')
     }
@@ -528,10 +559,27 @@ class Core implements MagCore {
     return { ...this.ctr }
   }
 
+  lmas(): readonly LmaHeartbeatView[] {
+    return this.hb.views()
+  }
+
   // ------------------------------------------------------------------ plumbing
 
   private inc(name: string): void {
     this.ctr[name] = (this.ctr[name] ?? 0) + 1
+  }
+
+  /**
+   * Whether the entry's LMA may hold a binding made by this MAG. Every change goes through here,
+   * so the heartbeat membership (RFC 5847: heartbeats run while an LMA has bindings) stays exact.
+   */
+  private setLmaState(e: Entry, v: boolean): void {
+    e.lmaState = v
+    const lma = v && e.profile ? e.profile.lma : null
+    if (e.hbLma === lma) return
+    if (e.hbLma !== null) this.hb.remove(e.hbLma, e)
+    e.hbLma = lma
+    if (lma !== null) this.hb.add(lma, e, this.now)
   }
 
   /** The one place an entry changes state (design.md): every change is a state-changed command. */
@@ -753,6 +801,7 @@ class Core implements MagCore {
     this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
     this.releaseLocal(e)
     this.removeFromLink(e)
+    this.setLmaState(e, false)
     this.byMn.delete(e.mnId)
     e.releaseTimes()
     this.changeState(e, 'removed', reason)
@@ -922,7 +971,7 @@ class Core implements MagCore {
     this.out.push({ type: 'send-pbu', to: profile.lma, pbu, mnId: e.mnId })
     // From now on the LMA may hold a binding (a registration it may have accepted); one that
     // is still paced or deferred never left, so a detach then needs no de-registration.
-    if (kind !== P_DEREG) e.lmaState = true
+    if (kind !== P_DEREG) this.setLmaState(e, true)
     e.recordSend(at)
     e.sentAt = at
     e.attempts++
@@ -1054,7 +1103,7 @@ class Core implements MagCore {
 
   private finishDereg(e: Entry, reason: string): void {
     this.cancelPbu(e)
-    e.lmaState = false
+    this.setLmaState(e, false)
     if (e.state === 'deregistering' && e.failReason !== null) {
       // The MN is still attached but cannot be served: it stays visible until it re-attaches or an admin-clear.
       this.changeState(e, 'failed', e.failReason)
@@ -1188,7 +1237,7 @@ class Core implements MagCore {
     this.inc('held')
     this.stopService(e)
     this.cancelPbu(e)
-    e.lmaState = false
+    this.setLmaState(e, false)
     e.hintHi = HandoffIndicator.UNKNOWN
     this.blocked.set(e.mnId, reason)
     this.changeState(e, 'held', reason)
@@ -1230,7 +1279,7 @@ class Core implements MagCore {
     e.hnps = sameSet(prefixes, old) ? old : prefixes
     if (added.length > 0) this.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: added, mode: 'tunnel', lma: profile.lma })
     e.fwd = F_TUNNEL
-    e.lmaState = true
+    this.setLmaState(e, true)
     e.granted = lifetime
     e.expiresAt = e.sentAt + lifetime * 1000
     this.changeState(e, 'registered', 'pba-accepted')
@@ -1270,7 +1319,7 @@ class Core implements MagCore {
         this.clockUnsynced = true
         this.stopService(e)
         this.cancelPbu(e)
-        e.lmaState = false
+        this.setLmaState(e, false)
         if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
         this.changeState(e, 'clock-wait', reason)
         return
@@ -1292,7 +1341,7 @@ class Core implements MagCore {
     this.inc('denied')
     this.stopService(e)
     this.cancelPbu(e)
-    e.lmaState = false
+    this.setLmaState(e, false)
     if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
     if (block) this.blocked.set(e.mnId, reason)
     this.changeState(e, 'denied', reason)
@@ -1489,6 +1538,10 @@ class Core implements MagCore {
 
   private onTimer(ev: TimerEvent): void {
     const slash = ev.key.indexOf('/')
+    if (slash > 0 && ev.key.slice(0, slash) === HEARTBEAT_TIMER_KIND) {
+      if (!this.hb.onTimer(ev.key.slice(slash + 1), ev.at)) this.inc('timer-stale')
+      return
+    }
     const kind = slash > 0 ? timerKindOf(ev.key.slice(0, slash)) : null
     const e = kind === null ? undefined : this.byMn.get(ev.key.slice(slash + 1))
     if (kind === null || !e) {
@@ -1525,6 +1578,64 @@ class Core implements MagCore {
         return
       default:
         assertNever(kind, 'timer kind')
+    }
+  }
+
+  // ------------------------------------------------------------------ heartbeat (RFC 5847)
+
+  private onHeartbeat(ev: HeartbeatEvent): void {
+    this.inc('heartbeat-received')
+    let from: string
+    try {
+      from = canonicalIp6(ev.from)
+    } catch {
+      this.inc('heartbeat-dropped')
+      this.inc('heartbeat-dropped:bad-source')
+      return
+    }
+    this.hb.onHeartbeat(from, ev.heartbeat, ev.at)
+  }
+
+  /**
+   * RFC 5847 §3.2: the LMA restarted and lost its bindings; or it answers again after a failure
+   * (§3.1). Each binding to it is registered again through the ordinary PBU path: an accepted
+   * binding is refreshed at once (§6.9.1.3: every assigned prefix, HI 5, service kept while it
+   * is outstanding); a PBU already in flight starts over with a new sequence number, a fresh
+   * timestamp and the initial backoff (§6.9.4), instead of waiting out up to MAX_BINDACK_TIMEOUT.
+   * After a mere failure, only PBUs in flight are sent again: accepted bindings were not lost.
+   */
+  private reregisterAll(members: ReadonlySet<Entry>, why: 'lma-restarted' | 'lma-reachable'): void {
+    const restarted = why === 'lma-restarted'
+    for (const e of [...members]) {
+      if (this.byMn.get(e.mnId) !== e || e.mode !== 'network' || !e.profile) continue
+      const inFlight = e.phase === PH_SENT || e.phase === PH_PRESENCE
+      switch (e.state) {
+        case 'registered':
+          if (!restarted) break
+          this.inc('reregister-after-lma-restart')
+          this.changeState(e, 'refreshing', why)
+          this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
+          break
+        case 'refreshing':
+          if (e.pending !== P_REFRESH || !(restarted || inFlight)) break
+          this.inc(`reregister-after-${why}`)
+          this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
+          break
+        case 'registering':
+          if (e.pending !== P_REG || !(restarted || inFlight)) break
+          this.inc(`reregister-after-${why}`)
+          this.startPbu(e, P_REG, e.hi)
+          break
+        case 'deregistering':
+        case 'held':
+        case 'denied':
+        case 'clock-wait':
+        case 'failed':
+        case 'local':
+          break
+        default:
+          assertNever(e.state, 'state')
+      }
     }
   }
 
@@ -1661,7 +1772,7 @@ class Core implements MagCore {
         this.cancelPbu(e)
         e.profile = p
         e.hnps = EMPTY
-        e.lmaState = false
+        this.setLmaState(e, false)
         e.hintHi = HandoffIndicator.UNKNOWN
         this.begin(e, 'profile-lma-changed', e.state)
         continue

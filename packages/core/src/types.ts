@@ -4,7 +4,7 @@
  * Update List (RFC 5213 §6.1). Config types here are what the core needs, not the daemon's
  * file format (design.md: "Config types are not core types").
  */
-import type { ProxyBindingAck, ProxyBindingUpdate, RouterAdvertisement } from '@pmip6/wire'
+import type { Heartbeat, ProxyBindingAck, ProxyBindingUpdate, RouterAdvertisement } from '@pmip6/wire'
 
 /** Wall-clock milliseconds since 1970-01-01 UTC (the timestamp option is derived from it). */
 export type Millis = number
@@ -14,7 +14,10 @@ export type Millis = number
  * Wi-Fi AP interface) carries several MNs told apart by their link-layer id (MAC).
  */
 export type LinkRef = string
-/** `<kind>/<mnId>`, e.g. `pbu/mn1@example.com`; kind is one of TimerKind. */
+/**
+ * `<kind>/<mnId>`, e.g. `pbu/mn1@example.com`, kind one of TimerKind; or `hb/<lma>`, the
+ * heartbeat timer of one LMA (RFC 5847), e.g. `hb/2001:db8:ffff::2`.
+ */
 export type TimerKey = string
 export type TimerKind = 'pbu' | 'refresh' | 'expire' | 'ra' | 'rs'
 
@@ -119,6 +122,12 @@ export interface MagCoreConfig {
   readonly localPrefixLifetimeS?: number
   /** Tear the link down when the LMA rejects the MN (RFC 5213 §6.9.1.2 item 11, a MAY); default false. */
   readonly teardownOnReject?: boolean
+  /** RFC 5847 HEARTBEAT_INTERVAL, seconds, towards each LMA with a binding; 0 disables; default 30. */
+  readonly heartbeatIntervalS?: number
+  /** RFC 5847 MISSING_HEARTBEATS_ALLOWED: unanswered requests in a row before the LMA is unreachable; default 3. */
+  readonly heartbeatMissingThreshold?: number
+  /** This MAG's Restart Counter (RFC 5847 §3.2), sent in Heartbeat responses; absent: no option sent. */
+  readonly restartCounter?: number
 }
 
 // ---------------------------------------------------------------- events
@@ -217,6 +226,15 @@ export interface ForwardingFailedEvent {
   readonly reason: string
 }
 
+/** A Heartbeat message (RFC 5847) received on the MH socket: a request from an LMA, or a response. */
+export interface HeartbeatEvent {
+  readonly type: 'heartbeat'
+  readonly at: Millis
+  /** Source address of the IPv6 packet that carried it. */
+  readonly from: string
+  readonly heartbeat: Heartbeat
+}
+
 export type MagEvent =
   | AttachedEvent
   | ForwardingFailedEvent
@@ -230,6 +248,7 @@ export type MagEvent =
   | ClockSyncedEvent
   | ProfilesEvent
   | MtuEvent
+  | HeartbeatEvent
 
 // ---------------------------------------------------------------- states and commands
 
@@ -316,6 +335,27 @@ export interface StateChangedCommand {
   readonly reason: string
 }
 
+/** A Heartbeat request to an LMA, or the response to its request (RFC 5847). */
+export interface SendHeartbeatCommand {
+  readonly type: 'send-heartbeat'
+  /** The LMA address. */
+  readonly to: string
+  readonly heartbeat: Heartbeat
+}
+/**
+ * The path to an LMA changed (RFC 5847 §3.1, §3.2): 'unreachable' after MISSING_HEARTBEATS_ALLOWED
+ * unanswered requests in a row, 'reachable' on a response after that (or the first response),
+ * and a report with reason 'lma-restarted' when its Restart Counter changed.
+ */
+export interface LmaStateCommand {
+  readonly type: 'lma-state'
+  readonly lma: string
+  readonly state: 'reachable' | 'unreachable'
+  readonly reason: string
+  /** The LMA's Restart Counter as last seen, null when it never sent one. */
+  readonly restartCounter: number | null
+}
+
 export type MagCommand =
   | SendPbuCommand
   | SendRaCommand
@@ -325,6 +365,8 @@ export type MagCommand =
   | ForwardingCommand
   | LinkTeardownCommand
   | StateChangedCommand
+  | SendHeartbeatCommand
+  | LmaStateCommand
 
 /** One Binding Update List entry as `mag bindings` shows it. */
 export interface BindingView {
@@ -355,8 +397,32 @@ export interface BindingView {
   readonly routerAddress: string
 }
 
+/**
+ * Heartbeat state of one LMA as `mag status` shows it. 'idle': no binding to it any more (the
+ * figures are kept); 'unknown': heartbeats started, no answer yet.
+ */
+export interface LmaHeartbeatView {
+  readonly lma: string
+  readonly state: 'idle' | 'unknown' | 'reachable' | 'unreachable'
+  readonly reason: string
+  /** BUL entries for which this LMA may hold a binding. */
+  readonly bindings: number
+  readonly requestsSent: number
+  readonly responses: number
+  /** Requests that got no answer within the interval (all time). */
+  readonly misses: number
+  /** Unanswered requests in a row right now. */
+  readonly consecutiveMisses: number
+  readonly restartCounter: number | null
+  /** Restart Counter changes seen (RFC 5847 §3.2). */
+  readonly restarts: number
+  readonly lastResponseAt: Millis | null
+}
+
 export interface MagCore {
   step(ev: MagEvent): readonly MagCommand[]
   bindings(now?: Millis): readonly BindingView[]
+  /** Heartbeat state per LMA (RFC 5847). */
+  lmas(): readonly LmaHeartbeatView[]
   counters(): Readonly<Record<string, number>>
 }

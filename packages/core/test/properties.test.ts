@@ -3,7 +3,10 @@
 //     lifetime unless the LMA accepted a binding for that MN with that prefix, the binding has
 //     not been de-registered, rejected or expired, and the advertised lifetime does not outlive it.
 //  2. Timer hygiene: once an MN's entry is removed, none of its timers remain armed; after
-//     every MN detached and time has passed, no entry and no timer remain.
+//     every MN detached and time has passed, no entry and no timer remain: the RFC 5847
+//     heartbeat timer of the LMA included, and its heartbeat state says no binding is left.
+//  3. RFC 5847: the heartbeat timer of the LMA is armed exactly while some entry may hold a
+//     binding there, whatever the heartbeat answers (late, missing, restart counter changes).
 import fc from 'fast-check'
 import type { ProxyBindingUpdate } from '@pmip6/wire'
 import type { MagCommand } from '../src'
@@ -26,6 +29,7 @@ type Action =
   | { k: 'admin' }
   | { k: 'clock' }
   | { k: 'mtu'; mtu: number }
+  | { k: 'hb'; what: 'answer' | 'stale' | 'request' | 'unsolicited'; rc: number }
 
 const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ k: fc.constant('attach' as const), mn: fc.nat(2), link: fc.nat(2), hint: fc.constantFrom('new' as const, 'same-interface' as const, 'other-interface' as const, 'unknown' as const) }) },
@@ -46,6 +50,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ k: 'admin' as const }) },
   { weight: 1, arbitrary: fc.constant({ k: 'clock' as const }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('mtu' as const), mtu: fc.integer({ min: 1280, max: 1500 }) }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('hb' as const), what: fc.constantFrom('answer' as const, 'answer' as const, 'stale' as const, 'request' as const, 'unsolicited' as const), rc: fc.nat(2) }) },
 )
 
 interface Oracle {
@@ -58,6 +63,8 @@ class World {
   readonly latest = new Map<string, { pbu: ProxyBindingUpdate; at: number; answered: boolean }>()
   readonly oracle = new Map<string, Oracle>()
   readonly failures: string[] = []
+  /** Sequence number of the last Heartbeat request the MAG sent. */
+  lastHb: number | null = null
 
   constructor(seed: number) {
     this.h = new Harness(
@@ -67,6 +74,8 @@ class World {
         localPool: POOL,
         seed,
         maxRetransmissions: 6,
+        heartbeatIntervalS: 30,
+        heartbeatMissingThreshold: 2,
       }),
     )
   }
@@ -88,6 +97,8 @@ class World {
           else if (p.validLifetime * 1000 > o.validUntil - now) this.failures.push(`${c.mnId}: ${text} lifetime ${p.validLifetime}s outlives the binding`)
           if (p.preferredLifetime > p.validLifetime) this.failures.push(`${c.mnId}: preferred > valid`)
         }
+      } else if (c.type === 'send-heartbeat') {
+        if (!c.heartbeat.flags.r) this.lastHb = c.heartbeat.sequence
       } else if (c.type === 'state-changed') {
         if (c.to === 'removed') removed.push(c.mnId)
         else {
@@ -100,6 +111,9 @@ class World {
       const left = this.h.keysOf(mn)
       if (left.length > 0) this.failures.push(`${mn}: timers left after removal: ${left.join(',')}`)
     }
+    const lma = this.h.core.lmas().find((l) => l.lma === LMA)
+    const armed = this.h.timers.has(`hb/${LMA}`)
+    if (armed !== (lma !== undefined && lma.bindings > 0)) this.failures.push(`heartbeat timer ${armed ? 'armed' : 'not armed'} with ${lma?.bindings ?? 0} bindings at ${now}`)
   }
 
   run(a: Action): void {
@@ -168,6 +182,12 @@ class World {
       case 'mtu':
         cmds = h.step({ type: 'mtu', at: h.now, lma: LMA, mtu: a.mtu })
         break
+      case 'hb': {
+        const seq = a.what === 'stale' ? ((this.lastHb ?? 0) + 7) >>> 0 : (this.lastHb ?? 0)
+        const r = a.what !== 'request'
+        cmds = h.step({ type: 'heartbeat', at: h.now, from: LMA, heartbeat: { kind: 'heartbeat', flags: { u: a.what === 'unsolicited', r }, sequence: seq, options: [{ type: 'restart-counter', value: a.rc }] } })
+        break
+      }
     }
     this.observe(cmds)
   }
@@ -181,6 +201,7 @@ class World {
     this.run({ k: 'advance', ms: 5_000 })
     if (h.core.bindings().length > 0) this.failures.push(`entries left: ${h.core.bindings().map((b) => `${b.mnId}:${b.state}`).join(',')}`)
     if (h.timers.size > 0) this.failures.push(`timers left: ${[...h.timers.keys()].join(',')}`)
+    for (const l of h.core.lmas()) if (l.bindings !== 0 || l.state !== 'idle') this.failures.push(`heartbeat state left: ${JSON.stringify(l)}`)
   }
 }
 

@@ -369,11 +369,14 @@ export async function labRestart(name: string, node: string): Promise<number> {
   const n = names(name)
   if (node !== 'lma' && node !== 'mag1' && node !== 'mag2') throw new Error(`only lma, mag1 and mag2 can be restarted, not ${node}`)
   const old = s.pids[node]
+  const cfg = join(n.stateDir, `${node}.json`)
+  // RFC 5847 §3.2: a restarted LMA has a new Restart Counter, so its MAGs learn that it lost
+  // their bindings. The lab LMA keeps no state file; the lab bumps the counter in its config.
+  if (node === 'lma') await bumpRestartCounter(cfg, s.sockets['lma'], old !== undefined && pidAlive(old))
   if (old !== undefined && pidAlive(old)) {
     process.kill(old, 'SIGTERM')
     await waitFor(`${node} to stop`, () => (pidAlive(old) ? undefined : true), 5000, 20).catch(() => process.kill(old, 'SIGKILL'))
   }
-  const cfg = join(n.stateDir, `${node}.json`)
   const args = node === 'lma' ? ['lma', '--config', cfg] : ['run', '--config', cfg]
   const d = startDaemon(n, node, node === 'lma' ? n.lma : n.mag[node as MagName], args)
   writeState(n, { ...s, pids: { ...s.pids, [node]: d.pid } })
@@ -388,6 +391,21 @@ export async function labRestart(name: string, node: string): Promise<number> {
     50,
   )
   return d.pid
+}
+
+/** Writes the lab LMA's config with its Restart Counter one above the running (or configured) one. */
+async function bumpRestartCounter(cfgPath: string, sock: string | undefined, running: boolean): Promise<void> {
+  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>
+  let current = typeof cfg['restartCounter'] === 'number' ? cfg['restartCounter'] : 0
+  if (running && sock !== undefined) {
+    try {
+      const st = (await controlRequest(sock, { cmd: 'status' }, 1000)) as { restartCounter?: unknown }
+      if (typeof st.restartCounter === 'number') current = st.restartCounter
+    } catch {
+      // Not answering: the configured value is the best we know.
+    }
+  }
+  writeFileSync(cfgPath, JSON.stringify({ ...cfg, restartCounter: (current + 1) >>> 0 }, null, 2))
 }
 
 export function labSocket(name: string, node: string): string {
