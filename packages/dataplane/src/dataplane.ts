@@ -132,7 +132,7 @@ const DEFAULT_TABLE = 100
 const DEFAULT_RULE_PRIORITY = 1000
 const FALLBACK_PATH_MTU = 1500
 /** Changes of different bindings running at once; each has a few requests outstanding. */
-const MAX_CONCURRENT_CHANGES = 64
+const MAX_CONCURRENT_CHANGES = 256
 const FORWARDING_SYSCTL = '/proc/sys/net/ipv6/conf/all/forwarding'
 const PROBE_DEVICE = `${TUNNEL_NAME_PREFIX}probe`
 /** Peer of the probe tunnel: nothing is ever sent through it (documentation prefix, RFC 3849). */

@@ -84,8 +84,12 @@ export class NetlinkRtnl implements Rtnl {
   private readonly s: RtNetlinkSocket
   private readonly ifindex = new Map<string, number>()
 
+  /** Our netlink port: passed with every request, or the library asks the kernel (getsockname) each time. */
+  private readonly port: number
+
   constructor() {
     this.s = createRtNetlink()
+    this.port = this.s.socket.address().port
   }
 
   private async index(name: string): Promise<number> {
@@ -125,33 +129,34 @@ export class NetlinkRtnl implements Rtnl {
     return [data, attrs]
   }
 
-  private async wrap<T>(op: 'add' | 'del' | 'list' | 'lookup', what: string, f: () => Promise<T>): Promise<T> {
+  /** `what` names the object in an error; a function, so the text is only built when one happens. */
+  private async wrap<T>(op: 'add' | 'del' | 'list' | 'lookup', what: string | (() => string), f: () => Promise<T>): Promise<T> {
     try {
       return await f()
     } catch (e) {
       if (e instanceof NetlinkError) throw e
-      throw new NetlinkError(op, what, codeOf(e), e instanceof Error ? e.message : String(e))
+      throw new NetlinkError(op, typeof what === 'string' ? what : what(), codeOf(e), e instanceof Error ? e.message : String(e))
     }
   }
 
   async add(o: KObj): Promise<void> {
-    await this.wrap('add', describe(o), async () => {
+    await this.wrap('add', () => describe(o), async () => {
       switch (o.kind) {
         case 'rule': {
           const [d, a] = this.ruleMsg(o)
-          await this.s.newRule(d, a, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS })
+          await this.s.newRule(d, a, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           return
         }
         case 'route': {
           const [d, a] = await this.routeMsg(o)
-          await this.s.newRoute(d, a, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS })
+          await this.s.newRoute(d, a, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           return
         }
         case 'link': {
-          await this.s.newLink({ family: 0 }, { ifname: o.name, mtu: o.mtu, linkinfo: ip6tnlLinkInfo(o.local, o.remote) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS })
+          await this.s.newLink({ family: 0 }, { ifname: o.name, mtu: o.mtu, linkinfo: ip6tnlLinkInfo(o.local, o.remote) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           this.ifindex.delete(o.name)
           try {
-            await this.s.setLink({ index: await this.index(o.name), change: { up: true }, flags: { up: true } }, {}, { timeout: REQUEST_TIMEOUT_MS })
+            await this.s.setLink({ index: await this.index(o.name), change: { up: true }, flags: { up: true } }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           } catch (e) {
             // One object, one step: a device that cannot come up is not left behind.
             await this.delLinkByName(o.name).catch(() => undefined)
@@ -161,9 +166,9 @@ export class NetlinkRtnl implements Rtnl {
         }
         case 'local-rule': {
           // Add the moved rule first: there is never a moment without a `local` rule.
-          await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: o.priority, table: RT_TABLE_LOCAL, protocol: RTPROT_PMIP }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS })
+          await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: o.priority, table: RT_TABLE_LOCAL, protocol: RTPROT_PMIP }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           try {
-            await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS })
+            await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           } catch (e) {
             if (codeOf(e) !== 'ENOENT') throw e
           }
@@ -174,11 +179,11 @@ export class NetlinkRtnl implements Rtnl {
   }
 
   async del(o: KObj): Promise<void> {
-    await this.wrap('del', describe(o), async () => {
+    await this.wrap('del', () => describe(o), async () => {
       switch (o.kind) {
         case 'rule': {
           const [d, a] = this.ruleMsg(o)
-          await this.s.delRule(d, a, { timeout: REQUEST_TIMEOUT_MS })
+          await this.s.delRule(d, a, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           return
         }
         case 'route': {
@@ -186,7 +191,7 @@ export class NetlinkRtnl implements Rtnl {
           delete a.encap
           delete a.encapType
           delete a.metrics
-          await this.s.delRoute(d, a, { timeout: REQUEST_TIMEOUT_MS })
+          await this.s.delRoute(d, a, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           return
         }
         case 'link':
@@ -202,16 +207,16 @@ export class NetlinkRtnl implements Rtnl {
   /** Puts `lookup local` back at 0 (if missing), then removes the moved one. */
   private async restoreLocalRule(priority: number): Promise<void> {
     try {
-      await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS })
+      await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
     } catch (e) {
       if (codeOf(e) !== 'EEXIST') throw e
     }
-    await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS })
+    await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
   }
 
   async rules(): Promise<RuleInfo[]> {
     return this.wrap('list', 'rules', async () =>
-      (await this.s.getRules({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS })).map((m) => ({
+      (await this.s.getRules({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
         priority: m.attrs.priority ?? 0,
         table: m.attrs.table ?? m.data.table ?? 0,
         action: String(m.data.action ?? ''),
@@ -226,7 +231,7 @@ export class NetlinkRtnl implements Rtnl {
 
   async routes(): Promise<RouteInfo[]> {
     return this.wrap('list', 'routes', async () =>
-      (await this.s.getRoutes({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS })).map((m) => ({
+      (await this.s.getRoutes({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
         table: m.attrs.table ?? m.data.table ?? 0,
         dst: prefixInfo(m.attrs.dst ?? Buffer.alloc(16), m.data.dstLen ?? 0)!,
         src: m.data.srcLen ? prefixInfo(m.attrs.src, m.data.srcLen) : null,
@@ -237,7 +242,7 @@ export class NetlinkRtnl implements Rtnl {
 
   async links(): Promise<LinkInfo[]> {
     return this.wrap('list', 'links', async () =>
-      (await this.s.getLinks({}, {}, { timeout: REQUEST_TIMEOUT_MS })).map((m) => ({
+      (await this.s.getLinks({}, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
         index: m.data.index ?? 0,
         name: m.attrs.ifname ?? '',
         kind: m.attrs.linkinfo ? linkKind(m.attrs.linkinfo) : null,
@@ -248,7 +253,7 @@ export class NetlinkRtnl implements Rtnl {
 
   async routeDev(addr: string): Promise<string> {
     return this.wrap('lookup', `route to ${addr}`, async () => {
-      const r = await this.s.getRoute({ family: AF_INET6, dstLen: 128 }, { dst: parseIp6(addr) }, { timeout: REQUEST_TIMEOUT_MS })
+      const r = await this.s.getRoute({ family: AF_INET6, dstLen: 128 }, { dst: parseIp6(addr) }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
       const oif = r[0]?.attrs.oif
       if (oif === undefined) throw new NetlinkError('lookup', `route to ${addr}`, 'ENETUNREACH', 'no route')
       const l = (await this.links()).find((x) => x.index === oif)
@@ -260,7 +265,7 @@ export class NetlinkRtnl implements Rtnl {
   async addressDev(addr: string): Promise<string | null> {
     return this.wrap('lookup', `address ${addr}`, async () => {
       const want = parseIp6(addr)
-      const addrs = await this.s.getAddresses({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS })
+      const addrs = await this.s.getAddresses({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
       const hit = addrs.find((a) => (a.attrs.address ?? a.attrs.local)?.equals(want))
       if (!hit) return null
       return (await this.links()).find((l) => l.index === hit.data.index)?.name ?? null
@@ -275,7 +280,7 @@ export class NetlinkRtnl implements Rtnl {
       if (r.dst) attrs.dst = parseIp6(r.dst.addr)
       if (r.iif) attrs.iifname = r.iif
       if (r.ipProto !== null) attrs.ipProto = r.ipProto
-      await this.s.delRule(data, attrs, { timeout: REQUEST_TIMEOUT_MS })
+      await this.s.delRule(data, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
     })
   }
 
@@ -284,14 +289,14 @@ export class NetlinkRtnl implements Rtnl {
       const attrs: rt.RouteAttrs = { table: r.table }
       if (r.dst.length > 0) attrs.dst = parseIp6(r.dst.addr)
       if (r.src) attrs.src = parseIp6(r.src.addr)
-      await this.s.delRoute({ family: AF_INET6, dstLen: r.dst.length, srcLen: r.src?.length ?? 0, table: 0 }, attrs, { timeout: REQUEST_TIMEOUT_MS })
+      await this.s.delRoute({ family: AF_INET6, dstLen: r.dst.length, srcLen: r.src?.length ?? 0, table: 0 }, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
     })
   }
 
   async delLinkByName(name: string): Promise<void> {
     await this.wrap('del', `link ${name}`, async () => {
       const i = await this.index(name)
-      await this.s.delLink({ index: i }, {}, { timeout: REQUEST_TIMEOUT_MS })
+      await this.s.delLink({ index: i }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
       this.ifindex.delete(name)
     })
   }
