@@ -185,26 +185,32 @@ describeLab('data plane in the netns lab', () => {
     }
   })
 
-  test('handoff while pinging: same address, same default router, the LMA moves the route, mag1 drops its tunnel with its last MN', async () => {
-    expect(routes(NS.mag1, 102)).toMatch(/encap seg6 mode encap.red/)
-    // 20 ms pings for 4 s; the move happens 1 s in.
+  /** Pings CN every 20 ms for 4 s and hands mn1 over 1 s in; returns what ping saw. */
+  async function handoffWhilePinging(to: 'mag1' | 'mag2', order: 'detach-first' | 'attach-first'): Promise<{ sent: number; received: number; seqs: number[] }> {
     const p = spawn('ip', ['netns', 'exec', NS.mn(1), 'ping', '-n', '-i', '0.02', '-c', '200', '-W', '1', CN], { stdio: ['ignore', 'pipe', 'ignore'] })
     let out = ''
     p.stdout.setEncoding('utf8').on('data', (c: string) => (out += c))
     const done = new Promise<void>((r) => p.once('exit', () => r()))
-    await sleep(1000)
-    const move = mag(['lab', 'move', '--name', LAB, 'mn1', '--to', 'mag2'])
-    expect(move.code).toBe(0)
-    await Promise.race([done, sleep(15_000)])
-    if (p.exitCode === null) p.kill('SIGKILL')
+    try {
+      await sleep(1000)
+      const move = mag(['lab', 'move', '--name', LAB, 'mn1', '--to', to, '--order', order])
+      expect(move.code).toBe(0)
+      await Promise.race([done, sleep(15_000)])
+    } finally {
+      if (p.exitCode === null) p.kill('SIGKILL')
+    }
     const m = /(\d+) packets transmitted, (\d+) received/.exec(out)
-    expect(m).not.toBeNull()
-    const sent = Number(m![1])
-    const received = Number(m![2])
-    console.log(`handoff while pinging every 20 ms: ${sent - received} of ${sent} pings lost`)
-    // Flows continue: the pings after the move are answered (the last 50 were sent 3 s after it).
-    const seqs = [...out.matchAll(/icmp_seq=(\d+)/g)].map((x) => Number(x[1]))
-    expect(seqs.filter((s) => s > 150)).toHaveLength(50)
+    if (!m) throw new Error(`ping gave no summary: ${out}`)
+    const r = { sent: Number(m[1]), received: Number(m[2]), seqs: [...out.matchAll(/icmp_seq=(\d+)/g)].map((x) => Number(x[1])) }
+    console.log(`handoff to ${to} (${order}) while pinging every 20 ms: ${r.sent - r.received} of ${r.sent} pings lost`)
+    return r
+  }
+
+  test('handoff while pinging (detach first): same address, same default router, the LMA moves the route, mag1 drops its tunnel with its last MN', async () => {
+    expect(routes(NS.mag1, 102)).toMatch(/encap seg6 mode encap.red/)
+    const r = await handoffWhilePinging('mag2', 'detach-first')
+    // Flows continue: the pings sent from 3 s after the move on are all answered.
+    expect(r.seqs.filter((s) => s > 150)).toHaveLength(50)
     expect(await waitFor('mn1 registered on mag2', () => binding('mag2', 1)?.state === 'registered')).toBe(true)
     expect(binding('mag2', 1)!.prefixes).toEqual([hnp1])
     expect(usable(1, hnp1)).toBe(addr1)
@@ -216,5 +222,17 @@ describeLab('data plane in the netns lab', () => {
     expect(nsRun(NS.mag1, ['ip', '-6', 'rule']).out).not.toContain(hnp1)
     const st = magJson<{ dataplane: { state: { tunnels: unknown[]; bindings: number } } }>(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'status', '--json'])
     expect(st.dataplane.state).toMatchObject({ tunnels: [], bindings: 0 })
+  })
+
+  test('handoff back while pinging (attach at the new MAG first, then the old one detaches): the late de-registration does not take the route away', async () => {
+    const r = await handoffWhilePinging('mag1', 'attach-first')
+    expect(r.seqs.filter((s) => s > 150)).toHaveLength(50)
+    expect(await waitFor('mn1 registered on mag1', () => binding('mag1', 1)?.state === 'registered')).toBe(true)
+    await waitFor('mn1 gone from mag2', () => binding('mag2', 1) === undefined)
+    expect(usable(1, hnp1)).toBe(addr1)
+    expect(defaultRouter(1)).toBe('fe80::1')
+    expect(routes(NS.lma, 166)).toContain(`segs 1 [ ${MAG1} ]`)
+    await waitFor('mag2 tunnel removed', () => routes(NS.mag2, 102) === '')
+    expect(ping(1, { count: 3 })).toEqual({ sent: 3, received: 3 })
   })
 })
