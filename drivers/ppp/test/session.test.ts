@@ -40,3 +40,31 @@ describe('session identity', () => {
     expect(sessionMnId(none, 'peername-or-ipparam')).toBeUndefined()
   })
 })
+
+describe('hook messages: garbage from a hook invocation', () => {
+  // Whatever a (broken or hostile) hook sends is either a session or a HookMessageError.
+  test('20,000 random documents: a session or a HookMessageError, nothing else', () => {
+    let seed = 12345
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!
+    const any = (d: number): unknown =>
+      pick([
+        () => null,
+        () => rnd() * 1e6,
+        () => pick(['ppp0', '', '../x', 'ppp0\n', 'a'.repeat(300), 'fe80::1', '\u0000', 'ipv6-up', 'ipv6-down']),
+        () => (d > 2 ? 1 : Array.from({ length: Math.floor(rnd() * 8) }, () => any(d + 1))),
+        () => (d > 2 ? true : Object.fromEntries(Array.from({ length: Math.floor(rnd() * 5) }, () => [pick(['v', 'event', 'args', 'env', 'IFNAME', 'PEERNAME', '__proto__']), any(d + 1)]))),
+      ])()
+    let sessions = 0
+    for (let i = 0; i < 20_000; i++) {
+      const doc = rnd() < 0.5 ? any(0) : { v: pick([1, 1, 2, '1']), event: pick(['ipv6-up', 'ipv6-down', 'x']), args: any(1), env: any(1) }
+      try {
+        parseHookMessage(doc)
+        sessions++
+      } catch (e) {
+        expect(e).toBeInstanceOf(HookMessageError)
+      }
+    }
+    expect(sessions).toBeGreaterThan(0)
+  })
+})
