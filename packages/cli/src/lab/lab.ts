@@ -162,6 +162,9 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
   try {
     log(`creating namespaces for ${o.mns} MNs`)
     for (const ns of [n.lma, n.cn, n.air, n.mag.mag1, n.mag.mag2]) addNs(ns, created)
+    // "air" is layer 2 only: its bridge ports must not configure themselves from our RAs.
+    sysctl(n.air, 'net.ipv6.conf.default.disable_ipv6', 1)
+    sysctl(n.air, 'net.ipv6.conf.all.disable_ipv6', 1)
     for (let i = 1; i <= o.mns; i++) addNs(n.mn(i), created)
 
     // Transport network: a bridge in the LMA namespace, one port per MAG.
