@@ -9,6 +9,14 @@
 // Figures: time until every MN is bound with its forwarding installed, registrations per second, p50/p99 registration
 // latency from the daemon's own recorder, the MAG's RSS and heap; the same for the detach storm.
 const path = require('node:path')
+const fs = require('node:fs')
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function cpuS(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+  return (Number(rest[11]) + Number(rest[12])) / 100 // utime, stime in clock ticks (USER_HZ 100)
+}
 const { controlRequest } = require('@pmip6/agent')
 const { labUp, labDown } = require('../../packages/cli/dist/lab/lab')
 const { writeResult } = require('./lib')
@@ -32,7 +40,7 @@ async function until(what, fn, ms) {
     const v = await fn()
     if (v) return v
     if (Date.now() > end) throw new Error(`timed out: ${what}`)
-    await sleep(10)
+    await sleep(100) // status lists every binding: polling it often would load the MAG we measure
   }
 }
 
@@ -52,6 +60,7 @@ async function main() {
   const lmaSock = lab.sockets.lma
   try {
     await controlRequest(sock, { cmd: 'latency-reset' })
+    const cpu0 = { mag: cpuS(lab.pids.mag1), lma: cpuS(lab.pids.lma) }
     const t0 = process.hrtime.bigint()
     await controlRequest(sock, { cmd: 'attach-range', link: 'mn1', count: COUNT, mnPrefix: 'storm', att: 'wifi' }, 60_000)
     const tAttached = process.hrtime.bigint()
@@ -61,6 +70,7 @@ async function main() {
       return (s.states.registered ?? 0) >= COUNT && fwd >= COUNT ? s : null
     }, 300_000)
     const tBound = process.hrtime.bigint()
+    const cpu1 = { mag: cpuS(lab.pids.mag1), lma: cpuS(lab.pids.lma) }
     const boundS = Number(tBound - t0) / 1e9
     const lma = await controlRequest(lmaSock, { cmd: 'status' })
 
@@ -82,6 +92,7 @@ async function main() {
         { metric: 'attach storm: registration latency p99', value: st.registrationLatencyUs.p99, unit: 'us' },
         { metric: 'attach storm: PBU retransmissions', value: c['core.pbu-retransmitted'] ?? 0, unit: 'PBUs' },
         { metric: `detach storm: all ${COUNT} de-registered${UPLINK === 'none' ? '' : ', every rule/route/tunnel removed'}`, value: detachS * 1000, unit: 'ms' },
+        { metric: 'attach storm: CPU used by the MAG / by the lab LMA', value: `${(cpu1.mag - cpu0.mag).toFixed(2)} / ${(cpu1.lma - cpu0.lma).toFixed(2)}`, unit: 's' },
         { metric: `MAG RSS with ${COUNT} bindings`, value: st.memory.rssBytes / 2 ** 20, unit: 'MiB' },
       ],
       {

@@ -213,7 +213,7 @@ export class DataPlane {
     const layout: Layout = { table: opts.table ?? DEFAULT_TABLE, rulePriority: opts.rulePriority ?? DEFAULT_RULE_PRIORITY, maxTunnels: opts.maxTunnels ?? DEFAULT_MAX_TUNNELS }
     checkLayout(layout)
     const log = opts.log ?? noLog
-    const rtnl = opts.rtnl ?? new NetlinkRtnl()
+    const rtnl = opts.rtnl ?? new NetlinkRtnl((e) => log('warn', 'netlink socket error (requests caught in it time out and roll back)', { error: e.message }))
     try {
       const self = canonicalIp6(opts.self)
       const uplink = await rtnl.addressDev(self)
@@ -370,8 +370,15 @@ export class DataPlane {
       for (const [text, objs] of per) b.byPrefix.set(text, objs)
     } catch (e) {
       await tx.rollback()
-      if (tunnel) this.releaseShared(this.tunnels, tunnel)
-      if (guard) this.releaseShared(this.guards, guard)
+      // The shared sets this call created go too before it rejects ("nothing of this call
+      // stays"): their removal runs on their own chains, so wait for it.
+      const released: Promise<void>[] = []
+      for (const [map, r] of [[this.tunnels, tunnel], [this.guards, guard]] as const) {
+        if (!r) continue
+        this.releaseShared(map, r)
+        released.push(r.chain)
+      }
+      await Promise.allSettled(released)
       this.failures++
       const err = new ForwardingError(req.id, e instanceof Error ? e : new Error(String(e)))
       this.log('warn', 'forwarding set-up failed and was rolled back', { id: req.id, link: req.link, peer, error: err.message })
@@ -524,13 +531,16 @@ export class DataPlane {
 export async function cleanup(rtnl: Rtnl, layout: Layout, log: LogFn = noLog): Promise<number> {
   let removed = 0
   const rules = await rtnl.rules()
-  const localMoved = rules.some((r) => isOurPriority(layout, r.priority) && r.table === RT_TABLE_LOCAL && r.protocol === RTPROT_PMIP)
-  if (localMoved && !rules.some((r) => r.priority === 0 && r.table === RT_TABLE_LOCAL)) {
-    await rtnl.add({ kind: 'rule', priority: 0, action: 'lookup', table: RT_TABLE_LOCAL })
+  // A moved `local` rule goes back the way close() puts it back (the `local-rule` object's
+  // removal): at 0 without our protocol mark, or `ip rule` would show a rule of ours at 0 that
+  // no later cleanup removes.
+  const moved = rules.filter((r) => isOurPriority(layout, r.priority) && r.table === RT_TABLE_LOCAL && r.protocol === RTPROT_PMIP)
+  for (const r of moved) {
+    await rtnl.del({ kind: 'local-rule', priority: r.priority })
     removed++
   }
   for (const r of rules) {
-    if (!isOurPriority(layout, r.priority) || r.protocol !== RTPROT_PMIP) continue
+    if (!isOurPriority(layout, r.priority) || r.protocol !== RTPROT_PMIP || moved.includes(r)) continue
     await rtnl.delRuleInfo(r)
     removed++
   }

@@ -84,3 +84,120 @@ export function ip6tnlLinkInfo(local: string, remote: string, hopLimit = 64): Bu
   ])
   return Buffer.concat([nlattr(IFLA_INFO_KIND, Buffer.from('ip6tnl\0', 'latin1')), nlattr(IFLA_INFO_DATA, data, true)])
 }
+
+// ---------------------------------------------------------------- whole rule and route messages
+// The hot path (a few objects per binding) is encoded here and sent in batches (batch.ts);
+// numbers from linux/rtnetlink.h and linux/fib_rules.h.
+
+/** linux/rtnetlink.h message types. */
+export const RTM_NEWROUTE = 24
+export const RTM_DELROUTE = 25
+export const RTM_NEWRULE = 32
+export const RTM_DELRULE = 33
+/** linux/netlink.h */
+export const NLM_F_REQUEST = 0x1
+export const NLM_F_ACK = 0x4
+export const NLM_F_EXCL = 0x200
+export const NLM_F_CREATE = 0x400
+export const NLMSG_ERROR = 2
+export const NLMSG_HDRLEN = 16
+const AF_INET6 = 10
+/** rtattr types (linux/rtnetlink.h enum rtattr_type_t). */
+const RTA_DST = 1
+const RTA_SRC = 2
+const RTA_OIF = 4
+const RTA_METRICS = 8
+const RTA_TABLE = 15
+const RTA_ENCAP_TYPE = 21
+const RTA_ENCAP = 22
+const RTAX_MTU = 2
+const RTN_UNICAST = 1
+const RT_SCOPE_UNIVERSE = 0
+/** linux/fib_rules.h */
+const FRA_DST = 1
+const FRA_SRC = 2
+const FRA_IIFNAME = 3
+const FRA_PRIORITY = 6
+const FRA_TABLE = 15
+const FRA_PROTOCOL = 21
+const FRA_IP_PROTO = 22
+export const FR_ACT_TO_TBL = 1
+export const FR_ACT_BLACKHOLE = 6
+
+function u16(v: number): Buffer {
+  const b = Buffer.alloc(2)
+  b.writeUInt16LE(v)
+  return b
+}
+
+/** What a rule message carries (struct fib_rule_hdr + FRA_* attributes). */
+export interface RuleFields {
+  readonly priority: number
+  readonly action: 'lookup' | 'blackhole'
+  readonly table?: number
+  readonly src?: { readonly addr: string; readonly length: number }
+  readonly dst?: { readonly addr: string; readonly length: number }
+  readonly iif?: string
+  readonly ipProto?: number
+  /** Set on adds so leftovers can be told apart (FRA_PROTOCOL). */
+  readonly protocol?: number
+}
+
+/** RTM_NEWRULE / RTM_DELRULE payload (after the netlink header). */
+export function ruleBody(r: RuleFields): Buffer {
+  const hdr = Buffer.alloc(12) // struct fib_rule_hdr
+  hdr[0] = AF_INET6
+  hdr[1] = r.dst?.length ?? 0
+  hdr[2] = r.src?.length ?? 0
+  hdr[7] = r.action === 'lookup' ? FR_ACT_TO_TBL : FR_ACT_BLACKHOLE
+  const attrs = [hdr, nlattr(FRA_PRIORITY, u32(r.priority))]
+  if (r.action === 'lookup' && r.table !== undefined) attrs.push(nlattr(FRA_TABLE, u32(r.table)))
+  if (r.src) attrs.push(nlattr(FRA_SRC, parseIp6(r.src.addr)))
+  if (r.dst) attrs.push(nlattr(FRA_DST, parseIp6(r.dst.addr)))
+  if (r.iif !== undefined) attrs.push(nlattr(FRA_IIFNAME, Buffer.from(`${r.iif}\0`, 'latin1')))
+  if (r.ipProto !== undefined) attrs.push(nlattr(FRA_IP_PROTO, Buffer.from([r.ipProto])))
+  if (r.protocol !== undefined) attrs.push(nlattr(FRA_PROTOCOL, Buffer.from([r.protocol])))
+  return Buffer.concat(attrs)
+}
+
+/** What a route message carries (struct rtmsg + RTA_* attributes). */
+export interface RouteFields {
+  readonly table: number
+  readonly dst: { readonly addr: string; readonly length: number }
+  readonly src?: { readonly addr: string; readonly length: number }
+  readonly oif: number
+  readonly protocol: number
+  /** RTA_ENCAP_TYPE and the RTA_ENCAP payload. */
+  readonly encap?: { readonly type: number; readonly data: Buffer }
+  readonly mtu?: number
+}
+
+/** RTM_NEWROUTE / RTM_DELROUTE payload (after the netlink header). */
+export function routeBody(r: RouteFields): Buffer {
+  const hdr = Buffer.alloc(12) // struct rtmsg
+  hdr[0] = AF_INET6
+  hdr[1] = r.dst.length
+  hdr[2] = r.src?.length ?? 0
+  hdr[4] = 0 // RT_TABLE_UNSPEC: the table is in RTA_TABLE
+  hdr[5] = r.protocol
+  hdr[6] = RT_SCOPE_UNIVERSE
+  hdr[7] = RTN_UNICAST
+  const attrs = [hdr, nlattr(RTA_TABLE, u32(r.table))]
+  if (r.dst.length > 0) attrs.push(nlattr(RTA_DST, parseIp6(r.dst.addr)))
+  if (r.src && r.src.length > 0) attrs.push(nlattr(RTA_SRC, parseIp6(r.src.addr)))
+  attrs.push(nlattr(RTA_OIF, u32(r.oif)))
+  if (r.encap) attrs.push(nlattr(RTA_ENCAP_TYPE, u16(r.encap.type)), nlattr(RTA_ENCAP, r.encap.data, true))
+  if (r.mtu !== undefined) attrs.push(nlattr(RTA_METRICS, nlattr(RTAX_MTU, u32(r.mtu)), true))
+  return Buffer.concat(attrs)
+}
+
+/** A whole netlink message: struct nlmsghdr, then the payload. */
+export function nlmsg(type: number, flags: number, seq: number, port: number, body: Buffer): Buffer {
+  const h = Buffer.alloc(NLMSG_HDRLEN)
+  h.writeUInt32LE(NLMSG_HDRLEN + body.length, 0)
+  h.writeUInt16LE(type, 4)
+  h.writeUInt16LE(flags, 6)
+  h.writeUInt32LE(seq >>> 0, 8)
+  h.writeUInt32LE(port >>> 0, 12)
+  return Buffer.concat([h, body])
+}

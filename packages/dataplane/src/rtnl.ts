@@ -5,11 +5,35 @@
  */
 import { createRtNetlink, FlagsNew, type rt, type RtNetlinkSocket } from 'netlink'
 import { formatIp6, parseIp6 } from '@pmip6/wire'
-import { ip6tnlLinkInfo, LWTUNNEL_ENCAP_SEG6, LWTUNNEL_ENCAP_SEG6_LOCAL, seg6EncapRed, seg6LocalEndDt6, u32 } from './encode'
-import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type KObj, type Prefix, type RouteObj, type RuleObj } from './model'
+import {
+  ip6tnlLinkInfo,
+  LWTUNNEL_ENCAP_SEG6,
+  LWTUNNEL_ENCAP_SEG6_LOCAL,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  routeBody,
+  RTM_DELROUTE,
+  RTM_DELRULE,
+  RTM_NEWROUTE,
+  RTM_NEWRULE,
+  ruleBody,
+  seg6EncapRed,
+  seg6LocalEndDt6,
+} from './encode'
+import { BatchRtnl, RtnlRefusal } from './batch'
+import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type KObj, type Prefix, type RouteObj } from './model'
 
 const AF_INET6 = 10
 const REQUEST_TIMEOUT_MS = 2000
+/**
+ * Requests outstanding on the socket at once. Every one comes back as an ACK in our receive
+ * queue; when the queue overflows the kernel drops them (ENOBUFS) and the requests time out.
+ */
+const MAX_OUTSTANDING = 128
+/** Waits before each retry of an add the kernel refused for want of memory for a moment. */
+const TRANSIENT_RETRIES_MS = [2, 20, 200]
+/** Receive queue for the ACKs and dumps (capped by net.core.rmem_max). */
+const RECEIVE_BUFFER_BYTES = 4 << 20
 
 export type NetlinkErrorCode = string
 
@@ -28,6 +52,7 @@ export class NetlinkError extends Error {
 }
 
 function codeOf(e: unknown): NetlinkErrorCode {
+  if (e instanceof RtnlRefusal) return e.code
   const m = /\b(E[A-Z0-9]+)\b/.exec(e instanceof Error ? e.message : String(e))
   return m?.[1] ?? 'EIO'
 }
@@ -87,9 +112,44 @@ export class NetlinkRtnl implements Rtnl {
   /** Our netlink port: passed with every request, or the library asks the kernel (getsockname) each time. */
   private readonly port: number
 
-  constructor() {
+  private outstanding = 0
+  private readonly waiting: (() => void)[] = []
+  /** Socket-level errors (a receive queue overrun): counted, never thrown out of a native callback. */
+  socketErrors = 0
+
+  /** The per-binding rules and routes go out batched on their own socket. */
+  private readonly batch: BatchRtnl
+
+  constructor(onError?: (e: Error) => void) {
+    this.batch = new BatchRtnl((e) => {
+      this.socketErrors++
+      onError?.(e)
+    })
     this.s = createRtNetlink()
     this.port = this.s.socket.address().port
+    try {
+      this.s.socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES)
+    } catch {
+      // keep the default: MAX_OUTSTANDING is sized for it too
+    }
+    // Without a listener the library's 'error' event would throw inside its native callback and
+    // abort the process. Requests caught in such an error time out and are rolled back.
+    this.s.socket.on('error', (e: Error) => {
+      this.socketErrors++
+      onError?.(e)
+    })
+  }
+
+  /** Runs one request once fewer than MAX_OUTSTANDING are in flight. */
+  private async slot<T>(f: () => Promise<T>): Promise<T> {
+    if (this.outstanding >= MAX_OUTSTANDING) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.outstanding++
+    try {
+      return await f()
+    } finally {
+      this.outstanding--
+      this.waiting.shift()?.()
+    }
   }
 
   private async index(name: string): Promise<number> {
@@ -102,32 +162,26 @@ export class NetlinkRtnl implements Rtnl {
     return i
   }
 
-  private ruleMsg(o: RuleObj): [rt.Rule, rt.RuleAttrs] {
-    const data: rt.Rule = { family: AF_INET6, srcLen: o.src?.length ?? 0, dstLen: o.dst?.length ?? 0, action: o.action === 'lookup' ? 'toTbl' : 'blackhole', table: 0 }
-    const attrs: rt.RuleAttrs = { priority: o.priority, protocol: RTPROT_PMIP }
-    if (o.action === 'lookup') attrs.table = o.table!
-    if (o.src) attrs.src = parseIp6(o.src.addr)
-    if (o.dst) attrs.dst = parseIp6(o.dst.addr)
-    if (o.iif) attrs.iifname = o.iif
-    if (o.ipProto !== undefined) attrs.ipProto = o.ipProto
-    return [data, attrs]
+  /** A route message body; a removal names the route (table, prefixes, device) without its encapsulation. */
+  private async routeBody(o: RouteObj, forAdd: boolean): Promise<Buffer> {
+    const encap =
+      !forAdd || !o.encap
+        ? undefined
+        : o.encap.type === 'seg6-encap-red'
+          ? { type: LWTUNNEL_ENCAP_SEG6, data: seg6EncapRed(o.encap.to) }
+          : { type: LWTUNNEL_ENCAP_SEG6_LOCAL, data: seg6LocalEndDt6(o.encap.table) }
+    return routeBody({
+      table: o.table,
+      dst: o.dst,
+      ...(o.src ? { src: o.src } : {}),
+      oif: await this.index(o.dev),
+      protocol: RTPROT_PMIP,
+      ...(encap ? { encap } : {}),
+      ...(forAdd && o.mtu !== undefined ? { mtu: o.mtu } : {}),
+    })
   }
 
-  private async routeMsg(o: RouteObj): Promise<[rt.Route, rt.RouteAttrs]> {
-    const data: rt.Route = { family: AF_INET6, dstLen: o.dst.length, srcLen: o.src?.length ?? 0, table: 0, protocol: RTPROT_PMIP as rt.RouteProtocol, scope: 'UNIVERSE', type: 'UNICAST' }
-    const attrs: rt.RouteAttrs = { table: o.table, oif: await this.index(o.dev) }
-    if (o.dst.length > 0) attrs.dst = parseIp6(o.dst.addr)
-    if (o.src && o.src.length > 0) attrs.src = parseIp6(o.src.addr)
-    if (o.encap?.type === 'seg6-encap-red') {
-      attrs.encapType = LWTUNNEL_ENCAP_SEG6
-      attrs.encap = seg6EncapRed(o.encap.to)
-    } else if (o.encap?.type === 'seg6local-dt6') {
-      attrs.encapType = LWTUNNEL_ENCAP_SEG6_LOCAL
-      attrs.encap = seg6LocalEndDt6(o.encap.table)
-    }
-    if (o.mtu !== undefined) attrs.metrics = { mtu: u32(o.mtu) }
-    return [data, attrs]
-  }
+
 
   /** `what` names the object in an error; a function, so the text is only built when one happens. */
   private async wrap<T>(op: 'add' | 'del' | 'list' | 'lookup', what: string | (() => string), f: () => Promise<T>): Promise<T> {
@@ -139,24 +193,42 @@ export class NetlinkRtnl implements Rtnl {
     }
   }
 
+  /**
+   * Adds one object. ENOMEM and ENOBUFS are retried a few times: the kernel gives them for a
+   * moment when it cannot allocate in atomic context (a seg6 route's per-CPU state, measured
+   * once in 10,000 routes added at full speed), not because the object is wrong.
+   */
   async add(o: KObj): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.addOnce(o)
+        return
+      } catch (e) {
+        if (!(e instanceof NetlinkError) || (e.code !== 'ENOMEM' && e.code !== 'ENOBUFS') || attempt >= TRANSIENT_RETRIES_MS.length) throw e
+        this.transientRetries++
+        await new Promise((r) => setTimeout(r, TRANSIENT_RETRIES_MS[attempt]))
+      }
+    }
+  }
+
+  /** Adds retried after a transient kernel allocation failure. */
+  transientRetries = 0
+
+  private async addOnce(o: KObj): Promise<void> {
     await this.wrap('add', () => describe(o), async () => {
       switch (o.kind) {
-        case 'rule': {
-          const [d, a] = this.ruleMsg(o)
-          await this.s.newRule(d, a, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+        case 'rule':
+          await this.batch.request(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, ruleBody({ ...o, protocol: RTPROT_PMIP }))
           return
-        }
-        case 'route': {
-          const [d, a] = await this.routeMsg(o)
-          await this.s.newRoute(d, a, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+        case 'route':
+          await this.batch.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, await this.routeBody(o, true))
           return
-        }
         case 'link': {
-          await this.s.newLink({ family: 0 }, { ifname: o.name, mtu: o.mtu, linkinfo: ip6tnlLinkInfo(o.local, o.remote) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+          await this.slot(() => this.s.newLink({ family: 0 }, { ifname: o.name, mtu: o.mtu, linkinfo: ip6tnlLinkInfo(o.local, o.remote) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
           this.ifindex.delete(o.name)
           try {
-            await this.s.setLink({ index: await this.index(o.name), change: { up: true }, flags: { up: true } }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+            const index = await this.index(o.name)
+            await this.slot(() => this.s.setLink({ index, change: { up: true }, flags: { up: true } }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
           } catch (e) {
             // One object, one step: a device that cannot come up is not left behind.
             await this.delLinkByName(o.name).catch(() => undefined)
@@ -166,9 +238,9 @@ export class NetlinkRtnl implements Rtnl {
         }
         case 'local-rule': {
           // Add the moved rule first: there is never a moment without a `local` rule.
-          await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: o.priority, table: RT_TABLE_LOCAL, protocol: RTPROT_PMIP }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+          await this.slot(() => this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: o.priority, table: RT_TABLE_LOCAL, protocol: RTPROT_PMIP }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
           try {
-            await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+            await this.slot(() => this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
           } catch (e) {
             if (codeOf(e) !== 'ENOENT') throw e
           }
@@ -181,19 +253,12 @@ export class NetlinkRtnl implements Rtnl {
   async del(o: KObj): Promise<void> {
     await this.wrap('del', () => describe(o), async () => {
       switch (o.kind) {
-        case 'rule': {
-          const [d, a] = this.ruleMsg(o)
-          await this.s.delRule(d, a, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+        case 'rule':
+          await this.batch.request(RTM_DELRULE, 0, ruleBody(o))
           return
-        }
-        case 'route': {
-          const [d, a] = await this.routeMsg(o)
-          delete a.encap
-          delete a.encapType
-          delete a.metrics
-          await this.s.delRoute(d, a, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+        case 'route':
+          await this.batch.request(RTM_DELROUTE, 0, await this.routeBody(o, false))
           return
-        }
         case 'link':
           await this.delLinkByName(o.name)
           return
@@ -207,16 +272,16 @@ export class NetlinkRtnl implements Rtnl {
   /** Puts `lookup local` back at 0 (if missing), then removes the moved one. */
   private async restoreLocalRule(priority: number): Promise<void> {
     try {
-      await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.slot(() => this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
     } catch (e) {
       if (codeOf(e) !== 'EEXIST') throw e
     }
-    await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+    await this.slot(() => this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
   }
 
   async rules(): Promise<RuleInfo[]> {
     return this.wrap('list', 'rules', async () =>
-      (await this.s.getRules({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
+      (await this.slot(() => this.s.getRules({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))).map((m) => ({
         priority: m.attrs.priority ?? 0,
         table: m.attrs.table ?? m.data.table ?? 0,
         action: String(m.data.action ?? ''),
@@ -231,7 +296,7 @@ export class NetlinkRtnl implements Rtnl {
 
   async routes(): Promise<RouteInfo[]> {
     return this.wrap('list', 'routes', async () =>
-      (await this.s.getRoutes({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
+      (await this.slot(() => this.s.getRoutes({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))).map((m) => ({
         table: m.attrs.table ?? m.data.table ?? 0,
         dst: prefixInfo(m.attrs.dst ?? Buffer.alloc(16), m.data.dstLen ?? 0)!,
         src: m.data.srcLen ? prefixInfo(m.attrs.src, m.data.srcLen) : null,
@@ -242,7 +307,7 @@ export class NetlinkRtnl implements Rtnl {
 
   async links(): Promise<LinkInfo[]> {
     return this.wrap('list', 'links', async () =>
-      (await this.s.getLinks({}, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
+      (await this.slot(() => this.s.getLinks({}, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))).map((m) => ({
         index: m.data.index ?? 0,
         name: m.attrs.ifname ?? '',
         kind: m.attrs.linkinfo ? linkKind(m.attrs.linkinfo) : null,
@@ -253,7 +318,7 @@ export class NetlinkRtnl implements Rtnl {
 
   async routeDev(addr: string): Promise<string> {
     return this.wrap('lookup', `route to ${addr}`, async () => {
-      const r = await this.s.getRoute({ family: AF_INET6, dstLen: 128 }, { dst: parseIp6(addr) }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      const r = await this.slot(() => this.s.getRoute({ family: AF_INET6, dstLen: 128 }, { dst: parseIp6(addr) }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
       const oif = r[0]?.attrs.oif
       if (oif === undefined) throw new NetlinkError('lookup', `route to ${addr}`, 'ENETUNREACH', 'no route')
       const l = (await this.links()).find((x) => x.index === oif)
@@ -265,7 +330,7 @@ export class NetlinkRtnl implements Rtnl {
   async addressDev(addr: string): Promise<string | null> {
     return this.wrap('lookup', `address ${addr}`, async () => {
       const want = parseIp6(addr)
-      const addrs = await this.s.getAddresses({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      const addrs = await this.slot(() => this.s.getAddresses({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
       const hit = addrs.find((a) => (a.attrs.address ?? a.attrs.local)?.equals(want))
       if (!hit) return null
       return (await this.links()).find((l) => l.index === hit.data.index)?.name ?? null
@@ -280,7 +345,7 @@ export class NetlinkRtnl implements Rtnl {
       if (r.dst) attrs.dst = parseIp6(r.dst.addr)
       if (r.iif) attrs.iifname = r.iif
       if (r.ipProto !== null) attrs.ipProto = r.ipProto
-      await this.s.delRule(data, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.slot(() => this.s.delRule(data, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
     })
   }
 
@@ -289,19 +354,20 @@ export class NetlinkRtnl implements Rtnl {
       const attrs: rt.RouteAttrs = { table: r.table }
       if (r.dst.length > 0) attrs.dst = parseIp6(r.dst.addr)
       if (r.src) attrs.src = parseIp6(r.src.addr)
-      await this.s.delRoute({ family: AF_INET6, dstLen: r.dst.length, srcLen: r.src?.length ?? 0, table: 0 }, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.slot(() => this.s.delRoute({ family: AF_INET6, dstLen: r.dst.length, srcLen: r.src?.length ?? 0, table: 0 }, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
     })
   }
 
   async delLinkByName(name: string): Promise<void> {
     await this.wrap('del', `link ${name}`, async () => {
       const i = await this.index(name)
-      await this.s.delLink({ index: i }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.slot(() => this.s.delLink({ index: i }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
       this.ifindex.delete(name)
     })
   }
 
   close(): void {
+    this.batch.close()
     this.s.socket.close()
   }
 }

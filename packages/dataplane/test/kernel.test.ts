@@ -1,0 +1,587 @@
+// The data plane against a real kernel (RFC 5213 §6.10 at the MAG, §5.6 at the LMA), each
+// scenario in network namespaces this suite creates (dpt-<pid>-<n>) and always deletes. The
+// rtnetlink socket belongs to the namespace of the process that opens it, so a DataPlane runs in
+// fixtures/dataplane-ctl.js under `ip netns exec`, driven by JSON lines; the assertions read the
+// kernel with iproute2 (`ip -6 -j rule`, `ip -6 -j route show table all`, `ip -j link`).
+// Addresses are from 2001:db8::/32, only inside the namespaces. Needs root, iproute2, ping and the
+// built package (packages/dataplane/dist): skipped without them, a failure when CI=true.
+//
+// This kernel may have no ip6_tunnel: everything here runs the seg6 backend (encap.red + End.DT6),
+// chosen explicitly where counting netlink calls matters ('auto' probes with one more call).
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+
+const IN_CI = process.env['CI'] === 'true'
+const FIXTURE = join(__dirname, 'fixtures', 'dataplane-ctl.js')
+const PKG = join(__dirname, '..')
+const T = 100 // DataPlane's default first table
+const P = 1000 // and first rule priority
+const MAX_TUNNELS = 64
+const MAG = '2001:db8:ffff::1'
+const LMA = '2001:db8:ffff::2'
+const LMA2 = '2001:db8:ffff::3'
+const HNP1 = '2001:db8:100:1::/64'
+const HNP2 = '2001:db8:100:2::/64'
+const HNP3 = '2001:db8:100:3::/64'
+const CN = '2001:db8:cccc::2'
+const MN_ADDR = '2001:db8:100:1::10'
+const MN_UNBOUND = '2001:db8:200::10'
+
+function missingPrerequisite(): string | undefined {
+  if (process.getuid?.() !== 0) return `not root (uid ${process.getuid?.()}): ip netns and rtnetlink writes need root`
+  for (const [tool, args] of [
+    ['ip', ['-V']],
+    ['ping', ['-V']],
+  ] as const) {
+    if (spawnSync(tool, args, { stdio: 'ignore' }).status !== 0) return `${tool} is missing`
+  }
+  const dist = join(PKG, 'dist', 'index.js')
+  if (!existsSync(dist)) return 'packages/dataplane is not built: run `npx tsc -b packages/dataplane` (npm run build)'
+  // tsc -b leaves unchanged outputs alone, but always rewrites its build info.
+  const info = join(PKG, 'tsconfig.tsbuildinfo')
+  const built = Math.max(...[info, ...readdirSync(join(PKG, 'dist')).map((f) => join(PKG, 'dist', f))].filter(existsSync).map((f) => statSync(f).mtimeMs))
+  const stale = readdirSync(join(PKG, 'src')).find((f) => statSync(join(PKG, 'src', f)).mtimeMs > built)
+  if (stale !== undefined) return `packages/dataplane/dist is older than src/${stale}: run \`npx tsc -b packages/dataplane\``
+  return undefined
+}
+
+const missing = missingPrerequisite()
+if (missing !== undefined) {
+  if (IN_CI) {
+    test('data plane kernel tests have what they need in CI', () => {
+      throw new Error(`${missing}; CI=true, so this is a failure, not a skip`)
+    })
+  } else {
+    console.warn(`SKIPPED data plane kernel tests: ${missing}`)
+  }
+}
+const describeIf = missing === undefined ? describe : describe.skip
+
+// ------------------------------------------------------------------ namespaces and iproute2
+
+function ip(args: readonly string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 })
+}
+function ipJson<T>(args: readonly string[]): T[] {
+  const out = ip(args).trim()
+  return out === '' ? [] : (JSON.parse(out) as T[])
+}
+function nsExec(ns: string, cmd: readonly string[], timeoutMs = 10_000): { code: number; out: string; err: string } {
+  const r = spawnSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', timeout: timeoutMs })
+  return { code: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? '' }
+}
+function listNetns(): string[] {
+  return ip(['netns', 'list'])
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n !== '')
+}
+function deleteNetns(name: string): void {
+  try {
+    ip(['netns', 'del', name])
+  } catch {
+    // already gone
+  }
+}
+/** Namespaces left by an earlier run whose jest process died. */
+function removeStale(): void {
+  for (const ns of listNetns()) {
+    const m = /^dpt-(\d+)-/.exec(ns)
+    if (m === null || Number(m[1]) === process.pid) continue
+    try {
+      process.kill(Number(m[1]), 0)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') deleteNetns(ns)
+    }
+  }
+}
+
+const created: string[] = []
+let nsCount = 0
+/** A fresh namespace with lo up and DAD off (addresses are usable at once). */
+function newNs(): string {
+  const ns = `dpt-${process.pid}-${++nsCount}`
+  created.push(ns)
+  ip(['netns', 'add', ns])
+  ip(['-n', ns, 'link', 'set', 'lo', 'up'])
+  const r = nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'])
+  if (r.code !== 0) throw new Error(`sysctl in ${ns}: ${r.err}`)
+  return ns
+}
+/** A veth pair `a` in nsA, `b` in nsB, both up. */
+function veth(nsA: string, a: string, nsB: string, b: string): void {
+  ip(['-n', nsA, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', nsB])
+  ip(['-n', nsA, 'link', 'set', a, 'up'])
+  ip(['-n', nsB, 'link', 'set', b, 'up'])
+}
+function addr(ns: string, dev: string, a: string): void {
+  ip(['-n', ns, '-6', 'addr', 'add', a, 'dev', dev, 'nodad'])
+}
+/**
+ * One namespace standing for a MAG: uplink m0 holding the Proxy-CoA, access links a0 and a1
+ * (veth ends peered inside the namespace). Forwarding is on from the start, as the data plane
+ * would turn it on (and with it the kernel's subnet-router anycast routes, part of "before").
+ */
+function magNs(): string {
+  const ns = newNs()
+  const r = nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1'])
+  if (r.code !== 0) throw new Error(`sysctl in ${ns}: ${r.err}`)
+  veth(ns, 'm0', ns, 'm0p')
+  veth(ns, 'a0', ns, 'a0p')
+  veth(ns, 'a1', ns, 'a1p')
+  addr(ns, 'm0', `${MAG}/64`)
+  return ns
+}
+
+interface IpRule {
+  priority: number
+  table?: string
+  protocol?: string
+  src?: string
+  srclen?: number
+  dst?: string
+  dstlen?: number
+  iif?: string
+  action?: string
+  ipproto?: string
+}
+interface IpRoute {
+  dst: string
+  table?: string
+  protocol?: string
+  dev?: string
+  from?: string
+}
+interface KState {
+  rules: IpRule[]
+  routes: IpRoute[]
+  links: string[]
+}
+const key = (o: object): string => JSON.stringify(o)
+const sortRoutes = (r: IpRoute[]): IpRoute[] => [...r].sort((x, y) => key(x).localeCompare(key(y)))
+function kstate(ns: string): KState {
+  return {
+    rules: ipJson<IpRule>(['-n', ns, '-6', '-j', 'rule']),
+    routes: sortRoutes(ipJson<IpRoute>(['-n', ns, '-6', '-j', 'route', 'show', 'table', 'all'])),
+    links: ipJson<{ ifname: string }>(['-n', ns, '-j', 'link']).map((l) => l.ifname).sort(),
+  }
+}
+/** Our marks: protocol 158 on rules and routes. */
+const is158 = (o: { protocol?: string }): boolean => o.protocol === '158'
+const ours = (s: { rules: IpRule[]; routes: IpRoute[] }): string[] => [...s.rules.filter(is158), ...s.routes.filter(is158)].map(key).sort()
+const localRules = (s: KState): IpRule[] => s.rules.filter((r) => r.table === 'local')
+/** Objects of `b` not in `a` (by their iproute2 rendering). */
+const added = (a: string[], b: string[]): string[] => b.filter((x) => !a.includes(x))
+
+// ------------------------------------------------------------------ the fixture
+
+interface Snapshot {
+  backend: string
+  tunnels: { peer: string; slot: number; users: number; device: string | null }[]
+  bindings: number
+  objects: number
+  failures: number
+}
+interface Reply {
+  ok: boolean
+  calls?: number
+  snapshot?: Snapshot
+  state?: { rules: IpRule[]; routes: IpRoute[] }
+  error?: { name: string; message: string; code: string | null; cause: { name: string; message: string; code: string | null } | null }
+  routes?: { encapType: number | null; encap: string | null }[]
+  removed?: number
+}
+
+const ctls = new Set<Ctl>()
+
+/** dataplane-ctl.js inside a namespace: one JSON command in, one JSON reply out, each bounded. */
+class Ctl {
+  private readonly child: ChildProcessWithoutNullStreams
+  private buf = ''
+  private readonly lines: string[] = []
+  private wake: (() => void) | null = null
+  err = ''
+
+  constructor(readonly ns: string) {
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, FIXTURE])
+    ctls.add(this)
+    this.child.stdout.setEncoding('utf8')
+    this.child.stderr.setEncoding('utf8')
+    this.child.stdout.on('data', (d: string) => {
+      this.buf += d
+      let nl: number
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        this.lines.push(this.buf.slice(0, nl))
+        this.buf = this.buf.slice(nl + 1)
+      }
+      this.wake?.()
+    })
+    this.child.stderr.on('data', (d: string) => (this.err += d))
+    this.child.on('exit', () => this.wake?.())
+  }
+
+  async send(cmd: object, timeoutMs = 20_000): Promise<Reply> {
+    this.child.stdin.write(`${JSON.stringify(cmd)}\n`)
+    const until = Date.now() + timeoutMs
+    while (this.lines.length === 0) {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`fixture in ${this.ns} exited (${this.child.exitCode ?? this.child.signalCode}): ${this.err}`)
+      const left = until - Date.now()
+      if (left <= 0) throw new Error(`fixture in ${this.ns}: no reply to ${JSON.stringify(cmd)} within ${timeoutMs} ms; stderr: ${this.err}`)
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left)
+        this.wake = () => {
+          clearTimeout(t)
+          r()
+        }
+      })
+      this.wake = null
+    }
+    return JSON.parse(this.lines.shift()!) as Reply
+  }
+
+  /** Sends and insists on ok. */
+  async ok(cmd: object): Promise<Reply> {
+    const r = await this.send(cmd)
+    if (!r.ok) throw new Error(`${JSON.stringify(cmd)} failed in ${this.ns}: ${JSON.stringify(r.error)}`)
+    return r
+  }
+
+  /** Closes stdin (the fixture closes its data plane and exits), bounded; then SIGKILL. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    ctls.delete(this)
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise<void>((r) => this.child.once('exit', () => r()))
+      this.child.stdin.end()
+      let t: NodeJS.Timeout | undefined
+      await Promise.race([exited, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))])
+      clearTimeout(t)
+      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL')
+    }
+  }
+}
+
+async function withCtl<R>(ns: string, f: (c: Ctl) => Promise<R>): Promise<R> {
+  const c = new Ctl(ns)
+  try {
+    return await f(c)
+  } finally {
+    await c.stop()
+  }
+}
+
+const magOpts = (extra: object = {}): object => ({ role: 'mag', self: MAG, backend: 'seg6', accessLinks: ['a0', 'a1'], ...extra })
+
+describeIf('data plane in a real kernel (network namespaces)', () => {
+  jest.setTimeout(120_000)
+
+  beforeAll(() => removeStale())
+
+  afterAll(async () => {
+    for (const c of [...ctls]) await c.stop(5_000)
+    for (const ns of created) deleteNetns(ns)
+    const left = listNetns().filter((n) => created.includes(n))
+    if (left.length > 0) throw new Error(`namespaces left behind: ${left.join(', ')}`)
+  })
+
+  // ---------------------------------------------------------------- encode.ts through the kernel
+
+  test('our seg6 encap.red and End.DT6 routes are what iproute2 installs: same `ip -d -j route` rendering and the same RTA_ENCAP bytes back', async () => {
+    const ns = magNs()
+    // iproute2's version in tables 150/152, ours (model objects through NetlinkRtnl) in 151/153.
+    ip(['-n', ns, '-6', 'route', 'add', HNP1, 'encap', 'seg6', 'mode', 'encap.red', 'segs', LMA, 'dev', 'm0', 'table', '150'])
+    ip(['-n', ns, '-6', 'route', 'add', `${MAG}/128`, 'encap', 'seg6local', 'action', 'End.DT6', 'table', '100', 'dev', 'm0', 'table', '152'])
+    await withCtl(ns, async (c) => {
+      await c.ok({ op: 'add', obj: { kind: 'route', table: 151, dst: { text: HNP1, addr: '2001:db8:100:1::', length: 64 }, dev: 'm0', encap: { type: 'seg6-encap-red', to: LMA } } })
+      await c.ok({ op: 'add', obj: { kind: 'route', table: 153, dst: { text: `${MAG}/128`, addr: MAG, length: 128 }, dev: 'm0', encap: { type: 'seg6local-dt6', table: 100 } } })
+      const show = (table: number): string =>
+        ip(['-n', ns, '-6', '-d', '-j', 'route', 'show', 'table', String(table)])
+          .trim()
+          .replace(`"table":"${table}"`, '"table":"X"')
+          .replace(/"protocol":"(boot|158)"/, '"protocol":"P"')
+      expect(show(151)).toBe(show(150))
+      expect(show(153)).toBe(show(152))
+      expect(JSON.parse(show(151))).toEqual([expect.objectContaining({ dst: HNP1, encap: 'seg6', mode: 'encap.red', segs: [LMA], dev: 'm0' })])
+      // The kernel stores and dumps the SRH tunnel info as given: byte-equal payloads.
+      const raw = async (table: number) => (await c.ok({ op: 'encap', table })).routes
+      expect(await raw(151)).toEqual(await raw(150))
+      expect(await raw(153)).toEqual(await raw(152))
+      expect(await raw(151)).toEqual([{ encapType: 5, encap: expect.stringContaining('0300000000020400000000002001') }])
+    })
+  })
+
+  // ---------------------------------------------------------------- a. transactions
+
+  describe('a. a netlink failure anywhere leaves nothing behind (CONTRIBUTING: "a failed netlink call leaves nothing half-installed")', () => {
+    test('open(): a failure at each of its netlink calls leaves the namespace exactly as before (rules, routes, links; `local` back at 0)', async () => {
+      const ns = magNs()
+      const before = kstate(ns)
+      expect(localRules(before)).toEqual([{ priority: 0, src: 'all', table: 'local' }])
+      await withCtl(ns, async (c) => {
+        const first = await c.ok({ op: 'open', opts: magOpts() })
+        // seg6: End.DT6 route, two ipproto 41 rules, the moved local rule, one blackhole per access link.
+        expect(first.calls).toBe(6)
+        expect(first.snapshot).toMatchObject({ backend: 'seg6', objects: 6, bindings: 0 })
+        const opened = kstate(ns)
+        expect(localRules(opened)).toEqual([{ priority: P + 1, src: 'all', table: 'local', protocol: '158' }])
+        expect(ours(opened)).toHaveLength(6)
+        await c.ok({ op: 'close' })
+        expect(kstate(ns)).toEqual(before)
+        for (let k = 1; k <= first.calls!; k++) {
+          const r = await c.send({ op: 'open', opts: magOpts(), failAt: k })
+          expect(r.ok).toBe(false)
+          expect(r.error).toMatchObject({ name: 'NetlinkError', code: 'ENOBUFS' })
+          expect(r.error!.message).toContain(`injected failure at call ${k}`)
+          // At the moment open() rejected, and afterwards:
+          expect(r.state!.rules).toEqual(before.rules)
+          expect(sortRoutes(r.state!.routes)).toEqual(before.routes)
+          expect(kstate(ns)).toEqual(before)
+        }
+      })
+      expect(kstate(ns)).toEqual(before)
+    })
+
+    const upCases: { name: string; opts: object; req: object; base: number; adds: number }[] = [
+      {
+        name: "MAG, 'rule', local routing, 2 prefixes, guarded link",
+        opts: magOpts({ localRouting: true }),
+        req: { id: 'mn1', link: 'a0', prefixes: [HNP1, HNP2], peer: LMA },
+        base: 6,
+        adds: 1 + 2 * 3, // tunnel route; per prefix: down route, local-routing rule, tunnel rule
+      },
+      {
+        name: "MAG, 'subtree', access link not guarded at open",
+        opts: magOpts({ uplinkSelect: 'subtree', accessLinks: [] }),
+        req: { id: 'mn1', link: 'a0', prefixes: [HNP1], peer: LMA },
+        base: 4,
+        adds: 2 + 1 + 2, // link rule into the up table and blackhole; tunnel route; down route and `default from HNP`
+      },
+      {
+        name: 'MAG, Scenario B (no peer), 2 prefixes',
+        opts: magOpts(),
+        req: { id: 'mn1', link: 'a1', prefixes: [HNP1, HNP3], peer: null },
+        base: 6,
+        adds: 2 * 3,
+      },
+      {
+        name: 'LMA, 3 prefixes',
+        opts: { role: 'lma', self: MAG, backend: 'seg6' },
+        req: { id: 'mn1', link: '', prefixes: [HNP1, HNP2, HNP3], peer: LMA2 },
+        base: 5,
+        adds: 1 + 3,
+      },
+    ]
+
+    test.each(upCases)('up(), $name: a failure at each add rejects with ForwardingError and removes all of it; a later up() succeeds', async (tc) => {
+      const ns = magNs()
+      const before = kstate(ns)
+      await withCtl(ns, async (c) => {
+        const opened = await c.ok({ op: 'open', opts: tc.opts })
+        expect(opened.snapshot!.objects).toBe(tc.base)
+        const base = kstate(ns)
+        expect(ours(base)).toHaveLength(tc.base)
+
+        const clean = await c.ok({ op: 'up', req: tc.req })
+        expect(clean.calls).toBe(tc.adds)
+        expect(clean.snapshot!.objects).toBe(tc.base + tc.adds)
+        expect(ours(kstate(ns))).toHaveLength(tc.base + tc.adds)
+        await c.ok({ op: 'down', id: 'mn1' })
+        await c.ok({ op: 'idle' })
+        expect(kstate(ns)).toEqual(base)
+
+        for (let k = 1; k <= tc.adds; k++) {
+          const r = await c.send({ op: 'up', req: tc.req, failAt: k })
+          expect(r.ok).toBe(false)
+          expect(r.error).toMatchObject({ name: 'ForwardingError', cause: { name: 'NetlinkError', code: 'ENOBUFS' } })
+          expect(r.error!.message).toContain(`injected failure at call ${k}`)
+          // When up() rejected, nothing of it was left (the state was read before anything else ran).
+          expect({ k, rules: r.state!.rules }).toEqual({ k, rules: base.rules })
+          expect({ k, routes: sortRoutes(r.state!.routes) }).toEqual({ k, routes: base.routes })
+          expect(r.snapshot).toMatchObject({ objects: tc.base, bindings: 0, tunnels: [], failures: k })
+          const idle = await c.ok({ op: 'idle' })
+          expect(idle.snapshot).toMatchObject({ objects: tc.base, bindings: 0, tunnels: [] })
+          expect(kstate(ns)).toEqual(base)
+        }
+
+        const again = await c.ok({ op: 'up', req: tc.req })
+        expect(again.snapshot!.objects).toBe(tc.base + tc.adds)
+        expect(again.snapshot!.bindings).toBe(1)
+        expect(ours(kstate(ns))).toHaveLength(tc.base + tc.adds)
+        await c.ok({ op: 'close' })
+      })
+      expect(kstate(ns)).toEqual(before)
+    })
+  })
+
+  // ---------------------------------------------------------------- b. isolation
+
+  test('b. two MNs on two LMAs share nothing: own slots and tables, disjoint objects; down() of one leaves the other intact, of the last leaves the base', async () => {
+    const ns = magNs()
+    const before = kstate(ns)
+    await withCtl(ns, async (c) => {
+      await c.ok({ op: 'open', opts: magOpts() })
+      const base = ours(kstate(ns))
+      const up1 = await c.ok({ op: 'up', req: { id: 'mn1', link: 'a0', prefixes: [HNP1], peer: LMA } })
+      const s1 = ours(kstate(ns))
+      const up2 = await c.ok({ op: 'up', req: { id: 'mn2', link: 'a1', prefixes: [HNP2], peer: LMA2 } })
+      const s2 = ours(kstate(ns))
+      const tunnels = up2.snapshot!.tunnels
+      expect(tunnels).toHaveLength(2)
+      const slot1 = tunnels.find((t) => t.peer === LMA)!.slot
+      const slot2 = tunnels.find((t) => t.peer === LMA2)!.slot
+      expect(slot1).not.toBe(slot2)
+      expect(tunnels.every((t) => t.users === 1)).toBe(true)
+      expect(up1.snapshot!.tunnels).toEqual([{ peer: LMA, slot: slot1, users: 1, device: null }])
+
+      const objs1 = added(base, s1)
+      const objs2 = added(s1, s2)
+      expect(objs1).toHaveLength(3) // tunnel route, down route, uplink rule
+      expect(objs2).toHaveLength(3)
+      expect(s1.every((o) => s2.includes(o))).toBe(true) // mn2's up() changed nothing of mn1's
+      expect(objs1.filter((o) => objs2.includes(o))).toEqual([])
+
+      const rules = kstate(ns).rules
+      const tbl = (slot: number): string => String(T + 2 + slot)
+      expect(rules).toContainEqual(expect.objectContaining({ priority: P + 3, src: '2001:db8:100:1::', srclen: 64, iif: 'a0', table: tbl(slot1) }))
+      expect(rules).toContainEqual(expect.objectContaining({ priority: P + 3, src: '2001:db8:100:2::', srclen: 64, iif: 'a1', table: tbl(slot2) }))
+      const peerRoutes = (slot: number) => ipJson<IpRoute>(['-n', ns, '-6', '-d', '-j', 'route', 'show', 'table', tbl(slot)])
+      expect(peerRoutes(slot1)).toEqual([expect.objectContaining({ dst: 'default', encap: 'seg6', mode: 'encap.red', segs: [LMA], dev: 'm0' })])
+      expect(peerRoutes(slot2)).toEqual([expect.objectContaining({ dst: 'default', encap: 'seg6', mode: 'encap.red', segs: [LMA2], dev: 'm0' })])
+
+      const d1 = await c.ok({ op: 'down', id: 'mn1' })
+      await c.ok({ op: 'idle' })
+      expect(ours(kstate(ns))).toEqual([...base, ...objs2].sort())
+      expect(peerRoutes(slot1)).toEqual([])
+      expect(peerRoutes(slot2)).toHaveLength(1)
+      expect(d1.snapshot!.bindings).toBe(1)
+
+      const d2 = await c.ok({ op: 'down', id: 'mn2' })
+      const idle = await c.ok({ op: 'idle' })
+      expect(d2.snapshot!.bindings).toBe(0)
+      expect(idle.snapshot).toMatchObject({ tunnels: [], objects: base.length })
+      expect(ours(kstate(ns))).toEqual(base)
+      await c.ok({ op: 'close' })
+    })
+    expect(kstate(ns)).toEqual(before)
+  })
+
+  // ---------------------------------------------------------------- c. cleanup
+
+  test('c. open() removes only our leftovers of an earlier run; foreign rules and routes stay, nothing is doubled; close() restores the original rule list', async () => {
+    const ns = magNs()
+    const x = (...args: string[]) => ip(['-n', ns, '-6', ...args])
+    // Foreign: another priority, our priorities with another protocol, our protocol elsewhere,
+    // our tables with another protocol, the main table.
+    x('rule', 'add', 'pref', '500', 'from', '2001:db8:9::/48', 'lookup', '300')
+    x('rule', 'add', 'pref', String(P + 3), 'from', '2001:db8:9::/48', 'lookup', '300', 'protocol', 'static')
+    x('rule', 'add', 'pref', String(P + 4), 'iif', 'a1p', 'blackhole', 'protocol', '157')
+    x('rule', 'add', 'pref', '2000', 'from', '2001:db8:9::/48', 'lookup', '300', 'protocol', '158')
+    x('route', 'add', '2001:db8:9::/48', 'dev', 'a1', 'table', '300', 'protocol', '158')
+    x('route', 'add', '2001:db8:9::/48', 'dev', 'a1', 'table', String(T), 'protocol', 'static')
+    x('route', 'add', '2001:db8:7::/48', 'dev', 'a1', 'table', String(T + 2), 'protocol', '157')
+    x('route', 'add', '2001:db8:8::/48', 'dev', 'a1', 'protocol', '158')
+    const original = kstate(ns)
+    expect(localRules(original)).toEqual([{ priority: 0, src: 'all', table: 'local' }])
+
+    // An earlier run: up(), then the process leaves its state (close with keep) and exits.
+    const leaveLeftovers = async (): Promise<void> => {
+      await withCtl(ns, async (c) => {
+        await c.ok({ op: 'open', opts: magOpts() })
+        await c.ok({ op: 'up', req: { id: 'mn1', link: 'a0', prefixes: [HNP1], peer: LMA } })
+        await c.ok({ op: 'close', keep: true })
+        await c.ok({ op: 'exit' })
+      })
+      const leftovers = kstate(ns)
+      expect(added(ours(original), ours(leftovers))).toHaveLength(6 + 3)
+      expect(localRules(leftovers)).toEqual([{ priority: P + 1, src: 'all', table: 'local', protocol: '158' }])
+    }
+
+    // cleanup() alone: exactly the original state, the `local` rule back at 0 without our mark.
+    await leaveLeftovers()
+    await withCtl(ns, async (c) => {
+      const r = await c.ok({ op: 'cleanup', layout: { table: T, rulePriority: P, maxTunnels: MAX_TUNNELS } })
+      expect(r.removed).toBe(6 + 3)
+    })
+    expect(kstate(ns)).toEqual(original)
+
+    // open() cleans up first.
+    await leaveLeftovers()
+
+    await withCtl(ns, async (c) => {
+      const r = await c.ok({ op: 'open', opts: magOpts() })
+      const now = kstate(ns)
+      // Every foreign rule and route is still there, once.
+      for (const rule of original.rules.filter((q) => q.table !== 'local')) expect(now.rules.filter((q) => key(q) === key(rule))).toHaveLength(1)
+      for (const route of original.routes) expect(now.routes.filter((q) => key(q) === key(route))).toHaveLength(1)
+      // No duplicates at all, and of ours only the fresh base: the binding's objects are gone.
+      expect(new Set(now.rules.map(key)).size).toBe(now.rules.length)
+      expect(new Set(now.routes.map(key)).size).toBe(now.routes.length)
+      const fresh = added(ours(original), ours(now))
+      expect(fresh).toHaveLength(r.snapshot!.objects)
+      expect(fresh.some((o) => o.includes('2001:db8:100:1::'))).toBe(false)
+      expect(ipJson(['-n', ns, '-6', '-j', 'route', 'show', 'table', String(T + 2)])).toEqual([expect.objectContaining({ dst: '2001:db8:7::/48', protocol: '157' })])
+      expect(localRules(now)).toEqual([{ priority: P + 1, src: 'all', table: 'local', protocol: '158' }])
+      await c.ok({ op: 'close' })
+    })
+    expect(kstate(ns)).toEqual(original)
+  })
+
+  // ---------------------------------------------------------------- d. forwarding
+
+  describe('d. packets flow MN <-> CN through the seg6 tunnel (§6.10.5, §5.6.1)', () => {
+    const ns = { mag: '', lma: '', mn: '', cn: '' }
+
+    beforeAll(() => {
+      ns.mag = newNs()
+      ns.lma = newNs()
+      ns.mn = newNs()
+      ns.cn = newNs()
+      veth(ns.mag, 'm0', ns.lma, 'l0')
+      veth(ns.lma, 'c0', ns.cn, 'eth0')
+      veth(ns.mag, 'a0', ns.mn, 'eth0')
+      addr(ns.mag, 'm0', `${MAG}/64`)
+      addr(ns.lma, 'l0', `${LMA}/64`)
+      addr(ns.lma, 'c0', '2001:db8:cccc::1/64')
+      addr(ns.cn, 'eth0', `${CN}/64`)
+      ip(['-n', ns.cn, '-6', 'route', 'add', 'default', 'via', '2001:db8:cccc::1', 'dev', 'eth0'])
+      addr(ns.mag, 'a0', 'fe80::1/64')
+      addr(ns.mn, 'eth0', `${MN_ADDR}/64`)
+      addr(ns.mn, 'eth0', `${MN_UNBOUND}/64`)
+      ip(['-n', ns.mn, '-6', 'route', 'add', 'default', 'via', 'fe80::1', 'dev', 'eth0'])
+    })
+
+    function ping(src: string): { sent: number; received: number } {
+      const r = nsExec(ns.mn, ['ping', '-n', '-q', '-c', '3', '-W', '1', '-i', '0.2', '-I', src, CN], 20_000)
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(r.out)
+      if (!m) throw new Error(`ping gave no summary: ${r.out}${r.err}`)
+      return { sent: Number(m[1]), received: Number(m[2]) }
+    }
+
+    test.each(['rule', 'subtree'] as const)("uplinkSelect '%s': MN pings CN; an unbound source gets nothing (blackhole); after down() on the MAG nothing passes", async (select) => {
+      const lma = new Ctl(ns.lma)
+      const mag = new Ctl(ns.mag)
+      try {
+        const l = await lma.ok({ op: 'open', opts: { role: 'lma', self: LMA } })
+        expect(l.snapshot!.backend).toBe('seg6') // no ip6_tunnel here; 'auto' fell back
+        await lma.ok({ op: 'up', req: { id: 'mn1', link: '', prefixes: [HNP1], peer: MAG } })
+        await mag.ok({ op: 'open', opts: { role: 'mag', self: MAG, accessLinks: ['a0'], uplinkSelect: select } })
+        // Before the binding: the access link's blackhole takes everything.
+        expect(ping(MN_ADDR).received).toBe(0)
+        await mag.ok({ op: 'up', req: { id: 'mn1', link: 'a0', prefixes: [HNP1], peer: LMA } })
+        nsExec(ns.mn, ['ping', '-n', '-q', '-c', '1', '-W', '2', '-I', MN_ADDR, CN], 10_000) // neighbours resolved
+        expect(ping(MN_ADDR)).toEqual({ sent: 3, received: 3 })
+        expect(ping(MN_UNBOUND)).toEqual({ sent: 3, received: 0 })
+        await mag.ok({ op: 'down', id: 'mn1' })
+        await mag.ok({ op: 'idle' })
+        expect(ping(MN_ADDR)).toEqual({ sent: 3, received: 0 })
+        await mag.ok({ op: 'close' })
+        await lma.ok({ op: 'close' })
+        expect(ours(kstate(ns.mag))).toEqual([])
+        expect(ours(kstate(ns.lma))).toEqual([])
+      } finally {
+        await mag.stop()
+        await lma.stop()
+      }
+    })
+  })
+})
