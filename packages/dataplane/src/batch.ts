@@ -8,7 +8,7 @@
  */
 import { constants } from 'node:os'
 import { RawNetlinkSocket } from 'netlink'
-import { NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN, nlmsg } from './encode'
+import { NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN, setNlmsgHeader } from './encode'
 
 const NETLINK_ROUTE = 0
 /** Messages in flight at once: each ack is a datagram in our receive queue. */
@@ -64,14 +64,18 @@ export class BatchRtnl {
     this.sock.unref()
   }
 
-  /** Sends one request with NLM_F_REQUEST | NLM_F_ACK | `flags`; resolves on the kernel's ack. */
-  request(type: number, flags: number, body: Buffer): Promise<void> {
+  /**
+   * Sends one request with NLM_F_REQUEST | NLM_F_ACK | `flags`; resolves on the kernel's ack.
+   * `msg` comes from ruleMsg/routeMsg: its first 16 bytes are room for the netlink header.
+   */
+  request(type: number, flags: number, msg: Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new Error('netlink socket closed'))
     return new Promise<void>((resolve, reject) => {
       const seq = this.seq
       this.seq = this.seq >= 0xffffffff ? 1 : this.seq + 1
       const p: Pending = { resolve, reject, at: 0 }
-      this.queue.push({ seq, msg: nlmsg(type, flags | NLM_F_REQUEST | NLM_F_ACK, seq, this.port, body), p })
+      setNlmsgHeader(msg, type, flags | NLM_F_REQUEST | NLM_F_ACK, seq, this.port)
+      this.queue.push({ seq, msg, p })
       if (!this.scheduled) {
         this.scheduled = true
         setImmediate(() => this.flush())

@@ -124,10 +124,54 @@ const FRA_IP_PROTO = 22
 export const FR_ACT_TO_TBL = 1
 export const FR_ACT_BLACKHOLE = 6
 
-function u16(v: number): Buffer {
-  const b = Buffer.alloc(2)
-  b.writeUInt16LE(v)
-  return b
+/**
+ * Builds one netlink message in a single buffer: header space first (filled in when it is
+ * sent, see batch.ts), then the family header and the attributes, padded to 4 bytes.
+ */
+class MsgWriter {
+  private readonly b = Buffer.allocUnsafe(512)
+  private off = NLMSG_HDRLEN
+
+  zeros(n: number): void {
+    this.b.fill(0, this.off, this.off + n)
+    this.off += n
+  }
+  setU8(at: number, v: number): void {
+    this.b[NLMSG_HDRLEN + at] = v
+  }
+  private head(type: number, len: number): number {
+    const at = this.off
+    this.b.writeUInt16LE(len, at)
+    this.b.writeUInt16LE(type, at + 2)
+    const padded = (len + 3) & ~3
+    this.b.fill(0, at + len, at + padded)
+    this.off += padded
+    return at + 4
+  }
+  u8(type: number, v: number): void {
+    this.b[this.head(type, 5)] = v
+  }
+  u16(type: number, v: number): void {
+    this.b.writeUInt16LE(v, this.head(type, 6))
+  }
+  u32(type: number, v: number): void {
+    this.b.writeUInt32LE(v >>> 0, this.head(type, 8))
+  }
+  bytes(type: number, v: Uint8Array): void {
+    this.b.set(v, this.head(type, 4 + v.length))
+  }
+  str(type: number, v: string): void {
+    const at = this.head(type, 4 + Buffer.byteLength(v, 'latin1') + 1)
+    this.b.write(v, at, 'latin1')
+    this.b[at + v.length] = 0
+  }
+  /** A nested attribute holding pre-encoded attributes. */
+  nested(type: number, inner: Uint8Array): void {
+    this.b.set(inner, this.head(type | NLA_F_NESTED, 4 + inner.length))
+  }
+  done(): Buffer {
+    return this.b.subarray(0, this.off)
+  }
 }
 
 /** What a rule message carries (struct fib_rule_hdr + FRA_* attributes). */
@@ -135,60 +179,75 @@ export interface RuleFields {
   readonly priority: number
   readonly action: 'lookup' | 'blackhole'
   readonly table?: number
-  readonly src?: { readonly addr: string; readonly length: number }
-  readonly dst?: { readonly addr: string; readonly length: number }
+  readonly src?: { readonly bytes: Uint8Array; readonly length: number }
+  readonly dst?: { readonly bytes: Uint8Array; readonly length: number }
   readonly iif?: string
   readonly ipProto?: number
   /** Set on adds so leftovers can be told apart (FRA_PROTOCOL). */
   readonly protocol?: number
 }
 
-/** RTM_NEWRULE / RTM_DELRULE payload (after the netlink header). */
-export function ruleBody(r: RuleFields): Buffer {
-  const hdr = Buffer.alloc(12) // struct fib_rule_hdr
-  hdr[0] = AF_INET6
-  hdr[1] = r.dst?.length ?? 0
-  hdr[2] = r.src?.length ?? 0
-  hdr[7] = r.action === 'lookup' ? FR_ACT_TO_TBL : FR_ACT_BLACKHOLE
-  const attrs = [hdr, nlattr(FRA_PRIORITY, u32(r.priority))]
-  if (r.action === 'lookup' && r.table !== undefined) attrs.push(nlattr(FRA_TABLE, u32(r.table)))
-  if (r.src) attrs.push(nlattr(FRA_SRC, parseIp6(r.src.addr)))
-  if (r.dst) attrs.push(nlattr(FRA_DST, parseIp6(r.dst.addr)))
-  if (r.iif !== undefined) attrs.push(nlattr(FRA_IIFNAME, Buffer.from(`${r.iif}\0`, 'latin1')))
-  if (r.ipProto !== undefined) attrs.push(nlattr(FRA_IP_PROTO, Buffer.from([r.ipProto])))
-  if (r.protocol !== undefined) attrs.push(nlattr(FRA_PROTOCOL, Buffer.from([r.protocol])))
-  return Buffer.concat(attrs)
+/** RTM_NEWRULE / RTM_DELRULE message, with room for the netlink header in front. */
+export function ruleMsg(r: RuleFields): Buffer {
+  const w = new MsgWriter()
+  w.zeros(12) // struct fib_rule_hdr
+  w.setU8(0, AF_INET6)
+  w.setU8(1, r.dst?.length ?? 0)
+  w.setU8(2, r.src?.length ?? 0)
+  w.setU8(7, r.action === 'lookup' ? FR_ACT_TO_TBL : FR_ACT_BLACKHOLE)
+  w.u32(FRA_PRIORITY, r.priority)
+  if (r.action === 'lookup' && r.table !== undefined) w.u32(FRA_TABLE, r.table)
+  if (r.src) w.bytes(FRA_SRC, r.src.bytes)
+  if (r.dst) w.bytes(FRA_DST, r.dst.bytes)
+  if (r.iif !== undefined) w.str(FRA_IIFNAME, r.iif)
+  if (r.ipProto !== undefined) w.u8(FRA_IP_PROTO, r.ipProto)
+  if (r.protocol !== undefined) w.u8(FRA_PROTOCOL, r.protocol)
+  return w.done()
 }
 
 /** What a route message carries (struct rtmsg + RTA_* attributes). */
 export interface RouteFields {
   readonly table: number
-  readonly dst: { readonly addr: string; readonly length: number }
-  readonly src?: { readonly addr: string; readonly length: number }
+  readonly dst: { readonly bytes: Uint8Array; readonly length: number }
+  readonly src?: { readonly bytes: Uint8Array; readonly length: number }
   readonly oif: number
   readonly protocol: number
   /** RTA_ENCAP_TYPE and the RTA_ENCAP payload. */
-  readonly encap?: { readonly type: number; readonly data: Buffer }
+  readonly encap?: { readonly type: number; readonly data: Uint8Array }
   readonly mtu?: number
 }
 
-/** RTM_NEWROUTE / RTM_DELROUTE payload (after the netlink header). */
-export function routeBody(r: RouteFields): Buffer {
-  const hdr = Buffer.alloc(12) // struct rtmsg
-  hdr[0] = AF_INET6
-  hdr[1] = r.dst.length
-  hdr[2] = r.src?.length ?? 0
-  hdr[4] = 0 // RT_TABLE_UNSPEC: the table is in RTA_TABLE
-  hdr[5] = r.protocol
-  hdr[6] = RT_SCOPE_UNIVERSE
-  hdr[7] = RTN_UNICAST
-  const attrs = [hdr, nlattr(RTA_TABLE, u32(r.table))]
-  if (r.dst.length > 0) attrs.push(nlattr(RTA_DST, parseIp6(r.dst.addr)))
-  if (r.src && r.src.length > 0) attrs.push(nlattr(RTA_SRC, parseIp6(r.src.addr)))
-  attrs.push(nlattr(RTA_OIF, u32(r.oif)))
-  if (r.encap) attrs.push(nlattr(RTA_ENCAP_TYPE, u16(r.encap.type)), nlattr(RTA_ENCAP, r.encap.data, true))
-  if (r.mtu !== undefined) attrs.push(nlattr(RTA_METRICS, nlattr(RTAX_MTU, u32(r.mtu)), true))
-  return Buffer.concat(attrs)
+const mtuMetric = (mtu: number): Buffer => nlattr(RTAX_MTU, u32(mtu))
+
+/** RTM_NEWROUTE / RTM_DELROUTE message, with room for the netlink header in front. */
+export function routeMsg(r: RouteFields): Buffer {
+  const w = new MsgWriter()
+  w.zeros(12) // struct rtmsg; table RT_TABLE_UNSPEC: the table is in RTA_TABLE
+  w.setU8(0, AF_INET6)
+  w.setU8(1, r.dst.length)
+  w.setU8(2, r.src?.length ?? 0)
+  w.setU8(5, r.protocol)
+  w.setU8(6, RT_SCOPE_UNIVERSE)
+  w.setU8(7, RTN_UNICAST)
+  w.u32(RTA_TABLE, r.table)
+  if (r.dst.length > 0) w.bytes(RTA_DST, r.dst.bytes)
+  if (r.src && r.src.length > 0) w.bytes(RTA_SRC, r.src.bytes)
+  w.u32(RTA_OIF, r.oif)
+  if (r.encap) {
+    w.u16(RTA_ENCAP_TYPE, r.encap.type)
+    w.nested(RTA_ENCAP, r.encap.data)
+  }
+  if (r.mtu !== undefined) w.nested(RTA_METRICS, mtuMetric(r.mtu))
+  return w.done()
+}
+
+/** Fills in the struct nlmsghdr at the front of a message from ruleMsg/routeMsg. */
+export function setNlmsgHeader(msg: Buffer, type: number, flags: number, seq: number, port: number): void {
+  msg.writeUInt32LE(msg.length, 0)
+  msg.writeUInt16LE(type, 4)
+  msg.writeUInt16LE(flags, 6)
+  msg.writeUInt32LE(seq >>> 0, 8)
+  msg.writeUInt32LE(port >>> 0, 12)
 }
 
 /** A whole netlink message: struct nlmsghdr, then the payload. */

@@ -16,7 +16,7 @@
  *            LMA `lookup T+2+n`; host mode `from <local prefix> iif <link> lookup main`
  *   P+4      `iif <access link> blackhole`: nothing from an MN without a binding is forwarded
  */
-import { canonicalIp6, parsePrefix, formatPrefix } from '@pmip6/wire'
+import { canonicalIp6, parsePrefix, parseIp6, formatPrefix } from '@pmip6/wire'
 
 export type Backend = 'ip6tnl' | 'seg6'
 export type BackendChoice = Backend | 'auto'
@@ -59,17 +59,19 @@ export interface Prefix {
   readonly text: string
   readonly addr: string
   readonly length: number
+  /** The 16 address bytes, parsed once (netlink messages carry them); absent: parsed from addr. */
+  readonly bytes?: Buffer
 }
 
 export function prefixOf(text: string): Prefix {
   const p = parsePrefix(text)
   const canon = formatPrefix(p.prefix, p.length)
-  return { text: canon, addr: canon.slice(0, canon.lastIndexOf('/')), length: p.length }
+  return { text: canon, addr: canon.slice(0, canon.lastIndexOf('/')), length: p.length, bytes: p.prefix }
 }
 
 export function hostPrefix(addr: string): Prefix {
   const a = canonicalIp6(addr)
-  return { text: `${a}/128`, addr: a, length: 128 }
+  return { text: `${a}/128`, addr: a, length: 128, bytes: parseIp6(a) }
 }
 
 export type RuleAction = 'lookup' | 'blackhole'

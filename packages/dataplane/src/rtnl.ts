@@ -11,17 +11,18 @@ import {
   LWTUNNEL_ENCAP_SEG6_LOCAL,
   NLM_F_CREATE,
   NLM_F_EXCL,
-  routeBody,
+  routeMsg,
   RTM_DELROUTE,
   RTM_DELRULE,
   RTM_NEWROUTE,
   RTM_NEWRULE,
-  ruleBody,
+  ruleMsg,
+  type RuleFields,
   seg6EncapRed,
   seg6LocalEndDt6,
 } from './encode'
 import { BatchRtnl, RtnlRefusal } from './batch'
-import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type KObj, type Prefix, type RouteObj } from './model'
+import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type KObj, type Prefix, type RouteObj, type RuleObj } from './model'
 
 const AF_INET6 = 10
 const REQUEST_TIMEOUT_MS = 2000
@@ -97,10 +98,27 @@ export interface Rtnl {
   close(): void
 }
 
+/** A prefix with its address bytes (objects built elsewhere, e.g. from JSON, may lack them). */
+function withBytes(p: Prefix): { bytes: Uint8Array; length: number } {
+  return { bytes: p.bytes ?? parseIp6(p.addr), length: p.length }
+}
+
+function ruleFields(o: RuleObj): RuleFields {
+  return {
+    priority: o.priority,
+    action: o.action,
+    ...(o.table !== undefined ? { table: o.table } : {}),
+    ...(o.src ? { src: withBytes(o.src) } : {}),
+    ...(o.dst ? { dst: withBytes(o.dst) } : {}),
+    ...(o.iif !== undefined ? { iif: o.iif } : {}),
+    ...(o.ipProto !== undefined ? { ipProto: o.ipProto } : {}),
+  }
+}
+
 function prefixInfo(b: Buffer | undefined, len: number): Prefix | null {
   if (!b) return null
   const addr = formatIp6(b)
-  return { text: `${addr}/${len}`, addr, length: len }
+  return { text: `${addr}/${len}`, addr, length: len, bytes: Buffer.from(b) }
 }
 
 const CREATE = FlagsNew.CREATE | FlagsNew.EXCL
@@ -162,18 +180,29 @@ export class NetlinkRtnl implements Rtnl {
     return i
   }
 
+  /** seg6 encapsulations by peer: every MN route of one LMA carries the same bytes. */
+  private readonly encaps = new Map<string, Buffer>()
+  private encapTo(to: string): Buffer {
+    let b = this.encaps.get(to)
+    if (!b) {
+      b = seg6EncapRed(to)
+      this.encaps.set(to, b)
+    }
+    return b
+  }
+
   /** A route message body; a removal names the route (table, prefixes, device) without its encapsulation. */
   private async routeBody(o: RouteObj, forAdd: boolean): Promise<Buffer> {
     const encap =
       !forAdd || !o.encap
         ? undefined
         : o.encap.type === 'seg6-encap-red'
-          ? { type: LWTUNNEL_ENCAP_SEG6, data: seg6EncapRed(o.encap.to) }
+          ? { type: LWTUNNEL_ENCAP_SEG6, data: this.encapTo(o.encap.to) }
           : { type: LWTUNNEL_ENCAP_SEG6_LOCAL, data: seg6LocalEndDt6(o.encap.table) }
-    return routeBody({
+    return routeMsg({
       table: o.table,
-      dst: o.dst,
-      ...(o.src ? { src: o.src } : {}),
+      dst: withBytes(o.dst),
+      ...(o.src ? { src: withBytes(o.src) } : {}),
       oif: await this.index(o.dev),
       protocol: RTPROT_PMIP,
       ...(encap ? { encap } : {}),
@@ -218,7 +247,7 @@ export class NetlinkRtnl implements Rtnl {
     await this.wrap('add', () => describe(o), async () => {
       switch (o.kind) {
         case 'rule':
-          await this.batch.request(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, ruleBody({ ...o, protocol: RTPROT_PMIP }))
+          await this.batch.request(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, ruleMsg({ ...ruleFields(o), protocol: RTPROT_PMIP }))
           return
         case 'route':
           await this.batch.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, await this.routeBody(o, true))
@@ -254,7 +283,7 @@ export class NetlinkRtnl implements Rtnl {
     await this.wrap('del', () => describe(o), async () => {
       switch (o.kind) {
         case 'rule':
-          await this.batch.request(RTM_DELRULE, 0, ruleBody(o))
+          await this.batch.request(RTM_DELRULE, 0, ruleMsg(ruleFields(o)))
           return
         case 'route':
           await this.batch.request(RTM_DELROUTE, 0, await this.routeBody(o, false))

@@ -7,6 +7,13 @@
 // `... encap seg6local action End.DT6 table 100`: identical RTA_ENCAP payloads); kernel.test.ts
 // repeats that comparison through the kernel on every run.
 import {
+  FR_ACT_BLACKHOLE,
+  LWTUNNEL_ENCAP_SEG6,
+  FR_ACT_TO_TBL,
+  RTM_NEWRULE,
+  routeMsg,
+  ruleMsg,
+  setNlmsgHeader,
   accessLinkObjects,
   checkLayout,
   decapTable,
@@ -87,10 +94,10 @@ describe('tunnelMtuFor (RFC 5213 §6.9.5, RFC 2473 §6.1)', () => {
 
 describe('prefixes', () => {
   test('prefixOf canonicalises the text and masks host bits; hostPrefix is a /128', () => {
-    expect(prefixOf('2001:0DB8:0100:0001:0000::/64')).toEqual({ text: '2001:db8:100:1::/64', addr: '2001:db8:100:1::', length: 64 })
+    expect(prefixOf('2001:0DB8:0100:0001:0000::/64')).toEqual({ text: '2001:db8:100:1::/64', addr: '2001:db8:100:1::', length: 64, bytes: Buffer.from('20010db8010000010000000000000000', 'hex') })
     expect(prefixOf('2001:db8:100:1::10/64').text).toBe('2001:db8:100:1::/64')
-    expect(prefixOf('::/0')).toEqual({ text: '::/0', addr: '::', length: 0 })
-    expect(hostPrefix('2001:db8:ffff:0::1')).toEqual({ text: '2001:db8:ffff::1/128', addr: '2001:db8:ffff::1', length: 128 })
+    expect(prefixOf('::/0')).toEqual({ text: '::/0', addr: '::', length: 0, bytes: Buffer.alloc(16) })
+    expect(hostPrefix('2001:db8:ffff:0::1')).toEqual({ text: '2001:db8:ffff::1/128', addr: '2001:db8:ffff::1', length: 128, bytes: Buffer.from('20010db8ffff00000000000000000001', 'hex') })
   })
 })
 
@@ -300,5 +307,58 @@ describe('encode.ts golden bytes', () => {
     expect(inner.get(8)!.readUInt32LE(0)).toBe(0x1)
     expect(inner.get(9)![0]).toBe(41)
     expect(ip6tnlLinkInfo(MAG, LMA, 255).subarray(12 + 4 + 40 + 4, 12 + 4 + 40 + 5)[0]).toBe(255)
+  })
+})
+
+describe('rule and route messages (the batched hot path)', () => {
+  /** Walks the attributes after the 16-byte netlink header and the 12-byte family header. */
+  function attrs(msg: Buffer): Map<number, Buffer> {
+    const m = new Map<number, Buffer>()
+    let off = 16 + 12
+    while (off + 4 <= msg.length) {
+      const len = msg.readUInt16LE(off)
+      expect(len).toBeGreaterThanOrEqual(4)
+      m.set(msg.readUInt16LE(off + 2) & 0x3fff, msg.subarray(off + 4, off + len))
+      off += (len + 3) & ~3
+    }
+    expect(off).toBe(msg.length) // every attribute padded to 4 bytes, nothing trailing
+    return m
+  }
+
+  test('ruleMsg: fib_rule_hdr (family, lengths, action) and FRA_PRIORITY/TABLE/SRC/IIFNAME/PROTOCOL', () => {
+    const p = prefixOf('2001:db8:100:1::/64')
+    const msg = ruleMsg({ priority: 1003, action: 'lookup', table: 102, src: { bytes: p.bytes!, length: 64 }, iif: 'mn1', protocol: 158 })
+    expect([...msg.subarray(16, 28)]).toEqual([10, 0, 64, 0, 0, 0, 0, FR_ACT_TO_TBL, 0, 0, 0, 0])
+    const a = attrs(msg)
+    expect(a.get(6)!.readUInt32LE(0)).toBe(1003)
+    expect(a.get(15)!.readUInt32LE(0)).toBe(102)
+    expect(a.get(2)).toEqual(p.bytes)
+    expect(a.get(3)!.toString('latin1')).toBe('mn1\0')
+    expect([...a.get(21)!]).toEqual([158])
+    const bh = ruleMsg({ priority: 1004, action: 'blackhole', iif: 'mn1' })
+    expect(bh[16 + 7]).toBe(FR_ACT_BLACKHOLE)
+    expect(attrs(bh).has(15)).toBe(false)
+  })
+
+  test('routeMsg: rtmsg (family, lengths, protocol, scope, type) and RTA_TABLE/DST/SRC/OIF/ENCAP/METRICS', () => {
+    const dflt = prefixOf('::/0')
+    const src = prefixOf('2001:db8:100:1::/64')
+    const msg = routeMsg({ table: 166, dst: { bytes: dflt.bytes!, length: 0 }, src: { bytes: src.bytes!, length: 64 }, oif: 7, protocol: 158, encap: { type: LWTUNNEL_ENCAP_SEG6, data: seg6EncapRed('2001:db8:ffff::2') }, mtu: 1500 })
+    expect([...msg.subarray(16, 28)]).toEqual([10, 0, 64, 0, 0, 158, 0, 1, 0, 0, 0, 0])
+    const a = attrs(msg)
+    expect(a.get(15)!.readUInt32LE(0)).toBe(166)
+    expect(a.has(1)).toBe(false) // ::/0 has no RTA_DST
+    expect(a.get(2)).toEqual(src.bytes)
+    expect(a.get(4)!.readUInt32LE(0)).toBe(7)
+    expect(a.get(21)!.readUInt16LE(0)).toBe(LWTUNNEL_ENCAP_SEG6)
+    expect(a.get(22)).toEqual(seg6EncapRed('2001:db8:ffff::2'))
+    expect([...a.get(8)!]).toEqual([8, 0, 2, 0, 0xdc, 0x05, 0, 0]) // RTAX_MTU 1500
+  })
+
+  test('setNlmsgHeader fills length, type, flags, sequence and port', () => {
+    const msg = ruleMsg({ priority: 1, action: 'blackhole' })
+    setNlmsgHeader(msg, RTM_NEWRULE, 0x605, 42, 4711)
+    expect(msg.readUInt32LE(0)).toBe(msg.length)
+    expect([msg.readUInt16LE(4), msg.readUInt16LE(6), msg.readUInt32LE(8), msg.readUInt32LE(12)]).toEqual([RTM_NEWRULE, 0x605, 42, 4711])
   })
 })
