@@ -61,6 +61,10 @@ function addNs(ns: string, created: string[]): void {
   sh('ip', ['netns', 'add', ns])
   created.push(ns)
   ipn(ns, 'link', 'set', 'lo', 'up')
+  // Every address in the lab is planned and unique: no DAD, or each fresh link-local address
+  // stays tentative for a second and holds the first neighbour solicitations (and pings) back.
+  sysctl(ns, 'net.ipv6.conf.default.accept_dad', 0)
+  sysctl(ns, 'net.ipv6.conf.all.accept_dad', 0)
 }
 
 /** A veth pair between two namespaces, both ends up unless told otherwise. */
