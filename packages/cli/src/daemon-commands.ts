@@ -136,9 +136,19 @@ export function addDaemonCommands(program: Command): void {
     return lmas.map((l) => `lma          ${l.lma} ${l.state} (${l.reason || '-'}) bindings ${l.bindings}, heartbeats ${l.requestsSent} sent / ${l.responses} answered / ${l.misses} missed, restart counter ${l.restartCounter ?? '-'}`)
   }
 
+  /** The data plane: backend, tunnels with their MNs, kernel objects held, failed set-ups. */
+  const dataplaneLines = (s: Record<string, unknown>): string[] => {
+    const d = s['dataplane'] as { name: string; state?: { uplinkSelect: string; uplink: string; tunnelMtu: number; tunnels: { peer: string; users: number; device: string | null }[]; bindings: number; objects: number; failures: number } } | undefined
+    if (!d) return []
+    if (!d.state) return [`dataplane    ${d.name} (signalling only: nothing is forwarded)`]
+    const st = d.state
+    const tunnels = st.tunnels.map((t) => `${t.peer} (${t.users} MN${t.users === 1 ? '' : 's'}${t.device ? `, ${t.device}` : ''})`).join(', ') || 'none'
+    return [`dataplane    ${d.name}, ${st.uplinkSelect}, uplink ${st.uplink}, tunnel MTU ${st.tunnelMtu}; ${st.bindings} bindings, ${st.objects} kernel objects, ${st.failures} failed set-ups`, `tunnels      ${tunnels}`]
+  }
+
   program
     .command('status')
-    .description('counters, uptime, drivers')
+    .description('counters, uptime, drivers, data plane, LMAs')
     .option('--json', 'JSON output')
     .option(...socketOpt)
     .action(async (o: { json?: boolean; socket: string }) => {
@@ -151,6 +161,7 @@ export function addDaemonCommands(program: Command): void {
         `links        ${(s['links'] as string[]).join(', ') || '-'}`,
         `bindings     ${String(s['bindings'])} ${JSON.stringify(s['states'])}`,
         ...latencyLines(s),
+        ...dataplaneLines(s),
         ...lmaLines(s),
         'counters:',
         ...Object.entries(s['counters'] as Record<string, number>).map(([k, v]) => `  ${pad(k, 40)}${v}`),
