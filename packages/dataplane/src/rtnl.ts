@@ -25,6 +25,8 @@ import { BatchRtnl, RtnlRefusal } from './batch'
 import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type KObj, type Prefix, type RouteObj, type RuleObj } from './model'
 
 const AF_INET6 = 10
+/** linux/rtnetlink.h RTPROT_KERNEL: what the kernel's own rules carry. */
+const RTPROT_KERNEL = 2
 const REQUEST_TIMEOUT_MS = 2000
 /**
  * Requests outstanding on the socket at once. Every one comes back as an ACK in our receive
@@ -301,7 +303,8 @@ export class NetlinkRtnl implements Rtnl {
   /** Puts `lookup local` back at 0 (if missing), then removes the moved one. */
   private async restoreLocalRule(priority: number): Promise<void> {
     try {
-      await this.slot(() => this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+      // Protocol "kernel", as the rule the kernel made at boot: put back exactly as it was.
+      await this.slot(() => this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL, protocol: RTPROT_KERNEL }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
     } catch (e) {
       if (codeOf(e) !== 'EEXIST') throw e
     }
