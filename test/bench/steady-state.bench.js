@@ -5,6 +5,7 @@
 // every 48 s (refresh at 80% of the lifetime); then the MAG process is watched for `seconds`:
 // its CPU time from /proc (user + system), RSS, and heap per binding (heap with the bindings
 // minus the heap before them). The lab LMA runs in its own process and is not counted.
+// The lab runs without a kernel data plane (labUp dataplane: false): this is about signalling.
 const fs = require('node:fs')
 const { controlRequest } = require('@pmip6/agent')
 const { labUp, labDown } = require('../../packages/cli/dist/lab/lab')
@@ -38,6 +39,9 @@ async function main() {
     mns: 1,
     quiet: true,
     logLevel: 'warn',
+    // Signalling only: the refreshes this measures change no forwarding state, and 100,000
+    // kernel routes would only slow the lab's set-up (the result says dataplane: none).
+    dataplane: false,
     // RFC 4861's default RA intervals (MaxRtrAdvInterval 600 s): at this scale the RAs, not the
     // refreshes, would otherwise dominate (the core's own default is 60 s for quick recovery).
     magConfig: { mag: { lifetime: 60 }, ra: { maxIntervalMs: 600_000, minIntervalMs: 200_000 }, unknownMn: { lma: LMA }, links: { mn1: { shared: true } } },

@@ -86,8 +86,13 @@ export class MagDaemon {
   readonly registrationLatency = new LatencyRecorder(10_000)
   readonly lmaRoundTrip = new LatencyRecorder(10_000)
   readonly magProcessing = new LatencyRecorder(10_000)
-  /** Send time of each outstanding PBU by sequence number, and the MN it is for. */
-  private readonly pbuSent = new Map<number, { readonly at: bigint; readonly mnId: string }>()
+  /**
+   * Send time (hrtime, ns) of each outstanding PBU by its 16-bit sequence number, and the MN it
+   * is for; undefined: none outstanding. Indexed arrays, not a Map of objects: no allocation
+   * per PBU (1,700 refreshes a second at 100,000 bindings, issue 8).
+   */
+  private readonly pbuSentAt = new BigUint64Array(0x10000)
+  private readonly pbuSentMn: (string | undefined)[] = new Array<string | undefined>(0x10000).fill(undefined)
   /** The LMA round trip of the registration each attaching MN is waiting on. */
   private readonly attachRtt = new Map<string, number>()
   private readonly dataplane: DataPlane
@@ -190,12 +195,13 @@ export class MagDaemon {
           this.counters.inc('mh.drop.not-proxy')
           return
         }
-        const sent = this.pbuSent.get(m.sequence)
-        if (sent !== undefined) {
-          this.pbuSent.delete(m.sequence)
-          const rtt = Number(process.hrtime.bigint() - sent.at) / 1000
+        const seq = m.sequence & 0xffff
+        const sentMn = this.pbuSentMn[seq]
+        if (sentMn !== undefined) {
+          this.pbuSentMn[seq] = undefined
+          const rtt = Number(process.hrtime.bigint() - this.pbuSentAt[seq]!) / 1000
           this.lmaRoundTrip.add(rtt)
-          if (this.attachStarts.has(sent.mnId)) this.attachRtt.set(sent.mnId, rtt)
+          if (this.attachStarts.has(sentMn)) this.attachRtt.set(sentMn, rtt)
         }
         this.enqueue({ type: 'pba', at: this.deps.clock.now(), from: p.src, pba: m })
         return
@@ -283,9 +289,10 @@ export class MagDaemon {
           this.counters.inc('mh.tx-error')
           log.warn('pbu send failed', { mnId: c.mnId, lma: c.to, seq: c.pbu.sequence, error: (e as Error).message })
         }
-        // Bounded: entries of PBUs never answered go when the map grows past what is plausible.
-        if (this.pbuSent.size > 65_536) this.pbuSent.clear()
-        this.pbuSent.set(c.pbu.sequence, { at: sentAt, mnId: c.mnId })
+        // Bounded by construction: one slot per sequence number, a newer PBU replaces an unanswered one.
+        const seq = c.pbu.sequence & 0xffff
+        this.pbuSentAt[seq] = sentAt
+        this.pbuSentMn[seq] = c.mnId
         log.debug('pbu sent', { mnId: c.mnId, lma: c.to, seq: c.pbu.sequence, lifetime: c.pbu.lifetime })
         return
       }

@@ -3,6 +3,12 @@
  * this keeps one binary heap of deadlines and a single Node timer for the earliest one, so
  * 100,000 bindings cost 100,000 heap entries, not 100,000 libuv timers. Re-arming a key
  * replaces its deadline (stale heap entries are skipped lazily by generation number).
+ *
+ * Memory (issue 8: 100,000 bindings, three live timers each): the core's keys are
+ * `<kind>/<id>` (`refresh/mn1@example.com`), so a key is stored as a group (the id, one Map
+ * entry and one string per MN) and a kind index within it, and the heap lives in typed arrays
+ * (deadline, slot, generation: 16 bytes an entry, no object, no boxed double). Any other key
+ * (no '/', or more kinds than a group has room for) is a group of its own with kind 0.
  */
 
 export interface Clock {
@@ -21,18 +27,30 @@ export const systemClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 }
 
-interface Entry {
-  at: number
-  key: string
-  gen: number
-}
-
 // Node timers cannot wait longer than 2^31-1 ms; a farther deadline is re-checked then.
 const MAX_WAIT_MS = 0x7fffffff
+/** Timer slots per group: the core has five per-MN kinds; index 0 is for keys without a kind. */
+const KINDS_PER_GROUP = 8
 
 export class TimerSet {
-  private readonly heap: Entry[] = []
-  private readonly live = new Map<string, number>() // key -> generation of its live entry
+  // The heap, as parallel arrays: deadline, timer slot (group * KINDS_PER_GROUP + kind), generation.
+  private hAt = new Float64Array(1024)
+  private hSlot = new Int32Array(1024)
+  private hGen = new Uint32Array(1024)
+  private hLen = 0
+  /** Generation of each slot's live entry; 0: not armed. */
+  private slotGen = new Uint32Array(1024 * KINDS_PER_GROUP)
+  /** Per group: its id (the key, or the part after the kind) and how many of its slots are armed. */
+  private readonly groupId: string[] = []
+  private groupLive = new Uint8Array(1024)
+  private readonly freeGroups: number[] = []
+  private readonly groups = new Map<string, number>()
+  /** Kind texts by index 1..KINDS_PER_GROUP-1 (0: keys used whole). */
+  private readonly kindText: string[] = ['']
+  private live = 0
+  /** The group found last, and its id (null: none). */
+  private lastG = -1
+  private lastId: string | null = null
   private gen = 0
   private handle: unknown = null
   private handleAt = Infinity
@@ -46,24 +64,34 @@ export class TimerSet {
   ) {}
 
   get size(): number {
-    return this.live.size
+    return this.live
   }
 
   has(key: string): boolean {
-    return this.live.has(key)
+    const slot = this.find(key)
+    return slot >= 0 && this.slotGen[slot] !== 0
   }
 
   arm(key: string, at: number): void {
-    const gen = ++this.gen
-    this.live.set(key, gen)
-    this.push({ at, key, gen })
+    const slot = this.slotOf(key)
+    if (this.slotGen[slot] === 0) {
+      this.live++
+      this.groupLive[(slot / KINDS_PER_GROUP) | 0]!++
+    }
+    let gen = (this.gen + 1) >>> 0
+    if (gen === 0) gen = 1
+    this.gen = gen
+    this.slotGen[slot] = gen
+    this.push(at, slot, gen)
     if (at < this.handleAt && !this.running) this.schedule()
   }
 
   cancel(key: string): void {
-    this.live.delete(key)
+    const slot = this.find(key)
+    if (slot < 0 || this.slotGen[slot] === 0) return
+    this.release(slot)
     // The heap entry stays until it surfaces; compact when dead entries dominate.
-    if (this.heap.length > 1024 && this.heap.length > 4 * this.live.size) this.compact()
+    if (this.hLen > 1024 && this.hLen > 4 * this.live) this.compact()
   }
 
   stop(): void {
@@ -71,8 +99,15 @@ export class TimerSet {
     if (this.handle !== null) this.clock.clearTimeout(this.handle)
     this.handle = null
     this.handleAt = Infinity
-    this.heap.length = 0
-    this.live.clear()
+    this.hLen = 0
+    this.slotGen.fill(0)
+    this.groupLive.fill(0)
+    this.groups.clear()
+    this.groupId.length = 0
+    this.freeGroups.length = 0
+    this.live = 0
+    this.lastG = -1
+    this.lastId = null
   }
 
   /** Fires every timer due at `now` (the scheduled callback calls this). */
@@ -81,12 +116,16 @@ export class TimerSet {
     const outer = this.running
     this.running = true
     try {
-      while (this.heap.length > 0 && this.heap[0]!.at <= now) {
-        const e = this.pop()!
-        if (this.live.get(e.key) !== e.gen) continue
-        this.live.delete(e.key)
+      while (this.hLen > 0 && this.hAt[0]! <= now) {
+        const at = this.hAt[0]!
+        const slot = this.hSlot[0]!
+        const gen = this.hGen[0]!
+        this.pop()
+        if (this.slotGen[slot] !== gen) continue
+        const key = this.keyOf(slot)
+        this.release(slot)
         fired++
-        this.fire(e.key, e.at)
+        this.fire(key, at)
         if (this.stopped) return fired
       }
     } finally {
@@ -97,14 +136,108 @@ export class TimerSet {
     return fired
   }
 
+  // ---------------------------------------------------------------- keys
+
+  /** Kind index of a key and where its id starts, or kind 0 for a key used whole. */
+  private split(key: string): number {
+    const slash = key.indexOf('/')
+    if (slash <= 0) return 0
+    // A handful of kinds: comparing in place allocates nothing (a slice and a Map lookup would).
+    const kinds = this.kindText
+    for (let k = 1; k < kinds.length; k++) {
+      const t = kinds[k]!
+      if (t.length === slash && key.startsWith(t)) return k
+    }
+    return -1
+  }
+
+  /**
+   * The group of the key's id, or -1. The core's commands come in runs for one MN (cancel pbu,
+   * arm refresh, arm expire): the last group found answers those without hashing the id again
+   * (the id of a fresh key string is hashed anew on every Map lookup).
+   */
+  private groupOfKey(key: string, kind: number): number {
+    const off = kind === 0 ? 0 : this.kindText[kind]!.length + 1
+    const last = this.lastId
+    if (last !== null && key.length === off + last.length && key.endsWith(last)) return this.lastG
+    const g = this.groups.get(off === 0 ? key : key.slice(off))
+    if (g === undefined) return -1
+    this.lastG = g
+    this.lastId = this.groupId[g]!
+    return g
+  }
+
+  /** The key's slot, or -1 when it has none (never armed, or its group is gone). */
+  private find(key: string): number {
+    let kind = this.split(key)
+    if (kind < 0) kind = 0 // an unknown kind was never armed as one
+    const g = this.groupOfKey(key, kind)
+    return g < 0 ? -1 : g * KINDS_PER_GROUP + kind
+  }
+
+  private slotOf(key: string): number {
+    let kind = this.split(key)
+    if (kind < 0) {
+      const slash = key.indexOf('/')
+      if (this.kindText.length < KINDS_PER_GROUP) {
+        kind = this.kindText.length
+        this.kindText.push(key.slice(0, slash))
+      } else kind = 0
+    }
+    let g = this.groupOfKey(key, kind)
+    if (g < 0) {
+      const id = kind === 0 ? key : key.slice(this.kindText[kind]!.length + 1)
+      g = this.freeGroups.pop() ?? this.groupId.length
+      if (g === this.groupId.length) this.groupId.push(id)
+      else this.groupId[g] = id
+      this.groups.set(id, g)
+      if (g >= this.groupLive.length) this.growGroups()
+      this.lastG = g
+      this.lastId = id
+    }
+    return g * KINDS_PER_GROUP + kind
+  }
+
+  private keyOf(slot: number): string {
+    const kind = slot % KINDS_PER_GROUP
+    const id = this.groupId[(slot - kind) / KINDS_PER_GROUP]!
+    return kind === 0 ? id : `${this.kindText[kind]!}/${id}`
+  }
+
+  private release(slot: number): void {
+    this.slotGen[slot] = 0
+    this.live--
+    const g = (slot / KINDS_PER_GROUP) | 0
+    if (--this.groupLive[g]! === 0) {
+      if (g === this.lastG) {
+        this.lastG = -1
+        this.lastId = null
+      }
+      this.groups.delete(this.groupId[g]!)
+      this.groupId[g] = ''
+      this.freeGroups.push(g)
+    }
+  }
+
+  private growGroups(): void {
+    const live = new Uint8Array(this.groupLive.length * 2)
+    live.set(this.groupLive)
+    this.groupLive = live
+    const gens = new Uint32Array(live.length * KINDS_PER_GROUP)
+    gens.set(this.slotGen)
+    this.slotGen = gens
+  }
+
+  // ---------------------------------------------------------------- heap
+
   private schedule(): void {
     if (this.stopped) return
     if (this.handle !== null) this.clock.clearTimeout(this.handle)
     this.handle = null
     this.handleAt = Infinity
-    while (this.heap.length > 0 && this.live.get(this.heap[0]!.key) !== this.heap[0]!.gen) this.pop()
-    if (this.heap.length === 0) return
-    const at = this.heap[0]!.at
+    while (this.hLen > 0 && this.slotGen[this.hSlot[0]!] !== this.hGen[0]) this.pop()
+    if (this.hLen === 0) return
+    const at = this.hAt[0]!
     const wait = Math.min(MAX_WAIT_MS, Math.max(0, at - this.clock.now()))
     this.handleAt = at
     this.handle = this.clock.setTimeout(() => {
@@ -115,47 +248,76 @@ export class TimerSet {
   }
 
   private compact(): void {
-    const keep = this.heap.filter((e) => this.live.get(e.key) === e.gen)
-    this.heap.length = 0
-    for (const e of keep) this.push(e)
+    const n = this.hLen
+    const at = this.hAt.slice(0, n)
+    const slot = this.hSlot.slice(0, n)
+    const gen = this.hGen.slice(0, n)
+    this.hLen = 0
+    for (let i = 0; i < n; i++) if (this.slotGen[slot[i]!] === gen[i]) this.push(at[i]!, slot[i]!, gen[i]!)
+    // Give back what a burst grew, keeping room to double.
+    if (this.hAt.length > 4096 && this.hLen * 4 < this.hAt.length) this.resize(Math.max(4096, this.hLen * 2))
   }
 
-  private push(e: Entry): void {
-    const h = this.heap
-    h.push(e)
-    let i = h.length - 1
+  private resize(cap: number): void {
+    const at = new Float64Array(cap)
+    at.set(this.hAt.subarray(0, this.hLen))
+    const slot = new Int32Array(cap)
+    slot.set(this.hSlot.subarray(0, this.hLen))
+    const gen = new Uint32Array(cap)
+    gen.set(this.hGen.subarray(0, this.hLen))
+    this.hAt = at
+    this.hSlot = slot
+    this.hGen = gen
+  }
+
+  private push(at: number, slot: number, gen: number): void {
+    if (this.hLen === this.hAt.length) this.resize(this.hAt.length * 2)
+    const hAt = this.hAt
+    const hSlot = this.hSlot
+    const hGen = this.hGen
+    let i = this.hLen++
     while (i > 0) {
       const p = (i - 1) >> 1
-      if (h[p]!.at <= e.at) break
-      h[i] = h[p]!
+      if (hAt[p]! <= at) break
+      hAt[i] = hAt[p]!
+      hSlot[i] = hSlot[p]!
+      hGen[i] = hGen[p]!
       i = p
     }
-    h[i] = e
+    hAt[i] = at
+    hSlot[i] = slot
+    hGen[i] = gen
   }
 
-  private pop(): Entry | undefined {
-    const h = this.heap
-    const top = h[0]
-    const last = h.pop()
-    if (h.length > 0 && last !== undefined) {
-      let i = 0
-      const n = h.length
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        let mAt = last.at
-        if (l < n && h[l]!.at < mAt) {
-          m = l
-          mAt = h[l]!.at
-        }
-        if (r < n && h[r]!.at < mAt) m = r
-        if (m === i) break
-        h[i] = h[m]!
-        i = m
+  /** Removes the top entry. */
+  private pop(): void {
+    const n = --this.hLen
+    if (n === 0) return
+    const hAt = this.hAt
+    const hSlot = this.hSlot
+    const hGen = this.hGen
+    const at = hAt[n]!
+    const slot = hSlot[n]!
+    const gen = hGen[n]!
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      let mAt = at
+      if (l < n && hAt[l]! < mAt) {
+        m = l
+        mAt = hAt[l]!
       }
-      h[i] = last
+      if (r < n && hAt[r]! < mAt) m = r
+      if (m === i) break
+      hAt[i] = hAt[m]!
+      hSlot[i] = hSlot[m]!
+      hGen[i] = hGen[m]!
+      i = m
     }
-    return top
+    hAt[i] = at
+    hSlot[i] = slot
+    hGen[i] = gen
   }
 }

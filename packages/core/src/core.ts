@@ -404,17 +404,12 @@ function timerField(kind: TimerKind): 'tPbu' | 'tRefresh' | 'tExpire' | 'tRa' | 
   }
 }
 
-function timerKindOf(text: string): TimerKind | null {
-  switch (text) {
-    case 'pbu':
-    case 'refresh':
-    case 'expire':
-    case 'ra':
-    case 'rs':
-      return text
-    default:
-      return null
-  }
+const TIMER_KINDS: readonly TimerKind[] = ['refresh', 'expire', 'pbu', 'ra', 'rs']
+
+/** The kind a key's first `slash` characters name, or null; compared in place (no slice per timer). */
+function timerKindOf(key: string, slash: number): TimerKind | null {
+  for (const k of TIMER_KINDS) if (k.length === slash && key.startsWith(k)) return k
+  return null
 }
 
 export const timerKey = (kind: TimerKind, mnId: string): string => `${kind}/${mnId}`
@@ -1255,13 +1250,15 @@ class Core implements MagCore {
         // The first RA follows at once: spare it parsing the text back into bytes.
         rememberPrefix(t, bytes, o.prefixLength)
         if (!granted.includes(t)) granted.push(t)
-      } else if (o.type === 'link-local-address' && !isAllZero(o.address)) {
+      } else if (o.type === 'link-local-address' && this.s.fixedLinkLocal === null && !isAllZero(o.address)) {
+        // Only kept without a fixed link-local address (below): no text to make otherwise.
         lla = fastFormatIp6(o.address)
       }
     }
     // The PBA names the prefixes the binding covers (RFC 5213 §5.3.6); without them the MAG would
     // be guessing what the LMA routes to it, so such an acceptance gives no service (§6.9.2 item 2).
-    const prefixes: readonly string[] = granted
+    // Kept for the binding's lifetime: an exact-size array (push() left room for 17 elements).
+    const prefixes: readonly string[] = granted.length === 1 ? [granted[0]!] : granted.slice()
     if (prefixes.length === 0 || lifetime === 0) {
       this.inc('pba-accepted-unusable')
       this.deny(e, prefixes.length === 0 ? 'pba-accepted-without-prefix' : 'pba-accepted-zero-lifetime', false)
@@ -1538,11 +1535,11 @@ class Core implements MagCore {
 
   private onTimer(ev: TimerEvent): void {
     const slash = ev.key.indexOf('/')
-    if (slash > 0 && ev.key.slice(0, slash) === HEARTBEAT_TIMER_KIND) {
+    if (slash === HEARTBEAT_TIMER_KIND.length && ev.key.startsWith(HEARTBEAT_TIMER_KIND)) {
       if (!this.hb.onTimer(ev.key.slice(slash + 1), ev.at)) this.inc('timer-stale')
       return
     }
-    const kind = slash > 0 ? timerKindOf(ev.key.slice(0, slash)) : null
+    const kind = slash > 0 ? timerKindOf(ev.key, slash) : null
     const e = kind === null ? undefined : this.byMn.get(ev.key.slice(slash + 1))
     if (kind === null || !e) {
       this.inc('timer-stale')

@@ -7,7 +7,8 @@
  * digits) so the per-event path compares strings and never parses them again.
  * Left out: remote policy stores and context transfer (§6.2 leaves them out of scope).
  */
-import { canonicalIp6, parseMac, parsePrefix, formatPrefix, type MobilityOption } from '@pmip6/wire'
+import { canonicalIp6, maskPrefix, parseMac, parsePrefix, formatPrefix, type MobilityOption } from '@pmip6/wire'
+import { fastWriteIp6 } from './text'
 import type { AddressConfig, MobilityMode, PolicyProfile, UnknownMnPolicy } from './types'
 
 /** A validated profile; shared by every entry that uses it, never copied per MN. */
@@ -57,6 +58,11 @@ export function macKey(mac: string | Uint8Array): string {
 
 /** '001122334455' -> '00:11:22:33:44:55'. */
 export function macText(key: string): string {
+  // The usual 48-bit MAC without the regular expression (asked for before every refresh, §6.13).
+  if (key.length === 12) {
+    const c = (i: number): number => key.charCodeAt(i)
+    return String.fromCharCode(c(0), c(1), 58, c(2), c(3), 58, c(4), c(5), 58, c(6), c(7), 58, c(8), c(9), 58, c(10), c(11))
+  }
   return key.replace(/(..)(?!$)/g, '$1:')
 }
 
@@ -66,6 +72,19 @@ export function canonicalPrefix(text: string): string {
 }
 
 export function hnpOptionOf(prefixText: string): MobilityOption {
+  // Fast path for plain text (the prefixes the LMA granted, as core keeps them); the same bytes
+  // as parsePrefix, which handles everything else and throws for bad text.
+  const slash = prefixText.indexOf('/')
+  const digits = prefixText.length - slash - 1
+  if (slash > 0 && digits >= 1 && digits <= 3) {
+    let length = 0
+    for (let i = slash + 1; i < prefixText.length; i++) {
+      const c = prefixText.charCodeAt(i)
+      length = c >= 0x30 && c <= 0x39 ? length * 10 + (c - 0x30) : 999
+    }
+    const b = Buffer.alloc(16)
+    if (length <= 128 && fastWriteIp6(prefixText, slash, b)) return Object.freeze({ type: 'hnp', prefixLength: length, prefix: maskPrefix(b, length) })
+  }
   const p = parsePrefix(prefixText)
   return Object.freeze({ type: 'hnp', prefixLength: p.length, prefix: p.prefix })
 }

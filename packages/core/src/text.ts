@@ -76,3 +76,52 @@ export function isMasked(p: Uint8Array, length: number): boolean {
   }
   return true
 }
+
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30
+  const l = c | 0x20
+  return l >= 0x61 && l <= 0x66 ? l - 0x57 : -1
+}
+
+/**
+ * The 16 bytes of plain IPv6 text (hex groups, at most one '::'), written into `out`; false for
+ * anything else (an IPv4 tail, a zone, a malformed text), which the caller hands to the wire
+ * parser. The prefixes of every refresh PBU go through here: no split, no regular expression.
+ */
+export function fastWriteIp6(text: string, end: number, out: Uint8Array): boolean {
+  const g: number[] = []
+  let dbl = -1
+  let i = 0
+  if (end >= 2 && text.charCodeAt(0) === 0x3a && text.charCodeAt(1) === 0x3a) {
+    dbl = 0
+    i = 2
+  }
+  while (i < end) {
+    let v = 0
+    let n = 0
+    for (; i < end && n <= 4; i++) {
+      const d = hexDigit(text.charCodeAt(i))
+      if (d < 0) break
+      v = (v << 4) | d
+      n++
+    }
+    if (n === 0 || n > 4) return false
+    g.push(v)
+    if (i === end) break
+    if (text.charCodeAt(i) !== 0x3a) return false
+    i++
+    if (i < end && text.charCodeAt(i) === 0x3a) {
+      if (dbl >= 0) return false
+      dbl = g.length
+      i++
+    } else if (i === end) return false // a trailing single ':'
+  }
+  if (dbl < 0 ? g.length !== 8 : g.length > 7) return false
+  const fill = 8 - g.length
+  for (let k = 0, w = 0; k < 8; k++) {
+    const v = dbl >= 0 && k >= dbl && k < dbl + fill ? 0 : g[w++]!
+    out[2 * k] = v >> 8
+    out[2 * k + 1] = v & 0xff
+  }
+  return true
+}
