@@ -14,7 +14,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { controlRequest } = require('@pmip6/agent')
-const { writeResult, percentile } = require('./lib')
+const { writeResult, percentile, sleep, until } = require('./lib')
 
 const HANDOFFS = Number(process.argv[2] || 100)
 const LAB = `ho${process.pid % 100000}`.slice(0, 12)
@@ -31,19 +31,9 @@ if (process.getuid && process.getuid() !== 0) {
 }
 
 const mag = (args) => spawnSync(process.execPath, [MAG_JS, ...args], { encoding: 'utf8', timeout: 60_000 })
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const nowEpoch = () => (performance.timeOrigin + performance.now()) / 1000
 const sock = (m) => `/run/mag-lab/${LAB}/${m}.sock`
 
-async function until(what, fn, ms = 10_000) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out: ${what}`)
-    await sleep(1)
-  }
-}
 const registered = async (m) => (await controlRequest(sock(m), { cmd: 'bindings' })).some((b) => b.mnId === MN && b.state === 'registered')
 
 function raCapture(dir, m) {

@@ -83,4 +83,17 @@ function opsPerSecond(fn, ms = 2000, batch = 1000, trials = 5) {
   return percentile(rates, 50)
 }
 
-module.exports = { machine, percentile, writeResult, writeTable, opsPerSecond, RESULTS }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Polls `fn` every `everyMs` until it returns something truthy; throws after `ms`. */
+async function until(what, fn, ms = 10_000, everyMs = 1) {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out: ${what}`)
+    await sleep(everyMs)
+  }
+}
+
+module.exports = { machine, percentile, writeResult, writeTable, opsPerSecond, RESULTS, sleep, until }

@@ -26,7 +26,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { controlRequest } = require('@pmip6/agent')
 const { labUp, labDown } = require('../../packages/cli/dist/lab/lab')
-const { writeResult, percentile } = require('./lib')
+const { writeResult, percentile, sleep, until } = require('./lib')
 
 const CYCLES = Number(process.argv[2] || 1000)
 const LAB = `rl${process.pid % 100000}`.slice(0, 12)
@@ -44,18 +44,8 @@ if (process.getuid && process.getuid() !== 0) {
   process.exit(0)
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const nowEpoch = () => (performance.timeOrigin + performance.now()) / 1000
 
-async function until(what, fn, ms = 10_000) {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out: ${what}`)
-    await sleep(1)
-  }
-}
 
 /** N synthetic MNs on the measured MN's link, 10,000 at a time, each wave bound before the next. */
 async function populate(n) {
