@@ -28,11 +28,6 @@ const AF_INET6 = 10
 /** linux/rtnetlink.h RTPROT_KERNEL: what the kernel's own rules carry. */
 const RTPROT_KERNEL = 2
 const REQUEST_TIMEOUT_MS = 2000
-/**
- * Requests outstanding on the socket at once. Every one comes back as an ACK in our receive
- * queue; when the queue overflows the kernel drops them (ENOBUFS) and the requests time out.
- */
-const MAX_OUTSTANDING = 128
 /** Waits before each retry of an add the kernel refused for want of memory for a moment. */
 const TRANSIENT_RETRIES_MS = [2, 20, 200]
 /** Receive queue for the ACKs and dumps (capped by net.core.rmem_max). */
@@ -132,51 +127,33 @@ export class NetlinkRtnl implements Rtnl {
   /** Our netlink port: passed with every request, or the library asks the kernel (getsockname) each time. */
   private readonly port: number
 
-  private outstanding = 0
-  private readonly waiting: (() => void)[] = []
-  /** Socket-level errors (a receive queue overrun): counted, never thrown out of a native callback. */
-  socketErrors = 0
-
   /** The per-binding rules and routes go out batched on their own socket. */
   private readonly batch: BatchRtnl
 
   constructor(onError?: (e: Error) => void) {
-    this.batch = new BatchRtnl((e) => {
-      this.socketErrors++
-      onError?.(e)
-    })
+    // Socket-level errors (a receive-queue overrun) are reported, never thrown out of a native callback.
+    this.batch = new BatchRtnl((e) => onError?.(e))
     this.s = createRtNetlink()
     this.port = this.s.socket.address().port
     try {
       this.s.socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES)
     } catch {
-      // keep the default: MAX_OUTSTANDING is sized for it too
+      // keep the default: only dumps and the rare link and `local` rule changes use this socket
     }
     // Without a listener the library's 'error' event would throw inside its native callback and
     // abort the process. Requests caught in such an error time out and are rolled back.
-    this.s.socket.on('error', (e: Error) => {
-      this.socketErrors++
-      onError?.(e)
-    })
+    this.s.socket.on('error', (e: Error) => onError?.(e))
   }
 
-  /** Runs one request once fewer than MAX_OUTSTANDING are in flight. */
-  private async slot<T>(f: () => Promise<T>): Promise<T> {
-    if (this.outstanding >= MAX_OUTSTANDING) await new Promise<void>((resolve) => this.waiting.push(resolve))
-    this.outstanding++
-    try {
-      return await f()
-    } finally {
-      this.outstanding--
-      this.waiting.shift()?.()
-    }
-  }
+  /** The link dump under way, shared by every lookup that missed the cache meanwhile. */
+  private linkDump: Promise<LinkInfo[]> | null = null
 
   private async index(name: string): Promise<number> {
     const cached = this.ifindex.get(name)
     if (cached !== undefined) return cached
-    const links = await this.links()
-    for (const l of links) this.ifindex.set(l.name, l.index)
+    // A storm's first routes all miss together: one dump serves them, not one each.
+    this.linkDump ??= this.links().finally(() => (this.linkDump = null))
+    for (const l of await this.linkDump) this.ifindex.set(l.name, l.index)
     const i = this.ifindex.get(name)
     if (i === undefined) throw new NetlinkError('lookup', `interface ${name}`, 'ENODEV', 'no such interface')
     return i
@@ -212,8 +189,6 @@ export class NetlinkRtnl implements Rtnl {
     })
   }
 
-
-
   /** `what` names the object in an error; a function, so the text is only built when one happens. */
   private async wrap<T>(op: 'add' | 'del' | 'list' | 'lookup', what: string | (() => string), f: () => Promise<T>): Promise<T> {
     try {
@@ -236,14 +211,10 @@ export class NetlinkRtnl implements Rtnl {
         return
       } catch (e) {
         if (!(e instanceof NetlinkError) || (e.code !== 'ENOMEM' && e.code !== 'ENOBUFS') || attempt >= TRANSIENT_RETRIES_MS.length) throw e
-        this.transientRetries++
         await new Promise((r) => setTimeout(r, TRANSIENT_RETRIES_MS[attempt]))
       }
     }
   }
-
-  /** Adds retried after a transient kernel allocation failure. */
-  transientRetries = 0
 
   private async addOnce(o: KObj): Promise<void> {
     await this.wrap('add', () => describe(o), async () => {
@@ -255,11 +226,11 @@ export class NetlinkRtnl implements Rtnl {
           await this.batch.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, await this.routeBody(o, true))
           return
         case 'link': {
-          await this.slot(() => this.s.newLink({ family: 0 }, { ifname: o.name, mtu: o.mtu, linkinfo: ip6tnlLinkInfo(o.local, o.remote) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+          await this.s.newLink({ family: 0 }, { ifname: o.name, mtu: o.mtu, linkinfo: ip6tnlLinkInfo(o.local, o.remote) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           this.ifindex.delete(o.name)
           try {
             const index = await this.index(o.name)
-            await this.slot(() => this.s.setLink({ index, change: { up: true }, flags: { up: true } }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+            await this.s.setLink({ index, change: { up: true }, flags: { up: true } }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           } catch (e) {
             // One object, one step: a device that cannot come up is not left behind.
             await this.delLinkByName(o.name).catch(() => undefined)
@@ -269,9 +240,9 @@ export class NetlinkRtnl implements Rtnl {
         }
         case 'local-rule': {
           // Add the moved rule first: there is never a moment without a `local` rule.
-          await this.slot(() => this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: o.priority, table: RT_TABLE_LOCAL, protocol: RTPROT_PMIP }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+          await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: o.priority, table: RT_TABLE_LOCAL, protocol: RTPROT_PMIP }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           try {
-            await this.slot(() => this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+            await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           } catch (e) {
             if (codeOf(e) !== 'ENOENT') throw e
           }
@@ -304,16 +275,16 @@ export class NetlinkRtnl implements Rtnl {
   private async restoreLocalRule(priority: number): Promise<void> {
     try {
       // Protocol "kernel", as the rule the kernel made at boot: put back exactly as it was.
-      await this.slot(() => this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL, protocol: RTPROT_KERNEL }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+      await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL, protocol: RTPROT_KERNEL }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
     } catch (e) {
       if (codeOf(e) !== 'EEXIST') throw e
     }
-    await this.slot(() => this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+    await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
   }
 
   async rules(): Promise<RuleInfo[]> {
     return this.wrap('list', 'rules', async () =>
-      (await this.slot(() => this.s.getRules({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))).map((m) => ({
+      (await this.s.getRules({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
         priority: m.attrs.priority ?? 0,
         table: m.attrs.table ?? m.data.table ?? 0,
         action: String(m.data.action ?? ''),
@@ -328,7 +299,7 @@ export class NetlinkRtnl implements Rtnl {
 
   async routes(): Promise<RouteInfo[]> {
     return this.wrap('list', 'routes', async () =>
-      (await this.slot(() => this.s.getRoutes({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))).map((m) => ({
+      (await this.s.getRoutes({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
         table: m.attrs.table ?? m.data.table ?? 0,
         dst: prefixInfo(m.attrs.dst ?? Buffer.alloc(16), m.data.dstLen ?? 0)!,
         src: m.data.srcLen ? prefixInfo(m.attrs.src, m.data.srcLen) : null,
@@ -339,7 +310,7 @@ export class NetlinkRtnl implements Rtnl {
 
   async links(): Promise<LinkInfo[]> {
     return this.wrap('list', 'links', async () =>
-      (await this.slot(() => this.s.getLinks({}, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))).map((m) => ({
+      (await this.s.getLinks({}, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
         index: m.data.index ?? 0,
         name: m.attrs.ifname ?? '',
         kind: m.attrs.linkinfo ? linkKind(m.attrs.linkinfo) : null,
@@ -350,7 +321,7 @@ export class NetlinkRtnl implements Rtnl {
 
   async routeDev(addr: string): Promise<string> {
     return this.wrap('lookup', `route to ${addr}`, async () => {
-      const r = await this.slot(() => this.s.getRoute({ family: AF_INET6, dstLen: 128 }, { dst: parseIp6(addr) }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+      const r = await this.s.getRoute({ family: AF_INET6, dstLen: 128 }, { dst: parseIp6(addr) }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
       const oif = r[0]?.attrs.oif
       if (oif === undefined) throw new NetlinkError('lookup', `route to ${addr}`, 'ENETUNREACH', 'no route')
       const l = (await this.links()).find((x) => x.index === oif)
@@ -362,7 +333,7 @@ export class NetlinkRtnl implements Rtnl {
   async addressDev(addr: string): Promise<string | null> {
     return this.wrap('lookup', `address ${addr}`, async () => {
       const want = parseIp6(addr)
-      const addrs = await this.slot(() => this.s.getAddresses({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+      const addrs = await this.s.getAddresses({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
       const hit = addrs.find((a) => (a.attrs.address ?? a.attrs.local)?.equals(want))
       if (!hit) return null
       return (await this.links()).find((l) => l.index === hit.data.index)?.name ?? null
@@ -377,7 +348,7 @@ export class NetlinkRtnl implements Rtnl {
       if (r.dst) attrs.dst = parseIp6(r.dst.addr)
       if (r.iif) attrs.iifname = r.iif
       if (r.ipProto !== null) attrs.ipProto = r.ipProto
-      await this.slot(() => this.s.delRule(data, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+      await this.s.delRule(data, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
     })
   }
 
@@ -386,14 +357,14 @@ export class NetlinkRtnl implements Rtnl {
       const attrs: rt.RouteAttrs = { table: r.table }
       if (r.dst.length > 0) attrs.dst = parseIp6(r.dst.addr)
       if (r.src) attrs.src = parseIp6(r.src.addr)
-      await this.slot(() => this.s.delRoute({ family: AF_INET6, dstLen: r.dst.length, srcLen: r.src?.length ?? 0, table: 0 }, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+      await this.s.delRoute({ family: AF_INET6, dstLen: r.dst.length, srcLen: r.src?.length ?? 0, table: 0 }, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
     })
   }
 
   async delLinkByName(name: string): Promise<void> {
     await this.wrap('del', `link ${name}`, async () => {
       const i = await this.index(name)
-      await this.slot(() => this.s.delLink({ index: i }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }))
+      await this.s.delLink({ index: i }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
       this.ifindex.delete(name)
     })
   }
