@@ -83,6 +83,13 @@ function opsPerSecond(fn, ms = 2000, batch = 1000, trials = 5) {
   return percentile(rates, 50)
 }
 
+/** utime and stime of a process (fields 14 and 15 of /proc/PID/stat), in clock ticks (USER_HZ, 100/s). */
+function cpuTicks(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
+  return { user: Number(rest[11]), system: Number(rest[12]) }
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /** Polls `fn` every `everyMs` until it returns something truthy; throws after `ms`. */
@@ -96,4 +103,4 @@ async function until(what, fn, ms = 10_000, everyMs = 1) {
   }
 }
 
-module.exports = { machine, percentile, writeResult, writeTable, opsPerSecond, RESULTS, sleep, until }
+module.exports = { machine, percentile, writeResult, writeTable, opsPerSecond, RESULTS, sleep, until, cpuTicks }

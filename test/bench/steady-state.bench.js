@@ -6,10 +6,9 @@
 // its CPU time from /proc (user + system), RSS, and heap per binding (heap with the bindings
 // minus the heap before them). The lab LMA runs in its own process and is not counted.
 // The lab runs without a kernel data plane (labUp dataplane: false): this is about signalling.
-const fs = require('node:fs')
 const { controlRequest } = require('@pmip6/agent')
 const { labUp, labDown } = require('../../packages/cli/dist/lab/lab')
-const { writeResult } = require('./lib')
+const { writeResult, cpuTicks } = require('./lib')
 
 const N = Number(process.argv[2] || 100_000)
 const WATCH_S = Number(process.argv[3] || 60)
@@ -23,12 +22,6 @@ if (process.getuid && process.getuid() !== 0) {
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-/** utime and stime of a process (fields 14 and 15 of /proc/PID/stat), in clock ticks. */
-function cpuTicks(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
-  return { user: Number(rest[11]), system: Number(rest[12]) }
-}
 
 async function main() {
   // The daemons inherit this: the bench can ask for a full GC before reading the heap.

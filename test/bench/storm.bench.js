@@ -9,17 +9,15 @@
 // Figures: time until every MN is bound with its forwarding installed, registrations per second, p50/p99 registration
 // latency from the daemon's own recorder, the MAG's RSS and heap; the same for the detach storm.
 const path = require('node:path')
-const fs = require('node:fs')
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+/** CPU seconds (user + system) a process has used so far. */
 function cpuS(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ')
-  return (Number(rest[11]) + Number(rest[12])) / 100 // utime, stime in clock ticks (USER_HZ 100)
+  const t = cpuTicks(pid)
+  return (t.user + t.system) / 100
 }
 const { controlRequest } = require('@pmip6/agent')
 const { labUp, labDown } = require('../../packages/cli/dist/lab/lab')
-const { writeResult, until } = require('./lib')
+const { writeResult, until, cpuTicks } = require('./lib')
 
 const COUNT = Number(process.argv[2] || 10_000)
 const UPLINK = process.argv[3] || 'rule'
