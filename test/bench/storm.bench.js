@@ -8,7 +8,6 @@
 // registers `count` MNs at once with the lab LMA over real raw sockets, then de-registers them.
 // Figures: time until every MN is bound with its forwarding installed, registrations per second, p50/p99 registration
 // latency from the daemon's own recorder, the MAG's RSS and heap; the same for the detach storm.
-const path = require('node:path')
 
 /** CPU seconds (user + system) a process has used so far. */
 function cpuS(pid) {
