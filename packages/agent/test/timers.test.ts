@@ -9,7 +9,10 @@ class ManualClock implements Clock {
   now(): number {
     return this.t
   }
+  /** Node timers started so far (wake-ups). */
+  started = 0
   setTimeout(fn: () => void, ms: number): unknown {
+    this.started++
     const id = this.next++
     this.pending.push({ at: this.t + ms, fn, id })
     return id
@@ -86,6 +89,26 @@ describe('TimerSet', () => {
     c.advance(200_000)
     expect(n).toBe(50_000)
     expect(ts.size).toBe(0)
+  })
+
+  test('deadlines a second or more away share wake-ups on a 10 ms grid, never early; near ones stay exact', () => {
+    const c = new ManualClock()
+    const fired: [string, number][] = []
+    const ts = new TimerSet(c, (k) => fired.push([k, c.t]))
+    // 100 refreshes spread over 100 ms, 48 s out: 10 wake-ups, not 100.
+    for (let i = 0; i < 100; i++) ts.arm(`refresh/mn${i}`, c.t + 48_000 + i + 0.5)
+    ts.arm('ra/near', c.t + 15)
+    c.advance(20)
+    expect(fired).toEqual([['ra/near', 1_000_015]])
+    const before = c.started
+    c.advance(49_000)
+    expect(fired).toHaveLength(101)
+    expect(c.started - before).toBeLessThanOrEqual(11)
+    for (let i = 0; i < 100; i++) {
+      const at = fired[i + 1]![1]
+      expect(at).toBeGreaterThanOrEqual(1_000_000 + 48_000 + i + 0.5)
+      expect(at - (1_000_000 + 48_000 + i)).toBeLessThanOrEqual(10)
+    }
   })
 
   test('stop() clears everything and nothing fires afterwards', () => {
