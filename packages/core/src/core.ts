@@ -550,6 +550,13 @@ class Core implements MagCore {
     return views
   }
 
+  /** How many bindings are in each state: what a status poll or a scrape needs, without a view per binding. */
+  stateCounts(): Readonly<Partial<Record<BindingState, number>>> {
+    const out: Partial<Record<BindingState, number>> = {}
+    for (const e of this.byMn.values()) out[e.state] = (out[e.state] ?? 0) + 1
+    return out
+  }
+
   counters(): Readonly<Record<string, number>> {
     return { ...this.ctr }
   }

@@ -422,6 +422,8 @@ export interface LmaHeartbeatView {
 export interface MagCore {
   step(ev: MagEvent): readonly MagCommand[]
   bindings(now?: Millis): readonly BindingView[]
+  /** Bindings per state, without building a view of each. */
+  stateCounts(): Readonly<Partial<Record<BindingState, number>>>
   /** Heartbeat state per LMA (RFC 5847). */
   lmas(): readonly LmaHeartbeatView[]
   counters(): Readonly<Record<string, number>>

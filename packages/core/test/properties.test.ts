@@ -212,6 +212,10 @@ describe('properties', () => {
         const w = new World(seed)
         for (const a of actions) w.run(a)
         expect(w.failures).toEqual([])
+        // The cheap per-state count (status polls) agrees with the full views.
+        const counted: Record<string, number> = {}
+        for (const v of w.h.core.bindings()) counted[v.state] = (counted[v.state] ?? 0) + 1
+        expect(w.h.core.stateCounts()).toEqual(counted)
       }),
       { numRuns: Number(process.env.CORE_PROP_RUNS ?? 1000) },
     )
