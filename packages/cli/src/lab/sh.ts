@@ -31,6 +31,16 @@ export function sysctl(ns: string, key: string, value: string | number): void {
   nsExec(ns, 'sysctl', ['-qw', `${key}=${value}`])
 }
 
+/** sysctl for a key that only some kernels have (e.g. br_netfilter's): false when it is absent. */
+export function sysctlIfPresent(ns: string, key: string, value: string | number): boolean {
+  try {
+    sysctl(ns, key, value)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export function listNetns(): string[] {
   const out = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 10_000 })
   if (out.status !== 0) return []
