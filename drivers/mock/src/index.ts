@@ -210,7 +210,7 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
     onEvent(fn: (ev: LinkEvent) => void) {
       return events.on(fn)
     },
-    async present(q: PresenceQuery) {
+    present(q: PresenceQuery): boolean {
       // By MAC: one lookup (the core asks before every refresh, §6.13; a scan would make that
       // O(stations)). Without a MAC, scan.
       if (q.mac !== undefined) return here.has(keyOf({ link: q.link, mac: fastNormalizeMac(q.mac) }))

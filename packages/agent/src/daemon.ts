@@ -8,7 +8,7 @@
  */
 import { mh, nd, parseMac, WireError, type NdOption } from '@pmip6/wire'
 import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingView, type LmaHeartbeatView } from '@pmip6/core'
-import type { AccessDriver, LinkEvent, Logger } from '@pmip6/driver-api'
+import type { AccessDriver, LinkEvent, Logger, PresenceQuery } from '@pmip6/driver-api'
 import type { MockDriver } from '@pmip6/driver-mock'
 import type { AddressConfig, PolicyProfile, UnknownMnPolicy } from '@pmip6/core'
 import type { AgentConfig } from './config'
@@ -102,6 +102,8 @@ export class MagDaemon {
   private unknownMn: UnknownMnPolicy
   private readonly bindingListeners = new Set<() => void>()
   private readonly counterSources = new Map<string, () => Readonly<Record<string, number>>>()
+  /** The drivers in the order presence is asked (fixed for the daemon's life). */
+  private readonly driverList: readonly AccessDriver[]
 
   constructor(
     readonly cfg: AgentConfig,
@@ -111,6 +113,7 @@ export class MagDaemon {
     this.timers = new TimerSet(deps.clock, (key, at) => this.enqueue({ type: 'timer', at: Math.max(at, deps.clock.now()), key }))
     this.startedAt = deps.clock.now()
     this.dataplane = deps.dataplane ?? noDataPlane
+    this.driverList = [...deps.drivers.values()]
     this.profiles = new Map(cfg.core.profiles.map((p) => [p.mnId, p]))
     this.unknownMn = cfg.core.unknownMn ?? 'refuse'
   }
@@ -327,7 +330,7 @@ export class MagDaemon {
         this.timers.cancel(c.key)
         return
       case 'query-presence':
-        void this.askPresence(c.mnId, c.link, c.llId)
+        this.askPresence(c.mnId, c.link, c.llId)
         return
       case 'forwarding-up':
       case 'forwarding-down':
@@ -383,19 +386,35 @@ export class MagDaemon {
     else log.info('lma state', fields)
   }
 
-  private async askPresence(mnId: string, link: string, mac: string | null): Promise<void> {
-    let present = false
-    for (const d of this.deps.drivers.values()) {
+  /** Asks the drivers in turn until one says the MN is there; synchronous answers stay synchronous. */
+  private askPresence(mnId: string, link: string, mac: string | null, from = 0): void {
+    const q: PresenceQuery = mac ? { link, mnId, mac } : { link, mnId }
+    const drivers = this.driverList
+    for (let i = from; i < drivers.length; i++) {
+      const d = drivers[i]!
+      let r: boolean | Promise<boolean>
       try {
-        if (await d.present({ link, mnId, ...(mac ? { mac } : {}) })) {
-          present = true
-          break
-        }
+        r = d.present(q)
       } catch (e) {
-        this.deps.log.warn('presence check failed', { driver: d.name, mnId, error: (e as Error).message })
+        this.presenceFailed(d, mnId, e)
+        continue
       }
+      if (r === true) return this.enqueue({ type: 'presence', at: this.deps.clock.now(), mnId, present: true })
+      if (r === false) continue
+      r.then(
+        (yes) => (yes ? this.enqueue({ type: 'presence', at: this.deps.clock.now(), mnId, present: true }) : this.askPresence(mnId, link, mac, i + 1)),
+        (e: unknown) => {
+          this.presenceFailed(d, mnId, e)
+          this.askPresence(mnId, link, mac, i + 1)
+        },
+      )
+      return
     }
-    this.enqueue({ type: 'presence', at: this.deps.clock.now(), mnId, present })
+    this.enqueue({ type: 'presence', at: this.deps.clock.now(), mnId, present: false })
+  }
+
+  private presenceFailed(d: AccessDriver, mnId: string, e: unknown): void {
+    this.deps.log.warn('presence check failed', { driver: d.name, mnId, error: (e as Error).message })
   }
 
   /** RFC 5213 §6.10: without forwarding the binding is of no use; the core ends it with the reason. */

@@ -1,69 +1,8 @@
 // The daemon's RFC 5847 wiring on an in-memory link and a fake clock: Heartbeat MH messages are
 // decoded into core events and the core's requests and answers go out on the MH socket; the
 // LMA's reachability is logged with structured fields and shown in `status`.
-import { mh, PBA_FLAGS, type Heartbeat, type MhMessage } from '@pmip6/wire'
-import { validateConfig } from '../src/config'
-import { MagDaemon } from '../src/daemon'
-import type { MagIo, Packet } from '../src/io'
-
-const MAG = '2001:db8:ffff::1'
-const LMA = '2001:db8:ffff::2'
-
-interface Sent {
-  readonly to: string
-  readonly src: string
-  readonly msg: MhMessage
-}
-
-function world() {
-  let now = 1_700_000_000_000
-  let pending: { fn: () => void; at: number }[] = []
-  const clock = {
-    now: () => now,
-    setTimeout: (fn: () => void, ms: number) => {
-      const t = { fn, at: now + ms }
-      pending.push(t)
-      return t
-    },
-    clearTimeout: (h: unknown) => {
-      pending = pending.filter((t) => t !== h)
-    },
-  }
-  const sent: Sent[] = []
-  let deliver: (p: Packet) => void = () => undefined
-  const io: MagIo = {
-    sendMh: (bytes, dst, src) => void sent.push({ to: dst, src, msg: mh.decode(bytes) }),
-    sendNd() {},
-    onMh: (fn) => void (deliver = fn),
-    onNd() {},
-    addLink() {},
-    removeLink() {},
-    close() {},
-  }
-  const logs: { level: string; msg: string; meta?: Record<string, unknown> }[] = []
-  const at = (level: string) => (msg: string, meta?: Record<string, unknown>) => void logs.push({ level, msg, ...(meta ? { meta } : {}) })
-  const log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
-  const cfg = validateConfig({
-    mag: { address: MAG, fixedLinkLocal: 'fe80::1', heartbeatInterval: 1, heartbeatMissingThreshold: 3 },
-    links: { mn1: null },
-    profiles: [{ mnId: 'mn1@example.com', lma: LMA }],
-  })
-  const d = new MagDaemon(cfg, { log, clock, io, drivers: new Map() })
-  /** Moves the clock on by `ms`, running the timers that fall due on the way. */
-  const tick = (ms: number) => {
-    const until = now + ms
-    for (;;) {
-      const due = pending.filter((t) => t.at <= until).sort((a, b) => a.at - b.at)[0]
-      if (!due) break
-      pending = pending.filter((t) => t !== due)
-      now = Math.max(now, due.at)
-      due.fn()
-    }
-    now = until
-  }
-  const fromLma = (msg: MhMessage) => deliver({ data: mh.encode(msg), src: LMA, dst: MAG, link: '', hopLimit: 64 })
-  return { d, sent, logs, tick, fromLma, now: () => now }
-}
+import { PBA_FLAGS, type Heartbeat } from '@pmip6/wire'
+import { LMA, MAG, world, type Sent } from './helpers/world'
 
 const heartbeats = (sent: readonly Sent[]) => sent.filter((s): s is Sent & { msg: Heartbeat } => s.msg.kind === 'heartbeat')
 

@@ -1,0 +1,78 @@
+// An in-memory world for daemon unit tests: a fake clock that moves only when told, an MH
+// link that records what the daemon sends and delivers what the test plays as the LMA, and a
+// log that keeps every structured entry.
+import { mh, PBA_FLAGS, type BindingUpdate, type MhMessage } from '@pmip6/wire'
+import type { AccessDriver } from '@pmip6/driver-api'
+import { validateConfig } from '../../src/config'
+import { MagDaemon } from '../../src/daemon'
+import type { MagIo, Packet } from '../../src/io'
+
+export const MAG = '2001:db8:ffff::1'
+export const LMA = '2001:db8:ffff::2'
+
+export interface Sent {
+  readonly to: string
+  readonly src: string
+  readonly msg: MhMessage
+}
+
+export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<string, unknown> } = {}) {
+  let now = 1_700_000_000_000
+  let pending: { fn: () => void; at: number }[] = []
+  const clock = {
+    now: () => now,
+    setTimeout: (fn: () => void, ms: number) => {
+      const t = { fn, at: now + ms }
+      pending.push(t)
+      return t
+    },
+    clearTimeout: (h: unknown) => {
+      pending = pending.filter((t) => t !== h)
+    },
+  }
+  const sent: Sent[] = []
+  let deliver: (p: Packet) => void = () => undefined
+  const io: MagIo = {
+    sendMh: (bytes, dst, src) => void sent.push({ to: dst, src, msg: mh.decode(bytes) }),
+    sendNd() {},
+    onMh: (fn) => void (deliver = fn),
+    onNd() {},
+    addLink() {},
+    removeLink() {},
+    close() {},
+  }
+  const logs: { level: string; msg: string; meta?: Record<string, unknown> }[] = []
+  const at = (level: string) => (msg: string, meta?: Record<string, unknown>) => void logs.push({ level, msg, ...(meta ? { meta } : {}) })
+  const log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+  const cfg = validateConfig({
+    mag: { address: MAG, fixedLinkLocal: 'fe80::1', heartbeatInterval: 1, heartbeatMissingThreshold: 3, ...opts.mag },
+    links: { mn1: null },
+    profiles: [{ mnId: 'mn1@example.com', lma: LMA }],
+  })
+  const d = new MagDaemon(cfg, { log, clock, io, drivers: opts.drivers ?? new Map() })
+  /** Moves the clock on by `ms`, running the timers that fall due on the way. */
+  const tick = (ms: number) => {
+    const until = now + ms
+    for (;;) {
+      const due = pending.filter((t) => t.at <= until).sort((a, b) => a.at - b.at)[0]
+      if (!due) break
+      pending = pending.filter((t) => t !== due)
+      now = Math.max(now, due.at)
+      due.fn()
+    }
+    now = until
+  }
+  const fromLma = (msg: MhMessage) => deliver({ data: mh.encode(msg), src: LMA, dst: MAG, link: '', hopLimit: 64 })
+  /** The LMA accepts a PBU as asked, with one home network prefix. */
+  const accept = (pbu: BindingUpdate) =>
+    fromLma({
+      kind: 'binding-ack',
+      status: 0,
+      flags: PBA_FLAGS,
+      sequence: pbu.sequence,
+      lifetime: pbu.lifetime,
+      options: [...pbu.options.filter((o) => o.type !== 'hnp'), { type: 'hnp', prefixLength: 64, prefix: Buffer.from('20010db8000100010000000000000000', 'hex') }],
+    })
+  const pbus = () => sent.flatMap((s) => (s.msg.kind === 'binding-update' ? [s.msg] : []))
+  return { d, sent, logs, tick, fromLma, accept, pbus, now: () => now }
+}
