@@ -74,6 +74,44 @@ export type RawSocketEvents = {
 }
 
 const CLOSED = -1
+/** Largest IPv6 payload without a jumbogram; raw IPv6 sockets deliver the payload only. */
+const RECV_BUF_SIZE = 65536
+/** What recvInto writes about a datagram (rawsock.c): two addresses, then five 32-bit words. */
+const META_BYTES = 52
+/** Addresses remembered per socket: a MAG hears from a few LMAs, on a few addresses of its own. */
+const ADDR_CACHE = 8
+
+/**
+ * (Exported for its unit test.) Text forms of the addresses a socket sees, keyed by their 16 bytes (as four 32-bit words):
+ * the same few peers send nearly every datagram, so the text is made once, not per datagram.
+ */
+export class AddressCache {
+  private readonly words = new Uint32Array(ADDR_CACHE * 4)
+  private readonly texts: (string | undefined)[] = new Array<string | undefined>(ADDR_CACHE).fill(undefined)
+  private next = 0
+
+  /** The text of the address at word `w` of `m` (whose bytes are `bytes`). */
+  text(m: Uint32Array, w: number, bytes: Uint8Array): string {
+    const a = m[w]!
+    const b = m[w + 1]!
+    const c = m[w + 2]!
+    const d = m[w + 3]!
+    const k = this.words
+    for (let i = 0; i < ADDR_CACHE; i++) {
+      const j = i * 4
+      if (k[j] === a && k[j + 1] === b && k[j + 2] === c && k[j + 3] === d && this.texts[i] !== undefined) return this.texts[i]!
+    }
+    const t = native().ntop(bytes, w * 4)
+    const i = this.next
+    this.next = (i + 1) % ADDR_CACHE
+    k[i * 4] = a
+    k[i * 4 + 1] = b
+    k[i * 4 + 2] = c
+    k[i * 4 + 3] = d
+    this.texts[i] = t
+    return t
+  }
+}
 
 /**
  * An AF_INET6 SOCK_RAW socket. Messages are delivered through `onMessage(fn)` or the 'message'
@@ -88,6 +126,12 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
   #watching = false
   #ref = true
   #stats: RawSocketStats = { received: 0, batches: 0, fullBatches: 0, largestBatch: 0 }
+  /** Receive buffer and what the kernel said about the datagram in it (made on first receive). */
+  #rbuf: Buffer | null = null
+  readonly #meta = new Uint8Array(META_BYTES)
+  readonly #m32 = new Uint32Array(this.#meta.buffer)
+  readonly #i32 = new Int32Array(this.#meta.buffer)
+  readonly #addrs = new AddressCache()
 
   private constructor(fd: number, proto: number, maxBatch: number) {
     super()
@@ -159,7 +203,25 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
 
   /** One datagram, or null if none is queued. Usually the readiness loop calls this for you. */
   recv(): RawMessage | null {
-    return native().recv(this.#live())
+    const fd = this.#live()
+    const rbuf = (this.#rbuf ??= Buffer.allocUnsafeSlow(RECV_BUF_SIZE))
+    const n = native().recvInto(fd, rbuf, this.#meta)
+    if (n < 0) return null
+    // A copy from Node's buffer pool: the receive buffer is reused for the next datagram.
+    const data = Buffer.allocUnsafe(n)
+    rbuf.copy(data, 0, 0, n)
+    const m = this.#m32
+    const i = this.#i32
+    return {
+      data,
+      src: this.#addrs.text(m, 0, this.#meta),
+      scopeId: m[8]!,
+      dst: this.#addrs.text(m, 4, this.#meta),
+      ifindex: i[9]!,
+      hopLimit: i[10]!,
+      truncated: m[11] !== 0,
+      port: m[12]!,
+    }
   }
 
   /** Subscribes to incoming datagrams; returns the unsubscribe function. */
@@ -269,7 +331,7 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
     while (n < this.maxBatch && this.#watching) {
       let msg: RawMessage | null
       try {
-        msg = native().recv(this.#fd)
+        msg = this.recv()
       } catch (e) {
         this.emit('error', toError(e))
         break

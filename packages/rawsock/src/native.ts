@@ -50,7 +50,10 @@ export interface NativeBinding {
   joinGroup(fd: number, group: string, ifindex: number): void
   leaveGroup(fd: number, group: string, ifindex: number): void
   setIcmp6Filter(fd: number, allowedTypes: readonly number[]): void
-  recv(fd: number): RawMessage | null
+  /** recvmsg(2) into `buf`; returns the length or -1 when nothing is queued; see rawsock.c for `meta`. */
+  recvInto(fd: number, buf: Uint8Array, meta: Uint8Array): number
+  /** inet_ntop of the 16 bytes at `offset`. */
+  ntop(bytes: Uint8Array, offset: number): string
   send(fd: number, data: Uint8Array, dst: string, opts?: SendOptions): number
   ifNameToIndex(name: string): number
   peerCredentials(fd: number): PeerCredentials
