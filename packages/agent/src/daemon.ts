@@ -110,7 +110,7 @@ export class MagDaemon {
     private readonly deps: DaemonDeps,
   ) {
     this.core = createMagCore(cfg.core)
-    this.timers = new TimerSet(deps.clock, (key, at) => this.enqueue({ type: 'timer', at: Math.max(at, deps.clock.now()), key }))
+    this.timers = new TimerSet(deps.clock, (key, at, kind, id) => this.enqueue({ type: 'timer', at: Math.max(at, deps.clock.now()), key, kind, id }))
     this.startedAt = deps.clock.now()
     this.dataplane = deps.dataplane ?? noDataPlane
     this.driverList = [...deps.drivers.values()]
@@ -324,10 +324,10 @@ export class MagDaemon {
         return
       }
       case 'arm-timer':
-        this.timers.arm(c.key, c.at)
+        this.timers.armParts(c.kind, c.id, c.at)
         return
       case 'cancel-timer':
-        this.timers.cancel(c.key)
+        this.timers.cancelParts(c.kind, c.id)
         return
       case 'query-presence':
         this.askPresence(c.mnId, c.link, c.llId)

@@ -27,6 +27,12 @@ export const systemClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 }
 
+/** `<kind>/<id>` -> [kind, id]; a key without a '/' (or starting with one) is ['', key]. */
+function parseKey(key: string): [string, string] {
+  const slash = key.indexOf('/')
+  return slash <= 0 ? ['', key] : [key.slice(0, slash), key.slice(slash + 1)]
+}
+
 // Node timers cannot wait longer than 2^31-1 ms; a farther deadline is re-checked then.
 const MAX_WAIT_MS = 0x7fffffff
 /**
@@ -69,7 +75,8 @@ export class TimerSet {
 
   constructor(
     private readonly clock: Clock,
-    private readonly fire: (key: string, at: number) => void,
+    /** `kind` and `id` are the parts of `key` ('' and the key for a key without a kind). */
+    private readonly fire: (key: string, at: number, kind: string, id: string) => void,
   ) {}
 
   get size(): number {
@@ -77,13 +84,28 @@ export class TimerSet {
   }
 
   has(key: string): boolean {
-    const slot = this.find(key)
+    const [kind, id] = parseKey(key)
+    const slot = this.find(kind, id)
     return slot >= 0 && this.slotGen[slot] !== 0
   }
 
   arm(key: string, at: number): void {
+    const [kind, id] = parseKey(key)
+    this.armParts(kind, id, at)
+  }
+
+  cancel(key: string): void {
+    const [kind, id] = parseKey(key)
+    this.cancelParts(kind, id)
+  }
+
+  /**
+   * arm(`${kind}/${id}`, at) for a caller that has the parts: the id string it passes is the one
+   * it keeps (the core's MN id), so finding its group hashes nothing new (issue 8).
+   */
+  armParts(kind: string, id: string, at: number): void {
     if (at - this.clock.now() >= COALESCE_LEAD_MS) at = Math.ceil(at / COALESCE_GRID_MS) * COALESCE_GRID_MS
-    const slot = this.slotOf(key)
+    const slot = this.slotOf(kind, id)
     if (this.slotGen[slot] === 0) {
       this.live++
       this.groupLive[(slot / KINDS_PER_GROUP) | 0]!++
@@ -96,8 +118,9 @@ export class TimerSet {
     if (at < this.handleAt && !this.running) this.schedule()
   }
 
-  cancel(key: string): void {
-    const slot = this.find(key)
+  /** cancel(`${kind}/${id}`). */
+  cancelParts(kind: string, id: string): void {
+    const slot = this.find(kind, id)
     if (slot < 0 || this.slotGen[slot] === 0) return
     this.release(slot)
     // The heap entry stays until it surfaces; compact when dead entries dominate.
@@ -132,10 +155,11 @@ export class TimerSet {
         const gen = this.hGen[0]!
         this.pop()
         if (this.slotGen[slot] !== gen) continue
-        const key = this.keyOf(slot)
+        const kind = this.kindText[slot % KINDS_PER_GROUP]!
+        const id = this.groupId[(slot / KINDS_PER_GROUP) | 0]!
         this.release(slot)
         fired++
-        this.fire(key, at)
+        this.fire(kind === '' ? id : `${kind}/${id}`, at, kind, id)
         if (this.stopped) return fired
       }
     } finally {
@@ -148,55 +172,44 @@ export class TimerSet {
 
   // ---------------------------------------------------------------- keys
 
-  /** Kind index of a key and where its id starts, or kind 0 for a key used whole. */
-  private split(key: string): number {
-    const slash = key.indexOf('/')
-    if (slash <= 0) return 0
-    // A handful of kinds: comparing in place allocates nothing (a slice and a Map lookup would).
+  /** Index of a kind text, or -1 when it is new; '' (a key without a kind) is 0. */
+  private kindIndex(kind: string): number {
+    if (kind === '') return 0
     const kinds = this.kindText
-    for (let k = 1; k < kinds.length; k++) {
-      const t = kinds[k]!
-      if (t.length === slash && key.startsWith(t)) return k
-    }
+    for (let k = 1; k < kinds.length; k++) if (kinds[k] === kind) return k
     return -1
   }
 
   /**
-   * The group of the key's id, or -1. The core's commands come in runs for one MN (cancel pbu,
-   * arm refresh, arm expire): the last group found answers those without hashing the id again
-   * (the id of a fresh key string is hashed anew on every Map lookup).
+   * The group of an id, or -1. The core's commands come in runs for one MN (cancel pbu, arm
+   * refresh, arm expire): the last group found answers those without a Map lookup.
    */
-  private groupOfKey(key: string, kind: number): number {
-    const off = kind === 0 ? 0 : this.kindText[kind]!.length + 1
-    const last = this.lastId
-    if (last !== null && key.length === off + last.length && key.endsWith(last)) return this.lastG
-    const g = this.groups.get(off === 0 ? key : key.slice(off))
+  private groupOf(id: string): number {
+    if (id === this.lastId) return this.lastG
+    const g = this.groups.get(id)
     if (g === undefined) return -1
     this.lastG = g
     this.lastId = this.groupId[g]!
     return g
   }
 
-  /** The key's slot, or -1 when it has none (never armed, or its group is gone). */
-  private find(key: string): number {
-    let kind = this.split(key)
-    if (kind < 0) kind = 0 // an unknown kind was never armed as one
-    const g = this.groupOfKey(key, kind)
-    return g < 0 ? -1 : g * KINDS_PER_GROUP + kind
+  /** The slot of (kind, id), or -1 when it has none (never armed, or its group is gone). */
+  private find(kind: string, id: string): number {
+    const k = this.kindIndex(kind)
+    if (k < 0) return kind === '' ? -1 : this.find('', `${kind}/${id}`) // a kind that never fit
+    const g = this.groupOf(id)
+    return g < 0 ? -1 : g * KINDS_PER_GROUP + k
   }
 
-  private slotOf(key: string): number {
-    let kind = this.split(key)
-    if (kind < 0) {
-      const slash = key.indexOf('/')
-      if (this.kindText.length < KINDS_PER_GROUP) {
-        kind = this.kindText.length
-        this.kindText.push(key.slice(0, slash))
-      } else kind = 0
+  private slotOf(kind: string, id: string): number {
+    let k = this.kindIndex(kind)
+    if (k < 0) {
+      if (this.kindText.length === KINDS_PER_GROUP) return this.slotOf('', `${kind}/${id}`) // a group of its own
+      k = this.kindText.length
+      this.kindText.push(kind)
     }
-    let g = this.groupOfKey(key, kind)
+    let g = this.groupOf(id)
     if (g < 0) {
-      const id = kind === 0 ? key : key.slice(this.kindText[kind]!.length + 1)
       g = this.freeGroups.pop() ?? this.groupId.length
       if (g === this.groupId.length) this.groupId.push(id)
       else this.groupId[g] = id
@@ -205,13 +218,7 @@ export class TimerSet {
       this.lastG = g
       this.lastId = id
     }
-    return g * KINDS_PER_GROUP + kind
-  }
-
-  private keyOf(slot: number): string {
-    const kind = slot % KINDS_PER_GROUP
-    const id = this.groupId[(slot - kind) / KINDS_PER_GROUP]!
-    return kind === 0 ? id : `${this.kindText[kind]!}/${id}`
+    return g * KINDS_PER_GROUP + k
   }
 
   private release(slot: number): void {

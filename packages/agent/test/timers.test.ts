@@ -111,6 +111,28 @@ describe('TimerSet', () => {
     }
   })
 
+  test('keys and (kind, id) parts name the same timer; more kinds than a group holds still work', () => {
+    const c = new ManualClock()
+    const fired: [string, string, string][] = []
+    const ts = new TimerSet(c, (key, _at, kind, id) => fired.push([key, kind, id]))
+    ts.armParts('refresh', 'mn1@example.com', c.t + 10)
+    expect(ts.has('refresh/mn1@example.com')).toBe(true)
+    ts.cancel('refresh/mn1@example.com')
+    expect(ts.size).toBe(0)
+    ts.arm('expire/mn1@example.com', c.t + 20)
+    ts.cancelParts('expire', 'mn1@example.com')
+    // Ten kinds for one id: the group has room for seven, the rest are keys of their own.
+    for (let k = 0; k < 10; k++) ts.armParts(`k${k}`, 'mn2', c.t + 30 + k)
+    ts.arm('plain', c.t + 50)
+    ts.cancelParts('k9', 'mn2')
+    expect(ts.size).toBe(10)
+    c.advance(100)
+    expect(fired.map((f) => f[0])).toEqual([...Array.from({ length: 9 }, (_, k) => `k${k}/mn2`), 'plain'])
+    expect(fired[0]).toEqual(['k0/mn2', 'k0', 'mn2'])
+    expect(fired.at(-1)).toEqual(['plain', '', 'plain'])
+    expect(ts.size).toBe(0)
+  })
+
   test('stop() clears everything and nothing fires afterwards', () => {
     const c = new ManualClock()
     let n = 0

@@ -87,7 +87,7 @@ import { Prng } from './prng'
 import { PrefixPool } from './pool'
 import { assertNever } from './assert'
 import { STRIDE, TimeSlab } from './slab'
-import { bytesEqualText, fastFormatIp6, isMasked, prefixText } from './text'
+import { bytesEqualText, fastFormatIp6, isMasked, prefixText, prefixTextIs } from './text'
 import { HEARTBEAT_TIMER_KIND, HeartbeatMonitor } from './heartbeat'
 
 // What PBU an entry has outstanding.
@@ -407,8 +407,8 @@ function timerField(kind: TimerKind): 'tPbu' | 'tRefresh' | 'tExpire' | 'tRa' | 
 const TIMER_KINDS: readonly TimerKind[] = ['refresh', 'expire', 'pbu', 'ra', 'rs']
 
 /** The kind a key's first `slash` characters name, or null; compared in place (no slice per timer). */
-function timerKindOf(key: string, slash: number): TimerKind | null {
-  for (const k of TIMER_KINDS) if (k.length === slash && key.startsWith(k)) return k
+function timerKindOf(text: string): TimerKind | null {
+  for (const k of TIMER_KINDS) if (k === text) return k
   return null
 }
 
@@ -593,14 +593,14 @@ class Core implements MagCore {
 
   private arm(e: Entry, kind: TimerKind, at: Millis): void {
     e[timerField(kind)] = at
-    this.out.push({ type: 'arm-timer', key: timerKey(kind, e.mnId), at })
+    this.out.push({ type: 'arm-timer', key: timerKey(kind, e.mnId), kind, id: e.mnId, at })
   }
 
   private disarm(e: Entry, kind: TimerKind): void {
     const f = timerField(kind)
     if (e[f] === NOT_ARMED) return
     e[f] = NOT_ARMED
-    this.out.push({ type: 'cancel-timer', key: timerKey(kind, e.mnId) })
+    this.out.push({ type: 'cancel-timer', key: timerKey(kind, e.mnId), kind, id: e.mnId })
   }
 
   private linkCfg(link: string): LinkConfig | undefined {
@@ -1249,13 +1249,24 @@ class Core implements MagCore {
   private accept(e: Entry, lifetime: number, opts: readonly MobilityOption[]): void {
     const granted: string[] = []
     let lla: string | null = null
+    const held = e.state === 'registered' || e.state === 'refreshing' ? e.hnps : EMPTY
     for (const o of opts) {
       if (o.type === 'hnp') {
         if (o.prefixLength === 0 || o.prefixLength > 128 || isAllZero(o.prefix)) continue
-        const bytes = isMasked(o.prefix, o.prefixLength) ? o.prefix : maskPrefix(Buffer.from(o.prefix), o.prefixLength)
-        const t = prefixText(bytes, o.prefixLength)
-        // The first RA follows at once: spare it parsing the text back into bytes.
-        rememberPrefix(t, bytes, o.prefixLength)
+        // A refresh: the prefixes the binding has already, as the texts we hold.
+        let t: string | undefined
+        for (const k of held) {
+          if (prefixTextIs(k, o.prefix, o.prefixLength)) {
+            t = k
+            break
+          }
+        }
+        if (t === undefined) {
+          const bytes = isMasked(o.prefix, o.prefixLength) ? o.prefix : maskPrefix(Buffer.from(o.prefix), o.prefixLength)
+          t = prefixText(bytes, o.prefixLength)
+          // The first RA follows at once: spare it parsing the text back into bytes.
+          rememberPrefix(t, bytes, o.prefixLength)
+        }
         if (!granted.includes(t)) granted.push(t)
       } else if (o.type === 'link-local-address' && this.s.fixedLinkLocal === null && !isAllZero(o.address)) {
         // Only kept without a fixed link-local address (below): no text to make otherwise.
@@ -1541,13 +1552,22 @@ class Core implements MagCore {
   // ------------------------------------------------------------------ timers
 
   private onTimer(ev: TimerEvent): void {
-    const slash = ev.key.indexOf('/')
-    if (slash === HEARTBEAT_TIMER_KIND.length && ev.key.startsWith(HEARTBEAT_TIMER_KIND)) {
-      if (!this.hb.onTimer(ev.key.slice(slash + 1), ev.at)) this.inc('timer-stale')
+    let kindText: string
+    let id: string
+    if (ev.kind !== undefined && ev.id !== undefined) {
+      kindText = ev.kind
+      id = ev.id
+    } else {
+      const slash = ev.key.indexOf('/')
+      kindText = slash > 0 ? ev.key.slice(0, slash) : ''
+      id = ev.key.slice(slash + 1)
+    }
+    if (kindText === HEARTBEAT_TIMER_KIND) {
+      if (!this.hb.onTimer(id, ev.at)) this.inc('timer-stale')
       return
     }
-    const kind = slash > 0 ? timerKindOf(ev.key, slash) : null
-    const e = kind === null ? undefined : this.byMn.get(ev.key.slice(slash + 1))
+    const kind = timerKindOf(kindText)
+    const e = kind === null ? undefined : this.byMn.get(id)
     if (kind === null || !e) {
       this.inc('timer-stale')
       return

@@ -102,7 +102,7 @@ export class HeartbeatMonitor<M> {
     p.reason = 'no-binding'
     if (p.due !== null) {
       p.due = null
-      this.host.emit({ type: 'cancel-timer', key: heartbeatTimerKey(lma) })
+      this.host.emit({ type: 'cancel-timer', key: heartbeatTimerKey(lma), kind: HEARTBEAT_TIMER_KIND, id: lma })
     }
   }
 
@@ -190,7 +190,7 @@ export class HeartbeatMonitor<M> {
 
   private arm(p: Peer<M>, at: Millis): void {
     p.due = at
-    this.host.emit({ type: 'arm-timer', key: heartbeatTimerKey(p.lma), at })
+    this.host.emit({ type: 'arm-timer', key: heartbeatTimerKey(p.lma), kind: HEARTBEAT_TIMER_KIND, id: p.lma, at })
   }
 
   private sendRequest(p: Peer<M>): void {

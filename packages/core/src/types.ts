@@ -172,6 +172,9 @@ export interface TimerEvent {
   readonly type: 'timer'
   readonly at: Millis
   readonly key: TimerKey
+  /** The key's parts as the arm-timer command gave them, when the caller kept them: not parsed again. */
+  readonly kind?: string
+  readonly id?: string
 }
 /** The answer to a query-presence command. */
 export interface PresenceEvent {
@@ -294,11 +297,16 @@ export interface ArmTimerCommand {
   readonly type: 'arm-timer'
   /** Arming a key that is already armed replaces it. */
   readonly key: TimerKey
+  /** The key's parts: key === `${kind}/${id}` (a timer set may keep them instead of the key). */
+  readonly kind: string
+  readonly id: string
   readonly at: Millis
 }
 export interface CancelTimerCommand {
   readonly type: 'cancel-timer'
   readonly key: TimerKey
+  readonly kind: string
+  readonly id: string
 }
 export interface QueryPresenceCommand {
   readonly type: 'query-presence'

@@ -52,7 +52,7 @@ describe('RFC 5847 heartbeat', () => {
     expect(h.timers.has(`hb/${LMA}`)).toBe(false)
     const a = h.attach()
     // The heartbeat starts with the first PBU to the LMA, one interval later.
-    expect(ofType(a, 'arm-timer').find((c) => c.key === `hb/${LMA}`)).toEqual({ type: 'arm-timer', key: `hb/${LMA}`, at: h.now + 30 * S })
+    expect(ofType(a, 'arm-timer').find((c) => c.key === `hb/${LMA}`)).toEqual({ type: 'arm-timer', key: `hb/${LMA}`, kind: 'hb', id: LMA, at: h.now + 30 * S })
     h.pba(pbaFor(lastPbu(a), 0, { prefixes: ['2001:db8:1:1::/64'] }))
     const t0 = h.now
     const seqs: number[] = []

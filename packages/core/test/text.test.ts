@@ -1,7 +1,7 @@
 // The per-event text helpers must agree exactly with @pmip6/wire (RFC 5952 text, MAC keys).
 import fc from 'fast-check'
 import { formatIp6, parseMac } from '@pmip6/wire'
-import { fastFormatIp6, bytesEqualText, isMasked } from '../src/text'
+import { fastFormatIp6, bytesEqualText, isMasked, prefixText, prefixTextIs } from '../src/text'
 import { macKey } from '../src'
 
 describe('text helpers', () => {
@@ -25,6 +25,30 @@ describe('text helpers', () => {
     expect(isMasked(Buffer.from('20010db8000100010000000000000000', 'hex'), 64)).toBe(true)
     expect(isMasked(Buffer.from('20010db8000100010000000000000001', 'hex'), 64)).toBe(false)
     expect(isMasked(Buffer.from('20010db8000100010000000000000000', 'hex'), 63)).toBe(false)
+  })
+
+  test('prefixTextIs agrees with comparing prefixText of masked bytes, for any prefix and length', () => {
+    const prefix = fc.tuple(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 1, max: 128 }))
+    fc.assert(
+      fc.property(prefix, prefix, ([a, la], [b, lb]) => {
+        const mask = (p: Uint8Array, l: number) => {
+          const m = Buffer.from(p)
+          for (let i = 0; i < 16; i++) m[i]! &= (0xff << Math.max(0, Math.min(8, 8 - (l - 8 * i)))) & 0xff
+          return m
+        }
+        const ma = mask(a, la)
+        const mb = mask(b, lb)
+        const text = prefixText(ma, la)
+        expect(prefixTextIs(text, ma, la)).toBe(true)
+        expect(prefixTextIs(text, mb, lb)).toBe(prefixText(mb, lb) === text)
+        // Unmasked bytes never match: the caller masks and formats them the slow way.
+        if (!isMasked(a, la)) expect(prefixTextIs(text, a, la)).toBe(false)
+      }),
+      { numRuns: 3000 },
+    )
+    expect(prefixTextIs('2001:db8:1:1::/64', Buffer.from('20010db8000100010000000000000000', 'hex'), 64)).toBe(true)
+    expect(prefixTextIs('2001:db8:1:1::/64', Buffer.from('20010db8000100010000000000000000', 'hex'), 48)).toBe(false)
+    expect(prefixTextIs('2001:db8:1:1::', Buffer.from('20010db8000100010000000000000000', 'hex'), 64)).toBe(false)
   })
 
   test('macKey of bytes equals macKey of text', () => {
