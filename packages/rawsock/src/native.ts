@@ -4,7 +4,11 @@ import { dirname, join } from 'node:path'
 
 /** One datagram as recvmsg(2) returned it (payload only: raw IPv6 sockets strip the IPv6 header). */
 export interface RawMessage {
-  /** Upper-layer payload (MH or ICMPv6 message), checksum already verified by the kernel. */
+  /**
+   * Upper-layer payload (MH or ICMPv6 message), checksum already verified by the kernel. A copy
+   * from Node's buffer pool (Buffer.allocUnsafe), as Node's own sockets give: keeping a small
+   * slice of it for long keeps its pool chunk alive, so copy what is kept.
+   */
   data: Buffer
   /** Source address, text form (no zone). */
   src: string
