@@ -12,18 +12,23 @@ const files = fs
   .filter((f) => f.endsWith('.bench.js'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort()
-// Some benchmarks run more than once, with arguments (the storm with each uplink selection).
-const RUNS = { 'storm.bench.js': [['10000', 'rule'], ['10000', 'subtree'], ['10000', 'none']] }
+// Some benchmarks run more than once, with arguments or environment (the storm with each uplink
+// selection, the steady state with and without the DHCPv6 relay).
+const RUNS = {
+  'storm.bench.js': [{ args: ['10000', 'rule'] }, { args: ['10000', 'subtree'] }, { args: ['10000', 'none'] }],
+  'steady-state.bench.js': [{}, { env: { MAG_BENCH_DHCP6: '1' } }],
+}
 let failed = 0
 let ran = 0
 for (const f of files) {
-  for (const args of RUNS[f] || [[]]) {
-    process.stdout.write(`\n== ${f} ${args.join(' ')}\n`)
-    const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, f), ...args], { stdio: 'inherit', timeout: 20 * 60_000 })
+  for (const { args = [], env = {} } of RUNS[f] || [{}]) {
+    const label = [...Object.entries(env).map(([k, v]) => `${k}=${v}`), f, ...args].join(' ')
+    process.stdout.write(`\n== ${label}\n`)
+    const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, f), ...args], { stdio: 'inherit', timeout: 20 * 60_000, env: { ...process.env, ...env } })
     ran++
     if (r.status !== 0) {
       failed++
-      process.stdout.write(`${f} ${args.join(' ')}: exited ${r.status ?? r.signal}\n`)
+      process.stdout.write(`${label}: exited ${r.status ?? r.signal}\n`)
     }
   }
 }

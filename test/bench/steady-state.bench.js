@@ -8,6 +8,8 @@
 // its CPU time from /proc (user + system), RSS, and heap per binding (heap with the bindings
 // minus the heap before them). The lab LMA runs in its own process and is not counted.
 // The lab runs without a kernel data plane (labUp dataplane: false): this is about signalling.
+// MAG_BENCH_DHCP6=1 also runs the MAG's DHCPv6 relay (RFC 5213 §6.11), which follows every
+// binding change; its result goes to steady-state-dhcp6.json.
 const { controlRequest } = require('@pmip6/agent')
 const { labUp, labDown } = require('../../packages/cli/dist/lab/lab')
 const { writeResult, cpuTicks } = require('./lib')
@@ -19,6 +21,8 @@ const WATCH_S = Math.max(1, Math.round(Number(process.argv[3] || 1))) * LIFETIME
 const LAB = `ss${process.pid % 100000}`.slice(0, 12)
 const LMA = '2001:db8:ffff::2'
 const CLK_TCK = 100
+const DHCP6 = process.env.MAG_BENCH_DHCP6 === '1'
+const NAME = DHCP6 ? 'steady-state-dhcp6' : 'steady-state'
 
 if (process.getuid && process.getuid() !== 0) {
   process.stdout.write('steady-state: needs root (netns lab); skipped\n')
@@ -41,7 +45,7 @@ async function main() {
     dataplane: false,
     // RFC 4861's default RA intervals (MaxRtrAdvInterval 600 s): at this scale the RAs, not the
     // refreshes, would otherwise dominate (the core's own default is 60 s for quick recovery).
-    magConfig: { mag: { lifetime: LIFETIME_S }, ra: { maxIntervalMs: 600_000, minIntervalMs: 200_000 }, unknownMn: { lma: LMA }, links: { mn1: { shared: true } } },
+    magConfig: { ...(DHCP6 ? { dhcp6Relay: { enabled: true, servers: [LMA] } } : {}), mag: { lifetime: LIFETIME_S }, ra: { maxIntervalMs: 600_000, minIntervalMs: 200_000 }, unknownMn: { lma: LMA }, links: { mn1: { shared: true } } },
     // Room for 100,000 /64s.
     lmaConfig: { pool: '2001:db8:1000::/36', lifetimeMax: 3600 },
   })
@@ -83,7 +87,7 @@ async function main() {
     const userShare = ((k1.user - k0.user) / CLK_TCK) / secs
     const rate = (k) => ((c1[k] ?? 0) - (c0[k] ?? 0)) / ((w1 - w0) / 1000)
     writeResult(
-      'steady-state',
+      NAME,
       [
         { metric: `CPU share of one core, ${N} bindings, ${LIFETIME_S} s lifetime`, value: cpuShare * 100, unit: '%', goal: '<= 5' },
         { metric: 'of which user space (the rest is kernel, incl. the veth peer\'s receive path)', value: userShare * 100, unit: '%' },
@@ -101,6 +105,7 @@ async function main() {
         ndTxErrorsPerSecond: rate('nd.tx-error'),
         timers: end.timers,
         dataplane: lab.dataplane,
+        dhcp6Relay: DHCP6,
       },
     )
   } finally {

@@ -35,6 +35,9 @@ export interface DataPlane {
 /** Signalling only: forwarding changes are logged and counted, nothing is installed. */
 export const noDataPlane: DataPlane = { name: 'none', apply() {} }
 
+/** The MNs whose binding changed in one batch of events, or 'all' (a profile change). */
+export type BindingChanges = ReadonlySet<string> | 'all'
+
 export interface DaemonDeps {
   readonly log: Logger
   readonly clock: Clock
@@ -100,7 +103,7 @@ export class MagDaemon {
   /** The policy store as the core has it (kept in step with 'profiles' events), for addressConfigOf. */
   private profiles: ReadonlyMap<string, PolicyProfile>
   private unknownMn: UnknownMnPolicy
-  private readonly bindingListeners = new Set<() => void>()
+  private readonly bindingListeners = new Set<(changed: BindingChanges) => void>()
   private readonly counterSources = new Map<string, () => Readonly<Record<string, number>>>()
   /** The drivers in the order presence is asked (fixed for the daemon's life). */
   private readonly driverList: readonly AccessDriver[]
@@ -255,24 +258,29 @@ export class MagDaemon {
     this.queue.push(ev)
     if (this.draining) return
     this.draining = true
-    let bindingsChanged = false
+    // Which MNs changed in this batch ('all' after a profile change); only gathered for listeners.
+    const listening = this.bindingListeners.size > 0
+    let changed: Set<string> | 'all' | null = null
     try {
       for (let ev2 = this.queue.shift(); ev2 !== undefined; ev2 = this.queue.shift()) {
         if (ev2.type === 'profiles') {
           this.profiles = new Map(ev2.profiles.map((p) => [p.mnId, p]))
           if (ev2.unknownMn !== undefined) this.unknownMn = ev2.unknownMn
-          bindingsChanged = true
+          changed = 'all'
         }
         const cmds = this.core.step(ev2)
         for (const c of cmds) {
-          if (c.type === 'state-changed' || c.type === 'forwarding-up' || c.type === 'forwarding-down') bindingsChanged = true
+          if (listening && changed !== 'all' && (c.type === 'state-changed' || c.type === 'forwarding-up' || c.type === 'forwarding-down')) {
+            changed ??= new Set()
+            changed.add(c.mnId)
+          }
           this.execute(c)
         }
       }
     } finally {
       this.draining = false
     }
-    if (bindingsChanged) this.notifyBindings()
+    if (changed !== null && listening) this.notifyBindings(changed)
   }
 
   // ------------------------------------------------------------------ outputs
@@ -437,12 +445,18 @@ export class MagDaemon {
     return this.core.bindings(this.deps.clock.now())
   }
 
+  /** One MN's binding, or undefined when there is none. */
+  binding(mnId: string): BindingView | undefined {
+    return this.core.binding(mnId, this.deps.clock.now())
+  }
+
   /**
    * Calls `fn` after each batch of events that changed a binding (state, prefixes, forwarding)
-   * or the profiles: services beside the core (the DHCPv6 relay) re-read `bindings()` then,
+   * or the profiles, with the MNs that changed ('all' after a profile change): services beside
+   * the core (the DHCPv6 relay) re-read those with `binding(mnId)` (or `bindings()` for 'all')
    * instead of reaching into the core. Returns the unsubscribe function.
    */
-  onBindingsChanged(fn: () => void): () => void {
+  onBindingsChanged(fn: (changed: BindingChanges) => void): () => void {
     this.bindingListeners.add(fn)
     return () => {
       this.bindingListeners.delete(fn)
@@ -461,10 +475,10 @@ export class MagDaemon {
     this.counterSources.set(prefix, fn)
   }
 
-  private notifyBindings(): void {
+  private notifyBindings(changed: BindingChanges): void {
     for (const fn of this.bindingListeners) {
       try {
-        fn()
+        fn(changed)
       } catch (e) {
         this.deps.log.error('bindings listener failed', { error: (e as Error).message })
       }

@@ -5,6 +5,7 @@
  * under `dhcp6.`.
  */
 import { Dhcp6Relay, type RelayBinding } from '@pmip6/dhcp6-relay'
+import type { BindingView } from '@pmip6/core'
 import type { Logger } from '@pmip6/driver-api'
 import type { Dhcp6RelayConfig } from './config'
 import type { MagDaemon } from './daemon'
@@ -27,17 +28,31 @@ export function startDhcp6Relay(daemon: MagDaemon, cfg: Dhcp6RelayConfig, log: L
     ...(opts.serverPort !== undefined ? { serverPort: opts.serverPort } : {}),
   })
   relay.start()
-  const feed = (): void => relay.setBindings(relayBindings(daemon))
-  feed()
-  // Once per event-loop turn, not once per change: a storm of 10,000 registrations would
-  // otherwise rebuild the whole list 10,000 times. A client's message follows the RA that
-  // announced its binding by at least one turn, so it always sees the new list.
+  relay.setBindings(relayBindings(daemon))
+  // Once per event-loop turn, not once per change, and only the MNs that changed: a storm of
+  // 10,000 registrations, or 100,000 bindings refreshing, would otherwise rebuild the whole
+  // list again and again (issue 8). A client's message follows the RA that announced its
+  // binding by at least one turn, so it always sees the new state.
+  let changed: Set<string> | 'all' = new Set()
   let pending: NodeJS.Immediate | null = null
-  const unsubscribeNow = daemon.onBindingsChanged(() => {
-    pending ??= setImmediate(() => {
-      pending = null
-      feed()
-    })
+  const feed = (): void => {
+    pending = null
+    const which = changed
+    changed = new Set()
+    if (which === 'all') {
+      relay.setBindings(relayBindings(daemon))
+      return
+    }
+    for (const mnId of which) {
+      const b = daemon.binding(mnId)
+      if (b === undefined) relay.removeBinding(mnId)
+      else relay.upsertBinding(relayBinding(daemon, b))
+    }
+  }
+  const unsubscribeNow = daemon.onBindingsChanged((which) => {
+    if (which === 'all') changed = 'all'
+    else if (changed !== 'all') for (const mnId of which) changed.add(mnId)
+    pending ??= setImmediate(feed)
   })
   const unsubscribe = (): void => {
     unsubscribeNow()
@@ -55,17 +70,20 @@ export function startDhcp6Relay(daemon: MagDaemon, cfg: Dhcp6RelayConfig, log: L
 
 /** The daemon's bindings as the relay needs them. */
 export function relayBindings(daemon: MagDaemon): RelayBinding[] {
-  return daemon.bindings().map((b) => {
-    const ac = daemon.addressConfigOf(b.mnId)
-    return {
-      mnId: b.mnId,
-      link: b.link,
-      mac: b.mac,
-      mode: b.mode,
-      state: b.state,
-      prefixes: b.prefixes,
-      stateful: ac === 'stateful' || ac === 'both',
-      routerAddress: b.routerAddress,
-    }
-  })
+  return daemon.bindings().map((b) => relayBinding(daemon, b))
+}
+
+/** One binding as the relay needs it. */
+export function relayBinding(daemon: MagDaemon, b: BindingView): RelayBinding {
+  const ac = daemon.addressConfigOf(b.mnId)
+  return {
+    mnId: b.mnId,
+    link: b.link,
+    mac: b.mac,
+    mode: b.mode,
+    state: b.state,
+    prefixes: b.prefixes,
+    stateful: ac === 'stateful' || ac === 'both',
+    routerAddress: b.routerAddress,
+  }
 }

@@ -524,30 +524,37 @@ class Core implements MagCore {
   bindings(now?: Millis): readonly BindingView[] {
     const t = now ?? this.now
     const views: BindingView[] = []
-    for (const e of this.byMn.values()) {
-      const network = e.mode === 'network'
-      const bound = e.state === 'registered' || e.state === 'refreshing'
-      views.push({
-        mnId: e.mnId,
-        link: e.link,
-        state: e.state,
-        reason: e.reason,
-        mode: e.mode,
-        lma: network && e.profile ? e.profile.lma : null,
-        prefixes: bound ? e.hnps : e.state === 'local' && e.localPrefix !== null ? [e.localPrefix] : EMPTY,
-        homePrefixes: e.hnps,
-        lifetimeLeft: bound ? Math.max(0, Math.floor((e.expiresAt - t) / 1000)) : 0,
-        grantedLifetime: e.granted,
-        lastStatus: e.lastStatus < 0 ? null : e.lastStatus,
-        retransmissions: e.retx,
-        pending: e.pending === P_REG ? 'registration' : e.pending === P_REFRESH ? 'refresh' : e.pending === P_DEREG ? 'deregistration' : null,
-        att: e.att,
-        mac: e.mac === null ? null : macText(e.mac),
-        hi: e.hi,
-        routerAddress: this.routerAddress(e),
-      })
-    }
+    for (const e of this.byMn.values()) views.push(this.view(e, t))
     return views
+  }
+
+  binding(mnId: string, now?: Millis): BindingView | undefined {
+    const e = this.byMn.get(mnId)
+    return e === undefined ? undefined : this.view(e, now ?? this.now)
+  }
+
+  private view(e: Entry, t: Millis): BindingView {
+    const network = e.mode === 'network'
+    const bound = e.state === 'registered' || e.state === 'refreshing'
+    return {
+      mnId: e.mnId,
+      link: e.link,
+      state: e.state,
+      reason: e.reason,
+      mode: e.mode,
+      lma: network && e.profile ? e.profile.lma : null,
+      prefixes: bound ? e.hnps : e.state === 'local' && e.localPrefix !== null ? [e.localPrefix] : EMPTY,
+      homePrefixes: e.hnps,
+      lifetimeLeft: bound ? Math.max(0, Math.floor((e.expiresAt - t) / 1000)) : 0,
+      grantedLifetime: e.granted,
+      lastStatus: e.lastStatus < 0 ? null : e.lastStatus,
+      retransmissions: e.retx,
+      pending: e.pending === P_REG ? 'registration' : e.pending === P_REFRESH ? 'refresh' : e.pending === P_DEREG ? 'deregistration' : null,
+      att: e.att,
+      mac: e.mac === null ? null : macText(e.mac),
+      hi: e.hi,
+      routerAddress: this.routerAddress(e),
+    }
   }
 
   /** How many bindings are in each state: what a status poll or a scrape needs, without a view per binding. */

@@ -430,6 +430,8 @@ export interface LmaHeartbeatView {
 export interface MagCore {
   step(ev: MagEvent): readonly MagCommand[]
   bindings(now?: Millis): readonly BindingView[]
+  /** One MN's binding, or undefined when the MAG has no entry for it. */
+  binding(mnId: string, now?: Millis): BindingView | undefined
   /** Bindings per state, without building a view of each. */
   stateCounts(): Readonly<Partial<Record<BindingState, number>>>
   /** Heartbeat state per LMA (RFC 5847). */

@@ -103,6 +103,16 @@ export class Dhcp6Relay extends EventEmitter<{ error: [Error] }> {
     for (const b of bindings) this.addLink(b.link)
   }
 
+  /** Adds or replaces one MN's binding (see RelayLogic.upsertBinding). */
+  upsertBinding(b: RelayBinding): void {
+    this.logic.upsertBinding(b)
+    this.addLink(b.link)
+  }
+
+  removeBinding(mnId: string): void {
+    this.logic.removeBinding(mnId)
+  }
+
   status(): Dhcp6RelayStatus {
     return { links: [...this.links.keys()], servers: this.o.servers, counters: { ...this.logic.counters(), ...this.ioCtr } }
   }

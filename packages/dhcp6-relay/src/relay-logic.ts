@@ -132,15 +132,25 @@ function macFromEui64(addr: string): string | null {
 }
 
 interface LinkEntry {
-  readonly bindings: RelayBinding[]
+  /** The link's bindings by MN: one, or many on a shared link. */
+  readonly byMn: Map<string, RelayBinding>
+  /** By lower-case MAC: a shared link's client is found by its DUID or EUI-64 in one lookup. */
+  readonly byMac: Map<string, RelayBinding>
+}
+
+const firstOf = (m: Map<string, RelayBinding>): RelayBinding | undefined => {
+  for (const b of m.values()) return b
+  return undefined
 }
 
 export class RelayLogic {
   private readonly servers: readonly string[]
   private readonly format: InterfaceIdFormat
   private readonly withLl: boolean
-  private byLink = new Map<string, LinkEntry>()
-  private byLinkAddress = new Map<string, string>()
+  private readonly byMn = new Map<string, RelayBinding>()
+  private readonly byLink = new Map<string, LinkEntry>()
+  /** link-address -> link, with how many bindings use it. */
+  private readonly byLinkAddress = new Map<string, { link: string; n: number }>()
   private readonly ifIdCache = new Map<string, Buffer>()
   private readonly linkAddrCache = new Map<string, string>()
   private readonly ctr: Record<string, number> = {}
@@ -151,19 +161,50 @@ export class RelayLogic {
     this.withLl = cfg.clientLinkLayer ?? true
   }
 
-  /** Replaces the view of the bindings (the agent calls it whenever they change). */
+  /** Replaces the view of all bindings. */
   setBindings(bindings: readonly RelayBinding[]): void {
-    const byLink = new Map<string, LinkEntry>()
-    const byLinkAddress = new Map<string, string>()
-    for (const b of bindings) {
-      let e = byLink.get(b.link)
-      if (!e) byLink.set(b.link, (e = { bindings: [] }))
-      e.bindings.push(b)
-      const la = this.linkAddressOf(b)
-      if (la !== null) byLinkAddress.set(la, b.link)
+    this.byMn.clear()
+    this.byLink.clear()
+    this.byLinkAddress.clear()
+    for (const b of bindings) this.upsertBinding(b)
+  }
+
+  /**
+   * Adds or replaces one MN's binding. The agent passes only the MNs that changed: at 100,000
+   * bindings a full list per change was the relay's whole cost (issue 8).
+   */
+  upsertBinding(b: RelayBinding): void {
+    this.removeBinding(b.mnId)
+    this.byMn.set(b.mnId, b)
+    let e = this.byLink.get(b.link)
+    if (!e) this.byLink.set(b.link, (e = { byMn: new Map(), byMac: new Map() }))
+    e.byMn.set(b.mnId, b)
+    if (b.mac !== null) e.byMac.set(b.mac.toLowerCase(), b)
+    const la = this.linkAddressOf(b)
+    if (la !== null) {
+      const r = this.byLinkAddress.get(la)
+      if (r && r.link === b.link) r.n++
+      else this.byLinkAddress.set(la, { link: b.link, n: 1 })
     }
-    this.byLink = byLink
-    this.byLinkAddress = byLinkAddress
+  }
+
+  /** Forgets one MN's binding (no-op when unknown). */
+  removeBinding(mnId: string): void {
+    const b = this.byMn.get(mnId)
+    if (b === undefined) return
+    this.byMn.delete(mnId)
+    const e = this.byLink.get(b.link)
+    if (e) {
+      e.byMn.delete(mnId)
+      if (b.mac !== null) {
+        const mac = b.mac.toLowerCase()
+        if (e.byMac.get(mac) === b) e.byMac.delete(mac)
+      }
+      if (e.byMn.size === 0) this.byLink.delete(b.link)
+    }
+    const la = this.linkAddressOf(b)
+    const r = la === null ? undefined : this.byLinkAddress.get(la)
+    if (la !== null && r && r.link === b.link && --r.n === 0) this.byLinkAddress.delete(la)
   }
 
   /** The link-address used for `b`, or null when it has no prefix to take it from. */
@@ -197,17 +238,17 @@ export class RelayLogic {
     if (m.kind === 'relay-reply' || SERVER_ONLY_TYPES.has(type)) return [this.drop('server-message', `type ${type}`)]
     if (m.kind === 'relay-forward' && m.hopCount >= HOP_COUNT_LIMIT) return [this.drop('hop-limit', `hop-count ${m.hopCount}`)]
     const entry = this.byLink.get(p.link)
-    if (!entry || entry.bindings.length === 0) return [this.drop('no-binding', p.link)]
+    if (!entry || entry.byMn.size === 0) return [this.drop('no-binding', p.link)]
     let b: RelayBinding | undefined
-    if (entry.bindings.length === 1) {
-      b = entry.bindings[0]
+    if (entry.byMn.size === 1) {
+      b = firstOf(entry.byMn)
     } else {
       // A shared link: the client's DUID or its EUI-64 link-local names the MN's MAC.
       const duidMac = m.kind === 'client-server' ? duidLinkLayer(m) : null
       const mac = duidMac ? formatMac(duidMac) : macFromEui64(p.src)
-      b = mac === null ? undefined : entry.bindings.find((x) => x.mac !== null && x.mac.toLowerCase() === mac)
-      if (!b) return [this.drop('ambiguous-mn', p.link)]
+      b = mac === null ? undefined : entry.byMac.get(mac)
     }
+    if (!b) return [this.drop('ambiguous-mn', p.link)]
     if (!ACCEPTED.has(b.state) || b.prefixes.length === 0) return [this.drop('not-accepted', `${b.mnId} ${b.state}`)]
     if (!b.stateful) return [this.drop('not-stateful', b.mnId)]
     if (this.servers.length === 0) return [this.drop('no-servers')]
@@ -265,7 +306,7 @@ export class RelayLogic {
       link = this.format === 'link-mac' ? text.slice(0, text.lastIndexOf('/') >= 0 ? text.lastIndexOf('/') : text.length) : text
       if (!this.byLink.has(link)) link = undefined
     } else {
-      link = this.byLinkAddress.get(m.linkAddress)
+      link = this.byLinkAddress.get(m.linkAddress)?.link
     }
     if (link === undefined) return [this.drop('unknown-interface-id', m.interfaceId?.toString('latin1') ?? m.linkAddress)]
     const entry = this.byLink.get(link)!
@@ -277,7 +318,7 @@ export class RelayLogic {
         link,
         to: m.peerAddress,
         port: inner.kind === 'relay-reply' ? DHCP6_SERVER_PORT : DHCP6_CLIENT_PORT,
-        src: entry.bindings[0]?.routerAddress ?? '::',
+        src: firstOf(entry.byMn)?.routerAddress ?? '::',
         bytes: m.relayMessage,
         msgType: innerType,
       },

@@ -164,6 +164,28 @@ describe('Relay-reply from a server (RFC 8415 §19.2)', () => {
     expect(l.counters()[`drop.${reason}`]).toBe(1)
   })
 
+  test('per-MN updates decide as a whole list would: upserts replace, removals forget, a link without MNs is unknown', () => {
+    const mn9: RelayBinding = { ...mn1, mnId: 'mn9@example.com', mac: '02:00:00:00:09:09', prefixes: ['2001:db8:100:9::/64'] }
+    const noDuid = hex('01 123456 0008 0002 0000')
+    const l = logic([])
+    l.upsertBinding(mn1)
+    l.upsertBinding(mn9)
+    // Shared link: mn9 by its EUI-64; the link-address of each finds the link.
+    expect(forwarded(l.fromClient({ data: noDuid, src: 'fe80::ff:fe00:909', link: 'mn1' })).linkAddress).toBe('2001:db8:100:9::1')
+    expect(l.fromServer({ data: reply({ interfaceId: null, linkAddress: '2001:db8:100:9::1' }), src: SERVER })[0]).toMatchObject({ type: 'to-client', link: 'mn1' })
+    // mn9 renumbered: the old link-address is forgotten, the new one known.
+    l.upsertBinding({ ...mn9, prefixes: ['2001:db8:100:a::/64'] })
+    expect(dropReason(l.fromServer({ data: reply({ interfaceId: null, linkAddress: '2001:db8:100:9::1' }), src: SERVER }))).toBe('unknown-interface-id')
+    expect(forwarded(l.fromClient({ data: noDuid, src: 'fe80::ff:fe00:909', link: 'mn1' })).linkAddress).toBe('2001:db8:100:a::1')
+    // mn9 leaves: mn1 is alone on the link and answers without being told apart.
+    l.removeBinding('mn9@example.com')
+    l.removeBinding('nobody@example.com')
+    expect(forwarded(l.fromClient({ data: noDuid, src: 'fe80::1234', link: 'mn1' })).linkAddress).toBe('2001:db8:100:1::1')
+    l.removeBinding('mn1@example.com')
+    expect(dropReason(l.fromServer({ data: reply(), src: SERVER }))).toBe('unknown-interface-id')
+    expect(dropReason(l.fromClient({ data: SOLICIT, src: CLIENT, link: 'mn1' }))).toBe('no-binding')
+  })
+
   test('after the MN left (bindings replaced), its replies are unknown', () => {
     const l = logic()
     l.setBindings([])
