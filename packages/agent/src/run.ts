@@ -115,7 +115,7 @@ export function controlHandlers(d: MagDaemon, reload: () => unknown): Map<string
   m.set('bindings', () => d.bindings())
   m.set('status', () => {
     const mem = process.memoryUsage()
-    return { ...d.status(), memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal }, pid: process.pid }
+    return { ...d.status(), memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers }, pid: process.pid }
   })
   m.set('policy', (req) => {
     const mnId = str(req, 'mn')

@@ -44,6 +44,12 @@ const MAX_WAIT_MS = 0x7fffffff
  */
 const COALESCE_LEAD_MS = 1000
 const COALESCE_GRID_MS = 10
+/**
+ * Coalesced deadlines within WHEEL_SLOTS grid ticks (82 s) go into a timing wheel, one bucket
+ * per tick: arming and firing cost O(1) there, where the heap's sift touched ~20 entries of a
+ * multi-megabyte array at 300,000 timers (issue 8). Farther ones wait in the heap.
+ */
+const WHEEL_SLOTS = 8192
 /** Timer slots per group: the core has five per-MN kinds; index 0 is for keys without a kind. */
 const KINDS_PER_GROUP = 8
 
@@ -70,6 +76,17 @@ export class TimerSet {
   private handle: unknown = null
   private handleAt = Infinity
   private stopped = false
+  // The wheel: per bucket a list of nodes (slot, generation) in typed arrays, with a free list.
+  private readonly wHead = new Int32Array(WHEEL_SLOTS).fill(-1)
+  private nNext = new Int32Array(1024)
+  private nSlot = new Int32Array(1024)
+  private nGen = new Uint32Array(1024)
+  private nFree = -1
+  private nUsed = 0
+  /** Nodes in the wheel (live or cancelled). */
+  private wCount = 0
+  /** Every bucket up to this grid tick has been run (or was empty). */
+  private wCursor: number
   /** Inside runDue(): timers armed by the callbacks are scheduled once, after the batch. */
   private running = false
 
@@ -77,7 +94,9 @@ export class TimerSet {
     private readonly clock: Clock,
     /** `kind` and `id` are the parts of `key` ('' and the key for a key without a kind). */
     private readonly fire: (key: string, at: number, kind: string, id: string) => void,
-  ) {}
+  ) {
+    this.wCursor = Math.floor(clock.now() / COALESCE_GRID_MS)
+  }
 
   get size(): number {
     return this.live
@@ -104,7 +123,12 @@ export class TimerSet {
    * it keeps (the core's MN id), so finding its group hashes nothing new (issue 8).
    */
   armParts(kind: string, id: string, at: number): void {
-    if (at - this.clock.now() >= COALESCE_LEAD_MS) at = Math.ceil(at / COALESCE_GRID_MS) * COALESCE_GRID_MS
+    let tick = -1
+    if (at - this.clock.now() >= COALESCE_LEAD_MS) {
+      tick = Math.ceil(at / COALESCE_GRID_MS)
+      at = tick * COALESCE_GRID_MS
+      if (tick <= this.wCursor || tick - this.wCursor >= WHEEL_SLOTS) tick = -1
+    }
     const slot = this.slotOf(kind, id)
     if (this.slotGen[slot] === 0) {
       this.live++
@@ -114,7 +138,8 @@ export class TimerSet {
     if (gen === 0) gen = 1
     this.gen = gen
     this.slotGen[slot] = gen
-    this.push(at, slot, gen)
+    if (tick >= 0) this.wheelAdd(tick, slot, gen)
+    else this.push(at, slot, gen)
     if (at < this.handleAt && !this.running) this.schedule()
   }
 
@@ -133,6 +158,10 @@ export class TimerSet {
     this.handle = null
     this.handleAt = Infinity
     this.hLen = 0
+    this.wHead.fill(-1)
+    this.wCount = 0
+    this.nFree = -1
+    this.nUsed = 0
     this.slotGen.fill(0)
     this.groupLive.fill(0)
     this.groups.clear()
@@ -149,17 +178,40 @@ export class TimerSet {
     const outer = this.running
     this.running = true
     try {
-      while (this.hLen > 0 && this.hAt[0]! <= now) {
-        const at = this.hAt[0]!
-        const slot = this.hSlot[0]!
-        const gen = this.hGen[0]!
-        this.pop()
-        if (this.slotGen[slot] !== gen) continue
-        const kind = this.kindText[slot % KINDS_PER_GROUP]!
-        const id = this.groupId[(slot / KINDS_PER_GROUP) | 0]!
-        this.release(slot)
-        fired++
-        this.fire(kind === '' ? id : `${kind}/${id}`, at, kind, id)
+      const nowTick = Math.floor(now / COALESCE_GRID_MS)
+      for (;;) {
+        // Heap entries before the next due bucket go first: deadlines fire in order.
+        const tick = this.nextBucket(nowTick)
+        const bucketAt = tick < 0 ? Infinity : tick * COALESCE_GRID_MS
+        if (this.hLen > 0 && this.hAt[0]! <= now && this.hAt[0]! <= bucketAt) {
+          const at = this.hAt[0]!
+          const slot = this.hSlot[0]!
+          const gen = this.hGen[0]!
+          this.pop()
+          if (this.slotGen[slot] !== gen) continue
+          fired++
+          this.fireSlot(slot, at)
+        } else if (tick >= 0) {
+          // Detach the bucket first: its callbacks may arm timers, never into this tick.
+          let n = this.wHead[tick % WHEEL_SLOTS]!
+          this.wHead[tick % WHEEL_SLOTS] = -1
+          this.wCursor = tick
+          while (n >= 0) {
+            const next = this.nNext[n]!
+            const slot = this.nSlot[n]!
+            const live = this.slotGen[slot] === this.nGen[n]
+            this.freeNode(n)
+            n = next
+            if (!live) continue
+            fired++
+            this.fireSlot(slot, bucketAt)
+            if (this.stopped) return fired
+          }
+          continue
+        } else {
+          if (nowTick > this.wCursor) this.wCursor = nowTick
+          break
+        }
         if (this.stopped) return fired
       }
     } finally {
@@ -168,6 +220,57 @@ export class TimerSet {
     // Called directly (not from our own timer): what the callbacks armed still needs a wake-up.
     if (!outer && this.handle === null) this.schedule()
     return fired
+  }
+
+  private fireSlot(slot: number, at: number): void {
+    const kind = this.kindText[slot % KINDS_PER_GROUP]!
+    const id = this.groupId[(slot / KINDS_PER_GROUP) | 0]!
+    this.release(slot)
+    this.fire(kind === '' ? id : `${kind}/${id}`, at, kind, id)
+  }
+
+  // ---------------------------------------------------------------- wheel
+
+  private wheelAdd(tick: number, slot: number, gen: number): void {
+    let n = this.nFree
+    if (n >= 0) this.nFree = this.nNext[n]!
+    else {
+      if (this.nUsed === this.nNext.length) this.growNodes()
+      n = this.nUsed++
+    }
+    const b = tick % WHEEL_SLOTS
+    this.nSlot[n] = slot
+    this.nGen[n] = gen
+    this.nNext[n] = this.wHead[b]!
+    this.wHead[b] = n
+    this.wCount++
+  }
+
+  private freeNode(n: number): void {
+    this.nNext[n] = this.nFree
+    this.nFree = n
+    this.wCount--
+  }
+
+  private growNodes(): void {
+    const cap = this.nNext.length * 2
+    const next = new Int32Array(cap)
+    next.set(this.nNext)
+    const slot = new Int32Array(cap)
+    slot.set(this.nSlot)
+    const gen = new Uint32Array(cap)
+    gen.set(this.nGen)
+    this.nNext = next
+    this.nSlot = slot
+    this.nGen = gen
+  }
+
+  /** The first tick after the cursor, up to `upTo`, whose bucket has nodes; -1 for none. */
+  private nextBucket(upTo: number): number {
+    if (this.wCount === 0) return -1
+    const end = Math.min(upTo, this.wCursor + WHEEL_SLOTS)
+    for (let t = this.wCursor + 1; t <= end; t++) if (this.wHead[t % WHEEL_SLOTS]! >= 0) return t
+    return -1
   }
 
   // ---------------------------------------------------------------- keys
@@ -253,8 +356,9 @@ export class TimerSet {
     this.handle = null
     this.handleAt = Infinity
     while (this.hLen > 0 && this.slotGen[this.hSlot[0]!] !== this.hGen[0]) this.pop()
-    if (this.hLen === 0) return
-    const at = this.hAt[0]!
+    const tick = this.nextBucket(this.wCursor + WHEEL_SLOTS)
+    if (this.hLen === 0 && tick < 0) return
+    const at = Math.min(this.hLen > 0 ? this.hAt[0]! : Infinity, tick < 0 ? Infinity : tick * COALESCE_GRID_MS)
     const wait = Math.min(MAX_WAIT_MS, Math.max(0, at - this.clock.now()))
     this.handleAt = at
     this.handle = this.clock.setTimeout(() => {

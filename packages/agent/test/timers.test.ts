@@ -1,4 +1,5 @@
 // The daemon's keyed timer heap: one Node timer for any number of keys.
+import fc from 'fast-check'
 import { TimerSet, type Clock } from '../src/timers'
 
 /** A manual clock: time moves only when the test says so. */
@@ -131,6 +132,55 @@ describe('TimerSet', () => {
     expect(fired[0]).toEqual(['k0/mn2', 'k0', 'mn2'])
     expect(fired.at(-1)).toEqual(['plain', '', 'plain'])
     expect(ts.size).toBe(0)
+  })
+
+  test('against a model: any mix of near, wheel and far deadlines, re-arms, cancels and long waits fires each live key once, never early, in order', () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('arm' as const), key: fc.integer({ min: 0, max: 30 }), lead: fc.oneof(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 1000, max: 90_000 }), fc.integer({ min: 80_000, max: 400_000 })) }),
+      fc.record({ k: fc.constant('cancel' as const), key: fc.integer({ min: 0, max: 30 }) }),
+      fc.record({ k: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 100_000 })) }),
+    )
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+        const c = new ManualClock()
+        const fired: { key: string; at: number; t: number }[] = []
+        const ts = new TimerSet(c, (key, at) => fired.push({ key, at, t: c.t }))
+        const armed = new Map<string, { due: number; coalesced: boolean }>()
+        const check = (from: number) => {
+          for (const f of fired.slice(from)) {
+            const m = armed.get(f.key)
+            expect(m).toBeDefined()
+            expect(f.t).toBeGreaterThanOrEqual(m!.due) // never early
+            expect(f.at - m!.due).toBeLessThanOrEqual(m!.coalesced ? 10 : 0)
+            armed.delete(f.key)
+          }
+          for (let i = Math.max(1, from); i < fired.length; i++) expect(fired[i]!.at).toBeGreaterThanOrEqual(fired[i - 1]!.at)
+        }
+        for (const o of ops) {
+          const key = o.k === 'advance' ? '' : `refresh/mn${o.key}`
+          if (o.k === 'arm') {
+            ts.arm(key, c.t + o.lead)
+            armed.set(key, { due: c.t + o.lead, coalesced: o.lead >= 1000 })
+          } else if (o.k === 'cancel') {
+            ts.cancel(key)
+            armed.delete(key)
+          } else {
+            const from = fired.length
+            c.advance(o.ms)
+            check(from)
+            // Everything due by now has fired.
+            for (const m of armed.values()) expect(m.due + (m.coalesced ? 10 : 0)).toBeGreaterThan(c.t)
+          }
+          expect(ts.size).toBe(armed.size)
+        }
+        const from = fired.length
+        c.advance(500_000)
+        check(from)
+        expect(armed.size).toBe(0)
+        expect(ts.size).toBe(0)
+      }),
+      { numRuns: 300 },
+    )
   })
 
   test('stop() clears everything and nothing fires afterwards', () => {
