@@ -352,17 +352,12 @@ function settingsOf(cfg: MagCoreConfig): Settings {
   }
 }
 
-/** A prefix's HNP option, cached: PBUs for the same prefixes are built again at every refresh. */
-const HNP_CACHE = new Map<string, MobilityOption>()
-function hnpOption(text: string): MobilityOption {
-  let o = HNP_CACHE.get(text)
-  if (!o) {
-    o = hnpOptionOf(text)
-    if (HNP_CACHE.size >= 4096) HNP_CACHE.clear()
-    HNP_CACHE.set(text, o)
-  }
-  return o
-}
+/**
+ * A prefix's HNP option, made afresh for each PBU (a fast parse and 16 bytes). A cache keyed by
+ * prefix text was kept here; at 100,000 bindings every refresh missed it, and its replaced
+ * entries and rehashed tables went to the old generation and cost major GCs (issue 8).
+ */
+const hnpOption = (text: string): MobilityOption => hnpOptionOf(text)
 
 const HEX = '0123456789abcdef'
 /** Buffer equals the bytes of a lower-case hex string, without allocating. */

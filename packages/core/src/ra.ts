@@ -9,7 +9,8 @@
  * Left out: Route Information, RDNSS (not in RFC 5213), the Advertisement Interval and Home Agent
  * Information options (the MAG is not a home agent).
  */
-import { parsePrefix, type NdOption, type RouterAdvertisement } from '@pmip6/wire'
+import type { MobilityOption, NdOption, RouterAdvertisement } from '@pmip6/wire'
+import { hnpOptionOf } from './profiles'
 import type { AddressConfig } from './types'
 
 export interface PioSpec {
@@ -40,22 +41,24 @@ function mtuOption(mtu: number): NdOption {
   return o
 }
 
-/** Prefix bytes of a prefix text, cached: the same few thousand prefixes are advertised over and over. */
-const PREFIX_CACHE = new Map<string, { prefix: Buffer; length: number }>()
+/**
+ * Prefix bytes of a prefix text. The first RA of a binding follows its PBA at once, and the
+ * PBA's bytes are remembered for it; anything else is parsed (fast for the core's own texts).
+ * No cache keyed by text: at 100,000 bindings one would miss every time and churn the old
+ * generation (issue 8).
+ */
+let lastText: string | null = null
+let lastBytes: { prefix: Buffer; length: number } | null = null
 function prefixBytes(text: string): { prefix: Buffer; length: number } {
-  let p = PREFIX_CACHE.get(text)
-  if (!p) {
-    p = parsePrefix(text)
-    if (PREFIX_CACHE.size >= 4096) PREFIX_CACHE.clear()
-    PREFIX_CACHE.set(text, p)
-  }
-  return p
+  if (text === lastText && lastBytes !== null) return lastBytes
+  const o = hnpOptionOf(text) as Extract<MobilityOption, { type: 'hnp' }>
+  return { prefix: o.prefix, length: o.prefixLength }
 }
 
-/** Seeds the cache with bytes the caller already has (the prefix just came in a PBA). */
+/** Remembers the bytes the caller already has (the prefix just came in a PBA) for the next RA. */
 export function rememberPrefix(text: string, prefix: Buffer, length: number): void {
-  if (PREFIX_CACHE.size >= 4096) PREFIX_CACHE.clear()
-  PREFIX_CACHE.set(text, { prefix, length })
+  lastText = text
+  lastBytes = { prefix, length }
 }
 
 export function pio(s: PioSpec): NdOption {

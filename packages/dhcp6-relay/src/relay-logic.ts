@@ -152,7 +152,8 @@ export class RelayLogic {
   /** link-address -> link, with how many bindings use it. */
   private readonly byLinkAddress = new Map<string, { link: string; n: number }>()
   private readonly ifIdCache = new Map<string, Buffer>()
-  private readonly linkAddrCache = new Map<string, string>()
+  /** Each binding's link-address, made once per prefix and router address (not per update). */
+  private readonly laOf = new Map<string, string | null>()
   private readonly ctr: Record<string, number> = {}
 
   constructor(cfg: RelayLogicConfig) {
@@ -164,6 +165,7 @@ export class RelayLogic {
   /** Replaces the view of all bindings. */
   setBindings(bindings: readonly RelayBinding[]): void {
     this.byMn.clear()
+    this.laOf.clear()
     this.byLink.clear()
     this.byLinkAddress.clear()
     for (const b of bindings) this.upsertBinding(b)
@@ -174,13 +176,25 @@ export class RelayLogic {
    * bindings a full list per change was the relay's whole cost (issue 8).
    */
   upsertBinding(b: RelayBinding): void {
+    const was = this.byMn.get(b.mnId)
+    const sameLa = was !== undefined && was.prefixes[0] === b.prefixes[0] && was.routerAddress === b.routerAddress
+    if (sameLa && was.link === b.link && was.mac === b.mac) {
+      // A state change only (a refresh): values replaced in place. Deleting and re-adding keys
+      // would leave holes that make the 100,000-entry maps rehash every few seconds.
+      this.byMn.set(b.mnId, b)
+      const e = this.byLink.get(b.link)!
+      e.byMn.set(b.mnId, b)
+      if (b.mac !== null && e.byMac.get(b.mac.toLowerCase()) === was) e.byMac.set(b.mac.toLowerCase(), b)
+      return
+    }
+    const la = sameLa ? (this.laOf.get(b.mnId) ?? null) : this.linkAddressOf(b)
     this.removeBinding(b.mnId)
     this.byMn.set(b.mnId, b)
+    this.laOf.set(b.mnId, la)
     let e = this.byLink.get(b.link)
     if (!e) this.byLink.set(b.link, (e = { byMn: new Map(), byMac: new Map() }))
     e.byMn.set(b.mnId, b)
     if (b.mac !== null) e.byMac.set(b.mac.toLowerCase(), b)
-    const la = this.linkAddressOf(b)
     if (la !== null) {
       const r = this.byLinkAddress.get(la)
       if (r && r.link === b.link) r.n++
@@ -202,7 +216,8 @@ export class RelayLogic {
       }
       if (e.byMn.size === 0) this.byLink.delete(b.link)
     }
-    const la = this.linkAddressOf(b)
+    const la = this.laOf.get(mnId) ?? null
+    this.laOf.delete(mnId)
     const r = la === null ? undefined : this.byLinkAddress.get(la)
     if (la !== null && r && r.link === b.link && --r.n === 0) this.byLinkAddress.delete(la)
   }
@@ -210,15 +225,7 @@ export class RelayLogic {
   /** The link-address used for `b`, or null when it has no prefix to take it from. */
   linkAddressOf(b: RelayBinding): string | null {
     const prefix = b.prefixes[0]
-    if (prefix === undefined) return null
-    const key = `${prefix}|${b.routerAddress}`
-    let la = this.linkAddrCache.get(key)
-    if (la === undefined) {
-      la = linkAddressFor(prefix, b.routerAddress)
-      if (this.linkAddrCache.size > 4096) this.linkAddrCache.clear()
-      this.linkAddrCache.set(key, la)
-    }
-    return la
+    return prefix === undefined ? null : linkAddressFor(prefix, b.routerAddress)
   }
 
   counters(): Readonly<Record<string, number>> {
@@ -252,7 +259,7 @@ export class RelayLogic {
     if (!ACCEPTED.has(b.state) || b.prefixes.length === 0) return [this.drop('not-accepted', `${b.mnId} ${b.state}`)]
     if (!b.stateful) return [this.drop('not-stateful', b.mnId)]
     if (this.servers.length === 0) return [this.drop('no-servers')]
-    const own = this.linkAddressOf(b)!
+    const own = this.laOf.get(b.mnId) ?? this.linkAddressOf(b)!
     const nested = m.kind === 'relay-forward'
     let linkAddress = own
     // RFC 8415 §19.1.2: from another relay with a global source, link-address is left 0.

@@ -177,6 +177,11 @@ describe('Relay-reply from a server (RFC 8415 §19.2)', () => {
     l.upsertBinding({ ...mn9, prefixes: ['2001:db8:100:a::/64'] })
     expect(dropReason(l.fromServer({ data: reply({ interfaceId: null, linkAddress: '2001:db8:100:9::1' }), src: SERVER }))).toBe('unknown-interface-id')
     expect(forwarded(l.fromClient({ data: noDuid, src: 'fe80::ff:fe00:909', link: 'mn1' })).linkAddress).toBe('2001:db8:100:a::1')
+    // A state change only (in place): mn9 in de-registration is refused, then served again.
+    l.upsertBinding({ ...mn9, prefixes: ['2001:db8:100:a::/64'], state: 'deregistering' })
+    expect(dropReason(l.fromClient({ data: noDuid, src: 'fe80::ff:fe00:909', link: 'mn1' }))).toBe('not-accepted')
+    l.upsertBinding({ ...mn9, prefixes: ['2001:db8:100:a::/64'], state: 'refreshing' })
+    expect(forwarded(l.fromClient({ data: noDuid, src: 'fe80::ff:fe00:909', link: 'mn1' })).linkAddress).toBe('2001:db8:100:a::1')
     // mn9 leaves: mn1 is alone on the link and answers without being told apart.
     l.removeBinding('mn9@example.com')
     l.removeBinding('nobody@example.com')
