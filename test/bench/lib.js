@@ -90,6 +90,12 @@ function cpuTicks(pid) {
   return { user: Number(rest[11]), system: Number(rest[12]) }
 }
 
+/** Times the process's main thread went to sleep and was woken (voluntary context switches). */
+function wakeUps(pid) {
+  const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'))
+  return m ? Number(m[1]) : NaN
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 /** Polls `fn` every `everyMs` until it returns something truthy; throws after `ms`. */
@@ -103,4 +109,4 @@ async function until(what, fn, ms = 10_000, everyMs = 1) {
   }
 }
 
-module.exports = { machine, percentile, writeResult, writeTable, opsPerSecond, RESULTS, sleep, until, cpuTicks }
+module.exports = { machine, percentile, writeResult, writeTable, opsPerSecond, RESULTS, sleep, until, cpuTicks, wakeUps }

@@ -12,7 +12,7 @@
 // binding change; its result goes to steady-state-dhcp6.json.
 const { controlRequest } = require('@pmip6/agent')
 const { labUp, labDown } = require('../../packages/cli/dist/lab/lab')
-const { writeResult, cpuTicks } = require('./lib')
+const { writeResult, cpuTicks, wakeUps } = require('./lib')
 
 const N = Number(process.argv[2] || 100_000)
 const LIFETIME_S = 60
@@ -84,9 +84,11 @@ async function main() {
     await controlRequest(sock, { cmd: 'gc' }, 60_000)
     const c0 = (await controlRequest(sock, { cmd: 'status' }, 60_000)).counters
     const k0 = cpuTicks(pid)
+    const v0 = wakeUps(pid)
     const w0 = Date.now()
     await sleep(WATCH_S * 1000)
     const k1 = cpuTicks(pid)
+    const v1 = wakeUps(pid)
     const w1 = Date.now()
     await controlRequest(sock, { cmd: 'gc' }, 60_000)
     const end = await controlRequest(sock, { cmd: 'status' }, 60_000)
@@ -105,6 +107,7 @@ async function main() {
         { metric: `MAG RSS with ${N} bindings`, value: end.memory.rssBytes / 2 ** 20, unit: 'MiB' },
         { metric: 'refresh PBUs per second', value: rate('core.pbu-sent:refresh'), unit: '/s' },
         { metric: 'RAs per second', value: rate('nd.tx.ra'), unit: '/s' },
+        { metric: 'MAG wake-ups per second (main thread, voluntary context switches)', value: (v1 - v0) / secs, unit: '/s' },
         { metric: `time to bind ${N} (arrivals spread over one refresh period)`, value: boundS, unit: 's' },
       ],
       {

@@ -78,6 +78,21 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
   const events = new FactEmitter()
   // One entry per attached MN, keyed by link + MAC/identity (several MNs may share a link).
   const here = new Map<string, AttachedFact>()
+  // The same stations by MN identifier: the core's presence question before each refresh names
+  // the MN, and its identifier finds the station without building and hashing a key (issue 8).
+  const byMnId = new Map<string, AttachedFact>()
+  const put = (key: string, f: AttachedFact): void => {
+    const old = here.get(key)
+    if (old?.mnId !== undefined && byMnId.get(old.mnId) === old) byMnId.delete(old.mnId)
+    here.set(key, f)
+    if (f.mnId !== undefined) byMnId.set(f.mnId, f)
+  }
+  const drop = (key: string): void => {
+    const old = here.get(key)
+    if (old === undefined) return
+    here.delete(key)
+    if (old.mnId !== undefined && byMnId.get(old.mnId) === old) byMnId.delete(old.mnId)
+  }
   const scriptTimers: NodeJS.Timeout[] = []
   let running = false
   let flushTimer: NodeJS.Immediate | null = null
@@ -163,8 +178,8 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
         bad++
         continue
       }
-      if (f.type === 'attached' && typeof f.att === 'number') here.set(keyOf(f as { link: string }), f as unknown as AttachedFact)
-      else if (f.type === 'detached') here.delete(keyOf(f as { link: string }))
+      if (f.type === 'attached' && typeof f.att === 'number') put(keyOf(f as { link: string }), f as unknown as AttachedFact)
+      else if (f.type === 'detached') drop(keyOf(f as { link: string }))
       else bad++
     }
     if (bad > 0) ctx.log.warn('mock state file: unreadable entries skipped', { file: init.stateFile, skipped: bad })
@@ -213,6 +228,10 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
     present(q: PresenceQuery): boolean {
       // By MAC: one lookup (the core asks before every refresh, §6.13; a scan would make that
       // O(stations)). Without a MAC, scan.
+      if (q.mnId !== undefined) {
+        const f = byMnId.get(q.mnId)
+        if (f !== undefined && f.link === q.link && (q.mac === undefined ? f.mac === undefined : f.mac === fastNormalizeMac(q.mac))) return true
+      }
       if (q.mac !== undefined) return here.has(keyOf({ link: q.link, mac: fastNormalizeMac(q.mac) }))
       for (const f of here.values()) if (f.link === q.link && (q.mac === undefined || f.mac === q.mac) && (q.mnId === undefined || f.mac !== undefined || f.mnId === q.mnId)) return true
       return false
@@ -235,7 +254,7 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
         ...(a.mnId ? { mnId: flat(a.mnId) } : {}),
         ...(a.hint ? { hint: a.hint } : {}),
       }
-      here.set(flat(keyOf(fact)), fact)
+      put(flat(keyOf(fact)), fact)
       record(fact)
       events.emit(fact)
       return fact
@@ -247,7 +266,7 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
       const one = d.link !== undefined && d.mac !== undefined ? here.get(keyOf({ link: d.link, mac: fastNormalizeMac(d.mac) })) : null
       const victims = one === null ? [...here.values()].filter((f) => matches(f, d)) : one !== undefined && matches(one, d) ? [one] : []
       for (const f of victims) {
-        here.delete(keyOf(f))
+        drop(keyOf(f))
         const fact: DetachedFact = { type: 'detached', link: f.link, cause: d.cause ?? 'admin', ...(f.mac ? { mac: f.mac } : {}), ...(f.mnId ? { mnId: f.mnId } : {}) }
         record(fact)
         events.emit(fact)
