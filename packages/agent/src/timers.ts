@@ -1,14 +1,18 @@
 /**
  * Keyed timers for the daemon: the core asks for `arm-timer key at` and `cancel-timer key`;
- * this keeps one binary heap of deadlines and a single Node timer for the earliest one, so
- * 100,000 bindings cost 100,000 heap entries, not 100,000 libuv timers. Re-arming a key
- * replaces its deadline (stale heap entries are skipped lazily by generation number).
+ * this keeps every deadline itself and a single Node timer for the earliest one, so 100,000
+ * bindings cost 100,000 entries, not 100,000 libuv timers. Re-arming a key replaces its
+ * deadline (stale entries are skipped lazily by generation number).
+ *
+ * Where deadlines live: those a second or more away are rounded up to a 10 ms grid and, within
+ * 82 s, kept in a timing wheel (a bucket per grid tick, O(1) to arm and to fire); the rest (near
+ * deadlines, kept exact, and far ones) in a binary heap. Both are typed arrays.
  *
  * Memory (issue 8: 100,000 bindings, three live timers each): the core's keys are
  * `<kind>/<id>` (`refresh/mn1@example.com`), so a key is stored as a group (the id, one Map
- * entry and one string per MN) and a kind index within it, and the heap lives in typed arrays
- * (deadline, slot, generation: 16 bytes an entry, no object, no boxed double). Any other key
- * (no '/', or more kinds than a group has room for) is a group of its own with kind 0.
+ * entry and one string per MN) and a kind index within it (deadline, slot, generation: no
+ * object, no boxed double per entry). Any other key (no '/', or more kinds than a group has
+ * room for) is a group of its own with kind 0.
  */
 
 export interface Clock {
