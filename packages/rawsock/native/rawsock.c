@@ -439,6 +439,30 @@ static napi_value js_set_icmp6_filter(napi_env env, napi_callback_info info) {
 // visible share of the daemon's CPU (issue 8); the TypeScript side copies the payload out of
 // its buffer and formats addresses through a small cache.
 #define META_BYTES 52
+static void write_meta(void *meta, const struct msghdr *msg, const struct sockaddr_in6 *from, size_t n, size_t buflen) {
+  struct in6_addr dst = IN6ADDR_ANY_INIT;
+  int32_t ifindex = 0, hop = -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+    if (c->cmsg_level != IPPROTO_IPV6) continue;
+    if (c->cmsg_type == IPV6_PKTINFO && c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+      struct in6_pktinfo pi;
+      memcpy(&pi, CMSG_DATA(c), sizeof pi);
+      dst = pi.ipi6_addr;
+      ifindex = (int32_t)pi.ipi6_ifindex;
+    } else if (c->cmsg_type == IPV6_HOPLIMIT && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int h;
+      memcpy(&h, CMSG_DATA(c), sizeof h);
+      hop = h;
+    }
+  }
+  uint32_t words[5] = {from->sin6_scope_id, (uint32_t)ifindex, (uint32_t)hop,
+                       (msg->msg_flags & MSG_TRUNC) != 0 || n > buflen, ntohs(from->sin6_port)};
+  unsigned char *m = meta;
+  memcpy(m, &from->sin6_addr, 16);
+  memcpy(m + 16, &dst, 16);
+  memcpy(m + 32, words, sizeof words);
+}
+
 static napi_value js_recv_into(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -481,28 +505,73 @@ static napi_value js_recv_into(napi_env env, napi_callback_info info) {
     THROW_ERRNO(env, e, "recvmsg", NULL);
   }
 
-  struct in6_addr dst = IN6ADDR_ANY_INIT;
-  int32_t ifindex = 0, hop = -1;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != IPPROTO_IPV6) continue;
-    if (c->cmsg_type == IPV6_PKTINFO && c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
-      struct in6_pktinfo pi;
-      memcpy(&pi, CMSG_DATA(c), sizeof pi);
-      dst = pi.ipi6_addr;
-      ifindex = (int32_t)pi.ipi6_ifindex;
-    } else if (c->cmsg_type == IPV6_HOPLIMIT && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-      int h;
-      memcpy(&h, CMSG_DATA(c), sizeof h);
-      hop = h;
-    }
-  }
-  uint32_t words[5] = {from.sin6_scope_id, (uint32_t)ifindex, (uint32_t)hop,
-                       (msg.msg_flags & MSG_TRUNC) != 0 || (size_t)n > buflen, ntohs(from.sin6_port)};
-  unsigned char *m = meta;
-  memcpy(m, &from.sin6_addr, 16);
-  memcpy(m + 16, &dst, 16);
-  memcpy(m + 32, words, sizeof words);
+  write_meta(meta, &msg, &from, (size_t)n, buflen);
   napi_create_int32(env, (int32_t)((size_t)n > buflen ? buflen : (size_t)n), &r);
+  return r;
+}
+
+// recvBatch(fd, buf, slotSize, meta, max) -> how many datagrams one recvmmsg(2) returned, 0 when
+// nothing is queued. Datagram i is at buf[i * slotSize], its meta at meta[i * META_STRIDE]: the
+// recvInto layout, then a u32 with its length. A readiness callback finds a handful of PBAs
+// queued (an LMA answers a refresh burst as it arrives): one system call for all of them, and
+// none to learn that the queue is empty when fewer came than asked for (issue 8).
+#define META_STRIDE 56
+#define BATCH_MAX 64
+static napi_value js_recv_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int fd, slot, max;
+  void *buf, *meta;
+  size_t buflen, metalen;
+  if (argc < 5) THROW_TYPE(env, "recvBatch(fd, buf, slotSize, meta, max) takes 5 arguments");
+  if (!arg_fd(env, argv[0], &fd) || !arg_bytes(env, argv[1], "buf", &buf, &buflen) ||
+      !arg_int(env, argv[2], "slotSize", 1, INT32_MAX, &slot) || !arg_bytes(env, argv[3], "meta", &meta, &metalen) ||
+      !arg_int(env, argv[4], "max", 1, BATCH_MAX, &max))
+    return NULL;
+  if ((size_t)max * (size_t)slot > buflen || (size_t)max * META_STRIDE > metalen)
+    THROW_ERRNO(env, EINVAL, "arg", "recvBatch: %d slots of %d bytes need a bigger buf or meta", max, slot);
+
+  struct sockaddr_in6 from[BATCH_MAX];
+  struct iovec iov[BATCH_MAX];
+  struct mmsghdr mm[BATCH_MAX];
+  union {
+    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int)) + 256];
+    struct cmsghdr align;
+  } cbuf[BATCH_MAX];
+  int n;
+  do {
+    memset(mm, 0, sizeof(struct mmsghdr) * (size_t)max);
+    for (int i = 0; i < max; i++) {
+      memset(&from[i], 0, sizeof from[i]);
+      iov[i].iov_base = (char *)buf + (size_t)i * (size_t)slot;
+      iov[i].iov_len = (size_t)slot;
+      mm[i].msg_hdr.msg_name = &from[i];
+      mm[i].msg_hdr.msg_namelen = sizeof from[i];
+      mm[i].msg_hdr.msg_iov = &iov[i];
+      mm[i].msg_hdr.msg_iovlen = 1;
+      mm[i].msg_hdr.msg_control = cbuf[i].buf;
+      mm[i].msg_hdr.msg_controllen = sizeof cbuf[i].buf;
+    }
+    n = recvmmsg(fd, mm, (unsigned)max, MSG_DONTWAIT, NULL);
+  } while (n < 0 && errno == EINTR);
+  napi_value r;
+  if (n < 0) {
+    int e = errno;
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+      napi_create_int32(env, 0, &r);
+      return r;
+    }
+    THROW_ERRNO(env, e, "recvmmsg", NULL);
+  }
+  for (int i = 0; i < n; i++) {
+    unsigned char *m = (unsigned char *)meta + (size_t)i * META_STRIDE;
+    size_t len = mm[i].msg_len;
+    write_meta(m, &mm[i].msg_hdr, &from[i], len, (size_t)slot);
+    uint32_t kept = (uint32_t)(len > (size_t)slot ? (size_t)slot : len);
+    memcpy(m + META_BYTES, &kept, sizeof kept);
+  }
+  napi_create_int32(env, n, &r);
   return r;
 }
 
@@ -883,6 +952,7 @@ NAPI_MODULE_INIT() {
       {"leaveGroup", NULL, js_leave_group, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setIcmp6Filter", NULL, js_set_icmp6_filter, NULL, NULL, NULL, napi_enumerable, NULL},
       {"recvInto", NULL, js_recv_into, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"recvBatch", NULL, js_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ntop", NULL, js_ntop, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ifNameToIndex", NULL, js_if_name_to_index, NULL, NULL, NULL, napi_enumerable, NULL},

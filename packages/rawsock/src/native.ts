@@ -56,6 +56,11 @@ export interface NativeBinding {
   setIcmp6Filter(fd: number, allowedTypes: readonly number[]): void
   /** recvmsg(2) into `buf`; returns the length or -1 when nothing is queued; see rawsock.c for `meta`. */
   recvInto(fd: number, buf: Uint8Array, meta: Uint8Array): number
+  /**
+   * recvmmsg(2) of up to `max` (1-64) datagrams into `slotSize`-byte slots of `buf`; returns how
+   * many (0 when nothing is queued). Meta per datagram every 56 bytes: recvInto's, then a u32 length.
+   */
+  recvBatch(fd: number, buf: Uint8Array, slotSize: number, meta: Uint8Array, max: number): number
   /** inet_ntop of the 16 bytes at `offset`. */
   ntop(bytes: Uint8Array, offset: number): string
   send(fd: number, data: Uint8Array, dst: string, opts?: SendOptions): number

@@ -249,7 +249,7 @@ describeRoot('rawsock in network namespaces', () => {
   )
 
   test(
-    'a flood is drained in bounded batches (maxBatch) without losing packets',
+    'a flood is drained in bounded batches (maxBatch, recvmmsg) without losing, reordering or mixing up packets',
     async () => {
       const N = 100
       const listener = startChild(topo.b, {
@@ -262,7 +262,17 @@ describeRoot('rawsock in network namespaces', () => {
       await listener.next('ready', 10_000)
       const sent = await runChild(
         topo.a,
-        { mode: 'send', kind: 'mh', packets: [{ hex: zeroCksum(HEARTBEAT_10_4, 4), dst: TOPO.b0.global, count: N }] },
+        {
+          mode: 'send',
+          kind: 'mh',
+          // Each with its own sequence number, every other one from another source address, so a
+          // datagram delivered with another slot's payload or metadata shows.
+          packets: Array.from({ length: N }, (_, i) => {
+            const hb = Buffer.from(zeroCksum(HEARTBEAT_10_4, 4), 'hex')
+            hb.writeUInt32BE(1000 + i, 8)
+            return { hex: hb.toString('hex'), dst: TOPO.b0.global, ...(i % 2 === 1 ? { src: TOPO.a1.global } : {}) }
+          }),
+        },
         'sent',
       )
       expect(sent.bytes).toHaveLength(N)
@@ -270,6 +280,12 @@ describeRoot('rawsock in network namespaces', () => {
       const res = await listener.next('result', 10_000)
       expect(res.timedOut).toBe(false)
       expect(res.messages.mh).toHaveLength(N)
+      res.messages.mh!.forEach((m, i) => {
+        const data = Buffer.from(m.data, 'hex')
+        expect(data.readUInt32BE(8)).toBe(1000 + i)
+        expect(m).toMatchObject({ src: i % 2 === 1 ? TOPO.a1.global : TOPO.a0.global, dst: TOPO.b0.global, hopLimit: 64 })
+        expect(inetCksum(m.src, m.dst, 135, data)).toBe(0)
+      })
       const st = res.stats.mh!
       expect(st.received).toBe(N)
       expect(st.largestBatch).toBeLessThanOrEqual(16)
