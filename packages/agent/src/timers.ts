@@ -49,6 +49,15 @@ const MAX_WAIT_MS = 0x7fffffff
 const COALESCE_LEAD_MS = 1000
 const COALESCE_GRID_MS = 10
 /**
+ * Deadlines at least COARSE_LEAD_MS away (refreshes and lifetime expiries, tens of seconds
+ * out) go on a COARSE_GRID_MS grid: 100 ms later costs a binding nothing (RFC 5213 §6.9.1.3
+ * only asks for a refresh before the lifetime runs out), and ten times fewer wake-ups carry
+ * the same refreshes, with their PBAs read in bigger batches (issue 8, steady-state CPU).
+ * A multiple of COALESCE_GRID_MS, so such a deadline still lands on a wheel tick.
+ */
+const COARSE_LEAD_MS = 10_000
+const COARSE_GRID_MS = 100
+/**
  * Coalesced deadlines within WHEEL_SLOTS grid ticks (82 s) go into a timing wheel, one bucket
  * per tick: arming and firing cost O(1) there, where the heap's sift touched ~20 entries of a
  * multi-megabyte array at 300,000 timers (issue 8). Farther ones wait in the heap.
@@ -128,9 +137,11 @@ export class TimerSet {
    */
   armParts(kind: string, id: string, at: number): void {
     let tick = -1
-    if (at - this.clock.now() >= COALESCE_LEAD_MS) {
-      tick = Math.ceil(at / COALESCE_GRID_MS)
-      at = tick * COALESCE_GRID_MS
+    const lead = at - this.clock.now()
+    if (lead >= COALESCE_LEAD_MS) {
+      const grid = lead >= COARSE_LEAD_MS ? COARSE_GRID_MS : COALESCE_GRID_MS
+      at = Math.ceil(at / grid) * grid
+      tick = at / COALESCE_GRID_MS
       if (tick <= this.wCursor || tick - this.wCursor >= WHEEL_SLOTS) tick = -1
     }
     const slot = this.slotOf(kind, id)
@@ -228,8 +239,15 @@ export class TimerSet {
 
   private fireSlot(slot: number, at: number): void {
     const kind = this.kindText[slot % KINDS_PER_GROUP]!
-    const id = this.groupId[(slot / KINDS_PER_GROUP) | 0]!
+    const g = (slot / KINDS_PER_GROUP) | 0
+    const id = this.groupId[g]!
     this.release(slot)
+    // The callback arms and cancels timers of the same MN (a refresh arms its retransmission):
+    // those find the group without a Map lookup (issue 8).
+    if (this.groupLive[g]! > 0) {
+      this.lastG = g
+      this.lastId = id
+    }
     this.fire(kind === '' ? id : `${kind}/${id}`, at, kind, id)
   }
 
