@@ -413,6 +413,12 @@ class Core implements MagCore {
   private readonly s: Settings
   private store: ProfileStore
   private readonly byMn = new Map<string, Entry>()
+  /**
+   * The entry found last by MN identifier (always one that is in byMn): a refresh timer's event
+   * is followed by the driver's answer to its presence question for the same MN, which then
+   * costs no lookup in a 100,000-entry map (issue 8).
+   */
+  private lastFound: Entry | null = null
   /** Head of each link's chain of entries. */
   private readonly byLink = new Map<string, Entry>()
   /** Per LMA: entries whose PBU awaits its PBA, and those waiting for room (FIFO, may hold stale ones). */
@@ -568,6 +574,15 @@ class Core implements MagCore {
   }
 
   // ------------------------------------------------------------------ plumbing
+
+  /** byMn.get through the one-entry cache (lastFound). */
+  private findMn(mnId: string): Entry | undefined {
+    const last = this.lastFound
+    if (last !== null && last.mnId === mnId) return last
+    const e = this.byMn.get(mnId)
+    if (e !== undefined) this.lastFound = e
+    return e
+  }
 
   private inc(name: string): void {
     this.ctr[name] = (this.ctr[name] ?? 0) + 1
@@ -807,6 +822,7 @@ class Core implements MagCore {
     this.removeFromLink(e)
     this.setLmaState(e, false)
     this.byMn.delete(e.mnId)
+    if (this.lastFound === e) this.lastFound = null
     e.releaseTimes()
     this.changeState(e, 'removed', reason)
   }
@@ -1041,7 +1057,7 @@ class Core implements MagCore {
   }
 
   private onPresence(ev: PresenceEvent): void {
-    const e = this.byMn.get(ev.mnId)
+    const e = this.findMn(ev.mnId)
     if (!e || (e.phase !== PH_PRESENCE && e.phase !== PH_REFRESH_PRESENCE)) {
       this.inc('presence-unexpected')
       return
@@ -1572,7 +1588,7 @@ class Core implements MagCore {
       return
     }
     const kind = timerKindOf(kindText)
-    const e = kind === null ? undefined : this.byMn.get(id)
+    const e = kind === null ? undefined : this.findMn(id)
     if (kind === null || !e) {
       this.inc('timer-stale')
       return
