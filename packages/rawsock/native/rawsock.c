@@ -431,13 +431,12 @@ static napi_value js_set_icmp6_filter(napi_env env, napi_callback_info info) {
 // ---------------------------------------------------------------------------------------------
 // recv / send
 
-// recvInto(fd, buf, meta) -> bytes received, or -1 when nothing is queued. One recvmsg(2) into
-// the caller's buffer; what the kernel said about the datagram goes into `meta` (52 bytes, host
-// byte order words): [0..15] source address, [16..31] destination (IPV6_PKTINFO), then u32
-// scope id, i32 ifindex, i32 hop limit (-1: none), u32 truncated, u32 source port. No object, no
-// string and no buffer is created per datagram: at 2,000 datagrams a second those were a
-// visible share of the daemon's CPU (issue 8); the TypeScript side copies the payload out of
-// its buffer and formats addresses through a small cache.
+// What the kernel said about a datagram, written into `meta` (52 bytes, host byte order words):
+// [0..15] source address, [16..31] destination (IPV6_PKTINFO), then u32 scope id, i32 ifindex,
+// i32 hop limit (-1: none), u32 truncated, u32 source port. No object, no string and no buffer
+// is created per datagram: at 2,000 datagrams a second those were a visible share of the
+// daemon's CPU (issue 8); the TypeScript side copies the payload out and formats addresses
+// through a small cache.
 #define META_BYTES 52
 static void write_meta(void *meta, const struct msghdr *msg, const struct sockaddr_in6 *from, size_t n, size_t buflen) {
   struct in6_addr dst = IN6ADDR_ANY_INIT;
@@ -463,56 +462,9 @@ static void write_meta(void *meta, const struct msghdr *msg, const struct sockad
   memcpy(m + 32, words, sizeof words);
 }
 
-static napi_value js_recv_into(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int fd;
-  void *buf, *meta;
-  size_t buflen, metalen;
-  if (argc < 3) THROW_TYPE(env, "recvInto(fd, buf, meta) takes 3 arguments");
-  if (!arg_fd(env, argv[0], &fd) || !arg_bytes(env, argv[1], "buf", &buf, &buflen) ||
-      !arg_bytes(env, argv[2], "meta", &meta, &metalen))
-    return NULL;
-  if (metalen < META_BYTES || buflen == 0) THROW_ERRNO(env, EINVAL, "arg", "recvInto: meta needs %d bytes and buf at least 1", META_BYTES);
-
-  struct sockaddr_in6 from;
-  union {
-    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int)) + 256];
-    struct cmsghdr align;
-  } cbuf;
-  struct iovec iov = {.iov_base = buf, .iov_len = buflen};
-  struct msghdr msg;
-  ssize_t n;
-  do {
-    memset(&from, 0, sizeof from);
-    memset(&msg, 0, sizeof msg);
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof from;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.buf;
-    msg.msg_controllen = sizeof cbuf.buf;
-    n = recvmsg(fd, &msg, MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  napi_value r;
-  if (n < 0) {
-    int e = errno;
-    if (e == EAGAIN || e == EWOULDBLOCK) {
-      napi_create_int32(env, -1, &r);
-      return r;
-    }
-    THROW_ERRNO(env, e, "recvmsg", NULL);
-  }
-
-  write_meta(meta, &msg, &from, (size_t)n, buflen);
-  napi_create_int32(env, (int32_t)((size_t)n > buflen ? buflen : (size_t)n), &r);
-  return r;
-}
-
 // recvBatch(fd, buf, slotSize, meta, max) -> how many datagrams one recvmmsg(2) returned, 0 when
 // nothing is queued. Datagram i is at buf[i * slotSize], its meta at meta[i * META_STRIDE]: the
-// recvInto layout, then a u32 with its length. A readiness callback finds a handful of PBAs
+// layout above, then a u32 with its length. A readiness callback finds a handful of PBAs
 // queued (an LMA answers a refresh burst as it arrives): one system call for all of them, and
 // none to learn that the queue is empty when fewer came than asked for (issue 8).
 #define META_STRIDE 56
@@ -951,7 +903,6 @@ NAPI_MODULE_INIT() {
       {"joinGroup", NULL, js_join_group, NULL, NULL, NULL, napi_enumerable, NULL},
       {"leaveGroup", NULL, js_leave_group, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setIcmp6Filter", NULL, js_set_icmp6_filter, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"recvInto", NULL, js_recv_into, NULL, NULL, NULL, napi_enumerable, NULL},
       {"recvBatch", NULL, js_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ntop", NULL, js_ntop, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},

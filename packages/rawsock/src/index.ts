@@ -76,14 +76,12 @@ export type RawSocketEvents = {
 const CLOSED = -1
 /** Largest IPv6 payload without a jumbogram; raw IPv6 sockets deliver the payload only. */
 const RECV_BUF_SIZE = 65536
-/** What recvInto writes about a datagram (rawsock.c): two addresses, then five 32-bit words. */
-const META_BYTES = 52
-/** recvBatch's meta per datagram: recvInto's, then its length. */
+/** recvBatch's meta per datagram (rawsock.c): two addresses, then six 32-bit words. */
 const META_STRIDE = 56
 /**
  * Datagrams one recvmmsg(2) may return (rawsock.c allows 64). A readiness callback usually
  * finds a handful queued; eight 64 KiB slots (512 KiB per socket, made on first receive)
- * keep recvInto's truncation limit.
+ * keep the 64 KiB truncation limit.
  */
 const RECV_BATCH = 8
 /** Addresses remembered per socket: a MAG hears from a few LMAs, on a few addresses of its own. */
@@ -134,13 +132,8 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
   #watching = false
   #ref = true
   #stats: RawSocketStats = { received: 0, batches: 0, fullBatches: 0, largestBatch: 0 }
-  /** Receive buffer and what the kernel said about the datagram in it (made on first receive). */
-  #rbuf: Buffer | null = null
-  readonly #meta = new Uint8Array(META_BYTES)
-  readonly #m32 = new Uint32Array(this.#meta.buffer)
-  readonly #i32 = new Int32Array(this.#meta.buffer)
   readonly #addrs = new AddressCache()
-  /** recvBatch's slots and metas (made on first readiness callback). */
+  /** recvBatch's slots (made on first receive) and what the kernel said about each datagram. */
   #bbuf: Buffer | null = null
   readonly #bmeta = new Uint8Array(RECV_BATCH * META_STRIDE)
   readonly #b32 = new Uint32Array(this.#bmeta.buffer)
@@ -217,24 +210,12 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
   /** One datagram, or null if none is queued. Usually the readiness loop calls this for you. */
   recv(): RawMessage | null {
     const fd = this.#live()
-    const rbuf = (this.#rbuf ??= Buffer.allocUnsafeSlow(RECV_BUF_SIZE))
-    const n = native().recvInto(fd, rbuf, this.#meta)
-    if (n < 0) return null
-    // A copy from Node's buffer pool: the receive buffer is reused for the next datagram.
-    const data = Buffer.allocUnsafe(n)
-    rbuf.copy(data, 0, 0, n)
-    const m = this.#m32
-    const i = this.#i32
-    return {
-      data,
-      src: this.#addrs.text(m, 0, this.#meta),
-      scopeId: m[8]!,
-      dst: this.#addrs.text(m, 4, this.#meta),
-      ifindex: i[9]!,
-      hopLimit: i[10]!,
-      truncated: m[11] !== 0,
-      port: m[12]!,
-    }
+    const buf = this.#slots()
+    return native().recvBatch(fd, buf, RECV_BUF_SIZE, this.#bmeta, 1) === 1 ? this.#batchMessage(buf, 0) : null
+  }
+
+  #slots(): Buffer {
+    return (this.#bbuf ??= Buffer.allocUnsafeSlow(RECV_BATCH * RECV_BUF_SIZE))
   }
 
   /** Datagram i of the last recvBatch, as recv() gives one (payload copied out of the slot). */
@@ -361,7 +342,7 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
     }
     // recvmmsg(2): a batch per system call, and when it comes back short the queue is empty, so
     // no further call is made only to hear EAGAIN (issue 8: the PBAs of a refresh burst).
-    const buf = (this.#bbuf ??= Buffer.allocUnsafeSlow(RECV_BATCH * RECV_BUF_SIZE))
+    const buf = this.#slots()
     let n = 0
     while (n < this.maxBatch && this.#watching) {
       const want = Math.min(RECV_BATCH, this.maxBatch - n)

@@ -54,11 +54,9 @@ export interface NativeBinding {
   joinGroup(fd: number, group: string, ifindex: number): void
   leaveGroup(fd: number, group: string, ifindex: number): void
   setIcmp6Filter(fd: number, allowedTypes: readonly number[]): void
-  /** recvmsg(2) into `buf`; returns the length or -1 when nothing is queued; see rawsock.c for `meta`. */
-  recvInto(fd: number, buf: Uint8Array, meta: Uint8Array): number
   /**
    * recvmmsg(2) of up to `max` (1-64) datagrams into `slotSize`-byte slots of `buf`; returns how
-   * many (0 when nothing is queued). Meta per datagram every 56 bytes: recvInto's, then a u32 length.
+   * many (0 when nothing is queued). Meta per datagram every 56 bytes: two addresses, scope id, ifindex, hop limit, truncated, port, length (rawsock.c).
    */
   recvBatch(fd: number, buf: Uint8Array, slotSize: number, meta: Uint8Array, max: number): number
   /** inet_ntop of the 16 bytes at `offset`. */
