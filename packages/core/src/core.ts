@@ -352,13 +352,6 @@ function settingsOf(cfg: MagCoreConfig): Settings {
   }
 }
 
-/**
- * A prefix's HNP option, made afresh for each PBU (a fast parse and 16 bytes). A cache keyed by
- * prefix text was kept here; at 100,000 bindings every refresh missed it, and its replaced
- * entries and rehashed tables went to the old generation and cost major GCs (issue 8).
- */
-const hnpOption = (text: string): MobilityOption => hnpOptionOf(text)
-
 const HEX = '0123456789abcdef'
 /** Buffer equals the bytes of a lower-case hex string, without allocating. */
 function sameHex(b: Buffer, hex: string): boolean {
@@ -976,7 +969,9 @@ class Core implements MagCore {
     this.bySeq[seq] = e
     const kind = e.pending
     const prefixes = kind === P_REG ? e.req : e.hnps.length > 0 ? e.hnps : e.req
-    const hnps = prefixes === profile.homePrefixes ? profile.hnpOptions : prefixes.map(hnpOption)
+    // Made afresh per PBU (a fast parse and 16 bytes), not cached by prefix text: at 100,000
+    // bindings such a cache missed on every refresh and churned the old generation (issue 8).
+    const hnps = prefixes === profile.homePrefixes ? profile.hnpOptions : prefixes.map((p) => hnpOptionOf(p))
     const pbu = buildPbu({
       sequence: seq,
       lifetime: kind === P_DEREG ? 0 : this.s.lifetimeS,
