@@ -5,7 +5,7 @@
  * (the MAG does not process RAs) with the ff02::2 membership on each access link
  * (protocol-reference §9.2).
  */
-import { openIcmp6Socket, openMhSocket, ifNameToIndex, ifIndexToName, type RawSocket, type RawMessage } from '@pmip6/rawsock'
+import { openIcmp6Socket, openMhSocket, ifNameToIndex, ifIndexToName, type RawSocket, type RawMessage, type SendOptions } from '@pmip6/rawsock'
 
 export interface Packet {
   readonly data: Buffer
@@ -38,6 +38,8 @@ export class RawIo implements MagIo {
   private readonly icmp: RawSocket
   private readonly links = new Map<string, number>()
   private readonly names = new Map<number, string>()
+  private mhSrc = ''
+  private mhOpts: SendOptions = {}
 
   constructor() {
     // Room for a registration storm's PBAs and an RS flood between two reads (issue 8).
@@ -51,7 +53,12 @@ export class RawIo implements MagIo {
   }
 
   sendMh(bytes: Buffer, dst: string, src: string): void {
-    this.mh.send(bytes, dst, src && src !== '::' ? { src } : {})
+    // Always the MAG's address: the options object is made once, not per PBU.
+    if (src !== this.mhSrc) {
+      this.mhSrc = src
+      this.mhOpts = src && src !== '::' ? { src } : {}
+    }
+    this.mh.send(bytes, dst, this.mhOpts)
   }
 
   sendNd(bytes: Buffer, link: string, dst: string, src: string): void {

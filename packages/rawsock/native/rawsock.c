@@ -546,9 +546,18 @@ static napi_value js_ntop(napi_env env, napi_callback_info info) {
 }
 
 // send(fd, data, dst, { ifindex?, hopLimit?, src? }) -> bytes sent
+static bool is_unset(napi_env env, napi_value v) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  return t == napi_undefined || t == napi_null;
+}
+
+// send(fd, data, dst, src, ifindex, hopLimit, port): the options come as arguments, not as an
+// object, so a send reads no named property (each would make and look up a key string: four
+// per PBU, issue 8). undefined or null: not set. The names in the errors are the JS options'.
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int fd;
   void *data;
@@ -557,43 +566,23 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   uint32_t zone;
   memset(&to, 0, sizeof to);
   to.sin6_family = AF_INET6;
-  if (argc < 3) THROW_TYPE(env, "send(fd, data, dst, opts?) takes at least 3 arguments");
+  if (argc < 7) THROW_TYPE(env, "send(fd, data, dst, src, ifindex, hopLimit, port) takes 7 arguments");
   if (!arg_fd(env, argv[0], &fd) || !arg_bytes(env, argv[1], "data", &data, &len) ||
       !parse_addr(env, argv[2], "dst", &to.sin6_addr, &zone))
     return NULL;
 
-  int ifindex = 0, hop = -1;
+  int ifindex = 0, hop = -1, port = 0;
   bool have_src = false;
   struct in6_addr src = IN6ADDR_ANY_INIT;
-  napi_valuetype t = napi_undefined;
-  if (argc >= 4) napi_typeof(env, argv[3], &t);
-  if (t == napi_object) {
-    napi_value v;
-    napi_valuetype vt;
-    napi_get_named_property(env, argv[3], "ifindex", &v);
-    napi_typeof(env, v, &vt);
-    if (vt != napi_undefined && vt != napi_null && !arg_int(env, v, "opts.ifindex", 0, INT32_MAX, &ifindex))
-      return NULL;
-    napi_get_named_property(env, argv[3], "hopLimit", &v);
-    napi_typeof(env, v, &vt);
-    if (vt != napi_undefined && vt != napi_null && !arg_int(env, v, "opts.hopLimit", -1, 255, &hop))
-      return NULL;
-    int port = 0;
-    napi_get_named_property(env, argv[3], "port", &v);
-    napi_typeof(env, v, &vt);
-    if (vt != napi_undefined && vt != napi_null && !arg_int(env, v, "opts.port", 0, 65535, &port))
-      return NULL;
-    to.sin6_port = htons((uint16_t)port);  // UDP sockets only; raw sockets ignore it
-    napi_get_named_property(env, argv[3], "src", &v);
-    napi_typeof(env, v, &vt);
-    if (vt != napi_undefined && vt != napi_null) {
-      uint32_t src_zone;
-      if (!parse_addr(env, v, "opts.src", &src, &src_zone)) return NULL;
-      have_src = true;
-      if (ifindex == 0 && src_zone != 0) ifindex = (int)src_zone;
-    }
-  } else if (t != napi_undefined && t != napi_null) {
-    THROW_TYPE(env, "opts must be an object { ifindex?, hopLimit?, src? }");
+  if (!is_unset(env, argv[4]) && !arg_int(env, argv[4], "opts.ifindex", 0, INT32_MAX, &ifindex)) return NULL;
+  if (!is_unset(env, argv[5]) && !arg_int(env, argv[5], "opts.hopLimit", -1, 255, &hop)) return NULL;
+  if (!is_unset(env, argv[6]) && !arg_int(env, argv[6], "opts.port", 0, 65535, &port)) return NULL;
+  to.sin6_port = htons((uint16_t)port);  // UDP sockets only; raw sockets ignore it
+  if (!is_unset(env, argv[3])) {
+    uint32_t src_zone;
+    if (!parse_addr(env, argv[3], "opts.src", &src, &src_zone)) return NULL;
+    have_src = true;
+    if (ifindex == 0 && src_zone != 0) ifindex = (int)src_zone;
   }
   if (ifindex == 0) ifindex = (int)zone;
   // Link-local and multicast destinations need a scope: the outgoing interface.

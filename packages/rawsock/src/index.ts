@@ -204,7 +204,8 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
 
   /** sendmsg(2) with IPV6_PKTINFO (src, ifindex) and IPV6_HOPLIMIT. Returns the bytes sent. */
   send(data: Uint8Array, dst: string, opts: SendOptions = {}): number {
-    return native().send(this.#live(), data, dst, opts)
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('opts must be an object { ifindex?, hopLimit?, src?, port? }')
+    return native().send(this.#live(), data, dst, opts.src, opts.ifindex, opts.hopLimit, opts.port)
   }
 
   /** One datagram, or null if none is queued. Usually the readiness loop calls this for you. */

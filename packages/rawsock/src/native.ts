@@ -61,7 +61,8 @@ export interface NativeBinding {
   recvBatch(fd: number, buf: Uint8Array, slotSize: number, meta: Uint8Array, max: number): number
   /** inet_ntop of the 16 bytes at `offset`. */
   ntop(bytes: Uint8Array, offset: number): string
-  send(fd: number, data: Uint8Array, dst: string, opts?: SendOptions): number
+  /** sendmsg(2); the options as arguments (undefined or null: not set), see rawsock.c. */
+  send(fd: number, data: Uint8Array, dst: string, src: string | null | undefined, ifindex: number | null | undefined, hopLimit: number | null | undefined, port: number | null | undefined): number
   ifNameToIndex(name: string): number
   peerCredentials(fd: number): PeerCredentials
   ifIndexToName(ifindex: number): string

@@ -33,3 +33,25 @@ test('two binds of one port need reuseAddr on both', () => {
   c.close()
   d.close()
 })
+
+test('send: each option reaches the datagram, and a bad one is refused by its name with nothing sent', () => {
+  const port = 40000 + ((process.pid + 7) % 20000)
+  const rx = openUdp6Socket(port)
+  const tx = RawSocket.openUdp(0)
+  try {
+    const data = Buffer.from('refresh')
+    expect(tx.send(data, '::1', { port, src: '::1', hopLimit: 7 })).toBe(data.length)
+    const m = rx.recv()
+    expect(m).toMatchObject({ src: '::1', dst: '::1', hopLimit: 7 })
+    expect(Buffer.from(m!.data)).toEqual(data)
+    expect(() => tx.send(data, '::1', { port: 70000 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: 'opts.port must be an integer in [0, 65535], got 70000' }))
+    expect(() => tx.send(data, '::1', { port, hopLimit: '7' as unknown as number })).toThrow(expect.objectContaining({ name: 'TypeError', message: 'opts.hopLimit must be a number' }))
+    expect(() => tx.send(data, '::1', { port, ifindex: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }))
+    expect(() => tx.send(data, '::1', { port, src: 'not-an-address' })).toThrow(expect.objectContaining({ code: 'EINVAL', message: expect.stringContaining("invalid IPv6 address for opts.src: 'not-an-address'") }))
+    expect(() => tx.send(data, '::1', null as unknown as object)).toThrow(TypeError)
+    expect(rx.recv()).toBeNull()
+  } finally {
+    tx.close()
+    rx.close()
+  }
+})
