@@ -1,14 +1,28 @@
 /** Counters by name and a bounded latency recorder (the most recent samples only). */
 export class Counters {
-  private readonly m = new Map<string, number>()
+  private readonly m = new Map<string, { n: number }>()
+  /**
+   * The counter itself, for a hot path to bump (`c.n++`) without a lookup (issue 8). A counter
+   * that was never bumped stays out of the snapshot.
+   */
+  cell(name: string): { n: number } {
+    let c = this.m.get(name)
+    if (c === undefined) {
+      c = { n: 0 }
+      this.m.set(name, c)
+    }
+    return c
+  }
   inc(name: string, by = 1): void {
-    this.m.set(name, (this.m.get(name) ?? 0) + by)
+    this.cell(name).n += by
   }
   get(name: string): number {
-    return this.m.get(name) ?? 0
+    return this.m.get(name)?.n ?? 0
   }
   snapshot(): Record<string, number> {
-    return Object.fromEntries([...this.m].sort(([a], [b]) => (a < b ? -1 : 1)))
+    const out: [string, number][] = []
+    for (const [k, c] of this.m) if (c.n !== 0) out.push([k, c.n])
+    return Object.fromEntries(out.sort(([a], [b]) => (a < b ? -1 : 1)))
   }
 }
 

@@ -13,6 +13,10 @@
  * entry and one string per MN) and a kind index within it (deadline, slot, generation: no
  * object, no boxed double per entry). Any other key (no '/', or more kinds than a group has
  * room for) is a group of its own with kind 0.
+ *
+ * A caller may also name an id by a small number of its own, a ref (the core numbers its
+ * entries): a group is then found by indexing, not by hashing the id, and firing hands the ref
+ * back. A ref always comes with its id, so a ref reused for another id finds nothing stale.
  */
 
 export interface Clock {
@@ -80,6 +84,9 @@ export class TimerSet {
   private groupLive = new Uint8Array(1024)
   private readonly freeGroups: number[] = []
   private readonly groups = new Map<string, number>()
+  /** Group of each caller ref (-1: none), and the ref of each group (-1: none). */
+  private refGroup = new Int32Array(1024).fill(-1)
+  private groupRef = new Int32Array(1024).fill(-1)
   /** Kind texts by index 1..KINDS_PER_GROUP-1 (0: keys used whole). */
   private readonly kindText: string[] = ['']
   private live = 0
@@ -106,8 +113,12 @@ export class TimerSet {
 
   constructor(
     private readonly clock: Clock,
-    /** `kind` and `id` are the parts of `key` ('' and the key for a key without a kind). */
-    private readonly fire: (key: string, at: number, kind: string, id: string) => void,
+    /**
+     * `kind` and `id` are the parts of `key` ('' and the key for a key without a kind); `ref`:
+     * the ref the id was last armed with, -1 for none or when another id was armed with it
+     * since (a hint: the id decides).
+     */
+    private readonly fire: (key: string, at: number, kind: string, id: string, ref: number) => void,
   ) {
     this.wCursor = Math.floor(clock.now() / COALESCE_GRID_MS)
   }
@@ -118,7 +129,7 @@ export class TimerSet {
 
   has(key: string): boolean {
     const [kind, id] = parseKey(key)
-    const slot = this.find(kind, id)
+    const slot = this.find(kind, id, -1)
     return slot >= 0 && this.slotGen[slot] !== 0
   }
 
@@ -134,9 +145,10 @@ export class TimerSet {
 
   /**
    * arm(`${kind}/${id}`, at) for a caller that has the parts: the id string it passes is the one
-   * it keeps (the core's MN id), so finding its group hashes nothing new (issue 8).
+   * it keeps (the core's MN id), so finding its group hashes nothing new (issue 8). `ref`: the
+   * caller's number for `id` (see above), -1 for none.
    */
-  armParts(kind: string, id: string, at: number): void {
+  armParts(kind: string, id: string, at: number, ref = -1): void {
     let tick = -1
     const lead = at - this.clock.now()
     if (lead >= COALESCE_LEAD_MS) {
@@ -145,7 +157,7 @@ export class TimerSet {
       tick = at / COALESCE_GRID_MS
       if (tick <= this.wCursor || tick - this.wCursor >= WHEEL_SLOTS) tick = -1
     }
-    const slot = this.slotOf(kind, id)
+    const slot = this.slotOf(kind, id, ref)
     if (this.slotGen[slot] === 0) {
       this.live++
       this.groupLive[(slot / KINDS_PER_GROUP) | 0]!++
@@ -159,9 +171,9 @@ export class TimerSet {
     if (at < this.handleAt && !this.running) this.schedule()
   }
 
-  /** cancel(`${kind}/${id}`). */
-  cancelParts(kind: string, id: string): void {
-    const slot = this.find(kind, id)
+  /** cancel(`${kind}/${id}`); `ref` as for armParts. */
+  cancelParts(kind: string, id: string, ref = -1): void {
+    const slot = this.find(kind, id, ref)
     if (slot < 0 || this.slotGen[slot] === 0) return
     this.release(slot)
     // The heap entry stays until it surfaces; compact when dead entries dominate.
@@ -180,6 +192,8 @@ export class TimerSet {
     this.nUsed = 0
     this.slotGen.fill(0)
     this.groupLive.fill(0)
+    this.refGroup.fill(-1)
+    this.groupRef.fill(-1)
     this.groups.clear()
     this.groupId.length = 0
     this.freeGroups.length = 0
@@ -242,6 +256,7 @@ export class TimerSet {
     const kind = this.kindText[slot % KINDS_PER_GROUP]!
     const g = (slot / KINDS_PER_GROUP) | 0
     const id = this.groupId[g]!
+    const ref = this.groupRef[g]! // before release: the group may go with its last timer
     this.release(slot)
     // The callback arms and cancels timers of the same MN (a refresh arms its retransmission):
     // those find the group without a Map lookup (issue 8).
@@ -249,7 +264,7 @@ export class TimerSet {
       this.lastG = g
       this.lastId = id
     }
-    this.fire(kind === '' ? id : `${kind}/${id}`, at, kind, id)
+    this.fire(kind === '' ? id : `${kind}/${id}`, at, kind, id, ref)
   }
 
   // ---------------------------------------------------------------- wheel
@@ -308,10 +323,19 @@ export class TimerSet {
 
   /**
    * The group of an id, or -1. The core's commands come in runs for one MN (cancel pbu, arm
-   * refresh, arm expire): the last group found answers those without a Map lookup.
+   * refresh, arm expire): the last group found answers those without a Map lookup, and the
+   * caller's ref answers the first of a run (a PBA's cancel) without one.
    */
-  private groupOf(id: string): number {
+  private groupOf(id: string, ref: number): number {
     if (id === this.lastId) return this.lastG
+    if (ref >= 0 && ref < this.refGroup.length) {
+      const g = this.refGroup[ref]!
+      if (g >= 0 && this.groupId[g] === id) {
+        this.lastG = g
+        this.lastId = this.groupId[g]!
+        return g
+      }
+    }
     const g = this.groups.get(id)
     if (g === undefined) return -1
     this.lastG = g
@@ -320,21 +344,21 @@ export class TimerSet {
   }
 
   /** The slot of (kind, id), or -1 when it has none (never armed, or its group is gone). */
-  private find(kind: string, id: string): number {
+  private find(kind: string, id: string, ref: number): number {
     const k = this.kindIndex(kind)
-    if (k < 0) return kind === '' ? -1 : this.find('', `${kind}/${id}`) // a kind that never fit
-    const g = this.groupOf(id)
+    if (k < 0) return kind === '' ? -1 : this.find('', `${kind}/${id}`, -1) // a kind that never fit
+    const g = this.groupOf(id, ref)
     return g < 0 ? -1 : g * KINDS_PER_GROUP + k
   }
 
-  private slotOf(kind: string, id: string): number {
+  private slotOf(kind: string, id: string, ref: number): number {
     let k = this.kindIndex(kind)
     if (k < 0) {
-      if (this.kindText.length === KINDS_PER_GROUP) return this.slotOf('', `${kind}/${id}`) // a group of its own
+      if (this.kindText.length === KINDS_PER_GROUP) return this.slotOf('', `${kind}/${id}`, -1) // a group of its own
       k = this.kindText.length
       this.kindText.push(kind)
     }
-    let g = this.groupOf(id)
+    let g = this.groupOf(id, ref)
     if (g < 0) {
       g = this.freeGroups.pop() ?? this.groupId.length
       if (g === this.groupId.length) this.groupId.push(id)
@@ -344,7 +368,24 @@ export class TimerSet {
       this.lastG = g
       this.lastId = id
     }
+    // Arming ties the ref to the group (finding by ref never does).
+    if (ref >= 0 && this.groupRef[g] !== ref) this.bindRef(g, ref)
     return g * KINDS_PER_GROUP + k
+  }
+
+  /** Group g is the one of `ref` now; whatever either was tied to before lets go. */
+  private bindRef(g: number, ref: number): void {
+    if (ref >= this.refGroup.length) {
+      const grown = new Int32Array(Math.max(ref + 1, this.refGroup.length * 2)).fill(-1)
+      grown.set(this.refGroup)
+      this.refGroup = grown
+    }
+    const oldRef = this.groupRef[g]!
+    if (oldRef >= 0 && this.refGroup[oldRef] === g) this.refGroup[oldRef] = -1
+    const oldG = this.refGroup[ref]!
+    if (oldG >= 0 && this.groupRef[oldG] === ref) this.groupRef[oldG] = -1
+    this.refGroup[ref] = g
+    this.groupRef[g] = ref
   }
 
   private release(slot: number): void {
@@ -357,6 +398,11 @@ export class TimerSet {
         this.lastId = null
       }
       this.groups.delete(this.groupId[g]!)
+      const ref = this.groupRef[g]!
+      if (ref >= 0) {
+        if (this.refGroup[ref] === g) this.refGroup[ref] = -1
+        this.groupRef[g] = -1
+      }
       this.groupId[g] = ''
       this.freeGroups.push(g)
     }
@@ -366,6 +412,9 @@ export class TimerSet {
     const live = new Uint8Array(this.groupLive.length * 2)
     live.set(this.groupLive)
     this.groupLive = live
+    const refs = new Int32Array(live.length).fill(-1)
+    refs.set(this.groupRef)
+    this.groupRef = refs
     const gens = new Uint32Array(live.length * KINDS_PER_GROUP)
     gens.set(this.slotGen)
     this.slotGen = gens

@@ -146,17 +146,54 @@ describe('TimerSet', () => {
     expect(ts.size).toBe(0)
   })
 
+  test("refs: a caller's number for an id finds its timers, comes back when they fire, and never stands in for the id", () => {
+    const c = new ManualClock()
+    const fired: [string, number][] = []
+    const ts = new TimerSet(c, (key, _at, _kind, _id, ref) => fired.push([key, ref]))
+    ts.armParts('refresh', 'mn1', c.t + 10, 1)
+    ts.armParts('expire', 'mn1', c.t + 20, 1)
+    ts.armParts('refresh', 'mn2', c.t + 10, 2)
+    // Another id (the first one's timers elsewhere) finds the group by ref only after the id check.
+    ts.cancelParts('expire', 'mn2', 1)
+    expect(ts.size).toBe(3)
+    ts.cancelParts('expire', 'mn1', 1)
+    expect(ts.size).toBe(2)
+    // mn1's ref goes to mn3 while mn1 still has a timer: each id still finds its own.
+    ts.armParts('refresh', 'mn3', c.t + 30, 1)
+    ts.cancelParts('refresh', 'mn1', 1)
+    expect(ts.has('refresh/mn1')).toBe(false)
+    expect(ts.has('refresh/mn3')).toBe(true)
+    // Armed by key, found by parts and ref, and the other way round.
+    ts.arm('rs/mn4', c.t + 40)
+    ts.cancelParts('rs', 'mn4', 4)
+    ts.armParts('ra', 'mn5', c.t + 50, 5)
+    ts.cancel('ra/mn5')
+    c.advance(100)
+    expect(fired).toEqual([
+      ['refresh/mn2', 2],
+      ['refresh/mn3', 1],
+    ])
+    expect(ts.size).toBe(0)
+  })
+
   test('against a model: any mix of near, wheel and far deadlines, re-arms, cancels and long waits fires each live key once, never early, in order', () => {
+    // Refs drawn at random, shared between ids and changing: they may only save lookups, never
+    // change what fires; a fired ref is one its id was armed or cancelled with, or -1.
+    const ref = fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 6 }))
     const op = fc.oneof(
-      fc.record({ k: fc.constant('arm' as const), key: fc.integer({ min: 0, max: 30 }), lead: fc.oneof(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 1000, max: 90_000 }), fc.integer({ min: 80_000, max: 400_000 })) }),
-      fc.record({ k: fc.constant('cancel' as const), key: fc.integer({ min: 0, max: 30 }) }),
+      fc.record({ k: fc.constant('arm' as const), key: fc.integer({ min: 0, max: 30 }), ref, lead: fc.oneof(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 1000, max: 90_000 }), fc.integer({ min: 80_000, max: 400_000 })) }),
+      fc.record({ k: fc.constant('cancel' as const), key: fc.integer({ min: 0, max: 30 }), ref }),
       fc.record({ k: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 100_000 })) }),
     )
     fc.assert(
       fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
         const c = new ManualClock()
         const fired: { key: string; at: number; t: number }[] = []
-        const ts = new TimerSet(c, (key, at) => fired.push({ key, at, t: c.t }))
+        const refsOf = new Map<string, Set<number>>()
+        const ts = new TimerSet(c, (key, at, _kind, id, r) => {
+          if (r !== -1) expect(refsOf.get(id)?.has(r)).toBe(true)
+          fired.push({ key, at, t: c.t })
+        })
         const armed = new Map<string, { due: number; slack: number }>()
         const check = (from: number) => {
           for (const f of fired.slice(from)) {
@@ -170,11 +207,14 @@ describe('TimerSet', () => {
         }
         for (const o of ops) {
           const key = o.k === 'advance' ? '' : `refresh/mn${o.key}`
+          if (o.k === 'arm' && o.ref >= 0) refsOf.set(`mn${o.key}`, (refsOf.get(`mn${o.key}`) ?? new Set()).add(o.ref))
           if (o.k === 'arm') {
-            ts.arm(key, c.t + o.lead)
+            if (o.ref < 0) ts.arm(key, c.t + o.lead)
+            else ts.armParts('refresh', `mn${o.key}`, c.t + o.lead, o.ref)
             armed.set(key, { due: c.t + o.lead, slack: o.lead >= 10_000 ? 100 : o.lead >= 1000 ? 10 : 0 })
           } else if (o.k === 'cancel') {
-            ts.cancel(key)
+            if (o.ref < 0) ts.cancel(key)
+            else ts.cancelParts('refresh', `mn${o.key}`, o.ref)
             armed.delete(key)
           } else {
             const from = fired.length

@@ -141,6 +141,11 @@ const linkMacKey = (link: string, mac: string): string => `${link}\u0000${mac}`
 
 const rejectReason = (s: number): string => (REJECT_REASON[s] ??= `pba-rejected:${s}`)
 const STATUS_COUNTER: string[] = []
+/** A counter's value, held by reference so a hot path can bump it without a lookup. */
+interface Cell {
+  n: number
+}
+
 const statusCounter = (s: number): string => (STATUS_COUNTER[s] ??= `pba-status:${s}`)
 
 /**
@@ -217,6 +222,13 @@ class Entry {
   }
 
   // Due times of the armed timers, NOT_ARMED otherwise (timer hygiene).
+  /** A due time by its offset (timerOffset). */
+  due(off: number): number {
+    return this.slab.a[this.t + off]!
+  }
+  setDue(off: number, v: number): void {
+    this.slab.a[this.t + off] = v
+  }
   get tPbu(): number {
     return this.slab.a[this.t + T_PBU]!
   }
@@ -276,6 +288,15 @@ class Entry {
     for (let i = 1; i < MAX_UPDATE_RATE; i++) a[b + i - 1] = a[b + i]!
     a[b + MAX_UPDATE_RATE - 1] = at
   }
+  /**
+   * The entry's number among the live ones (its TimeSlab slot; reused once it is gone): timer
+   * commands carry it so the daemon's timer set and the timer events index instead of hashing
+   * the MN id (issue 8).
+   */
+  get ref(): number {
+    return (this.t / STRIDE) | 0
+  }
+
   /** The entry is gone: give its times back, and point it at the scratch slot. */
   releaseTimes(): void {
     this.slab.release(this.t)
@@ -375,18 +396,23 @@ function minus(a: readonly string[], b: readonly string[]): readonly string[] {
   return r.length === 0 ? EMPTY : r
 }
 
-function timerField(kind: TimerKind): 'tPbu' | 'tRefresh' | 'tExpire' | 'tRa' | 'tRs' {
+/**
+ * Offset of a kind's due time in the entry's TimeSlab slot. A number, not the accessor's name:
+ * `e[name]` was a megamorphic keyed access that called the accessor through the runtime, three
+ * times per refresh (issue 8).
+ */
+function timerOffset(kind: TimerKind): number {
   switch (kind) {
     case 'pbu':
-      return 'tPbu'
+      return T_PBU
     case 'refresh':
-      return 'tRefresh'
+      return T_REFRESH
     case 'expire':
-      return 'tExpire'
+      return T_EXPIRE
     case 'ra':
-      return 'tRa'
+      return T_RA
     case 'rs':
-      return 'tRs'
+      return T_RS
     default:
       return assertNever(kind, 'timer kind')
   }
@@ -412,6 +438,8 @@ class Core implements MagCore {
    * costs no lookup in a 100,000-entry map (issue 8).
    */
   private lastFound: Entry | null = null
+  /** Live entries by ref (Entry.ref). */
+  private readonly byRef: (Entry | undefined)[] = []
   /** Head of each link's chain of entries. */
   private readonly byLink = new Map<string, Entry>()
   /** Per LMA: entries whose PBU awaits its PBA, and those waiting for room (FIFO, may hold stale ones). */
@@ -435,7 +463,14 @@ class Core implements MagCore {
   private readonly links: ReadonlyMap<string, LinkConfig>
   private readonly pool: PrefixPool | null
   private readonly slab = new TimeSlab()
-  private readonly ctr: Record<string, number> = Object.create(null) as Record<string, number>
+  /** Counters by name. Those a refresh bumps are also held in fields: no lookup per refresh (issue 8). */
+  private readonly ctr = new Map<string, Cell>()
+  private readonly cPresenceQuery = this.cell('presence-query')
+  private readonly cPbuSent = this.cell('pbu-sent')
+  private readonly cPbuSentRefresh = this.cell('pbu-sent:refresh')
+  private readonly cPbaReceived = this.cell('pba-received')
+  private readonly cPbaAccepted = this.cell(statusCounter(BaStatus.ACCEPTED))
+  private readonly cBindingAccepted = this.cell('binding-accepted')
   private out: MagCommand[] = []
   private now: Millis = 0
   /** RFC 5847 heartbeats, one peer per LMA with bindings. */
@@ -559,7 +594,9 @@ class Core implements MagCore {
   }
 
   counters(): Readonly<Record<string, number>> {
-    return { ...this.ctr }
+    const out: Record<string, number> = {}
+    for (const [k, c] of this.ctr) if (c.n > 0) out[k] = c.n
+    return out
   }
 
   lmas(): readonly LmaHeartbeatView[] {
@@ -577,8 +614,29 @@ class Core implements MagCore {
     return e
   }
 
+  private cell(name: string): Cell {
+    let c = this.ctr.get(name)
+    if (c === undefined) {
+      c = { n: 0 }
+      this.ctr.set(name, c)
+    }
+    return c
+  }
+
+  /** The entry of a timer event: by its ref when it still names this MN, else by MN id. */
+  private entryOf(ref: number | undefined, mnId: string): Entry | undefined {
+    if (ref !== undefined && ref > 0) {
+      const e = this.byRef[ref]
+      if (e !== undefined && e.mnId === mnId) {
+        this.lastFound = e
+        return e
+      }
+    }
+    return this.findMn(mnId)
+  }
+
   private inc(name: string): void {
-    this.ctr[name] = (this.ctr[name] ?? 0) + 1
+    this.cell(name).n++
   }
 
   /**
@@ -602,15 +660,15 @@ class Core implements MagCore {
   }
 
   private arm(e: Entry, kind: TimerKind, at: Millis): void {
-    e[timerField(kind)] = at
-    this.out.push({ type: 'arm-timer', key: timerKey(kind, e.mnId), kind, id: e.mnId, at })
+    e.setDue(timerOffset(kind), at)
+    this.out.push({ type: 'arm-timer', key: timerKey(kind, e.mnId), kind, id: e.mnId, ref: e.ref, at })
   }
 
   private disarm(e: Entry, kind: TimerKind): void {
-    const f = timerField(kind)
-    if (e[f] === NOT_ARMED) return
-    e[f] = NOT_ARMED
-    this.out.push({ type: 'cancel-timer', key: timerKey(kind, e.mnId), kind, id: e.mnId })
+    const off = timerOffset(kind)
+    if (e.due(off) === NOT_ARMED) return
+    e.setDue(off, NOT_ARMED)
+    this.out.push({ type: 'cancel-timer', key: timerKey(kind, e.mnId), kind, id: e.mnId, ref: e.ref })
   }
 
   private linkCfg(link: string): LinkConfig | undefined {
@@ -704,6 +762,7 @@ class Core implements MagCore {
     }
     const e = new Entry(this.slab, mnId, ev.link, mac, ev.att, hi, profile, this.effectiveMode(mnId, profile))
     this.byMn.set(mnId, e)
+    this.byRef[e.ref] = e
     this.addToLink(e)
     this.begin(e, 'attached', null)
   }
@@ -816,6 +875,7 @@ class Core implements MagCore {
     this.setLmaState(e, false)
     this.byMn.delete(e.mnId)
     if (this.lastFound === e) this.lastFound = null
+    this.byRef[e.ref] = undefined
     e.releaseTimes()
     this.changeState(e, 'removed', reason)
   }
@@ -996,8 +1056,9 @@ class Core implements MagCore {
       if (!set) this.inFlight.set(profile.lma, (set = new Set()))
       set.add(e)
     }
-    this.inc('pbu-sent')
-    this.inc(kind === P_REG ? 'pbu-sent:registration' : kind === P_REFRESH ? 'pbu-sent:refresh' : 'pbu-sent:deregistration')
+    this.cPbuSent.n++
+    if (kind === P_REFRESH) this.cPbuSentRefresh.n++
+    else this.inc(kind === P_REG ? 'pbu-sent:registration' : 'pbu-sent:deregistration')
     if (e.attempts > 1) {
       e.retx++
       this.inc('pbu-retransmitted')
@@ -1046,7 +1107,7 @@ class Core implements MagCore {
 
   private queryPresence(e: Entry, phase: typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE): void {
     this.setPhase(e, phase)
-    this.inc('presence-query')
+    this.cPresenceQuery.n++
     this.out.push({ type: 'query-presence', mnId: e.mnId, link: e.link, llId: e.mac === null ? null : macText(e.mac), purpose: phase === PH_PRESENCE ? 'retransmit' : 'refresh' })
     this.arm(e, 'pbu', this.now + MAX_BINDACK_TIMEOUT_MS)
   }
@@ -1145,7 +1206,7 @@ class Core implements MagCore {
 
   private onPba(ev: PbaEvent): void {
     const pba = ev.pba
-    this.inc('pba-received')
+    this.cPbaReceived.n++
     if (pba.kind !== 'binding-ack') return this.dropPba('not-binding-ack')
     // Item 1: a PBA is a Binding Acknowledgement with P set.
     if (!pba.flags.p) return this.dropPba('not-proxy')
@@ -1202,7 +1263,8 @@ class Core implements MagCore {
       this.hold(e, `pba-echo-mismatch:${mismatch}`)
       return
     }
-    this.inc(statusCounter(pba.status))
+    if (pba.status === BaStatus.ACCEPTED) this.cPbaAccepted.n++
+    else this.inc(statusCounter(pba.status))
     e.lastStatus = pba.status
     if (resync) {
       this.inc('sequence-resync')
@@ -1314,7 +1376,7 @@ class Core implements MagCore {
     e.granted = lifetime
     e.expiresAt = e.sentAt + lifetime * 1000
     this.changeState(e, 'registered', 'pba-accepted')
-    this.inc('binding-accepted')
+    this.cBindingAccepted.n++
     this.arm(e, 'refresh', e.sentAt + Math.floor(lifetime * 1000 * this.s.refreshFraction))
     this.arm(e, 'expire', e.expiresAt)
     if (!wasAdv) this.startAdvertising(e, EMPTY)
@@ -1583,13 +1645,13 @@ class Core implements MagCore {
       return
     }
     const kind = timerKindOf(kindText)
-    const e = kind === null ? undefined : this.findMn(id)
+    const e = kind === null ? undefined : this.entryOf(ev.ref, id)
     if (kind === null || !e) {
       this.inc('timer-stale')
       return
     }
-    const f = timerField(kind)
-    const due = e[f]
+    const off = timerOffset(kind)
+    const due = e.due(off)
     if (due === NOT_ARMED) {
       this.inc('timer-stale')
       return
@@ -1599,7 +1661,7 @@ class Core implements MagCore {
       this.inc('timer-early')
       return
     }
-    e[f] = NOT_ARMED
+    e.setDue(off, NOT_ARMED)
     switch (kind) {
       case 'pbu':
         this.onPbuTimer(e)

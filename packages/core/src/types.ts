@@ -175,6 +175,8 @@ export interface TimerEvent {
   /** The key's parts as the arm-timer command gave them, when the caller kept them: not parsed again. */
   readonly kind?: string
   readonly id?: string
+  /** The arm-timer command's ref, when the caller kept it (-1: none). */
+  readonly ref?: number
 }
 /** The answer to a query-presence command. */
 export interface PresenceEvent {
@@ -300,6 +302,12 @@ export interface ArmTimerCommand {
   /** The key's parts: key === `${kind}/${id}` (a timer set may keep them instead of the key). */
   readonly kind: string
   readonly id: string
+  /**
+   * A small number the core gives `id` while its entry lives (reused after): a timer set may
+   * index by it instead of hashing `id`, and hand it back in the timer event. Always sent with
+   * `id`, which decides.
+   */
+  readonly ref?: number
   readonly at: Millis
 }
 export interface CancelTimerCommand {
@@ -307,6 +315,8 @@ export interface CancelTimerCommand {
   readonly key: TimerKey
   readonly kind: string
   readonly id: string
+  /** As in arm-timer. */
+  readonly ref?: number
 }
 export interface QueryPresenceCommand {
   readonly type: 'query-presence'

@@ -42,6 +42,8 @@ export class Harness {
   readonly core: MagCore
   now: number
   readonly timers = new Map<string, number>()
+  /** Kind, id and ref of each armed key, as the arm-timer command gave them. */
+  readonly timerParts = new Map<string, { kind: string; id: string; ref?: number }>()
   readonly log: MagCommand[] = []
   /** Answer query-presence automatically with this (per MN; default true). null: leave unanswered. */
   readonly presence = new Map<string, boolean | null>()
@@ -62,8 +64,10 @@ export class Harness {
       for (const c of cmds) {
         out.push(c)
         this.log.push(c)
-        if (c.type === 'arm-timer') this.timers.set(c.key, c.at)
-        else if (c.type === 'cancel-timer') this.timers.delete(c.key)
+        if (c.type === 'arm-timer') {
+          this.timers.set(c.key, c.at)
+          this.timerParts.set(c.key, { kind: c.kind, id: c.id, ...(c.ref !== undefined ? { ref: c.ref } : {}) })
+        } else if (c.type === 'cancel-timer') this.timers.delete(c.key)
         else if (c.type === 'query-presence' && this.autoPresence) {
           const p = this.presence.get(c.mnId)
           if (p !== null) queue.push({ type: 'presence', at: this.now, mnId: c.mnId, present: p ?? true })
@@ -99,7 +103,8 @@ export class Harness {
       if (key === null || at > t) break
       this.timers.delete(key)
       this.now = Math.max(this.now, at)
-      out.push(...this.step({ type: 'timer', at: this.now, key }))
+      // As the daemon does: the command's parts and ref come back with the event.
+      out.push(...this.step({ type: 'timer', at: this.now, key, ...this.timerParts.get(key) }))
     }
     this.now = Math.max(this.now, t)
     return out

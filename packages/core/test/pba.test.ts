@@ -16,7 +16,7 @@ describe('RFC 5213 §6.9.1.2 PBA processing', () => {
       [`expire/${NAI}`, 1_200_000],
       [`ra/${NAI}`, expect.any(Number)],
     ])
-    expect(ofType(cmds, 'cancel-timer')).toEqual([{ type: 'cancel-timer', key: `pbu/${NAI}`, kind: 'pbu', id: NAI }])
+    expect(ofType(cmds, 'cancel-timer')).toEqual([{ type: 'cancel-timer', key: `pbu/${NAI}`, kind: 'pbu', id: NAI, ref: expect.any(Number) }])
     expect(h.view()).toMatchObject({ state: 'registered', prefixes: [P1], lifetimeLeft: 1200, grantedLifetime: 1200, lastStatus: 0, pending: null })
     expect(h.core.counters()['pba-status:0']).toBe(1)
   })

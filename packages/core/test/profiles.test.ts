@@ -89,6 +89,26 @@ describe('timer hygiene', () => {
     expect(h.core.counters()['timer-stale']).toBe(3)
   })
 
+  test("a timer event's ref only saves a lookup: one naming another MN, or no entry at all, still reaches the MN of its id", () => {
+    const h = new Harness()
+    h.register()
+    const b = h.register(['2001:db8:2:2::/64'], { mnId: 'mn2@example.com', link: 'ppp1', llId: Buffer.from('00aabbccddee', 'hex') })
+    const refOf = (mnId: string) => ofType(h.log, 'arm-timer').find((c) => c.id === mnId)!.ref!
+    const [refA, refB] = [refOf(NAI), refOf('mn2@example.com')]
+    expect(ofType(b, 'state-changed').at(-1)?.to).toBe('registered')
+    expect(refA).not.toBe(refB)
+    for (const ref of [refB, 99_999]) {
+      const due = h.timers.get(`refresh/${NAI}`)!
+      h.now = due
+      h.timers.delete(`refresh/${NAI}`)
+      const cmds = h.step({ type: 'timer', at: due, key: `refresh/${NAI}`, kind: 'refresh', id: NAI, ref })
+      // A refresh of this MN, not of the one the ref names.
+      expect(pbus(cmds).map((p) => p.mnId)).toEqual([NAI])
+      h.pba(pbaFor(lastPbu(cmds), 0, { prefixes: ['2001:db8:1:1::/64'] }))
+    }
+    expect(states(h.log).filter((c) => c.mnId === 'mn2@example.com').at(-1)?.to).toBe('registered')
+  })
+
   test('a timer event earlier than the armed due time (a crossed re-arm) is ignored', () => {
     const h = new Harness()
     h.register()

@@ -103,7 +103,7 @@ describe('RFC 5213 §6.9.1.1 initial registration', () => {
     const cmds = h.attach()
     expect(states(cmds)).toEqual([{ type: 'state-changed', mnId: NAI, from: null, to: 'registering', reason: 'attached' }])
     expect(h.view()).toMatchObject({ state: 'registering', link: 'ppp0', mnId: NAI, lma: LMA, att: 4, mac: '00:11:22:33:44:55', hi: 1, pending: 'registration', prefixes: [] })
-    expect(ofType(cmds, 'arm-timer')).toEqual([{ type: 'arm-timer', key: `pbu/${NAI}`, kind: 'pbu', id: NAI, at: h.now + 1000 }])
+    expect(ofType(cmds, 'arm-timer')).toEqual([{ type: 'arm-timer', key: `pbu/${NAI}`, kind: 'pbu', id: NAI, ref: expect.any(Number), at: h.now + 1000 }])
   })
 
   test('§6.2 / §6.9.1.1 item 1: an MN without a profile is refused when unknown MNs are refused', () => {

@@ -101,7 +101,7 @@ describe('RFC 5213 §6.9.4 retransmission and rate limiting', () => {
     }
     const deferred = h.pba(pbaFor(p, 157))
     expect(pbus(deferred)).toHaveLength(0)
-    expect(ofType(deferred, 'arm-timer')).toEqual([{ type: 'arm-timer', key: `pbu/${NAI}`, kind: 'pbu', id: NAI, at: h.now + 1000 }])
+    expect(ofType(deferred, 'arm-timer')).toEqual([{ type: 'arm-timer', key: `pbu/${NAI}`, kind: 'pbu', id: NAI, ref: expect.any(Number), at: h.now + 1000 }])
     expect(h.core.counters()['pbu-deferred']).toBe(1)
     const later = h.advanceBy(1000)
     expect(pbus(later)).toHaveLength(1)
