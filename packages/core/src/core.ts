@@ -438,7 +438,7 @@ class Core implements MagCore {
    * costs no lookup in a 100,000-entry map (issue 8).
    */
   private lastFound: Entry | null = null
-  /** Live entries by ref (Entry.ref). */
+  /** Live entries by ref (Entry.ref): `byRef[e.ref] === e` tells a live entry without hashing its MN id. */
   private readonly byRef: (Entry | undefined)[] = []
   /** Head of each link's chain of entries. */
   private readonly byLink = new Map<string, Entry>()
@@ -952,7 +952,7 @@ class Core implements MagCore {
     while (q && q.head < q.items.length && set.size < this.s.maxPbusInFlight) {
       const next = q.items[q.head]!
       q.items[q.head++] = undefined
-      if (next.phase === PH_PACED && this.byMn.get(next.mnId) === next) this.transmit(next)
+      if (next.phase === PH_PACED && this.byRef[next.ref] === next) this.transmit(next)
     }
     if (q && q.head >= q.items.length) this.paced.delete(lma)
     else if (q && q.head > 1024 && q.head * 2 > q.items.length) {

@@ -133,8 +133,16 @@ const SCRATCH = new Uint8Array(16)
  * them against the texts we hold makes no text per PBA (issue 8, 100,000 bindings refreshing).
  */
 export function prefixTextIs(text: string, b: Uint8Array, length: number): boolean {
-  const slash = text.lastIndexOf('/')
-  if (slash <= 0 || slash === text.length - 1 || text.length - slash > 4) return false
+  // The '/' is within the last four characters ("/128"): looked for by hand, since V8's
+  // lastIndexOf is a runtime call (issue 8: once per prefix of every refresh PBA).
+  let slash = -1
+  for (let i = text.length - 1; i >= 0 && i >= text.length - 4; i--) {
+    if (text.charCodeAt(i) === 0x2f) {
+      slash = i
+      break
+    }
+  }
+  if (slash <= 0 || slash === text.length - 1) return false
   let n = 0
   for (let i = slash + 1; i < text.length; i++) {
     const c = text.charCodeAt(i)

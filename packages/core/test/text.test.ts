@@ -49,6 +49,11 @@ describe('text helpers', () => {
     expect(prefixTextIs('2001:db8:1:1::/64', Buffer.from('20010db8000100010000000000000000', 'hex'), 64)).toBe(true)
     expect(prefixTextIs('2001:db8:1:1::/64', Buffer.from('20010db8000100010000000000000000', 'hex'), 48)).toBe(false)
     expect(prefixTextIs('2001:db8:1:1::', Buffer.from('20010db8000100010000000000000000', 'hex'), 64)).toBe(false)
+    // Texts that are not a prefix: no '/' near the end, nothing after it, nothing before it, a length too long.
+    const z = Buffer.alloc(16)
+    for (const bad of ['::/', '/0', '::/0x', '::/1280', '::/12/8', '', '/']) expect(prefixTextIs(bad, z, 0)).toBe(false)
+    expect(prefixTextIs('::/0', z, 0)).toBe(true)
+    expect(prefixTextIs('::/128', z, 128)).toBe(true)
   })
 
   test('macKey of bytes equals macKey of text', () => {
