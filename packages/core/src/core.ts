@@ -140,12 +140,11 @@ const REJECT_REASON: string[] = []
 const linkMacKey = (link: string, mac: string): string => `${link}\u0000${mac}`
 
 const rejectReason = (s: number): string => (REJECT_REASON[s] ??= `pba-rejected:${s}`)
-const STATUS_COUNTER: string[] = []
 /** A counter's value, held by reference so a hot path can bump it without a lookup. */
 interface Cell {
   n: number
 }
-
+const STATUS_COUNTER: string[] = []
 const statusCounter = (s: number): string => (STATUS_COUNTER[s] ??= `pba-status:${s}`)
 
 /**
@@ -221,43 +220,12 @@ class Entry {
     this.mode = mode
   }
 
-  // Due times of the armed timers, NOT_ARMED otherwise (timer hygiene).
-  /** A due time by its offset (timerOffset). */
+  /** Due time of an armed timer by its offset (timerOffset), NOT_ARMED otherwise (timer hygiene). */
   due(off: number): number {
     return this.slab.a[this.t + off]!
   }
   setDue(off: number, v: number): void {
     this.slab.a[this.t + off] = v
-  }
-  get tPbu(): number {
-    return this.slab.a[this.t + T_PBU]!
-  }
-  set tPbu(v: number) {
-    this.slab.a[this.t + T_PBU] = v
-  }
-  get tRefresh(): number {
-    return this.slab.a[this.t + T_REFRESH]!
-  }
-  set tRefresh(v: number) {
-    this.slab.a[this.t + T_REFRESH] = v
-  }
-  get tExpire(): number {
-    return this.slab.a[this.t + T_EXPIRE]!
-  }
-  set tExpire(v: number) {
-    this.slab.a[this.t + T_EXPIRE] = v
-  }
-  get tRa(): number {
-    return this.slab.a[this.t + T_RA]!
-  }
-  set tRa(v: number) {
-    this.slab.a[this.t + T_RA] = v
-  }
-  get tRs(): number {
-    return this.slab.a[this.t + T_RS]!
-  }
-  set tRs(v: number) {
-    this.slab.a[this.t + T_RS] = v
   }
   /** When the accepted PBU left: the binding's lifetime counts from there (conservative). */
   get sentAt(): number {
@@ -1581,11 +1549,11 @@ class Core implements MagCore {
     const e = this.findOnLink(ev.link, mac)
     if (!e) return this.rsDrop('unknown-mn')
     if (this.advertised(e).length === 0) return this.rsDrop('no-binding')
-    if (e.tRs !== NOT_ARMED) return this.rsDrop('rate-limited')
+    if (e.due(T_RS) !== NOT_ARMED) return this.rsDrop('rate-limited')
     let t = this.now + this.prng.between(0, MAX_RA_DELAY_TIME_MS)
     const earliest = e.lastRaAt + this.s.minDelayBetweenRasMs
     if (t < earliest) t = earliest
-    if (e.tRa !== NOT_ARMED && e.tRa <= t) return this.rsDrop('coalesced')
+    if (e.due(T_RA) !== NOT_ARMED && e.due(T_RA) <= t) return this.rsDrop('coalesced')
     // RFC 4861 §6.2.6: reply to the solicitor, or to all-nodes when it has no address yet.
     e.rsTo = ev.from === UNSPECIFIED || ev.from === '' ? ALL_NODES : ev.from
     this.arm(e, 'rs', t)
