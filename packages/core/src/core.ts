@@ -137,7 +137,6 @@ if (T_SENDS + MAX_UPDATE_RATE > STRIDE) throw new Error('TimeSlab STRIDE too sma
 const HEARTBEAT_SEED_SALT = 0x48425453
 const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
 const REJECT_REASON: string[] = []
-const linkMacKey = (link: string, mac: string): string => `${link}\u0000${mac}`
 
 const rejectReason = (s: number): string => (REJECT_REASON[s] ??= `pba-rejected:${s}`)
 /** A counter's value, held by reference so a hot path can bump it without a lookup. */
@@ -414,8 +413,12 @@ class Core implements MagCore {
   private readonly inFlight = new Map<string, Set<Entry>>()
   private readonly paced = new Map<string, PacedQueue>()
   private lastSweep = -Infinity
-  /** link + MAC -> entry: RSs and detaches on a shared link find their MN without a scan. */
-  private readonly byLinkMac = new Map<string, Entry>()
+  /**
+   * Shared link -> MAC -> entry: RSs and detaches on a shared link find their MN without a scan.
+   * Keyed by the entry's own MAC text, so no key string per MN (a `link + MAC` key was 32 bytes
+   * per binding, issue 8).
+   */
+  private readonly byLinkMac = new Map<string, Map<string, Entry>>()
   /** Outstanding PBUs by sequence number (§6.9.1.2 item 5 matching when the PBA has no MN-ID). */
   /** Indexed by the 16-bit sequence number: no hashing, 512 KiB once, whatever the number of MNs. */
   private readonly bySeq: (Entry | undefined)[] = new Array<Entry | undefined>(0x10000).fill(undefined)
@@ -653,7 +656,11 @@ class Core implements MagCore {
     if (e.next) e.next.prev = e
     this.byLink.set(e.link, e)
     // Point-to-point links hold one MN (two during a handoff): only shared links need the index.
-    if (e.mac !== null && this.isShared(e.link)) this.byLinkMac.set(linkMacKey(e.link, e.mac), e)
+    if (e.mac !== null && this.isShared(e.link)) {
+      let macs = this.byLinkMac.get(e.link)
+      if (macs === undefined) this.byLinkMac.set(e.link, (macs = new Map()))
+      macs.set(e.mac, e)
+    }
   }
 
   private removeFromLink(e: Entry): void {
@@ -665,8 +672,11 @@ class Core implements MagCore {
     }
     if (e.next) e.next.prev = e.prev
     if (e.mac !== null && this.isShared(e.link)) {
-      const k = linkMacKey(e.link, e.mac)
-      if (this.byLinkMac.get(k) === e) this.byLinkMac.delete(k)
+      const macs = this.byLinkMac.get(e.link)
+      if (macs !== undefined && macs.get(e.mac) === e) {
+        macs.delete(e.mac)
+        if (macs.size === 0) this.byLinkMac.delete(e.link)
+      }
     }
     e.next = null
     e.prev = null
@@ -677,7 +687,7 @@ class Core implements MagCore {
     const head = this.byLink.get(link)
     if (!head) return null
     if (mac !== null) {
-      if (this.isShared(link)) return this.byLinkMac.get(linkMacKey(link, mac)) ?? null
+      if (this.isShared(link)) return this.byLinkMac.get(link)?.get(mac) ?? null
       for (let p: Entry | null = head; p; p = p.next) if (p.mac === mac) return p
       return null
     }
