@@ -37,6 +37,8 @@ function kernel(ns) {
 const fds = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length
 
 async function main() {
+  // The daemons inherit this, so the heap can be read after a full GC (the 'gc' control request).
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim()
   await labDown(LAB, { quiet: true }).catch(() => undefined)
   const lab = await labUp({
     name: LAB,
@@ -52,16 +54,12 @@ async function main() {
   const status = () => controlRequest(sock, { cmd: 'status' }, 30_000)
   const samples = []
   const sample = async (t) => {
-    let heap = null
-    try {
-      heap = (await controlRequest(sock, { cmd: 'gc' })).heapUsedBytes
-    } catch {
-      // the daemon runs without --expose-gc
-    }
+    // Heap after a full GC: the leak signal (RSS also moves with the allocator's own choices).
+    const heap = (await controlRequest(sock, { cmd: 'gc' }, 30_000)).heapUsedBytes
     const s = await status()
-    samples.push({ tS: Math.round(t / 1000), rssMiB: s.memory.rssBytes / 2 ** 20, heapMiB: heap === null ? null : heap / 2 ** 20, timers: s.timers, fds: fds(pid), bindings: s.bindings, dpObjects: s.dataplane.state.objects, kernel: kernel(ns) })
+    samples.push({ tS: Math.round(t / 1000), rssMiB: s.memory.rssBytes / 2 ** 20, heapMiB: heap / 2 ** 20, timers: s.timers, fds: fds(pid), bindings: s.bindings, dpObjects: s.dataplane.state.objects, kernel: kernel(ns) })
     const x = samples[samples.length - 1]
-    process.stdout.write(`soak ${String(x.tS).padStart(5)} s: rss ${x.rssMiB.toFixed(1)} MiB, timers ${x.timers}, fds ${x.fds}, bindings ${x.bindings}, dp objects ${x.dpObjects}, rules ${x.kernel.rules}, routes ${x.kernel.routes}\n`)
+    process.stdout.write(`soak ${String(x.tS).padStart(5)} s: rss ${x.rssMiB.toFixed(1)} MiB, heap ${x.heapMiB.toFixed(1)} MiB, timers ${x.timers}, fds ${x.fds}, bindings ${x.bindings}, dp objects ${x.dpObjects}, rules ${x.kernel.rules}, routes ${x.kernel.routes}\n`)
   }
   try {
     const base = { timers: (await status()).timers, fds: fds(pid), kernel: kernel(ns), dpObjects: (await status()).dataplane.state.objects }
@@ -99,11 +97,16 @@ async function main() {
     const last = samples[samples.length - 1]
     const firstFull = samples[Math.min(2, samples.length - 1)]
     const maxRss = Math.max(...samples.map((x) => x.rssMiB))
+    // Heap once the population has settled (5 min), at the last sample of the churn, and after
+    // everyone left: a leak shows as growth between the first two and as a rest in the third.
+    const settled = samples.find((x) => x.tS >= 300) ?? firstFull
+    const churnEnd = samples[Math.max(0, samples.length - 2)]
     writeResult(
       'soak',
       [
         { metric: `soak ${MINUTES} min, ${POP} MNs churning: attach/detach operations`, value: ops, unit: 'ops' },
         { metric: 'RSS at 1 min / at the end / highest', value: `${firstFull.rssMiB.toFixed(1)} / ${last.rssMiB.toFixed(1)} / ${maxRss.toFixed(1)}`, unit: 'MiB' },
+        { metric: 'heap after a full GC at 5 min / at the end of the churn / after everyone left', value: `${settled.heapMiB.toFixed(1)} / ${churnEnd.heapMiB.toFixed(1)} / ${last.heapMiB.toFixed(1)}`, unit: 'MiB' },
         { metric: 'armed timers before / after everyone left', value: `${base.timers} / ${last.timers}`, unit: 'timers' },
         { metric: 'open descriptors before / after', value: `${base.fds} / ${last.fds}`, unit: 'fds' },
         { metric: 'kernel rules+routes before / after', value: `${base.kernel.rules + base.kernel.routes} / ${last.kernel.rules + last.kernel.routes}`, unit: 'objects' },
