@@ -5,8 +5,9 @@
  * deadline (stale entries are skipped lazily by generation number).
  *
  * Where deadlines live: those a second or more away are rounded up to a 10 ms grid (10 s or
- * more away: a 100 ms grid) and, within 82 s, kept in a timing wheel (a bucket per grid tick, O(1) to arm and to fire); the rest (near
- * deadlines, kept exact, and far ones) in a binary heap. Both are typed arrays.
+ * more away: a 100 ms grid) and, within 82 s, kept in a timing wheel (a bucket per grid tick,
+ * O(1) to arm and to fire); the rest (near deadlines, kept exact, and far ones) in a binary
+ * heap. Both are typed arrays.
  *
  * Memory (issue 8: 100,000 bindings, three live timers each): the core's keys are
  * `<kind>/<id>` (`refresh/mn1@example.com`), so a key is stored as a group (the id, one Map

@@ -545,7 +545,7 @@ static napi_value js_ntop(napi_env env, napi_callback_info info) {
   return r;
 }
 
-// send(fd, data, dst, { ifindex?, hopLimit?, src? }) -> bytes sent
+// undefined or null: an option not given.
 static bool is_unset(napi_env env, napi_value v) {
   napi_valuetype t;
   napi_typeof(env, v, &t);

@@ -56,7 +56,8 @@ export interface NativeBinding {
   setIcmp6Filter(fd: number, allowedTypes: readonly number[]): void
   /**
    * recvmmsg(2) of up to `max` (1-64) datagrams into `slotSize`-byte slots of `buf`; returns how
-   * many (0 when nothing is queued). Meta per datagram every 56 bytes: two addresses, scope id, ifindex, hop limit, truncated, port, length (rawsock.c).
+   * many (0 when nothing is queued). Meta per datagram every 56 bytes: two addresses, scope
+   * id, ifindex, hop limit, truncated, port, length (rawsock.c).
    */
   recvBatch(fd: number, buf: Uint8Array, slotSize: number, meta: Uint8Array, max: number): number
   /** inet_ntop of the 16 bytes at `offset`. */
