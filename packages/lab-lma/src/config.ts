@@ -3,7 +3,7 @@
  * error names the field path and the reason, e.g. `config.pool: not an IPv6 prefix`.
  *
  * The knobs map to RFC 5213 §9.1 variables (TimestampValidityWindow, MinDelayBeforeBCEDelete),
- * §5.5 (TimestampBasedApproachInUse: `timestampMode`), §5.2 (per-MN prefixes: `pool`, `mns`) and
+ * §5.5 (TimestampBasedApproachInUse: `timestampMode`, 'auto' by default: per PBU), §5.2 (per-MN prefixes: `pool`, `mns`) and
  * §5.3.1 policy checks (`mns`, `mags`, `acceptUnknown`, `unknownMnStatus`).
  */
 import { readFileSync } from 'node:fs'
@@ -13,6 +13,7 @@ import {
   DEFAULT_LIFETIME_MAX_S,
   DEFAULT_POOL_PREFIX_LENGTH,
   MIN_DELAY_BEFORE_BCE_DELETE_MS,
+  TIMESTAMP_MODES,
   TIMESTAMP_VALIDITY_WINDOW_MS,
   type LmaCoreOptions,
   type MnPolicy,
@@ -195,8 +196,8 @@ export function validateConfig(raw: unknown, root = 'config'): LmaConfig {
   const acceptUnknown = raw.acceptUnknown === undefined ? mns === undefined : bool(raw.acceptUnknown, at('acceptUnknown'))
   if (acceptUnknown && pool === undefined) throw new ConfigError(at('pool'), 'required to serve MNs not in the mns table (acceptUnknown, or no mns table)')
 
-  const mode = raw.timestampMode ?? 'timestamps'
-  if (mode !== 'timestamps' && mode !== 'sequence') throw new ConfigError(at('timestampMode'), "must be 'timestamps' or 'sequence'")
+  const mode = raw.timestampMode ?? 'auto'
+  if (!TIMESTAMP_MODES.includes(mode as TimestampMode)) throw new ConfigError(at('timestampMode'), "must be 'auto', 'timestamps' or 'sequence'")
   let controlSocket: string | undefined
   if (raw.controlSocket !== undefined) {
     if (typeof raw.controlSocket !== 'string' || raw.controlSocket === '') throw new ConfigError(at('controlSocket'), 'not a path')
@@ -218,7 +219,7 @@ export function validateConfig(raw: unknown, root = 'config'): LmaConfig {
     timestampWindowMs: raw.timestampWindowMs === undefined ? TIMESTAMP_VALIDITY_WINDOW_MS : int(raw.timestampWindowMs, at('timestampWindowMs'), 0, 2 ** 31 - 1),
     minDelayBeforeBceDeleteMs:
       raw.minDelayBeforeBceDeleteMs === undefined ? MIN_DELAY_BEFORE_BCE_DELETE_MS : int(raw.minDelayBeforeBceDeleteMs, at('minDelayBeforeBceDeleteMs'), 0, 2 ** 31 - 1),
-    timestampMode: mode,
+    timestampMode: mode as TimestampMode,
     restartCounter: raw.restartCounter === undefined ? 0 : int(raw.restartCounter, at('restartCounter'), 0, 0xffffffff),
     ...(controlSocket !== undefined ? { controlSocket } : {}),
     ...(typeof raw.interface === 'string' ? { interface: raw.interface } : {}),

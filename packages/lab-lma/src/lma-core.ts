@@ -14,9 +14,13 @@
  *   a de-registration from a MAG that no longer owns the binding is acknowledged and ignored.
  * - RFC 5213 §5.3.6 PBA construction: options echoed in the PBU's order, HNP carrying the
  *   assigned prefixes, P flag, granted lifetime capped by configuration.
- * - RFC 5213 §5.5 ordering: timestamps (156 outside TimestampValidityWindow or missing, 157 lower
- *   than the last accepted) or, in sequence mode, RFC 6275 §9.5.1 sequence numbers (135, with the
- *   last accepted number in the PBA), compared only between PBUs of the MAG owning the binding.
+ * - RFC 5213 §5.5 ordering, chosen per PBU by default ('auto'): a PBU with a Timestamp option is
+ *   ordered by it (156 outside TimestampValidityWindow, 157 lower than the last accepted), one
+ *   without falls back to RFC 6275 §9.5.1 sequence numbers (135, with the last accepted number in
+ *   the PBA), compared only between PBUs of the MAG owning the binding. 'timestamps' insists on
+ *   the option (156 without it); 'sequence' ignores it.
+ * - RFC 5213 §8.5: Access Technology Type 0 is reserved; a PBU carrying it names no technology
+ *   and is refused like one without the option (§5.3.1: 162).
  * - RFC 6275 §9.2: an unknown MH type is answered with Binding Error status 2.
  * - RFC 5847 §3, §5: Heartbeat requests are answered with a response carrying the request's
  *   sequence number and a Restart Counter option.
@@ -28,6 +32,7 @@
  * (RFC 5844), Binding Revocation (RFC 5846), Heartbeat requests from the LMA (RFC 5847 §5.2).
  */
 import {
+  AccessTechType,
   BaStatus,
   BeStatus,
   MAX_LIFETIME_SECONDS,
@@ -69,7 +74,15 @@ export const DEFAULT_LIFETIME_MAX_S = MAX_LIFETIME_SECONDS
 /** RFC 6275 §9.2: Binding Error status 2, unrecognized MH Type value. */
 const BE_UNRECOGNIZED_MH_TYPE = BeStatus.UNRECOGNIZED_MH_TYPE
 
-export type TimestampMode = 'timestamps' | 'sequence'
+/**
+ * RFC 5213 §5.5 (TimestampBasedApproachInUse): 'auto' orders each PBU by its Timestamp option when
+ * it carries one and by its sequence number otherwise (the RFC's fall-back), so MAGs of either
+ * kind register; 'timestamps' requires the option (156 without it); 'sequence' ignores it.
+ */
+export type TimestampMode = 'auto' | 'timestamps' | 'sequence'
+export const TIMESTAMP_MODES: readonly TimestampMode[] = ['auto', 'timestamps', 'sequence']
+/** RFC 5213 §8.5: Access Technology Type 0 is reserved, no technology. */
+const ATT_RESERVED = AccessTechType.RESERVED
 
 /** Per-MN policy (RFC 5213 §5.3.1 policy checks, §6.2 policy profile as the LMA sees it). */
 export interface MnPolicy {
@@ -308,10 +321,8 @@ export class LmaCore {
 
   constructor(opts: LmaCoreOptions) {
     this.address = canonicalIp6(opts.address)
-    this.timestampMode = opts.timestampMode ?? 'timestamps'
-    if (this.timestampMode !== 'timestamps' && this.timestampMode !== 'sequence') {
-      throw new RangeError(`timestampMode must be 'timestamps' or 'sequence'`)
-    }
+    this.timestampMode = opts.timestampMode ?? 'auto'
+    if (!TIMESTAMP_MODES.includes(this.timestampMode)) throw new RangeError(`timestampMode must be one of ${TIMESTAMP_MODES.join(', ')}`)
     this.lifetimeMax = nonNegInt(opts.lifetimeMax, DEFAULT_LIFETIME_MAX_S, 'lifetimeMax')
     if (this.lifetimeMax < LIFETIME_UNIT_SECONDS || this.lifetimeMax > MAX_LIFETIME_SECONDS) {
       throw new RangeError(`lifetimeMax must be between ${LIFETIME_UNIT_SECONDS} and ${MAX_LIFETIME_SECONDS} s`)
@@ -501,22 +512,27 @@ export class LmaCore {
     if (findOption(pbu.options, 'handoff-indicator') === undefined) {
       return { ok: false, status: BaStatus.MISSING_HANDOFF_INDICATOR_OPTION, reason: 'missing-handoff-indicator' }
     }
-    if (findOption(pbu.options, 'access-tech-type') === undefined) {
+    const att = findOption(pbu.options, 'access-tech-type')
+    if (att === undefined) {
       return { ok: false, status: BaStatus.MISSING_ACCESS_TECH_TYPE_OPTION, reason: 'missing-access-tech-type' }
     }
+    // RFC 5213 §8.5: ATT 0 is reserved, so the option names no access technology; §5.3.1 refuses
+    // a PBU without one with 162 (as ns-3's PMIPv6 LMA does for the reserved value).
+    if (att.value === ATT_RESERVED) return { ok: false, status: BaStatus.MISSING_ACCESS_TECH_TYPE_OPTION, reason: 'reserved-access-tech-type' }
     const bce = this.#cache.get(mnId)
-    if (this.timestampMode === 'timestamps') {
-      const ts = findOption(pbu.options, 'timestamp')
-      // RFC 5213 §5.5: with TimestampBasedApproachInUse the PBU must carry a usable timestamp.
-      if (ts === undefined) return { ok: false, status: BaStatus.TIMESTAMP_MISMATCH, reason: 'missing-timestamp' }
+    const ts = findOption(pbu.options, 'timestamp')
+    // RFC 5213 §5.5: where timestamps are required ('timestamps') the PBU must carry one.
+    if (ts === undefined && this.timestampMode === 'timestamps') return { ok: false, status: BaStatus.TIMESTAMP_MISMATCH, reason: 'missing-timestamp' }
+    if (ts !== undefined && this.timestampMode !== 'sequence') {
       const tsMs = timestampToMs(ts)
       if (Math.abs(tsMs - at) > this.timestampWindowMs + TIMESTAMP_RESOLUTION_MS) return { ok: false, status: BaStatus.TIMESTAMP_MISMATCH, reason: 'timestamp-outside-window' }
       if (bce?.lastTimestamp !== undefined && tsMs < bce.lastTimestamp) {
         return { ok: false, status: BaStatus.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED, reason: 'timestamp-lower-than-previous' }
       }
     } else if (bce !== undefined && bce.mag === mag && !sequenceIsNewer(pbu.sequence, bce.lastSequence)) {
-      // Each MAG numbers its own PBUs, so only PBUs from the MAG that owns the binding compare
-      // (RFC 5213 §5.5 leaves cross-MAG ordering to timestamps or context transfer).
+      // RFC 5213 §5.5: without a Timestamp option the LMA falls back to sequence numbers. Each
+      // MAG numbers its own PBUs, so only PBUs from the MAG that owns the binding compare (§5.5
+      // leaves cross-MAG ordering to timestamps or context transfer).
       return { ok: false, status: BaStatus.SEQUENCE_OUT_OF_WINDOW, reason: 'sequence-out-of-window' }
     }
     // RFC 5213 §5.3.2 item 2, §5.3.3, §5.3.4: a named prefix must be the MN's...
@@ -575,7 +591,7 @@ export class LmaCore {
         ...(llId !== undefined ? { llId } : {}),
         // RFC 5213 §6.8: the first MAG's link-local address is kept and handed to later MAGs.
         ...(lla !== undefined && !isAllZero(lla) ? { linkLocal: lla } : {}),
-        ...(ts !== undefined && this.timestampMode === 'timestamps' ? { lastTimestamp: timestampToMs(ts) } : {}),
+        ...(ts !== undefined && this.timestampMode !== 'sequence' ? { lastTimestamp: timestampToMs(ts) } : {}),
         lastSequence: pbu.sequence,
       }
       this.#cache.set(mnId, bce)
@@ -596,7 +612,7 @@ export class LmaCore {
     bce.hi = hi
     if (llId !== undefined) bce.llId = llId
     if (lla !== undefined && !isAllZero(lla) && bce.linkLocal === undefined) bce.linkLocal = lla
-    if (ts !== undefined && this.timestampMode === 'timestamps') bce.lastTimestamp = timestampToMs(ts)
+    if (ts !== undefined && this.timestampMode !== 'sequence') bce.lastTimestamp = timestampToMs(ts)
     bce.lastSequence = pbu.sequence
     if (wasDeregistering) {
       delete bce.deleteAt
@@ -641,7 +657,7 @@ export class LmaCore {
     // A de-registration from a MAG that lost the binding to another MAG must not delete it.
     if (bce.mag !== mag) return { commands: [], lifetime: 0, prefixes: bce.prefixes, reason: 'deregistered-not-owner' }
     const ts = findOption(pbu.options, 'timestamp')
-    if (ts !== undefined && this.timestampMode === 'timestamps') bce.lastTimestamp = timestampToMs(ts)
+    if (ts !== undefined && this.timestampMode !== 'sequence') bce.lastTimestamp = timestampToMs(ts)
     bce.lastSequence = pbu.sequence
     bce.updatedAt = at
     if (bce.state === 'deregistering') return { commands: [], lifetime: 0, prefixes: bce.prefixes, reason: 'deregistered-again' }

@@ -34,7 +34,7 @@ controlSocket: /tmp/lma.sock
       lifetimeMax: 262140,
       timestampWindowMs: 300,
       minDelayBeforeBceDeleteMs: 10000,
-      timestampMode: 'timestamps',
+      timestampMode: 'auto', // RFC 5213 §5.5: per PBU
       restartCounter: 0,
       controlSocket: '/tmp/lma.sock',
     })
@@ -59,7 +59,7 @@ controlSocket: /tmp/lma.sock
     [{ address: '2001:db8::2', pool: '2001:db8:100::/48', mags: ['2001:db8::1', 'x'] }, 'config.mags[1]: not an IPv6 address'],
     [{ address: '2001:db8::2', pool: '2001:db8:100::/48', lifetimeMax: 2 }, 'config.lifetimeMax: must be between 4 and 262140'],
     [{ address: '2001:db8::2', pool: '2001:db8:100::/48', timestampWindowMs: 1.5 }, 'config.timestampWindowMs: not an integer'],
-    [{ address: '2001:db8::2', pool: '2001:db8:100::/48', timestampMode: 'clock' }, "config.timestampMode: must be 'timestamps' or 'sequence'"],
+    [{ address: '2001:db8::2', pool: '2001:db8:100::/48', timestampMode: 'clock' }, "config.timestampMode: must be 'auto', 'timestamps' or 'sequence'"],
     [{ address: '2001:db8::2', pool: '2001:db8:100::/48', poolPrefixLength: 40 }, "config.poolPrefixLength: shorter than the pool's /48"],
     [{ address: '2001:db8::2', pool: '2001:db8:100::/48', unknownMnStatus: 12 }, 'config.unknownMnStatus: must be between 128 and 255'],
     [{ address: '2001:db8::2', pool: '2001:db8:100::/48', controlSocket: `/tmp/${'x'.repeat(120)}` }, 'config.controlSocket: longer than 107 bytes'],

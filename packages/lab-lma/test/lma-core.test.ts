@@ -166,6 +166,15 @@ describe('RFC 5213 §5.3.1 PBU validation statuses', () => {
     expect(statusOf(sendPbu(core(), T0, { att: null }))).toBe(BaStatus.MISSING_ACCESS_TECH_TYPE_OPTION)
   })
 
+  test('§8.5 Access Technology Type 0 (reserved) names no technology: 162, like a PBU without the option (§5.3.1); nothing is bound', () => {
+    const c = core()
+    const cmds = sendPbu(c, T0, { att: 0 })
+    expect(statusOf(cmds)).toBe(BaStatus.MISSING_ACCESS_TECH_TYPE_OPTION)
+    expect(sends(cmds)[0]).toMatchObject({ reason: 'reserved-access-tech-type' })
+    expect(c.bindings()).toEqual([])
+    for (const att of [1, 2, 3, 4, 5, 12, 255]) expect(statusOf(sendPbu(core(), T0, { att }))).toBe(0)
+  })
+
   test('159 BCE_PBU_PREFIX_SET_DO_NOT_MATCH: a refresh naming only part of the BCE prefix set (§5.3.3)', () => {
     const c = core({ mns: { [NAI]: { prefixes: ['2001:db8:1:1::/64', '2001:db8:1:2::/64'] } } })
     expect(statusOf(sendPbu(c, T0))).toBe(0)
@@ -203,8 +212,8 @@ describe('RFC 5213 §5.5 timestamps', () => {
     expect(statusOf(sendPbu(c, T0, { ts: T0 + 300, hi: 5 }))).toBe(0)
   })
 
-  test('156 for a PBU without a Timestamp option while timestamps are in use; the window is configurable', () => {
-    expect(statusOf(sendPbu(core(), T0, { ts: null }))).toBe(156)
+  test("156 for a PBU without a Timestamp option when timestamps are required (timestampMode: 'timestamps'); the window is configurable", () => {
+    expect(statusOf(sendPbu(core({ timestampMode: 'timestamps' }), T0, { ts: null }))).toBe(156)
     expect(statusOf(sendPbu(core({ timestampWindowMs: 5_000 }), T0, { ts: T0 - 4_000 }))).toBe(0)
   })
 
@@ -219,6 +228,38 @@ describe('RFC 5213 §5.5 timestamps', () => {
     const c = core()
     expect(statusOf(sendPbu(c, T0, { seq: 100 }))).toBe(0)
     expect(statusOf(sendPbu(c, T0 + 10, { seq: 3, hi: 5 }))).toBe(0)
+  })
+})
+
+describe("RFC 5213 §5.5 both approaches per PBU (timestampMode: 'auto', the default)", () => {
+  test('§5.5 a PBU without a Timestamp option (a sequence-number MAG such as OPMIP\'s) is accepted and ordered by its sequence number (135)', () => {
+    const c = core()
+    expect(c.timestampMode).toBe('auto')
+    const pba = pbaOf(sendPbu(c, T0, { seq: 10, ts: null }))
+    expect(pba.status).toBe(0)
+    expect(pba.options.some((o) => o.type === 'timestamp')).toBe(false)
+    const stale = pbaOf(sendPbu(c, T0 + 1, { seq: 9, ts: null, hi: 5 }))
+    expect(stale.status).toBe(BaStatus.SEQUENCE_OUT_OF_WINDOW)
+    expect(stale.sequence).toBe(10)
+    expect(statusOf(sendPbu(c, T0 + 2, { seq: 11, ts: null, hi: 5 }))).toBe(0)
+  })
+
+  test('§5.5 a PBU with a Timestamp option is ordered by it: 156 outside the window, 157 older, sequence numbers ignored', () => {
+    const c = core()
+    expect(statusOf(sendPbu(c, T0, { seq: 100, ts: T0 + 301 }))).toBe(156)
+    expect(statusOf(sendPbu(c, T0, { seq: 100, ts: T0 + 200 }))).toBe(0)
+    expect(statusOf(sendPbu(c, T0 + 100, { seq: 101, ts: T0 + 150, hi: 5 }))).toBe(157)
+    expect(statusOf(sendPbu(c, T0 + 100, { seq: 3, ts: T0 + 250, hi: 5 }))).toBe(0)
+  })
+
+  test('two MAGs of different kinds serve MNs side by side', () => {
+    const c = core()
+    expect(statusOf(sendPbu(c, T0, { mnId: 'a@x', seq: 1, ts: null }))).toBe(0)
+    expect(statusOf(sendPbu(c, T0, { mnId: 'b@x', seq: 1 }, MAG2))).toBe(0)
+    expect(c.bindings().map((b) => [b.mnId, b.mag, b.lastTimestamp !== undefined])).toEqual([
+      ['a@x', MAG1, false],
+      ['b@x', MAG2, true],
+    ])
   })
 })
 

@@ -115,7 +115,7 @@ describe('lab LMA runner (in-memory transport, real control socket)', () => {
     expect(await created).toMatchObject({ mnId: NAI, mag: MAG1, prefixes: ['2001:db8:100::/64'] })
 
     const st = await client.req({ cmd: 'status', id: 7 })
-    expect(st).toMatchObject({ ok: true, id: 7, status: { address: LMA, bindings: 1, restartCounter: 0, timestampMode: 'timestamps', controlSocket: sockPath } })
+    expect(st).toMatchObject({ ok: true, id: 7, status: { address: LMA, bindings: 1, restartCounter: 0, timestampMode: 'auto', controlSocket: sockPath } })
     const b = await client.req({ cmd: 'bindings' })
     expect(b).toMatchObject({ ok: true, bindings: [{ mnId: NAI, mag: MAG1, prefixes: ['2001:db8:100::/64'], state: 'active' }] })
   })
