@@ -8,7 +8,6 @@ import { Command, Option } from 'commander'
 import { ConfigError, loadConfigFile } from './config'
 import { createJsonLogger, LOG_LEVELS, type LogLevel } from './logger'
 import { startLma } from './lma'
-import { startLmaForwarding, type LmaForwarding } from './forwarding'
 
 interface LmaCliOptions {
   config: string
@@ -37,6 +36,7 @@ async function runLma(opts: LmaCliOptions): Promise<void> {
   const log = createJsonLogger(opts.logLevel)
   let handle
   try {
+    // The data plane (when configured), then the MH socket, then the control socket: see lma.ts.
     handle = await startLma(config, { log })
   } catch (e) {
     log.error('lma failed to start', { error: e instanceof Error ? e.message : String(e) })
@@ -44,26 +44,12 @@ async function runLma(opts: LmaCliOptions): Promise<void> {
     return
   }
   const h = handle
-  let fwd: LmaForwarding | null = null
-  if (config.dataplane) {
-    try {
-      fwd = await startLmaForwarding(h, config.address, config.dataplane, log)
-    } catch (e) {
-      log.error('lma data plane failed to start', { error: e instanceof Error ? e.message : String(e) })
-      await h.stop()
-      process.exitCode = 1
-      return
-    }
-  }
   await new Promise<void>((resolve) => {
     const onSignal = (sig: NodeJS.Signals): void => {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
       log.info('signal', { signal: sig })
-      void (async () => {
-        await h.stop()
-        await fwd?.close().catch((e: unknown) => log.error('lma data plane close failed', { error: e instanceof Error ? e.message : String(e) }))
-      })().then(resolve)
+      void h.stop().then(resolve)
     }
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)

@@ -2,20 +2,39 @@
  * The lab LMA's end of the data plane (RFC 5213 §5.6.1): the same @pmip6/dataplane the MAG
  * uses, driven by the runner's binding events. A binding's prefixes are routed into the tunnel
  * to its MAG; a handoff moves them to the new MAG's tunnel; the tunnel goes with its last MN.
+ *
+ * The runner opens it before its MH socket (a binding made before the data plane is open would
+ * never get its route) and holds each PBA until the binding's forwarding change is done, so a
+ * MAG never forwards into a route the LMA has not installed yet.
  */
-import { DataPlane, type LogFn } from '@pmip6/dataplane'
+import { DataPlane, type ForwardingRequest, type LogFn } from '@pmip6/dataplane'
 import type { LmaDataplaneConfig } from './config'
-import type { BindingEvent, LmaHandle } from './lma'
+import type { BindingEvent } from './lma'
 import type { Logger } from './logger'
 
+/** What the runner needs of a data plane (the kernel's, or a test's). */
+export interface LmaDataPlane {
+  /** 'seg6' / 'ip6tnl' for the kernel's; anything for a test's. */
+  readonly backend: string
+  up(req: ForwardingRequest): Promise<void>
+  down(id: string): Promise<void>
+  idle(): Promise<void>
+  close(): Promise<void>
+  snapshot?(): unknown
+}
+
 export interface LmaForwarding {
-  readonly dataplane: DataPlane
+  readonly dataplane: LmaDataPlane
+  /** Applies one binding change; never rejects (a failure is logged and counted). */
+  apply(ev: BindingEvent): Promise<void>
   /** Waits for the changes handed over so far. */
   idle(): Promise<void>
+  readonly failures: number
   close(): Promise<void>
 }
 
-export async function startLmaForwarding(handle: LmaHandle, address: string, cfg: LmaDataplaneConfig, log: Logger): Promise<LmaForwarding> {
+/** Opens the kernel data plane for the LMA role (RFC 5213 §5.6). */
+export async function openKernelDataPlane(address: string, cfg: LmaDataplaneConfig, log: Logger): Promise<LmaDataPlane> {
   const logFn: LogFn = (level, msg, fields) => log[level](msg, fields ?? {})
   const dp = await DataPlane.open({
     role: 'lma',
@@ -27,30 +46,42 @@ export async function startLmaForwarding(handle: LmaHandle, address: string, cfg
     ...(cfg.pathMtu !== undefined ? { pathMtu: cfg.pathMtu } : {}),
     log: logFn,
   })
-  const failed = (ev: BindingEvent) => (e: unknown) => log.error('lma forwarding change failed', { mnId: ev.mnId, event: ev.type, error: e instanceof Error ? e.message : String(e) })
-  const onBinding = (ev: BindingEvent): void => {
+  return {
+    backend: dp.backend,
+    up: (req) => dp.up(req),
+    down: (id) => dp.down(id),
+    idle: () => dp.idle(),
+    close: () => dp.close(),
+    snapshot: () => dp.snapshot(),
+  }
+}
+
+/** Follows binding events on `dp`. */
+export function lmaForwarding(dp: LmaDataPlane, log: Logger): LmaForwarding {
+  let failures = 0
+  const change = (ev: BindingEvent): Promise<void> => {
     switch (ev.type) {
       case 'binding-created':
       case 'binding-moved':
-        dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag }).catch(failed(ev))
-        return
+        return dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag })
       case 'binding-updated':
         // §5.3.5: a de-registered binding forwards nothing while it waits to be deleted.
-        if (ev.reason === 'deregistered') dp.down(ev.mnId).catch(failed(ev))
-        else dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag }).catch(failed(ev))
-        return
+        return ev.reason === 'deregistered' ? dp.down(ev.mnId) : dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag })
       case 'binding-deleted':
-        dp.down(ev.mnId).catch(failed(ev))
-        return
+        return dp.down(ev.mnId)
     }
   }
-  handle.events.on('binding', onBinding)
   return {
     dataplane: dp,
+    apply: (ev) =>
+      change(ev).catch((e: unknown) => {
+        failures++
+        log.error('lma forwarding change failed', { mnId: ev.mnId, event: ev.type, error: e instanceof Error ? e.message : String(e) })
+      }),
     idle: () => dp.idle(),
-    async close() {
-      handle.events.off('binding', onBinding)
-      await dp.close()
+    get failures() {
+      return failures
     },
+    close: () => dp.close(),
   }
 }

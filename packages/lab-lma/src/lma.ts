@@ -4,8 +4,13 @@
  * `core.step`, executes the commands that come out (send, arm/cancel timers), logs binding
  * changes, re-emits them for a data plane to follow, and serves the control socket.
  *
- * RFC 5213 §5 behaviour lives in the core; this file adds no protocol logic. Left out: the data
- * plane (§5.6 tunnels and routes), persistence of the Restart Counter across real restarts.
+ * Start order: the data plane first (when configured, §5.6), then the MH socket, then the control
+ * socket, so the LMA never answers a PBU it cannot route, and a control socket that answers
+ * means a ready LMA (`status().ready`, false again once it stops). A PBA that creates, moves or
+ * refreshes a binding leaves only once the binding's forwarding change is done.
+ *
+ * RFC 5213 §5 behaviour lives in the core; this file adds no protocol logic. Left out:
+ * persistence of the Restart Counter across real restarts.
  */
 import { EventEmitter } from 'node:events'
 import type { MhMessage } from '@pmip6/wire'
@@ -14,6 +19,7 @@ import type { LmaConfig } from './config'
 import { startControlServer, type ControlServer } from './control'
 import { silentLogger, type Logger } from './logger'
 import { openRawMhTransport, type MhTransport } from './transport'
+import { lmaForwarding, openKernelDataPlane, type LmaDataPlane, type LmaForwarding } from './forwarding'
 
 /** setTimeout's largest delay (2^31 - 1 ms); longer timers are re-armed in steps. */
 const MAX_TIMEOUT_MS = 0x7fff_ffff
@@ -38,11 +44,20 @@ export interface StartLmaOptions {
   readonly now?: () => number
   /** Overrides `config.controlSocket`; null: no control socket. */
   readonly controlSocket?: string | null
+  /**
+   * Opens the data plane when `config.dataplane` is set (default: the kernel's, through
+   * rtnetlink); null: signalling only whatever the config says.
+   */
+  readonly openDataplane?: ((config: LmaConfig, log: Logger) => Promise<LmaDataPlane>) | null
 }
 
 export interface LmaRunStatus extends LmaStatus {
+  /** True from the moment the data plane, the MH socket and the control socket are open until stop. */
+  readonly ready: boolean
   readonly uptimeMs: number
   readonly controlSocket?: string
+  /** The data plane, when there is one: its backend, tunnels, bindings, failed changes. */
+  readonly dataplane?: { readonly backend: string; readonly failures: number; readonly state?: unknown }
 }
 
 export interface LmaHandle {
@@ -50,11 +65,13 @@ export interface LmaHandle {
   readonly transport: MhTransport
   readonly controlSocket: string | undefined
   readonly events: EventEmitter<LmaHandleEvents>
+  /** The data plane the runner drives, when configured. */
+  readonly forwarding: LmaForwarding | undefined
   status(): LmaRunStatus
   bindings(): BindingView[]
   /** Applies a fault patch (as the control socket's `fault` command does) and returns the knobs. */
   fault(patch: FaultPatch): FaultState
-  /** Closes the control socket and the transport and cancels every timer. Idempotent. */
+  /** Closes the control socket, the transport and the data plane and cancels every timer. Idempotent. */
   stop(): Promise<void>
 }
 
@@ -81,13 +98,60 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
   const events = new EventEmitter<LmaHandleEvents>()
   const timers = new Map<string, NodeJS.Timeout>()
   let stopped = false
+  let ready = false
 
-  const transport =
-    opts.transport ??
-    openRawMhTransport({
-      ...(config.interface !== undefined ? { bindToDevice: config.interface } : {}),
-      onError: (err) => log.error('mh socket error', { error: err.message }),
+  // RFC 5213 §5.6: routes follow bindings, so the data plane opens before anything can bind.
+  let forwarding: LmaForwarding | undefined
+  if (config.dataplane !== undefined && opts.openDataplane !== null) {
+    const open = opts.openDataplane ?? ((c: LmaConfig, l: Logger) => openKernelDataPlane(c.address, c.dataplane!, l))
+    forwarding = lmaForwarding(await open(config, log), log)
+  }
+  let transport: MhTransport
+  try {
+    transport =
+      opts.transport ??
+      openRawMhTransport({
+        ...(config.interface !== undefined ? { bindToDevice: config.interface } : {}),
+        onError: (err) => log.error('mh socket error', { error: err.message }),
+      })
+  } catch (e) {
+    await forwarding?.close().catch(() => undefined)
+    throw e
+  }
+
+  /**
+   * Per MN, the forwarding changes not finished yet and the answers held behind them, in order:
+   * a PBA leaves once the route it announces is in place (§5.6.1 before the MAG forwards).
+   */
+  const held = new Map<string, Promise<void>>()
+  const after = (mnId: string, fn: () => void | Promise<void>): void => {
+    const prev = held.get(mnId)
+    let run: Promise<void>
+    if (prev !== undefined) run = prev.then(fn)
+    else {
+      // Nothing ahead for this MN: start now (a forwarding change begins in this very step).
+      try {
+        run = Promise.resolve(fn())
+      } catch (e) {
+        run = Promise.reject(e as Error)
+      }
+    }
+    const next = run.catch((e: unknown) => log.error('lma held action failed', { mnId, error: e instanceof Error ? e.message : String(e) }))
+    held.set(mnId, next)
+    void next.then(() => {
+      if (held.get(mnId) === next) held.delete(mnId)
     })
+  }
+  const send = (c: SendEvent): void => {
+    if (stopped) return
+    try {
+      transport.send(c.bytes, c.to, c.from)
+      if (log.isLevelEnabled?.('debug') ?? true) log.debug('mh sent', { to: c.to, from: c.from, mnId: c.mnId, reason: c.reason, ...describeMsg(c.msg) })
+    } catch (e) {
+      log.warn('mh send failed', { to: c.to, error: e instanceof Error ? e.message : String(e), ...describeMsg(c.msg) })
+    }
+    events.emit('sent', c)
+  }
 
   const cancel = (key: string): void => {
     const t = timers.get(key)
@@ -110,13 +174,8 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
     for (const c of cmds) {
       switch (c.type) {
         case 'send':
-          try {
-            transport.send(c.bytes, c.to, c.from)
-            if (log.isLevelEnabled?.('debug') ?? true) log.debug('mh sent', { to: c.to, from: c.from, mnId: c.mnId, reason: c.reason, ...describeMsg(c.msg) })
-          } catch (e) {
-            log.warn('mh send failed', { to: c.to, error: e instanceof Error ? e.message : String(e), ...describeMsg(c.msg) })
-          }
-          events.emit('sent', c)
+          if (c.mnId !== undefined && held.has(c.mnId)) after(c.mnId, () => send(c))
+          else send(c)
           break
         case 'arm-timer':
           arm(c.key, c.at)
@@ -130,6 +189,10 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
         case 'binding-deleted': {
           const { binding: _b, ...fields } = c
           log.info(c.type, fields)
+          if (forwarding !== undefined) {
+            const fwd = forwarding
+            after(c.mnId, () => fwd.apply(c))
+          }
           events.emit('binding', c)
           break
         }
@@ -164,8 +227,12 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
 
   const status = (): LmaRunStatus => ({
     ...core.status(),
+    ready: ready && !stopped,
     uptimeMs: now() - startedAt,
     ...(control !== undefined ? { controlSocket: control.path } : {}),
+    ...(forwarding !== undefined
+      ? { dataplane: { backend: forwarding.dataplane.backend, failures: forwarding.failures, ...(forwarding.dataplane.snapshot ? { state: forwarding.dataplane.snapshot() } : {}) } }
+      : {}),
   })
 
   const controlPath = opts.controlSocket === undefined ? config.controlSocket : (opts.controlSocket ?? undefined)
@@ -174,16 +241,20 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
     try {
       control = await startControlServer(controlPath, { status, bindings: () => core.bindings(), fault }, log)
     } catch (e) {
+      stopped = true
       transport.close()
+      await forwarding?.close().catch(() => undefined)
       throw e
     }
   }
+  ready = true
   log.info('lma started', {
     address: core.address,
     timestampMode: core.timestampMode,
     pool: config.pool,
     restartCounter: core.restartCounter,
     controlSocket: control?.path,
+    dataplane: forwarding?.dataplane.backend ?? 'none',
   })
 
   return {
@@ -191,6 +262,7 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
     transport,
     controlSocket: control?.path,
     events,
+    forwarding,
     status,
     bindings: () => core.bindings(),
     fault,
@@ -201,6 +273,7 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
       timers.clear()
       transport.close()
       await control?.close()
+      await forwarding?.close().catch((e: unknown) => log.error('lma data plane close failed', { error: e instanceof Error ? e.message : String(e) }))
       log.info('lma stopped', { bindings: core.bindings().length })
     },
   }
