@@ -60,7 +60,11 @@ function attTech(v: string | undefined): number | undefined {
 
 const HINTS: readonly HandoffHint[] = ['new', 'same-interface', 'other-interface', 'unknown']
 
-export function controlHandlers(d: MagDaemon, reload: () => unknown): Map<string, ControlHandler> {
+/**
+ * `ready` in `status`: the data plane, the links, the drivers (and the relay) are up and the MAG
+ * answers (the control socket opens last); false again once it stops. Scripts wait on it.
+ */
+export function controlHandlers(d: MagDaemon, reload: () => unknown, isReady: () => boolean = () => true): Map<string, ControlHandler> {
   const m = new Map<string, ControlHandler>()
   const needMock = () => {
     const mk = d.mock
@@ -115,7 +119,7 @@ export function controlHandlers(d: MagDaemon, reload: () => unknown): Map<string
   m.set('bindings', () => d.bindings())
   m.set('status', () => {
     const mem = process.memoryUsage()
-    return { ...d.status(), memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers }, pid: process.pid }
+    return { ready: isReady(), ...d.status(), memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers }, pid: process.pid }
   })
   m.set('policy', (req) => {
     const mnId = str(req, 'mn')
@@ -171,7 +175,8 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     log.info('profiles reloaded', { profiles: next.core.profiles.length })
     return { profiles: next.core.profiles.length }
   }
-  const control = new ControlServer(cfg.controlSocket, controlHandlers(daemon, reload), cfg.controlSocketMode)
+  let phase: 'starting' | 'ready' | 'stopping' = 'starting'
+  const control = new ControlServer(cfg.controlSocket, controlHandlers(daemon, reload, () => phase === 'ready'), cfg.controlSocketMode)
   daemon.addCounters('control.', () => ({ ...control.counters }))
   let dhcp6Relay: Dhcp6RelayHandle | null = null
   let metrics: MetricsServer | null = null
@@ -191,7 +196,8 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     await control.stop().catch(() => undefined)
     throw e
   }
-  log.info('control socket ready', { path: cfg.controlSocket })
+  phase = 'ready'
+  log.info('control socket ready', { path: cfg.controlSocket, ready: true })
   let stopping: Promise<void> | null = null
   return {
     daemon,
@@ -200,6 +206,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     dhcp6Relay,
     stop(deregister?: boolean) {
       stopping ??= (async () => {
+        phase = 'stopping'
         await control.stop()
         await metrics?.close()
         dhcp6Relay?.stop()

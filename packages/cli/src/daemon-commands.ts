@@ -155,6 +155,7 @@ export function addDaemonCommands(program: Command): void {
       const s = (await ask(o.socket, { cmd: 'status' })) as Record<string, unknown>
       if (o.json) return out(s)
       const lines = [
+        `ready        ${s['ready'] === false ? 'no' : 'yes'}`,
         `uptime       ${String(s['uptimeS'])} s`,
         `address      ${String(s['address'])}`,
         `drivers      ${(s['drivers'] as string[]).join(', ') || '-'}`,

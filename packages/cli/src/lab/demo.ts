@@ -6,11 +6,14 @@
  * long each step took. Every step is bounded in time; the lab goes down whatever happens.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
+import { likelyCause, type DaemonLog } from './diagnose'
 import { labDown, labMoveL2, labUp, readState } from './lab'
 import { PLAN, accessLink, mnId, mnMac, names, type MagName } from './plan'
-import { ipn, nsExec, sleep, waitFor } from './sh'
+import { ipn, nsExec, waitFor } from './sh'
 
 export interface DemoOptions {
   readonly name: string
@@ -48,10 +51,62 @@ interface AddrRow {
 
 const ms = (t: number): string => `${t.toFixed(t < 10 ? 2 : t < 100 ? 1 : 0)} ms`
 
+/**
+ * Longest wait of one step. A step takes milliseconds on an idle machine; the bound is for a
+ * loaded one (two CPU hogs and other work on two cores) and only matters when something is wrong.
+ */
+export const STEP_TIMEOUT_MS = 20_000
+
+const replies = (pingOut: string): number => (pingOut.match(/bytes from/g) ?? []).length
+
+/**
+ * What a user needs when a step failed: the daemon log line that most likely explains it, and
+ * the commands to look further. Without --keep the lab (and its logs) goes away, so the logs are
+ * copied to a temporary directory first.
+ */
+export function explainFailure(name: string, sinceMs: number, copyLogs: boolean): string[] {
+  let logs: Record<string, string>
+  try {
+    logs = readState(name).logs
+  } catch {
+    return [`the lab did not come up; \`mag lab up --name ${name}\` shows why, \`mag lab down --name ${name}\` cleans up`]
+  }
+  let keptIn: string | null = null
+  if (copyLogs) {
+    try {
+      keptIn = mkdtempSync(join(tmpdir(), `mag-lab-${name}-logs-`))
+      for (const p of Object.values(logs)) if (existsSync(p)) copyFileSync(p, join(keptIn, basename(p)))
+    } catch {
+      keptIn = null
+    }
+  }
+  const where = (p: string): string => (keptIn !== null ? join(keptIn, basename(p)) : p)
+  const daemonLogs: DaemonLog[] = Object.entries(logs).map(([node, p]) => {
+    let text = ''
+    try {
+      text = readFileSync(p, 'utf8')
+    } catch {
+      // gone already
+    }
+    return { node, path: where(p), text }
+  })
+  const cause = likelyCause(daemonLogs, sinceMs)
+  const lines = cause
+    ? [`likely cause (${cause.why}), ${cause.node} log ${cause.path}:`, `  ${cause.line}`]
+    : [`no daemon logged an error, a warning or a refused registration; their logs: ${daemonLogs.map((l) => l.path).join(', ')}`]
+  lines.push(
+    `look further: \`mag lab demo --keep --name ${name}\` leaves the lab up after a failure; then \`mag lab status --name ${name}\`,`,
+    `  \`mag lab ctl mag1 --name ${name} -- bindings --json\`, \`mag lab ctl mag1 --name ${name} -- status\`, and \`mag lab down --name ${name}\` at the end`,
+  )
+  if (keptIn !== null) lines.push(`the daemons' logs are kept in ${keptIn}`)
+  return lines
+}
+
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const out = o.out ?? ((l: string) => process.stdout.write(l + '\n'))
   const steps: DemoStep[] = []
   const t0 = performance.now()
+  const startedAt = Date.now()
   let failed = false
   const n = names(o.name)
 
@@ -81,7 +136,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const addrs = (i: number): AddrRow[] => ((JSON.parse(ipn(n.mn(i), '-6', '-j', 'addr', 'show', 'dev', 'eth0')) as { addr_info?: AddrRow[] }[])[0]?.addr_info ?? []).filter((a) => a.scope === 'global')
   const usable = (i: number, prefix: string): AddrRow | undefined => addrs(i).find((a) => a.local.startsWith(prefix.replace(/::\/\d+$/, ':')) && a.preferred_life_time !== 0)
   const router = (i: number): string | undefined => (JSON.parse(ipn(n.mn(i), '-6', '-j', 'route', 'show', 'default')) as { gateway?: string }[])[0]?.gateway
-  const ping = (i: number, count: number): string => nsExec(n.mn(i), 'ping', ['-6', '-n', '-c', String(count), '-i', '0.2', '-W', '1', PLAN.cn], { timeoutMs: 5000 + count * 1000 })
+  /** `count` pings to the CN; every one must be answered (the lab loses nothing once forwarding is up). */
+  const ping = (i: number, count: number): string => {
+    let r: string
+    try {
+      r = nsExec(n.mn(i), 'ping', ['-6', '-n', '-c', String(count), '-i', '0.2', '-W', '2', PLAN.cn], { timeoutMs: 5000 + count * 2000 })
+    } catch (e) {
+      throw new Error(`no reply: ${(e as Error).message.split('\n').find((l) => /transmitted/.test(l)) ?? (e as Error).message}`)
+    }
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(r)
+    if (!m || m[2] !== String(count)) throw new Error(`${m ? `${m[2]}/${m[1]}` : 'no'} replies`)
+    return `${/rtt [^=]+= ([\d.]+)\//.exec(r)?.[1] ?? '?'} ms min rtt, ${m[2]}/${m[1]} replies`
+  }
+  /** The MAG's data plane holds this many bindings (its forwarding is installed), when it has one. */
+  const forwarded = async (mag: MagName): Promise<number | null> => {
+    const st = (await controlRequest(sock(mag), { cmd: 'status' })) as { dataplane?: { state?: { bindings?: number } } }
+    return st.dataplane?.state?.bindings ?? null
+  }
 
   out(`PMIPv6 MAG demo in lab "${o.name}": LMA ${PLAN.lma}, mag1 ${PLAN.mags.mag1}, mag2 ${PLAN.mags.mag2}, CN ${PLAN.cn}`)
   try {
@@ -89,7 +160,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 
     // 1. Registration: attach -> PBU -> PBA -> RA with the HNP -> SLAAC in the MN's kernel.
     await step(`mn1 attaches to mag1 (${mnMac(1)})`, () => controlRequest(sock('mag1'), { cmd: 'attach', mn: mnId(1), link: accessLink(1), mac: mnMac(1), att: 'wifi', hint: 'new' }))
-    const b1 = await step('mag1: PBU -> LMA, PBA accepted, binding registered', () => waitFor('mn1 registered on mag1', () => bound('mag1', mnId(1)), 10_000, 2), (b) => `HNP ${b.prefixes.join(', ')}`)
+    // The LMA sends its PBA once its route is in place; the MAG's own forwarding follows the PBA.
+    const b1 = await step(
+      'mag1: PBU -> LMA, PBA accepted, binding registered',
+      () =>
+        waitFor(
+          'mn1 registered on mag1, its forwarding installed',
+          async () => {
+            const b = await bound('mag1', mnId(1))
+            if (b === undefined) return undefined
+            const f = await forwarded('mag1')
+            return f === null || f >= 1 ? b : undefined
+          },
+          STEP_TIMEOUT_MS,
+          2,
+        ),
+      (b) => `HNP ${b.prefixes.join(', ')}`,
+    )
     const hnp = b1?.prefixes[0] ?? ''
     // Without a data plane (the lab's MAGs run signalling only) user traffic cannot flow: the
     // ping steps say so instead of failing, and everything else is shown as it is.
@@ -97,8 +184,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const noDp = (what: string): void => {
       if (!failed) out(`${''.padStart(9)}  ${what.padEnd(52)} ${'-'.padStart(10)}  not run: the lab runs without a data plane (signalling only)`)
     }
-    const a1 = await step('mn1 kernel: address from its HNP by SLAAC', () => waitFor('mn1 SLAAC address', () => usable(1, hnp), 10_000), (a) => `${a.local}/${a.prefixlen}, default router ${router(1) ?? '-'}`)
-    if (dp) await step('mn1 pings the CN through the MAG-LMA tunnel', () => ping(1, 3), (r) => /rtt [^=]+= ([\d.]+)\//.exec(r)?.[1] + ' ms min rtt, 3/3 replies')
+    const a1 = await step('mn1 kernel: address from its HNP by SLAAC', () => waitFor('mn1 SLAAC address', () => usable(1, hnp), STEP_TIMEOUT_MS), (a) => `${a.local}/${a.prefixlen}, default router ${router(1) ?? '-'}`)
+    if (dp) await step('mn1 pings the CN through the MAG-LMA tunnel', () => ping(1, 3), (r) => r)
     else noDp('mn1 pings the CN through the MAG-LMA tunnel')
 
     // 2. Handoff: layer-2 move to mag2 while a ping runs; same address, same default router.
@@ -106,14 +193,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     let pingOut = ''
     if (dp)
       await step('mn1 starts pinging the CN every 20 ms', () => {
-      pinger = spawn('ip', ['netns', 'exec', n.mn(1), 'ping', '-6', '-n', '-i', '0.02', '-w', '30', PLAN.cn], { stdio: ['ignore', 'pipe', 'ignore'] })
-      pinger.stdout?.on('data', (c: Buffer) => (pingOut += c.toString()))
-      return sleep(300)
-    })
+        pinger = spawn('ip', ['netns', 'exec', n.mn(1), 'ping', '-6', '-n', '-i', '0.02', '-w', '60', PLAN.cn], { stdio: ['ignore', 'pipe', 'ignore'] })
+        pinger.stdout?.on('data', (c: Buffer) => (pingOut += c.toString()))
+        // Flowing before the move: a few replies in.
+        return waitFor('5 replies before the handoff', () => (replies(pingOut) >= 5 ? true : undefined), STEP_TIMEOUT_MS, 10)
+      })
     await step('handoff: mn1 moves from mag1 to mag2 (layer 2)', () => labMoveL2(o.name, 1, 'mag2'))
     await step('mag1 detaches mn1 (de-registration, HI 4)', () => controlRequest(sock('mag1'), { cmd: 'detach', mn: mnId(1) }))
     await step('mag2 attaches mn1 (HI 3: handoff between MAGs)', () => controlRequest(sock('mag2'), { cmd: 'attach', mn: mnId(1), link: accessLink(1), mac: mnMac(1), att: 'wifi', hint: 'same-interface' }))
-    await step('mag2: binding moved at the LMA, same HNP advertised', () => waitFor('mn1 registered on mag2', () => bound('mag2', mnId(1)), 10_000, 2), (b) => `HNP ${b.prefixes.join(', ')}${b.prefixes[0] === hnp ? ' (unchanged)' : ' (CHANGED)'}`)
+    await step('mag2: binding moved at the LMA, same HNP advertised', () => waitFor('mn1 registered on mag2', () => bound('mag2', mnId(1)), STEP_TIMEOUT_MS, 2), (b) => `HNP ${b.prefixes.join(', ')}${b.prefixes[0] === hnp ? ' (unchanged)' : ' (CHANGED)'}`)
     await step('mn1 keeps its address and default router', () => {
       const a = usable(1, hnp)
       if (!a || a.local !== a1?.local) throw new Error(`mn1 lost ${a1?.local ?? 'its address'}`)
@@ -123,9 +211,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     }, (s) => s)
     if (!dp) noDp('ping across the handoff')
     else await step('ping across the handoff', async () => {
-      await sleep(1000)
+      // Flowing again after it: 25 more replies (half a second at 20 ms) once mn1 is bound on mag2.
+      const atMove = replies(pingOut)
+      await waitFor('25 replies after the handoff', () => (replies(pingOut) >= atMove + 25 ? true : undefined), STEP_TIMEOUT_MS, 10)
       pinger?.kill('SIGINT')
-      await waitFor('ping summary', () => (/(\d+) packets transmitted, (\d+) received/.exec(pingOut) ? true : undefined), 5000)
+      await waitFor('ping summary', () => (/(\d+) packets transmitted, (\d+) received/.exec(pingOut) ? true : undefined), STEP_TIMEOUT_MS)
       const m = /(\d+) packets transmitted, (\d+) received/.exec(pingOut)!
       const sent = Number(m[1])
       const got = Number(m[2])
@@ -137,28 +227,21 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     // 3. Scenario B (RFC 6612): a Mobile IPv6-capable host gets a local prefix, no tunnel.
     await step('mn2 is switched to host mode (Scenario B) on mag1', () => controlRequest(sock('mag1'), { cmd: 'policy', mn: mnId(2), mode: 'host' }))
     await step(`mn2 attaches to mag1 (${mnMac(2)})`, () => controlRequest(sock('mag1'), { cmd: 'attach', mn: mnId(2), link: accessLink(2), mac: mnMac(2), att: 'wifi', hint: 'new' }))
-    const b2 = await step('mag1 advertises a local prefix, no PBU', () => waitFor('mn2 served locally', async () => (await bindings('mag1')).find((b) => b.mnId === mnId(2) && b.mode === 'host' && b.prefixes.length > 0), 10_000), (b) => `local prefix ${b.prefixes.join(', ')} from ${PLAN.localPools.mag1}`)
-    await step('mn2 kernel: address from the local prefix', () => waitFor('mn2 local address', () => usable(2, b2?.prefixes[0] ?? '::/0'), 10_000), (a) => `${a.local}/${a.prefixlen}`)
-    if (dp) await step('mn2 pings the CN, routed locally by mag1', () => ping(2, 3), (r) => /rtt [^=]+= ([\d.]+)\//.exec(r)?.[1] + ' ms min rtt, 3/3 replies')
+    const b2 = await step('mag1 advertises a local prefix, no PBU', () => waitFor('mn2 served locally', async () => (await bindings('mag1')).find((b) => b.mnId === mnId(2) && b.mode === 'host' && b.prefixes.length > 0), STEP_TIMEOUT_MS), (b) => `local prefix ${b.prefixes.join(', ')} from ${PLAN.localPools.mag1}`)
+    await step('mn2 kernel: address from the local prefix', () => waitFor('mn2 local address', () => usable(2, b2?.prefixes[0] ?? '::/0'), STEP_TIMEOUT_MS), (a) => `${a.local}/${a.prefixlen}`)
+    if (dp) await step('mn2 pings the CN, routed locally by mag1', () => ping(2, 3), (r) => r)
     else noDp('mn2 pings the CN, routed locally by mag1')
 
     // 4. Everyone leaves.
     await step('detach mn1 (mag2) and mn2 (mag1)', async () => {
       await controlRequest(sock('mag2'), { cmd: 'detach', mn: mnId(1) })
       await controlRequest(sock('mag1'), { cmd: 'detach', mn: mnId(2) })
-      await waitFor('bindings gone', async () => ((await bindings('mag1')).length + (await bindings('mag2')).length === 0 ? true : undefined), 10_000)
+      await waitFor('bindings gone', async () => ((await bindings('mag1')).length + (await bindings('mag2')).length === 0 ? true : undefined), STEP_TIMEOUT_MS)
     })
   } finally {
     if (failed) {
-      // What the daemons said is the quickest way to the cause; the logs go with the lab.
-      for (const node of ['lma', 'mag1', 'mag2']) {
-        try {
-          const log = readState(o.name).logs[node]
-          if (log) out(`--- last lines of ${node} (${log})\n${readFileSync(log, 'utf8').trimEnd().split('\n').slice(-8).join('\n')}`)
-        } catch {
-          // the lab never came up
-        }
-      }
+      // The one line of the daemons' logs that most likely says why, and where to look further.
+      for (const l of explainFailure(o.name, startedAt, !o.keep)) out(l)
       if (!o.keep) await labDown(o.name, { quiet: true }).catch(() => undefined)
     } else if (!o.keep) {
       await step('lab down: daemons stopped, namespaces removed', () => labDown(o.name, { quiet: true }), (r) => `${r.namespaces} namespaces, ${r.processes} processes`)

@@ -151,6 +151,45 @@ function tail(file: string, lines = 15): string {
   }
 }
 
+/**
+ * How long `mag lab up` and `mag lab restart` wait for a daemon to say it is ready. Generous: a
+ * daemon starts in about a second on an idle machine, several under load (two CPU hogs and
+ * other work on two cores), and a start that fails says so at once (the process exits).
+ */
+export const DAEMON_READY_TIMEOUT_MS = 60_000
+
+/** A daemon's `status` (the MAG answers it as the result, the lab LMA under `status`). */
+async function daemonStatus(sock: string): Promise<Record<string, unknown>> {
+  const r = (await controlRequest(sock, { cmd: 'status' }, 2000)) as Record<string, unknown>
+  return typeof r['status'] === 'object' && r['status'] !== null ? (r['status'] as Record<string, unknown>) : r
+}
+
+/**
+ * Waits until a lab daemon is ready for traffic: its control socket answers (it opens last, after
+ * the data plane, the MH socket, the links and the drivers) and its status says `ready: true`,
+ * with a data plane when one was asked for. Fails at once, with the end of its log, if the
+ * process exits, and after `timeoutMs` with what it last answered.
+ */
+export async function waitDaemonReady(node: string, pid: number, sock: string, log: string, o: { dataplane: boolean; timeoutMs?: number }): Promise<Record<string, unknown>> {
+  const timeoutMs = o.timeoutMs ?? DAEMON_READY_TIMEOUT_MS
+  const until = Date.now() + timeoutMs
+  let last = 'no answer yet'
+  for (;;) {
+    if (!pidAlive(pid)) throw new Error(`${node} exited while starting; the end of its log (${log}):\n${tail(log)}`)
+    try {
+      const st = await daemonStatus(sock)
+      const dp = st['dataplane'] as { name?: string; backend?: string } | undefined
+      const hasDp = dp !== undefined && (dp.backend !== undefined || (dp.name !== undefined && dp.name !== 'none'))
+      if (st['ready'] === true && (!o.dataplane || hasDp)) return st
+      last = st['ready'] !== true ? 'answers, not ready yet' : 'ready without the data plane it was asked for'
+    } catch (e) {
+      last = (e as Error).message
+    }
+    if (Date.now() >= until) throw new Error(`${node} not ready after ${timeoutMs} ms (${last}); the end of its log (${log}):\n${tail(log)}`)
+    await sleep(50)
+  }
+}
+
 export async function labUp(o: LabUpOptions): Promise<LabState> {
   requireRoot()
   if (!Number.isInteger(o.mns) || o.mns < 1 || o.mns > 200) throw new Error('--mns must be between 1 and 200')
@@ -253,19 +292,10 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
     }
     let state: LabState = { name: n.name, mns: o.mns, createdAt: new Date().toISOString(), namespaces: created, pids, sockets, logs, mnAt, dataplane: 'none' }
     writeState(n, state)
+    // Readiness, not timing: `mag lab up` returns once every daemon says it is ready for traffic.
     let dataplane = 'none'
-    for (const node of ['lma', ...MAGS]) {
-      const st = await waitFor(
-        `${node} control socket`,
-        async () => {
-          if (!pidAlive(pids[node]!)) throw new Error(`${node} exited:\n${tail(logs[node]!)}`)
-          return (await controlRequest(sockets[node]!, { cmd: 'status' }, 1000)) as { dataplane?: { name?: string } }
-        },
-        15_000,
-        50,
-      )
-      if (node === 'mag1') dataplane = st.dataplane?.name ?? 'none'
-    }
+    const ready = await Promise.all(['lma', ...MAGS].map((node) => waitDaemonReady(node, pids[node]!, sockets[node]!, logs[node]!, { dataplane: dp })))
+    dataplane = (ready[1]?.['dataplane'] as { name?: string } | undefined)?.name ?? 'none'
     state = { ...state, dataplane }
     writeState(n, state)
     log(`lab ${n.name} is up`)
@@ -391,16 +421,7 @@ export async function labRestart(name: string, node: string): Promise<number> {
   const args = node === 'lma' ? ['lma', '--config', cfg] : ['run', '--config', cfg]
   const d = startDaemon(n, node, node === 'lma' ? n.lma : n.mag[node as MagName], args)
   writeState(n, { ...s, pids: { ...s.pids, [node]: d.pid } })
-  await waitFor(
-    `${node} control socket`,
-    async () => {
-      if (!pidAlive(d.pid)) throw new Error(`${node} exited:\n${tail(d.log)}`)
-      await controlRequest(s.sockets[node]!, { cmd: 'status' }, 1000)
-      return true
-    },
-    15_000,
-    50,
-  )
+  await waitDaemonReady(node, d.pid, s.sockets[node]!, d.log, { dataplane: s.dataplane !== 'none' })
   return d.pid
 }
 
@@ -410,8 +431,8 @@ async function bumpRestartCounter(cfgPath: string, sock: string | undefined, run
   let current = typeof cfg['restartCounter'] === 'number' ? cfg['restartCounter'] : 0
   if (running && sock !== undefined) {
     try {
-      const st = (await controlRequest(sock, { cmd: 'status' }, 1000)) as { restartCounter?: unknown }
-      if (typeof st.restartCounter === 'number') current = st.restartCounter
+      const st = await daemonStatus(sock)
+      if (typeof st['restartCounter'] === 'number') current = st['restartCounter']
     } catch {
       // Not answering: the configured value is the best we know.
     }
