@@ -6,6 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
+# Wall time of each phase, printed at the end (CI time is measured, not guessed).
+PHASES=()
+phase_start=$(date +%s)
+phase() { # phase NAME: closes the running phase, starts NAME
+  local t; t=$(date +%s)
+  if [ -n "${phase_name:-}" ]; then PHASES+=("$(printf '%-22s %5ss' "$phase_name" $((t - phase_start)))"); fi
+  phase_name=$1; phase_start=$t
+  if [ -n "$1" ]; then log "$1"; fi
+}
 
 # Debian packages the tests use: tshark is the independent decoder for our packets,
 # iproute2 builds the network namespaces, the build toolchain compiles the raw-socket addon;
@@ -15,6 +24,7 @@ log() { printf '\n== %s\n' "$*"; }
 # hostapd and wpasupplicant are the real 802.1X authenticator and station for the hostapd driver's
 # end-to-end test; debianutils has run-parts, which runs the pppd hooks as Debian's ipv6-up does.
 DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils)
+phase "Debian packages"
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -32,20 +42,34 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then echo "Node.js >= 20 is needed (found $(node --version))" >&2; exit 1; fi
 
-log "npm ci"
+phase "npm ci"
 npm ci --no-audit --no-fund
-log "build"
+phase "build"
 npm run build
-log "lint and type-check"
+phase "lint and type-check"
 npm run lint
-log "tests"
+phase "tests"
 out=$(mktemp)
 status=0
-npx jest --ci --json --outputFile="$out" "$@" || status=$?
+# The lab end-to-end suites mostly wait (protocol timers, a 40 s LMA silence, retransmissions at
+# 1, 2, 4, 8 s), and each builds its own namespaces under its own name, so they run side by side:
+# jest's default on 2 cores is one worker, which runs every file one after another.
+# JEST_WORKERS overrides it.
+npx jest --ci --json --outputFile="$out" --maxWorkers="${JEST_WORKERS:-4}" "$@" || status=$?
+phase ""
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
   const skipped = r.numPendingTests + r.numTodoTests
+  const files = r.testResults.map((f) => ({ f: require("path").relative(process.cwd(), f.name), s: (f.endTime - f.startTime) / 1000 }))
+  const groups = {}
+  for (const { f, s } of files) { const g = f.split("/").slice(0, 2).join("/"); groups[g] = (groups[g] ?? 0) + s }
+  console.log("\n== jest: time per file group (sum of file times; files run side by side)")
+  for (const [g, s] of Object.entries(groups).sort((a, b) => b[1] - a[1])) console.log(`  ${g.padEnd(28)} ${s.toFixed(0).padStart(5)}s`)
+  console.log("== jest: slowest files")
+  for (const { f, s } of files.sort((a, b) => b.s - a.s).slice(0, 12)) console.log(`  ${f.padEnd(52)} ${s.toFixed(0).padStart(5)}s`)
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""))
 ' "$out" || true
 rm -f "$out"
+log "wall time per phase"
+printf '  %s\n' "${PHASES[@]}"
 exit $status

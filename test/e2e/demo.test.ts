@@ -2,7 +2,7 @@
 // handoff to mag2 with the same prefix, address and router, Scenario B with a local prefix,
 // detach, and the lab removed.
 import { spawnSync } from 'node:child_process'
-import { describeLab, labName, mag } from './lab-harness'
+import { describeLab, labName, mag, LAB_UP_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e5d')
 
@@ -12,7 +12,8 @@ describeLab('mag lab demo', () => {
   })
 
   test('the timeline ends well, and the lab is gone afterwards', () => {
-    const r = mag(['lab', 'demo', '--name', LAB, '--json'], 120_000)
+    // The lab comes up inside the demo: its deadline, plus the steps (milliseconds each when idle).
+    const r = mag(['lab', 'demo', '--name', LAB, '--json'], LAB_UP_TIMEOUT_MS + 120_000)
     expect(r.err).toBe('')
     expect(r.code).toBe(0)
     const json = JSON.parse(r.out.slice(r.out.indexOf('\n{') + 1)) as { ok: boolean; steps: { what: string; ok: boolean; detail?: string }[] }
@@ -24,5 +25,5 @@ describeLab('mag lab demo', () => {
     expect(detail('mag1 advertises a local prefix')).toMatch(/^local prefix 2001:db8:a1:/)
     expect(detail('mn2 kernel')).toMatch(/^2001:db8:a1:/)
     expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(`${LAB}-`)
-  }, 150_000)
+  }, LAB_UP_TIMEOUT_MS + 150_000)
 })

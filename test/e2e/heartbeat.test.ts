@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { controlRequest } from '@pmip6/agent'
 import { labDown, labRestart, labUp } from '../../packages/cli/src/lab/lab'
 import { accessLink, mnId, mnMac } from '../../packages/cli/src/lab/plan'
-import { Capture, describeLab, labName, mag, sleep, waitFor, type Packet } from './lab-harness'
+import { Capture, describeLab, labName, mag, sleep, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('ehb')
 const MAG1 = '2001:db8:ffff::1'
@@ -59,7 +59,7 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
     })
     sock = s.sockets['mag1']!
     lmaSock = s.sockets['lma']!
-  }, 90_000)
+  }, LAB_HOOK_TIMEOUT_MS)
 
   afterAll(async () => {
     await labDown(LAB, { quiet: true })
@@ -73,8 +73,8 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
     const b = await bindings()
     return b.length === N && b.every((x) => x.state === 'registered') ? b : null
   }
-  const lmaBindings = async (): Promise<string[]> =>
-    ((await controlRequest(lmaSock, { cmd: 'bindings' }, 5000)) as { bindings: { mnId: string }[] }).bindings.map((b) => b.mnId).sort()
+  const lmaBindingViews = async (): Promise<{ mnId: string; createdAt: number }[]> => ((await controlRequest(lmaSock, { cmd: 'bindings' }, 5000)) as { bindings: { mnId: string; createdAt: number }[] }).bindings
+  const lmaBindings = async (): Promise<string[]> => (await lmaBindingViews()).map((b) => b.mnId).sort()
   const fault = (...args: string[]): void => {
     const r = mag(['lab', 'fault', '--name', LAB, ...args])
     if (r.code !== 0) throw new Error(`mag lab fault ${args.join(' ')}: ${r.err}`)
@@ -94,20 +94,29 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
   })
 
   test('LMA silent 40 s: heartbeats go on, the LMA is reported unreachable, PBUs are retransmitted (§6.9.4); back: reachable, every MN bound again', async () => {
-    const cap = await Capture.start(`${LAB}-mag1`, 'up0', 'ip6 proto 135')
+    const cap = await Capture.startSynced(`${LAB}-mag1`, 'up0', 'ip6 proto 135')
     let pkts: Packet[] = []
     try {
       const before = (await lmaView())!
       fault('--silent')
       const silentFrom = Date.now() / 1000
-      const down = await waitFor('LMA reported unreachable', async () => ((await lmaView())?.state === 'unreachable' ? await lmaView() : null), (MISSING_THRESHOLD + 3) * HEARTBEAT_INTERVAL_S * 1000)
+      const down = await waitFor('LMA reported unreachable', async () => {
+        const v = await lmaView()
+        return v?.state === 'unreachable' ? v : null
+      }, 30_000)
       expect(down).toMatchObject({ reason: `missing-heartbeats:${MISSING_THRESHOLD}` })
+      // The silence lasts SILENCE_MS: that is the scenario, not a wait for something to happen.
       await sleep(Math.max(0, SILENCE_MS - (Date.now() / 1000 - silentFrom) * 1000))
       const stillDown = (await lmaView())!
       expect(stillDown.state).toBe('unreachable')
       // Requests went on all along, about one a second, none answered.
       expect(stillDown.requestsSent - before.requestsSent).toBeGreaterThanOrEqual(SILENCE_MS / 1000 / HEARTBEAT_INTERVAL_S - 3)
-      expect(stillDown.responses).toBe(before.responses)
+      // An answer the LMA sent just before it fell silent may be counted after \`before\` was read
+      // (one was, in a loaded run: 3 expected, 4 counted). By the time the MAG calls the LMA
+      // unreachable (3 missed heartbeats later) any such answer has long arrived: from then on,
+      // not one more. On the wire (below), tshark sees no answer from the LMA during the silence.
+      expect(stillDown.responses).toBe(down.responses)
+      expect(down.responses - before.responses).toBeLessThanOrEqual(MISSING_THRESHOLD)
       // The bindings ran out during the silence (12 s lifetime): every MN is registering again.
       expect((await bindings()).every((b) => b.state === 'registering')).toBe(true)
       const silentUntil = Date.now() / 1000
@@ -115,10 +124,9 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
       const up = await waitFor('LMA reachable again', async () => ((await lmaView())?.state === 'reachable' ? await lmaView() : null), 10_000)
       expect(up!.reason).toBe('heartbeat-response')
       // The PBUs in backoff go at once when the LMA is back, not after up to 32 s.
-      await waitFor('every MN bound again', allRegistered, 10_000)
+      await waitFor('every MN bound again', allRegistered, 20_000)
       expect(await lmaBindings()).toEqual(ids)
-      await sleep(300)
-      pkts = await cap.stop()
+      pkts = await cap.stopSynced()
 
       // On the wire, as tshark decodes it: heartbeat requests through the silence, one a second.
       const during = pkts.filter((p) => p.t >= silentFrom && p.t <= silentUntil)
@@ -149,11 +157,13 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
   test('LMA restart (bindings lost, Restart Counter bumped): the MAG re-registers every MN and they are bound at the LMA again', async () => {
     await waitFor('3 MNs registered', allRegistered, 15_000)
     const before = (await waitFor('restart counter known', async () => ((await lmaView())?.restartCounter !== null ? await lmaView() : null), 5000))!
-    const cap = await Capture.start(`${LAB}-mag1`, 'up0', 'ip6 proto 135')
+    const cap = await Capture.startSynced(`${LAB}-mag1`, 'up0', 'ip6 proto 135')
     try {
       const restartedAt = Date.now() / 1000
       await labRestart(LAB, 'lma')
-      expect(await lmaBindings()).toEqual([]) // a restarted LMA knows nothing
+      // A restarted LMA knows nothing: any binding it holds is one the MAG made again since (the
+      // MAG may already have: it heard the new Restart Counter in a heartbeat as the LMA came up).
+      for (const b of await lmaBindingViews()) expect(b.createdAt).toBeGreaterThanOrEqual(Math.floor(restartedAt * 1000))
       const v = await waitFor('restart detected', async () => {
         const l = await lmaView()
         return l && l.restarts > before.restarts ? l : null
@@ -163,8 +173,7 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
       expect(await lmaBindings()).toEqual(ids)
       const b = await waitFor('every MN registered', allRegistered, 10_000)
       for (const x of b) expect(x.prefixes.length).toBeGreaterThan(0)
-      await sleep(300)
-      const pkts = (await cap.stop()).filter((p) => p.t >= restartedAt)
+      const pkts = (await cap.stopSynced()).filter((p) => p.t >= restartedAt)
       // tshark sees the new Restart Counter in a Heartbeat response, then a PBU per MN, each accepted.
       const rc = pkts.find((p) => isHb(p) && p.v('mip6.hb.r_flag') === '1' && p.v('mip6.rc') === String(before.restartCounter! + 1))
       expect(rc).toBeDefined()

@@ -2,6 +2,7 @@
 // a bound, and capture packets with tshark inside a lab namespace. Everything here works on
 // namespaces the test created through `mag lab up` and removes them in `mag lab down`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -67,8 +68,21 @@ export function nsRun(ns: string, cmd: readonly string[], timeoutMs = 30_000): R
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-/** Polls `fn` until it returns a value that is not null/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, fn: () => T | null | false | Promise<T | null | false>, timeoutMs = 10_000, everyMs = 100): Promise<T> {
+/**
+ * Deadlines sized for a loaded machine (two CPU hogs and other work on two cores: `mag lab up`
+ * with 4 MNs runs some 200 `ip` commands, a tshark start loads every dissector). They only
+ * matter when something is wrong; on an idle machine each wait ends in well under a tenth.
+ */
+export const LAB_UP_TIMEOUT_MS = 240_000
+/** For a beforeAll that brings a lab up. */
+export const LAB_HOOK_TIMEOUT_MS = LAB_UP_TIMEOUT_MS + 30_000
+export const TSHARK_START_TIMEOUT_MS = 60_000
+
+/**
+ * Polls `fn` until it returns a value that is not null/false, or fails after `timeoutMs`. The
+ * default deadline allows for polls that each start a `mag` process on a loaded machine.
+ */
+export async function waitFor<T>(what: string, fn: () => T | null | false | Promise<T | null | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
   const until = Date.now() + timeoutMs
   let last: unknown = null
   for (;;) {
@@ -91,29 +105,84 @@ export interface Packet {
   all(name: string): string[]
 }
 
+/**
+ * The capture filter that lets a Capture's sync markers through: ICMPv6 echo requests to ff02::1
+ * (nothing in the lab sends those but a marker; a MAG's ND socket never sees them).
+ */
+const MARKER_FILTER = 'icmp6 and ip6[40] == 128 and dst host ff02::1'
+
 /** tshark writing a pcap inside a namespace; `stop()` dissects what it saw. */
 export class Capture {
   private readonly dir: string
   private readonly file: string
+  private markers = 0
+  private readonly tag = randomBytes(4).toString('hex')
   private constructor(
     private readonly child: ChildProcess,
     dir: string,
+    private readonly where?: { readonly ns: string; readonly iface: string },
   ) {
     this.dir = dir
     this.file = join(dir, 'cap.pcap')
   }
 
-  static async start(ns: string, iface: string, filter: string): Promise<Capture> {
+  /**
+   * A capture that is known to run when this resolves, and whose `stopSynced()` returns only once
+   * everything that crossed the interface before it was called is in the file: a marker packet
+   * (an echo request to ff02::1 with a unique payload) is sent on the interface and waited for,
+   * at the start and at the end. No fixed sleeps, whatever the load. Markers are not returned.
+   */
+  static async startSynced(ns: string, iface: string, filter: string): Promise<Capture> {
+    const cap = await Capture.start(ns, iface, `(${filter}) or (${MARKER_FILTER})`, { ns, iface })
+    try {
+      await cap.sync()
+    } catch (e) {
+      cap.kill()
+      throw e
+    }
+    return cap
+  }
+
+  /** Sends a marker on the interface until the capture file holds it (bounded). */
+  async sync(timeoutMs = 20_000): Promise<void> {
+    if (this.where === undefined) throw new Error('sync() needs a capture made by Capture.startSynced')
+    const { ns, iface } = this.where
+    const token = `${this.tag}${(++this.markers).toString(16).padStart(8, '0')}`
+    const needle = Buffer.from(token, 'hex')
+    let lastSent = 0
+    await waitFor(`capture marker on ${ns}/${iface}`, () => {
+      if (this.child.exitCode !== null) throw new Error('tshark exited')
+      if (Date.now() - lastSent >= 1000) {
+        // -W 1: someone on the link may answer, nobody need; the marker is the request itself.
+        spawnSync('ip', ['netns', 'exec', ns, 'ping', '-6', '-n', '-q', '-c', '1', '-W', '1', '-s', '24', '-p', token, '-I', iface, 'ff02::1'], { stdio: 'ignore', timeout: 5000 })
+        lastSent = Date.now()
+      }
+      try {
+        return readFileSync(this.file).includes(needle)
+      } catch {
+        return false
+      }
+    }, timeoutMs, 10)
+  }
+
+  /** sync(), then stop(): every packet up to this call, the markers left out. */
+  async stopSynced(): Promise<Packet[]> {
+    await this.sync()
+    const pkts = await this.stop()
+    return pkts.filter((p) => !(p.v('icmpv6.type') === '128' && p.v('ipv6.dst') === 'ff02::1'))
+  }
+
+  static async start(ns: string, iface: string, filter: string, where?: { readonly ns: string; readonly iface: string }): Promise<Capture> {
     const dir = mkdtempSync(join(tmpdir(), 'mag-e2e-cap-'))
     const child = spawn('ip', ['netns', 'exec', ns, 'tshark', '-n', '-q', '-i', iface, '-f', filter, '-w', join(dir, 'cap.pcap')], { stdio: ['ignore', 'ignore', 'pipe'] })
-    const cap = new Capture(child, dir)
+    const cap = new Capture(child, dir, where)
     let err = ''
     child.stderr?.setEncoding('utf8')
     child.stderr?.on('data', (c: string) => (err += c))
     await waitFor(`tshark on ${ns}/${iface}`, () => {
       if (child.exitCode !== null) throw new Error(`tshark exited: ${err}`)
       return err.includes('Capturing on')
-    }, 15_000, 50)
+    }, TSHARK_START_TIMEOUT_MS, 50)
     return cap
   }
 

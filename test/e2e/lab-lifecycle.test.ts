@@ -3,7 +3,7 @@
 // `mag lab down` removes everything, also after the daemons crashed and the state file is gone.
 import { spawnSync } from 'node:child_process'
 import { existsSync, rmSync, statSync } from 'node:fs'
-import { Capture, describeLab, labName, mag, magJson, sleep, waitFor } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, waitFor, LAB_HOOK_TIMEOUT_MS, LAB_UP_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e4l')
 const netnsOfLab = (): string[] =>
@@ -38,9 +38,9 @@ describeLab('netns lab lifecycle', () => {
 
   beforeAll(() => {
     mag(['lab', 'down', '--name', LAB])
-    const up = mag(['lab', 'up', '--name', LAB, '--mns', '2'], 60_000)
+    const up = mag(['lab', 'up', '--name', LAB, '--mns', '2'], LAB_UP_TIMEOUT_MS)
     if (up.code !== 0) throw new Error(`mag lab up: ${up.err}`)
-  }, 90_000)
+  }, LAB_HOOK_TIMEOUT_MS)
 
   afterAll(() => {
     mag(['lab', 'down', '--name', LAB])
@@ -76,7 +76,7 @@ describeLab('netns lab lifecycle', () => {
       const b = JSON.parse(ctl('bindings', '--json').out || '[]') as { mnId: string; state: string }[]
       return b.some((x) => x.mnId === 'mn2@example.com' && x.state === 'registered')
     })
-    const cap = await Capture.start(`${LAB}-mag2`, 'up0', 'ip6 proto 135')
+    const cap = await Capture.startSynced(`${LAB}-mag2`, 'up0', 'ip6 proto 135')
     try {
       const s = magJson<LabStatus>(['lab', 'status', '--name', LAB, '--json'])
       const pid = s.nodes['mag2']!.pid!
@@ -89,8 +89,7 @@ describeLab('netns lab lifecycle', () => {
           return true
         }
       }, 10_000)
-      await sleep(200)
-      const pkts = await cap.stop()
+      const pkts = await cap.stopSynced()
       const dereg = pkts.find((p) => p.v('mip6.mhtype') === '5' && p.v('mip6.mnid.identifier') === 'mn2@example.com')
       expect(dereg?.v('mip6.bu.lifetime')).toBe('0')
       expect(pkts.find((p) => p.v('mip6.mhtype') === '6')?.v('mip6.ba.status')).toBe('0')

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process'
 import { controlRequest } from '@pmip6/agent'
 import { labDown, labRestart, labUp, readState } from '../../packages/cli/src/lab/lab'
-import { describeLab, labName, nsRun, waitFor } from './lab-harness'
+import { describeLab, labName, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e9r')
 const LMA = '2001:db8:ffff::2'
@@ -38,7 +38,7 @@ describeLab('restart without loss', () => {
     const s = await labUp({ name: LAB, mns: 1, quiet: true, magConfig: { unknownMn: { lma: LMA }, links: { mn1: { shared: true } } } })
     sock = s.sockets['mag1']!
     lmaSock = s.sockets['lma']!
-  }, 90_000)
+  }, LAB_HOOK_TIMEOUT_MS)
 
   afterAll(async () => {
     await labDown(LAB, { quiet: true })

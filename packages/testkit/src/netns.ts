@@ -277,17 +277,23 @@ export class NsLab {
     }
   }
 
+  /** Waits until the daemon says it is ready for traffic (`ready` in its status; see `mag lab up`). */
   private async ready(d: Daemon): Promise<Daemon> {
+    let exited: NsError | null = null
     await waitUntil(
-      `${d.name} control socket`,
+      `${d.name} ready`,
       async () => {
-        if (!d.alive) throw new NsError(`${d.name} exited:\n${d.logText().split('\n').slice(-15).join('\n')}`)
-        await d.request({ cmd: 'status' })
-        return true
+        if (!d.alive) exited = new NsError(`${d.name} exited:\n${d.logText().split('\n').slice(-15).join('\n')}`)
+        if (exited) return true
+        const r = await d.request({ cmd: 'status' })
+        // The MAG answers `result`, the lab LMA `status`.
+        const st = (r['result'] ?? r['status']) as { ready?: unknown } | undefined
+        return st?.ready === true
       },
-      15_000,
+      60_000,
       50,
     )
+    if (exited) throw exited
     return d
   }
 
