@@ -7,7 +7,7 @@ import { parseListen, type MetricsConfig } from './metrics'
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { isIp6, parseMac, parsePrefix, canonicalIp6, isLinkLocal, parseIp6 } from '@pmip6/wire'
-import type { MagCoreConfig, PolicyProfile, LinkConfig, UnknownMnPolicy, DefaultProfile, RaConfig } from '@pmip6/core'
+import type { MagCoreConfig, PolicyProfile, LinkConfig, LmaConfig, UnknownMnPolicy, DefaultProfile, RaConfig } from '@pmip6/core'
 import type { MockInit, MockStep } from '@pmip6/driver-mock'
 import type { HostapdInit, HostapdInterfaceInit } from '@pmip6/driver-hostapd'
 import type { PppInit } from '@pmip6/driver-ppp'
@@ -160,7 +160,8 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['mag', 'ra', 'links', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics', 'dataplane'] as const
+const TOP_KEYS = ['mag', 'ra', 'links', 'lmas', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics', 'dataplane'] as const
+const LMA_KEYS = ['heartbeatInterval', 'heartbeatMissingThreshold'] as const
 const MAG_KEYS = [
   'address',
   'controlSocket',
@@ -210,6 +211,30 @@ function readProfile(r: Reader, raw: unknown, path: string, isDefault: boolean):
     ...(isDefault && o['macNaiRealm'] !== undefined ? { macNaiRealm: r.str(o['macNaiRealm'], `${path}.macNaiRealm`) ?? '' } : {}),
   }
   return p
+}
+
+/**
+ * `lmas:` settings per LMA, keyed by its address: `lmas: { '2001:db8:ffff::2': { heartbeatInterval: 0 } }`
+ * (RFC 5847 §5 variables per peer; 0 = no heartbeats to an LMA that stops reading after one).
+ */
+function readLmas(r: Reader, raw: unknown, path: string): Record<string, LmaConfig> {
+  const out: Record<string, LmaConfig> = {}
+  const o = r.obj(raw, path)
+  for (const [k, v] of Object.entries(o ?? {})) {
+    const p = `${path}.${k}`
+    const addr = isIp6(k) ? canonicalIp6(k) : r.bad(p, `not an IPv6 address: ${k}`)
+    const lo = v === null ? {} : r.obj(v, p)
+    if (!lo || addr === undefined) continue
+    r.known(lo, p, LMA_KEYS)
+    if (addr in out) r.bad(p, `duplicate LMA ${addr}`)
+    const heartbeatIntervalS = r.num(lo['heartbeatInterval'], `${p}.heartbeatInterval`, 0, MAX_HEARTBEAT_INTERVAL_S)
+    const heartbeatMissingThreshold = r.num(lo['heartbeatMissingThreshold'], `${p}.heartbeatMissingThreshold`, 1, 255)
+    out[addr] = {
+      ...(heartbeatIntervalS !== undefined ? { heartbeatIntervalS } : {}),
+      ...(heartbeatMissingThreshold !== undefined ? { heartbeatMissingThreshold } : {}),
+    }
+  }
+  return out
 }
 
 const DHCP6_RELAY_KEYS = ['enabled', 'servers', 'allServersMulticast', 'interfaceIdFormat', 'multicastInterface'] as const
@@ -419,6 +444,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
   const metrics = top['metrics'] !== undefined ? readMetrics(r, top['metrics'], 'metrics') : undefined
   const dataplane = top['dataplane'] !== undefined ? readDataplane(r, top['dataplane'], 'dataplane') : undefined
 
+  const lmas = readLmas(r, top['lmas'], 'lmas')
   const lmaMtuRaw = r.obj(m['lmaMtu'], 'mag.lmaMtu')
   const lmaMtu: Record<string, number> = {}
   for (const [k, v] of Object.entries(lmaMtuRaw ?? {})) {
@@ -451,6 +477,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
     ...optional('localPrefixLength', r.num(top['localPrefixLength'], 'localPrefixLength', 1, 128)),
     ...optional('localPrefixLifetimeS', r.num(top['localPrefixLifetime'], 'localPrefixLifetime', 1, 0xffffffff)),
     ...(Object.keys(lmaMtu).length ? { lmaMtu } : {}),
+    ...(Object.keys(lmas).length ? { lmas } : {}),
   }
 
   const cfg: AgentConfig = {

@@ -5,7 +5,12 @@
  * forwarding changes to the data plane, state changes into the log.
  *
  * Received packets are decoded here; malformed ones are counted by reason and dropped.
+ *
+ * After a TIMESTAMP_MISMATCH (RFC 5213 §6.9.1.2 item 9) the core waits for a clock-synced
+ * event: `mag clock-synced` gives it, and so does the kernel, asked with backoff while the
+ * core waits (clockSynced: adjtimex STA_UNSYNC).
  */
+import { randomInt } from 'node:crypto'
 import { mh, nd, parseMac, WireError, type NdOption } from '@pmip6/wire'
 import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingView, type LmaHeartbeatView } from '@pmip6/core'
 import type { AccessDriver, LinkEvent, Logger, PresenceQuery } from '@pmip6/driver-api'
@@ -44,7 +49,16 @@ export interface DaemonDeps {
   readonly io: MagIo
   readonly drivers: ReadonlyMap<string, AccessDriver>
   readonly dataplane?: DataPlane
+  /**
+   * Whether the kernel reports the clock synchronised (run.ts: adjtimex through @pmip6/rawsock);
+   * absent: only `mag clock-synced` ends a clock wait.
+   */
+  readonly clockSynced?: () => boolean
 }
+
+/** Clock checks while the core waits for a synchronised clock: 1 s, doubling up to 64 s (RFC 5213 §6.9.4 in spirit). */
+export const CLOCK_CHECK_INITIAL_MS = 1_000
+export const CLOCK_CHECK_MAX_MS = 64_000
 
 export interface LatencyFigures {
   readonly count: number
@@ -110,12 +124,18 @@ export class MagDaemon {
   private readonly counterSources = new Map<string, () => Readonly<Record<string, number>>>()
   /** The drivers in the order presence is asked (fixed for the daemon's life). */
   private readonly driverList: readonly AccessDriver[]
+  /** The pending kernel clock check, and the wait before the next one (kept across waits until a registration succeeds). */
+  private clockCheck: unknown = null
+  private clockCheckMs = CLOCK_CHECK_INITIAL_MS
 
   constructor(
     readonly cfg: AgentConfig,
     private readonly deps: DaemonDeps,
   ) {
-    this.core = createMagCore(cfg.core)
+    // RFC 6275 §11.7.1 lets the sequence numbers start anywhere: at random, so they cannot be
+    // guessed (issue 17); what an LMA still holds from an earlier run is unknown either way,
+    // and a status 135 resynchronises (core).
+    this.core = createMagCore({ ...cfg.core, initialSequence: cfg.core.initialSequence ?? randomInt(0x10000) })
     this.timers = new TimerSet(deps.clock, (key, at, kind, id, ref) => this.enqueue({ type: 'timer', at: Math.max(at, deps.clock.now()), key, kind, id, ref }))
     this.startedAt = deps.clock.now()
     this.dataplane = deps.dataplane ?? noDataPlane
@@ -147,6 +167,8 @@ export class MagDaemon {
     if (this.stopped) return
     if (deregister) await this.deregisterAll(this.cfg.shutdownTimeoutMs)
     this.stopped = true
+    if (this.clockCheck !== null) this.deps.clock.clearTimeout(this.clockCheck)
+    this.clockCheck = null
     for (const u of this.unsubscribe.splice(0)) u()
     for (const d of this.deps.drivers.values()) await d.stop()
     this.timers.stop()
@@ -219,8 +241,11 @@ export class MagDaemon {
         // RFC 5847: requests from an LMA and responses to ours; the core matches and answers.
         this.enqueue({ type: 'heartbeat', at: this.deps.clock.now(), from: p.src, heartbeat: m })
         return
-      case 'binding-update':
       case 'binding-error':
+        // RFC 5847 §3: an LMA without heartbeat support answers ours with status 2; the core decides.
+        this.enqueue({ type: 'binding-error', at: this.deps.clock.now(), from: p.src, error: m })
+        return
+      case 'binding-update':
       case 'other':
         this.counters.inc(`mh.drop.unexpected-${m.kind}`)
         return
@@ -364,7 +389,8 @@ export class MagDaemon {
         if (c.to === 'removed') {
           this.attachStarts.delete(c.mnId)
           this.attachRtt.delete(c.mnId)
-        }
+        } else if (c.to === 'clock-wait') this.watchClock()
+        else if (c.to === 'registered') this.clockCheckMs = CLOCK_CHECK_INITIAL_MS
         log.info('state changed', { mnId: c.mnId, from: c.from, to: c.to, reason: c.reason })
         return
       case 'send-heartbeat':
@@ -393,8 +419,40 @@ export class MagDaemon {
       return
     }
     const fields = { lma: c.lma, state: c.state, reason: c.reason, restartCounter: c.restartCounter }
-    if (c.state === 'unreachable' || c.reason.startsWith('lma-restarted')) log.warn('lma state', fields)
+    if (c.state === 'unsupported') log.warn('lma has no heartbeat support: no more heartbeats to it', fields)
+    else if (c.state === 'unreachable' || c.reason.startsWith('lma-restarted')) log.warn('lma state', fields)
     else log.info('lma state', fields)
+  }
+
+  // ------------------------------------------------------------------ clock (RFC 5213 §6.9.1.2 item 9)
+
+  /** The core waits for a synchronised clock: ask the kernel, with backoff, until it says so. */
+  private watchClock(): void {
+    if (this.clockCheck !== null || !this.deps.clockSynced || this.stopped) return
+    const wait = this.clockCheckMs
+    this.clockCheckMs = Math.min(2 * wait, CLOCK_CHECK_MAX_MS)
+    this.clockCheck = this.deps.clock.setTimeout(() => this.checkClock(), wait)
+  }
+
+  private checkClock(): void {
+    this.clockCheck = null
+    // An operator's `mag clock-synced` (or a detach) may have ended the wait already.
+    if (this.stopped || (this.core.stateCounts()['clock-wait'] ?? 0) === 0) return
+    let synced = false
+    try {
+      synced = this.deps.clockSynced!()
+    } catch (e) {
+      this.counters.inc('clock.check-error')
+      this.deps.log.warn('clock check failed', { error: (e as Error).message })
+    }
+    this.counters.inc('clock.checks')
+    if (!synced) {
+      this.watchClock()
+      return
+    }
+    this.counters.inc('clock.synced-by-kernel')
+    this.deps.log.info('clock synchronised (kernel): registering again', { nextCheckMs: this.clockCheckMs })
+    this.enqueue({ type: 'clock-synced', at: this.deps.clock.now() })
   }
 
   /** Asks the drivers in turn until one says the MN is there; synchronous answers stay synchronous. */

@@ -20,6 +20,7 @@ import { systemClock, type Clock } from './timers'
 import type winston from 'winston'
 import type { HandoffHint } from '@pmip6/driver-api'
 import { ACCESS_TECH_BY_NAME } from '@pmip6/driver-api'
+import { clockSynced } from '@pmip6/rawsock'
 
 export interface RunOptions {
   readonly config: string
@@ -41,6 +42,8 @@ export interface StartDeps {
   readonly clock?: Clock
   readonly dataplane?: DataPlane
   readonly logStream?: NodeJS.WritableStream
+  /** Kernel clock state (default: adjtimex through @pmip6/rawsock). */
+  readonly clockSynced?: () => boolean
 }
 
 function str(req: ControlRequest, k: string): string | undefined {
@@ -167,7 +170,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   } else if (!dataplane) {
     log.warn('no data plane configured (dataplane: in the config): signalling only, nothing is forwarded')
   }
-  const daemon = new MagDaemon(cfg, { log: child(log, 'daemon'), clock, io, drivers, ...(dataplane ? { dataplane } : {}) })
+  const daemon = new MagDaemon(cfg, { log: child(log, 'daemon'), clock, io, drivers, clockSynced: deps.clockSynced ?? clockSynced, ...(dataplane ? { dataplane } : {}) })
   const reload = () => {
     if (!configPath) throw new ControlError('no config file to reload')
     const next = loadConfig(configPath)

@@ -10,6 +10,22 @@ export const MAX_BINDACK_TIMEOUT_MS = 32_000 // RFC 6275 §12, RFC 5213 §6.9.4 
 export const MAX_UPDATE_RATE = 3 // RFC 6275 §12 (Binding Updates per second to one peer), RFC 5213 §6.9.4
 export const UPDATE_RATE_WINDOW_MS = 1_000 // "per second" of MAX_UPDATE_RATE
 
+// --- RFC 6275 §9.5.1, §11.7.3: sequence numbers ---
+/** 16-bit sequence numbers compare modulo 2^16: "newer" means less than half the space ahead (RFC 6275 §9.5.1). */
+export const SEQUENCE_MODULO = 0x1_0000
+/**
+ * Status 135 that gives back our own number tells nothing of the LMA's: go a quarter of the
+ * space ahead. "Newer" spans half the space, so three such jumps pass any number the LMA can
+ * hold that is not newer than ours (RFC 6275 §11.7.3 asks only for a higher number).
+ */
+export const SEQUENCE_RESYNC_JUMP = 0x4000
+/**
+ * Resynchronisations on status 135 sent at once, per PBU (RFC 6275 §11.7.3). More than the three
+ * jumps need; after them a 135 still moves the number up, but the PBU waits for its
+ * retransmission time (§6.9.4 backoff), so an LMA that always says 135 gets no loop.
+ */
+export const MAX_SEQUENCE_RESYNCS = 4
+
 // --- RFC 4861 §10 router constants, used by RFC 5213 §6.9.2 (home-link emulation) ---
 export const MAX_INITIAL_RTR_ADVERT_INTERVAL_MS = 16_000 // RFC 4861 §10
 export const MAX_INITIAL_RTR_ADVERTISEMENTS = 3 // RFC 4861 §10
@@ -33,7 +49,7 @@ export const DEFAULT_BINDING_LIFETIME_S = 3_600
 export const DEFAULT_REFRESH_FRACTION = 0.8
 /**
  * MaxRtrAdvInterval for home-link emulation. RFC 4861 defaults to 600 s; a PMIPv6 access link
- * is point-to-point and the RA carries prefix lifetimes capped at the binding lifetime, so a
+ * is point-to-point and the RA carries prefix lifetimes tied to the binding lifetime, so a
  * shorter period keeps the MN's view close to the binding at a negligible cost (one RA per MN per
  * minute at most).
  */
@@ -48,6 +64,13 @@ export const DEFAULT_CUR_HOP_LIMIT = 64
 export const DEFAULT_TUNNEL_MTU = 1_460
 /** Access link MTU when not configured (Ethernet, RFC 2464). */
 export const DEFAULT_ACCESS_MTU = 1_500
+/**
+ * RAs come at least this many times per advertised prefix lifetime (RFC 5213 §6.7 lifetimes,
+ * RFC 4861 §6.2.4 intervals): the MN's prefix outlives two lost RAs in a row. Only short
+ * lifetimes are affected (a 20 s binding: an RA every 6.6 s at most); RFC 6275 §7.5 allows
+ * intervals down to 70 ms on a home link.
+ */
+export const RAS_PER_PREFIX_LIFETIME = 3
 /** Valid and preferred lifetime of a local (Scenario B) prefix, seconds. */
 export const DEFAULT_LOCAL_PREFIX_LIFETIME_S = 3_600
 /** Length of the per-MN local prefixes carved from a local pool (RFC 4862 §5.5.3 SLAAC needs /64). */

@@ -30,6 +30,7 @@ import {
 import type {
   AdminClearEvent,
   AttachedEvent,
+  BindingErrorEvent,
   BindingState,
   BindingView,
   ClockSyncedEvent,
@@ -74,7 +75,11 @@ import {
   MAX_INITIAL_RTR_ADVERT_INTERVAL_MS,
   MAX_RA_DELAY_TIME_MS,
   MAX_ROUTER_LIFETIME_S,
+  MAX_SEQUENCE_RESYNCS,
   MAX_UPDATE_RATE,
+  RAS_PER_PREFIX_LIFETIME,
+  SEQUENCE_MODULO,
+  SEQUENCE_RESYNC_JUMP,
   MIN_DELAY_BETWEEN_RAS_MS,
   ND_HOP_LIMIT,
   UNSPECIFIED,
@@ -176,6 +181,8 @@ class Entry {
   phase: Phase = PH_IDLE
   /** Transmissions of the outstanding PBU. */
   attempts = 0
+  /** Status-135 resynchronisations of the outstanding PBU (RFC 6275 §11.7.3), bounded by MAX_SEQUENCE_RESYNCS. */
+  resyncs = 0
   backoff = INITIAL_BINDACK_TIMEOUT_MS
   lastStatus = -1
   retx = 0
@@ -187,8 +194,14 @@ class Entry {
   /** §6.9.1.2 item 10: do not ask for the profile's prefixes again. */
   noProfilePrefixes = false
   fwd: Fwd = F_NONE
-  /** Set while a de-registration runs because forwarding failed: the entry then stays 'failed'. */
+  /**
+   * Set while a de-registration runs for an MN that stays attached but cannot be served (forwarding
+   * failed; an accepted PBA without a prefix): the entry then ends in `failState` with this reason.
+   */
   failReason: string | null = null
+  failState: 'failed' | 'denied' = 'failed'
+  /** The MN was told this MAG is a router (an RA with a router lifetime) and not told otherwise since. */
+  routerUp = false
   raLeft = 0
   rsTo: string | null = null
   /** Base index of this entry's times in the core's TimeSlab. */
@@ -294,6 +307,8 @@ interface Settings {
   readonly heartbeatIntervalMs: number
   readonly heartbeatMissingThreshold: number
   readonly restartCounter: number | null
+  /** Heartbeat settings per canonical LMA address. */
+  readonly lmaHeartbeat: ReadonlyMap<string, { readonly intervalMs?: number; readonly missingAllowed?: number }>
 }
 
 function positiveInt(v: number | undefined, dflt: number, name: string): number {
@@ -337,7 +352,22 @@ function settingsOf(cfg: MagCoreConfig): Settings {
     heartbeatIntervalMs: positiveInt(cfg.heartbeatIntervalS, DEFAULT_HEARTBEAT_INTERVAL_S, 'heartbeatIntervalS') * 1000,
     heartbeatMissingThreshold: Math.max(1, positiveInt(cfg.heartbeatMissingThreshold, DEFAULT_MISSING_HEARTBEATS_ALLOWED, 'heartbeatMissingThreshold')),
     restartCounter: cfg.restartCounter === undefined ? null : positiveInt(cfg.restartCounter, 0, 'restartCounter') >>> 0,
+    lmaHeartbeat: new Map(
+      Object.entries(cfg.lmas ?? {}).map(([lma, l]) => [
+        canonicalIp6(lma),
+        {
+          ...(l.heartbeatIntervalS !== undefined ? { intervalMs: positiveInt(l.heartbeatIntervalS, 0, `lmas.${lma}.heartbeatIntervalS`) * 1000 } : {}),
+          ...(l.heartbeatMissingThreshold !== undefined ? { missingAllowed: Math.max(1, positiveInt(l.heartbeatMissingThreshold, 1, `lmas.${lma}.heartbeatMissingThreshold`)) } : {}),
+        },
+      ]),
+    ),
   }
+}
+
+/** RFC 6275 §9.5.1: `a` is newer than `b` when it is less than half the 16-bit space ahead. */
+function seqNewer(a: number, b: number): boolean {
+  const d = (a - b + SEQUENCE_MODULO) % SEQUENCE_MODULO
+  return d !== 0 && d < SEQUENCE_MODULO / 2
 }
 
 const HEX = '0123456789abcdef'
@@ -457,7 +487,7 @@ class Core implements MagCore {
     for (const [link, l] of this.links) if (l.mtu !== undefined) this.linkMtu.set(link, l.mtu)
     this.pool = cfg.localPool === undefined ? null : new PrefixPool(cfg.localPool, cfg.localPrefixLength ?? DEFAULT_LOCAL_PREFIX_LENGTH)
     this.hb = new HeartbeatMonitor<Entry>(
-      { intervalMs: this.s.heartbeatIntervalMs, missingAllowed: this.s.heartbeatMissingThreshold, restartCounter: this.s.restartCounter },
+      { intervalMs: this.s.heartbeatIntervalMs, missingAllowed: this.s.heartbeatMissingThreshold, restartCounter: this.s.restartCounter, perLma: this.s.lmaHeartbeat },
       {
         emit: (c) => this.out.push(c),
         inc: (n) => this.inc(n),
@@ -514,6 +544,9 @@ class Core implements MagCore {
         break
       case 'heartbeat':
         this.onHeartbeat(ev)
+        break
+      case 'binding-error':
+        this.onBindingError(ev)
         break
       default:
         assertNever(ev, 'event')
@@ -865,7 +898,10 @@ class Core implements MagCore {
    */
   private stopService(e: Entry): void {
     const adv = this.advertised(e)
-    if (adv.length > 0) this.sendRa(e, ALL_NODES, adv, true)
+    // Also with nothing advertised when the MN still has this router (a switch back to network
+    // mode kept it while the registration runs).
+    if (adv.length > 0 || e.routerUp) this.sendRa(e, ALL_NODES, adv, true)
+    e.routerUp = false
     this.disarm(e, 'ra')
     this.disarm(e, 'rs')
     e.rsTo = null
@@ -959,18 +995,41 @@ class Core implements MagCore {
     e.pending = kind
     e.hi = hi
     e.backoff = INITIAL_BINDACK_TIMEOUT_MS
+    e.resyncs = 0
     this.transmit(e)
   }
 
+  /**
+   * §6.9.1.1 item 6: with timestamps, one MAG-wide counter that only serves to match replies.
+   * Without, RFC 6275 §11.7.1: per mobility session, increasing on every transmission (§6.9.4
+   * item 4); a new session starts at the MAG-wide counter, which stays one past the newest
+   * number this MAG has sent, so it starts above what an earlier session of this run left at an
+   * LMA (RFC 6275 §9.5.1: while fewer than 32,768 PBUs lie between). The counter starts at
+   * random in each run (initialSequence, drawn by the daemon): nothing from an earlier run is
+   * known, and a guessable number would help a forged PBA (issue 17); a 135 resynchronises.
+   */
   private nextSeq(e: Entry): number {
+    const fresh = this.s.timestampBased || e.seq < 0
+    const v = fresh ? this.seqCounter : (e.seq + 1) & 0xffff
+    const after = (v + 1) & 0xffff
+    if (fresh || seqNewer(after, this.seqCounter)) this.seqCounter = after
+    return v
+  }
+
+  /**
+   * RFC 6275 §11.7.3 (status 135): take the sequence number the answer carries and go above it.
+   * When it is our own number the LMA's is unknown: go SEQUENCE_RESYNC_JUMP ahead instead.
+   */
+  private resyncSequence(e: Entry, carried: number): void {
+    let held = carried & 0xffff
+    if (held === e.seq) held = (held + SEQUENCE_RESYNC_JUMP - 1) & 0xffff
     if (this.s.timestampBased) {
-      // §6.9.1.1 item 6: with timestamps, a per-MAG counter that only serves to match replies.
-      const v = this.seqCounter
-      this.seqCounter = (v + 1) & 0xffff
-      return v
+      // The MAG-wide counter gives the next number.
+      this.seqCounter = (held + 1) & 0xffff
+      return
     }
-    // RFC 6275 §11.7.1: per mobility session, increasing on every transmission (§6.9.4 item 4).
-    return e.seq < 0 ? this.s.initialSequence : (e.seq + 1) & 0xffff
+    if (e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
+    e.seq = held
   }
 
   /**
@@ -1138,6 +1197,7 @@ class Core implements MagCore {
     const reason = `forwarding-failed: ${ev.reason}`
     if (e.fwd === F_TUNNEL && e.lmaState && e.profile && e.mode === 'network') {
       e.failReason = reason
+      e.failState = 'failed'
       this.deregister(e, reason)
       return
     }
@@ -1147,12 +1207,12 @@ class Core implements MagCore {
   }
 
   /** The retransmission cap ran out (§6.9.4): the MN gets no service; an admin-clear or a new attach retries. */
-  private fail(e: Entry): void {
+  private fail(e: Entry, reason = 'retransmit-timeout'): void {
     this.inc('registration-failed')
     this.stopService(e)
     this.cancelPbu(e)
     e.hintHi = e.hnps.length > 0 ? HandoffIndicator.UNKNOWN : e.hintHi
-    this.changeState(e, 'failed', 'retransmit-timeout')
+    this.changeState(e, 'failed', reason)
   }
 
   private finishDereg(e: Entry, reason: string): void {
@@ -1160,8 +1220,10 @@ class Core implements MagCore {
     this.setLmaState(e, false)
     if (e.state === 'deregistering' && e.failReason !== null) {
       // The MN is still attached but cannot be served: it stays visible until it re-attaches or an admin-clear.
-      this.changeState(e, 'failed', e.failReason)
+      const why = e.failReason
       e.failReason = null
+      if (e.failState === 'denied') this.deny(e, why, false)
+      else this.changeState(e, 'failed', why)
     } else if (e.state === 'deregistering') this.remove(e, reason)
     else this.inc('deregistration-done-in-host-mode')
   }
@@ -1199,17 +1261,16 @@ class Core implements MagCore {
     // outstanding PBU with this sequence number and the same MN-ID, needs no hashing.
     let e: Entry | undefined
     let idMismatch = false
-    let resync = false
     const fast = this.bySeq[pba.sequence & 0xffff]
     if (fast && this.matches(fast, pba.sequence) && (idOpt === null || bytesEqualText(idOpt, fast.mnId))) {
       e = fast
     } else if (idOpt !== null) {
       const cand = this.byMn.get(idOpt.toString('utf8'))
       if (cand && this.matches(cand, pba.sequence)) e = cand
-      else if (cand && !this.s.timestampBased && pba.status === BaStatus.SEQUENCE_OUT_OF_WINDOW && cand.pending !== P_NONE && cand.phase === PH_SENT) {
-        // RFC 6275 §11.7.1: the BA carries the last accepted sequence number, not ours.
+      else if (cand && pba.status === BaStatus.SEQUENCE_OUT_OF_WINDOW && cand.pending !== P_NONE && cand.phase === PH_SENT) {
+        // RFC 6275 §9.5.1: a 135 carries the LMA's last accepted sequence number, not ours (with
+        // timestamps too: an LMA may order by sequence number whatever we send, issue 17 item 8).
         e = cand
-        resync = true
       } else if (!cand) {
         const other = this.bySeq[pba.sequence & 0xffff]
         if (other && this.matches(other, pba.sequence)) {
@@ -1226,6 +1287,12 @@ class Core implements MagCore {
     if (!e) return this.dropPba('no-match')
     // Only the LMA the PBU went to may answer it.
     if (!e.profile || !this.sameAddr(ev.from, e.profile.lma)) return this.dropPba('wrong-source')
+    if (pba.status === BaStatus.SEQUENCE_OUT_OF_WINDOW && !idMismatch && this.echoMismatch(e, pba.options, idOpt !== null) === null) {
+      this.inc(statusCounter(pba.status))
+      e.lastStatus = pba.status
+      this.onSequenceOutOfWindow(e, pba.sequence)
+      return
+    }
     if (e.pending === P_DEREG) {
       this.inc(statusCounter(pba.status))
       e.lastStatus = pba.status
@@ -1244,17 +1311,49 @@ class Core implements MagCore {
     if (pba.status === BaStatus.ACCEPTED) this.cPbaAccepted.n++
     else this.inc(statusCounter(pba.status))
     e.lastStatus = pba.status
-    if (resync) {
-      this.inc('sequence-resync')
-      e.seq = pba.sequence
-      this.transmit(e)
-      return
-    }
     if (pba.status < 128) {
       this.accept(e, pba.lifetime, pba.options)
       return
     }
     this.reject(e, pba.status)
+  }
+
+  /**
+   * Status 135 (RFC 6275 §11.7.3): the LMA holds a newer sequence number for this MN, from an
+   * earlier run of this MAG, say; the PBU goes again above the number the answer carries, and the
+   * MN is never denied for it. MAX_SEQUENCE_RESYNCS go at once; after them the PBU keeps its
+   * retransmission time (§6.9.4 backoff), so an LMA that answers 135 to everything gets no loop.
+   */
+  private onSequenceOutOfWindow(e: Entry, carried: number): void {
+    this.inc('sequence-resync')
+    this.resyncSequence(e, carried)
+    if (e.resyncs < MAX_SEQUENCE_RESYNCS) {
+      e.resyncs++
+      this.transmit(e)
+      return
+    }
+    this.inc('sequence-resync-paced')
+    if (e.pending === P_DEREG) {
+      // §6.9.1.4: a de-registration is not retransmitted; the LMA's binding runs out.
+      this.finishDereg(e, rejectReason(BaStatus.SEQUENCE_OUT_OF_WINDOW))
+      return
+    }
+    this.paceRetry(e, rejectReason(BaStatus.SEQUENCE_OUT_OF_WINDOW))
+  }
+
+  /**
+   * §6.9.4: an answer that asks for another PBU (157, a 135 past its bound) is paced like a
+   * retransmission: the PBU goes when its retransmission timer fires (exponential backoff),
+   * with a new sequence number and timestamp, not at once; the retransmission cap applies.
+   */
+  private paceRetry(e: Entry, reason: string): void {
+    if (e.attempts - 1 >= this.s.maxRetransmissions) {
+      this.fail(e, reason)
+      return
+    }
+    this.setPhase(e, PH_DEFERRED)
+    this.inc('pbu-paced-retry')
+    if (e.due(T_PBU) === NOT_ARMED) this.arm(e, 'pbu', this.now + e.backoff)
   }
 
   /** Item 6: HI, ATT, MN-LL-ID and MN-ID must come back as sent. */
@@ -1337,7 +1436,16 @@ class Core implements MagCore {
     const prefixes: readonly string[] = same ? old : granted.length === 1 ? [granted[0]!] : granted.slice()
     if (prefixes.length === 0 || lifetime === 0) {
       this.inc('pba-accepted-unusable')
-      this.deny(e, prefixes.length === 0 ? 'pba-accepted-without-prefix' : 'pba-accepted-zero-lifetime', false)
+      if (lifetime === 0) {
+        // Accepted for no time: the LMA holds nothing to take back.
+        this.deny(e, 'pba-accepted-zero-lifetime', false)
+        return
+      }
+      // The LMA now holds a binding (and routes) for the MN that serves nothing: take it back
+      // (§6.9.1.4, lifetime 0), then deny the MN (item 11) with the reason.
+      e.failReason = 'pba-accepted-without-prefix'
+      e.failState = 'denied'
+      this.deregister(e, e.failReason)
       return
     }
     this.cancelPbu(e)
@@ -1351,6 +1459,7 @@ class Core implements MagCore {
     if (added.length > 0) this.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: added, mode: 'tunnel', lma: profile.lma })
     e.fwd = F_TUNNEL
     this.setLmaState(e, true)
+    const grantedBefore = e.granted
     e.granted = lifetime
     e.expiresAt = e.sentAt + lifetime * 1000
     this.changeState(e, 'registered', 'pba-accepted')
@@ -1359,6 +1468,11 @@ class Core implements MagCore {
     this.arm(e, 'expire', e.expiresAt)
     if (!wasAdv) this.startAdvertising(e, EMPTY)
     else if (removed.length > 0 || added.length > 0) this.sendRa(e, ALL_NODES, removed, false)
+    else if (lifetime < grantedBefore) {
+      // A shorter binding: the next RA may now be due sooner (nextRaInterval).
+      const at = this.now + this.nextRaInterval(e)
+      if (e.due(T_RA) === NOT_ARMED || e.due(T_RA) > at) this.arm(e, 'ra', at)
+    }
   }
 
   private reject(e: Entry, status: number): void {
@@ -1395,10 +1509,11 @@ class Core implements MagCore {
         this.changeState(e, 'clock-wait', reason)
         return
       case BaStatus.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED: {
-        // Item 8: register again (new sequence number, current timestamp), within the rate limit.
+        // Item 8: register again (new sequence number, current timestamp), paced as a
+        // retransmission (§6.9.4): an LMA that always answers 157 gets 1, 2, 4 ... 32 s apart.
         this.inc('reregister-after-157')
         this.changeState(e, e.state, reason)
-        this.transmit(e)
+        this.paceRetry(e, reason)
         return
       }
       default:
@@ -1450,6 +1565,15 @@ class Core implements MagCore {
 
   // ------------------------------------------------------------------ Router Advertisements
 
+  /**
+   * The router address after a switch to network mode is the one the MN has now: fixed on every
+   * access link (§6.9.3), or the one the LMA already gave for this MN, which it keeps for the
+   * mobility session (§6.8). Otherwise the PBA may bring a new one (§6.9.1.2 item 15).
+   */
+  private routerStays(e: Entry): boolean {
+    return this.s.fixedLinkLocal !== null || e.lla !== null
+  }
+
   /** RFC 5213 §6.9.3: the same link-local address on every MAG, or the one the LMA gave (§6.8). */
   private routerAddress(e: Entry): string {
     return this.s.fixedLinkLocal ?? e.lla ?? this.linkCfg(e.link)?.linkLocal ?? UNSPECIFIED
@@ -1480,10 +1604,7 @@ class Core implements MagCore {
           pios.push({ prefix: e.localPrefix, validLifetime: lt, preferredLifetime: lt, autonomous: true })
         }
       } else if (e.profile && (e.state === 'registered' || e.state === 'refreshing')) {
-        // §6.7: prefix lifetimes tied to the binding: never past its expiry.
-        const left = Math.max(0, Math.floor((e.expiresAt - this.now) / 1000))
-        const cap = e.profile.prefixLifetime
-        const lt = cap === null ? left : Math.min(cap, left)
+        const lt = this.homePrefixLifetime(e, e.profile.prefixLifetime)
         const f = addressFlags(e.profile.addressConfig)
         managed = f.managed
         other = e.profile.otherConfig
@@ -1514,9 +1635,44 @@ class Core implements MagCore {
     else if (withdrawn.length > 0) this.inc('ra-sent:withdrawal')
   }
 
-  /** RFC 4861 §6.2.4: a random interval in [MinRtrAdvInterval, MaxRtrAdvInterval], capped for the first RAs. */
+  /**
+   * §6.7: the prefix lifetime is the MAG's choice; it MAY be tied to the binding lifetime, and the
+   * profile may set it (§6.2). Here: the granted binding lifetime, capped by the profile's, counted
+   * afresh by the MN from each RA. Not the binding's remaining lifetime: the MAG refreshes the
+   * binding before it expires while the MN is attached (§6.9.1.3, §6.13), and an RA carrying only
+   * what was left of it gave the MN less than it needed to reach the next RA (a 20 s binding left
+   * the MN without its address for most of each minute, issue 17). RAs come at least
+   * RAS_PER_PREFIX_LIFETIME times per lifetime (nextRaInterval), so the prefix outlives two lost
+   * RAs in a row; the binding's end is told by the final RA (§6.9.2 item 2).
+   */
+  private homePrefixLifetime(e: Entry, cap: number | null): number {
+    return cap === null ? e.granted : Math.min(cap, e.granted)
+  }
+
+  /**
+   * The shortest prefix lifetime this entry's RAs carry, ms: RAs must come RAS_PER_PREFIX_LIFETIME
+   * times within it, so the MN's prefix outlives lost RAs (see homePrefixLifetime).
+   */
+  private minPrefixLifetimeMs(e: Entry): number {
+    if (e.state === 'local') return this.s.localPrefixLifetimeS * 1000
+    const cap = e.profile?.prefixLifetime ?? null
+    return (cap === null ? e.granted : Math.min(cap, e.granted)) * 1000
+  }
+
+  /**
+   * RFC 4861 §6.2.4: a random interval in [MinRtrAdvInterval, MaxRtrAdvInterval], capped for the
+   * first RAs, and at a third of the prefix lifetime for short ones (RFC 6275 §7.5 allows short
+   * intervals on a home link; see minPrefixLifetimeMs).
+   */
   private nextRaInterval(e: Entry): number {
-    const i = this.prng.between(this.s.minRaMs, this.s.maxRaMs)
+    let max = this.s.maxRaMs
+    let min = this.s.minRaMs
+    const cap = Math.floor(this.minPrefixLifetimeMs(e) / RAS_PER_PREFIX_LIFETIME)
+    if (cap > 0 && cap < max) {
+      max = cap
+      min = Math.min(min, Math.floor(cap * 0.75))
+    }
+    const i = this.prng.between(min, max)
     if (e.raLeft > 0) {
       e.raLeft--
       return Math.min(i, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS)
@@ -1527,6 +1683,7 @@ class Core implements MagCore {
   /** The MN is served now: RA at once, then MAX_INITIAL_RTR_ADVERTISEMENTS - 1 more soon, then periodic. */
   private startAdvertising(e: Entry, withdrawn: readonly string[]): void {
     this.sendRa(e, ALL_NODES, withdrawn, false)
+    e.routerUp = this.s.routerLifetimeS > 0
     e.raLeft = MAX_INITIAL_RTR_ADVERTISEMENTS - 1
     this.arm(e, 'ra', this.now + this.nextRaInterval(e))
   }
@@ -1676,6 +1833,20 @@ class Core implements MagCore {
     this.hb.onHeartbeat(from, ev.heartbeat, ev.at)
   }
 
+  /** A Binding Error from an LMA: RFC 5847 §3, status 2 answers our Heartbeat (heartbeat.ts). */
+  private onBindingError(ev: BindingErrorEvent): void {
+    this.inc('binding-error-received')
+    let from: string
+    try {
+      from = canonicalIp6(ev.from)
+    } catch {
+      this.inc('heartbeat-dropped')
+      this.inc('heartbeat-dropped:bad-source')
+      return
+    }
+    this.hb.onBindingError(from, ev.error.status)
+  }
+
   /**
    * RFC 5847 §3.2: the LMA restarted and lost its bindings; or it answers again after a failure
    * (§3.1). Each binding to it is registered again through the ordinary PBU path: an accepted
@@ -1752,8 +1923,9 @@ class Core implements MagCore {
       this.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: [e.localPrefix], mode: 'local', lma: null })
       e.fwd = F_LOCAL
       this.startAdvertising(e, withdrawn)
-    } else if (withdrawn.length > 0) {
+    } else if (withdrawn.length > 0 || e.routerUp) {
       this.sendRa(e, ALL_NODES, withdrawn, true)
+      e.routerUp = false
     }
   }
 
@@ -1790,8 +1962,24 @@ class Core implements MagCore {
     }
     // host -> network: withdraw the local prefix, register, advertise the HNP once accepted.
     e.profile ??= this.store.profileOf(e.mnId)
-    this.stopService(e)
-    this.releaseLocal(e)
+    if (e.routerUp && this.routerStays(e)) {
+      // RFC 4861 §6.2.5 sends router lifetime 0 only for a router that goes. This one stays (same
+      // address in both modes, §6.9.3): the local prefix goes with zero lifetimes, the default
+      // route stays, so the MN keeps it until the HNP RA follows the PBA. If no binding comes of
+      // it, stopService() still sends the router lifetime 0.
+      const withdrawn = this.advertised(e)
+      this.disarm(e, 'ra')
+      this.disarm(e, 'rs')
+      e.rsTo = null
+      this.forwardingDown(e)
+      this.disarm(e, 'refresh')
+      this.disarm(e, 'expire')
+      this.releaseLocal(e)
+      this.sendRa(e, ALL_NODES, withdrawn, false)
+    } else {
+      this.stopService(e)
+      this.releaseLocal(e)
+    }
     e.mode = 'network'
     e.hintHi = HandoffIndicator.UNKNOWN
     this.begin(e, reason, e.state)

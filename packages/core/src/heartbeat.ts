@@ -9,14 +9,18 @@
  * restart detection through the LMA's Restart Counter option (§3.2): the first value seen is
  * remembered, a different one later means the LMA lost its state, and the owner re-registers
  * every binding to it; responses to the LMA's own requests, echoing the sequence number, with
- * the MAG's Restart Counter when it has one.
+ * the MAG's Restart Counter when it has one. HEARTBEAT_INTERVAL and MISSING_HEARTBEATS_ALLOWED
+ * may differ per LMA (§5: configuration variables of each node; an LMA without heartbeat
+ * support is simply given 0), and an LMA that answers a request with a Binding Error, status 2
+ * (RFC 5847 §3: a node that does not support the Heartbeat message answers it so, as RFC 6275
+ * §9.2 says for any unknown MH type) gets no further requests.
  *
  * Left out: heartbeats to LMAs without a binding (nothing to protect), acting on a failed path
  * beyond reporting it (RFC 5847 leaves the action to the implementation; the core keeps
  * retransmitting per RFC 5213 §6.9.4), matching a response to a request other than the latest
  * one (a response slower than the interval counts as a miss).
  */
-import type { Heartbeat } from '@pmip6/wire'
+import { BeStatus, type Heartbeat } from '@pmip6/wire'
 import type { LmaHeartbeatView, MagCommand, Millis } from './types'
 import { HEARTBEAT_SEQUENCE_MODULO } from './constants'
 
@@ -24,11 +28,13 @@ import { HEARTBEAT_SEQUENCE_MODULO } from './constants'
 export const HEARTBEAT_TIMER_KIND = 'hb'
 export const heartbeatTimerKey = (lma: string): string => `${HEARTBEAT_TIMER_KIND}/${lma}`
 
-type PathState = 'unknown' | 'reachable' | 'unreachable'
+type PathState = 'unknown' | 'reachable' | 'unreachable' | 'unsupported'
 
 /** Per-LMA state. Kept after its last binding went (state 'idle' in the view), for its figures. */
 interface Peer<M> {
   readonly lma: string
+  readonly intervalMs: number
+  readonly missingAllowed: number
   readonly members: Set<M>
   state: PathState
   reason: string
@@ -50,6 +56,8 @@ export interface HeartbeatSettings {
   readonly intervalMs: number
   readonly missingAllowed: number
   readonly restartCounter: number | null
+  /** Per-LMA values by canonical address, over the two above. */
+  readonly perLma?: ReadonlyMap<string, { readonly intervalMs?: number; readonly missingAllowed?: number }>
 }
 
 export interface HeartbeatHost<M> {
@@ -71,25 +79,29 @@ export class HeartbeatMonitor<M> {
     this.seq = firstSequence >>> 0
   }
 
-  get enabled(): boolean {
-    return this.s.intervalMs > 0
+  /** Heartbeats go to this peer: an interval, and no Binding Error said it has none. */
+  private enabled(p: Peer<M>): boolean {
+    return p.intervalMs > 0 && p.state !== 'unsupported'
   }
 
   /** `m` now may have a binding at `lma`; the first one starts the heartbeats. */
   add(lma: string, m: M, now: Millis): void {
     let p = this.peers.get(lma)
     if (!p) {
-      p = { lma, members: new Set(), state: 'unknown', reason: '', outstanding: null, consecutive: 0, restartCounter: null, sent: 0, responses: 0, misses: 0, restarts: 0, lastResponseAt: null, due: null }
+      const own = this.s.perLma?.get(lma)
+      const intervalMs = own?.intervalMs ?? this.s.intervalMs
+      const missingAllowed = own?.missingAllowed ?? this.s.missingAllowed
+      p = { lma, intervalMs, missingAllowed, members: new Set(), state: 'unknown', reason: '', outstanding: null, consecutive: 0, restartCounter: null, sent: 0, responses: 0, misses: 0, restarts: 0, lastResponseAt: null, due: null }
       this.peers.set(lma, p)
     }
     const first = p.members.size === 0
     p.members.add(m)
-    if (first && this.enabled) {
+    if (first && this.enabled(p)) {
       p.state = 'unknown'
       p.reason = 'started'
       p.outstanding = null
       p.consecutive = 0
-      this.arm(p, now + this.s.intervalMs)
+      this.arm(p, now + p.intervalMs)
     }
   }
 
@@ -99,7 +111,7 @@ export class HeartbeatMonitor<M> {
     if (!p || !p.members.delete(m) || p.members.size > 0) return
     p.outstanding = null
     p.consecutive = 0
-    p.reason = 'no-binding'
+    if (p.state !== 'unsupported') p.reason = 'no-binding'
     if (p.due !== null) {
       p.due = null
       this.host.emit({ type: 'cancel-timer', key: heartbeatTimerKey(lma), kind: HEARTBEAT_TIMER_KIND, id: lma })
@@ -109,7 +121,7 @@ export class HeartbeatMonitor<M> {
   /** A `hb/<lma>` timer fired. Returns false when it was not ours to handle (stale). */
   onTimer(lma: string, at: Millis): boolean {
     const p = this.peers.get(lma)
-    if (!p || p.due === null || p.members.size === 0) return false
+    if (!p || p.due === null || p.members.size === 0 || !this.enabled(p)) return false
     if (at < p.due) {
       this.host.inc('timer-early')
       return true
@@ -120,12 +132,42 @@ export class HeartbeatMonitor<M> {
       p.misses++
       p.consecutive++
       this.host.inc('heartbeat-missed')
-      if (p.consecutive >= this.s.missingAllowed && p.state !== 'unreachable') {
+      if (p.consecutive >= p.missingAllowed && p.state !== 'unreachable') {
         this.setState(p, 'unreachable', `missing-heartbeats:${p.consecutive}`)
       }
     }
     this.sendRequest(p)
-    this.arm(p, at + this.s.intervalMs)
+    this.arm(p, at + p.intervalMs)
+    return true
+  }
+
+  /**
+   * A Binding Error from `from` (canonical text). RFC 5847 §3: a node without heartbeat support
+   * answers a Heartbeat with status 2 (unrecognised MH type, RFC 6275 §9.2); the MAG sends an LMA
+   * nothing else that an LMA may not know, so heartbeats to it stop for good (its bindings are
+   * untouched). Anything else is counted and dropped. Returns whether it was acted on.
+   */
+  onBindingError(from: string, status: number): boolean {
+    const p = this.peers.get(from)
+    if (!p) {
+      this.drop('binding-error-unknown-peer')
+      return false
+    }
+    // Status 1 is about a Home Address option, which a MAG never sends; status 2 before any
+    // request of ours cannot be about a Heartbeat.
+    if (status !== BeStatus.UNRECOGNIZED_MH_TYPE || p.sent === 0) {
+      this.drop(`binding-error-status-${status}`)
+      return false
+    }
+    if (p.state === 'unsupported') return false
+    this.host.inc('heartbeat-unsupported')
+    p.outstanding = null
+    p.consecutive = 0
+    if (p.due !== null) {
+      p.due = null
+      this.host.emit({ type: 'cancel-timer', key: heartbeatTimerKey(p.lma), kind: HEARTBEAT_TIMER_KIND, id: p.lma })
+    }
+    this.setState(p, 'unsupported', `binding-error:${status}`)
     return true
   }
 
@@ -161,8 +203,9 @@ export class HeartbeatMonitor<M> {
     for (const p of this.peers.values()) {
       out.push({
         lma: p.lma,
-        state: p.members.size === 0 || !this.enabled ? 'idle' : p.state,
+        state: p.state === 'unsupported' ? p.state : p.members.size === 0 || p.intervalMs === 0 ? 'idle' : p.state,
         reason: p.reason,
+        intervalS: p.intervalMs / 1000,
         bindings: p.members.size,
         requestsSent: p.sent,
         responses: p.responses,
@@ -228,12 +271,12 @@ export class HeartbeatMonitor<M> {
     p.restartCounter = rc
     p.restarts++
     this.host.inc('lma-restarted')
-    this.host.emit({ type: 'lma-state', lma: p.lma, state: p.state === 'unreachable' ? 'unreachable' : 'reachable', reason: `lma-restarted:${old}->${rc}`, restartCounter: rc })
+    this.host.emit({ type: 'lma-state', lma: p.lma, state: p.state === 'unknown' ? 'reachable' : p.state, reason: `lma-restarted:${old}->${rc}`, restartCounter: rc })
     if (p.members.size > 0) this.host.reregister(p.lma, p.members, 'lma-restarted')
     return true
   }
 
-  private setState(p: Peer<M>, to: 'reachable' | 'unreachable', reason: string): void {
+  private setState(p: Peer<M>, to: 'reachable' | 'unreachable' | 'unsupported', reason: string): void {
     p.state = to
     p.reason = reason
     this.host.inc(`lma-${to}`)

@@ -4,7 +4,7 @@
  * Update List (RFC 5213 §6.1). Config types here are what the core needs, not the daemon's
  * file format (design.md: "Config types are not core types").
  */
-import type { Heartbeat, ProxyBindingAck, ProxyBindingUpdate, RouterAdvertisement } from '@pmip6/wire'
+import type { BindingError, Heartbeat, ProxyBindingAck, ProxyBindingUpdate, RouterAdvertisement } from '@pmip6/wire'
 
 /** Wall-clock milliseconds since 1970-01-01 UTC (the timestamp option is derived from it). */
 export type Millis = number
@@ -81,13 +81,24 @@ export interface RaConfig {
   readonly curHopLimit?: number
 }
 
+/** Settings for one LMA, by its address (RFC 5847 §5 variables may differ per peer). */
+export interface LmaConfig {
+  /** RFC 5847 HEARTBEAT_INTERVAL towards this LMA, seconds; 0: no heartbeat requests to it. */
+  readonly heartbeatIntervalS?: number
+  /** RFC 5847 MISSING_HEARTBEATS_ALLOWED towards this LMA. */
+  readonly heartbeatMissingThreshold?: number
+}
+
 export interface MagCoreConfig {
   readonly profiles: readonly PolicyProfile[]
   /** Default 'refuse'. */
   readonly unknownMn?: UnknownMnPolicy
   /** TimestampBasedApproachInUse (RFC 5213 §9); default true. */
   readonly timestampBased?: boolean
-  /** First sequence number (per MAG with timestamps, per MN session without); default 0. */
+  /**
+   * First value of the MAG's sequence number counter (RFC 6275 §11.7.1 allows any start); default
+   * 0. The daemon draws it at random at every start, so the numbers cannot be guessed (issue 17).
+   */
   readonly initialSequence?: number
   /** Lifetime requested in registrations, seconds; default 3600. */
   readonly lifetimeS?: number
@@ -128,6 +139,8 @@ export interface MagCoreConfig {
   readonly heartbeatMissingThreshold?: number
   /** This MAG's Restart Counter (RFC 5847 §3.2), sent in Heartbeat responses; absent: no option sent. */
   readonly restartCounter?: number
+  /** Per-LMA settings by LMA address; what is left out falls back to the MAG-wide values above. */
+  readonly lmas?: Readonly<Record<string, LmaConfig>>
 }
 
 // ---------------------------------------------------------------- events
@@ -240,8 +253,21 @@ export interface HeartbeatEvent {
   readonly heartbeat: Heartbeat
 }
 
+/**
+ * A Binding Error (RFC 6275 §6.1.9) received on the MH socket. A MAG sends an LMA only PBUs and
+ * Heartbeats, so status 2 (unrecognised MH type) from an LMA means it has no heartbeat (RFC 5847 §3).
+ */
+export interface BindingErrorEvent {
+  readonly type: 'binding-error'
+  readonly at: Millis
+  /** Source address of the IPv6 packet that carried it. */
+  readonly from: string
+  readonly error: BindingError
+}
+
 export type MagEvent =
   | AttachedEvent
+  | BindingErrorEvent
   | ForwardingFailedEvent
   | DetachedEvent
   | PbaEvent
@@ -368,7 +394,8 @@ export interface SendHeartbeatCommand {
 export interface LmaStateCommand {
   readonly type: 'lma-state'
   readonly lma: string
-  readonly state: 'reachable' | 'unreachable'
+  /** 'unsupported': the LMA answered a Heartbeat with Binding Error status 2; no more are sent to it. */
+  readonly state: 'reachable' | 'unreachable' | 'unsupported'
   readonly reason: string
   /** The LMA's Restart Counter as last seen, null when it never sent one. */
   readonly restartCounter: number | null
@@ -417,12 +444,15 @@ export interface BindingView {
 
 /**
  * Heartbeat state of one LMA as `mag status` shows it. 'idle': no binding to it any more (the
- * figures are kept); 'unknown': heartbeats started, no answer yet.
+ * figures are kept), or heartbeats off for it; 'unknown': heartbeats started, no answer yet;
+ * 'unsupported': it answered a Heartbeat with Binding Error status 2 (RFC 5847 §3): none are sent to it.
  */
 export interface LmaHeartbeatView {
   readonly lma: string
-  readonly state: 'idle' | 'unknown' | 'reachable' | 'unreachable'
+  readonly state: 'idle' | 'unknown' | 'reachable' | 'unreachable' | 'unsupported'
   readonly reason: string
+  /** HEARTBEAT_INTERVAL towards this LMA, seconds (0: off). */
+  readonly intervalS: number
   /** BUL entries for which this LMA may hold a binding. */
   readonly bindings: number
   readonly requestsSent: number

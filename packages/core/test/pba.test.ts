@@ -133,13 +133,14 @@ describe('RFC 5213 §6.9.1.2 PBA processing', () => {
     expect(pbus(synced).map((p) => p.mnId).sort()).toEqual([NAI, 'mn2@example.com'])
   })
 
-  test('§6.9.1.2 item 8: TIMESTAMP_LOWER_THAN_PREV_ACCEPTED (157) registers again at once', () => {
+  test('§6.9.1.2 item 8: TIMESTAMP_LOWER_THAN_PREV_ACCEPTED (157) registers again, paced as a retransmission (§6.9.4)', () => {
     const h = new Harness()
     const first = lastPbu(h.attach())
     const cmds = h.pba(pbaFor(first, 157))
-    const again = lastPbu(cmds)
-    expect(again.sequence).not.toBe(first.sequence)
+    expect(pbus(cmds)).toEqual([])
     expect(states(cmds)[0]).toMatchObject({ from: 'registering', to: 'registering', reason: 'pba-rejected:157' })
+    const again = lastPbu(h.advanceBy(1000))
+    expect(again.sequence).not.toBe(first.sequence)
   })
 
   test('§6.9.1.2 item 8: after a 157 whose new PBU the rate limit defers, a duplicate PBA for the answered PBU is ignored', () => {

@@ -1,7 +1,9 @@
 // Property tests (fast-check): random event sequences against a scripted LMA.
 //  1. RFC 5213 §6.7 / §6.9.2 / §6.9.1.2 item 11: an RA never carries a home prefix with a non-zero
 //     lifetime unless the LMA accepted a binding for that MN with that prefix, the binding has
-//     not been de-registered, rejected or expired, and the advertised lifetime does not outlive it.
+//     not been de-registered, rejected or expired, and the advertised lifetime is no longer than
+//     the granted binding lifetime; and while the core holds a live binding, the MN (modelled as
+//     RFC 4862 §5.5.3 keeps a prefix: each RA extends it) never sees one of its prefixes expire.
 //  2. Timer hygiene: once an MN's entry is removed, none of its timers remain armed; after
 //     every MN detached and time has passed, no entry and no timer remain: the RFC 5847
 //     heartbeat timer of the LMA included, and its heartbeat state says no binding is left.
@@ -21,7 +23,7 @@ const inPool = (p: string): boolean => p.startsWith('2001:db8:aa00:')
 type Action =
   | { k: 'attach'; mn: number; link: number; hint: 'new' | 'same-interface' | 'other-interface' | 'unknown' }
   | { k: 'detach'; mn: number; cause: 'left' | 'lost' | 'admin' }
-  | { k: 'pba'; mn: number; status: number; variant: 'ok' | 'wrong-seq' | 'wrong-src' | 'bad-hi' | 'renumber' | 'short' }
+  | { k: 'pba'; mn: number; status: number; variant: 'ok' | 'wrong-seq' | 'wrong-src' | 'bad-hi' | 'renumber' | 'short' | 'short-life' }
   | { k: 'rs'; mn: number; hop: number }
   | { k: 'advance'; ms: number }
   | { k: 'presence'; mn: number; v: boolean | null }
@@ -40,7 +42,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
       k: fc.constant('pba' as const),
       mn: fc.nat(2),
       status: fc.constantFrom(0, 0, 0, 0, 1, 128, 129, 135, 152, 155, 156, 157),
-      variant: fc.constantFrom('ok' as const, 'ok' as const, 'ok' as const, 'wrong-seq' as const, 'wrong-src' as const, 'bad-hi' as const, 'renumber' as const, 'short' as const),
+      variant: fc.constantFrom('ok' as const, 'ok' as const, 'ok' as const, 'wrong-seq' as const, 'wrong-src' as const, 'bad-hi' as const, 'renumber' as const, 'short' as const, 'short-life' as const),
     }),
   },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('rs' as const), mn: fc.nat(2), hop: fc.constantFrom(255, 255, 64) }) },
@@ -55,6 +57,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
 
 interface Oracle {
   validUntil: number
+  granted: number
   prefixes: string[]
 }
 
@@ -65,6 +68,8 @@ class World {
   readonly failures: string[] = []
   /** Sequence number of the last Heartbeat request the MAG sent. */
   lastHb: number | null = null
+  /** The MN's view: until when each of its home prefixes is valid, `mnId prefix` -> ms. */
+  readonly mnValid = new Map<string, number>()
 
   constructor(seed: number) {
     this.h = new Harness(
@@ -94,8 +99,10 @@ class World {
           if (p.validLifetime === 0 || inPool(text)) continue
           const o = this.oracle.get(c.mnId)
           if (!o || now >= o.validUntil || !o.prefixes.includes(text)) this.failures.push(`${c.mnId}: HNP ${text} advertised without an accepted binding at ${now}`)
-          else if (p.validLifetime * 1000 > o.validUntil - now) this.failures.push(`${c.mnId}: ${text} lifetime ${p.validLifetime}s outlives the binding`)
+          else if (p.validLifetime > o.granted) this.failures.push(`${c.mnId}: ${text} lifetime ${p.validLifetime}s longer than the binding's ${o.granted}s`)
           if (p.preferredLifetime > p.validLifetime) this.failures.push(`${c.mnId}: preferred > valid`)
+          const k = `${c.mnId} ${text}`
+          this.mnValid.set(k, Math.max(this.mnValid.get(k) ?? 0, now + p.validLifetime * 1000))
         }
       } else if (c.type === 'send-heartbeat') {
         if (!c.heartbeat.flags.r) this.lastHb = c.heartbeat.sequence
@@ -105,6 +112,14 @@ class World {
           const i = removed.indexOf(c.mnId)
           if (i >= 0) removed.splice(i, 1)
         }
+      }
+    }
+    // The MN's prefix never runs out while the core serves a live binding for it.
+    for (const b of this.h.core.bindings(now)) {
+      if (b.state !== 'registered' && b.state !== 'refreshing') continue
+      for (const pf of b.prefixes) {
+        const until = this.mnValid.get(`${b.mnId} ${pf}`) ?? 0
+        if (until < now) this.failures.push(`${b.mnId}: ${pf} expired at the MN at ${until} while its binding lives (now ${now})`)
       }
     }
     for (const mn of removed) {
@@ -134,8 +149,10 @@ class World {
         if (!l) return
         const i = MNS.indexOf(mnId)
         const prefixes = a.variant === 'renumber' ? [`2001:db8:${i}:2::/64`] : a.variant === 'short' ? [] : [`2001:db8:${i}:1::/64`]
+        const lifetime = a.variant === 'short-life' ? 20 : l.pbu.lifetime
         const pba = pbaFor(l.pbu, a.status, {
           prefixes,
+          lifetime,
           ...(a.variant === 'wrong-seq' ? { sequence: (l.pbu.sequence + 1) & 0xffff } : {}),
           ...(a.variant === 'bad-hi' ? { hi: 0 } : {}),
           ...(a.status === 135 ? { sequence: 7 } : {}),
@@ -143,7 +160,7 @@ class World {
         const wellFormed = a.variant !== 'wrong-seq' && a.variant !== 'wrong-src' && a.variant !== 'bad-hi' && a.status !== 135
         // Only the first well-formed answer to a PBU counts: the core drops any later one.
         if (wellFormed && !l.answered && l.pbu.lifetime > 0) {
-          if (a.status < 128 && prefixes.length > 0) this.oracle.set(mnId, { prefixes, validUntil: l.at + l.pbu.lifetime * 1000 })
+          if (a.status < 128 && prefixes.length > 0) this.oracle.set(mnId, { prefixes, granted: lifetime, validUntil: l.at + lifetime * 1000 })
           else this.oracle.delete(mnId)
         }
         if (wellFormed) l.answered = true

@@ -85,12 +85,15 @@ describe('RFC 5213 §6.9.1.1 initial registration', () => {
     expect([a.sequence, b.sequence]).toEqual([7, 8])
   })
 
-  test('§6.9.1.1 item 6: without timestamps no Timestamp option and a per-MN sequence number', () => {
+  test('§6.9.1.1 item 6: without timestamps no Timestamp option and a per-MN sequence number, a new session starting past the MAG\'s newest number', () => {
     const h = new Harness(config({ timestampBased: false, initialSequence: 100 }))
     const a = lastPbu(h.attach())
     const b = lastPbu(h.step({ type: 'attached', at: h.now, link: 'ppp1', mnId: 'mn2@example.com', att: 3, hint: 'new' }))
     expect(opt(a, 'timestamp')).toBeUndefined()
-    expect([a.sequence, b.sequence]).toEqual([100, 100])
+    expect([a.sequence, b.sequence]).toEqual([100, 101])
+    // Each session counts on its own (RFC 6275 §11.7.1): mn1's retransmission follows its own number.
+    const a2 = pbus(h.advanceBy(1000)).find((c) => c.mnId === NAI)!.pbu
+    expect(a2.sequence).toBe(101)
   })
 
   test('§6.9.1.1 lifetime requested is configurable (default 3600 s)', () => {

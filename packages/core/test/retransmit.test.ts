@@ -92,14 +92,14 @@ describe('RFC 5213 §6.9.4 retransmission and rate limiting', () => {
   test('§6.9.4 rate limit: a fourth PBU within one second is deferred by a timer, not dropped', () => {
     const h = new Harness()
     const a = lastPbu(h.attach())
-    // Three immediate re-registrations forced by status 157 (TIMESTAMP_LOWER_THAN_PREV_ACCEPTED).
+    // Immediate PBUs forced by status 135 (RFC 6275 §11.7.3: resend above the number it carries).
     let p = a
     const sent = [p.sequence]
     for (let i = 0; i < 2; i++) {
-      p = lastPbu(h.pba(pbaFor(p, 157)))
+      p = lastPbu(h.pba(pbaFor(p, 135)))
       sent.push(p.sequence)
     }
-    const deferred = h.pba(pbaFor(p, 157))
+    const deferred = h.pba(pbaFor(p, 135))
     expect(pbus(deferred)).toHaveLength(0)
     expect(ofType(deferred, 'arm-timer')).toEqual([{ type: 'arm-timer', key: `pbu/${NAI}`, kind: 'pbu', id: NAI, ref: expect.any(Number), at: h.now + 1000 }])
     expect(h.core.counters()['pbu-deferred']).toBe(1)

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timex.h>
 #include <unistd.h>
 
 #define MSG_MAX 512
@@ -676,6 +677,25 @@ static napi_value js_peer_credentials(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// clock state: is the system clock synchronised (by NTP, chrony, timesyncd)? Node has no
+// adjtimex; the MAG waits for this after a TIMESTAMP_MISMATCH (RFC 5213 §6.9.1.2 item 9).
+
+static napi_value js_clock_synced(napi_env env, napi_callback_info info) {
+  struct timex tx;
+  memset(&tx, 0, sizeof tx);  // modes 0: read only, no privilege needed
+  int state = adjtimex(&tx);
+  if (state < 0) {
+    int e = errno;
+    THROW_ERRNO(env, e, "adjtimex", "adjtimex: %s", strerror(e));
+  }
+  // The kernel sets STA_UNSYNC until a time daemon disciplines the clock, and again when it
+  // stops doing so (maxerror past 16 s); TIME_ERROR says the same.
+  napi_value r;
+  napi_get_boolean(env, state != TIME_ERROR && (tx.status & STA_UNSYNC) == 0, &r);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
 // interface names
 
 static napi_value js_if_name_to_index(napi_env env, napi_callback_info info) {
@@ -901,6 +921,7 @@ NAPI_MODULE_INIT() {
       {"unwatch", NULL, js_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setRef", NULL, js_set_ref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"clockSynced", NULL, js_clock_synced, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -379,6 +379,15 @@ export function ifNameToIndex(name: string): number {
   return native().ifNameToIndex(name)
 }
 
+/**
+ * Whether the kernel reports the system clock synchronised: adjtimex(2) read only, STA_UNSYNC
+ * clear and state not TIME_ERROR. Set by whatever disciplines the clock (ntpd, chrony,
+ * systemd-timesyncd); a clock nobody disciplines reads as not synchronised.
+ */
+export function clockSynced(): boolean {
+  return native().clockSynced()
+}
+
 /** Interface index -> name (if_indextoname); throws code 'ENODEV' for a missing interface. */
 export function ifIndexToName(ifindex: number): string {
   return native().ifIndexToName(ifindex)

@@ -70,6 +70,8 @@ export interface NativeBinding {
   watch(fd: number, callback: (err: Error | null) => void): void
   unwatch(fd: number): void
   setRef(fd: number, ref: boolean): void
+  /** adjtimex(2), read only: the kernel says the system clock is synchronised (STA_UNSYNC clear). */
+  clockSynced(): boolean
 }
 
 const PACKAGE_NAME = '@pmip6/rawsock'

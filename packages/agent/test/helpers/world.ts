@@ -16,7 +16,7 @@ export interface Sent {
   readonly msg: MhMessage
 }
 
-export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<string, unknown> } = {}) {
+export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<string, unknown>; clockSynced?: () => boolean } = {}) {
   let now = 1_700_000_000_000
   let pending: { fn: () => void; at: number }[] = []
   const clock = {
@@ -49,7 +49,7 @@ export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<
     links: { mn1: null },
     profiles: [{ mnId: 'mn1@example.com', lma: LMA }],
   })
-  const d = new MagDaemon(cfg, { log, clock, io, drivers: opts.drivers ?? new Map() })
+  const d = new MagDaemon(cfg, { log, clock, io, drivers: opts.drivers ?? new Map(), ...(opts.clockSynced ? { clockSynced: opts.clockSynced } : {}) })
   /** Moves the clock on by `ms`, running the timers that fall due on the way. */
   const tick = (ms: number) => {
     const until = now + ms
