@@ -10,7 +10,7 @@ import { isIp6, parseMac, parsePrefix, canonicalIp6, isLinkLocal, parseIp6 } fro
 import type { MagCoreConfig, PolicyProfile, LinkConfig, LmaConfig, UnknownMnPolicy, DefaultProfile, RaConfig } from '@pmip6/core'
 import type { MockInit, MockStep } from '@pmip6/driver-mock'
 import type { HostapdInit, HostapdInterfaceInit } from '@pmip6/driver-hostapd'
-import type { PppInit } from '@pmip6/driver-ppp'
+import { DEFAULT_INTERFACE_PATTERN, type PppInit } from '@pmip6/driver-ppp'
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug']
@@ -33,6 +33,11 @@ export interface AgentConfig {
   readonly metrics?: MetricsConfig
   /** Forwarding state in the kernel (RFC 5213 §6.10); absent: signalling only. */
   readonly dataplane?: DataplaneConfig
+  /**
+   * The interfaces Mobility Headers are taken from (ingress.ts); absent: every interface that
+   * is not an access link.
+   */
+  readonly transportInterfaces?: readonly string[]
 }
 
 /** `dataplane:` in the config file (see @pmip6/dataplane). */
@@ -184,6 +189,7 @@ const MAG_KEYS = [
   'maxPbusInFlight',
   'heartbeatInterval',
   'heartbeatMissingThreshold',
+  'transportInterfaces',
 ] as const
 const PROFILE_KEYS = ['mnId', 'lma', 'homePrefixes', 'prefixLifetime', 'addressConfig', 'mode', 'macs', 'otherConfig'] as const
 
@@ -338,6 +344,15 @@ function readPpp(r: Reader, raw: unknown, path: string): PppInit | undefined {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as PppInit
 }
 
+/** The PPP access interfaces' names (a pattern checked at load, so this does not throw). */
+export function pppPattern(p: PppInit): RegExp {
+  try {
+    return new RegExp(p.interfacePattern ?? DEFAULT_INTERFACE_PATTERN)
+  } catch {
+    return new RegExp(DEFAULT_INTERFACE_PATTERN)
+  }
+}
+
 function readMock(r: Reader, raw: unknown, path: string): MockInit | undefined {
   if (raw === true || raw === null) return {}
   const o = r.obj(raw, path)
@@ -445,6 +460,19 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
   const dataplane = top['dataplane'] !== undefined ? readDataplane(r, top['dataplane'], 'dataplane') : undefined
 
   const lmas = readLmas(r, top['lmas'], 'lmas')
+  const transportInterfaces = r.arr(m['transportInterfaces'], 'mag.transportInterfaces')?.map((v, i) => {
+    const p = `mag.transportInterfaces[${i}]`
+    const s = r.str(v, p)
+    if (s === undefined) return undefined
+    if (!IFNAME_RE.test(s)) return r.bad(p, `not an interface name: ${s}`)
+    // Signalling from an access link is never taken (ingress.ts): a link cannot be both.
+    if (linksRaw && s in linksRaw) return r.bad(p, `${s} is an access link (links.${s})`)
+    if (hostapd?.interfaces.some((h) => h.name === s)) return r.bad(p, `${s} is a hostapd access interface`)
+    if (ppp && pppPattern(ppp).test(s)) return r.bad(p, `${s} matches drivers.ppp.interfacePattern (PPP access links)`)
+    return s
+  })
+  if (transportInterfaces && transportInterfaces.length === 0) r.bad('mag.transportInterfaces', 'needs at least one interface (leave it out to take every interface that is not an access link)')
+
   const lmaMtuRaw = r.obj(m['lmaMtu'], 'mag.lmaMtu')
   const lmaMtu: Record<string, number> = {}
   for (const [k, v] of Object.entries(lmaMtuRaw ?? {})) {
@@ -492,6 +520,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
     ...(dhcp6Relay ? { dhcp6Relay } : {}),
     ...(metrics ? { metrics } : {}),
     ...(dataplane ? { dataplane } : {}),
+    ...(transportInterfaces && transportInterfaces.length > 0 ? { transportInterfaces: transportInterfaces.filter((x): x is string => x !== undefined) } : {}),
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems)
   return cfg

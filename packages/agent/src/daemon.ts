@@ -6,12 +6,17 @@
  *
  * Received packets are decoded here; malformed ones are counted by reason and dropped.
  *
+ * Mobility Headers are first checked for where they came from (ingress.ts): only the
+ * transport side and known LMAs are read. Those peers get RFC 6275 §9.2 answers to what
+ * cannot be read: a Binding Error (status 2) for an unknown MH type, an ICMPv6 Parameter
+ * Problem for a bad Payload Proto or a Header Len too small, both rate-limited (RFC 4443 §2.4).
+ *
  * After a TIMESTAMP_MISMATCH (RFC 5213 §6.9.1.2 item 9) the core waits for a clock-synced
  * event: `mag clock-synced` gives it, and so does the kernel, asked with backoff while the
  * core waits (clockSynced: adjtimex STA_UNSYNC).
  */
 import { randomInt } from 'node:crypto'
-import { mh, nd, parseMac, WireError, type NdOption } from '@pmip6/wire'
+import { mh, nd, parameterProblem, invokingPacket, parseIp6, isIp6, BeStatus, ParamProbCode, IPV6_HEADER_LENGTH, IPPROTO_MH, ALL_ZERO_ADDR, parseMac, WireError, type NdOption } from '@pmip6/wire'
 import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingView, type LmaHeartbeatView } from '@pmip6/core'
 import type { AccessDriver, LinkEvent, Logger, PresenceQuery } from '@pmip6/driver-api'
 import type { MockDriver } from '@pmip6/driver-mock'
@@ -20,6 +25,11 @@ import type { AgentConfig } from './config'
 import type { MagIo, Packet } from './io'
 import { TimerSet, type Clock } from './timers'
 import { Counters, LatencyRecorder } from './stats'
+import { MhIngress, TokenBucket, configuredLmas, ingressConfigOf, type MhDropReason } from './ingress'
+
+/** RFC 6275 §6.1.1: where the fields a Parameter Problem points at sit in the Mobility Header. */
+const MH_PAYLOAD_PROTO_OFFSET = 0
+const MH_HEADER_LEN_OFFSET = 1
 
 export type ForwardingChange = Extract<MagCommand, { type: 'forwarding-up' | 'forwarding-down' }>
 
@@ -99,6 +109,11 @@ export class MagDaemon {
   // Bumped for every PBU and PBA (2,000 each a second at 100,000 bindings): held, not looked up.
   private readonly cMhRx = this.counters.cell('mh.rx')
   private readonly cMhTx = this.counters.cell('mh.tx')
+  /** Where Mobility Headers are taken from (item 1 of issue 17). */
+  private readonly ingress: MhIngress
+  /** RFC 4443 §2.4 (f): Binding Errors and Parameter Problems share one bucket. */
+  private readonly errorBucket: TokenBucket
+  private peersStale = false
   private readonly startedAt: number
   private readonly links = new Set<string>()
   private readonly unsubscribe: (() => void)[] = []
@@ -142,6 +157,9 @@ export class MagDaemon {
     this.driverList = [...deps.drivers.values()]
     this.profiles = new Map(cfg.core.profiles.map((p) => [p.mnId, p]))
     this.unknownMn = cfg.core.unknownMn ?? 'refuse'
+    this.ingress = new MhIngress(ingressConfigOf(cfg))
+    this.ingress.setPeers(configuredLmas(cfg.core.profiles, cfg.core.unknownMn))
+    this.errorBucket = new TokenBucket(deps.clock.now())
   }
 
   get mock(): MockDriver | undefined {
@@ -213,11 +231,14 @@ export class MagDaemon {
 
   private onMh(p: Packet): void {
     this.cMhRx.n++
+    const why = this.ingress.check(p.link, p.src)
+    if (why !== null) return this.mhRxDrop(why, p)
     let m
     try {
       m = mh.decode(p.data)
     } catch (e) {
       this.drop('mh', e, p)
+      this.answerMalformed(e as WireError, p)
       return
     }
     switch (m.kind) {
@@ -246,12 +267,98 @@ export class MagDaemon {
         this.enqueue({ type: 'binding-error', at: this.deps.clock.now(), from: p.src, error: m })
         return
       case 'binding-update':
+        this.counters.inc(`mh.drop.unexpected-${m.kind}`)
+        return
       case 'other':
         this.counters.inc(`mh.drop.unexpected-${m.kind}`)
+        this.answerUnknownType(m.mhType, p)
         return
     }
   }
 
+  /**
+   * Signalling from anywhere but the transport side and our LMAs: counted, dropped, never
+   * answered (ingress.ts says why).
+   */
+  private mhRxDrop(why: MhDropReason, p: Packet): void {
+    this.counters.inc('mh.rx.dropped')
+    this.counters.inc(`mh.rx.dropped.${why}`)
+    this.deps.log.debug('mobility header dropped', { reason: why, src: p.src, link: p.link })
+  }
+
+  /**
+   * RFC 6275 §9.2: an MH type we do not recognise gets a Binding Error with status 2. The Home
+   * Address field is the unspecified address: PMIPv6 signalling carries no Home Address
+   * destination option (RFC 6275 §6.1.9).
+   */
+  private answerUnknownType(mhType: number, p: Packet): void {
+    if (!this.mayAnswer(p)) return
+    const be = mh.encode({ kind: 'binding-error', status: BeStatus.UNRECOGNIZED_MH_TYPE, homeAddress: ALL_ZERO_ADDR, options: [] })
+    try {
+      this.deps.io.sendMh(be, p.src, p.dst)
+      this.counters.inc('mh.tx.binding-error')
+    } catch (e) {
+      this.counters.inc('mh.tx-error')
+      this.deps.log.warn('binding error send failed', { to: p.src, error: (e as Error).message })
+      return
+    }
+    this.deps.log.info('binding error sent', { to: p.src, status: BeStatus.UNRECOGNIZED_MH_TYPE, mhType })
+  }
+
+  /**
+   * RFC 6275 §9.2: a Payload Proto other than 59, or a Header Len below what the type needs,
+   * gets an ICMPv6 Parameter Problem, code 0, pointing at that field. Truncated messages and
+   * bad options are dropped silently (§9.2 names no answer for them).
+   */
+  private answerMalformed(e: WireError, p: Packet): void {
+    let field: number
+    if (e.reason === 'bad-payload-proto') field = MH_PAYLOAD_PROTO_OFFSET
+    else if (e.reason === 'bad-message-length') field = MH_HEADER_LEN_OFFSET
+    else return
+    if (!this.mayAnswer(p)) return
+    let bytes: Buffer
+    try {
+      const invoking = invokingPacket({ src: parseIp6(p.src), dst: parseIp6(p.dst), hopLimit: p.hopLimit, nextHeader: IPPROTO_MH, payload: p.data })
+      // The Pointer counts from the start of the invoking packet: the rebuilt IPv6 header first.
+      bytes = parameterProblem.encode({ kind: 'parameter-problem', code: ParamProbCode.ERRONEOUS_HEADER_FIELD, pointer: IPV6_HEADER_LENGTH + field, invoking })
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err
+      return
+    }
+    try {
+      this.deps.io.sendIcmp(bytes, p.src, p.dst)
+      this.counters.inc('icmp6.tx.parameter-problem')
+    } catch (err) {
+      this.counters.inc('icmp6.tx-error')
+      this.deps.log.warn('parameter problem send failed', { to: p.src, error: (err as Error).message })
+      return
+    }
+    this.deps.log.info('parameter problem sent', { to: p.src, reason: e.reason, pointer: IPV6_HEADER_LENGTH + field })
+  }
+
+  /**
+   * RFC 4443 §2.4: no error about a packet sent to a multicast address, and no more than the
+   * token bucket allows. Only peers get here (the ingress check came first).
+   */
+  private mayAnswer(p: Packet): boolean {
+    if (!isIp6(p.dst) || p.dst.toLowerCase().startsWith('ff')) return false
+    if (!this.errorBucket.take(this.deps.clock.now())) {
+      this.counters.inc('mh.errors.rate-limited')
+      return false
+    }
+    return true
+  }
+
+  /**
+   * RFC 4861 §6.1.1: an RS is silently discarded unless every validity rule holds; each is
+   * counted where it is enforced:
+   * - IP Hop Limit 255: the core (`core.rs-dropped:hop-limit`);
+   * - checksum valid: the kernel, on every raw ICMPv6 socket (the packet never reaches us);
+   * - ICMP Code 0, ICMP length 8 or more, every option's length above 0: the decoder
+   *   (`nd.malformed.bad-icmp-code`, `.truncated`, `.bad-option-length`, `.option-overflow`);
+   * - from the unspecified address, no Source Link-Layer Address option: here
+   *   (`nd.drop.unspecified-source-with-slla`).
+   */
   private onNd(p: Packet): void {
     this.counters.inc('nd.rx')
     let m
@@ -270,6 +377,11 @@ export class MagDaemon {
       return
     }
     const slla = m.options.find((o: NdOption): o is Extract<NdOption, { type: 'source-ll-addr' }> => o.type === 'source-ll-addr')
+    if (slla && isUnspecified(p.src)) {
+      this.counters.inc('nd.drop.unspecified-source-with-slla')
+      this.deps.log.debug('router solicitation dropped', { reason: 'unspecified-source-with-slla', link: p.link })
+      return
+    }
     this.enqueue({ type: 'rs', at: this.deps.clock.now(), link: p.link, from: p.src, hopLimit: p.hopLimit, ...(slla ? { llId: slla.address } : {}) })
   }
 
@@ -295,6 +407,7 @@ export class MagDaemon {
           this.profiles = new Map(ev2.profiles.map((p) => [p.mnId, p]))
           if (ev2.unknownMn !== undefined) this.unknownMn = ev2.unknownMn
           changed = 'all'
+          this.peersStale = true
         }
         const cmds = this.core.step(ev2)
         for (const c of cmds) {
@@ -308,6 +421,7 @@ export class MagDaemon {
     } finally {
       this.draining = false
     }
+    if (this.peersStale) this.refreshPeers()
     if (changed !== null && listening) this.notifyBindings(changed)
   }
 
@@ -321,6 +435,7 @@ export class MagDaemon {
         // Timestamps are taken as a packet is handed to the kernel: on veth, sendmsg() also runs
         // the receiving namespace's processing, which belongs to the peer, not to us.
         const sentAt = performance.now()
+        this.ingress.addPeer(c.to)
         try {
           io.sendMh(bytes, c.to, this.cfg.address)
           this.cMhTx.n++
@@ -494,7 +609,19 @@ export class MagDaemon {
     if (c.type === 'forwarding-up') this.enqueue({ type: 'forwarding-failed', at: this.deps.clock.now(), mnId: c.mnId, prefixes: c.prefixes, reason })
   }
 
+  /**
+   * After a profile change: the LMAs the profiles name, and those still holding bindings of
+   * ours (their de-registration answers must get through).
+   */
+  private refreshPeers(): void {
+    this.peersStale = false
+    const peers = configuredLmas([...this.profiles.values()], this.unknownMn)
+    for (const l of this.core.lmas()) if (l.bindings > 0) peers.push(l.lma)
+    this.ingress.setPeers(peers)
+  }
+
   private ensureLink(link: string): void {
+    this.ingress.addAccessLink(link)
     if (this.links.has(link)) return
     this.deps.io.addLink(link)
     this.links.add(link)
@@ -573,6 +700,16 @@ export class MagDaemon {
       dataplane: { name: this.dataplane.name, ...(this.dataplane.status ? { state: this.dataplane.status() } : {}) },
       lmas: this.core.lmas(),
     }
+  }
+}
+
+/** '::' in any spelling (the socket gives RFC 5952 text; a test may not). */
+function isUnspecified(a: string): boolean {
+  if (a === '::') return true
+  try {
+    return isIp6(a) && parseIp6(a).every((x) => x === 0)
+  } catch {
+    return false
   }
 }
 

@@ -11,7 +11,7 @@ export interface Packet {
   readonly data: Buffer
   readonly src: string
   readonly dst: string
-  /** Access link name for ND; '' when unknown. */
+  /** Name of the interface it arrived on; '' when unknown (gone by the time it was read). */
   readonly link: string
   readonly hopLimit: number
 }
@@ -19,6 +19,8 @@ export interface Packet {
 export interface MagIo {
   sendMh(bytes: Buffer, dst: string, src: string): void
   sendNd(bytes: Buffer, link: string, dst: string, src: string): void
+  /** An ICMPv6 error (RFC 4443) routed like any unicast packet. */
+  sendIcmp(bytes: Buffer, dst: string, src: string): void
   onMh(fn: (p: Packet) => void): void
   onNd(fn: (p: Packet) => void): void
   /** Starts hearing RSs on an access link (idempotent). */
@@ -32,6 +34,12 @@ const ND_HOP_LIMIT = 255 // RFC 4861 §6.1.2
 const ICMP6_ROUTER_SOLICIT = 133
 const MH_RECEIVE_BUFFER = 32 << 20
 const ND_RECEIVE_BUFFER = 4 << 20
+/**
+ * How long an interface index keeps the name it was last seen with: the name decides whether
+ * signalling is taken (ingress.ts), one if_indextoname() per interface and second costs
+ * nothing, and an interface renamed (or a PPP unit gone) is seen again within it.
+ */
+const IFNAME_CACHE_MS = 1_000
 
 export class RawIo implements MagIo {
   private readonly mh: RawSocket
@@ -40,6 +48,7 @@ export class RawIo implements MagIo {
   private readonly names = new Map<number, string>()
   private mhSrc = ''
   private mhOpts: SendOptions = {}
+  private readonly ifnames = new Map<number, { name: string; at: number }>()
 
   constructor() {
     // Room for a registration storm's PBAs and an RS flood between two reads (issue 8).
@@ -66,9 +75,13 @@ export class RawIo implements MagIo {
     this.icmp.send(bytes, dst, { ifindex, hopLimit: ND_HOP_LIMIT, ...(src && src !== '::' ? { src } : {}) })
   }
 
+  sendIcmp(bytes: Buffer, dst: string, src: string): void {
+    this.icmp.send(bytes, dst, src && src !== '::' ? { src } : {})
+  }
+
   onMh(fn: (p: Packet) => void): void {
-    // Signalling does not depend on the arrival interface: skip the if_indextoname() syscall.
-    this.mh.onMessage((m: RawMessage) => fn({ data: m.data, src: m.src, dst: m.dst, link: '', hopLimit: m.hopLimit }))
+    // The arrival interface decides whether signalling is taken (ingress.ts): its name, cached.
+    this.mh.onMessage((m: RawMessage) => fn({ data: m.data, src: m.src, dst: m.dst, link: this.cachedName(m.ifindex), hopLimit: m.hopLimit }))
   }
 
   onNd(fn: (p: Packet) => void): void {
@@ -98,6 +111,17 @@ export class RawIo implements MagIo {
   close(): void {
     this.mh.close()
     this.icmp.close()
+  }
+
+  private cachedName(ifindex: number): string {
+    const now = Date.now()
+    const c = this.ifnames.get(ifindex)
+    if (c !== undefined && now - c.at < IFNAME_CACHE_MS) return c.name
+    const name = this.nameOf(ifindex)
+    // Bounded: interfaces come and go (PPP units); drop the lot rather than keep stale ones.
+    if (this.ifnames.size >= 1024) this.ifnames.clear()
+    this.ifnames.set(ifindex, { name, at: now })
+    return name
   }
 
   private nameOf(ifindex: number): string {

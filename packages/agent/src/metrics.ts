@@ -56,12 +56,16 @@ export function formatMetrics(s: DaemonStatus): string {
   e.add('mag_rs_received_total', 'counter', 'Router Solicitations received.', get('core.rs-received'))
   e.add('mag_mh_malformed_total', 'counter', 'Mobility Header messages dropped as malformed.', get('mh.malformed'))
   e.add('mag_nd_malformed_total', 'counter', 'ND messages dropped as malformed.', get('nd.malformed'))
+  e.add('mag_binding_errors_sent_total', 'counter', 'Binding Errors sent to LMAs for an unknown MH type (RFC 6275 §9.2).', get('mh.tx.binding-error'))
+  e.add('mag_parameter_problems_sent_total', 'counter', 'ICMPv6 Parameter Problems sent to LMAs for a malformed MH (RFC 6275 §9.2).', get('icmp6.tx.parameter-problem'))
+  e.add('mag_errors_rate_limited_total', 'counter', 'Binding Errors and Parameter Problems not sent for the rate limit (RFC 4443 §2.4).', get('mh.errors.rate-limited'))
   for (const [k, v] of Object.entries(c)) {
     let m: RegExpExecArray | null
     if ((m = /^core\.pba-status:(\d+)$/.exec(k))) e.add('mag_pba_status_total', 'counter', 'PBAs by status code (RFC 5213 §8.9).', v, { status: m[1]! })
     else if ((m = /^core\.pba-dropped:(.+)$/.exec(k))) e.add('mag_pba_dropped_total', 'counter', 'PBAs ignored, by reason (RFC 5213 §6.9.1.2).', v, { reason: m[1]! })
     else if ((m = /^core\.rs-dropped:(.+)$/.exec(k))) e.add('mag_rs_dropped_total', 'counter', 'RSs ignored, by reason.', v, { reason: m[1]! })
     else if ((m = /^(mh|nd)\.malformed\.(.+)$/.exec(k))) e.add('mag_malformed_total', 'counter', 'Malformed packets by protocol and reason.', v, { proto: m[1]!, reason: m[2]! })
+    else if ((m = /^mh\.rx\.dropped\.(.+)$/.exec(k))) e.add('mag_mh_rx_dropped_total', 'counter', 'Mobility Headers not taken for where they came from (an access link, an unknown peer), by reason.', v, { reason: m[1]! })
     else if ((m = /^(mh|nd)\.drop\.(.+)$/.exec(k))) e.add('mag_dropped_total', 'counter', 'Packets dropped before the core, by protocol and reason.', v, { proto: m[1]!, reason: m[2]! })
   }
   // RFC 5847 heartbeat per LMA. state: 1 reachable, 0 unreachable, -1 not known yet or idle.

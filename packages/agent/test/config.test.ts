@@ -46,7 +46,7 @@ describe('config', () => {
     })
     expect(p).toEqual(
       expect.arrayContaining([
-        'mag.bogus: unknown field (known: address, controlSocket, controlSocketMode, logLevel, shutdown, shutdownTimeoutMs, timestampBased, lifetime, refreshFraction, maxRetransmissions, fixedLinkLocal, fixedLinkLayer, seed, tunnelMtu, accessMtu, lmaMtu, teardownOnReject, initialSequence, maxPbusInFlight, heartbeatInterval, heartbeatMissingThreshold)',
+        'mag.bogus: unknown field (known: address, controlSocket, controlSocketMode, logLevel, shutdown, shutdownTimeoutMs, timestampBased, lifetime, refreshFraction, maxRetransmissions, fixedLinkLocal, fixedLinkLayer, seed, tunnelMtu, accessMtu, lmaMtu, teardownOnReject, initialSequence, maxPbusInFlight, heartbeatInterval, heartbeatMissingThreshold, transportInterfaces)',
         'mag.address: must be a global address (the Proxy-CoA), not link-local',
         'mag.lifetime: must be an integer',
         'mag.fixedLinkLocal: must be a link-local address (fe80::/10)',

@@ -128,7 +128,7 @@ describe('control socket fuzz', () => {
   beforeAll(async () => {
     process.on('uncaughtException', onUncaught)
     dir = mkdtempSync(join(tmpdir(), 'mag-fuzz-'))
-    const io: MagIo = { sendMh() {}, sendNd() {}, onMh() {}, onNd() {}, addLink() {}, removeLink() {}, close() {} }
+    const io: MagIo = { sendMh() {}, sendNd() {}, sendIcmp() {}, onMh() {}, onNd() {}, addLink() {}, removeLink() {}, close() {} }
     const quiet = { debug() {}, info() {}, warn() {}, error() {} }
     const clock = { now: () => Date.now(), setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) }
     const cfg = validateConfig({

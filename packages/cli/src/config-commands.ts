@@ -17,6 +17,16 @@ import { CliError } from './daemon-commands'
 
 /** IPPROTO_MH (RFC 6275 §6.1): what the SPD entries of RFC 5213 §4 select. */
 const IPPROTO_MH = 135
+/**
+ * Kernel policy priority of the MH policies (lower wins). charon computes its own from the
+ * selectors (about 268,000 for these), and passthrough policies it installs elsewhere come
+ * before that: its bypass-lan plugin gives every locally attached subnet one (about 134,000),
+ * and a MAG and an LMA on one transport subnet then exchanged plaintext MH in both directions,
+ * which the MAG took. A fixed priority above every computed one keeps ESP required for MH
+ * between the two addresses, whatever else is loaded; an operator's own policies can still
+ * come first with a value below it.
+ */
+export const MH_POLICY_PRIORITY = 1000
 
 export interface IpsecOptions {
   /** 'psk' generates a fresh pre-shared key per LMA; 'pubkey' expects certificates in swanctl's x509 folders. */
@@ -42,13 +52,18 @@ function child(local: string, remote: string, esp: string): string {
     `      pmip6-mh {`,
     `        # RFC 5213 §4: ESP in transport mode for the Mobility Header between MAG and LMA`,
     `        # (PBU, PBA, Heartbeat). The selectors name protocol ${IPPROTO_MH} only, so the tunnelled`,
-    `        # user traffic is not affected.`,
+    `        # user traffic is not affected. Policies in both directions (in: ESP required, a`,
+    `        # plaintext MH from the peer is dropped by the kernel; out: trapped until the SA is`,
+    `        # up) at a fixed priority, so no passthrough policy for the subnet (bypass-lan) wins.`,
     `        mode = transport`,
+    `        priority = ${MH_POLICY_PRIORITY}`,
+    `        policies = yes`,
     `        local_ts = ${local}/128[${IPPROTO_MH}]`,
     `        remote_ts = ${remote}/128[${IPPROTO_MH}]`,
     `        esp_proposals = ${esp}`,
     `        start_action = trap`,
     `        dpd_action = trap`,
+    `        close_action = trap`,
     `      }`,
     `    }`,
   ].join('\n')

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { validateConfig } from '@pmip6/agent'
-import { ipsecConfig } from '../src/config-commands'
+import { ipsecConfig, MH_POLICY_PRIORITY } from '../src/config-commands'
 
 const BIN = join(__dirname, '..', 'bin', 'mag.js')
 const run = (...a: string[]) => spawnSync(process.execPath, [BIN, ...a], { encoding: 'utf8', timeout: 30_000 })
@@ -58,6 +58,42 @@ describe('mag ipsec-config', () => {
     expect(key(files.lmas['2001:db8:ffff::2']!)).toBe(key(files.mag))
     expect(key(files.lmas['2001:db8:ffff::4']!)).not.toBe(key(files.lmas['2001:db8:ffff::2']!))
     expect(files.lmas['2001:db8:ffff::4']).toContain('remote_ts = 2001:db8:ffff::1/128[135]')
+  })
+
+  test('issue 17 item 1: ESP required for MH in both directions, at a fixed priority above any passthrough policy (RFC 5213 §4)', () => {
+    const cfg = validateConfig({
+      mag: { address: '2001:db8:ffff::1', controlSocket: '/tmp/x.sock' },
+      links: { mn1: {} },
+      profiles: [{ mnId: 'a@example.com', lma: '2001:db8:ffff::2' }],
+      unknownMn: { lma: '2001:db8:ffff::6' },
+    })
+    const files = ipsecConfig(cfg, { auth: 'psk', espProposals: 'aes256gcm16', ikeProposals: 'aes256-sha256-modp2048', random: (k) => Buffer.alloc(k, 7) })
+    // The unknown-MN default's LMA is protected as well as the profiles' one.
+    expect(Object.keys(files.lmas)).toEqual(['2001:db8:ffff::2', '2001:db8:ffff::6'])
+    const children = (t: string) => [...t.matchAll(/pmip6-mh \{([^}]*)\}/g)].map((m) => m[1]!)
+    for (const text of [files.mag, ...Object.values(files.lmas)]) {
+      const cs = children(text)
+      expect(cs.length).toBeGreaterThan(0)
+      for (const c of cs) {
+        // Transport-mode ESP, the kernel policies installed (in: plaintext dropped; out: trapped)
+        // and kept after a DPD timeout or a peer's close, at a priority no computed one beats.
+        expect(c).toMatch(/^\s*mode = transport$/m)
+        expect(c).toMatch(/^\s*policies = yes$/m)
+        expect(c).toMatch(/^\s*start_action = trap$/m)
+        expect(c).toMatch(/^\s*dpd_action = trap$/m)
+        expect(c).toMatch(/^\s*close_action = trap$/m)
+        expect(c).toMatch(new RegExp(`^\\s*priority = ${MH_POLICY_PRIORITY}$`, 'm'))
+        expect(c).toMatch(/local_ts = \S+\/128\[135\]/)
+        expect(c).toMatch(/remote_ts = \S+\/128\[135\]/)
+      }
+    }
+    // Both directions: the MAG's selectors mirror the LMA's.
+    expect(children(files.mag)[0]).toContain('local_ts = 2001:db8:ffff::1/128[135]')
+    expect(children(files.mag)[0]).toContain('remote_ts = 2001:db8:ffff::2/128[135]')
+    expect(children(files.lmas['2001:db8:ffff::2']!)[0]).toContain('local_ts = 2001:db8:ffff::2/128[135]')
+    expect(children(files.lmas['2001:db8:ffff::2']!)[0]).toContain('remote_ts = 2001:db8:ffff::1/128[135]')
+    // Below the automatic priorities of strongSwan 5.9 (trap ~268,000, bypass-lan ~134,000).
+    expect(MH_POLICY_PRIORITY).toBeLessThan(100_000)
   })
 
   test('--out writes root-only files (they hold keys)', () => {

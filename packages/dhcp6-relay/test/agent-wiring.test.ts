@@ -53,7 +53,7 @@ describe('dhcp6Relay config', () => {
 })
 
 describe('daemon hook', () => {
-  const io: MagIo = { sendMh() {}, sendNd() {}, onMh() {}, onNd() {}, addLink() {}, removeLink() {}, close() {} }
+  const io: MagIo = { sendMh() {}, sendNd() {}, sendIcmp() {}, onMh() {}, onNd() {}, addLink() {}, removeLink() {}, close() {} }
   const log = { debug() {}, info() {}, warn() {}, error() {} }
   let now = 1_700_000_000_000
   const timers = new Set<() => void>()

@@ -226,3 +226,15 @@ export const PIO_FLAG_A = 0x40
 export const PIO_FLAG_R = 0x20
 
 export const INFINITE_LIFETIME = 0xffffffff
+
+/** ICMPv6 Parameter Problem (RFC 4443 §3.4) and its codes. */
+export const ICMP6_PARAM_PROB = 4
+export const ParamProbCode = {
+  ERRONEOUS_HEADER_FIELD: 0,
+  UNRECOGNIZED_NEXT_HEADER: 1,
+  UNRECOGNIZED_IPV6_OPTION: 2,
+} as const
+/** RFC 8200 §5: every link carries 1280 octets; an ICMPv6 error must fit in it (RFC 4443 §2.4 (c)). */
+export const IPV6_MIN_MTU = 1280
+/** The fixed IPv6 header (RFC 8200 §3). */
+export const IPV6_HEADER_LENGTH = 40

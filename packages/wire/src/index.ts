@@ -25,3 +25,4 @@ export {
 } from './mh'
 export { nd, type NdOption, type NdMessage, type RouterSolicitation, type RouterAdvertisement, type RouterPreference } from './nd'
 export * from './describe'
+export { parameterProblem, invokingPacket, MAX_INVOKING_LENGTH, type ParameterProblem, type InvokingPacket } from './icmp'

@@ -31,12 +31,16 @@ export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<
     },
   }
   const sent: Sent[] = []
+  const icmp: { to: string; src: string; bytes: Buffer }[] = []
   let deliver: (p: Packet) => void = () => undefined
+  let deliverNd: (p: Packet) => void = () => undefined
+  const ras: { link: string; to: string; bytes: Buffer }[] = []
   const io: MagIo = {
     sendMh: (bytes, dst, src) => void sent.push({ to: dst, src, msg: mh.decode(bytes) }),
-    sendNd() {},
+    sendNd: (bytes, link, dst) => void ras.push({ link, to: dst, bytes }),
+    sendIcmp: (bytes, dst, src) => void icmp.push({ to: dst, src, bytes }),
     onMh: (fn) => void (deliver = fn),
-    onNd() {},
+    onNd: (fn) => void (deliverNd = fn),
     addLink() {},
     removeLink() {},
     close() {},
@@ -62,7 +66,8 @@ export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<
     }
     now = until
   }
-  const fromLma = (msg: MhMessage) => deliver({ data: mh.encode(msg), src: LMA, dst: MAG, link: '', hopLimit: 64 })
+  // The LMA is heard on the transport interface (the daemon takes signalling from nowhere else).
+  const fromLma = (msg: MhMessage) => deliver({ data: mh.encode(msg), src: LMA, dst: MAG, link: 'up0', hopLimit: 64 })
   /** The LMA accepts a PBU as asked, with one home network prefix. */
   const accept = (pbu: BindingUpdate) =>
     fromLma({
@@ -74,5 +79,5 @@ export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<
       options: [...pbu.options.filter((o) => o.type !== 'hnp'), { type: 'hnp', prefixLength: 64, prefix: Buffer.from('20010db8000100010000000000000000', 'hex') }],
     })
   const pbus = () => sent.flatMap((s) => (s.msg.kind === 'binding-update' ? [s.msg] : []))
-  return { d, sent, logs, tick, fromLma, accept, pbus, now: () => now }
+  return { d, sent, icmp, logs, tick, fromLma, deliver: (p: Packet) => deliver(p), deliverNd: (p: Packet) => deliverNd(p), ras, accept, pbus, now: () => now }
 }
