@@ -6,7 +6,8 @@
  *
  * Received packets are decoded here; malformed ones are counted by reason and dropped.
  */
-import { mh, nd, parseMac, WireError, type NdOption } from '@pmip6/wire'
+import { canonicalIp6, formatIp6, mh, nd, parseIp6, parseMac, WireError, type NdOption } from '@pmip6/wire'
+import type { LinkAddressOps } from '@pmip6/dataplane'
 import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingView, type LmaHeartbeatView } from '@pmip6/core'
 import type { AccessDriver, LinkEvent, Logger, PresenceQuery } from '@pmip6/driver-api'
 import type { MockDriver } from '@pmip6/driver-mock'
@@ -15,6 +16,8 @@ import type { AgentConfig } from './config'
 import type { MagIo, Packet } from './io'
 import { TimerSet, type Clock } from './timers'
 import { Counters, LatencyRecorder } from './stats'
+import { LinkAddressExecutor } from './link-address'
+import { PathMtuTable, type TunnelMtuChange } from './path-mtu'
 
 export type ForwardingChange = Extract<MagCommand, { type: 'forwarding-up' | 'forwarding-down' }>
 
@@ -30,6 +33,8 @@ export interface DataPlane {
   idle?(): Promise<void>
   /** keep: leave the kernel state in place (a restart takes it over). */
   close?(keep: boolean): Promise<void>
+  /** The path MTU towards `peer` (null: every peer without its own) changed (RFC 5213 §6.9.5). */
+  setPathMtu?(peer: string | null, pathMtu: number): Promise<void>
 }
 
 /** Signalling only: forwarding changes are logged and counted, nothing is installed. */
@@ -44,6 +49,11 @@ export interface DaemonDeps {
   readonly io: MagIo
   readonly drivers: ReadonlyMap<string, AccessDriver>
   readonly dataplane?: DataPlane
+  /**
+   * Puts the LMA-supplied link-local router addresses on access links (RFC 5213 §6.9.1.2 item
+   * 15); absent: no kernel to configure (an in-memory I/O), every address is ready at once.
+   */
+  readonly linkAddresses?: LinkAddressOps
 }
 
 export interface LatencyFigures {
@@ -75,6 +85,9 @@ export interface DaemonStatus {
 }
 
 type HeartbeatCommand = Extract<MagCommand, { type: 'send-heartbeat' | 'lma-state' }>
+
+/** RFC 4443 §3.2 */
+const ICMP6_PACKET_TOO_BIG = 2
 
 export class MagDaemon {
   readonly core: MagCore
@@ -110,6 +123,14 @@ export class MagDaemon {
   private readonly counterSources = new Map<string, () => Readonly<Record<string, number>>>()
   /** The drivers in the order presence is asked (fixed for the daemon's life). */
   private readonly driverList: readonly AccessDriver[]
+  private readonly linkAddrs: LinkAddressExecutor
+  /** RFC 5213 §6.9.5: the path MTU towards each LMA, from the uplink's MTU and Packet Too Big. */
+  readonly pathMtu: PathMtuTable
+  private uplink: string | null = null
+  /** Last MTU the kernel reported for each link but the uplink (RFC 5213 §6.9.5: an access link's caps the RA's MTU). */
+  private readonly accessMtu = new Map<string, number>()
+  private pmtuTimer: unknown = null
+  private readonly selfBytes: Buffer
 
   constructor(
     readonly cfg: AgentConfig,
@@ -122,6 +143,15 @@ export class MagDaemon {
     this.driverList = [...deps.drivers.values()]
     this.profiles = new Map(cfg.core.profiles.map((p) => [p.mnId, p]))
     this.unknownMn = cfg.core.unknownMn ?? 'refuse'
+    this.linkAddrs = new LinkAddressExecutor(
+      deps.linkAddresses ?? null,
+      (r) => this.enqueue({ type: 'link-address', at: this.deps.clock.now(), ...r }),
+      deps.log,
+      this.counters,
+    )
+    const caps = new Map(Object.entries(cfg.core.lmaMtu ?? {}).map(([k, v]) => [canonicalIp6(k), v]))
+    this.pathMtu = new PathMtuTable(cfg.dataplane?.pathMtu ?? null, caps)
+    this.selfBytes = parseIp6(cfg.address)
   }
 
   get mock(): MockDriver | undefined {
@@ -150,6 +180,9 @@ export class MagDaemon {
     for (const u of this.unsubscribe.splice(0)) u()
     for (const d of this.deps.drivers.values()) await d.stop()
     this.timers.stop()
+    if (this.pmtuTimer !== null) this.deps.clock.clearTimeout(this.pmtuTimer)
+    // De-registered MNs took their router addresses off; what is under way finishes first.
+    await this.linkAddrs.close()
     this.deps.io.close()
     try {
       await this.dataplane.close?.(!deregister)
@@ -228,6 +261,7 @@ export class MagDaemon {
   }
 
   private onNd(p: Packet): void {
+    if (p.data[0] === ICMP6_PACKET_TOO_BIG) return this.onPacketTooBig(p)
     this.counters.inc('nd.rx')
     let m
     try {
@@ -371,7 +405,100 @@ export class MagDaemon {
       case 'lma-state':
         this.executeHeartbeat(c)
         return
+      case 'link-address-up':
+        this.linkAddrs.up(c.link, c.address)
+        return
+      case 'link-address-down':
+        this.linkAddrs.down(c.link, c.address)
+        return
     }
+  }
+
+  // ------------------------------------------------------------------ path MTU (RFC 5213 §6.9.5)
+
+  /**
+   * A link's MTU as the kernel reports it (at start and on every RTM_NEWLINK): the uplink's
+   * sets every tunnel's MTU, an access link's caps the MTU option of the MNs on it.
+   */
+  linkMtu(name: string, mtu: number): void {
+    if (this.stopped) return
+    if (name === this.uplink) {
+      const changes = this.pathMtu.setUplink(mtu)
+      if (changes.length === 0) return
+      this.counters.inc('pmtu.uplink-change')
+      this.deps.log.info('uplink mtu', { link: name, mtu })
+      this.applyMtu(changes)
+      return
+    }
+    const last = this.accessMtu.get(name)
+    if (last === mtu) return
+    this.accessMtu.set(name, mtu)
+    // The first report is the baseline: the configured access MTU stands until the link changes.
+    if (last === undefined || !this.links.has(name)) return
+    this.counters.inc('pmtu.access-link-change')
+    this.deps.log.info('access link mtu', { link: name, mtu })
+    this.enqueue({ type: 'mtu', at: this.deps.clock.now(), link: name, mtu })
+  }
+
+  /** The interface holding the Proxy-CoA, and its MTU now. */
+  setUplink(name: string, mtu: number): void {
+    this.uplink = name
+    this.linkMtu(name, mtu)
+  }
+
+  private applyMtu(changes: readonly TunnelMtuChange[]): void {
+    const at = this.deps.clock.now()
+    for (const c of changes) {
+      const pathMtu = this.pathMtu.pathMtu(c.lma ?? null)
+      if (pathMtu !== null && this.dataplane.setPathMtu) {
+        this.dataplane.setPathMtu(c.lma ?? null, pathMtu).catch((e: unknown) => {
+          this.counters.inc('pmtu.dataplane-error')
+          this.deps.log.warn('tunnel mtu update failed', { lma: c.lma ?? null, pathMtu, error: e instanceof Error ? e.message : String(e) })
+        })
+      }
+      this.enqueue({ type: 'mtu', at, ...(c.lma !== undefined ? { lma: c.lma } : {}), mtu: c.mtu })
+    }
+    this.armPmtuExpiry()
+  }
+
+  private armPmtuExpiry(): void {
+    if (this.pmtuTimer !== null) this.deps.clock.clearTimeout(this.pmtuTimer)
+    this.pmtuTimer = null
+    const t = this.pathMtu.nextExpiry()
+    if (t === null || this.stopped) return
+    this.pmtuTimer = this.deps.clock.setTimeout(() => {
+      this.pmtuTimer = null
+      const changes = this.pathMtu.expire(this.deps.clock.now())
+      if (changes.length > 0) this.deps.log.info('path mtu raised again', { changes })
+      this.applyMtu(changes)
+    }, Math.max(0, t - this.deps.clock.now()))
+  }
+
+  /**
+   * RFC 4443 §3.2, RFC 8201 §4: a Packet Too Big about a packet of ours (source: the Proxy-CoA)
+   * to an LMA lowers that path's MTU. Never from an access link (an MN could shrink every MN's
+   * MTU), never about another destination; counted and dropped otherwise.
+   */
+  private onPacketTooBig(p: Packet): void {
+    this.counters.inc('icmp.ptb.rx')
+    const drop = (why: string) => this.counters.inc(`icmp.ptb.dropped.${why}`)
+    if (this.links.has(p.link)) return drop('from-access-link')
+    // Type, Code, Checksum, MTU, then as much of the invoking packet as fits: its IPv6 header.
+    if (p.data.length < 8 + 40 || p.data[1] !== 0) return drop('malformed')
+    const mtu = p.data.readUInt32BE(4)
+    if (!p.data.subarray(8 + 8, 8 + 24).equals(this.selfBytes)) return drop('not-our-packet')
+    const lma = formatIp6(p.data.subarray(8 + 24, 8 + 40))
+    if (!this.knownLma(lma)) return drop('unknown-path')
+    const change = this.pathMtu.packetTooBig(lma, mtu, this.deps.clock.now())
+    if (change === null) return drop(mtu < 1280 ? 'below-minimum' : 'not-lower')
+    this.counters.inc('icmp.ptb.accepted')
+    this.deps.log.info('packet too big', { lma, pathMtu: mtu, from: p.src, tunnelMtu: change.mtu })
+    this.applyMtu([change])
+  }
+
+  private knownLma(lma: string): boolean {
+    for (const p of this.profiles.values()) if (canonicalIp6(p.lma) === lma) return true
+    return typeof this.unknownMn === 'object' && canonicalIp6(this.unknownMn.profile.lma) === lma
   }
 
   // ------------------------------------------------------------------ heartbeat (RFC 5847)
