@@ -183,16 +183,25 @@ describeLab('RFC 5213 §6.8, §6.9.1.2 item 15: the LMA-supplied link-local addr
     const acc = await k.capture(k.ns.mag1, accessLink(1), 'icmp6 and ip6[40] == 134')
     const up0 = await k.capture(k.ns.mag1, 'up0', 'icmp6 and ip6[40] == 2')
     const mnMtu = (): number => Number(nsRun(k.ns.mn(1), ['cat', '/proc/sys/net/ipv6/conf/eth0/mtu']).out.trim())
+    // The data plane's table for its first tunnel peer (T + 2, T = 100 by default).
+    const tunnelRouteMtu = (): number | null => {
+      const m = /\bmtu (\d+)/.exec(nsRun(k.ns.mag1, ['ip', '-6', 'route', 'show', 'table', '102']).out)
+      return m ? Number(m[1]) : null
+    }
+    expect(tunnelRouteMtu()).toBe(1500)
     expect(mnMtu()).toBe(1460)
     // The uplink (the interface holding the Proxy-CoA) goes down to 1400: tunnel MTU 1360.
     expect(nsRun(k.ns.mag1, ['ip', 'link', 'set', 'up0', 'mtu', '1400']).code).toBe(0)
     await waitFor('mn1 MTU 1360 from the RA', () => mnMtu() === 1360, 10_000, 100)
+    // The tunnel itself (seg6: the route into it carries the outer path MTU).
+    await waitFor('tunnel route mtu 1400', () => tunnelRouteMtu() === 1400, 10_000, 100)
     // A router on the path says 1350 for a tunnelled packet of ours to the LMA (RFC 4443 §3.2):
     // tunnel MTU 1310.
     const ptb = packetTooBig(1350)
     const sent = nsRun(k.ns.lma, [process.execPath, RAW_SEND, 'icmp6', MAG1, ptb])
     expect(sent.code).toBe(0)
     await waitFor('mn1 MTU 1310 after the Packet Too Big', () => mnMtu() === 1310, 10_000, 100)
+    await waitFor('tunnel route mtu 1350', () => tunnelRouteMtu() === 1350, 10_000, 100)
     // The same message from an access link changes nothing (an MN must not shrink the path).
     const before = await k.counters('mag1')
     const fromMn = packetTooBig(1290)
