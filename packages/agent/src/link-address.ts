@@ -14,6 +14,9 @@ export type LinkAddressReport = Omit<LinkAddressEvent, 'type' | 'at'>
 
 export class LinkAddressExecutor {
   private readonly chains = new Map<string, Promise<void>>()
+  /** Number of the last command given per (link, address): an up superseded by a later command reports nothing. */
+  private readonly latest = new Map<string, number>()
+  private issued = 0
   private readonly warnedDadOff = new Set<string>()
   private closed = false
 
@@ -32,6 +35,10 @@ export class LinkAddressExecutor {
       this.report({ link, address, result: 'ready' })
       return
     }
+    const n = this.mark(link, address)
+    // Only the newest command for the address speaks for it: an up followed by a down (and
+    // perhaps an up again) must not tell the core 'ready' while the down is still to run.
+    const current = () => !this.closed && this.latest.get(`${link} ${address}`) === n
     this.chain(link, address, async () => {
       const started = Date.now()
       try {
@@ -44,12 +51,12 @@ export class LinkAddressExecutor {
         const fields = { link, address, dadMs: Date.now() - started }
         if (r.result === 'ready') this.log.info('router address up', fields)
         else this.log.warn('router address in use on the link (DAD failed); removed', fields)
-        if (!this.closed) this.report({ link, address, result: r.result })
+        if (current()) this.report({ link, address, result: r.result })
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e)
         this.counters.inc('link-address.failed')
         this.log.error('router address could not be configured', { link, address, error: reason })
-        if (!this.closed) this.report({ link, address, result: 'failed', reason })
+        if (current()) this.report({ link, address, result: 'failed', reason })
       }
     })
   }
@@ -58,6 +65,7 @@ export class LinkAddressExecutor {
     this.counters.inc('link-address.down')
     const ops = this.ops
     if (ops === null) return
+    this.mark(link, address)
     this.chain(link, address, async () => {
       try {
         await ops.del(link, address)
@@ -81,12 +89,20 @@ export class LinkAddressExecutor {
     this.ops?.close()
   }
 
+  private mark(link: string, address: string): number {
+    const n = ++this.issued
+    this.latest.set(`${link} ${address}`, n)
+    return n
+  }
+
   private chain(link: string, address: string, f: () => Promise<void>): void {
     const key = `${link} ${address}`
     const next = (this.chains.get(key) ?? Promise.resolve()).then(f)
     this.chains.set(key, next)
     void next.then(() => {
-      if (this.chains.get(key) === next) this.chains.delete(key)
+      if (this.chains.get(key) !== next) return
+      this.chains.delete(key)
+      this.latest.delete(key)
     })
   }
 }

@@ -7,6 +7,8 @@ import type { AddressAdded, LinkAddressOps } from '@pmip6/dataplane'
 import { validateConfig } from '../src/config'
 import { MagDaemon } from '../src/daemon'
 import type { MagIo, Packet } from '../src/io'
+import { LinkAddressExecutor, type LinkAddressReport } from '../src/link-address'
+import { Counters } from '../src/stats'
 
 const MAG = '2001:db8:ffff::1'
 const LMA = '2001:db8:ffff::2'
@@ -153,5 +155,35 @@ describe('daemon: Packet Too Big (RFC 5213 §6.9.5, RFC 8201 §4)', () => {
     w.d.linkMtu('up0', 1380)
     expect(w.ras.map(mtuOf)).toEqual([1460, 1360, 1340])
     await w.d.stop(false)
+  })
+})
+
+describe('link-address executor: commands for one address run in order', () => {
+  test('§6.9.1.2 item 15: up, down, up again while DAD runs: only the last up reports, after the down ran', async () => {
+    const steps: string[] = []
+    const pending: (() => void)[] = []
+    const ops: LinkAddressOps = {
+      add: (link, address) => {
+        steps.push(`add ${link} ${address}`)
+        return new Promise<AddressAdded>((res) => pending.push(() => res({ result: 'ready', added: true, dadOff: false })))
+      },
+      del: async (link, address) => void steps.push(`del ${link} ${address}`),
+      close: () => undefined,
+    }
+    const reports: LinkAddressReport[] = []
+    const noop = () => undefined
+    const x = new LinkAddressExecutor(ops, (r) => reports.push(r), { debug: noop, info: noop, warn: noop, error: noop }, new Counters())
+    x.up('mn1', LLA)
+    x.down('mn1', LLA)
+    x.up('mn1', LLA)
+    await settle()
+    pending.shift()!()
+    await settle()
+    expect(steps).toEqual([`add mn1 ${LLA}`, `del mn1 ${LLA}`, `add mn1 ${LLA}`])
+    expect(reports).toEqual([])
+    pending.shift()!()
+    await x.idle()
+    expect(reports).toEqual([{ link: 'mn1', address: LLA, result: 'ready' }])
+    await x.close()
   })
 })
