@@ -136,7 +136,7 @@ describe('daemon: the LMA-supplied router address (RFC 5213 §6.9.1.2 item 15)',
 })
 
 describe('daemon: Packet Too Big (RFC 5213 §6.9.5, RFC 8201 §4)', () => {
-  test('§6.9.5: a PTB about our packets to the LMA lowers the MTU of the next RA; one from an access link is dropped', async () => {
+  test('§6.9.5: a PTB about our packets to the LMA lowers the MTU of the next RA (one from an access link is dropped); uplink and access link MTU changes follow', async () => {
     const w = world(undefined)
     await w.d.start()
     w.d.setUplink('up0', 1500)
@@ -154,6 +154,11 @@ describe('daemon: Packet Too Big (RFC 5213 §6.9.5, RFC 8201 §4)', () => {
     expect(c).toMatchObject({ 'icmp.ptb.accepted': 1, 'icmp.ptb.dropped.from-access-link': 1, 'icmp.ptb.dropped.below-minimum': 1, 'icmp.ptb.dropped.not-lower': 1 })
     w.d.linkMtu('up0', 1380)
     expect(w.ras.map(mtuOf)).toEqual([1460, 1360, 1340])
+    // An access link's MTU: the first report is the baseline, a change caps the MN's MTU option.
+    w.d.linkMtu('mn1', 1500)
+    expect(w.ras).toHaveLength(3)
+    w.d.linkMtu('mn1', 1300)
+    expect(w.ras.map(mtuOf)).toEqual([1460, 1360, 1340, 1300])
     await w.d.stop(false)
   })
 })
