@@ -181,7 +181,9 @@ export class Capture {
     child.stderr?.on('data', (c: string) => (err += c))
     await waitFor(`tshark on ${ns}/${iface}`, () => {
       if (child.exitCode !== null) throw new Error(`tshark exited: ${err}`)
-      return err.includes('Capturing on')
+      // tshark says 'Capturing on' before dumpcap has opened the interface (about 100 ms
+      // earlier here); packets in between are lost. 'Capture started' comes once it has.
+      return err.includes('Capture started')
     }, TSHARK_START_TIMEOUT_MS, 50)
     return cap
   }

@@ -16,7 +16,8 @@
  * core waits (clockSynced: adjtimex STA_UNSYNC).
  */
 import { randomInt } from 'node:crypto'
-import { mh, nd, parameterProblem, invokingPacket, parseIp6, isIp6, BeStatus, ParamProbCode, IPV6_HEADER_LENGTH, IPPROTO_MH, ALL_ZERO_ADDR, parseMac, WireError, type NdOption } from '@pmip6/wire'
+import { canonicalIp6, formatIp6, mh, nd, parameterProblem, invokingPacket, parseIp6, isIp6, BeStatus, ParamProbCode, IPV6_HEADER_LENGTH, IPPROTO_MH, ALL_ZERO_ADDR, parseMac, WireError, type NdOption } from '@pmip6/wire'
+import type { LinkAddressOps } from '@pmip6/dataplane'
 import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingView, type LmaHeartbeatView } from '@pmip6/core'
 import type { AccessDriver, LinkEvent, Logger, PresenceQuery } from '@pmip6/driver-api'
 import type { MockDriver } from '@pmip6/driver-mock'
@@ -30,6 +31,8 @@ import { MhIngress, TokenBucket, configuredLmas, ingressConfigOf, type MhDropRea
 /** RFC 6275 §6.1.1: where the fields a Parameter Problem points at sit in the Mobility Header. */
 const MH_PAYLOAD_PROTO_OFFSET = 0
 const MH_HEADER_LEN_OFFSET = 1
+import { LinkAddressExecutor } from './link-address'
+import { PathMtuTable, type TunnelMtuChange } from './path-mtu'
 
 export type ForwardingChange = Extract<MagCommand, { type: 'forwarding-up' | 'forwarding-down' }>
 
@@ -45,6 +48,8 @@ export interface DataPlane {
   idle?(): Promise<void>
   /** keep: leave the kernel state in place (a restart takes it over). */
   close?(keep: boolean): Promise<void>
+  /** The path MTU towards `peer` (null: every peer without its own) changed (RFC 5213 §6.9.5). */
+  setPathMtu?(peer: string | null, pathMtu: number): Promise<void>
 }
 
 /** Signalling only: forwarding changes are logged and counted, nothing is installed. */
@@ -64,6 +69,11 @@ export interface DaemonDeps {
    * absent: only `mag clock-synced` ends a clock wait.
    */
   readonly clockSynced?: () => boolean
+  /**
+   * Puts the LMA-supplied link-local router addresses on access links (RFC 5213 §6.9.1.2 item
+   * 15); absent: no kernel to configure (an in-memory I/O), every address is ready at once.
+   */
+  readonly linkAddresses?: LinkAddressOps
 }
 
 /** Clock checks while the core waits for a synchronised clock: 1 s, doubling up to 64 s (RFC 5213 §6.9.4 in spirit). */
@@ -99,6 +109,9 @@ export interface DaemonStatus {
 }
 
 type HeartbeatCommand = Extract<MagCommand, { type: 'send-heartbeat' | 'lma-state' }>
+
+/** RFC 4443 §3.2 */
+const ICMP6_PACKET_TOO_BIG = 2
 
 export class MagDaemon {
   readonly core: MagCore
@@ -142,6 +155,14 @@ export class MagDaemon {
   /** The pending kernel clock check, and the wait before the next one (kept across waits until a registration succeeds). */
   private clockCheck: unknown = null
   private clockCheckMs = CLOCK_CHECK_INITIAL_MS
+  private readonly linkAddrs: LinkAddressExecutor
+  /** RFC 5213 §6.9.5: the path MTU towards each LMA, from the uplink's MTU and Packet Too Big. */
+  readonly pathMtu: PathMtuTable
+  private uplink: string | null = null
+  /** Last MTU the kernel reported for each link but the uplink (RFC 5213 §6.9.5: an access link's caps the RA's MTU). */
+  private readonly accessMtu = new Map<string, number>()
+  private pmtuTimer: unknown = null
+  private readonly selfBytes: Buffer
 
   constructor(
     readonly cfg: AgentConfig,
@@ -160,6 +181,15 @@ export class MagDaemon {
     this.ingress = new MhIngress(ingressConfigOf(cfg))
     this.ingress.setPeers(configuredLmas(cfg.core.profiles, cfg.core.unknownMn))
     this.errorBucket = new TokenBucket(deps.clock.now())
+    this.linkAddrs = new LinkAddressExecutor(
+      deps.linkAddresses ?? null,
+      (r) => this.enqueue({ type: 'link-address', at: this.deps.clock.now(), ...r }),
+      deps.log,
+      this.counters,
+    )
+    const caps = new Map(Object.entries(cfg.core.lmaMtu ?? {}).map(([k, v]) => [canonicalIp6(k), v]))
+    this.pathMtu = new PathMtuTable(cfg.dataplane?.pathMtu ?? null, caps)
+    this.selfBytes = parseIp6(cfg.address)
   }
 
   get mock(): MockDriver | undefined {
@@ -190,6 +220,9 @@ export class MagDaemon {
     for (const u of this.unsubscribe.splice(0)) u()
     for (const d of this.deps.drivers.values()) await d.stop()
     this.timers.stop()
+    if (this.pmtuTimer !== null) this.deps.clock.clearTimeout(this.pmtuTimer)
+    // De-registered MNs took their router addresses off; what is under way finishes first.
+    await this.linkAddrs.close()
     this.deps.io.close()
     try {
       await this.dataplane.close?.(!deregister)
@@ -360,6 +393,7 @@ export class MagDaemon {
    *   (`nd.drop.unspecified-source-with-slla`).
    */
   private onNd(p: Packet): void {
+    if (p.data[0] === ICMP6_PACKET_TOO_BIG) return this.onPacketTooBig(p)
     this.counters.inc('nd.rx')
     let m
     try {
@@ -512,7 +546,100 @@ export class MagDaemon {
       case 'lma-state':
         this.executeHeartbeat(c)
         return
+      case 'link-address-up':
+        this.linkAddrs.up(c.link, c.address)
+        return
+      case 'link-address-down':
+        this.linkAddrs.down(c.link, c.address)
+        return
     }
+  }
+
+  // ------------------------------------------------------------------ path MTU (RFC 5213 §6.9.5)
+
+  /**
+   * A link's MTU as the kernel reports it (at start and on every RTM_NEWLINK): the uplink's
+   * sets every tunnel's MTU, an access link's caps the MTU option of the MNs on it.
+   */
+  linkMtu(name: string, mtu: number): void {
+    if (this.stopped) return
+    if (name === this.uplink) {
+      const changes = this.pathMtu.setUplink(mtu)
+      if (changes.length === 0) return
+      this.counters.inc('pmtu.uplink-change')
+      this.deps.log.info('uplink mtu', { link: name, mtu })
+      this.applyMtu(changes)
+      return
+    }
+    const last = this.accessMtu.get(name)
+    if (last === mtu) return
+    this.accessMtu.set(name, mtu)
+    // The first report is the baseline: the configured access MTU stands until the link changes.
+    if (last === undefined || !this.links.has(name)) return
+    this.counters.inc('pmtu.access-link-change')
+    this.deps.log.info('access link mtu', { link: name, mtu })
+    this.enqueue({ type: 'mtu', at: this.deps.clock.now(), link: name, mtu })
+  }
+
+  /** The interface holding the Proxy-CoA, and its MTU now. */
+  setUplink(name: string, mtu: number): void {
+    this.uplink = name
+    this.linkMtu(name, mtu)
+  }
+
+  private applyMtu(changes: readonly TunnelMtuChange[]): void {
+    const at = this.deps.clock.now()
+    for (const c of changes) {
+      const pathMtu = this.pathMtu.pathMtu(c.lma ?? null)
+      if (pathMtu !== null && this.dataplane.setPathMtu) {
+        this.dataplane.setPathMtu(c.lma ?? null, pathMtu).catch((e: unknown) => {
+          this.counters.inc('pmtu.dataplane-error')
+          this.deps.log.warn('tunnel mtu update failed', { lma: c.lma ?? null, pathMtu, error: e instanceof Error ? e.message : String(e) })
+        })
+      }
+      this.enqueue({ type: 'mtu', at, ...(c.lma !== undefined ? { lma: c.lma } : {}), mtu: c.mtu })
+    }
+    this.armPmtuExpiry()
+  }
+
+  private armPmtuExpiry(): void {
+    if (this.pmtuTimer !== null) this.deps.clock.clearTimeout(this.pmtuTimer)
+    this.pmtuTimer = null
+    const t = this.pathMtu.nextExpiry()
+    if (t === null || this.stopped) return
+    this.pmtuTimer = this.deps.clock.setTimeout(() => {
+      this.pmtuTimer = null
+      const changes = this.pathMtu.expire(this.deps.clock.now())
+      if (changes.length > 0) this.deps.log.info('path mtu raised again', { changes })
+      this.applyMtu(changes)
+    }, Math.max(0, t - this.deps.clock.now()))
+  }
+
+  /**
+   * RFC 4443 §3.2, RFC 8201 §4: a Packet Too Big about a packet of ours (source: the Proxy-CoA)
+   * to an LMA lowers that path's MTU. Never from an access link (an MN could shrink every MN's
+   * MTU), never about another destination; counted and dropped otherwise.
+   */
+  private onPacketTooBig(p: Packet): void {
+    this.counters.inc('icmp.ptb.rx')
+    const drop = (why: string) => this.counters.inc(`icmp.ptb.dropped.${why}`)
+    if (this.links.has(p.link)) return drop('from-access-link')
+    // Type, Code, Checksum, MTU, then as much of the invoking packet as fits: its IPv6 header.
+    if (p.data.length < 8 + 40 || p.data[1] !== 0) return drop('malformed')
+    const mtu = p.data.readUInt32BE(4)
+    if (!p.data.subarray(8 + 8, 8 + 24).equals(this.selfBytes)) return drop('not-our-packet')
+    const lma = formatIp6(p.data.subarray(8 + 24, 8 + 40))
+    if (!this.knownLma(lma)) return drop('unknown-path')
+    const change = this.pathMtu.packetTooBig(lma, mtu, this.deps.clock.now())
+    if (change === null) return drop(mtu < 1280 ? 'below-minimum' : 'not-lower')
+    this.counters.inc('icmp.ptb.accepted')
+    this.deps.log.info('packet too big', { lma, pathMtu: mtu, from: p.src, tunnelMtu: change.mtu })
+    this.applyMtu([change])
+  }
+
+  private knownLma(lma: string): boolean {
+    for (const p of this.profiles.values()) if (canonicalIp6(p.lma) === lma) return true
+    return typeof this.unknownMn === 'object' && canonicalIp6(this.unknownMn.profile.lma) === lma
   }
 
   // ------------------------------------------------------------------ heartbeat (RFC 5847)

@@ -37,6 +37,7 @@ export async function openKernelDataPlane(cfg: AgentConfig, dcfg: DataplaneConfi
       if (c.type === 'forwarding-up') return k.up({ id: c.mnId, link: c.link, prefixes: c.prefixes, peer: c.mode === 'tunnel' ? c.lma : null })
       return k.down(c.mnId, c.prefixes)
     },
+    setPathMtu: (peer: string | null, pathMtu: number) => k.setPathMtu(peer, pathMtu),
     status: () => k.snapshot(),
     idle: () => k.idle(),
     close: (keep: boolean) => k.close({ keep }),

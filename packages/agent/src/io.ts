@@ -3,7 +3,7 @@
  * (production, labs, e2e tests) or on an in-memory link (benchmarks of the daemon alone).
  * The real one: one raw IPPROTO_MH socket for signalling, one ICMPv6 socket filtered to RS
  * (the MAG does not process RAs) with the ff02::2 membership on each access link
- * (protocol-reference §9.2).
+ * (protocol-reference §9.2), and to Packet Too Big (RFC 5213 §6.9.5: the path MTU to each LMA).
  */
 import { openIcmp6Socket, openMhSocket, ifNameToIndex, ifIndexToName, type RawSocket, type RawMessage, type SendOptions } from '@pmip6/rawsock'
 
@@ -32,6 +32,7 @@ export interface MagIo {
 const ALL_ROUTERS = 'ff02::2' // RFC 4291 §2.7.1: RSs go here
 const ND_HOP_LIMIT = 255 // RFC 4861 §6.1.2
 const ICMP6_ROUTER_SOLICIT = 133
+const ICMP6_PACKET_TOO_BIG = 2 // RFC 4443 §3.2
 const MH_RECEIVE_BUFFER = 32 << 20
 const ND_RECEIVE_BUFFER = 4 << 20
 /**
@@ -54,7 +55,7 @@ export class RawIo implements MagIo {
     // Room for a registration storm's PBAs and an RS flood between two reads (issue 8).
     this.mh = openMhSocket({ receiveBuffer: MH_RECEIVE_BUFFER })
     try {
-      this.icmp = openIcmp6Socket({ types: [ICMP6_ROUTER_SOLICIT], receiveBuffer: ND_RECEIVE_BUFFER })
+      this.icmp = openIcmp6Socket({ types: [ICMP6_ROUTER_SOLICIT, ICMP6_PACKET_TOO_BIG], receiveBuffer: ND_RECEIVE_BUFFER })
     } catch (e) {
       this.mh.close()
       throw e
@@ -84,6 +85,7 @@ export class RawIo implements MagIo {
     this.mh.onMessage((m: RawMessage) => fn({ data: m.data, src: m.src, dst: m.dst, link: this.cachedName(m.ifindex), hopLimit: m.hopLimit }))
   }
 
+  /** RSs and Packet Too Big messages (the first byte, the ICMPv6 type, tells them apart). */
   onNd(fn: (p: Packet) => void): void {
     this.icmp.onMessage((m: RawMessage) => fn({ data: m.data, src: m.src, dst: m.dst, link: this.nameOf(m.ifindex), hopLimit: m.hopLimit }))
   }

@@ -15,6 +15,7 @@ import { MagDaemon, type DataPlane } from './daemon'
 import { openKernelDataPlane } from './forwarding'
 import { startDhcp6Relay, type Dhcp6RelayHandle } from './dhcp6'
 import { RawIo, type MagIo } from './io'
+import { LinkWatcher, NetlinkLinkAddresses } from '@pmip6/dataplane'
 import { createLogger, child } from './log'
 import { systemClock, type Clock } from './timers'
 import type winston from 'winston'
@@ -170,7 +171,25 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   } else if (!dataplane) {
     log.warn('no data plane configured (dataplane: in the config): signalling only, nothing is forwarded')
   }
-  const daemon = new MagDaemon(cfg, { log: child(log, 'daemon'), clock, io, drivers, clockSynced: deps.clockSynced ?? clockSynced, ...(dataplane ? { dataplane } : {}) })
+  // With real sockets, the kernel too: router addresses on access links (RFC 5213 §6.9.1.2 item
+  // 15) and link MTU reports (§6.9.5). An in-memory I/O has neither.
+  const dlog = child(log, 'daemon')
+  const linkAddresses = deps.io ? undefined : new NetlinkLinkAddresses((e) => dlog.warn('netlink socket error (link addresses)', { error: e.message }))
+  const daemon = new MagDaemon(cfg, { log: dlog, clock, io, drivers, clockSynced: deps.clockSynced ?? clockSynced, ...(dataplane ? { dataplane } : {}), ...(linkAddresses ? { linkAddresses } : {}) })
+  let watcher: LinkWatcher | null = null
+  if (!deps.io) {
+    try {
+      watcher = new LinkWatcher((l) => daemon.linkMtu(l.name, l.mtu), (e) => dlog.warn('netlink socket error (link events)', { error: e.message }))
+      const uplink = await watcher.addressDev(cfg.address)
+      const links = await watcher.links()
+      const up = links.find((l) => l.name === uplink)
+      if (up) daemon.setUplink(up.name, up.mtu)
+      else dlog.warn('the Proxy-CoA is on no interface: the tunnel MTU does not follow the uplink', { address: cfg.address })
+      for (const l of links) daemon.linkMtu(l.name, l.mtu)
+    } catch (e) {
+      dlog.warn('link events unavailable: the tunnel MTU stays as configured', { error: (e as Error).message })
+    }
+  }
   const reload = () => {
     if (!configPath) throw new ControlError('no config file to reload')
     const next = loadConfig(configPath)
@@ -192,6 +211,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
       log.info('metrics endpoint ready', { url: `http://${cfg.metrics.listen}/metrics` })
     }
   } catch (e) {
+    watcher?.close()
     await metrics?.close()
     dhcp6Relay?.stop()
     await dataplane?.close?.(false).catch(() => undefined)
@@ -213,6 +233,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
         await control.stop()
         await metrics?.close()
         dhcp6Relay?.stop()
+        watcher?.close()
         await daemon.stop(deregister)
       })()
       return stopping

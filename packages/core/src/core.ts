@@ -43,6 +43,7 @@ import type {
   Millis,
   MobilityMode,
   HeartbeatEvent,
+  LinkAddressEvent,
   LmaHeartbeatView,
   MtuEvent,
   ForwardingFailedEvent,
@@ -140,6 +141,14 @@ if (T_SENDS + MAX_UPDATE_RATE > STRIDE) throw new Error('TimeSlab STRIDE too sma
 
 /** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
 const HEARTBEAT_SEED_SALT = 0x48425453
+/** Mixed into the seed of the PRNG that draws replacement link-local addresses (item 15). */
+const LINK_LOCAL_SEED_SALT = 0x4c4c4131
+/**
+ * Replacement link-local addresses tried for one MN after DAD found the previous one in use
+ * (RFC 5213 §6.9.1.2 item 15 says "a different" one; a bound, so a link where every address
+ * collides ends in a visible failure instead of a loop).
+ */
+export const MAX_LINK_LOCAL_REPLACEMENTS = 3
 const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
 const REJECT_REASON: string[] = []
 
@@ -174,6 +183,14 @@ class Entry {
   req: readonly string[] = EMPTY
   /** §6.9.1.2 item 15: link-local address the LMA gave for this MN's link. */
   lla: string | null = null
+  /** The router address this entry holds on its link (RouterAddr key), or null. */
+  llaKey: string | null = null
+  /** Advertising waits for the router address to be ready on the link (link-address event). */
+  raWait = false
+  /** An address DAD found in use on this MN's link: never taken back from a PBA (item 15). */
+  badLla: string | null = null
+  /** Replacement addresses tried after DAD failures (item 15). */
+  llaTries = 0
   localPrefix: string | null = null
   localIdx = -1
   seq = -1
@@ -282,6 +299,18 @@ class Entry {
     this.slab.release(this.t)
     this.t = 0
   }
+}
+
+/**
+ * A link-local router address the MAG puts on an access link for the MNs there (RFC 5213 §6.8,
+ * §6.9.1.2 item 15), shared by every entry that advertises from it and removed after the last.
+ */
+interface RouterAddr {
+  readonly link: string
+  readonly address: string
+  users: number
+  /** The link-address event said ready: RAs may come from it. */
+  ready: boolean
 }
 
 interface Settings {
@@ -425,6 +454,9 @@ function timerKindOf(text: string): TimerKind | null {
 
 export const timerKey = (kind: TimerKind, mnId: string): string => `${kind}/${mnId}`
 
+/** Key of a router address on a link (interface names hold no spaces). */
+const routerAddrKey = (link: string, address: string): string => `${link} ${address}`
+
 class Core implements MagCore {
   private readonly s: Settings
   private store: ProfileStore
@@ -460,6 +492,12 @@ class Core implements MagCore {
   private seqCounter: number
   private readonly prng: Prng
   private readonly tunnelMtu = new Map<string, number>()
+  /** Tunnel MTU for LMAs without a value of their own; an mtu event without lma and link replaces it. */
+  private defaultTunnelMtu: number
+  /** Router addresses the MAG holds on access links, by routerAddrKey(). */
+  private readonly routerAddrs = new Map<string, RouterAddr>()
+  /** Draws replacement link-local interface identifiers (item 15); its own, so RA timing stays as it was. */
+  private readonly llPrng: Prng
   private readonly linkMtu = new Map<string, number>()
   private readonly links: ReadonlyMap<string, LinkConfig>
   private readonly pool: PrefixPool | null
@@ -482,6 +520,8 @@ class Core implements MagCore {
     this.store = new ProfileStore(cfg.profiles, cfg.unknownMn)
     this.seqCounter = this.s.initialSequence
     this.prng = new Prng(cfg.seed ?? 1)
+    this.llPrng = new Prng((cfg.seed ?? 1) ^ LINK_LOCAL_SEED_SALT)
+    this.defaultTunnelMtu = this.s.tunnelMtu
     for (const [lma, mtu] of Object.entries(cfg.lmaMtu ?? {})) this.tunnelMtu.set(canonicalIp6(lma), mtu)
     this.links = new Map(Object.entries(this.s.links))
     for (const [link, l] of this.links) if (l.mtu !== undefined) this.linkMtu.set(link, l.mtu)
@@ -547,6 +587,9 @@ class Core implements MagCore {
         break
       case 'binding-error':
         this.onBindingError(ev)
+        break
+      case 'link-address':
+        this.onLinkAddress(ev)
         break
       default:
         assertNever(ev, 'event')
@@ -788,6 +831,7 @@ class Core implements MagCore {
     const superseding = e.state === 'deregistering'
     if (e.link !== ev.link) {
       this.stopService(e)
+      this.releaseRouterAddress(e)
       this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
     }
     // Re-linked even on the same link: the MAC (and so the link+MAC index) may have changed.
@@ -859,6 +903,8 @@ class Core implements MagCore {
    */
   private deregister(e: Entry, reason: string): void {
     this.stopService(e)
+    // The MN is gone (not a failure that keeps it here): its router address leaves the link now.
+    if (e.failReason === null) this.releaseRouterAddress(e)
     if (e.pending === P_DEREG && e.phase !== PH_DEFERRED) {
       // A de-registration already went out (policy switch to host mode): it covers this too.
       this.remove(e, reason)
@@ -880,6 +926,7 @@ class Core implements MagCore {
     this.disarm(e, 'expire')
     this.disarm(e, 'ra')
     this.disarm(e, 'rs')
+    this.releaseRouterAddress(e)
     this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
     this.releaseLocal(e)
     this.removeFromLink(e)
@@ -1449,7 +1496,10 @@ class Core implements MagCore {
       return
     }
     this.cancelPbu(e)
-    if (lla !== null && this.s.fixedLinkLocal === null) e.lla = lla
+    // Item 15: never back to an address DAD found in use on this link (an LMA that did not take
+    // the replacement we uploaded would otherwise send us round in circles).
+    if (lla !== null && this.s.fixedLinkLocal === null && lla !== e.badLla) e.lla = lla
+    this.holdRouterAddress(e)
     const removed = same ? EMPTY : minus(old, prefixes)
     const added = same ? EMPTY : wasAdv ? minus(prefixes, old) : prefixes
     const profile = e.profile!
@@ -1579,11 +1629,152 @@ class Core implements MagCore {
     return this.s.fixedLinkLocal ?? e.lla ?? this.linkCfg(e.link)?.linkLocal ?? UNSPECIFIED
   }
 
+  /**
+   * RFC 5213 §6.8, §6.9.1.2 item 15: the LMA-supplied link-local address must be on the MN's
+   * access link before an RA comes from it. The entry takes a reference on (link, address); the
+   * first one asks the daemon to configure it (link-address-up), the last one to remove it.
+   * A fixed link-local address (or a link's configured one) is the operator's to configure.
+   */
+  private holdRouterAddress(e: Entry): void {
+    const want = this.s.fixedLinkLocal === null && e.lla !== null ? routerAddrKey(e.link, e.lla) : null
+    if (want === e.llaKey) return
+    const wasAdvertising = e.llaKey === null ? false : this.routerReady(e) && this.advertised(e).length > 0
+    this.releaseRouterAddress(e)
+    if (want === null) return
+    let r = this.routerAddrs.get(want)
+    if (r === undefined) {
+      r = { link: e.link, address: e.lla!, users: 0, ready: false }
+      this.routerAddrs.set(want, r)
+      this.out.push({ type: 'link-address-up', link: r.link, address: r.address })
+    }
+    r.users++
+    e.llaKey = want
+    // The LMA named another address while the MN was served: advertise again once it is up.
+    if (!r.ready && wasAdvertising) e.raWait = true
+  }
+
+  private releaseRouterAddress(e: Entry): void {
+    const key = e.llaKey
+    if (key === null) return
+    e.llaKey = null
+    e.raWait = false
+    const r = this.routerAddrs.get(key)
+    if (r === undefined) return
+    if (--r.users > 0) return
+    this.routerAddrs.delete(key)
+    this.out.push({ type: 'link-address-down', link: r.link, address: r.address })
+  }
+
+  /** RAs may come from the entry's router address: nothing to configure, or it is on the link. */
+  private routerReady(e: Entry): boolean {
+    if (this.s.fixedLinkLocal !== null || e.lla === null) return true
+    return e.llaKey !== null && this.routerAddrs.get(e.llaKey)?.ready === true
+  }
+
+  private onLinkAddress(ev: LinkAddressEvent): void {
+    let address: string
+    try {
+      address = canonicalIp6(ev.address)
+    } catch {
+      this.inc('link-address-stale')
+      return
+    }
+    const key = routerAddrKey(ev.link, address)
+    const r = this.routerAddrs.get(key)
+    // Released meanwhile (the daemon runs the down after it), or a repeat.
+    if (r === undefined || r.ready) {
+      this.inc('link-address-stale')
+      return
+    }
+    const users: Entry[] = []
+    for (let p = this.byLink.get(ev.link) ?? null; p; p = p.next) if (p.llaKey === key) users.push(p)
+    switch (ev.result) {
+      case 'ready':
+        this.inc('link-address-ready')
+        r.ready = true
+        for (const e of users) {
+          e.llaTries = 0
+          if (!e.raWait) continue
+          e.raWait = false
+          if (this.advertised(e).length > 0) this.startAdvertising(e, EMPTY)
+        }
+        return
+      case 'duplicate':
+        // The daemon took the address off again: nobody holds it any more.
+        this.inc('link-address-duplicate')
+        this.routerAddrs.delete(key)
+        for (const e of users) {
+          e.llaKey = null
+          this.replaceLinkLocal(e, address)
+        }
+        return
+      case 'failed':
+        this.inc('link-address-failed')
+        this.routerAddrs.delete(key)
+        for (const e of users) {
+          e.llaKey = null
+          this.routerAddressFailed(e, `router-address-failed: ${ev.reason ?? 'refused by the kernel'}`)
+        }
+        return
+      default:
+        assertNever(ev.result, 'link-address result')
+    }
+  }
+
+  /**
+   * Item 15: the LMA's link-local address is in use on the link (the MN has it): the MAG "MUST NOT
+   * use that address, but SHOULD configure a different link-local address" and upload it to the
+   * LMA in a PBU at once, so the next MAG of a handoff gets the one in use.
+   */
+  private replaceLinkLocal(e: Entry, bad: string): void {
+    e.badLla = bad
+    if (e.llaTries >= MAX_LINK_LOCAL_REPLACEMENTS) {
+      this.routerAddressFailed(e, 'router-address-in-use')
+      return
+    }
+    e.llaTries++
+    e.lla = this.randomLinkLocal()
+    this.holdRouterAddress(e)
+    e.raWait = true
+    if (e.mode === 'network' && e.profile && (e.state === 'registered' || e.state === 'refreshing')) {
+      this.inc('link-local-replaced')
+      this.changeState(e, 'refreshing', 'router-address-in-use')
+      this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
+    }
+  }
+
+  /** fe80::/64 with a random, non-zero interface identifier (RFC 4291 §2.5.6, RFC 7136). */
+  private randomLinkLocal(): string {
+    const b = Buffer.alloc(16)
+    b[0] = 0xfe
+    b[1] = 0x80
+    do {
+      b.writeUInt32BE(Math.floor(this.llPrng.next() * 0x1_0000_0000), 8)
+      b.writeUInt32BE(Math.floor(this.llPrng.next() * 0x1_0000_0000), 12)
+    } while (isAllZero(b.subarray(8)))
+    return formatIp6(b)
+  }
+
+  /**
+   * The router address cannot be had: without RAs the binding serves nothing (as a forwarding
+   * failure, §6.10): it is de-registered and the entry ends 'failed' with the reason.
+   */
+  private routerAddressFailed(e: Entry, reason: string): void {
+    if (e.lmaState && e.profile && e.mode === 'network' && e.state !== 'deregistering') {
+      e.failReason = reason
+      this.deregister(e, reason)
+      return
+    }
+    this.stopService(e)
+    this.cancelPbu(e)
+    this.changeState(e, 'failed', reason)
+  }
+
   /** RFC 5213 §6.9.5: the lower of the tunnel MTU and the access link MTU. */
   private mtuFor(e: Entry): number {
     const link = (this.linkMtu.size === 0 ? undefined : this.linkMtu.get(e.link)) ?? this.s.accessMtu
     if (e.mode === 'host' || !e.profile) return link
-    return Math.min(link, this.tunnelMtu.get(e.profile.lma) ?? this.s.tunnelMtu)
+    return Math.min(link, this.tunnelMtu.get(e.profile.lma) ?? this.defaultTunnelMtu)
   }
 
   /**
@@ -1591,6 +1782,11 @@ class Core implements MagCore {
    * sets the router lifetime to 0 and advertises nothing else (the MN loses this router).
    */
   private sendRa(e: Entry, to: string, withdrawn: readonly string[], final: boolean): void {
+    if (!this.routerReady(e)) {
+      // Not on the link yet (item 15): the kernel would refuse the source address.
+      this.inc('ra-suppressed:router-address-pending')
+      return
+    }
     const pios: PioSpec[] = []
     let managed = false
     let other = false
@@ -1682,6 +1878,13 @@ class Core implements MagCore {
 
   /** The MN is served now: RA at once, then MAX_INITIAL_RTR_ADVERTISEMENTS - 1 more soon, then periodic. */
   private startAdvertising(e: Entry, withdrawn: readonly string[]): void {
+    this.holdRouterAddress(e)
+    if (!this.routerReady(e)) {
+      // The first RA goes when the link-address event says the address is up (onLinkAddress).
+      e.raWait = true
+      this.inc('ra-deferred:router-address')
+      return
+    }
     this.sendRa(e, ALL_NODES, withdrawn, false)
     e.routerUp = this.s.routerLifetimeS > 0
     e.raLeft = MAX_INITIAL_RTR_ADVERTISEMENTS - 1
@@ -1716,6 +1919,8 @@ class Core implements MagCore {
     const e = this.findOnLink(ev.link, mac)
     if (!e) return this.rsDrop('unknown-mn')
     if (this.advertised(e).length === 0) return this.rsDrop('no-binding')
+    // The unsolicited RAs follow as soon as the router address is up.
+    if (!this.routerReady(e)) return this.rsDrop('router-address-pending')
     if (e.due(T_RS) !== NOT_ARMED) return this.rsDrop('rate-limited')
     let t = this.now + this.prng.between(0, MAX_RA_DELAY_TIME_MS)
     const earliest = e.lastRaAt + this.s.minDelayBetweenRasMs
@@ -1751,14 +1956,19 @@ class Core implements MagCore {
         this.inc('mtu-ignored')
         return
       }
-      this.tunnelMtu.set(lma, ev.mtu)
     }
+    // §6.9.5: "the adjusted tunnel MTU value ... SHOULD be notified to the impacted mobile nodes
+    // by sending additional Router Advertisement messages": those whose MTU option changes.
+    const before = new Map<Entry, number>()
+    for (const e of this.byMn.values()) if (this.advertised(e).length > 0) before.set(e, this.mtuFor(e))
+    if (lma !== null) this.tunnelMtu.set(lma, ev.mtu)
     if (ev.link !== undefined) this.linkMtu.set(ev.link, ev.mtu)
-    // §6.9.5: tell the MNs behind that tunnel or on that link with an additional RA.
-    for (const e of this.byMn.values()) {
-      if (this.advertised(e).length === 0) continue
-      const hit = (ev.link !== undefined && e.link === ev.link) || (lma !== null && e.mode === 'network' && e.profile?.lma === lma)
-      if (hit) this.sendRa(e, ALL_NODES, EMPTY, false)
+    if (lma === null && ev.link === undefined) this.defaultTunnelMtu = ev.mtu
+    this.inc('mtu-changed')
+    for (const [e, old] of before) {
+      if (this.mtuFor(e) === old) continue
+      this.inc('ra-sent:mtu')
+      this.sendRa(e, ALL_NODES, EMPTY, false)
     }
   }
 

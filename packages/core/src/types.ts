@@ -223,13 +223,31 @@ export interface ProfilesEvent {
   readonly profiles: readonly PolicyProfile[]
   readonly unknownMn?: UnknownMnPolicy
 }
-/** A new Path/tunnel MTU towards an LMA, or a new access link MTU (RFC 5213 §6.9.5). */
+/**
+ * A new MTU (RFC 5213 §6.9.5): with `lma`, the tunnel MTU towards that LMA (its path MTU minus
+ * the encapsulation; it replaces a configured `lmaMtu`); with `link`, that access link's MTU;
+ * with neither, the tunnel MTU for every LMA without a value of its own (the uplink's MTU changed).
+ */
 export interface MtuEvent {
   readonly type: 'mtu'
   readonly at: Millis
   readonly lma?: string
   readonly link?: LinkRef
   readonly mtu: number
+}
+
+/**
+ * The outcome of a link-address-up (RFC 5213 §6.9.1.2 item 15): 'ready', the address is on the
+ * link and usable (DAD passed); 'duplicate', DAD found another node (the MN) using it, and the
+ * daemon removed it again; 'failed', the kernel refused it (nothing was left behind).
+ */
+export interface LinkAddressEvent {
+  readonly type: 'link-address'
+  readonly at: Millis
+  readonly link: LinkRef
+  readonly address: string
+  readonly result: 'ready' | 'duplicate' | 'failed'
+  readonly reason?: string
 }
 
 /**
@@ -280,6 +298,7 @@ export type MagEvent =
   | ProfilesEvent
   | MtuEvent
   | HeartbeatEvent
+  | LinkAddressEvent
 
 // ---------------------------------------------------------------- states and commands
 
@@ -371,6 +390,19 @@ export interface LinkTeardownCommand {
   /** On a shared link, only this station is disconnected. */
   readonly llId: string | null
 }
+/**
+ * RFC 5213 §6.8, §6.9.1.2 item 15: put the link-local address the LMA gave on the MN's access
+ * link (up, answered by a link-address event), or take it off when its last user on that link
+ * is gone (down). The core sends no RA from the address before the link-address event says ready.
+ */
+interface LinkAddressBase {
+  readonly link: LinkRef
+  /** Canonical link-local address text. */
+  readonly address: string
+}
+export type LinkAddressUpCommand = LinkAddressBase & { readonly type: 'link-address-up' }
+export type LinkAddressDownCommand = LinkAddressBase & { readonly type: 'link-address-down' }
+export type LinkAddressCommand = LinkAddressUpCommand | LinkAddressDownCommand
 export interface StateChangedCommand {
   readonly type: 'state-changed'
   readonly mnId: string
@@ -409,6 +441,7 @@ export type MagCommand =
   | QueryPresenceCommand
   | ForwardingCommand
   | LinkTeardownCommand
+  | LinkAddressCommand
   | StateChangedCommand
   | SendHeartbeatCommand
   | LmaStateCommand

@@ -209,7 +209,9 @@ describe('RFC 5213 §6.9.1.2 PBA processing', () => {
     const h = new Harness(config({ fixedLinkLocal: undefined }))
     const pbu = lastPbu(h.attach())
     expect(opt(pbu, 'link-local-address')).toBeDefined()
-    const cmds = h.pba(pbaFor(pbu, 0, { prefixes: [P1], lla: 'fe80::abcd' }))
+    // The address goes on the link first; the RA follows once it is there (link-local.test.ts).
+    expect(ofType(h.pba(pbaFor(pbu, 0, { prefixes: [P1], lla: 'fe80::abcd' })), 'link-address-up')).toEqual([{ type: 'link-address-up', link: 'ppp0', address: 'fe80::abcd' }])
+    const cmds = h.step({ type: 'link-address', at: h.now, link: 'ppp0', address: 'fe80::abcd', result: 'ready' })
     expect(ras(cmds)[0]!.src).toBe('fe80::abcd')
     expect(h.view()!.routerAddress).toBe('fe80::abcd')
     // And the refresh carries it back to the LMA.

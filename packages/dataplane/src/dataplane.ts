@@ -180,6 +180,8 @@ export class DataPlane {
   private readonly tunnels = new Map<string, Shared>()
   private readonly freeSlots: number[] = []
   private readonly guards = new Map<string, Shared>()
+  /** Path MTU per peer learnt since start (RFC 5213 §6.9.5), over the base one. */
+  private readonly peerPathMtu = new Map<string, number>()
   private readonly bindings = new Map<string, Binding>()
   /** Tail of each binding's chain of changes: one binding's changes run in order. */
   private readonly chains = new Map<string, Promise<void>>()
@@ -198,7 +200,7 @@ export class DataPlane {
     private readonly log: LogFn,
     readonly backend: Backend,
     readonly uplink: string,
-    readonly pathMtu: number,
+    private basePathMtu: number,
     private readonly layout: Layout,
   ) {
     for (let i = layout.maxTunnels - 1; i >= 0; i--) this.freeSlots.push(i)
@@ -254,9 +256,57 @@ export class DataPlane {
     this.objectCount += tx.added.length
   }
 
+  /** Path MTU towards peers without a value of their own (the uplink's, or the configured one). */
+  get pathMtu(): number {
+    return this.basePathMtu
+  }
+
   /** Tunnel MTU towards peers (RFC 5213 §6.9.5): the path MTU minus the encapsulation. */
   get tunnelMtu(): number {
     return tunnelMtuFor(this.pathMtu)
+  }
+
+  private pathMtuFor(peer: string): number {
+    return this.peerPathMtu.get(peer) ?? this.basePathMtu
+  }
+
+  /**
+   * RFC 5213 §6.9.5: "the corresponding tunnel MTU value MUST be updated" when a path MTU
+   * changes: for `peer`, or (null) for every peer without its own value. ip6tnl: the device's
+   * MTU; seg6: the routes into the tunnel carry the outer path MTU, replaced in place. Runs on
+   * each tunnel's own chain (after its creation, before its removal); later tunnels use it too.
+   */
+  async setPathMtu(peer: string | null, pathMtu: number): Promise<void> {
+    const key = peer === null ? null : canonicalIp6(peer)
+    if (key === null) this.basePathMtu = pathMtu
+    // Back to the base value (a lowered one expired): the peer follows the base again.
+    else if (pathMtu === this.basePathMtu) this.peerPathMtu.delete(key)
+    else this.peerPathMtu.set(key, pathMtu)
+    const targets = [...this.tunnels.values()].filter((t) => (key === null ? !this.peerPathMtu.has(t.key) : t.key === key))
+    await Promise.all(targets.map((t) => this.retune(t)))
+  }
+
+  private retune(t: Shared): Promise<void> {
+    const step = t.chain.then(async () => {
+      if (t.installed === null || t.slot < 0) return
+      const pathMtu = this.pathMtuFor(t.key)
+      const objs = tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot: t.slot, self: this.opts.self, peer: t.key, uplink: this.uplink, pathMtu })
+      if (this.backend === 'ip6tnl') await this.rtnl.setLinkMtu(tunnelName(t.slot), tunnelMtuFor(pathMtu))
+      else for (const o of objs) if (o.kind === 'route') await this.rtnl.replaceRoute(o)
+      t.installed = objs
+      // 'subtree' with seg6: each MN's uplink route encapsulates too, with the same MTU.
+      for (const b of this.bindings.values()) {
+        if (b.peer !== t.key) continue
+        for (const [p, old] of b.byPrefix) {
+          const next = old.map((o) => (o.kind === 'route' && o.encap?.type === 'seg6-encap-red' ? { ...o, mtu: pathMtu } : o))
+          for (const o of next) if (o.kind === 'route' && o.encap?.type === 'seg6-encap-red') await this.rtnl.replaceRoute(o)
+          b.byPrefix.set(p, next)
+        }
+      }
+      this.log('info', 'tunnel mtu', { peer: t.key, pathMtu, tunnelMtu: tunnelMtuFor(pathMtu) })
+    })
+    t.chain = step.catch(() => undefined)
+    return step
   }
 
   /**
@@ -353,7 +403,7 @@ export class DataPlane {
     try {
       if (!existing && this.opts.role === 'mag') guard = await this.acquire(this.guards, req.link, () => this.guardObjects(req.link))
       if (!existing && peer !== null) tunnel = await this.acquire(this.tunnels, peer, (r) => this.tunnelObjectsFor(r))
-      const t = peer === null ? null : { backend: this.backend, slot: this.tunnels.get(peer)!.slot, peer, uplink: this.uplink, pathMtu: this.pathMtu }
+      const t = peer === null ? null : { backend: this.backend, slot: this.tunnels.get(peer)!.slot, peer, uplink: this.uplink, pathMtu: this.pathMtuFor(peer) }
       const per: [string, KObj[]][] = []
       for (const text of req.prefixes) {
         const p = prefixOf(text)
@@ -489,7 +539,7 @@ export class DataPlane {
     const slot = this.freeSlots.pop()
     if (slot === undefined) throw new Error(`no free tunnel slot: ${this.layout.maxTunnels} peers in use (dataplane.maxTunnels)`)
     res.slot = slot
-    return tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot, self: this.opts.self, peer: res.key, uplink: this.uplink, pathMtu: this.pathMtu })
+    return tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot, self: this.opts.self, peer: res.key, uplink: this.uplink, pathMtu: this.pathMtuFor(res.key) })
   }
 
   /** Removal is best effort: an object already gone (a link deleted under us) is not an error. */

@@ -25,6 +25,8 @@ import { BatchRtnl, RtnlRefusal } from './batch'
 import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type KObj, type Prefix, type RouteObj, type RuleObj } from './model'
 
 const AF_INET6 = 10
+/** linux/netlink.h NLM_F_REPLACE: an RTM_NEWROUTE that replaces the route with the same key. */
+const NLM_F_REPLACE = 0x100
 /** linux/rtnetlink.h RTPROT_KERNEL: what the kernel's own rules carry. */
 const RTPROT_KERNEL = 2
 const REQUEST_TIMEOUT_MS = 2000
@@ -92,6 +94,9 @@ export interface Rtnl {
   delRuleInfo(r: RuleInfo): Promise<void>
   delRouteInfo(r: RouteInfo): Promise<void>
   delLinkByName(name: string): Promise<void>
+  /** Replaces a route in place (same table, prefixes and device): a new MTU, RFC 5213 §6.9.5. */
+  replaceRoute(o: RouteObj): Promise<void>
+  setLinkMtu(name: string, mtu: number): Promise<void>
   close(): void
 }
 
@@ -369,6 +374,19 @@ export class NetlinkRtnl implements Rtnl {
     })
   }
 
+  async replaceRoute(o: RouteObj): Promise<void> {
+    await this.wrap('add', () => `${describe(o)} (replace)`, async () => {
+      await this.batch.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, await this.routeBody(o, true))
+    })
+  }
+
+  async setLinkMtu(name: string, mtu: number): Promise<void> {
+    await this.wrap('add', `link ${name} mtu ${mtu}`, async () => {
+      const index = await this.index(name)
+      await this.s.setLink({ index }, { mtu }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+    })
+  }
+
   close(): void {
     this.batch.close()
     this.s.socket.close()
@@ -434,6 +452,14 @@ export class FaultyRtnl implements Rtnl {
   }
   delLinkByName(name: string): Promise<void> {
     return this.inner.delLinkByName(name)
+  }
+  async replaceRoute(o: RouteObj): Promise<void> {
+    this.tick('add', describe(o))
+    await this.inner.replaceRoute(o)
+  }
+  async setLinkMtu(name: string, mtu: number): Promise<void> {
+    this.tick('add', `link ${name} mtu ${mtu}`)
+    await this.inner.setLinkMtu(name, mtu)
   }
   close(): void {
     this.inner.close()

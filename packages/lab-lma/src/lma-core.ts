@@ -58,6 +58,23 @@ import { PrefixPool, prefixFromBytes, toPrefix, type PoolStats, type Prefix } fr
 
 export type Millis = number
 
+/**
+ * The link-local address this LMA generates for an MN's access links (RFC 5213 §5.1, §6.8;
+ * "the specific method ... is out of scope"): fe80::/64 with an interface identifier hashed from
+ * the MN-Identifier (FNV-1a, 64 bits), so it is the same for the whole mobility session and after
+ * a restart of the lab LMA. Not a secret: a MAG runs DAD on it (item 15 of §6.9.1.2).
+ */
+export function linkLocalFor(mnId: string): Buffer {
+  let h = 0xcbf29ce484222325n
+  for (const b of Buffer.from(mnId, 'utf8')) h = BigInt.asUintN(64, (h ^ BigInt(b)) * 0x100000001b3n)
+  if (h === 0n) h = 1n
+  const a = Buffer.alloc(16)
+  a[0] = 0xfe
+  a[1] = 0x80
+  a.writeBigUInt64BE(h, 8)
+  return a
+}
+
 // --- RFC 5213 §9.1 LMA configuration variables (defaults: protocol-reference.md §4.1) ---
 /** RFC 5213 §9.1 MinDelayBeforeBCEDelete: how long a de-registered BCE is kept (§5.3.5). */
 export const MIN_DELAY_BEFORE_BCE_DELETE_MS = 10_000
@@ -589,8 +606,9 @@ export class LmaCore {
         att,
         hi,
         ...(llId !== undefined ? { llId } : {}),
-        // RFC 5213 §6.8: the first MAG's link-local address is kept and handed to later MAGs.
-        ...(lla !== undefined && !isAllZero(lla) ? { linkLocal: lla } : {}),
+        // RFC 5213 §5.1, §6.8: the MAG's link-local address on the MN's link, kept for the whole
+        // session and handed to every later MAG; generated here when the MAG asks (ALL_ZERO).
+        ...(lla === undefined ? {} : { linkLocal: isAllZero(lla) ? linkLocalFor(mnId) : lla }),
         ...(ts !== undefined && this.timestampMode !== 'sequence' ? { lastTimestamp: timestampToMs(ts) } : {}),
         lastSequence: pbu.sequence,
       }
@@ -611,7 +629,10 @@ export class LmaCore {
     bce.att = att
     bce.hi = hi
     if (llId !== undefined) bce.llId = llId
-    if (lla !== undefined && !isAllZero(lla) && bce.linkLocal === undefined) bce.linkLocal = lla
+    // A MAG names the address it uses (RFC 5213 §6.9.1.2 item 15: it replaced ours, found in
+    // use on the link): that one is handed on from now on. ALL_ZERO asks for the stored one.
+    if (lla !== undefined && !isAllZero(lla)) bce.linkLocal = lla
+    else if (lla !== undefined && bce.linkLocal === undefined) bce.linkLocal = linkLocalFor(mnId)
     if (ts !== undefined && this.timestampMode !== 'sequence') bce.lastTimestamp = timestampToMs(ts)
     bce.lastSequence = pbu.sequence
     if (wasDeregistering) {
