@@ -8,5 +8,5 @@ const path = require('node:path')
 const out = process.env.KT_OUT
 const { patterns } = JSON.parse(fs.readFileSync(path.join(out, 'args.json'), 'utf8'))
 const jest = path.join(__dirname, '../../node_modules/jest/bin/jest.js')
-const r = spawnSync(process.execPath, [jest, '-c', path.join(__dirname, 'jest.config.js'), '--runInBand', '--ci', '--json', `--outputFile=${path.join(out, 'jest.json')}`, ...patterns], { stdio: 'inherit' })
+const r = spawnSync(process.execPath, [jest, '-c', path.join(__dirname, 'jest.config.js'), '--runInBand', '--ci', '--json', `--outputFile=${path.join(out, 'jest.json')}`, ...patterns], { stdio: 'inherit', env: { ...process.env, FORCE_COLOR: '0' } })
 process.exit(r.status ?? 1)

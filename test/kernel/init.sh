@@ -29,6 +29,10 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /dev/shm
 mkdir -p /run/netns
+# IPv6 is a module here: rtnetlink requests for AF_INET6 do not load it (only socket() does).
+# ip6_tunnel adds its fallback device ip6tnl0 to every namespace: loaded now, a namespace has
+# it from its start, not from whenever a test first creates a tunnel.
+modprobe -a ipv6 ip6_tunnel
 ip link set lo up
 out=/kernel-tier-out
 mkdir -p "$out"
