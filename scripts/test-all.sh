@@ -23,7 +23,9 @@ phase() { # phase NAME: closes the running phase, starts NAME
 # `mag ipsec-config` writes (test/interop/strongswan.test.ts).
 # hostapd and wpasupplicant are the real 802.1X authenticator and station for the hostapd driver's
 # end-to-end test; debianutils has run-parts, which runs the pppd hooks as Debian's ipv6-up does.
-DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils)
+# user-mode-linux (+ kmod for insmod/modprobe) is the real-kernel tier's kernel (test/kernel/:
+# ip6tnl, PPP and ESP, which this machine kind's kernel lacks); ppp is the real pppd it runs.
+DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils user-mode-linux kmod ppp)
 phase "Debian packages"
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
@@ -50,26 +52,44 @@ phase "lint and type-check"
 npm run lint
 phase "tests"
 out=$(mktemp)
+kout=$(mktemp)
 status=0
 # The lab end-to-end suites mostly wait (protocol timers, a 40 s LMA silence, retransmissions at
 # 1, 2, 4, 8 s), and each builds its own namespaces under its own name, so they run side by side:
 # jest's default on 2 cores is one worker, which runs every file one after another.
 # JEST_WORKERS overrides it.
 npx jest --ci --json --outputFile="$out" --maxWorkers="${JEST_WORKERS:-4}" "$@" || status=$?
+# The real-kernel tier (one User-Mode Linux boot, a few minutes): after the host's tests, also
+# when they failed, so one run reports both. Test-path arguments narrow the host run only.
+phase "real-kernel tier (User-Mode Linux)"
+kstatus=0
+node test/kernel/run.js --json "$kout" || kstatus=$?
 phase ""
-node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
-  const skipped = r.numPendingTests + r.numTodoTests
-  const files = r.testResults.map((f) => ({ f: require("path").relative(process.cwd(), f.name), s: (f.endTime - f.startTime) / 1000 }))
-  const groups = {}
-  for (const { f, s } of files) { const g = f.split("/").slice(0, 2).join("/"); groups[g] = (groups[g] ?? 0) + s }
-  console.log("\n== jest: time per file group (sum of file times; files run side by side)")
-  for (const [g, s] of Object.entries(groups).sort((a, b) => b[1] - a[1])) console.log(`  ${g.padEnd(28)} ${s.toFixed(0).padStart(5)}s`)
-  console.log("== jest: slowest files")
-  for (const { f, s } of files.sort((a, b) => b.s - a.s).slice(0, 12)) console.log(`  ${f.padEnd(52)} ${s.toFixed(0).padStart(5)}s`)
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""))
-' "$out" || true
-rm -f "$out"
 log "wall time per phase"
 printf '  %s\n' "${PHASES[@]}"
+node -e '
+  const fs = require("fs")
+  const read = (f) => { try { return JSON.parse(fs.readFileSync(f, "utf8")) } catch { return null } }
+  const r = read(process.argv[1])
+  const k = read(process.argv[2])
+  const kstatus = Number(process.argv[3])
+  if (r) {
+    const files = r.testResults.map((f) => ({ f: require("path").relative(process.cwd(), f.name), s: (f.endTime - f.startTime) / 1000 }))
+    const groups = {}
+    for (const { f, s } of files) { const g = f.split("/").slice(0, 2).join("/"); groups[g] = (groups[g] ?? 0) + s }
+    console.log("\n== jest: time per file group (sum of file times; files run side by side)")
+    for (const [g, s] of Object.entries(groups).sort((a, b) => b[1] - a[1])) console.log(`  ${g.padEnd(28)} ${s.toFixed(0).padStart(5)}s`)
+    console.log("== jest: slowest files")
+    for (const { f, s } of files.sort((a, b) => b.s - a.s).slice(0, 12)) console.log(`  ${f.padEnd(52)} ${s.toFixed(0).padStart(5)}s`)
+  }
+  const count = (x, key) => (x ? x[key] : 0)
+  const passed = count(r, "numPassedTests") + count(k, "numPassedTests")
+  // A tier that failed without a result (no UML with CI=true, the watchdog) counts as one failure.
+  const failed = count(r, "numFailedTests") + count(k, "numFailedTests") + (k === null && kstatus !== 0 ? 1 : 0)
+  const skipped = count(r, "numPendingTests") + count(r, "numTodoTests") + count(k, "numPendingTests") + count(k, "numTodoTests")
+  console.log(`real-kernel tier: ${count(k, "numPassedTests")} of ${count(k, "numTotalTests")} passed` + (k === null ? " (no result)" : ""))
+  console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""))
+' "$out" "$kout" "$kstatus" || true
+rm -f "$out" "$kout"
+if [ "$status" -eq 0 ]; then status=$kstatus; fi
 exit $status

@@ -14,7 +14,8 @@
  *   P+2      `iif <tunnel> lookup T` (ip6tnl), `from HNP lookup T` (local routing), `to <local prefix> lookup T`
  *   P+3      MAG `from HNP iif <access link> lookup T+2+i` (rule) or `iif <access link> lookup T+2+n` (subtree);
  *            LMA `lookup T+2+n`; host mode `from <local prefix> iif <link> lookup main`
- *   P+4      `iif <access link> blackhole`: nothing from an MN without a binding is forwarded
+ *   P+4      `iif <access link> blackhole`: nothing from an MN without a binding is forwarded;
+ *            `iif <tunnel> blackhole` (ip6tnl, MAG): nothing decapsulated leaves but to an access route
  */
 import { canonicalIp6, parsePrefix, parseIp6, formatPrefix } from '@pmip6/wire'
 
@@ -184,7 +185,7 @@ export function seg6DecapObjects(l: Layout, self: string, dev: string, innerTabl
 /**
  * The tunnel to one peer (RFC 5213 §6.10.1: created on first use, shared by all MNs of that
  * peer). ip6tnl: a device plus a default route through it, and (MAG only) a rule sending what
- * comes out of it to the down table. seg6: a default route that encapsulates towards the peer.
+ * comes out of it to the down table and a rule dropping what that table has no route for. seg6: a default route that encapsulates towards the peer.
  */
 export function tunnelObjects(o: {
   readonly layout: Layout
@@ -208,7 +209,13 @@ export function tunnelObjects(o: {
     { kind: 'link', name, local: canonicalIp6(o.self), remote: canonicalIp6(o.peer), mtu: tunnelMtuFor(o.pathMtu) },
     { kind: 'route', table, dst: dflt, dev: name },
   ]
-  if (o.role === 'mag') objs.push({ kind: 'rule', priority: o.layout.rulePriority + PRIO_DOWN, action: 'lookup', table: downTable(o.layout), iif: name })
+  if (o.role === 'mag') {
+    objs.push({ kind: 'rule', priority: o.layout.rulePriority + PRIO_DOWN, action: 'lookup', table: downTable(o.layout), iif: name })
+    // §6.10.5: what comes out of the tunnel goes to an MN on an access link or nowhere. A
+    // lookup that finds no access route falls through to the next rules (the main table would
+    // forward it natively): this floor drops it, as End.DT6 does for the seg6 backend.
+    objs.push({ kind: 'rule', priority: o.layout.rulePriority + PRIO_DROP, action: 'blackhole', iif: name })
+  }
   return objs
 }
 

@@ -197,11 +197,12 @@ describe('tunnelObjects (§6.10.1)', () => {
     expect(tunnelObjects({ ...base, backend: 'seg6', role: 'mag' })).toEqual(want)
     expect(tunnelObjects({ ...base, backend: 'seg6', role: 'lma' })).toEqual(want)
   })
-  test('ip6tnl at the MAG: device pmip6t<slot> with MTU path-40, default route through it, `iif dev lookup down` at P+2', () => {
+  test('§6.10.5 ip6tnl at the MAG: device pmip6t<slot> with MTU path-40, default route through it, `iif dev lookup down` at P+2, `iif dev blackhole` at P+4 (no native forwarding of decapsulated packets)', () => {
     expect(tunnelObjects({ ...base, backend: 'ip6tnl', role: 'mag' })).toEqual([
       { kind: 'link', name: 'pmip6t2', local: MAG, remote: LMA, mtu: 1460 },
       { kind: 'route', table: 104, dst: DEFAULT, dev: 'pmip6t2' },
       { kind: 'rule', priority: 1002, action: 'lookup', table: 100, iif: 'pmip6t2' },
+      { kind: 'rule', priority: 1004, action: 'blackhole', iif: 'pmip6t2' },
     ])
   })
   test('ip6tnl at the LMA: no down-table rule; the tunnel MTU is floored at 1280', () => {

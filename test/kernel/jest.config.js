@@ -1,0 +1,16 @@
+'use strict'
+// The real-kernel tier: run by test/kernel/guest.js inside User-Mode Linux, never by the
+// host's jest (the root config ignores test/kernel/).
+const path = require('node:path')
+const root = path.resolve(__dirname, '../..')
+const base = require(path.join(root, 'jest.config.js'))
+/** @type {import('jest').Config} */
+module.exports = {
+  ...base,
+  rootDir: root,
+  roots: ['<rootDir>/test/kernel'],
+  testMatch: ['**/test/kernel/**/*.ktest.ts'],
+  testTimeout: 120_000,
+  haste: { enableSymlinks: false },
+  watchman: false,
+}
