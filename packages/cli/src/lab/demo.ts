@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { controlRequest } from '@pmip6/agent'
 import { labDown, labMoveL2, labUp, readState } from './lab'
+import { startLabCapture, type LabCapture } from './capture'
 import { PLAN, accessLink, mnId, mnMac, names, type MagName } from './plan'
 import { ipn, nsExec, sleep, waitFor } from './sh'
 
@@ -17,6 +18,8 @@ export interface DemoOptions {
   /** Leave the lab up at the end (to look around with `mag lab status`). */
   readonly keep?: boolean
   readonly out?: (line: string) => void
+  /** Capture every lab link from lab up to the last detach into this pcapng file. */
+  readonly pcap?: string
 }
 
 export interface DemoStep {
@@ -83,9 +86,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const router = (i: number): string | undefined => (JSON.parse(ipn(n.mn(i), '-6', '-j', 'route', 'show', 'default')) as { gateway?: string }[])[0]?.gateway
   const ping = (i: number, count: number): string => nsExec(n.mn(i), 'ping', ['-6', '-n', '-c', String(count), '-i', '0.2', '-W', '1', PLAN.cn], { timeoutMs: 5000 + count * 1000 })
 
+  let capture: LabCapture | undefined
   out(`PMIPv6 MAG demo in lab "${o.name}": LMA ${PLAN.lma}, mag1 ${PLAN.mags.mag1}, mag2 ${PLAN.mags.mag2}, CN ${PLAN.cn}`)
   try {
     await step('lab up: LMA, two MAGs, CN, 2 MNs in namespaces', () => labUp({ name: o.name, mns: 2, quiet: true }), (s) => `${s.namespaces.length} namespaces, data plane ${s.dataplane}`)
+    if (o.pcap) capture = await step('capture every lab link (dumpcap in each namespace)', () => startLabCapture(o.name, o.pcap!))
 
     // 1. Registration: attach -> PBU -> PBA -> RA with the HNP -> SLAAC in the MN's kernel.
     await step(`mn1 attaches to mag1 (${mnMac(1)})`, () => controlRequest(sock('mag1'), { cmd: 'attach', mn: mnId(1), link: accessLink(1), mac: mnMac(1), att: 'wifi', hint: 'new' }))
@@ -148,7 +153,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       await controlRequest(sock('mag1'), { cmd: 'detach', mn: mnId(2) })
       await waitFor('bindings gone', async () => ((await bindings('mag1')).length + (await bindings('mag2')).length === 0 ? true : undefined), 10_000)
     })
+    if (capture) {
+      const c = capture
+      capture = undefined
+      await step('capture written', () => c.stop(), (r) => `${r.file}: ${r.packets} packets on ${r.interfaces.length} interfaces; \`mag trace ${r.file}\``)
+    }
   } finally {
+    // A failed step leaves the capture running: keep what it has, it shows the failure.
+    if (capture) await capture.stop().then((r) => out(`capture of the failed run: ${r.file} (${r.packets} packets)`), () => undefined)
     if (failed) {
       // What the daemons said is the quickest way to the cause; the logs go with the lab.
       for (const node of ['lma', 'mag1', 'mag2']) {
