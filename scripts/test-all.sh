@@ -14,7 +14,8 @@ log() { printf '\n== %s\n' "$*"; }
 # `mag ipsec-config` writes (test/interop/strongswan.test.ts).
 # hostapd and wpasupplicant are the real 802.1X authenticator and station for the hostapd driver's
 # end-to-end test; debianutils has run-parts, which runs the pppd hooks as Debian's ipv6-up does.
-DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils)
+# prometheus scrapes the lab MAGs and socat forwards to it (`mag lab up --metrics`, lab-metrics e2e).
+DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils prometheus socat)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

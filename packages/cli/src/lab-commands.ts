@@ -6,6 +6,7 @@ import { requireRoot, labDown, labMoveL2, labNamespace, labRestart, labSocket, l
 import { CliError } from './daemon-commands'
 import { runDemo } from './lab/demo'
 import { startLabCapture } from './lab/capture'
+import { startLabPrometheus } from './lab/prometheus'
 import { controlRequest } from '@pmip6/agent'
 
 const nameOpt = ['--name <lab>', 'lab name (namespace prefix)', process.env['MAG_LAB'] ?? LAB_DEFAULT_NAME] as const
@@ -31,10 +32,22 @@ export function addLabCommands(program: Command): void {
     .option('--mns <n>', 'number of mobile nodes', '2')
     .option('--log-level <level>', 'log level of the daemons', 'info')
     .option('--no-dataplane', 'signalling only: no tunnels or routes on the LMA and the MAGs')
+    .option('--metrics [port]', "the MAGs serve metrics, and Debian's Prometheus scrapes them, reachable at 127.0.0.1:<port> (default 9090)")
     .action(
-      wrap(async (o: { name: string; mns: string; logLevel: string; dataplane: boolean }) => {
-        const s = await labUp({ name: o.name, mns: Number(o.mns), logLevel: o.logLevel, dataplane: o.dataplane })
+      wrap(async (o: { name: string; mns: string; logLevel: string; dataplane: boolean; metrics?: string | true }) => {
+        const port = o.metrics === undefined ? null : o.metrics === true ? 9090 : Number(o.metrics)
+        if (port !== null && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new CliError('--metrics takes a TCP port')
+        const s = await labUp({ name: o.name, mns: Number(o.mns), logLevel: o.logLevel, dataplane: o.dataplane, ...(port !== null ? { metrics: true } : {}) })
         process.stdout.write(`lab ${s.name} up: ${s.namespaces.length} namespaces, data plane ${s.dataplane}; \`mag lab status --name ${s.name}\`\n`)
+        if (port !== null) {
+          try {
+            const p = await startLabPrometheus(s.name, port)
+            process.stdout.write(`prometheus scraping mag1 and mag2 at ${p.url} (config ${p.config}); Grafana: import docs/grafana/pmip6-mag-dashboard.json\n`)
+          } catch (e) {
+            await labDown(s.name, { quiet: true })
+            throw e
+          }
+        }
       }),
     )
 
