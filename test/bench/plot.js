@@ -7,9 +7,9 @@
 const fs = require('node:fs')
 const path = require('node:path')
 
-const W = 720
+const W = 860
 const H = 420
-const M = { left: 70, right: 170, top: 40, bottom: 55 }
+const M = { left: 70, right: 250, top: 44, bottom: 55 }
 const COLORS = ['#1f5fbf', '#d0582a', '#2a9d4b', '#8a3fbf', '#b8860b', '#444']
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
@@ -20,6 +20,13 @@ function distribution(values) {
   const s = Float64Array.from(values).sort()
   const out = []
   for (let p = 0; p <= 100; p++) out.push(s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))])
+  return out
+}
+
+/** 1, 2, 5 times each power of ten in [lo, hi] (log axes). */
+function logTicks(lo, hi) {
+  const out = []
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) for (const k of [1, 2, 5]) if (k * 10 ** e >= lo && k * 10 ** e <= hi) out.push(Number((k * 10 ** e).toPrecision(6)))
   return out
 }
 
@@ -38,7 +45,7 @@ function frame(title, xLabel, yLabel, xs, ys, xOf, yOf) {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
-    `<text x="${M.left}" y="22" font-size="15" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${M.left}" y="24" font-size="14" font-weight="bold">${esc(title)}</text>`,
   ]
   for (const x of xs) parts.push(`<line x1="${xOf(x)}" y1="${M.top}" x2="${xOf(x)}" y2="${H - M.bottom}" stroke="#eee"/><text x="${xOf(x)}" y="${H - M.bottom + 16}" text-anchor="middle">${esc(x)}</text>`)
   for (const y of ys) parts.push(`<line x1="${M.left}" y1="${yOf(y)}" x2="${W - M.right}" y2="${yOf(y)}" stroke="#eee"/><text x="${M.left - 6}" y="${yOf(y) + 4}" text-anchor="end">${esc(y)}</text>`)
@@ -59,11 +66,16 @@ function legend(parts, names) {
 function distributionSvg(title, unit, dists) {
   const names = Object.keys(dists).filter((k) => dists[k].length > 0)
   const all = names.flatMap((k) => dists[k])
-  const lo = Math.min(0, ...all)
   const hi = Math.max(...all) || 1
-  const xOf = (v) => M.left + ((v - lo) / (hi - lo)) * (W - M.left - M.right)
+  const lo = Math.min(...all)
+  // Latency tails span decades: a log axis when the spread is wide, so p50 and p99 both show.
+  const log = lo > 0 && hi / lo > 30
+  const x0 = log ? 10 ** Math.floor(Math.log10(lo)) : Math.min(0, lo)
+  const x1 = log ? 10 ** Math.ceil(Math.log10(hi)) : hi
+  const xOf = log ? (v) => M.left + ((Math.log10(Math.max(v, x0)) - Math.log10(x0)) / (Math.log10(x1) - Math.log10(x0))) * (W - M.left - M.right) : (v) => M.left + ((v - x0) / (x1 - x0)) * (W - M.left - M.right)
   const yOf = (p) => H - M.bottom - (p / 100) * (H - M.top - M.bottom)
-  const parts = frame(title, unit, 'share of samples at or below (%)', ticks(lo, hi), [0, 25, 50, 75, 90, 99, 100].filter((v, i, a) => a.indexOf(v) === i), xOf, yOf)
+  const xTicks = log ? logTicks(x0, x1) : ticks(x0, x1)
+  const parts = frame(title, log ? `${unit} (log scale)` : unit, 'share of samples at or below (%)', xTicks, [0, 25, 50, 75, 90, 100], xOf, yOf)
   names.forEach((k, i) => {
     const d = dists[k]
     const pts = d.map((v, i) => `${xOf(v).toFixed(1)},${yOf(d.length === 1 ? 100 : (100 * i) / (d.length - 1)).toFixed(1)}`).join(' ')
