@@ -25,7 +25,8 @@ phase() { # phase NAME: closes the running phase, starts NAME
 # end-to-end test; debianutils has run-parts, which runs the pppd hooks as Debian's ipv6-up does.
 # user-mode-linux (+ kmod for insmod/modprobe) is the real-kernel tier's kernel (test/kernel/:
 # ip6tnl, PPP and ESP, which this machine kind's kernel lacks); ppp is the real pppd it runs.
-DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils user-mode-linux kmod ppp)
+# prometheus scrapes the lab MAGs and socat forwards to it (`mag lab up --metrics`, lab-metrics e2e).
+DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils user-mode-linux kmod ppp prometheus socat)
 phase "Debian packages"
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

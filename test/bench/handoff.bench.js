@@ -15,6 +15,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { controlRequest } = require('@pmip6/agent')
 const { writeResult, percentile, sleep, until } = require('./lib')
+const { distribution } = require('./plot')
 
 const HANDOFFS = Number(process.argv[2] || 100)
 const LAB = `ho${process.pid % 100000}`.slice(0, 12)
@@ -121,7 +122,7 @@ async function main() {
         { metric: 'ping gap max', value: Math.max(...gaps), unit: 'ms' },
         { metric: 'pings lost over the run', value: sent - got, unit: `of ${sent}` },
       ],
-      { handoffs: HANDOFFS, samples: { wire: toRa.length, gaps: gaps.length }, dataplane, pingIntervalS: PING_INTERVAL_S, order: 'detach-first' },
+      { handoffs: HANDOFFS, samples: { wire: toRa.length, gaps: gaps.length }, dataplane, pingIntervalS: PING_INTERVAL_S, order: 'detach-first', distributionOf: 'handoff: attach at the new MAG -> HNP RA, and the ping gap the MN sees', distributionUnit: 'ms', distributions: { 'attach -> RA (wire)': distribution(toRa), 'ping gap': distribution(gaps) } },
     )
   } finally {
     if (pinger && pinger.exitCode === null) pinger.kill('SIGKILL')

@@ -20,6 +20,7 @@ const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { writeResult, percentile } = require('./lib')
+const { distribution } = require('./plot')
 
 const CONNECTS = Number(process.argv[2] || 200)
 const STATIONS = Number(process.argv[3] || 4)
@@ -179,6 +180,9 @@ async function main() {
       { metric: 'station connects measured', value: lat.length, unit: 'connects' },
     ]
     writeResult('hostapd-attach', figures, {
+      distributionOf: 'EAP-Success -> PBU on the wire',
+      distributionUnit: 'ms',
+      distributions: { 'hostapd attach': distribution(lat) },
       method: 'tshark in the MAG namespace: EAP-Success to the station on wlan0 (hostapd emits AP-STA-CONNECTED right after it) vs the first PBU with lifetime > 0 for that MN-ID on up0',
       stations: STATIONS,
       connects,

@@ -26,9 +26,13 @@ function percentile(values, p) {
  * `goal` is text such as '>= 1000000' and only reported, never enforced.
  */
 function writeResult(name, figures, extra = {}) {
+  // MAG_BENCH_TAG=busy (say) keeps a run on a loaded machine apart from the quiet figures.
+  if (process.env.MAG_BENCH_TAG) name = `${name}-${process.env.MAG_BENCH_TAG.replace(/[^a-z0-9-]/gi, '')}`
   fs.mkdirSync(RESULTS, { recursive: true })
   const result = { name, date: new Date().toISOString(), machine: machine(), figures, ...extra }
   fs.writeFileSync(path.join(RESULTS, `${name}.json`), JSON.stringify(result, null, 2) + '\n')
+  // Pictures of its distributions and series, next to the JSON (plot.js).
+  for (const w of require('./plot').writePlots(RESULTS, result)) process.stdout.write(`${name}: picture test/bench/results/${w}\n`)
   for (const f of figures) {
     const v = typeof f.value === 'number' ? round(f.value) : f.value
     process.stdout.write(`${name}: ${f.metric} = ${v} ${f.unit}${f.goal ? ` (goal ${f.goal})` : ''}\n`)

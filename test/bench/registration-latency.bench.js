@@ -27,6 +27,7 @@ const path = require('node:path')
 const { controlRequest } = require('@pmip6/agent')
 const { labUp, labDown } = require('../../packages/cli/dist/lab/lab')
 const { writeResult, percentile, sleep, until } = require('./lib')
+const { distribution } = require('./plot')
 
 const CYCLES = Number(process.argv[2] || 1000)
 const LAB = `rl${process.pid % 100000}`.slice(0, 12)
@@ -172,6 +173,9 @@ async function main() {
       {
         cycles: CYCLES,
         samples: { daemon: lat.count, wire: wire.length },
+        distributionOf: 'attach request -> HNP RA on the access link (wire)',
+        distributionUnit: 'us',
+        distributions: { wire: distribution(wire) },
         dataplane: lab.dataplane,
         logLevel: 'warn',
         pinnedCpu: pin ?? null,

@@ -14,6 +14,15 @@ const { controlRequest } = require('@pmip6/agent')
 const { labUp, labDown } = require('../../packages/cli/dist/lab/lab')
 const { writeResult } = require('./lib')
 
+/** Memory and the population over the soak, as pictures (plot.js). */
+function soakSeries(samples) {
+  return {
+    memory: { title: 'memory over the soak', x: 'minutes', y: 'MiB', lines: { RSS: samples.map((s) => [s.tS / 60, s.rssMiB]), 'heap after a full GC': samples.map((s) => [s.tS / 60, s.heapMiB]) } },
+    population: { title: 'bindings and kernel objects over the soak', x: 'minutes', y: 'count', lines: { bindings: samples.map((s) => [s.tS / 60, s.bindings]), 'kernel rules + routes': samples.map((s) => [s.tS / 60, s.kernel.rules + s.kernel.routes]), 'armed timers': samples.map((s) => [s.tS / 60, s.timers]) } },
+  }
+}
+module.exports = { soakSeries }
+
 const MINUTES = Number(process.argv[2] || 30)
 const POP = Number(process.argv[3] || 500)
 const LAB = `sk${process.pid % 100000}`.slice(0, 12)
@@ -112,15 +121,17 @@ async function main() {
         { metric: 'kernel rules+routes before / after', value: `${base.kernel.rules + base.kernel.routes} / ${last.kernel.rules + last.kernel.routes}`, unit: 'objects' },
         { metric: 'data plane objects before / after', value: `${base.dpObjects} / ${last.dpObjects}`, unit: 'objects' },
       ],
-      { minutes: MINUTES, population: POP, base, samples },
+      { minutes: MINUTES, population: POP, base, samples, series: soakSeries(samples) },
     )
   } finally {
     await labDown(LAB, { quiet: true })
   }
 }
 
-main().catch(async (e) => {
-  process.stderr.write(`soak: ${e.stack || e}\n`)
-  await labDown(LAB, { quiet: true }).catch(() => undefined)
-  process.exit(1)
-})
+if (require.main === module) {
+  main().catch(async (e) => {
+    process.stderr.write(`soak: ${e.stack || e}\n`)
+    await labDown(LAB, { quiet: true }).catch(() => undefined)
+    process.exit(1)
+  })
+}

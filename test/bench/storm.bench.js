@@ -51,9 +51,13 @@ async function main() {
     const t0 = process.hrtime.bigint()
     await controlRequest(sock, { cmd: 'attach-range', link: 'mn1', count: COUNT, mnPrefix: 'storm', att: 'wifi' }, 60_000)
     const tAttached = process.hrtime.bigint()
+    const progress = { registered: [[0, 0]], forwarding: [[0, 0]] }
     const st = await until('every MN registered, forwarding installed', async () => {
       const s = await controlRequest(sock, { cmd: 'status' }, 30_000, 100) // status lists every binding: polling often would load the MAG
       const fwd = UPLINK === 'none' ? COUNT : (s.dataplane.state?.bindings ?? 0)
+      const tS = Number(process.hrtime.bigint() - t0) / 1e9
+      progress.registered.push([tS, s.states.registered ?? 0])
+      if (UPLINK !== 'none') progress.forwarding.push([tS, fwd])
       return (s.states.registered ?? 0) >= COUNT && fwd >= COUNT ? s : null
     }, 300_000, 100) // status lists every binding: polling it often would load the MAG we measure
     const tBound = process.hrtime.bigint()
@@ -84,6 +88,7 @@ async function main() {
       ],
       {
         count: COUNT,
+        series: { progress: { title: `attach storm of ${COUNT} MNs (${UPLINK})`, x: 'seconds since the attach request', y: 'MNs', lines: UPLINK === 'none' ? { registered: progress.registered } : progress } },
         attachRequestMs: Number(tAttached - t0) / 1e6,
         dataplane: lab.dataplane,
         uplinkSelect: UPLINK,

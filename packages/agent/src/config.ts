@@ -551,12 +551,14 @@ function readDataplane(r: Reader, raw: unknown, path: string): DataplaneConfig |
   }
 }
 
-/** `metrics: { listen: host:port }`: off unless configured. */
+/** `metrics: { listen: host:port, views?: boolean }`: off unless configured. */
 function readMetrics(r: Reader, raw: unknown, path: string): MetricsConfig | undefined {
   const o = r.obj(raw, path)
   if (!o) return undefined
-  r.known(o, path, ['listen'])
+  r.known(o, path, ['listen', 'views'])
   const listen = r.str(o['listen'], `${path}.listen`)
+  const views = o['views']
+  if (views !== undefined && typeof views !== 'boolean') r.bad(`${path}.views`, 'must be true or false')
   if (listen === undefined) {
     r.bad(`${path}.listen`, 'is required (host:port or [v6]:port, e.g. 127.0.0.1:9477)')
     return undefined
@@ -567,7 +569,7 @@ function readMetrics(r: Reader, raw: unknown, path: string): MetricsConfig | und
     r.bad(`${path}.listen`, (e as Error).message)
     return undefined
   }
-  return { listen }
+  return { listen, ...(views === true ? { views: true } : {}) }
 }
 
 function optional<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } {

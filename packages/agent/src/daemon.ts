@@ -25,14 +25,14 @@ import type { AddressConfig, PolicyProfile, UnknownMnPolicy } from '@pmip6/core'
 import type { AgentConfig } from './config'
 import type { MagIo, Packet } from './io'
 import { TimerSet, type Clock } from './timers'
-import { Counters, LatencyRecorder } from './stats'
+import { Counters, Histogram, LatencyRecorder } from './stats'
 import { MhIngress, TokenBucket, configuredLmas, ingressConfigOf, type MhDropReason } from './ingress'
+import { LinkAddressExecutor } from './link-address'
+import { PathMtuTable, type TunnelMtuChange } from './path-mtu'
 
 /** RFC 6275 §6.1.1: where the fields a Parameter Problem points at sit in the Mobility Header. */
 const MH_PAYLOAD_PROTO_OFFSET = 0
 const MH_HEADER_LEN_OFFSET = 1
-import { LinkAddressExecutor } from './link-address'
-import { PathMtuTable, type TunnelMtuChange } from './path-mtu'
 
 export type ForwardingChange = Extract<MagCommand, { type: 'forwarding-up' | 'forwarding-down' }>
 
@@ -86,6 +86,8 @@ export interface LatencyFigures {
   readonly p99: number | null
 }
 
+const REGISTRATION_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
 const figures = (r: LatencyRecorder): LatencyFigures => ({ count: r.count, p50: r.percentile(50), p99: r.percentile(99) })
 
 export interface DaemonStatus {
@@ -98,6 +100,10 @@ export interface DaemonStatus {
   readonly counters: Record<string, number>
   /** Attach fact to the HNP RA leaving, the LMA's answer time included. */
   readonly registrationLatencyUs: LatencyFigures
+  /** Attach to RA with the home prefix, every registration since start: the Prometheus histogram. */
+  readonly registrationLatencyHistogram?: { readonly bounds: readonly number[]; readonly cumulative: readonly number[]; readonly sum: number; readonly count: number }
+  /** When the counters started (ms since the epoch): RFC 6475 pmip6CounterDiscontinuityTime. */
+  readonly countersSince?: number
   /** PBU sent to PBA received: the LMA and the path, outside this MAG. */
   readonly lmaRoundTripUs: LatencyFigures
   /** Registration latency minus the LMA round trip: this MAG's own share. */
@@ -132,6 +138,8 @@ export class MagDaemon {
   private readonly unsubscribe: (() => void)[] = []
   private readonly attachStarts = new Map<string, number>()
   readonly registrationLatency = new LatencyRecorder(10_000)
+  /** Seconds; bounds from 100 µs (an idle MAG with its LMA next door) to 10 s (retransmissions). */
+  readonly registrationHistogram = new Histogram(REGISTRATION_BUCKETS_S)
   readonly lmaRoundTrip = new LatencyRecorder(10_000)
   readonly magProcessing = new LatencyRecorder(10_000)
   /**
@@ -500,6 +508,7 @@ export class MagDaemon {
           this.attachStarts.delete(c.mnId)
           const total = (sentAt - started) * 1000
           this.registrationLatency.add(total)
+          this.registrationHistogram.observe(total / 1e6)
           const rtt = this.attachRtt.get(c.mnId)
           if (rtt !== undefined) {
             this.attachRtt.delete(c.mnId)
@@ -821,6 +830,8 @@ export class MagDaemon {
       states,
       counters: { ...this.counters.snapshot(), ...prefixKeys('core.', this.core.counters()), ...this.extraCounters() },
       registrationLatencyUs: figures(lat),
+      registrationLatencyHistogram: this.registrationHistogram.snapshot(),
+      countersSince: this.startedAt,
       lmaRoundTripUs: figures(this.lmaRoundTrip),
       magProcessingUs: figures(this.magProcessing),
       timers: this.timers.size,

@@ -1,8 +1,12 @@
 /**
  * Prometheus text exposition (format 0.0.4) of the daemon's state, served on a configured local
- * address (off by default): bindings by state, PBUs, retransmissions, PBAs by status, drops by
- * reason, RAs, registration latency, heartbeat state per LMA (RFC 5847), and every raw counter. The formatting is pure; the server
- * is a plain node:http listener that answers GET /metrics only.
+ * address (off by default): bindings by state, PBUs by kind and by Handoff Indicator,
+ * retransmissions, PBAs by status, drops by reason, RAs, the registration latency histogram,
+ * heartbeat state per LMA (RFC 5847), and every raw counter. Where the PMIPv6 MIB (RFC 6475)
+ * has an object for a figure, the family follows it; docs/metrics.md maps each family to its
+ * MIB object. The formatting is pure; the server is a plain node:http listener that answers
+ * GET /metrics, and with `views: true` GET /bindings and /status as JSON (the shapes of
+ * `mag bindings --json` and `mag status --json`), so a dashboard needs no control socket.
  */
 import { createServer, type Server } from 'node:http'
 import type { DaemonStatus } from './daemon'
@@ -10,7 +14,15 @@ import type { DaemonStatus } from './daemon'
 export interface MetricsConfig {
   /** host:port or [v6]:port; a loopback or management address, never the access links. */
   readonly listen: string
+  /** Also serve GET /bindings and /status (JSON, read-only). Off by default: MN identities. */
+  readonly views?: boolean
 }
+
+/** The read-only JSON views, by path: each the same answer the control socket gives. */
+export type MetricsViews = Readonly<Record<'/bindings' | '/status', () => unknown>>
+
+/** Handoff Indicator values by name (RFC 5213 §8.4), as label values. */
+const HI_LABELS = ['reserved', 'new-interface', 'interface-switch', 'mag-switch', 'unknown', 'not-changed'] as const
 
 type Labels = Readonly<Record<string, string>>
 
@@ -24,10 +36,11 @@ class Exposition {
   private readonly lines: string[] = []
   private readonly declared = new Set<string>()
 
-  add(name: string, type: 'counter' | 'gauge', help: string, value: number, labels: Labels = {}): void {
-    if (!this.declared.has(name)) {
-      this.declared.add(name)
-      this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+  /** `family`: the name HELP and TYPE are declared under (a histogram's series share it). */
+  add(name: string, type: 'counter' | 'gauge' | 'histogram', help: string, value: number, labels: Labels = {}, family = name): void {
+    if (!this.declared.has(family)) {
+      this.declared.add(family)
+      this.lines.push(`# HELP ${family} ${help}`, `# TYPE ${family} ${type}`)
     }
     this.lines.push(`${name}${labelText(labels)} ${Number.isFinite(value) ? value : 0}`)
   }
@@ -50,6 +63,9 @@ export function formatMetrics(s: DaemonStatus): string {
   }
   e.add('mag_timers', 'gauge', 'Armed timers.', s.timers)
   for (const kind of ['registration', 'refresh', 'deregistration']) e.add('mag_pbu_sent_total', 'counter', 'Proxy Binding Updates sent, by kind.', get(`core.pbu-sent:${kind}`), { kind })
+  // RFC 6475 pmip6BindingRegCounters kinds, as the MAG sends them: HI 1 is an initial
+  // registration, 2 and 3 follow a handoff, 5 extends the lifetime without one (§5.4.1).
+  HI_LABELS.forEach((name, hi) => e.add('mag_pbu_sent_by_hi_total', 'counter', 'Proxy Binding Updates sent, by Handoff Indicator (RFC 5213 §8.4; RFC 6475 pmip6BindingRegCounters).', get(`core.pbu-sent:hi:${hi}`), { hi: String(hi), handoff: name }))
   e.add('mag_pbu_retransmissions_total', 'counter', 'PBUs sent again after no answer (RFC 5213 §6.9.4).', get('core.pbu-retransmitted'))
   e.add('mag_pba_received_total', 'counter', 'Proxy Binding Acknowledgements received.', get('core.pba-received'))
   e.add('mag_ra_sent_total', 'counter', 'Router Advertisements sent.', get('nd.tx.ra'))
@@ -87,6 +103,15 @@ export function formatMetrics(s: DaemonStatus): string {
     if (f.p99 !== null) e.add(`${name}_microseconds`, 'gauge', `${help} (quantiles of the recent window).`, f.p99, { quantile: '0.99' })
   }
   lat('mag_registration_latency', 'Attach to the RA with the home prefix', s.registrationLatencyUs)
+  const h = s.registrationLatencyHistogram
+  if (h) {
+    const help = 'Attach to the first RA with the home network prefix, every registration since start.'
+    h.bounds.forEach((b, i) => e.add('mag_registration_latency_seconds_bucket', 'histogram', help, h.cumulative[i] ?? 0, { le: String(b) }, 'mag_registration_latency_seconds'))
+    e.add('mag_registration_latency_seconds_bucket', 'histogram', help, h.count, { le: '+Inf' }, 'mag_registration_latency_seconds')
+    e.add('mag_registration_latency_seconds_sum', 'histogram', help, h.sum, {}, 'mag_registration_latency_seconds')
+    e.add('mag_registration_latency_seconds_count', 'histogram', help, h.count, {}, 'mag_registration_latency_seconds')
+  }
+  if (s.countersSince !== undefined) e.add('mag_counters_since_timestamp_seconds', 'gauge', 'When the counters started from zero (RFC 6475 pmip6CounterDiscontinuityTime).', Math.floor(s.countersSince / 1000))
   lat('mag_lma_round_trip', 'PBU sent to PBA received', s.lmaRoundTripUs)
   // Everything else, unmapped: nothing an operator might alert on stays invisible.
   for (const [k, v] of Object.entries(c)) e.add('mag_counter_total', 'counter', 'Every daemon and core counter by its name.', v, { name: k })
@@ -106,21 +131,25 @@ export interface MetricsServer {
   close(): Promise<void>
 }
 
-export async function startMetricsServer(cfg: MetricsConfig, status: () => DaemonStatus): Promise<MetricsServer> {
+export async function startMetricsServer(cfg: MetricsConfig, status: () => DaemonStatus, views?: MetricsViews): Promise<MetricsServer> {
   const { host, port } = parseListen(cfg.listen)
+  const served = cfg.views && views ? views : null
+  const paths = ['/metrics', ...(served ? Object.keys(served) : [])]
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /metrics\n')
+    const path = (req.url ?? '').split('?')[0]!
+    const view = served && Object.hasOwn(served, path) ? served[path as keyof MetricsViews] : null
+    if (req.method !== 'GET' || (path !== '/metrics' && !view)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`GET ${paths.join(', ')}\n`)
       return
     }
     let body: string
     try {
-      body = formatMetrics(status())
+      body = view ? JSON.stringify(view()) + '\n' : formatMetrics(status())
     } catch (e) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`)
       return
     }
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body)
+    res.writeHead(200, { 'content-type': view ? 'application/json' : 'text/plain; version=0.0.4; charset=utf-8' }).end(body)
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

@@ -35,6 +35,8 @@ export interface RunningMag {
   readonly log: winston.Logger
   /** The DHCPv6 relay, when `dhcp6Relay.enabled`. */
   readonly dhcp6Relay: Dhcp6RelayHandle | null
+  /** Where the metrics listener is bound (its port when configured as 0), when configured. */
+  readonly metricsAddress: { host: string; port: number } | null
   stop(deregister?: boolean): Promise<void>
 }
 
@@ -198,7 +200,8 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     return { profiles: next.core.profiles.length }
   }
   let phase: 'starting' | 'ready' | 'stopping' = 'starting'
-  const control = new ControlServer(cfg.controlSocket, controlHandlers(daemon, reload, () => phase === 'ready'), cfg.controlSocketMode)
+  const handlers = controlHandlers(daemon, reload, () => phase === 'ready')
+  const control = new ControlServer(cfg.controlSocket, handlers, cfg.controlSocketMode)
   daemon.addCounters('control.', () => ({ ...control.counters }))
   let dhcp6Relay: Dhcp6RelayHandle | null = null
   let metrics: MetricsServer | null = null
@@ -207,8 +210,10 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     if (cfg.dhcp6Relay?.enabled) dhcp6Relay = startDhcp6Relay(daemon, cfg.dhcp6Relay, child(log, 'dhcp6-relay'))
     await control.start()
     if (cfg.metrics) {
-      metrics = await startMetricsServer(cfg.metrics, () => daemon.status())
-      log.info('metrics endpoint ready', { url: `http://${cfg.metrics.listen}/metrics` })
+      // The HTTP views answer exactly what the control socket answers: one handler each.
+      const view = (cmd: 'bindings' | 'status') => () => handlers.get(cmd)!({ cmd })
+      metrics = await startMetricsServer(cfg.metrics, () => daemon.status(), { '/bindings': view('bindings'), '/status': view('status') })
+      log.info('metrics endpoint ready', { url: `http://${cfg.metrics.listen}/metrics`, views: cfg.metrics.views === true })
     }
   } catch (e) {
     watcher?.close()
@@ -227,6 +232,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     control,
     log,
     dhcp6Relay,
+    metricsAddress: metrics?.address ?? null,
     stop(deregister?: boolean) {
       stopping ??= (async () => {
         phase = 'stopping'

@@ -26,6 +26,38 @@ export class Counters {
   }
 }
 
+/**
+ * A cumulative histogram (Prometheus `histogram`): counts per upper bound, their sum and count.
+ * Unlike LatencyRecorder's window, it never forgets, so rates over any range can be taken.
+ */
+export class Histogram {
+  private readonly counts: Float64Array
+  private total = 0
+  private n = 0
+  /** `bounds`: upper bounds, ascending, in the unit of the samples. */
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length)
+  }
+  observe(v: number): void {
+    this.n++
+    this.total += v
+    // Few buckets: a linear scan from the bottom beats a search, and most samples are small.
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (v <= this.bounds[i]!) {
+        this.counts[i]!++
+        return
+      }
+    }
+  }
+  /** Cumulative counts per bound (each includes the buckets below it), then +Inf = count. */
+  snapshot(): { bounds: number[]; cumulative: number[]; sum: number; count: number } {
+    const cumulative: number[] = []
+    let acc = 0
+    for (let i = 0; i < this.counts.length; i++) cumulative.push((acc += this.counts[i]!))
+    return { bounds: [...this.bounds], cumulative, sum: this.total, count: this.n }
+  }
+}
+
 export class LatencyRecorder {
   private readonly buf: Float64Array
   private n = 0

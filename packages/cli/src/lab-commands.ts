@@ -2,9 +2,11 @@
 import { spawnSync } from 'node:child_process'
 import type { Command } from 'commander'
 import { LAB_DEFAULT_NAME, MAGS, mnId, mnMac, accessLink, type MagName } from './lab/plan'
-import { labDown, labMoveL2, labNamespace, labRestart, labSocket, labStatus, labUp, readState, MAG_JS } from './lab/lab'
+import { requireRoot, labDown, labMoveL2, labNamespace, labRestart, labSocket, labStatus, labUp, readState, MAG_JS } from './lab/lab'
 import { CliError } from './daemon-commands'
 import { runDemo } from './lab/demo'
+import { startLabCapture } from './lab/capture'
+import { startLabPrometheus } from './lab/prometheus'
 import { controlRequest } from '@pmip6/agent'
 
 const nameOpt = ['--name <lab>', 'lab name (namespace prefix)', process.env['MAG_LAB'] ?? LAB_DEFAULT_NAME] as const
@@ -30,10 +32,22 @@ export function addLabCommands(program: Command): void {
     .option('--mns <n>', 'number of mobile nodes', '2')
     .option('--log-level <level>', 'log level of the daemons', 'info')
     .option('--no-dataplane', 'signalling only: no tunnels or routes on the LMA and the MAGs')
+    .option('--metrics [port]', "the MAGs serve metrics, and Debian's Prometheus scrapes them, reachable at 127.0.0.1:<port> (default 9090)")
     .action(
-      wrap(async (o: { name: string; mns: string; logLevel: string; dataplane: boolean }) => {
-        const s = await labUp({ name: o.name, mns: Number(o.mns), logLevel: o.logLevel, dataplane: o.dataplane })
+      wrap(async (o: { name: string; mns: string; logLevel: string; dataplane: boolean; metrics?: string | true }) => {
+        const port = o.metrics === undefined ? null : o.metrics === true ? 9090 : Number(o.metrics)
+        if (port !== null && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new CliError('--metrics takes a TCP port')
+        const s = await labUp({ name: o.name, mns: Number(o.mns), logLevel: o.logLevel, dataplane: o.dataplane, ...(port !== null ? { metrics: true } : {}) })
         process.stdout.write(`lab ${s.name} up: ${s.namespaces.length} namespaces, data plane ${s.dataplane}; \`mag lab status --name ${s.name}\`\n`)
+        if (port !== null) {
+          try {
+            const p = await startLabPrometheus(s.name, port)
+            process.stdout.write(`prometheus scraping mag1 and mag2 at ${p.url} (config ${p.config}); Grafana: import docs/grafana/pmip6-mag-dashboard.json\n`)
+          } catch (e) {
+            await labDown(s.name, { quiet: true })
+            throw e
+          }
+        }
       }),
     )
 
@@ -73,11 +87,35 @@ export function addLabCommands(program: Command): void {
     .option(...nameOpt)
     .option('--keep', 'leave the lab up at the end')
     .option('--json', 'print the timeline as JSON at the end')
+    .option('--pcap <file>', 'capture every lab link for the whole demo into one pcapng (read it with `mag trace FILE` or Wireshark)')
     .action(
-      wrap(async (o: { name: string; keep?: boolean; json?: boolean }) => {
-        const r = await runDemo({ name: o.name, ...(o.keep ? { keep: true } : {}) })
+      wrap(async (o: { name: string; keep?: boolean; json?: boolean; pcap?: string }) => {
+        const r = await runDemo({ name: o.name, ...(o.keep ? { keep: true } : {}), ...(o.pcap ? { pcap: o.pcap } : {}) })
         if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n')
         if (!r.ok) process.exitCode = 1
+      }),
+    )
+
+  lab
+    .command('capture')
+    .description('capture every link of the running lab (access links, MAG-LMA links, the CN link) into one pcapng, interfaces named <node>:<link>; stops after [seconds] or on Ctrl-C')
+    .argument('[seconds]', 'how long to capture (default: until Ctrl-C)')
+    .option(...nameOpt)
+    .option('--out <file>', 'output file', `lab-${new Date().toISOString().replace(/[:.]/g, '-')}.pcapng`)
+    .action(
+      wrap(async (seconds: string | undefined, o: { name: string; out: string }) => {
+        requireRoot()
+        const d = seconds === undefined ? undefined : Number(seconds)
+        if (d !== undefined && !(d > 0)) throw new CliError('the duration must be a positive number of seconds')
+        const cap = await startLabCapture(o.name, o.out)
+        process.stderr.write(`capturing lab ${o.name} on every link${d ? ` for ${d} s` : ''}; Ctrl-C to stop\n`)
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve())
+          process.once('SIGTERM', () => resolve())
+          if (d) setTimeout(resolve, d * 1000).unref()
+        })
+        const r = await cap.stop()
+        process.stdout.write(`${r.file}: ${r.packets} packets on ${r.interfaces.length} interfaces (${r.interfaces.join(', ')})\n`)
       }),
     )
 

@@ -9,6 +9,7 @@ import { addLabCommands } from './lab-commands'
 import { addPppCommands } from './ppp-commands'
 import { lmaCommand } from '@pmip6/lab-lma'
 import { addConfigCommands } from './config-commands'
+import { addTraceCommands } from './trace-commands'
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   addPppCommands(program)
   lmaCommand(program)
   addConfigCommands(program)
+  addTraceCommands(program)
   return program
 }
 

@@ -510,6 +510,8 @@ class Core implements MagCore {
   private readonly cPbaReceived = this.cell('pba-received')
   private readonly cPbaAccepted = this.cell(statusCounter(BaStatus.ACCEPTED))
   private readonly cBindingAccepted = this.cell('binding-accepted')
+  /** PBUs sent by Handoff Indicator value (RFC 5213 §8.4: 0-5), for the RFC 6475 counters. */
+  private readonly cPbuSentByHi: readonly Cell[] = [0, 1, 2, 3, 4, 5].map((hi) => this.cell(`pbu-sent:hi:${hi}`))
   private out: MagCommand[] = []
   private now: Millis = 0
   /** RFC 5847 heartbeats, one peer per LMA with bindings. */
@@ -1141,6 +1143,8 @@ class Core implements MagCore {
       set.add(e)
     }
     this.cPbuSent.n++
+    const byHi = this.cPbuSentByHi[e.hi]
+    if (byHi !== undefined) byHi.n++
     if (kind === P_REFRESH) this.cPbuSentRefresh.n++
     else this.inc(kind === P_REG ? 'pbu-sent:registration' : 'pbu-sent:deregistration')
     if (e.attempts > 1) {

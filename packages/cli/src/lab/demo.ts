@@ -12,6 +12,7 @@ import { basename, join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
 import { likelyCause, type DaemonLog } from './diagnose'
 import { labDown, labMoveL2, labUp, readState } from './lab'
+import { startLabCapture, type LabCapture } from './capture'
 import { PLAN, accessLink, mnId, mnMac, names, type MagName } from './plan'
 import { ipn, nsExec, waitFor } from './sh'
 
@@ -20,6 +21,8 @@ export interface DemoOptions {
   /** Leave the lab up at the end (to look around with `mag lab status`). */
   readonly keep?: boolean
   readonly out?: (line: string) => void
+  /** Capture every lab link from lab up to the last detach into this pcapng file. */
+  readonly pcap?: string
 }
 
 export interface DemoStep {
@@ -154,9 +157,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     return st.dataplane?.state?.bindings ?? null
   }
 
+  let capture: LabCapture | undefined
   out(`PMIPv6 MAG demo in lab "${o.name}": LMA ${PLAN.lma}, mag1 ${PLAN.mags.mag1}, mag2 ${PLAN.mags.mag2}, CN ${PLAN.cn}`)
   try {
     await step('lab up: LMA, two MAGs, CN, 2 MNs in namespaces', () => labUp({ name: o.name, mns: 2, quiet: true }), (s) => `${s.namespaces.length} namespaces, data plane ${s.dataplane}`)
+    if (o.pcap) capture = await step('capture every lab link (dumpcap in each namespace)', () => startLabCapture(o.name, o.pcap!))
 
     // 1. Registration: attach -> PBU -> PBA -> RA with the HNP -> SLAAC in the MN's kernel.
     await step(`mn1 attaches to mag1 (${mnMac(1)})`, () => controlRequest(sock('mag1'), { cmd: 'attach', mn: mnId(1), link: accessLink(1), mac: mnMac(1), att: 'wifi', hint: 'new' }))
@@ -238,7 +243,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       await controlRequest(sock('mag1'), { cmd: 'detach', mn: mnId(2) })
       await waitFor('bindings gone', async () => ((await bindings('mag1')).length + (await bindings('mag2')).length === 0 ? true : undefined), STEP_TIMEOUT_MS)
     })
+    if (capture) {
+      const c = capture
+      capture = undefined
+      await step('capture written', () => c.stop(), (r) => `${r.file}: ${r.packets} packets on ${r.interfaces.length} interfaces; \`mag trace ${r.file}\``)
+    }
   } finally {
+    // A failed step leaves the capture running: keep what it has, it shows the failure.
+    if (capture) await capture.stop().then((r) => out(`capture of the failed run: ${r.file} (${r.packets} packets)`), () => undefined)
     if (failed) {
       // The one line of the daemons' logs that most likely says why, and where to look further.
       for (const l of explainFailure(o.name, startedAt, !o.keep)) out(l)

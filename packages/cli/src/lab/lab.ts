@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
-import { PLAN, MAGS, accessLink, mnId, mnMac, names, type LabNames, type MagName } from './plan'
+import { PLAN, MAGS, LAB_METRICS_PORT, accessLink, mnId, mnMac, names, type LabNames, type MagName } from './plan'
 import { ipn, listNetns, nsExec, sh, shTry, sysctl, sysctlIfPresent, waitFor, sleep } from './sh'
 
 export interface LabState {
@@ -34,6 +34,8 @@ export interface LabUpOptions {
   readonly dataplane?: boolean
   readonly logLevel?: string
   readonly quiet?: boolean
+  /** Each MAG serves metrics and the JSON views on its transport address (`mag lab up --metrics`). */
+  readonly metrics?: boolean
 }
 
 const MAG_JS = resolve(__dirname, '..', '..', 'bin', 'mag.js')
@@ -55,6 +57,12 @@ export function readState(name: string): LabState {
 
 function writeState(n: LabNames, s: LabState): void {
   writeFileSync(statePath(n), JSON.stringify(s, null, 2) + '\n')
+}
+
+/** Records a process the lab started after `up` (Prometheus, a forwarder), so `down` stops it. */
+export function addLabProcess(name: string, key: string, pid: number): void {
+  const s = readState(name)
+  writeState(names(name), { ...s, pids: { ...s.pids, [key]: pid } })
 }
 
 function addNs(ns: string, created: string[]): void {
@@ -82,7 +90,7 @@ function up(ns: string, ifname: string): void {
   ipn(ns, 'link', 'set', ifname, 'up')
 }
 
-function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string, unknown>, logLevel: string, dataplane: boolean): Record<string, unknown> {
+function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string, unknown>, logLevel: string, dataplane: boolean, metrics = false): Record<string, unknown> {
   const links: Record<string, unknown> = {}
   for (let i = 1; i <= mns; i++) links[accessLink(i)] = {}
   const profiles = []
@@ -103,6 +111,8 @@ function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string,
     drivers: { mock: { att: 4, stateFile: join(n.stateDir, `${mag}-mock.json`) } },
     profiles,
     ...(dataplane ? { dataplane: {} } : {}),
+    // On the transport address: reachable from the LMA's namespace, never from an access link.
+    ...(metrics ? { metrics: { listen: `[${PLAN.mags[mag]}]:${LAB_METRICS_PORT}`, views: true } } : {}),
   }
   for (const [k, v] of Object.entries(extra)) {
     base[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof base[k] === 'object' ? { ...(base[k] as object), ...(v as object) } : v
@@ -284,7 +294,7 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
     const sockets: Record<string, string> = { lma: join(n.stateDir, 'lma.sock') }
     for (const mag of MAGS) {
       const cfgPath = join(n.stateDir, `${mag}.json`)
-      writeFileSync(cfgPath, JSON.stringify(magConfig(n, mag, o.mns, o.magConfig ?? {}, level, dp), null, 2))
+      writeFileSync(cfgPath, JSON.stringify(magConfig(n, mag, o.mns, o.magConfig ?? {}, level, dp, o.metrics), null, 2))
       const d = startDaemon(n, mag, n.mag[mag], ['run', '--config', cfgPath])
       pids[mag] = d.pid
       logs[mag] = d.log

@@ -26,6 +26,9 @@ export const PLAN = {
   realm: 'example.com',
 } as const
 
+/** Each lab MAG serves /metrics (and /bindings, /status) here on its transport address. */
+export const LAB_METRICS_PORT = 9477
+
 export type MagName = 'mag1' | 'mag2'
 export const MAGS: readonly MagName[] = ['mag1', 'mag2']
 

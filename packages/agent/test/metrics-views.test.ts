@@ -1,0 +1,132 @@
+// The lab engineer's metrics: the RFC 6475-mapped families (PBUs by Handoff Indicator, the
+// registration latency histogram, the counter discontinuity time), and the read-only HTTP views
+// /bindings and /status, which answer what the control socket answers.
+import { request } from 'node:http'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { Histogram, controlRequest, formatMetrics, startMag, startMetricsServer, validateConfig, type DaemonStatus, type MagIo } from '../src'
+
+const base: DaemonStatus = {
+  uptimeS: 1,
+  address: '2001:db8:ffff::1',
+  drivers: [],
+  links: [],
+  bindings: 0,
+  states: {},
+  counters: { 'core.pbu-sent:hi:1': 3, 'core.pbu-sent:hi:3': 1, 'core.pbu-sent:hi:5': 9 },
+  registrationLatencyUs: { count: 0, p50: null, p99: null },
+  lmaRoundTripUs: { count: 0, p50: null, p99: null },
+  magProcessingUs: { count: 0, p50: null, p99: null },
+  timers: 0,
+  countersSince: 1_700_000_000_999,
+} as unknown as DaemonStatus
+
+const line = (text: string, series: string): number | undefined => {
+  const l = text.split('\n').find((x) => x.startsWith(series + ' '))
+  return l === undefined ? undefined : Number(l.slice(series.length + 1))
+}
+
+describe('RFC 6475 metric families', () => {
+  test('PBUs by Handoff Indicator, every value present, named', () => {
+    const t = formatMetrics(base)
+    expect(line(t, 'mag_pbu_sent_by_hi_total{hi="1",handoff="new-interface"}')).toBe(3)
+    expect(line(t, 'mag_pbu_sent_by_hi_total{hi="3",handoff="mag-switch"}')).toBe(1)
+    expect(line(t, 'mag_pbu_sent_by_hi_total{hi="5",handoff="not-changed"}')).toBe(9)
+    expect(line(t, 'mag_pbu_sent_by_hi_total{hi="2",handoff="interface-switch"}')).toBe(0)
+    expect(line(t, 'mag_counters_since_timestamp_seconds')).toBe(1_700_000_000)
+  })
+
+  test('the registration latency is a Prometheus histogram: cumulative buckets, +Inf, sum, count', () => {
+    const h = new Histogram([0.001, 0.01, 0.1])
+    for (const v of [0.0005, 0.002, 0.003, 0.05, 3]) h.observe(v)
+    const t = formatMetrics({ ...base, registrationLatencyHistogram: h.snapshot() })
+    expect(line(t, 'mag_registration_latency_seconds_bucket{le="0.001"}')).toBe(1)
+    expect(line(t, 'mag_registration_latency_seconds_bucket{le="0.01"}')).toBe(3)
+    expect(line(t, 'mag_registration_latency_seconds_bucket{le="0.1"}')).toBe(4)
+    expect(line(t, 'mag_registration_latency_seconds_bucket{le="+Inf"}')).toBe(5)
+    expect(line(t, 'mag_registration_latency_seconds_count')).toBe(5)
+    expect(line(t, 'mag_registration_latency_seconds_sum')).toBeCloseTo(3.0555, 6)
+    expect(t.match(/^# TYPE mag_registration_latency_seconds histogram$/gm)).toHaveLength(1)
+    expect(t).not.toMatch(/# TYPE mag_registration_latency_seconds_bucket/)
+  })
+})
+
+describe('read-only HTTP views', () => {
+  const get = (port: number, path: string) =>
+    new Promise<{ code: number; type: string; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => (body += c))
+        res.on('end', () => resolve({ code: res.statusCode ?? 0, type: String(res.headers['content-type']), body }))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+
+  test('off unless metrics.views is true: /bindings and /status are 404 then', async () => {
+    const srv = await startMetricsServer({ listen: '127.0.0.1:0' }, () => base, { '/bindings': () => [], '/status': () => ({}) })
+    try {
+      expect((await get(srv.address.port, '/bindings')).code).toBe(404)
+      expect((await get(srv.address.port, '/status')).code).toBe(404)
+      expect((await get(srv.address.port, '/metrics')).code).toBe(200)
+    } finally {
+      await srv.close()
+    }
+  })
+
+  test('metrics.views is validated: a boolean, off by default', () => {
+    const cfg = { mag: { address: '2001:db8:ffff::1', controlSocket: '/tmp/x.sock' }, links: { mn1: {} }, profiles: [] }
+    expect(validateConfig({ ...cfg, metrics: { listen: '127.0.0.1:1' } }).metrics).toEqual({ listen: '127.0.0.1:1' })
+    expect(validateConfig({ ...cfg, metrics: { listen: '127.0.0.1:1', views: true } }).metrics).toEqual({ listen: '127.0.0.1:1', views: true })
+    expect(() => validateConfig({ ...cfg, metrics: { listen: '127.0.0.1:1', views: 'yes' } })).toThrow(/metrics\.views/)
+  })
+
+  test('a running daemon: GET /bindings and /status return what the control socket returns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mag-views-'))
+    // The world stops at the daemon's sockets: PBUs go nowhere, so the MN stays registering.
+    const io: MagIo = { sendMh() {}, sendNd() {}, onMh() {}, onNd() {}, addLink() {}, removeLink() {}, close() {} }
+    const now = 1_700_000_000_000
+    const clock = { now: () => now, setTimeout: () => ({}), clearTimeout() {} }
+    const sock = join(dir, 'mag.sock')
+    const cfg = validateConfig({
+      mag: { address: '2001:db8:ffff::1', controlSocket: sock, fixedLinkLocal: 'fe80::1', heartbeatInterval: 0 },
+      links: { mn1: {} },
+      drivers: { mock: {} },
+      profiles: [{ mnId: 'mn1@example.com', lma: '2001:db8:ffff::2', macs: ['02:00:00:00:01:01'] }],
+      metrics: { listen: '127.0.0.1:0', views: true },
+    })
+    const mag = await startMag(cfg, null, { io, clock, logStream: new PassThrough() })
+    try {
+      await controlRequest(sock, { cmd: 'attach', mn: 'mn1@example.com', link: 'mn1', mac: '02:00:00:00:01:01' })
+      const port = mag.metricsAddress!.port
+      let viaHttp: unknown[] = []
+      for (let i = 0; i < 100 && viaHttp.length === 0; i++) {
+        viaHttp = JSON.parse((await get(port, '/bindings')).body) as unknown[]
+        if (viaHttp.length === 0) await new Promise((r) => setTimeout(r, 20))
+      }
+      const b = await get(port, '/bindings')
+      expect(b.code).toBe(200)
+      expect(b.type).toBe('application/json')
+      expect(JSON.parse(b.body)).toEqual(await controlRequest(sock, { cmd: 'bindings' }))
+      expect(JSON.parse(b.body)).toEqual([expect.objectContaining({ mnId: 'mn1@example.com', link: 'mn1' })])
+      const s = await get(port, '/status')
+      expect(s.code).toBe(200)
+      const { memory: m1, ...httpStatus } = JSON.parse(s.body) as Record<string, unknown>
+      const { memory: m2, ...sockStatus } = (await controlRequest(sock, { cmd: 'status' })) as Record<string, unknown>
+      expect(m1).toBeDefined()
+      expect(m2).toBeDefined()
+      // The socket's own counters count the socket request itself, and only that.
+      const noControl = (st: Record<string, unknown>) => ({ ...st, counters: Object.fromEntries(Object.entries(st['counters'] as Record<string, number>).filter(([k]) => !k.startsWith('control.'))) })
+      expect(noControl(httpStatus)).toEqual(noControl(sockStatus))
+      expect(httpStatus['bindings']).toBe(1)
+      // An attach with no handoff hint: HI 4, handoff state unknown (RFC 5213 §5.4.1).
+      expect((httpStatus['counters'] as Record<string, number>)['core.pbu-sent:hi:4']).toBe(1)
+    } finally {
+      await mag.stop(false)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
