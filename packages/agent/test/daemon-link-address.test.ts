@@ -37,6 +37,7 @@ function world(ops: LinkAddressOps | undefined) {
       const m = nd.decode(bytes)
       if (m.kind === 'router-advertisement') ras.push({ link, src, ra: m })
     },
+    sendIcmp() {},
     onMh: (fn) => void (mhIn = fn),
     onNd: (fn) => void (ndIn = fn),
     addLink() {},

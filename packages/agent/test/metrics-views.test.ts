@@ -87,7 +87,7 @@ describe('read-only HTTP views', () => {
   test('a running daemon: GET /bindings and /status return what the control socket returns', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mag-views-'))
     // The world stops at the daemon's sockets: PBUs go nowhere, so the MN stays registering.
-    const io: MagIo = { sendMh() {}, sendNd() {}, onMh() {}, onNd() {}, addLink() {}, removeLink() {}, close() {} }
+    const io: MagIo = { sendMh() {}, sendNd() {}, sendIcmp() {}, onMh() {}, onNd() {}, addLink() {}, removeLink() {}, close() {} }
     const now = 1_700_000_000_000
     const clock = { now: () => now, setTimeout: () => ({}), clearTimeout() {} }
     const sock = join(dir, 'mag.sock')

@@ -13,7 +13,7 @@ import type { MagIo } from '../src/io'
 
 const io = (): MagIo & { links: string[] } => {
   const links: string[] = []
-  return { links, sendMh() {}, sendNd() {}, onMh() {}, onNd() {}, addLink: (l: string) => void links.push(l), removeLink() {}, close() {} }
+  return { links, sendMh() {}, sendNd() {}, sendIcmp() {}, onMh() {}, onNd() {}, addLink: (l: string) => void links.push(l), removeLink() {}, close() {} }
 }
 const quiet = (): Writable => new Writable({ write: (_c, _e, cb) => cb() })
 
