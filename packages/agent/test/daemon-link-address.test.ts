@@ -61,7 +61,7 @@ function world(ops: LinkAddressOps | undefined) {
         { type: 'link-local-address', address: parseIp6(LLA) },
       ],
     }
-    mhIn({ data: mh.encode(msg), src: LMA, dst: MAG, link: '', hopLimit: 64 })
+    mhIn({ data: mh.encode(msg), src: LMA, dst: MAG, link: 'up0', hopLimit: 64 })
   }
   const ptb = (mtu: number, link: string) => {
     const b = Buffer.alloc(8 + 40)

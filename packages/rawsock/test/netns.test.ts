@@ -22,7 +22,11 @@ if (!IS_ROOT) {
 }
 
 const describeRoot = IS_ROOT ? describe : describe.skip
-const T = 20_000 // per-test bound; every child wait below is bounded too
+const T = 90_000 // per-test bound; every child wait below is bounded too
+// A listener gives up this long after it is ready. Starting the sender (a fresh Node process)
+// takes seconds on a loaded machine, so this is generous: a listener whose expected packets all
+// came returns at once, and only a failing test waits the whole window.
+const LISTEN_MS = 30_000
 
 // protocol-reference.md §10.3 (RA from fe80::1 to ff02::1) and §10.4 (Heartbeat, MAG -> LMA)
 const RA_10_3 = [
@@ -66,7 +70,7 @@ describeRoot('rawsock in network namespaces', () => {
         mode: 'listen',
         sockets: [{ id: 'rs', kind: 'icmp6', types: [133], join: [{ group: 'ff02::2', iface: 'a0' }, { group: 'ff02::2', iface: 'a1' }] }],
         expect: { rs: 2 },
-        timeoutMs: 5_000,
+        timeoutMs: LISTEN_MS,
       })
       const { ifindex } = await listener.next('ready', 10_000)
       const sent = await runChild(
@@ -82,7 +86,7 @@ describeRoot('rawsock in network namespaces', () => {
         'sent',
       )
       expect(sent.bytes).toEqual([16, 16])
-      const res = await listener.next('result', 10_000)
+      const res = await listener.next('result', LISTEN_MS + 15_000)
       expect(res.timedOut).toBe(false)
       const msgs = res.messages.rs!
       expect(msgs).toHaveLength(2)
@@ -109,7 +113,7 @@ describeRoot('rawsock in network namespaces', () => {
         mode: 'listen',
         sockets: [{ id: 'ra', kind: 'icmp6', types: [134] }],
         expect: { ra: 1 },
-        timeoutMs: 5_000,
+        timeoutMs: LISTEN_MS,
         settleMs: 300,
       })
       const { ifindex } = await listener.next('ready', 10_000)
@@ -122,7 +126,7 @@ describeRoot('rawsock in network namespaces', () => {
         },
         'sent',
       )
-      const res = await listener.next('result', 10_000)
+      const res = await listener.next('result', LISTEN_MS + 15_000)
       expect(res.messages.ra).toHaveLength(1) // not also on b0
       const [ra] = res.messages.ra!
       expect(ra).toMatchObject({ ifindex: ifindex.b1, hopLimit: 255, src: 'fe80::1', dst: 'ff02::1', data: RA_10_3 })
@@ -148,7 +152,7 @@ describeRoot('rawsock in network namespaces', () => {
         mode: 'listen',
         sockets: [{ id: 'mh', kind: 'mh' }],
         expect: { mh: 2 },
-        timeoutMs: 5_000,
+        timeoutMs: LISTEN_MS,
       })
       const { ifindex } = await listener.next('ready', 10_000)
       const hb2 = Buffer.from(zeroCksum(HEARTBEAT_10_4, 4), 'hex')
@@ -165,7 +169,7 @@ describeRoot('rawsock in network namespaces', () => {
         },
         'sent',
       )
-      const res = await listener.next('result', 10_000)
+      const res = await listener.next('result', LISTEN_MS + 15_000)
       expect(res.timedOut).toBe(false)
       expect(res.checksumOpt).toEqual({ mh: 4 }) // IPV6_CHECKSUM offset 4 on the MH socket
       const msgs = res.messages.mh!
@@ -194,7 +198,7 @@ describeRoot('rawsock in network namespaces', () => {
           { id: 'echo', kind: 'icmp6', types: [128] },
         ],
         expect: { ra: 1, echo: 1 },
-        timeoutMs: 5_000,
+        timeoutMs: LISTEN_MS,
         settleMs: 300,
       })
       await listener.next('ready', 10_000)
@@ -210,7 +214,7 @@ describeRoot('rawsock in network namespaces', () => {
         },
         'sent',
       )
-      const res = await listener.next('result', 10_000)
+      const res = await listener.next('result', LISTEN_MS + 15_000)
       expect(res.timedOut).toBe(false)
       expect(res.messages.ra!.map((m) => m.data.slice(0, 2))).toEqual(['86'])
       expect(res.messages.echo!.map((m) => m.data.slice(0, 2))).toEqual(['80'])
@@ -226,7 +230,7 @@ describeRoot('rawsock in network namespaces', () => {
         mode: 'listen',
         sockets: [{ id: 'b0only', kind: 'icmp6', types: [134], bindToDevice: 'b0' }],
         expect: { b0only: 1 },
-        timeoutMs: 5_000,
+        timeoutMs: LISTEN_MS,
         settleMs: 300,
       })
       const { ifindex } = await listener.next('ready', 10_000)
@@ -242,7 +246,7 @@ describeRoot('rawsock in network namespaces', () => {
         },
         'sent',
       )
-      const res = await listener.next('result', 10_000)
+      const res = await listener.next('result', LISTEN_MS + 15_000)
       expect(res.messages.b0only!.map((m) => m.ifindex)).toEqual([ifindex.b0])
     },
     T,
@@ -256,7 +260,7 @@ describeRoot('rawsock in network namespaces', () => {
         mode: 'listen',
         sockets: [{ id: 'mh', kind: 'mh', maxBatch: 16, rcvbuf: 4 << 20 }],
         expect: { mh: N },
-        timeoutMs: 5_000,
+        timeoutMs: LISTEN_MS,
         waitForGo: true, // let all N queue up before the first readiness callback
       })
       await listener.next('ready', 10_000)
@@ -277,7 +281,7 @@ describeRoot('rawsock in network namespaces', () => {
       )
       expect(sent.bytes).toHaveLength(N)
       listener.go()
-      const res = await listener.next('result', 10_000)
+      const res = await listener.next('result', LISTEN_MS + 15_000)
       expect(res.timedOut).toBe(false)
       expect(res.messages.mh).toHaveLength(N)
       res.messages.mh!.forEach((m, i) => {
