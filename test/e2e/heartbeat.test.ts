@@ -45,7 +45,7 @@ interface Status {
 }
 
 describeLab('RFC 5847 heartbeat in the netns lab', () => {
-  jest.setTimeout(120_000)
+  jest.setTimeout(240_000) // tshark alone takes 10+ s to start on a loaded machine
   let sock = ''
   let lmaSock = ''
 
@@ -87,8 +87,8 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
 
   test('attach 3 MNs: bound, and the LMA is reported reachable by heartbeat', async () => {
     for (let i = 1; i <= N; i++) await controlRequest(sock, { cmd: 'attach', link: accessLink(i), mn: mnId(i), mac: mnMac(i), att: 'wifi' })
-    await waitFor('3 MNs registered', allRegistered, 20_000)
-    const v = await waitFor('LMA reachable', async () => ((await lmaView())?.state === 'reachable' ? await lmaView() : null), 10_000)
+    await waitFor('3 MNs registered', allRegistered)
+    const v = await waitFor('LMA reachable', async () => ((await lmaView())?.state === 'reachable' ? await lmaView() : null))
     expect(v).toMatchObject({ bindings: N, misses: 0 })
     expect(v!.restartCounter).not.toBeNull()
   })
@@ -111,17 +111,18 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
       expect(stillDown.state).toBe('unreachable')
       // Requests went on all along, about one a second, none answered.
       expect(stillDown.requestsSent - before.requestsSent).toBeGreaterThanOrEqual(SILENCE_MS / 1000 / HEARTBEAT_INTERVAL_S - 3)
-      // An answer the LMA sent just before it fell silent may be counted after \`before\` was read
-      // (one was, in a loaded run: 3 expected, 4 counted). By the time the MAG calls the LMA
-      // unreachable (3 missed heartbeats later) any such answer has long arrived: from then on,
-      // not one more. On the wire (below), tshark sees no answer from the LMA during the silence.
+      // Not \`before.responses\`: the LMA goes on answering until \`mag lab fault --silent\` takes
+      // effect, and that command (a node process) takes seconds to start on a loaded machine
+      // (3 answers were expected, 4 counted in one run, 7 in another); an answer may also be in
+      // flight when it does. By the time the MAG calls the LMA unreachable (3 missed heartbeats
+      // later) every such answer has arrived: from then on, not one more. On the wire (below),
+      // tshark sees no answer from the LMA from the moment the fault was set.
       expect(stillDown.responses).toBe(down.responses)
-      expect(down.responses - before.responses).toBeLessThanOrEqual(MISSING_THRESHOLD)
       // The bindings ran out during the silence (12 s lifetime): every MN is registering again.
       expect((await bindings()).every((b) => b.state === 'registering')).toBe(true)
       const silentUntil = Date.now() / 1000
       fault('--no-silent')
-      const up = await waitFor('LMA reachable again', async () => ((await lmaView())?.state === 'reachable' ? await lmaView() : null), 10_000)
+      const up = await waitFor('LMA reachable again', async () => ((await lmaView())?.state === 'reachable' ? await lmaView() : null))
       expect(up!.reason).toBe('heartbeat-response')
       // The PBUs in backoff go at once when the LMA is back, not after up to 32 s.
       await waitFor('every MN bound again', allRegistered, 20_000)
@@ -155,8 +156,8 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
   })
 
   test('LMA restart (bindings lost, Restart Counter bumped): the MAG re-registers every MN and they are bound at the LMA again', async () => {
-    await waitFor('3 MNs registered', allRegistered, 15_000)
-    const before = (await waitFor('restart counter known', async () => ((await lmaView())?.restartCounter !== null ? await lmaView() : null), 5000))!
+    await waitFor('3 MNs registered', allRegistered)
+    const before = (await waitFor('restart counter known', async () => ((await lmaView())?.restartCounter !== null ? await lmaView() : null)))!
     const cap = await Capture.startSynced(`${LAB}-mag1`, 'up0', 'ip6 proto 135')
     try {
       const restartedAt = Date.now() / 1000
@@ -167,11 +168,11 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
       const v = await waitFor('restart detected', async () => {
         const l = await lmaView()
         return l && l.restarts > before.restarts ? l : null
-      }, 10_000)
+      })
       expect(v.restartCounter).toBe(before.restartCounter! + 1)
-      await waitFor('every MN bound at the LMA again', async () => ((await lmaBindings()).length === N ? true : null), 10_000)
+      await waitFor('every MN bound at the LMA again', async () => ((await lmaBindings()).length === N ? true : null))
       expect(await lmaBindings()).toEqual(ids)
-      const b = await waitFor('every MN registered', allRegistered, 10_000)
+      const b = await waitFor('every MN registered', allRegistered)
       for (const x of b) expect(x.prefixes.length).toBeGreaterThan(0)
       const pkts = (await cap.stopSynced()).filter((p) => p.t >= restartedAt)
       // tshark sees the new Restart Counter in a Heartbeat response, then a PBU per MN, each accepted.
@@ -183,8 +184,11 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
         expect(Number(sent[0]!.v('mip6.bu.lifetime'))).toBeGreaterThan(0)
       }
       expect(pkts.filter((p) => p.v('mip6.mhtype') === '6' && p.v('mip6.ba.status') === '0' && p.t >= rc!.t).length).toBeGreaterThanOrEqual(N)
-      const st = await status()
-      expect(st.counters['core.reregister-after-lma-restart']).toBeGreaterThanOrEqual(1)
+      // The MAG re-registered because it heard the new Restart Counter: MNs registered at that
+      // moment count under the first name, MNs whose refresh was outstanding (a restart takes
+      // seconds on a loaded machine, and the lifetime here is 12 s) under the second.
+      const c = (await status()).counters
+      expect((c['core.reregister-after-lma-restart'] ?? 0) + (c['core.reregister-after-lma-restarted'] ?? 0)).toBeGreaterThanOrEqual(1)
     } finally {
       cap.kill()
     }

@@ -53,7 +53,7 @@ function randomMh(): string {
 }
 
 describeLab('hostile input to the MAG daemon', () => {
-  jest.setTimeout(120_000)
+  jest.setTimeout(240_000) // tshark alone takes 10+ s to start on a loaded machine
 
   beforeAll(() => {
     mag(['lab', 'down', '--name', LAB])

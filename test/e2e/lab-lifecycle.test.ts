@@ -34,7 +34,7 @@ interface LabStatus {
 }
 
 describeLab('netns lab lifecycle', () => {
-  jest.setTimeout(90_000)
+  jest.setTimeout(240_000) // tshark alone takes 10+ s to start on a loaded machine
 
   beforeAll(() => {
     mag(['lab', 'down', '--name', LAB])

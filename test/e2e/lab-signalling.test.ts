@@ -86,7 +86,7 @@ const isRa = (p: Packet): boolean => p.v('icmpv6.type') === '134'
 const mnIdOf = (p: Packet): string | undefined => p.v('mip6.mnid.identifier')
 
 describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
-  jest.setTimeout(90_000)
+  jest.setTimeout(240_000) // tshark alone takes 10+ s to start on a loaded machine
   const captures: Capture[] = []
 
   beforeAll(async () => {
@@ -167,15 +167,14 @@ describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
   })
 
   test('retransmission on the wire: PBUs 1, 2, 4, 8 s apart with a new sequence number each; no HNP RA before the PBA', async () => {
-    fault('--drop', 'all')
     const up0 = await capture(NS.mag1, 'up0', 'ip6 proto 135')
     const acc = await capture(NS.mag1, 'mn2', 'icmp6 and ip6[40] == 134')
+    // Four PBUs go unanswered (t = 0, 1, 3, 7 s); the LMA answers the fifth (t = 15 s). The LMA
+    // counts them itself: a test that turned dropping off after seeing 3 retransmissions raced
+    // the 5th PBU on a loaded machine (each look is a \`mag\` process of its own).
+    fault('--drop', '4')
     attach(2)
-    // Four PBUs go unanswered (t = 0, 1, 3, 7 s); let the LMA answer the fifth (t = 15 s).
-    await waitFor('four unanswered PBUs', () => (binding(2)?.retransmissions ?? 0) >= 3, 12_000, 100)
-    expect(binding(2)?.state).toBe('registering')
-    fault('--drop', 'none')
-    const b = await waitFor('mn2 registered after the retransmissions', () => (binding(2)?.state === 'registered' ? binding(2)! : null), 20_000, 200)
+    const b = await waitFor('mn2 registered after the retransmissions', () => (binding(2)?.state === 'registered' ? binding(2)! : null), 60_000, 200)
     expect(b.retransmissions).toBe(4)
     await waitFor('SLAAC address on mn2', () => mnGlobal(2, b.prefixes[0]!) ?? null)
     const mh = (await stop(up0)).filter((p) => mnIdOf(p) === mnId(2))
