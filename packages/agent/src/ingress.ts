@@ -15,8 +15,9 @@
  *
  * Everything else is counted as `mh.rx.dropped.<reason>` and dropped without an answer: a
  * Binding Error or Parameter Problem towards the untrusted side would tell an attacker what
- * the MAG parses and make it a reflector (RFC 4443 §2.4 (e) reasoning), so those go to peers
- * only (daemon.ts).
+ * the MAG parses, and with a spoofed source turn the MAG into a reflector against a third
+ * party; the RFCs ask for these answers to the peers of the protocol, so only they get them
+ * (daemon.ts).
  *
  * Also the rate limiter for the errors the MAG originates (RFC 4443 §2.4 (f): a token bucket).
  */
