@@ -58,9 +58,11 @@ describeLab('issue 17 item 5: RFC 4861 §6.1.1 invalid Router Solicitations are 
     try {
       const before = counters()
       for (const r of INVALID) sendRs(r.src, r.hop, r.hex)
-      await waitFor('every invalid RS counted', () => {
+      // The ones with a rule of their own in the decoder or core are counted once they are read;
+      // they were sent after the first, so it has been read too.
+      await waitFor('the invalid RSs read', () => {
         const c = counters()
-        return INVALID.every((r) => (c[r.counter] ?? 0) - (before[r.counter] ?? 0) === 1) ? c : null
+        return INVALID.slice(1).every((r) => (c[r.counter] ?? 0) - (before[r.counter] ?? 0) === 1) ? c : null
       }, 20_000)
       // Barrier: valid RSs (link-local source, the MN's SLLA) until one gets its unicast answer.
       // One may be folded into an unsolicited RA that is due anyway (RFC 4861 §6.2.6); then the next.
@@ -99,6 +101,8 @@ describeLab('issue 17 item 5: RFC 4861 §6.1.1 invalid Router Solicitations are 
       expect(bySrc('fe80::a2')?.v('ipv6.hlim')).toBe('254')
       expect(bySrc('fe80::a3')?.v('icmpv6.code')).toBe('1')
       expect(bySrc('fe80::a4')).toBeDefined()
+      // Each rule has its own counter.
+      for (const r of INVALID) expect([r.rule, (after[r.counter] ?? 0) - (before[r.counter] ?? 0)]).toEqual([r.rule, 1])
     } finally {
       cap.kill()
     }

@@ -15,8 +15,9 @@
  *
  * Everything else is counted as `mh.rx.dropped.<reason>` and dropped without an answer: a
  * Binding Error or Parameter Problem towards the untrusted side would tell an attacker what
- * the MAG parses and make it a reflector (RFC 4443 §2.4 (e) reasoning), so those go to peers
- * only (daemon.ts).
+ * the MAG parses, and with a spoofed source turn the MAG into a reflector against a third
+ * party; the RFCs ask for these answers to the peers of the protocol, so only they get them
+ * (daemon.ts).
  *
  * Also the rate limiter for the errors the MAG originates (RFC 4443 §2.4 (f): a token bucket).
  */
@@ -39,6 +40,8 @@ export class MhIngress {
   private readonly transport: ReadonlySet<string> | null
   private readonly access: Set<string>
   private peers = new Set<string>()
+  /** isAccess by interface name: a MAG has a few, and the patterns are not run per packet. */
+  private readonly seen = new Map<string, boolean>()
 
   constructor(private readonly cfg: IngressConfig) {
     this.transport = cfg.transportInterfaces ? new Set(cfg.transportInterfaces) : null
@@ -47,13 +50,20 @@ export class MhIngress {
 
   /** A link a driver reported an MN on: an access link from now on. */
   addAccessLink(name: string): void {
+    if (this.access.has(name)) return
     this.access.add(name)
+    this.seen.delete(name)
   }
 
   isAccess(name: string): boolean {
-    if (this.access.has(name)) return true
-    for (const p of this.cfg.accessPatterns) if (p.test(name)) return true
-    return false
+    let v = this.seen.get(name)
+    if (v === undefined) {
+      v = this.access.has(name) || this.cfg.accessPatterns.some((p) => p.test(name))
+      // Bounded: names come from the kernel, and PPP units come and go.
+      if (this.seen.size >= 1024) this.seen.clear()
+      this.seen.set(name, v)
+    }
+    return v
   }
 
   /** The LMAs the MAG may hear from now (canonical text), replacing the previous set. */
