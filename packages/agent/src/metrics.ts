@@ -64,7 +64,7 @@ export function formatMetrics(s: DaemonStatus): string {
     else if ((m = /^(mh|nd)\.malformed\.(.+)$/.exec(k))) e.add('mag_malformed_total', 'counter', 'Malformed packets by protocol and reason.', v, { proto: m[1]!, reason: m[2]! })
     else if ((m = /^(mh|nd)\.drop\.(.+)$/.exec(k))) e.add('mag_dropped_total', 'counter', 'Packets dropped before the core, by protocol and reason.', v, { proto: m[1]!, reason: m[2]! })
   }
-  // RFC 5847 heartbeat per LMA. state: 1 reachable, 0 unreachable, -1 not known yet or idle.
+  // RFC 5847 heartbeat per LMA. state: 1 reachable, 0 unreachable, -1 not known yet, idle or no heartbeat support.
   for (const l of s.lmas ?? []) {
     const lma = { lma: l.lma }
     const up = l.state === 'reachable' ? 1 : l.state === 'unreachable' ? 0 : -1
