@@ -5,48 +5,15 @@
 // two as with the random start). The LMA answers 135, the MAG resynchronises, the MN is
 // registered and never denied. tshark on the LMA's side reads the exchange.
 import { readFileSync } from 'node:fs'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { controlRequest } from '@pmip6/agent'
 import { labDown, labRestart, labUp, readState } from '../../packages/cli/src/lab/lab'
 import { describeLab, labName, waitFor } from './lab-harness'
+import { MhWatch } from './mh-watch'
 
 const LAB = labName('e17s')
 const MN = 'mn1@example.com'
 const MAC = '02:00:00:00:01:01'
-
-/** tshark decoding MH packets line by line as they pass (so a test waits for them, bounded). */
-class MhWatch {
-  readonly rows: { src: string; type: string; seq: number; status: string }[] = []
-  private err = ''
-  private constructor(private readonly child: ChildProcess) {}
-
-  static async start(ns: string, iface: string): Promise<MhWatch> {
-    const fields = ['ipv6.src', 'mip6.mhtype', 'mip6.bu.seqnr', 'mip6.ba.seqnr', 'mip6.ba.status']
-    const child = spawn('ip', ['netns', 'exec', ns, 'tshark', '-n', '-l', '-i', iface, '-f', 'ip6 proto 135', '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const w = new MhWatch(child)
-    let buf = ''
-    child.stdout!.setEncoding('utf8')
-    child.stdout!.on('data', (c: string) => {
-      buf += c
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const [src, type, buSeq, baSeq, status] = buf.slice(0, i).split('|')
-        buf = buf.slice(i + 1)
-        w.rows.push({ src: src ?? '', type: type ?? '', seq: Number(buSeq || baSeq), status: status ?? '' })
-      }
-    })
-    child.stderr!.setEncoding('utf8')
-    child.stderr!.on('data', (c: string) => (w.err += c))
-    await waitFor(`tshark on ${ns}/${iface}`, () => {
-      if (child.exitCode !== null) throw new Error(`tshark exited: ${w.err}`)
-      return w.err.includes('Capturing on')
-    }, 15_000, 50)
-    return w
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null) this.child.kill('SIGKILL')
-  }
-}
 
 interface View {
   mnId: string

@@ -84,7 +84,7 @@ export function formatMetrics(s: DaemonStatus): string {
     else if ((m = /^mh\.rx\.dropped\.(.+)$/.exec(k))) e.add('mag_mh_rx_dropped_total', 'counter', 'Mobility Headers not taken for where they came from (an access link, an unknown peer), by reason.', v, { reason: m[1]! })
     else if ((m = /^(mh|nd)\.drop\.(.+)$/.exec(k))) e.add('mag_dropped_total', 'counter', 'Packets dropped before the core, by protocol and reason.', v, { proto: m[1]!, reason: m[2]! })
   }
-  // RFC 5847 heartbeat per LMA. state: 1 reachable, 0 unreachable, -1 not known yet or idle.
+  // RFC 5847 heartbeat per LMA. state: 1 reachable, 0 unreachable, -1 not known yet, idle or no heartbeat support.
   for (const l of s.lmas ?? []) {
     const lma = { lma: l.lma }
     const up = l.state === 'reachable' ? 1 : l.state === 'unreachable' ? 0 : -1

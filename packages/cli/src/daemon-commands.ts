@@ -132,8 +132,9 @@ export function addDaemonCommands(program: Command): void {
 
   /** RFC 5847 heartbeat state, one line per LMA. */
   const lmaLines = (s: Record<string, unknown>): string[] => {
-    const lmas = (s['lmas'] ?? []) as { lma: string; state: string; reason: string; bindings: number; requestsSent: number; responses: number; misses: number; restartCounter: number | null }[]
-    return lmas.map((l) => `lma          ${l.lma} ${l.state} (${l.reason || '-'}) bindings ${l.bindings}, heartbeats ${l.requestsSent} sent / ${l.responses} answered / ${l.misses} missed, restart counter ${l.restartCounter ?? '-'}`)
+    const lmas = (s['lmas'] ?? []) as { lma: string; state: string; reason: string; intervalS?: number; bindings: number; requestsSent: number; responses: number; misses: number; restartCounter: number | null }[]
+    const every = (l: { intervalS?: number }): string => (l.intervalS === undefined ? '' : l.intervalS === 0 ? ' (off)' : ` every ${l.intervalS} s`)
+    return lmas.map((l) => `lma          ${l.lma} ${l.state} (${l.reason || '-'}) bindings ${l.bindings}, heartbeats${every(l)} ${l.requestsSent} sent / ${l.responses} answered / ${l.misses} missed, restart counter ${l.restartCounter ?? '-'}`)
   }
 
   /** The data plane: backend, tunnels with their MNs, kernel objects held, failed set-ups. */
