@@ -54,6 +54,8 @@ export interface DaemonDeps {
    * 15); absent: no kernel to configure (an in-memory I/O), every address is ready at once.
    */
   readonly linkAddresses?: LinkAddressOps
+  /** The tunnel MTU the operator configured (mag.tunnelMtu), if any: a learnt path never goes above it. */
+  readonly tunnelMtuCap?: number
 }
 
 export interface LatencyFigures {
@@ -150,7 +152,7 @@ export class MagDaemon {
       this.counters,
     )
     const caps = new Map(Object.entries(cfg.core.lmaMtu ?? {}).map(([k, v]) => [canonicalIp6(k), v]))
-    this.pathMtu = new PathMtuTable(cfg.dataplane?.pathMtu ?? null, caps)
+    this.pathMtu = new PathMtuTable(cfg.dataplane?.pathMtu ?? null, caps, deps.tunnelMtuCap ?? null)
     this.selfBytes = parseIp6(cfg.address)
   }
 
