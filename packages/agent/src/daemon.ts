@@ -74,6 +74,8 @@ export interface DaemonDeps {
    * 15); absent: no kernel to configure (an in-memory I/O), every address is ready at once.
    */
   readonly linkAddresses?: LinkAddressOps
+  /** The tunnel MTU the operator configured (mag.tunnelMtu), if any: a learnt path never goes above it. */
+  readonly tunnelMtuCap?: number
 }
 
 /** Clock checks while the core waits for a synchronised clock: 1 s, doubling up to 64 s (RFC 5213 §6.9.4 in spirit). */
@@ -196,7 +198,7 @@ export class MagDaemon {
       this.counters,
     )
     const caps = new Map(Object.entries(cfg.core.lmaMtu ?? {}).map(([k, v]) => [canonicalIp6(k), v]))
-    this.pathMtu = new PathMtuTable(cfg.dataplane?.pathMtu ?? null, caps)
+    this.pathMtu = new PathMtuTable(cfg.dataplane?.pathMtu ?? null, caps, deps.tunnelMtuCap ?? null)
     this.selfBytes = parseIp6(cfg.address)
   }
 

@@ -29,10 +29,12 @@ export class PathMtuTable {
   /**
    * @param pathCap a configured path MTU (dataplane.pathMtu): the path is never taken above it.
    * @param lmaCaps configured tunnel MTUs per LMA (mag.lmaMtu, canonical addresses): caps too.
+   * @param tunnelCap a configured tunnel MTU (mag.tunnelMtu): the cap of LMAs without their own.
    */
   constructor(
     private readonly pathCap: number | null = null,
     private readonly lmaCaps: ReadonlyMap<string, number> = new Map(),
+    private readonly tunnelCap: number | null = null,
   ) {}
 
   get uplinkMtu(): number | null {
@@ -52,7 +54,8 @@ export class PathMtuTable {
   setUplink(mtu: number): TunnelMtuChange[] {
     if (mtu === this.uplink) return []
     this.uplink = mtu
-    const out: TunnelMtuChange[] = [{ mtu: tunnelMtuOf(this.pathMtu(null)!) }]
+    const base = tunnelMtuOf(this.pathMtu(null)!)
+    const out: TunnelMtuChange[] = [{ mtu: this.tunnelCap === null ? base : Math.min(base, this.tunnelCap) }]
     for (const lma of new Set([...this.ptb.keys(), ...this.lmaCaps.keys()])) out.push(this.forLma(lma))
     return out
   }
@@ -90,8 +93,8 @@ export class PathMtuTable {
   private forLma(lma: string): TunnelMtuChange {
     const path = this.pathMtu(lma)
     let mtu = path === null ? Infinity : tunnelMtuOf(path)
-    const cap = this.lmaCaps.get(lma)
-    if (cap !== undefined) mtu = Math.min(mtu, cap)
+    const cap = this.lmaCaps.get(lma) ?? this.tunnelCap
+    if (cap !== null) mtu = Math.min(mtu, cap)
     return { lma, mtu: Number.isFinite(mtu) ? mtu : tunnelMtuOf(IPV6_MIN_MTU + TUNNEL_HEADER_BYTES) }
   }
 }

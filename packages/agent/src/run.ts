@@ -166,6 +166,8 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   // The data plane first: its start removes leftovers of an earlier run and tells the tunnel MTU
   // (RFC 5213 §6.9.5) for the RAs. A failure here stops the start before any MN is served.
   let dataplane = deps.dataplane
+  // The operator's own tunnel MTU, before the data plane's fills the gap: it caps what is learnt (§6.9.5).
+  const tunnelMtuCap = cfg.core.tunnelMtu
   if (!dataplane && cfg.dataplane) {
     const k = await openKernelDataPlane(cfg, cfg.dataplane, child(log, 'dataplane'))
     dataplane = k
@@ -177,7 +179,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   // 15) and link MTU reports (§6.9.5). An in-memory I/O has neither.
   const dlog = child(log, 'daemon')
   const linkAddresses = deps.io ? undefined : new NetlinkLinkAddresses((e) => dlog.warn('netlink socket error (link addresses)', { error: e.message }))
-  const daemon = new MagDaemon(cfg, { log: dlog, clock, io, drivers, clockSynced: deps.clockSynced ?? clockSynced, ...(dataplane ? { dataplane } : {}), ...(linkAddresses ? { linkAddresses } : {}) })
+  const daemon = new MagDaemon(cfg, { log: dlog, clock, io, drivers, clockSynced: deps.clockSynced ?? clockSynced, ...(dataplane ? { dataplane } : {}), ...(linkAddresses ? { linkAddresses } : {}), ...(tunnelMtuCap !== undefined ? { tunnelMtuCap } : {}) })
   let watcher: LinkWatcher | null = null
   if (!deps.io) {
     try {

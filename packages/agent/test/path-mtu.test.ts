@@ -47,6 +47,13 @@ describe('RFC 5213 §6.9.5 path MTU table', () => {
     expect(t.nextExpiry()).toBeNull()
   })
 
+  test('§6.9.5: a configured tunnel MTU caps every LMA without its own', () => {
+    const t = new PathMtuTable(null, new Map([[LMA2, 1450]]), 1400)
+    expect(t.setUplink(9000)).toEqual([{ mtu: 1400 }, { lma: LMA2, mtu: 1450 }])
+    expect(t.packetTooBig(LMA, 1300, 0)).toEqual({ lma: LMA, mtu: 1280 })
+    expect(t.packetTooBig(LMA, 1280, 0)).toEqual({ lma: LMA, mtu: 1280 })
+  })
+
   test('§6.9.5: a configured path MTU and per-LMA tunnel MTUs are caps', () => {
     const t = new PathMtuTable(1400, new Map([[LMA2, 1300]]))
     expect(t.setUplink(1500)).toEqual([{ mtu: 1360 }, { lma: LMA2, mtu: 1300 }])

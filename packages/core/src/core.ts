@@ -11,7 +11,8 @@
  *
  * Left out, and why: items 1, 2 and 4 of §6.9.1.2 (IPsec authentication, RFC 6275 §9.2 header
  * rules, the Type 2 Routing header) belong to the daemon and the wire decoder, which hand the
- * core only authenticated, decoded PBAs; the DAD half of item 15 (the kernel does DAD); tunnel
+ * core only authenticated, decoded PBAs; DAD itself for item 15 (the kernel runs it when the
+ * daemon puts the address on the link; the core hears the outcome as a link-address event); tunnel
  * creation and reference counting (§6.10.4: the data plane, driven by forwarding-up/-down);
  * the DHCP relay (§6.11, its own package); multihoming (two interfaces of one MN on the same
  * MAG at once): one MN-ID has one entry here.
