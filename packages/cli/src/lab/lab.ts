@@ -34,6 +34,8 @@ export interface LabUpOptions {
   readonly dataplane?: boolean
   readonly logLevel?: string
   readonly quiet?: boolean
+  /** How long each daemon may take to open its control socket; default 15 s (slow kernels, e.g. User-Mode Linux, need more). */
+  readonly startTimeoutMs?: number
 }
 
 const MAG_JS = resolve(__dirname, '..', '..', 'bin', 'mag.js')
@@ -261,7 +263,7 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
           if (!pidAlive(pids[node]!)) throw new Error(`${node} exited:\n${tail(logs[node]!)}`)
           return (await controlRequest(sockets[node]!, { cmd: 'status' }, 1000)) as { dataplane?: { name?: string } }
         },
-        15_000,
+        o.startTimeoutMs ?? 15_000,
         50,
       )
       if (node === 'mag1') dataplane = st.dataplane?.name ?? 'none'
@@ -375,7 +377,7 @@ export function labMoveL2(name: string, i: number, to: MagName): void {
  * Starts a lab daemon again (after `kill -9`, say) with the configuration it had; the MAG finds
  * its stations in the mock link's state file and registers them again.
  */
-export async function labRestart(name: string, node: string): Promise<number> {
+export async function labRestart(name: string, node: string, o: { startTimeoutMs?: number } = {}): Promise<number> {
   const s = readState(name)
   const n = names(name)
   if (node !== 'lma' && node !== 'mag1' && node !== 'mag2') throw new Error(`only lma, mag1 and mag2 can be restarted, not ${node}`)
@@ -398,7 +400,7 @@ export async function labRestart(name: string, node: string): Promise<number> {
       await controlRequest(s.sockets[node]!, { cmd: 'status' }, 1000)
       return true
     },
-    15_000,
+    o.startTimeoutMs ?? 15_000,
     50,
   )
   return d.pid
