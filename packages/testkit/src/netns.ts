@@ -31,6 +31,8 @@ export interface NsLabOptions {
   readonly mns: number
   readonly access: AccessShape
   readonly stateDir: string
+  /** How long a daemon may take to open its control socket; default 15 s (slow kernels such as User-Mode Linux need more). */
+  readonly readyTimeoutMs?: number
 }
 
 export class NsError extends Error {
@@ -285,7 +287,7 @@ export class NsLab {
         await d.request({ cmd: 'status' })
         return true
       },
-      15_000,
+      this.o.readyTimeoutMs ?? 15_000,
       50,
     )
     return d
