@@ -2,7 +2,7 @@
 // bounded time, kernel state snapshots, polling with deadlines, and the data plane fixture of
 // packages/dataplane/test (a DataPlane in a namespace, driven by JSON lines).
 import { execFileSync, spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { dissect, values } from '../interop/tshark'
@@ -288,4 +288,16 @@ export class Capture {
 const captures = new Set<Capture>()
 export function killCaptures(): void {
   for (const c of [...captures]) c.kill()
+}
+
+/**
+ * Copies files (daemon logs, say) into the host's result folder under artifacts/<name>/, so a
+ * failure can be read after the VM is gone (run.js keeps them when the tier fails).
+ */
+export function saveArtifacts(name: string, dir: string, match: RegExp = /\.(log|json)$/): void {
+  const out = process.env['KT_OUT']
+  if (!out || !existsSync(dir)) return
+  const to = join(out, 'artifacts', name)
+  mkdirSync(to, { recursive: true })
+  for (const f of readdirSync(dir)) if (match.test(f)) copyFileSync(join(dir, f), join(to, f))
 }

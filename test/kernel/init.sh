@@ -25,19 +25,20 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mkdir -p /dev/pts /dev/shm /run /var/run /tmp
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 ln -sf /dev/pts/ptmx /dev/ptmx 2>/dev/null || true
+# /tmp stays the overlay's (writable, and the host's /tmp shows through: a checkout there works).
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /dev/shm
 mkdir -p /run/netns
 # IPv6 is a module here: rtnetlink requests for AF_INET6 do not load it (only socket() does).
 # ip6_tunnel adds its fallback device ip6tnl0 to every namespace: loaded now, a namespace has
-# it from its start, not from whenever a test first creates a tunnel.
-modprobe -a ipv6 ip6_tunnel
+# it from its start, not from whenever a test first creates a tunnel. ppp_generic makes
+# /dev/ppp (devtmpfs has no node to open, so nothing would autoload it for pppd).
+modprobe -a ipv6 ip6_tunnel ppp_generic
 ip link set lo up
 out=/kernel-tier-out
 mkdir -p "$out"
 mount -t hostfs -o "$KT_OUT" none "$out" || { echo "kernel-tier: cannot mount the result folder $KT_OUT"; echo o > /proc/sysrq-trigger; }
-cd "$KT_REPO" || echo 99 > "$out/rc"
+if ! cd "$KT_REPO"; then echo "kernel-tier: cannot cd to $KT_REPO"; echo 99 > "$out/rc"; sync; echo o > /proc/sysrq-trigger; sleep 10; fi
 code=0
 env KT_OUT="$out" HOME=/root CI="$KT_CI" node test/kernel/guest.js || code=$?
 echo "$code" > "$out/rc"

@@ -154,6 +154,12 @@ function main() {
     const why2 = timedOut ? ' (watchdog)' : rc === null ? ` (no exit code from the guest; VM exit ${code ?? signal})` : ''
     console.log(`kernel tier: VM ran ${seconds} s, guest exit ${rc ?? 'none'}${why2}`)
     console.log(`kernel tests: ${passed} passed, ${failed} failed`)
+    const artifacts = path.join(out, 'artifacts')
+    if (status !== 0 && fs.existsSync(artifacts)) {
+      const keep = path.join(os.tmpdir(), `pmip6-kt-artifacts-${process.pid}`)
+      fs.cpSync(artifacts, keep, { recursive: true })
+      console.log(`kernel tier: logs of the failed run kept in ${keep}`)
+    }
     fs.rmSync(work, { recursive: true, force: true })
     process.exit(status)
   })

@@ -8,8 +8,13 @@
  * an agent restart the driver knows who is on each ppp interface that still exists: start()
  * reconciles the file with the interfaces there (`ip -j link`), and attached() reports them.
  * A ppp interface with no record cannot be named and is only logged; its next ipv6-up fixes it.
+ *
+ * pppd runs ipv6-down only when it ends in order: killed (SIGKILL, a crash, the OOM killer) it
+ * runs no script, and the kernel removes the interface when pppd's /dev/ppp descriptor closes.
+ * So the driver also watches the interfaces (`ip -o monitor link`): a session whose interface
+ * is deleted is detached as if ipv6-down had come.
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
@@ -42,6 +47,11 @@ export interface PppInit {
   readonly pidDir?: string
   /** Where interface state comes from; default `ip -j link` (tests pass their own). */
   readonly links?: () => Promise<readonly LinkState[]>
+  /**
+   * Calls `onDeleted` with the name of each interface the kernel deletes, until the returned
+   * function is called; default `ip -o monitor link` (tests pass their own).
+   */
+  readonly watchLinks?: (onDeleted: (ifname: string) => void, log: Logger) => () => void
 }
 
 export interface LinkState {
@@ -77,6 +87,45 @@ export function listLinks(): Promise<LinkState[]> {
   })
 }
 
+/** `Deleted 7: ppp0: <POINTOPOINT,...` (iproute2's one-line monitor output) -> `ppp0`. */
+export function deletedLinkName(line: string): string | null {
+  const m = /^Deleted\s+(?:\d+:\s+)?([^\s:@]+)[:@]/.exec(line)
+  return m?.[1] ?? null
+}
+
+/** Interface deletions from `ip -o monitor link`, restarted (bounded) if ip exits while we watch. */
+export function monitorLinks(onDeleted: (ifname: string) => void, log: Logger): () => void {
+  let stopped = false
+  let child: ReturnType<typeof spawn> | null = null
+  let restarts = 0
+  const start = (): void => {
+    const c = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    child = c
+    let buf = ''
+    c.stdout?.setEncoding('utf8')
+    c.stdout?.on('data', (d: string) => {
+      buf += d
+      let nl: number
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const name = deletedLinkName(buf.slice(0, nl))
+        buf = buf.slice(nl + 1)
+        if (name !== null) onDeleted(name)
+      }
+    })
+    c.on('error', (e) => log.warn('cannot watch interfaces (ip monitor link); a killed pppd is noticed only at the next presence check', { error: e.message }))
+    c.on('exit', () => {
+      if (stopped) return
+      if (++restarts > 5) return log.warn('ip monitor link keeps exiting; no longer watching interfaces')
+      setTimeout(start, 1000).unref()
+    })
+  }
+  start()
+  return () => {
+    stopped = true
+    child?.kill()
+  }
+}
+
 export const ppp: DriverFactory<PppInit> = (init, ctx): AccessDriver => {
   const log: Logger = ctx.log
   const events = new FactEmitter()
@@ -90,6 +139,25 @@ export const ppp: DriverFactory<PppInit> = (init, ctx): AccessDriver => {
   const links = init.links ?? listLinks
   let server: Server | null = null
   let running = false
+  let unwatch: (() => void) | null = null
+
+  /** The interface is gone without an ipv6-down (pppd killed): the session ended. */
+  const onDeleted = async (ifname: string): Promise<void> => {
+    if (!running || !sessions.has(ifname)) return
+    // A new session's ipv6-up may overtake the old interface's deletion: only a name that is
+    // really gone ends its session.
+    try {
+      if ((await links()).some((l) => l.name === ifname)) return
+    } catch {
+      // Cannot tell: the deletion event is the kernel's word.
+    }
+    const st = sessions.get(ifname)
+    if (!running || !st) return
+    sessions.delete(ifname)
+    save()
+    log.info('ppp interface deleted without ipv6-down (pppd gone); session down', { link: ifname, mnId: st.mnId })
+    events.emit({ type: 'detached', link: ifname, mnId: st.mnId, cause: 'left' })
+  }
 
   const fact = (ifname: string, s: Stored): AttachedFact => ({ type: 'attached', link: ifname, att, mnId: s.mnId })
 
@@ -217,11 +285,14 @@ export const ppp: DriverFactory<PppInit> = (init, ctx): AccessDriver => {
       server = srv
       running = true
       events.reopen()
+      unwatch = (init.watchLinks ?? monitorLinks)((name) => void onDeleted(name), log)
       log.info('ppp driver listening', { socket: socketPath, sessions: sessions.size })
     },
     async stop() {
       running = false
       events.close()
+      unwatch?.()
+      unwatch = null
       const srv = server
       server = null
       if (!srv) return

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AccessDriver, Logger } from '@pmip6/driver-api'
 import { driverCompliance, FactLog } from '@pmip6/testkit'
-import { hookScript, installHooks, ppp, type LinkState, type PppInit } from '../src'
+import { deletedLinkName, hookScript, installHooks, ppp, type LinkState, type PppInit } from '../src'
 
 const quiet: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined }
 const ctx = { log: quiet, clock: { now: () => Date.now() } }
@@ -34,7 +34,18 @@ function world(extra: Partial<PppInit> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'ppp-test-'))
   const links = new Map<string, boolean>()
   const hooks = installHooks(join(dir, 'etc-ppp'), { socket: join(dir, 'ppp.sock'), timeoutMs: 1500 })
-  const init: PppInit = { socket: join(dir, 'ppp.sock'), stateFile: join(dir, 'state', 'sessions.json'), links: async (): Promise<LinkState[]> => [...links].map(([name, up]) => ({ name, up })), ...extra }
+  // Interface deletions the kernel would report (ip monitor link), driven by the test.
+  const watchers = new Set<(ifname: string) => void>()
+  const init: PppInit = {
+    socket: join(dir, 'ppp.sock'),
+    stateFile: join(dir, 'state', 'sessions.json'),
+    links: async (): Promise<LinkState[]> => [...links].map(([name, up]) => ({ name, up })),
+    watchLinks: (fn) => {
+      watchers.add(fn)
+      return () => watchers.delete(fn)
+    },
+    ...extra,
+  }
   const args = (i: number) => [`ppp${i}`, `/dev/ttyS${i}`, '115200', `fe80::${i}:1`, `fe80::${i}:2`, `mn${i}@example.com`]
   const env = (i: number) => ({ IFNAME: `ppp${i}`, DEVICE: `/dev/ttyS${i}`, LINKNAME: `line${i}`, SPEED: '115200', LLLOCAL: `fe80::${i}:1`, LLREMOTE: `fe80::${i}:2`, ORIG_UID: '0', PPPLOGNAME: 'root' })
   return {
@@ -55,6 +66,16 @@ function world(extra: Partial<PppInit> = {}) {
       if (r.code !== 0) throw new Error(`hook exited ${String(r.code)}: ${r.stderr}`)
       return r
     },
+    /** pppd killed: no ipv6-down, the kernel deletes the interface. */
+    killed: (i: number) => {
+      links.delete(`ppp${i}`)
+      for (const f of watchers) f(`ppp${i}`)
+    },
+    /** Only the deletion event (the interface may exist again by the time it is read). */
+    deletedEvent: (i: number) => {
+      for (const f of watchers) f(`ppp${i}`)
+    },
+    watching: () => watchers.size,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   }
 }
@@ -105,6 +126,34 @@ describe('ppp driver and hooks', () => {
     expect(await log.next('attached')).toEqual({ type: 'attached', link: 'ppp7', att: 2, mnId: 'carol@example.com' })
     await runHook(w.hooks.down, ['ppp7', '/dev/ttyUSB0', '0', 'fe80::1', 'fe80::2', 'mn7@example.com'], { IFNAME: 'ppp7', PEERNAME: 'carol@example.com' })
     expect(await log.next('detached')).toEqual({ type: 'detached', link: 'ppp7', mnId: 'carol@example.com', cause: 'left' })
+  })
+
+  test('pppd killed (no ipv6-down; the kernel deletes the interface): the session detaches; a deletion overtaken by a new session on the same name detaches nothing', async () => {
+    const w = world()
+    const d = w.make()
+    cleanups.push(w.cleanup, () => d.stop())
+    await d.start()
+    expect(w.watching()).toBe(1)
+    const log = new FactLog(d)
+    await w.up(3)
+    expect(await log.next('attached')).toMatchObject({ link: 'ppp3', mnId: 'mn3@example.com' })
+    w.killed(3)
+    expect(await log.next('detached')).toEqual({ type: 'detached', link: 'ppp3', mnId: 'mn3@example.com', cause: 'left' })
+    expect(await d.attached()).toEqual([])
+    // The old ppp4 is deleted, but a new session is up on ppp4 before the deletion is read.
+    await w.up(4)
+    expect(await log.next('attached')).toMatchObject({ link: 'ppp4' })
+    w.deletedEvent(4)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(await d.attached()).toEqual([{ type: 'attached', link: 'ppp4', att: 2, mnId: 'mn4@example.com' }])
+    await d.stop()
+    expect(w.watching()).toBe(0)
+  })
+
+  test('deletedLinkName reads iproute2 6.1 `ip -o monitor link` lines: only deletions', () => {
+    expect(deletedLinkName('Deleted 3: ppp0@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether 5e:ea:fd:bf:a6:2c brd ff:ff:ff:ff:ff:ff')).toBe('ppp0')
+    expect(deletedLinkName('Deleted 9: ppp12: <POINTOPOINT,MULTICAST,NOARP> mtu 1500 qdisc noop state DOWN group default \\    link/ppp')).toBe('ppp12')
+    expect(deletedLinkName('3: ppp0@kv1: <BROADCAST,MULTICAST,M-DOWN> mtu 1500 qdisc noop state DOWN group default')).toBeNull()
   })
 
   test('the hooks never block or fail pppd: agent down, agent silent, agent refusing', async () => {

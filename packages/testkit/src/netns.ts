@@ -31,6 +31,8 @@ export interface NsLabOptions {
   readonly mns: number
   readonly access: AccessShape
   readonly stateDir: string
+  /** How long a daemon may take to open its control socket; default 15 s (slow kernels such as User-Mode Linux need more). */
+  readonly readyTimeoutMs?: number
 }
 
 export class NsError extends Error {
@@ -290,7 +292,7 @@ export class NsLab {
         const st = (r['result'] ?? r['status']) as { ready?: unknown } | undefined
         return st?.ready === true
       },
-      60_000,
+      this.o.readyTimeoutMs ?? 60_000,
       50,
     )
     if (exited) throw exited

@@ -36,6 +36,8 @@ export interface LabUpOptions {
   readonly quiet?: boolean
   /** Each MAG serves metrics and the JSON views on its transport address (`mag lab up --metrics`). */
   readonly metrics?: boolean
+  /** How long each daemon may take to be ready; default DAEMON_READY_TIMEOUT_MS (slow kernels, e.g. User-Mode Linux, need more). */
+  readonly startTimeoutMs?: number
 }
 
 const MAG_JS = resolve(__dirname, '..', '..', 'bin', 'mag.js')
@@ -304,7 +306,7 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
     writeState(n, state)
     // Readiness, not timing: `mag lab up` returns once every daemon says it is ready for traffic.
     let dataplane = 'none'
-    const ready = await Promise.all(['lma', ...MAGS].map((node) => waitDaemonReady(node, pids[node]!, sockets[node]!, logs[node]!, { dataplane: dp })))
+    const ready = await Promise.all(['lma', ...MAGS].map((node) => waitDaemonReady(node, pids[node]!, sockets[node]!, logs[node]!, { dataplane: dp, ...(o.startTimeoutMs ? { timeoutMs: o.startTimeoutMs } : {}) })))
     dataplane = (ready[1]?.['dataplane'] as { name?: string } | undefined)?.name ?? 'none'
     state = { ...state, dataplane }
     writeState(n, state)
@@ -415,7 +417,7 @@ export function labMoveL2(name: string, i: number, to: MagName): void {
  * Starts a lab daemon again (after `kill -9`, say) with the configuration it had; the MAG finds
  * its stations in the mock link's state file and registers them again.
  */
-export async function labRestart(name: string, node: string): Promise<number> {
+export async function labRestart(name: string, node: string, o: { startTimeoutMs?: number } = {}): Promise<number> {
   const s = readState(name)
   const n = names(name)
   if (node !== 'lma' && node !== 'mag1' && node !== 'mag2') throw new Error(`only lma, mag1 and mag2 can be restarted, not ${node}`)
@@ -431,7 +433,7 @@ export async function labRestart(name: string, node: string): Promise<number> {
   const args = node === 'lma' ? ['lma', '--config', cfg] : ['run', '--config', cfg]
   const d = startDaemon(n, node, node === 'lma' ? n.lma : n.mag[node as MagName], args)
   writeState(n, { ...s, pids: { ...s.pids, [node]: d.pid } })
-  await waitDaemonReady(node, d.pid, s.sockets[node]!, d.log, { dataplane: s.dataplane !== 'none' })
+  await waitDaemonReady(node, d.pid, s.sockets[node]!, d.log, { dataplane: s.dataplane !== 'none', ...(o.startTimeoutMs ? { timeoutMs: o.startTimeoutMs } : {}) })
   return d.pid
 }
 
