@@ -5,6 +5,7 @@
 #   trixie  Debian 13: docker.io 26.1, containerd 1.7, runc 1.1, compose v2 2.26
 #   sid     Debian unstable: docker.io 28.5, containerd 2.1, runc 1.3, compose v2 2.40
 # Usage: test/docker/engines.sh [trixie|sid]...   (root; default: trixie sid)
+# ENGINES_COMPOSE=v2 (or v1) runs the lab with that compose only.
 # The .debs come from the Debian mirror apt is configured with, through a private apt state
 # under $PMIP6_DOCKER_CACHE/engines (the host's apt lists and sources are not touched), and
 # are unpacked there; test/docker/run.sh then runs with that engine, the Docker CLI of the same
@@ -42,9 +43,10 @@ for suite in "${suites[@]}"; do
   # One directory for the engine's PATH: dockerd and the binaries it runs (containerd and its
   # shim, runc, docker-init), and the CLI with its compose plugin.
   # runc is Debian 12's (1.1.5): the newer releases' runc needs glibc 2.38, dockerd,
-  # containerd and the CLIs are static enough to run here as they are.
+  # containerd and the CLIs are static enough to run here as they are. Their compose v2 is
+  # the CLI plugin (`docker compose`); `docker-compose` stays Debian 12's v1.
   for b in "$root"/usr/sbin/* "$root"/usr/bin/*; do
-    case ${b##*/} in runc) ;; *) ln -sf "$b" "$bin/" ;; esac
+    case ${b##*/} in runc | docker-compose) ;; *) ln -sf "$b" "$bin/" ;; esac
   done
   command -v runc >/dev/null || { echo "engines: runc is missing (apt-get install runc)" >&2; exit 1; }
   if [ ! -e "$bin/docker-init" ] && [ -e "$root/usr/bin/tini-static" ]; then ln -s "$root/usr/bin/tini-static" "$bin/docker-init"; fi
@@ -53,7 +55,14 @@ for suite in "${suites[@]}"; do
   mkdir -p "$bin/config" && printf '{ "cliPluginsExtraDirs": ["%s"] }\n' "$bin/cli-plugins" >"$bin/config/config.json"
   echo "== $suite: $("$root/usr/sbin/dockerd" --version)"
   # run.sh takes this release's compose v2 (the CLI plugin) and Debian 12's compose v1 if installed.
-  if ! DOCKER_CONFIG=$bin/config ENGINE_BIN=$bin ENGINE_NAME=pmip6-docker-$suite DOCKER_CLI=$bin/docker "$here/run.sh"; then
+  # ENGINES_COMPOSE=v2 or v1: only that one.
+  compose=()
+  case ${ENGINES_COMPOSE:-} in
+    v2) compose=("COMPOSE=$bin/docker compose") ;;
+    v1) compose=(COMPOSE=docker-compose) ;;
+  esac
+  if ! env DOCKER_CONFIG="$bin/config" ENGINE_BIN="$bin" ENGINE_NAME="pmip6-docker-$suite" DOCKER_CLI="$bin/docker" \
+    "${compose[@]}" "$here/run.sh"; then
     echo "== $suite: FAILED" >&2
     status=1
   fi

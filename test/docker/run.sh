@@ -187,7 +187,8 @@ scenario() {
   compose stop -t 10 >/dev/null 2>&1
   stop_s=$(($(date +%s) - s0))
   for s in lma mag1 mag2 mn1 cn; do
-    code=$(docker inspect -f '{{.State.ExitCode}}' "$(cid "$s")")
+    # ps -a: compose v2 lists stopped containers only then.
+    code=$(docker inspect -f '{{.State.ExitCode}}' "$(compose ps -a -q "$s")")
     [ "$code" != 137 ] || fail "$s ignored SIGTERM (killed after the stop timeout)"
   done
   compose down -v >/dev/null 2>&1
