@@ -55,6 +55,36 @@ phase "tests"
 out=$(mktemp)
 kout=$(mktemp)
 status=0
+# Docker phase: the docker lab end to end on a real engine (test/docker/run.sh). Debian 12's
+# docker.io (engine 20.10) and compose v1 are installed when missing, debootstrap makes the
+# base image where no registry serves node:20 (cached under /var/cache/pmip6-docker), nftables
+# lets the run remove the nft tables its dockerd made. PMIP6_DOCKER=0 skips it (not in CI).
+# It runs beside jest and the kernel tier (debootstrap and the image build mostly wait on
+# downloads and disk; run one after another, the three took over 40 minutes from nothing).
+DOCKER_PACKAGES=(docker.io docker-compose debootstrap nftables)
+docker_status=0
+docker_pid=""
+docker_log=$(mktemp)
+docker_on=1
+if [ "${PMIP6_DOCKER:-1}" = 0 ] && [ "${CI:-}" != true ]; then docker_on=0; fi
+if [ $docker_on = 1 ]; then
+  missing=()
+  for p in "${DOCKER_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  log "docker lab (test/docker/run.sh) started in the background; its log: $docker_log"
+  docker_start=$(date +%s)
+  ./test/docker/run.sh >"$docker_log" 2>&1 &
+  docker_pid=$!
+  # Interrupted or failed early: stop it too (its own trap removes containers and its dockerd).
+  trap 'if [ -n "$docker_pid" ] && kill -0 "$docker_pid" 2>/dev/null; then kill -TERM "$docker_pid"; wait "$docker_pid" || true; fi' EXIT
+else
+  log "docker lab: skipped (PMIP6_DOCKER=0)"
+fi
 # The lab end-to-end suites mostly wait (protocol timers, a 40 s LMA silence, retransmissions at
 # 1, 2, 4, 8 s), and each builds its own namespaces under its own name, so they run side by side:
 # jest's default on 2 cores is one worker, which runs every file one after another.
@@ -65,6 +95,13 @@ npx jest --ci --json --outputFile="$out" --maxWorkers="${JEST_WORKERS:-4}" "$@" 
 phase "real-kernel tier (User-Mode Linux)"
 kstatus=0
 node test/kernel/run.js --json "$kout" || kstatus=$?
+if [ -n "$docker_pid" ]; then
+  phase "docker lab (rest of its run)"
+  wait "$docker_pid" || docker_status=$?
+  docker_pid=""
+  tail -n 60 "$docker_log"
+  echo "docker lab: $([ $docker_status -eq 0 ] && echo passed || echo FAILED) in $(($(date +%s) - docker_start)) s (whole log: $docker_log)"
+fi
 phase ""
 log "wall time per phase"
 printf '  %s\n' "${PHASES[@]}"
@@ -74,6 +111,9 @@ node -e '
   const r = read(process.argv[1])
   const k = read(process.argv[2])
   const kstatus = Number(process.argv[3])
+  // The docker lab counts as one test when it ran.
+  const dockerRan = process.argv[4] === "1"
+  const dockerOk = Number(process.argv[5]) === 0
   if (r) {
     const files = r.testResults.map((f) => ({ f: require("path").relative(process.cwd(), f.name), s: (f.endTime - f.startTime) / 1000 }))
     const groups = {}
@@ -84,13 +124,14 @@ node -e '
     for (const { f, s } of files.sort((a, b) => b.s - a.s).slice(0, 12)) console.log(`  ${f.padEnd(52)} ${s.toFixed(0).padStart(5)}s`)
   }
   const count = (x, key) => (x ? x[key] : 0)
-  const passed = count(r, "numPassedTests") + count(k, "numPassedTests")
+  const passed = count(r, "numPassedTests") + count(k, "numPassedTests") + (dockerRan && dockerOk ? 1 : 0)
   // A tier that failed without a result (no UML with CI=true, the watchdog) counts as one failure.
-  const failed = count(r, "numFailedTests") + count(k, "numFailedTests") + (k === null && kstatus !== 0 ? 1 : 0)
+  const failed = count(r, "numFailedTests") + count(k, "numFailedTests") + (k === null && kstatus !== 0 ? 1 : 0) + (dockerRan && !dockerOk ? 1 : 0)
   const skipped = count(r, "numPendingTests") + count(r, "numTodoTests") + count(k, "numPendingTests") + count(k, "numTodoTests")
   console.log(`real-kernel tier: ${count(k, "numPassedTests")} of ${count(k, "numTotalTests")} passed` + (k === null ? " (no result)" : ""))
   console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""))
-' "$out" "$kout" "$kstatus" || true
+' "$out" "$kout" "$kstatus" "$docker_on" "$docker_status" || true
 rm -f "$out" "$kout"
 if [ "$status" -eq 0 ]; then status=$kstatus; fi
+if [ "$status" -eq 0 ]; then status=$docker_status; fi
 exit $status
