@@ -136,7 +136,7 @@ describeE2e('hostapd driver end to end (real hostapd + wpa_supplicant)', () => {
     const cfg = lab.magConfig({ drivers: { hostapd: { interfaces: [{ name: LINK, identity: 'dot1x' }], ctrlDir, pingIntervalMs: 300, requestTimeoutMs: 500 } } }, [{ mnId: IDENTITY, lma: '2001:db8:ffff::2' }])
     mag = await lab.startMag(cfg)
     await startSupplicant()
-  }, 60_000)
+  }, 240_000) // daemons, hostapd and pppd start slowly on a loaded machine
 
   afterAll(async () => {
     await kill(supp)
@@ -155,7 +155,7 @@ describeE2e('hostapd driver end to end (real hostapd + wpa_supplicant)', () => {
     const addr = await waitUntil('a SLAAC address from the home prefix on the MN', () => lab!.mnGlobals(1).find((a) => a.startsWith(prefix)), 20_000, 200)
     expect(addr.startsWith(prefix)).toBe(true)
     expect((await counters())['driver.hostapd.attached']).toBeGreaterThanOrEqual(1)
-  }, 60_000)
+  }, 240_000) // daemons, hostapd and pppd start slowly on a loaded machine
 
   test('wpa_cli logoff detaches the MN and the binding is de-registered', async () => {
     await registered()
@@ -188,5 +188,5 @@ describeE2e('hostapd driver end to end (real hostapd + wpa_supplicant)', () => {
     const b = await registered()
     expect(b.link).toBe(LINK)
     expect((await counters())['driver.hostapd.attached']).toBe(1)
-  }, 60_000)
+  }, 240_000) // daemons, hostapd and pppd start slowly on a loaded machine
 })

@@ -71,7 +71,7 @@ describeE2e('ppp driver end to end (pppd hooks run as pppd runs them)', () => {
     if (inst.status !== 0) throw new Error(`mag ppp install-hooks: ${inst.stderr}`)
     lma = await lab.startLma()
     mag = await lab.startMag(lab.magConfig({ drivers: { ppp: { socket: sock, stateFile: join(DIR, 'ppp-sessions.json') } } }, [{ mnId: MN, lma: '2001:db8:ffff::2' }]))
-  }, 60_000)
+  }, 240_000) // daemons, hostapd and pppd start slowly on a loaded machine
 
   afterAll(async () => {
     await lab?.down()
@@ -91,7 +91,7 @@ describeE2e('ppp driver end to end (pppd hooks run as pppd runs them)', () => {
     expect(lb.att).toBe(2) // RFC 5213 §8.5: PPP
     const prefix = b.prefixes[0]!.replace(/::\/64$/, ':')
     await waitUntil('a SLAAC address from the home prefix on the MN', () => lab!.mnGlobals(1).find((a) => a.startsWith(prefix)), 20_000, 200)
-  }, 60_000)
+  }, 240_000) // daemons, hostapd and pppd start slowly on a loaded machine
 
   test('a MAG crash and restart re-registers the session from the state file (ppp0 still exists)', async () => {
     await registered()
@@ -100,7 +100,7 @@ describeE2e('ppp driver end to end (pppd hooks run as pppd runs them)', () => {
     mag = await lab!.startMag(cfg)
     const b = await registered()
     expect(b.link).toBe(IF)
-  }, 60_000)
+  }, 240_000) // daemons, hostapd and pppd start slowly on a loaded machine
 
   test('ipv6-down: the MN detaches and the binding is de-registered', async () => {
     await registered()

@@ -22,11 +22,7 @@ if (!IS_ROOT) {
 }
 
 const describeRoot = IS_ROOT ? describe : describe.skip
-const T = 90_000 // per-test bound; every child wait below is bounded too
-// A listener gives up this long after it is ready. Starting the sender (a fresh Node process)
-// takes seconds on a loaded machine, so this is generous: a listener whose expected packets all
-// came returns at once, and only a failing test waits the whole window.
-const LISTEN_MS = 30_000
+const T = 180_000 // per-test bound; every child wait below is bounded too (a child starts in 10+ s on a loaded machine)
 
 // protocol-reference.md §10.3 (RA from fe80::1 to ff02::1) and §10.4 (Heartbeat, MAG -> LMA)
 const RA_10_3 = [
@@ -70,9 +66,9 @@ describeRoot('rawsock in network namespaces', () => {
         mode: 'listen',
         sockets: [{ id: 'rs', kind: 'icmp6', types: [133], join: [{ group: 'ff02::2', iface: 'a0' }, { group: 'ff02::2', iface: 'a1' }] }],
         expect: { rs: 2 },
-        timeoutMs: LISTEN_MS,
+        timeoutMs: 60_000, // ends as soon as the expected messages are in
       })
-      const { ifindex } = await listener.next('ready', 10_000)
+      const { ifindex } = await listener.next('ready', 60_000)
       const sent = await runChild(
         topo.b,
         {
@@ -86,7 +82,7 @@ describeRoot('rawsock in network namespaces', () => {
         'sent',
       )
       expect(sent.bytes).toEqual([16, 16])
-      const res = await listener.next('result', LISTEN_MS + 15_000)
+      const res = await listener.next('result', 90_000)
       expect(res.timedOut).toBe(false)
       const msgs = res.messages.rs!
       expect(msgs).toHaveLength(2)
@@ -113,10 +109,10 @@ describeRoot('rawsock in network namespaces', () => {
         mode: 'listen',
         sockets: [{ id: 'ra', kind: 'icmp6', types: [134] }],
         expect: { ra: 1 },
-        timeoutMs: LISTEN_MS,
+        timeoutMs: 60_000, // ends as soon as the expected messages are in
         settleMs: 300,
       })
-      const { ifindex } = await listener.next('ready', 10_000)
+      const { ifindex } = await listener.next('ready', 60_000)
       await runChild(
         topo.a,
         {
@@ -126,13 +122,13 @@ describeRoot('rawsock in network namespaces', () => {
         },
         'sent',
       )
-      const res = await listener.next('result', LISTEN_MS + 15_000)
+      const res = await listener.next('result', 90_000)
       expect(res.messages.ra).toHaveLength(1) // not also on b0
       const [ra] = res.messages.ra!
       expect(ra).toMatchObject({ ifindex: ifindex.b1, hopLimit: 255, src: 'fe80::1', dst: 'ff02::1', data: RA_10_3 })
 
       // B is a host (forwarding off, accept_ra on): its kernel autoconfigures 2001:db8:1:1::/64 on b1.
-      const deadline = Date.now() + 5_000
+      const deadline = Date.now() + 20_000
       let slaac: string[] = []
       while (Date.now() < deadline) {
         slaac = addrsOf(topo.b, 'b1').filter((a) => a.startsWith('2001:db8:1:1:'))
@@ -152,9 +148,9 @@ describeRoot('rawsock in network namespaces', () => {
         mode: 'listen',
         sockets: [{ id: 'mh', kind: 'mh' }],
         expect: { mh: 2 },
-        timeoutMs: LISTEN_MS,
+        timeoutMs: 60_000, // ends as soon as the expected messages are in
       })
-      const { ifindex } = await listener.next('ready', 10_000)
+      const { ifindex } = await listener.next('ready', 60_000)
       const hb2 = Buffer.from(zeroCksum(HEARTBEAT_10_4, 4), 'hex')
       hb2.writeUInt32BE(8, 8) // sequence 8
       await runChild(
@@ -169,7 +165,7 @@ describeRoot('rawsock in network namespaces', () => {
         },
         'sent',
       )
-      const res = await listener.next('result', LISTEN_MS + 15_000)
+      const res = await listener.next('result', 90_000)
       expect(res.timedOut).toBe(false)
       expect(res.checksumOpt).toEqual({ mh: 4 }) // IPV6_CHECKSUM offset 4 on the MH socket
       const msgs = res.messages.mh!
@@ -198,10 +194,10 @@ describeRoot('rawsock in network namespaces', () => {
           { id: 'echo', kind: 'icmp6', types: [128] },
         ],
         expect: { ra: 1, echo: 1 },
-        timeoutMs: LISTEN_MS,
+        timeoutMs: 60_000, // ends as soon as the expected messages are in
         settleMs: 300,
       })
-      await listener.next('ready', 10_000)
+      await listener.next('ready', 60_000)
       await runChild(
         topo.a,
         {
@@ -214,7 +210,7 @@ describeRoot('rawsock in network namespaces', () => {
         },
         'sent',
       )
-      const res = await listener.next('result', LISTEN_MS + 15_000)
+      const res = await listener.next('result', 90_000)
       expect(res.timedOut).toBe(false)
       expect(res.messages.ra!.map((m) => m.data.slice(0, 2))).toEqual(['86'])
       expect(res.messages.echo!.map((m) => m.data.slice(0, 2))).toEqual(['80'])
@@ -230,10 +226,10 @@ describeRoot('rawsock in network namespaces', () => {
         mode: 'listen',
         sockets: [{ id: 'b0only', kind: 'icmp6', types: [134], bindToDevice: 'b0' }],
         expect: { b0only: 1 },
-        timeoutMs: LISTEN_MS,
+        timeoutMs: 60_000, // ends as soon as the expected messages are in
         settleMs: 300,
       })
-      const { ifindex } = await listener.next('ready', 10_000)
+      const { ifindex } = await listener.next('ready', 60_000)
       await runChild(
         topo.a,
         {
@@ -246,7 +242,7 @@ describeRoot('rawsock in network namespaces', () => {
         },
         'sent',
       )
-      const res = await listener.next('result', LISTEN_MS + 15_000)
+      const res = await listener.next('result', 90_000)
       expect(res.messages.b0only!.map((m) => m.ifindex)).toEqual([ifindex.b0])
     },
     T,
@@ -260,10 +256,10 @@ describeRoot('rawsock in network namespaces', () => {
         mode: 'listen',
         sockets: [{ id: 'mh', kind: 'mh', maxBatch: 16, rcvbuf: 4 << 20 }],
         expect: { mh: N },
-        timeoutMs: LISTEN_MS,
+        timeoutMs: 60_000, // ends as soon as the expected messages are in
         waitForGo: true, // let all N queue up before the first readiness callback
       })
-      await listener.next('ready', 10_000)
+      await listener.next('ready', 60_000)
       const sent = await runChild(
         topo.a,
         {
@@ -281,7 +277,7 @@ describeRoot('rawsock in network namespaces', () => {
       )
       expect(sent.bytes).toHaveLength(N)
       listener.go()
-      const res = await listener.next('result', LISTEN_MS + 15_000)
+      const res = await listener.next('result', 90_000)
       expect(res.timedOut).toBe(false)
       expect(res.messages.mh).toHaveLength(N)
       res.messages.mh!.forEach((m, i) => {

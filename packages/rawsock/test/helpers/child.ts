@@ -101,5 +101,5 @@ export function runChild<E extends ChildOutput['event']>(
   event: E,
   opts: { asNobody?: boolean; timeoutMs?: number } = {},
 ): Promise<Extract<ChildOutput, { event: E }>> {
-  return startChild(ns, spec, opts).next(event, opts.timeoutMs ?? 10_000)
+  return startChild(ns, spec, opts).next(event, opts.timeoutMs ?? 60_000)
 }
