@@ -15,8 +15,10 @@ log() { printf '\n== %s\n' "$*"; }
 # hostapd and wpasupplicant are the real 802.1X authenticator and station for the hostapd driver's
 # end-to-end test; debianutils has run-parts, which runs the pppd hooks as Debian's ipv6-up does.
 # user-mode-linux (+ kmod for insmod/modprobe) is the real-kernel tier's kernel (test/kernel/:
-# ip6tnl, PPP and ESP, which this machine kind's kernel lacks); ppp is the real pppd it runs.
-DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils user-mode-linux kmod ppp)
+# ip6tnl, PPP and ESP, which this machine kind's kernel lacks); ppp is the real pppd it runs;
+# libstrongswan-standard-plugins has the gcm and openssl plugins that `mag ipsec-config`'s default
+# proposals (aes256gcm16, ecp384) need to be negotiated at all.
+DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils user-mode-linux kmod ppp libstrongswan-standard-plugins)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
