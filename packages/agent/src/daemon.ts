@@ -436,8 +436,8 @@ export class MagDaemon {
     if (c.type === 'forwarding-up') this.enqueue({ type: 'forwarding-failed', at: this.deps.clock.now(), mnId: c.mnId, prefixes: c.prefixes, reason })
   }
 
+  /** On every attach: a link may be a new interface under an old name (a new pppd session). */
   private ensureLink(link: string): void {
-    if (this.links.has(link)) return
     this.deps.io.addLink(link)
     this.links.add(link)
   }
