@@ -758,9 +758,9 @@ export class MagDaemon {
     this.ingress.setPeers(peers)
   }
 
+  /** On every attach: a link may be a new interface under an old name (a new pppd session). */
   private ensureLink(link: string): void {
     this.ingress.addAccessLink(link)
-    if (this.links.has(link)) return
     this.deps.io.addLink(link)
     this.links.add(link)
   }

@@ -91,8 +91,11 @@ export class RawIo implements MagIo {
   }
 
   addLink(link: string): void {
-    if (this.links.has(link)) return
     const ifindex = ifNameToIndex(link)
+    const known = this.links.get(link)
+    if (known === ifindex) return
+    // The same name on a new interface: pppd makes a fresh pppN (new index) per session.
+    if (known !== undefined) this.removeLink(link)
     this.icmp.joinGroup(ALL_ROUTERS, ifindex)
     this.links.set(link, ifindex)
     this.names.set(ifindex, link)

@@ -210,11 +210,19 @@ export class NetlinkRtnl implements Rtnl {
    * once in 10,000 routes added at full speed), not because the object is wrong.
    */
   async add(o: KObj): Promise<void> {
+    let relooked = false
     for (let attempt = 0; ; attempt++) {
       try {
         await this.addOnce(o)
         return
       } catch (e) {
+        // The cached index of a device that was deleted and made again under the same name
+        // (pppd makes a new pppN per session): look the name up afresh, once.
+        if (e instanceof NetlinkError && e.code === 'ENODEV' && o.kind === 'route' && !relooked && this.ifindex.has(o.dev)) {
+          relooked = true
+          this.ifindex.delete(o.dev)
+          continue
+        }
         if (!(e instanceof NetlinkError) || (e.code !== 'ENOMEM' && e.code !== 'ENOBUFS') || attempt >= TRANSIENT_RETRIES_MS.length) throw e
         await new Promise((r) => setTimeout(r, TRANSIENT_RETRIES_MS[attempt]))
       }

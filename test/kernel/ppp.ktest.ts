@@ -1,0 +1,162 @@
+// PPP access links with real pppd (Debian `ppp`) in a kernel that has PPP (User-Mode Linux):
+// the MN's pppd and the MAG's pppd talk over a pty pair (IPv6CP only), the MAG's pppd runs the
+// hooks `mag ppp install-hooks` wrote (Debian's /etc/ppp/ipv6-up -> run-parts), and the ppp
+// driver turns sessions into attach/detach (RFC 5213 §6.9.1.1, ATT 2 per §8.5). The MN is a
+// plain host: its address comes from our RA's home network prefix and the interface identifier
+// IPv6CP negotiated (RFC 5072 §4.1, RFC 4862).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { controlRequest } from '@pmip6/agent'
+import { labDown, labRestart, labUp, readState } from '../../packages/cli/src/lab/lab'
+import { ip, nsExec, saveArtifacts, waitFor } from './helpers'
+
+const LAB = 'ktp'
+const DIR = `/run/mag-lab/${LAB}`
+const MAG_NS = `${LAB}-mag1`
+const CN = '2001:db8:cccc::2'
+const LMA = '2001:db8:ffff::2'
+const SOCK = `${DIR}/ppp.sock`
+const MAG_JS = `${__dirname}/../../packages/cli/bin/mag.js`
+const pmn = (i: number) => `pmn${i}@example.com`
+const mnNs = (i: number) => `${LAB}-pmn${i}`
+/** IPv6CP interface identifiers: the MAG end ::1 (so its link-local is the lab's fixed fe80::1), MN i ::i:i. */
+const mnIid = (i: number) => `::${i}:${i}`
+/** The lab LMA's timestamp window, widened for a busy single-CPU guest (see ip6tnl-lab.ktest.ts). */
+const TIMESTAMP_WINDOW_MS = 10_000
+
+interface Binding {
+  mnId: string
+  link: string
+  state: string
+  prefixes: string[]
+}
+
+jest.setTimeout(240_000)
+
+const pppds = new Map<number, ChildProcess>()
+const sock = () => readState(LAB).sockets['mag1']!
+const bindings = async () => (await controlRequest(sock(), { cmd: 'bindings' }, 10_000)) as Binding[]
+const registered = (i: number) => waitFor(`${pmn(i)} registered`, async () => (await bindings()).find((b) => b.mnId === pmn(i) && b.state === 'registered'), 60_000, 250)
+const gone = (i: number) => waitFor(`${pmn(i)} gone from the MAG`, async () => !(await bindings()).some((b) => b.mnId === pmn(i)), 60_000, 250)
+
+/** The MN's namespace: a host with its own /etc/ppp (ip netns exec binds /etc/netns/<ns>/ppp there), so only the MAG's pppd runs our hooks. */
+function mnHost(i: number): void {
+  const ns = mnNs(i)
+  ip(['netns', 'add', ns])
+  ip(['-n', ns, 'link', 'set', 'lo', 'up'])
+  const etc = `/etc/netns/${ns}/ppp`
+  mkdirSync(etc, { recursive: true })
+  writeFileSync(`${etc}/options`, '')
+  const r = nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0'])
+  if (r.code !== 0) throw new Error(`sysctl in ${ns}: ${r.err}`)
+}
+
+/**
+ * The MAG's pppd for MN i, which starts the MN's pppd on the other end of a pty. ipparam names
+ * the MN (the driver's identity source when no peer authenticated).
+ */
+function startSession(i: number): ChildProcess {
+  const common = 'noauth local noip +ipv6 nodefaultroute noccp novj nopcomp noaccomp lcp-echo-interval 0'
+  const mnSide = `ip netns exec ${mnNs(i)} pppd notty nodetach ${common} ipv6 ${mnIid(i)},::1 logfd 2`
+  const args = ['netns', 'exec', MAG_NS, 'pppd', 'nodetach', ...common.split(' '), 'ipv6', `::1,${mnIid(i)}`, 'ipparam', pmn(i), 'linkname', `pmn${i}`, 'logfd', '2', 'pty', mnSide]
+  const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', (d: string) => (err = (err + d).slice(-4000)))
+  child.on('exit', () => writeFileSync(`${DIR}/pppd-${i}.log`, err))
+  pppds.set(i, child)
+  return child
+}
+
+/** A global address of MN i on ppp0 inside a /64 like 2001:db8:100:3::/64. */
+function mnAddress(i: number, prefix: string): string | null {
+  const r = nsExec(mnNs(i), ['ip', '-6', '-j', 'addr', 'show', 'dev', 'ppp0'])
+  if (r.code !== 0) return null
+  const net = prefix.replace(/::\/64$/, ':')
+  const a = ((JSON.parse(r.out) as { addr_info?: { local: string; scope: string }[] }[])[0]?.addr_info ?? []).find((x) => x.scope === 'global' && x.local.startsWith(net))
+  return a?.local ?? null
+}
+const pingCn = (i: number) => waitFor(`MN ${i} to reach CN over PPP`, () => /1 received/.test(nsExec(mnNs(i), ['ping', '-n', '-c', '1', '-W', '2', CN], 30_000).out), 60_000, 200)
+
+/** Sends SIGTERM / SIGKILL to the processes in a namespace of ours (the MN's pppd). */
+function signalNs(ns: string, sig: NodeJS.Signals): number {
+  const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean).map(Number)
+  for (const pid of pids) process.kill(pid, sig)
+  return pids.length
+}
+
+beforeAll(async () => {
+  await labDown(LAB, { quiet: true })
+  await labUp({
+    name: LAB,
+    mns: 1,
+    quiet: true,
+    startTimeoutMs: 120_000,
+    lmaConfig: { timestampWindowMs: TIMESTAMP_WINDOW_MS },
+    magConfig: {
+      drivers: { ppp: { socket: SOCK, stateFile: `${DIR}/ppp-sessions.json` } },
+      // The lab's mock MN keeps its profile; the PPP MNs are named by ipparam.
+      profiles: [{ mnId: 'mn1@example.com', lma: LMA, macs: ['02:00:00:00:01:01'] }, ...[1, 2].map((i) => ({ mnId: pmn(i), lma: LMA }))],
+    },
+  })
+  const inst = spawnSync(process.execPath, [MAG_JS, 'ppp', 'install-hooks', '--dir', '/etc/ppp', '--socket', SOCK, '--timeout-ms', '15000'], { encoding: 'utf8', timeout: 60_000 })
+  if (inst.status !== 0) throw new Error(`mag ppp install-hooks: ${inst.stderr}`)
+  mnHost(1)
+  mnHost(2)
+}, 600_000)
+
+afterAll(async () => {
+  for (const p of pppds.values()) if (p.exitCode === null) p.kill('SIGKILL')
+  saveArtifacts('ppp', DIR)
+  await labDown(LAB, { quiet: true })
+})
+
+let hnp1 = ''
+
+test('§6.9.1.1 pppd session up -> ipv6-up hook -> PBU -> RA with the HNP over the PPP link -> the MN forms HNP + its IPv6CP interface identifier -> ping to CN', async () => {
+  startSession(1)
+  const b = await registered(1)
+  expect(b.link).toBe('ppp0')
+  hnp1 = b.prefixes[0]!
+  const addr = await waitFor('MN 1 address from the HNP on ppp0', () => mnAddress(1, hnp1), 60_000, 250)
+  expect(addr).toBe(hnp1.replace(/::\/64$/, mnIid(1)))
+  await pingCn(1)
+})
+
+test('two sessions at once: each its own ppp interface, binding and prefix', async () => {
+  startSession(2)
+  const b2 = await registered(2)
+  expect(b2.link).toBe('ppp1')
+  expect(b2.prefixes[0]).not.toBe(hnp1)
+  await waitFor('MN 2 address', () => mnAddress(2, b2.prefixes[0]!), 60_000, 250)
+  await pingCn(2)
+  expect((await registered(1)).link).toBe('ppp0')
+})
+
+test('the MAG killed (-9) and started again while both sessions are up finds them again (driver state file, interfaces still up)', async () => {
+  const pid = readState(LAB).pids['mag1']!
+  process.kill(pid, 'SIGKILL')
+  await labRestart(LAB, 'mag1', { startTimeoutMs: 120_000 })
+  expect((await registered(1)).prefixes).toEqual([hnp1])
+  await registered(2)
+  await pingCn(1)
+  await pingCn(2)
+})
+
+test('LCP terminate (the MN ends its pppd) -> ipv6-down -> de-registration; a new session on the re-created ppp0 (new ifindex) gets its RA and address again', async () => {
+  expect(signalNs(mnNs(1), 'SIGTERM')).toBeGreaterThan(0)
+  await gone(1)
+  await waitFor("the MAG's pppd for MN 1 to exit", () => pppds.get(1)!.exitCode !== null || pppds.get(1)!.signalCode !== null, 30_000, 200)
+  startSession(1)
+  const b = await registered(1)
+  expect(b.link).toBe('ppp0')
+  await waitFor('MN 1 address after the new session', () => mnAddress(1, b.prefixes[0]!), 60_000, 250)
+  await pingCn(1)
+})
+
+test("the MAG's pppd killed (-9: no ipv6-down runs) -> the interface goes -> de-registration", async () => {
+  pppds.get(2)!.kill('SIGKILL')
+  await gone(2)
+  expect((await registered(1)).link).toBe('ppp0')
+  signalNs(mnNs(2), 'SIGKILL')
+})
