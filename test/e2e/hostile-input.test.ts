@@ -75,9 +75,14 @@ describeLab('hostile input to the MAG daemon', () => {
     const c = await settled('mh.rx')
     const delta = (k: string): number => (c[k] ?? 0) - (before[k] ?? 0)
     // Every one of them went somewhere that is counted: malformed, not a PBA, a PBA the core
-    // ignored, or a Heartbeat the core matched or dropped (RFC 5847).
+    // ignored, a Heartbeat the core matched or dropped (RFC 5847), or a Binding Error the core
+    // read (RFC 5847 §3: status 2 says the LMA has no heartbeat support).
     const accounted =
-      delta('mh.malformed') + Object.keys(c).filter((k) => k.startsWith('mh.drop.')).reduce((n, k) => n + delta(k), 0) + delta('core.pba-received') + delta('core.heartbeat-received')
+      delta('mh.malformed') +
+      Object.keys(c).filter((k) => k.startsWith('mh.drop.')).reduce((n, k) => n + delta(k), 0) +
+      delta('core.pba-received') +
+      delta('core.heartbeat-received') +
+      delta('core.binding-error-received')
     expect(accounted).toBe(delta('mh.rx'))
     // The kernel's own MH checks (RFC 6275 §9.2) may discard a few before they reach us.
     expect(delta('mh.rx')).toBeGreaterThan(2700)
