@@ -23,6 +23,9 @@ function magNs(): string {
       'link add m0 type veth peer name m0p',
       'link add a0 type veth peer name a0p',
       'link add a1 type veth peer name a1p',
+      // No link-local addresses: the kernel adds them (and their fe80:: routes) some time after
+      // the link comes up, which would change the namespace between a test's before and after.
+      ...['m0', 'm0p', 'a0', 'a0p', 'a1', 'a1p'].map((d) => `link set dev ${d} addrgenmode none`),
       ...['m0', 'm0p', 'a0', 'a0p', 'a1', 'a1p'].map((d) => `link set ${d} up`),
       `address add ${MAG}/64 dev m0 nodad`,
     ],
