@@ -2035,31 +2035,28 @@ class Core implements MagCore {
 
   // ------------------------------------------------------------------ heartbeat (RFC 5847)
 
-  private onHeartbeat(ev: HeartbeatEvent): void {
-    this.inc('heartbeat-received')
-    let from: string
+  /** The LMA a heartbeat-path message came from, canonical; null (counted) when it is no address. */
+  private heartbeatPeer(addr: string): string | null {
     try {
-      from = canonicalIp6(ev.from)
+      return canonicalIp6(addr)
     } catch {
       this.inc('heartbeat-dropped')
       this.inc('heartbeat-dropped:bad-source')
-      return
+      return null
     }
-    this.hb.onHeartbeat(from, ev.heartbeat, ev.at)
+  }
+
+  private onHeartbeat(ev: HeartbeatEvent): void {
+    this.inc('heartbeat-received')
+    const from = this.heartbeatPeer(ev.from)
+    if (from !== null) this.hb.onHeartbeat(from, ev.heartbeat, ev.at)
   }
 
   /** A Binding Error from an LMA: RFC 5847 §3, status 2 answers our Heartbeat (heartbeat.ts). */
   private onBindingError(ev: BindingErrorEvent): void {
     this.inc('binding-error-received')
-    let from: string
-    try {
-      from = canonicalIp6(ev.from)
-    } catch {
-      this.inc('heartbeat-dropped')
-      this.inc('heartbeat-dropped:bad-source')
-      return
-    }
-    this.hb.onBindingError(from, ev.error.status)
+    const from = this.heartbeatPeer(ev.from)
+    if (from !== null) this.hb.onBindingError(from, ev.error.status)
   }
 
   /**
