@@ -17,290 +17,42 @@
  * the DHCP relay (§6.11, its own package); multihoming (two interfaces of one MN on the same
  * MAG at once): one MN-ID has one entry here.
  */
-import {
-  HandoffIndicator,
-  BaStatus,
-  canonicalIp6,
-  formatIp6,
-  isAllZero,
-  maskPrefix,
-  parseIp6,
-  parseMac,
-  type MobilityOption,
-} from '@pmip6/wire'
-import type {
-  AdminClearEvent,
-  AttachedEvent,
-  BindingErrorEvent,
-  BindingState,
-  BindingView,
-  ClockSyncedEvent,
-  DetachedEvent,
-  LinkConfig,
-  MagCommand,
-  MagCore,
-  MagCoreConfig,
-  MagEvent,
-  Millis,
-  MobilityMode,
-  HeartbeatEvent,
-  LinkAddressEvent,
-  LmaHeartbeatView,
-  MtuEvent,
-  ForwardingFailedEvent,
-  PbaEvent,
-  PolicyEvent,
-  PresenceEvent,
-  ProfilesEvent,
-  RsEvent,
-  StateTarget,
-  TimerEvent,
-  TimerKind,
-} from './types'
-import {
-  ALL_NODES,
-  DEFAULT_ACCESS_MTU,
-  DEFAULT_BINDING_LIFETIME_S,
-  DEFAULT_CUR_HOP_LIMIT,
-  DEFAULT_HEARTBEAT_INTERVAL_S,
-  DEFAULT_MISSING_HEARTBEATS_ALLOWED,
-  DEFAULT_LOCAL_PREFIX_LENGTH,
-  DEFAULT_LOCAL_PREFIX_LIFETIME_S,
-  DEFAULT_MAX_RTR_ADV_INTERVAL_MS,
-  DEFAULT_MIN_RTR_ADV_INTERVAL_MS,
-  DEFAULT_REFRESH_FRACTION,
-  DEFAULT_ROUTER_LIFETIME_S,
-  DEFAULT_TUNNEL_MTU,
-  INITIAL_BINDACK_TIMEOUT_MS,
-  MAX_BINDACK_TIMEOUT_MS,
-  MAX_INITIAL_RTR_ADVERTISEMENTS,
-  MAX_INITIAL_RTR_ADVERT_INTERVAL_MS,
-  MAX_RA_DELAY_TIME_MS,
-  MAX_ROUTER_LIFETIME_S,
-  MAX_SEQUENCE_RESYNCS,
-  MAX_UPDATE_RATE,
-  RAS_PER_PREFIX_LIFETIME,
-  SEQUENCE_MODULO,
-  SEQUENCE_RESYNC_JUMP,
-  MIN_DELAY_BETWEEN_RAS_MS,
-  ND_HOP_LIMIT,
-  UNSPECIFIED,
-  UPDATE_RATE_WINDOW_MS,
-} from './constants'
-import { EMPTY, ProfileStore, canonicalPrefix, hnpOptionOf, macKey, macText, type CompiledProfile } from './profiles'
-import { buildPbu, handoffIndicatorFor } from './pbu'
-import { addressFlags, buildRa, rememberPrefix, type PioSpec } from './ra'
-import { Prng } from './prng'
-import { PrefixPool } from './pool'
+import { BaStatus, canonicalIp6, formatIp6, HandoffIndicator, isAllZero, maskPrefix, type MobilityOption, parseIp6 } from '@pmip6/wire'
 import { assertNever } from './assert'
-import { STRIDE, TimeSlab } from './slab'
-import { bytesEqualText, fastFormatIp6, isMasked, prefixText, prefixTextIs } from './text'
+import { ALL_NODES, DEFAULT_LOCAL_PREFIX_LENGTH, INITIAL_BINDACK_TIMEOUT_MS, MAX_BINDACK_TIMEOUT_MS, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS, MAX_INITIAL_RTR_ADVERTISEMENTS, MAX_RA_DELAY_TIME_MS, MAX_SEQUENCE_RESYNCS, ND_HOP_LIMIT, RAS_PER_PREFIX_LIFETIME, SEQUENCE_MODULO, SEQUENCE_RESYNC_JUMP, UNSPECIFIED, UPDATE_RATE_WINDOW_MS } from './constants'
+import { type Cell, Entry, F_LOCAL, F_NONE, F_TUNNEL, NOT_ARMED, P_DEREG, P_NONE, P_REFRESH, P_REG, type PacedQueue, type PendingKind, PH_DEFERRED, PH_IDLE, PH_PACED, PH_PRESENCE, PH_REFRESH_PRESENCE, PH_SENT, type Phase, T_PBU, T_RA, T_RS, timerKey, timerKindOf, timerOffset } from './entry'
 import { HEARTBEAT_TIMER_KIND, HeartbeatMonitor } from './heartbeat'
-
-// What PBU an entry has outstanding.
-const P_NONE = 0
-const P_REG = 1
-const P_REFRESH = 2
-const P_DEREG = 3
-type PendingKind = typeof P_NONE | typeof P_REG | typeof P_REFRESH | typeof P_DEREG
-
-// Where the outstanding PBU is in its life; the 'pbu' timer means something different in each.
-const PH_IDLE = 0
-const PH_DEFERRED = 1 // rate-limited (§6.9.4): timer = when it may go
-const PH_SENT = 2 // timer = retransmission (or de-registration) timeout
-const PH_PRESENCE = 3 // asked whether the MN is still there before retransmitting; timer = guard
-const PH_REFRESH_PRESENCE = 4 // asked before extending the lifetime (§6.13); timer = guard
-const PH_PACED = 5 // waiting for room in its LMA's in-flight window; no timer
-type Phase = typeof PH_IDLE | typeof PH_DEFERRED | typeof PH_SENT | typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE | typeof PH_PACED
-const DEFAULT_MAX_PBUS_IN_FLIGHT = 256
-
-/** FIFO of entries waiting for room towards one LMA; consumed from `head`. */
-interface PacedQueue {
-  items: (Entry | undefined)[]
-  head: number
-}
-
-// Forwarding state the data plane holds for the entry.
-const F_NONE = 0
-const F_TUNNEL = 1
-const F_LOCAL = 2
-type Fwd = typeof F_NONE | typeof F_TUNNEL | typeof F_LOCAL
-
-const NOT_ARMED = -1
-const NEVER = Number.NEGATIVE_INFINITY
-// Offsets of an entry's times in the TimeSlab (T_SENDS + MAX_UPDATE_RATE must fit in STRIDE).
-const T_PBU = 0
-const T_REFRESH = 1
-const T_EXPIRE = 2
-const T_RA = 3
-const T_RS = 4
-const T_SENT = 5
-const T_EXPIRES = 6
-const T_LAST_RA = 7
-const T_SENDS = 8 // MAX_UPDATE_RATE slots
-if (T_SENDS + MAX_UPDATE_RATE > STRIDE) throw new Error('TimeSlab STRIDE too small for MAX_UPDATE_RATE')
+import { buildPbu, handoffIndicatorFor } from './pbu'
+import { PrefixPool } from './pool'
+import { Prng } from './prng'
+import { type CompiledProfile, EMPTY, hnpOptionOf, macKey, macText, ProfileStore } from './profiles'
+import { addressFlags, buildRa, type PioSpec, rememberPrefix } from './ra'
+import { type Settings, settingsOf } from './settings'
+import { TimeSlab } from './slab'
+import { bytesEqualText, fastFormatIp6, isMasked, prefixText, prefixTextIs } from './text'
+import type { AdminClearEvent, AttachedEvent, BindingErrorEvent, BindingState, BindingView, ClockSyncedEvent, DetachedEvent, ForwardingFailedEvent, HeartbeatEvent, LinkAddressEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, MtuEvent, PbaEvent, PolicyEvent, PresenceEvent, ProfilesEvent, RsEvent, StateTarget, TimerEvent, TimerKind } from './types'
 
 /** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
 const HEARTBEAT_SEED_SALT = 0x48425453
 /** Mixed into the seed of the PRNG that draws replacement link-local addresses (item 15). */
 const LINK_LOCAL_SEED_SALT = 0x4c4c4131
+
 /**
  * Replacement link-local addresses tried for one MN after DAD found the previous one in use
  * (RFC 5213 §6.9.1.2 item 15 says "a different" one; a bound, so a link where every address
  * collides ends in a visible failure instead of a loop).
  */
 export const MAX_LINK_LOCAL_REPLACEMENTS = 3
+
 const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
+
 const REJECT_REASON: string[] = []
 
 const rejectReason = (s: number): string => (REJECT_REASON[s] ??= `pba-rejected:${s}`)
-/** A counter's value, held by reference so a hot path can bump it without a lookup. */
-interface Cell {
-  n: number
-}
+
 const STATUS_COUNTER: string[] = []
 const statusCounter = (s: number): string => (STATUS_COUNTER[s] ??= `pba-status:${s}`)
 
-/**
- * One Binding Update List entry (RFC 5213 §6.1) plus the per-MN RA state. A class with every
- * field set in the constructor keeps one hidden class for all entries; fields are scalars or
- * shared references so an entry stays a few hundred bytes (see test/bench/core-step.bench.js).
- */
-class Entry {
-  state: BindingState = 'registering'
-  reason = ''
-  /** RFC 5213 §6.1: the MN's link-layer identifier, 12 hex digits, or null (ALL_ZERO). */
-  mac: string | null
-  att: number
-  /** HI for the next registration of this entry (from the attach hint, §6.9.1.1 item 4). */
-  hintHi: number
-  /** HI of the outstanding / last PBU (for the echo check of §6.9.1.2 item 6). */
-  hi = 0
-  profile: CompiledProfile | null
-  mode: MobilityMode
-  /** Home network prefixes of the last accepted binding (§6.1), text. */
-  hnps: readonly string[] = EMPTY
-  /** Prefixes requested by the outstanding registration; empty = ALL_ZERO. */
-  req: readonly string[] = EMPTY
-  /** §6.9.1.2 item 15: link-local address the LMA gave for this MN's link. */
-  lla: string | null = null
-  /** The router address this entry holds on its link (RouterAddr key), or null. */
-  llaKey: string | null = null
-  /** Advertising waits for the router address to be ready on the link (link-address event). */
-  raWait = false
-  /** An address DAD found in use on this MN's link: never taken back from a PBA (item 15). */
-  badLla: string | null = null
-  /** Replacement addresses tried after DAD failures (item 15). */
-  llaTries = 0
-  localPrefix: string | null = null
-  localIdx = -1
-  seq = -1
-  pending: PendingKind = P_NONE
-  phase: Phase = PH_IDLE
-  /** Transmissions of the outstanding PBU. */
-  attempts = 0
-  /** Status-135 resynchronisations of the outstanding PBU (RFC 6275 §11.7.3), bounded by MAX_SEQUENCE_RESYNCS. */
-  resyncs = 0
-  backoff = INITIAL_BINDACK_TIMEOUT_MS
-  lastStatus = -1
-  retx = 0
-  granted = 0
-  /** The LMA may hold a binding made by this MAG (accepted, or an unanswered registration). Set through Core.setLmaState. */
-  lmaState = false
-  /** The LMA whose heartbeat membership this entry holds while lmaState is true (RFC 5847). */
-  hbLma: string | null = null
-  /** §6.9.1.2 item 10: do not ask for the profile's prefixes again. */
-  noProfilePrefixes = false
-  fwd: Fwd = F_NONE
-  /**
-   * Set while a de-registration runs for an MN that stays attached but cannot be served (forwarding
-   * failed; an accepted PBA without a prefix): the entry then ends in `failState` with this reason.
-   */
-  failReason: string | null = null
-  failState: 'failed' | 'denied' = 'failed'
-  /** The MN was told this MAG is a router (an RA with a router lifetime) and not told otherwise since. */
-  routerUp = false
-  raLeft = 0
-  rsTo: string | null = null
-  /** Base index of this entry's times in the core's TimeSlab. */
-  t: number
-  /** Next entry on the same link (the per-link chain of the BUL). */
-  next: Entry | null = null
-  /** Doubly linked, so leaving a shared link with thousands of stations is O(1). */
-  prev: Entry | null = null
-
-  constructor(
-    private readonly slab: TimeSlab,
-    readonly mnId: string,
-    public link: string,
-    mac: string | null,
-    att: number,
-    hintHi: number,
-    profile: CompiledProfile | null,
-    mode: MobilityMode,
-  ) {
-    this.t = slab.alloc(NOT_ARMED)
-    const a = slab.a
-    a[this.t + T_LAST_RA] = NEVER
-    for (let i = 0; i < MAX_UPDATE_RATE; i++) a[this.t + T_SENDS + i] = NEVER
-    this.mac = mac
-    this.att = att
-    this.hintHi = hintHi
-    this.profile = profile
-    this.mode = mode
-  }
-
-  /** Due time of an armed timer by its offset (timerOffset), NOT_ARMED otherwise (timer hygiene). */
-  due(off: number): number {
-    return this.slab.a[this.t + off]!
-  }
-  setDue(off: number, v: number): void {
-    this.slab.a[this.t + off] = v
-  }
-  /** When the accepted PBU left: the binding's lifetime counts from there (conservative). */
-  get sentAt(): number {
-    return this.slab.a[this.t + T_SENT]!
-  }
-  set sentAt(v: number) {
-    this.slab.a[this.t + T_SENT] = v
-  }
-  get expiresAt(): number {
-    return this.slab.a[this.t + T_EXPIRES]!
-  }
-  set expiresAt(v: number) {
-    this.slab.a[this.t + T_EXPIRES] = v
-  }
-  get lastRaAt(): number {
-    return this.slab.a[this.t + T_LAST_RA]!
-  }
-  set lastRaAt(v: number) {
-    this.slab.a[this.t + T_LAST_RA] = v
-  }
-  /** Oldest of the last MAX_UPDATE_RATE transmission times (§6.9.4 rate limit). */
-  oldestSend(): number {
-    return this.slab.a[this.t + T_SENDS]!
-  }
-  recordSend(at: number): void {
-    const a = this.slab.a
-    const b = this.t + T_SENDS
-    for (let i = 1; i < MAX_UPDATE_RATE; i++) a[b + i - 1] = a[b + i]!
-    a[b + MAX_UPDATE_RATE - 1] = at
-  }
-  /**
-   * The entry's number among the live ones (its TimeSlab slot; reused once it is gone): timer
-   * commands carry it so the daemon's timer set and the timer events index instead of hashing
-   * the MN id (issue 8).
-   */
-  get ref(): number {
-    return (this.t / STRIDE) | 0
-  }
-
-  /** The entry is gone: give its times back, and point it at the scratch slot. */
-  releaseTimes(): void {
-    this.slab.release(this.t)
-    this.t = 0
-  }
-}
 
 /**
  * A link-local router address the MAG puts on an access link for the MNs there (RFC 5213 §6.8,
@@ -314,91 +66,13 @@ interface RouterAddr {
   ready: boolean
 }
 
-interface Settings {
-  readonly timestampBased: boolean
-  readonly initialSequence: number
-  readonly lifetimeS: number
-  readonly refreshFraction: number
-  readonly maxRetransmissions: number
-  readonly maxPbusInFlight: number
-  /** Canonical fixed link-local address, or null. */
-  readonly fixedLinkLocal: string | null
-  readonly fixedLinkLayer: Buffer | null
-  readonly maxRaMs: number
-  readonly minRaMs: number
-  readonly routerLifetimeS: number
-  readonly minDelayBetweenRasMs: number
-  readonly curHopLimit: number
-  readonly accessMtu: number
-  readonly tunnelMtu: number
-  readonly localPrefixLifetimeS: number
-  readonly teardownOnReject: boolean
-  readonly links: Readonly<Record<string, LinkConfig>>
-  readonly heartbeatIntervalMs: number
-  readonly heartbeatMissingThreshold: number
-  readonly restartCounter: number | null
-  /** Heartbeat settings per canonical LMA address. */
-  readonly lmaHeartbeat: ReadonlyMap<string, { readonly intervalMs?: number; readonly missingAllowed?: number }>
-}
-
-function positiveInt(v: number | undefined, dflt: number, name: string): number {
-  if (v === undefined) return dflt
-  if (!Number.isInteger(v) || v < 0) throw new RangeError(`MagCoreConfig.${name} must be a non-negative integer, got ${v}`)
-  return v
-}
-
-function settingsOf(cfg: MagCoreConfig): Settings {
-  const ra = cfg.ra ?? {}
-  const maxRaMs = positiveInt(ra.maxIntervalMs, DEFAULT_MAX_RTR_ADV_INTERVAL_MS, 'ra.maxIntervalMs')
-  const minRaMs = positiveInt(ra.minIntervalMs, Math.min(DEFAULT_MIN_RTR_ADV_INTERVAL_MS, Math.floor(maxRaMs * 0.33)), 'ra.minIntervalMs')
-  if (maxRaMs < 1 || minRaMs > maxRaMs) throw new RangeError('MagCoreConfig.ra: need 0 <= minIntervalMs <= maxIntervalMs and maxIntervalMs >= 1')
-  const refreshFraction = cfg.refreshFraction ?? DEFAULT_REFRESH_FRACTION
-  if (!(refreshFraction > 0 && refreshFraction < 1)) throw new RangeError('MagCoreConfig.refreshFraction must be in (0, 1)')
-  const fixedLL = cfg.fixedLinkLocal === undefined ? null : parseIp6(cfg.fixedLinkLocal)
-  const links: Record<string, LinkConfig> = {}
-  for (const [name, l] of Object.entries(cfg.links ?? {})) {
-    links[name] = { ...l, ...(l.localPrefix !== undefined ? { localPrefix: canonicalPrefix(l.localPrefix) } : {}), ...(l.linkLocal !== undefined ? { linkLocal: canonicalIp6(l.linkLocal) } : {}) }
-  }
-  return {
-    timestampBased: cfg.timestampBased ?? true,
-    initialSequence: positiveInt(cfg.initialSequence, 0, 'initialSequence') & 0xffff,
-    lifetimeS: positiveInt(cfg.lifetimeS, DEFAULT_BINDING_LIFETIME_S, 'lifetimeS'),
-    refreshFraction,
-    maxRetransmissions: cfg.maxRetransmissions === undefined ? Infinity : positiveInt(cfg.maxRetransmissions, 0, 'maxRetransmissions'),
-    maxPbusInFlight: Math.max(1, positiveInt(cfg.maxPbusInFlight, DEFAULT_MAX_PBUS_IN_FLIGHT, 'maxPbusInFlight')),
-    // RFC 5213 §6.9.1.1 item 9: ALL_ZERO means "not fixed".
-    fixedLinkLocal: fixedLL === null || isAllZero(fixedLL) ? null : formatIp6(fixedLL),
-    fixedLinkLayer: cfg.fixedLinkLayer === undefined ? null : isAllZero(parseMac(cfg.fixedLinkLayer)) ? null : parseMac(cfg.fixedLinkLayer),
-    maxRaMs,
-    minRaMs,
-    routerLifetimeS: Math.min(MAX_ROUTER_LIFETIME_S, positiveInt(ra.routerLifetimeS, DEFAULT_ROUTER_LIFETIME_S, 'ra.routerLifetimeS')),
-    minDelayBetweenRasMs: positiveInt(ra.minDelayBetweenRasMs, MIN_DELAY_BETWEEN_RAS_MS, 'ra.minDelayBetweenRasMs'),
-    curHopLimit: positiveInt(ra.curHopLimit, DEFAULT_CUR_HOP_LIMIT, 'ra.curHopLimit'),
-    accessMtu: positiveInt(cfg.accessMtu, DEFAULT_ACCESS_MTU, 'accessMtu'),
-    tunnelMtu: positiveInt(cfg.tunnelMtu, DEFAULT_TUNNEL_MTU, 'tunnelMtu'),
-    localPrefixLifetimeS: positiveInt(cfg.localPrefixLifetimeS, DEFAULT_LOCAL_PREFIX_LIFETIME_S, 'localPrefixLifetimeS'),
-    teardownOnReject: cfg.teardownOnReject ?? false,
-    links,
-    heartbeatIntervalMs: positiveInt(cfg.heartbeatIntervalS, DEFAULT_HEARTBEAT_INTERVAL_S, 'heartbeatIntervalS') * 1000,
-    heartbeatMissingThreshold: Math.max(1, positiveInt(cfg.heartbeatMissingThreshold, DEFAULT_MISSING_HEARTBEATS_ALLOWED, 'heartbeatMissingThreshold')),
-    restartCounter: cfg.restartCounter === undefined ? null : positiveInt(cfg.restartCounter, 0, 'restartCounter') >>> 0,
-    lmaHeartbeat: new Map(
-      Object.entries(cfg.lmas ?? {}).map(([lma, l]) => [
-        canonicalIp6(lma),
-        {
-          ...(l.heartbeatIntervalS !== undefined ? { intervalMs: positiveInt(l.heartbeatIntervalS, 0, `lmas.${lma}.heartbeatIntervalS`) * 1000 } : {}),
-          ...(l.heartbeatMissingThreshold !== undefined ? { missingAllowed: Math.max(1, positiveInt(l.heartbeatMissingThreshold, 1, `lmas.${lma}.heartbeatMissingThreshold`)) } : {}),
-        },
-      ]),
-    ),
-  }
-}
 
 /** RFC 6275 §9.5.1: `a` is newer than `b` when it is less than half the 16-bit space ahead. */
 function seqNewer(a: number, b: number): boolean {
   const d = (a - b + SEQUENCE_MODULO) % SEQUENCE_MODULO
   return d !== 0 && d < SEQUENCE_MODULO / 2
 }
+
 
 const HEX = '0123456789abcdef'
 /** Buffer equals the bytes of a lower-case hex string, without allocating. */
@@ -423,42 +97,11 @@ function minus(a: readonly string[], b: readonly string[]): readonly string[] {
   return r.length === 0 ? EMPTY : r
 }
 
-/**
- * Offset of a kind's due time in the entry's TimeSlab slot. A number, not the accessor's name:
- * `e[name]` was a megamorphic keyed access that called the accessor through the runtime, three
- * times per refresh (issue 8).
- */
-function timerOffset(kind: TimerKind): number {
-  switch (kind) {
-    case 'pbu':
-      return T_PBU
-    case 'refresh':
-      return T_REFRESH
-    case 'expire':
-      return T_EXPIRE
-    case 'ra':
-      return T_RA
-    case 'rs':
-      return T_RS
-    default:
-      return assertNever(kind, 'timer kind')
-  }
-}
-
-const TIMER_KINDS: readonly TimerKind[] = ['refresh', 'expire', 'pbu', 'ra', 'rs']
-
-/** The kind a key's first `slash` characters name, or null; compared in place (no slice per timer). */
-function timerKindOf(text: string): TimerKind | null {
-  for (const k of TIMER_KINDS) if (k === text) return k
-  return null
-}
-
-export const timerKey = (kind: TimerKind, mnId: string): string => `${kind}/${mnId}`
 
 /** Key of a router address on a link (interface names hold no spaces). */
 const routerAddrKey = (link: string, address: string): string => `${link} ${address}`
 
-class Core implements MagCore {
+export class Core implements MagCore {
   private readonly s: Settings
   private store: ProfileStore
   private readonly byMn = new Map<string, Entry>()
@@ -2261,6 +1904,7 @@ class Core implements MagCore {
     }
   }
 }
+
 
 /** Builds a MAG core. Throws RangeError or ProfileError on a bad configuration. */
 export function createMagCore(cfg: MagCoreConfig): MagCore {
