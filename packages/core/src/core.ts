@@ -17,32 +17,27 @@
  * the DHCP relay (§6.11, its own package); multihoming (two interfaces of one MN on the same
  * MAG at once): one MN-ID has one entry here.
  */
-import { BaStatus, canonicalIp6, formatIp6, HandoffIndicator, isAllZero, maskPrefix, type MobilityOption, parseIp6 } from '@pmip6/wire'
+import { BaStatus, canonicalIp6, HandoffIndicator, isAllZero, maskPrefix, type MobilityOption, parseIp6 } from '@pmip6/wire'
 import { assertNever } from './assert'
-import { ALL_NODES, DEFAULT_LOCAL_PREFIX_LENGTH, INITIAL_BINDACK_TIMEOUT_MS, MAX_BINDACK_TIMEOUT_MS, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS, MAX_INITIAL_RTR_ADVERTISEMENTS, MAX_RA_DELAY_TIME_MS, MAX_SEQUENCE_RESYNCS, ND_HOP_LIMIT, RAS_PER_PREFIX_LIFETIME, SEQUENCE_MODULO, SEQUENCE_RESYNC_JUMP, UNSPECIFIED, UPDATE_RATE_WINDOW_MS } from './constants'
-import { type Cell, Entry, F_LOCAL, F_NONE, F_TUNNEL, NOT_ARMED, P_DEREG, P_NONE, P_REFRESH, P_REG, type PacedQueue, type PendingKind, PH_DEFERRED, PH_IDLE, PH_PACED, PH_PRESENCE, PH_REFRESH_PRESENCE, PH_SENT, type Phase, T_PBU, T_RA, T_RS, timerKey, timerKindOf, timerOffset } from './entry'
+import { ALL_NODES, DEFAULT_LOCAL_PREFIX_LENGTH, INITIAL_BINDACK_TIMEOUT_MS, MAX_BINDACK_TIMEOUT_MS, MAX_SEQUENCE_RESYNCS, SEQUENCE_MODULO, SEQUENCE_RESYNC_JUMP, UPDATE_RATE_WINDOW_MS } from './constants'
+import { type Cell, Entry, F_LOCAL, F_TUNNEL, NOT_ARMED, P_DEREG, P_NONE, P_REFRESH, P_REG, type PacedQueue, type PendingKind, PH_DEFERRED, PH_IDLE, PH_PACED, PH_PRESENCE, PH_REFRESH_PRESENCE, PH_SENT, type Phase, T_PBU, T_RA, timerKey, timerKindOf, timerOffset } from './entry'
 import { HEARTBEAT_TIMER_KIND, HeartbeatMonitor } from './heartbeat'
+import { advertised, forwardingDown, nextRaInterval, onMtu, onRaTimer, onRs, onRsTimer, sendRa, startAdvertising, stopService } from './home-link'
 import { buildPbu, handoffIndicatorFor } from './pbu'
 import { PrefixPool } from './pool'
 import { Prng } from './prng'
 import { type CompiledProfile, EMPTY, hnpOptionOf, macKey, macText, ProfileStore } from './profiles'
-import { addressFlags, buildRa, type PioSpec, rememberPrefix } from './ra'
+import { rememberPrefix } from './ra'
+import { holdRouterAddress, onLinkAddress, releaseRouterAddress, type RouterAddr, routerAddress, routerStays } from './router-address'
 import { type Settings, settingsOf } from './settings'
 import { TimeSlab } from './slab'
 import { bytesEqualText, fastFormatIp6, isMasked, prefixText, prefixTextIs } from './text'
-import type { AdminClearEvent, AttachedEvent, BindingErrorEvent, BindingState, BindingView, ClockSyncedEvent, DetachedEvent, ForwardingFailedEvent, HeartbeatEvent, LinkAddressEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, MtuEvent, PbaEvent, PolicyEvent, PresenceEvent, ProfilesEvent, RsEvent, StateTarget, TimerEvent, TimerKind } from './types'
+import type { AdminClearEvent, AttachedEvent, BindingErrorEvent, BindingState, BindingView, ClockSyncedEvent, DetachedEvent, ForwardingFailedEvent, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, PbaEvent, PolicyEvent, PresenceEvent, ProfilesEvent, StateTarget, TimerEvent, TimerKind } from './types'
 
 /** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
 const HEARTBEAT_SEED_SALT = 0x48425453
 /** Mixed into the seed of the PRNG that draws replacement link-local addresses (item 15). */
 const LINK_LOCAL_SEED_SALT = 0x4c4c4131
-
-/**
- * Replacement link-local addresses tried for one MN after DAD found the previous one in use
- * (RFC 5213 §6.9.1.2 item 15 says "a different" one; a bound, so a link where every address
- * collides ends in a visible failure instead of a loop).
- */
-export const MAX_LINK_LOCAL_REPLACEMENTS = 3
 
 const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
 
@@ -52,19 +47,6 @@ const rejectReason = (s: number): string => (REJECT_REASON[s] ??= `pba-rejected:
 
 const STATUS_COUNTER: string[] = []
 const statusCounter = (s: number): string => (STATUS_COUNTER[s] ??= `pba-status:${s}`)
-
-
-/**
- * A link-local router address the MAG puts on an access link for the MNs there (RFC 5213 §6.8,
- * §6.9.1.2 item 15), shared by every entry that advertises from it and removed after the last.
- */
-interface RouterAddr {
-  readonly link: string
-  readonly address: string
-  users: number
-  /** The link-address event said ready: RAs may come from it. */
-  ready: boolean
-}
 
 
 /** RFC 6275 §9.5.1: `a` is newer than `b` when it is less than half the 16-bit space ahead. */
@@ -97,14 +79,10 @@ function minus(a: readonly string[], b: readonly string[]): readonly string[] {
   return r.length === 0 ? EMPTY : r
 }
 
-
-/** Key of a router address on a link (interface names hold no spaces). */
-const routerAddrKey = (link: string, address: string): string => `${link} ${address}`
-
 export class Core implements MagCore {
-  private readonly s: Settings
+  readonly s: Settings
   private store: ProfileStore
-  private readonly byMn = new Map<string, Entry>()
+  readonly byMn = new Map<string, Entry>()
   /**
    * The entry found last by MN identifier (always one that is in byMn): a refresh timer's event
    * is followed by the driver's answer to its presence question for the same MN, which then
@@ -114,7 +92,7 @@ export class Core implements MagCore {
   /** Live entries by ref (Entry.ref): `byRef[e.ref] === e` tells a live entry without hashing its MN id. */
   private readonly byRef: (Entry | undefined)[] = []
   /** Head of each link's chain of entries. */
-  private readonly byLink = new Map<string, Entry>()
+  readonly byLink = new Map<string, Entry>()
   /** Per LMA: entries whose PBU awaits its PBA, and those waiting for room (FIFO, may hold stale ones). */
   private readonly inFlight = new Map<string, Set<Entry>>()
   private readonly paced = new Map<string, PacedQueue>()
@@ -134,15 +112,15 @@ export class Core implements MagCore {
   private readonly blocked = new Map<string, string>()
   private clockUnsynced = false
   private seqCounter: number
-  private readonly prng: Prng
-  private readonly tunnelMtu = new Map<string, number>()
+  readonly prng: Prng
+  readonly tunnelMtu = new Map<string, number>()
   /** Tunnel MTU for LMAs without a value of their own; an mtu event without lma and link replaces it. */
-  private defaultTunnelMtu: number
+  defaultTunnelMtu: number
   /** Router addresses the MAG holds on access links, by routerAddrKey(). */
-  private readonly routerAddrs = new Map<string, RouterAddr>()
+  readonly routerAddrs = new Map<string, RouterAddr>()
   /** Draws replacement link-local interface identifiers (item 15); its own, so RA timing stays as it was. */
-  private readonly llPrng: Prng
-  private readonly linkMtu = new Map<string, number>()
+  readonly llPrng: Prng
+  readonly linkMtu = new Map<string, number>()
   private readonly links: ReadonlyMap<string, LinkConfig>
   private readonly pool: PrefixPool | null
   private readonly slab = new TimeSlab()
@@ -156,8 +134,8 @@ export class Core implements MagCore {
   private readonly cBindingAccepted = this.cell('binding-accepted')
   /** PBUs sent by Handoff Indicator value (RFC 5213 §8.4: 0-5), for the RFC 6475 counters. */
   private readonly cPbuSentByHi: readonly Cell[] = [0, 1, 2, 3, 4, 5].map((hi) => this.cell(`pbu-sent:hi:${hi}`))
-  private out: MagCommand[] = []
-  private now: Millis = 0
+  out: MagCommand[] = []
+  now: Millis = 0
   /** RFC 5847 heartbeats, one peer per LMA with bindings. */
   private readonly hb: HeartbeatMonitor<Entry>
 
@@ -202,7 +180,7 @@ export class Core implements MagCore {
         this.onPba(ev)
         break
       case 'rs':
-        this.onRs(ev)
+        onRs(this, ev)
         break
       case 'timer':
         this.onTimer(ev)
@@ -223,7 +201,7 @@ export class Core implements MagCore {
         this.onProfiles(ev)
         break
       case 'mtu':
-        this.onMtu(ev)
+        onMtu(this, ev)
         break
       case 'forwarding-failed':
         this.onForwardingFailed(ev)
@@ -235,7 +213,7 @@ export class Core implements MagCore {
         this.onBindingError(ev)
         break
       case 'link-address':
-        this.onLinkAddress(ev)
+        onLinkAddress(this, ev)
         break
       default:
         assertNever(ev, 'event')
@@ -275,7 +253,7 @@ export class Core implements MagCore {
       att: e.att,
       mac: e.mac === null ? null : macText(e.mac),
       hi: e.hi,
-      routerAddress: this.routerAddress(e),
+      routerAddress: routerAddress(this, e),
     }
   }
 
@@ -328,7 +306,7 @@ export class Core implements MagCore {
     return this.findMn(mnId)
   }
 
-  private inc(name: string): void {
+  inc(name: string): void {
     this.cell(name).n++
   }
 
@@ -346,29 +324,29 @@ export class Core implements MagCore {
   }
 
   /** The one place an entry changes state (design.md): every change is a state-changed command. */
-  private changeState(e: Entry, to: StateTarget, reason: string, from: BindingState | null = e.state): void {
+  changeState(e: Entry, to: StateTarget, reason: string, from: BindingState | null = e.state): void {
     if (to !== 'removed') e.state = to
     e.reason = reason
     this.out.push({ type: 'state-changed', mnId: e.mnId, from, to, reason })
   }
 
-  private arm(e: Entry, kind: TimerKind, at: Millis): void {
+  arm(e: Entry, kind: TimerKind, at: Millis): void {
     e.setDue(timerOffset(kind), at)
     this.out.push({ type: 'arm-timer', key: timerKey(kind, e.mnId), kind, id: e.mnId, ref: e.ref, at })
   }
 
-  private disarm(e: Entry, kind: TimerKind): void {
+  disarm(e: Entry, kind: TimerKind): void {
     const off = timerOffset(kind)
     if (e.due(off) === NOT_ARMED) return
     e.setDue(off, NOT_ARMED)
     this.out.push({ type: 'cancel-timer', key: timerKey(kind, e.mnId), kind, id: e.mnId, ref: e.ref })
   }
 
-  private linkCfg(link: string): LinkConfig | undefined {
+  linkCfg(link: string): LinkConfig | undefined {
     return this.links.size === 0 ? undefined : this.links.get(link)
   }
 
-  private isShared(link: string): boolean {
+  isShared(link: string): boolean {
     return this.linkCfg(link)?.shared === true
   }
 
@@ -405,7 +383,7 @@ export class Core implements MagCore {
   }
 
   /** The MN an RS or detach on `link` is about: by MAC, else the link's only MN (point-to-point). */
-  private findOnLink(link: string, mac: string | null): Entry | null {
+  findOnLink(link: string, mac: string | null): Entry | null {
     const head = this.byLink.get(link)
     if (!head) return null
     if (mac !== null) {
@@ -476,8 +454,8 @@ export class Core implements MagCore {
     this.inc('reattach')
     const superseding = e.state === 'deregistering'
     if (e.link !== ev.link) {
-      this.stopService(e)
-      this.releaseRouterAddress(e)
+      stopService(this, e)
+      releaseRouterAddress(this, e)
       this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
     }
     // Re-linked even on the same link: the MAC (and so the link+MAC index) may have changed.
@@ -547,10 +525,10 @@ export class Core implements MagCore {
    * made by this MAG (an accepted one, or a registration still unanswered). After a rejection,
    * a hold or in host mode there is nothing to de-register, and the entry goes right away.
    */
-  private deregister(e: Entry, reason: string): void {
-    this.stopService(e)
+  deregister(e: Entry, reason: string): void {
+    stopService(this, e)
     // The MN is gone (not a failure that keeps it here): its router address leaves the link now.
-    if (e.failReason === null) this.releaseRouterAddress(e)
+    if (e.failReason === null) releaseRouterAddress(this, e)
     if (e.pending === P_DEREG && e.phase !== PH_DEFERRED) {
       // A de-registration already went out (policy switch to host mode): it covers this too.
       this.remove(e, reason)
@@ -566,13 +544,13 @@ export class Core implements MagCore {
 
   /** Removes the entry: routing state, the link, every timer, the BUL entry (§6.9.1.4 items 1-4). */
   private remove(e: Entry, reason: string): void {
-    this.stopService(e)
+    stopService(this, e)
     this.cancelPbu(e)
     this.disarm(e, 'refresh')
     this.disarm(e, 'expire')
     this.disarm(e, 'ra')
     this.disarm(e, 'rs')
-    this.releaseRouterAddress(e)
+    releaseRouterAddress(this, e)
     this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
     this.releaseLocal(e)
     this.removeFromLink(e)
@@ -584,58 +562,10 @@ export class Core implements MagCore {
     this.changeState(e, 'removed', reason)
   }
 
-  /**
-   * Stops advertising and forwarding for the entry: a final RA withdraws every prefix it was
-   * advertising (zero lifetimes, router lifetime 0: RFC 5213 §6.9.2 item 2, RFC 4861 §6.2.5), and
-   * the data plane removes the routes. Binding timers stop; the entry itself stays.
-   */
-  private stopService(e: Entry): void {
-    const adv = this.advertised(e)
-    // Also with nothing advertised when the MN still has this router (a switch back to network
-    // mode kept it while the registration runs).
-    if (adv.length > 0 || e.routerUp) this.sendRa(e, ALL_NODES, adv, true)
-    e.routerUp = false
-    this.disarm(e, 'ra')
-    this.disarm(e, 'rs')
-    e.rsTo = null
-    this.forwardingDown(e)
-    this.disarm(e, 'refresh')
-    this.disarm(e, 'expire')
-  }
-
-  private forwardingDown(e: Entry): void {
-    if (e.fwd === F_TUNNEL) {
-      this.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: e.hnps, mode: 'tunnel', lma: e.profile ? e.profile.lma : '' })
-    } else if (e.fwd === F_LOCAL && e.localPrefix !== null) {
-      this.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: [e.localPrefix], mode: 'local', lma: null })
-    }
-    e.fwd = F_NONE
-  }
-
-  /** Prefixes with non-zero lifetimes in this entry's RAs right now. */
-  private advertised(e: Entry): readonly string[] {
-    switch (e.state) {
-      case 'registered':
-      case 'refreshing':
-        return e.hnps
-      case 'local':
-        return e.localPrefix === null ? EMPTY : [e.localPrefix]
-      case 'registering':
-      case 'deregistering':
-      case 'held':
-      case 'denied':
-      case 'clock-wait':
-      case 'failed':
-        return EMPTY
-      default:
-        return assertNever(e.state, 'state')
-    }
-  }
-
   // ------------------------------------------------------------------ PBU transmission
 
   /** Stops whatever PBU is outstanding; its late PBA will match nothing. */
-  private cancelPbu(e: Entry): void {
+  cancelPbu(e: Entry): void {
     this.disarm(e, 'pbu')
     if (e.pending !== P_NONE && e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
     e.pending = P_NONE
@@ -683,7 +613,7 @@ export class Core implements MagCore {
     return set.size < this.s.maxPbusInFlight
   }
 
-  private startPbu(e: Entry, kind: PendingKind, hi: number): void {
+  startPbu(e: Entry, kind: PendingKind, hi: number): void {
     this.cancelPbu(e)
     e.pending = kind
     e.hi = hi
@@ -896,7 +826,7 @@ export class Core implements MagCore {
       this.deregister(e, reason)
       return
     }
-    this.stopService(e)
+    stopService(this, e)
     this.cancelPbu(e)
     this.changeState(e, 'failed', reason)
   }
@@ -904,7 +834,7 @@ export class Core implements MagCore {
   /** The retransmission cap ran out (§6.9.4): the MN gets no service; an admin-clear or a new attach retries. */
   private fail(e: Entry, reason = 'retransmit-timeout'): void {
     this.inc('registration-failed')
-    this.stopService(e)
+    stopService(this, e)
     this.cancelPbu(e)
     e.hintHi = e.hnps.length > 0 ? HandoffIndicator.UNKNOWN : e.hintHi
     this.changeState(e, 'failed', reason)
@@ -1084,7 +1014,7 @@ export class Core implements MagCore {
   /** Item 6: ignore the PBA and send nothing for this MN until an administrative action. */
   private hold(e: Entry, reason: string): void {
     this.inc('held')
-    this.stopService(e)
+    stopService(this, e)
     this.cancelPbu(e)
     this.setLmaState(e, false)
     e.hintHi = HandoffIndicator.UNKNOWN
@@ -1147,7 +1077,7 @@ export class Core implements MagCore {
     // Item 15: never back to an address DAD found in use on this link (an LMA that did not take
     // the replacement we uploaded would otherwise send us round in circles).
     if (lla !== null && this.s.fixedLinkLocal === null && lla !== e.badLla) e.lla = lla
-    this.holdRouterAddress(e)
+    holdRouterAddress(this, e)
     const removed = same ? EMPTY : minus(old, prefixes)
     const added = same ? EMPTY : wasAdv ? minus(prefixes, old) : prefixes
     const profile = e.profile!
@@ -1164,11 +1094,11 @@ export class Core implements MagCore {
     this.cBindingAccepted.n++
     this.arm(e, 'refresh', e.sentAt + Math.floor(lifetime * 1000 * this.s.refreshFraction))
     this.arm(e, 'expire', e.expiresAt)
-    if (!wasAdv) this.startAdvertising(e, EMPTY)
-    else if (removed.length > 0 || added.length > 0) this.sendRa(e, ALL_NODES, removed, false)
+    if (!wasAdv) startAdvertising(this, e, EMPTY)
+    else if (removed.length > 0 || added.length > 0) sendRa(this, e, ALL_NODES, removed, false)
     else if (lifetime < grantedBefore) {
       // A shorter binding: the next RA may now be due sooner (nextRaInterval).
-      const at = this.now + this.nextRaInterval(e)
+      const at = this.now + nextRaInterval(this, e)
       if (e.due(T_RA) === NOT_ARMED || e.due(T_RA) > at) this.arm(e, 'ra', at)
     }
   }
@@ -1187,7 +1117,7 @@ export class Core implements MagCore {
           this.deny(e, reason, false)
           return
         }
-        this.stopService(e)
+        stopService(this, e)
         e.noProfilePrefixes = true
         e.hnps = EMPTY
         e.req = EMPTY
@@ -1200,7 +1130,7 @@ export class Core implements MagCore {
         if (!this.s.timestampBased) break
         // Item 9: register again only once the clock is synchronised (clock-synced event).
         this.clockUnsynced = true
-        this.stopService(e)
+        stopService(this, e)
         this.cancelPbu(e)
         this.setLmaState(e, false)
         if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
@@ -1223,7 +1153,7 @@ export class Core implements MagCore {
   /** Item 11: no home prefix in any RA, no forwarding; optionally the link goes down. */
   private deny(e: Entry, reason: string, block: boolean): void {
     this.inc('denied')
-    this.stopService(e)
+    stopService(this, e)
     this.cancelPbu(e)
     this.setLmaState(e, false)
     if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
@@ -1251,7 +1181,7 @@ export class Core implements MagCore {
     }
     this.inc('binding-expired')
     const waiting = e.phase === PH_REFRESH_PRESENCE
-    this.stopService(e)
+    stopService(this, e)
     if (waiting) {
       this.changeState(e, 'registering', 'binding-expired')
       return
@@ -1259,365 +1189,6 @@ export class Core implements MagCore {
     e.req = e.hnps
     this.changeState(e, 'registering', 'binding-expired')
     this.startPbu(e, P_REG, HandoffIndicator.UNKNOWN)
-  }
-
-  // ------------------------------------------------------------------ Router Advertisements
-
-  /**
-   * The router address after a switch to network mode is the one the MN has now: fixed on every
-   * access link (§6.9.3), or the one the LMA already gave for this MN, which it keeps for the
-   * mobility session (§6.8). Otherwise the PBA may bring a new one (§6.9.1.2 item 15).
-   */
-  private routerStays(e: Entry): boolean {
-    return this.s.fixedLinkLocal !== null || e.lla !== null
-  }
-
-  /** RFC 5213 §6.9.3: the same link-local address on every MAG, or the one the LMA gave (§6.8). */
-  private routerAddress(e: Entry): string {
-    return this.s.fixedLinkLocal ?? e.lla ?? this.linkCfg(e.link)?.linkLocal ?? UNSPECIFIED
-  }
-
-  /**
-   * RFC 5213 §6.8, §6.9.1.2 item 15: the LMA-supplied link-local address must be on the MN's
-   * access link before an RA comes from it. The entry takes a reference on (link, address); the
-   * first one asks the daemon to configure it (link-address-up), the last one to remove it.
-   * A fixed link-local address (or a link's configured one) is the operator's to configure.
-   */
-  private holdRouterAddress(e: Entry): void {
-    const want = this.s.fixedLinkLocal === null && e.lla !== null ? routerAddrKey(e.link, e.lla) : null
-    if (want === e.llaKey) return
-    const wasAdvertising = e.llaKey === null ? false : this.routerReady(e) && this.advertised(e).length > 0
-    this.releaseRouterAddress(e)
-    if (want === null) return
-    let r = this.routerAddrs.get(want)
-    if (r === undefined) {
-      r = { link: e.link, address: e.lla!, users: 0, ready: false }
-      this.routerAddrs.set(want, r)
-      this.out.push({ type: 'link-address-up', link: r.link, address: r.address })
-    }
-    r.users++
-    e.llaKey = want
-    // The LMA named another address while the MN was served: advertise again once it is up.
-    if (!r.ready && wasAdvertising) e.raWait = true
-  }
-
-  private releaseRouterAddress(e: Entry): void {
-    const key = e.llaKey
-    if (key === null) return
-    e.llaKey = null
-    e.raWait = false
-    const r = this.routerAddrs.get(key)
-    if (r === undefined) return
-    if (--r.users > 0) return
-    this.routerAddrs.delete(key)
-    this.out.push({ type: 'link-address-down', link: r.link, address: r.address })
-  }
-
-  /** RAs may come from the entry's router address: nothing to configure, or it is on the link. */
-  private routerReady(e: Entry): boolean {
-    if (this.s.fixedLinkLocal !== null || e.lla === null) return true
-    return e.llaKey !== null && this.routerAddrs.get(e.llaKey)?.ready === true
-  }
-
-  private onLinkAddress(ev: LinkAddressEvent): void {
-    let address: string
-    try {
-      address = canonicalIp6(ev.address)
-    } catch {
-      this.inc('link-address-stale')
-      return
-    }
-    const key = routerAddrKey(ev.link, address)
-    const r = this.routerAddrs.get(key)
-    // Released meanwhile (the daemon runs the down after it), or a repeat.
-    if (r === undefined || r.ready) {
-      this.inc('link-address-stale')
-      return
-    }
-    const users: Entry[] = []
-    for (let p = this.byLink.get(ev.link) ?? null; p; p = p.next) if (p.llaKey === key) users.push(p)
-    switch (ev.result) {
-      case 'ready':
-        this.inc('link-address-ready')
-        r.ready = true
-        for (const e of users) {
-          e.llaTries = 0
-          if (!e.raWait) continue
-          e.raWait = false
-          if (this.advertised(e).length > 0) this.startAdvertising(e, EMPTY)
-        }
-        return
-      case 'duplicate':
-        // The daemon took the address off again: nobody holds it any more.
-        this.inc('link-address-duplicate')
-        this.routerAddrs.delete(key)
-        for (const e of users) {
-          e.llaKey = null
-          this.replaceLinkLocal(e, address)
-        }
-        return
-      case 'failed':
-        this.inc('link-address-failed')
-        this.routerAddrs.delete(key)
-        for (const e of users) {
-          e.llaKey = null
-          this.routerAddressFailed(e, `router-address-failed: ${ev.reason ?? 'refused by the kernel'}`)
-        }
-        return
-      default:
-        assertNever(ev.result, 'link-address result')
-    }
-  }
-
-  /**
-   * Item 15: the LMA's link-local address is in use on the link (the MN has it): the MAG "MUST NOT
-   * use that address, but SHOULD configure a different link-local address" and upload it to the
-   * LMA in a PBU at once, so the next MAG of a handoff gets the one in use.
-   */
-  private replaceLinkLocal(e: Entry, bad: string): void {
-    e.badLla = bad
-    if (e.llaTries >= MAX_LINK_LOCAL_REPLACEMENTS) {
-      this.routerAddressFailed(e, 'router-address-in-use')
-      return
-    }
-    e.llaTries++
-    e.lla = this.randomLinkLocal()
-    this.holdRouterAddress(e)
-    e.raWait = true
-    if (e.mode === 'network' && e.profile && (e.state === 'registered' || e.state === 'refreshing')) {
-      this.inc('link-local-replaced')
-      this.changeState(e, 'refreshing', 'router-address-in-use')
-      this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
-    }
-  }
-
-  /** fe80::/64 with a random, non-zero interface identifier (RFC 4291 §2.5.6, RFC 7136). */
-  private randomLinkLocal(): string {
-    const b = Buffer.alloc(16)
-    b[0] = 0xfe
-    b[1] = 0x80
-    do {
-      b.writeUInt32BE(Math.floor(this.llPrng.next() * 0x1_0000_0000), 8)
-      b.writeUInt32BE(Math.floor(this.llPrng.next() * 0x1_0000_0000), 12)
-    } while (isAllZero(b.subarray(8)))
-    return formatIp6(b)
-  }
-
-  /**
-   * The router address cannot be had: without RAs the binding serves nothing (as a forwarding
-   * failure, §6.10): it is de-registered and the entry ends 'failed' with the reason.
-   */
-  private routerAddressFailed(e: Entry, reason: string): void {
-    if (e.lmaState && e.profile && e.mode === 'network' && e.state !== 'deregistering') {
-      e.failReason = reason
-      this.deregister(e, reason)
-      return
-    }
-    this.stopService(e)
-    this.cancelPbu(e)
-    this.changeState(e, 'failed', reason)
-  }
-
-  /** RFC 5213 §6.9.5: the lower of the tunnel MTU and the access link MTU. */
-  private mtuFor(e: Entry): number {
-    const link = (this.linkMtu.size === 0 ? undefined : this.linkMtu.get(e.link)) ?? this.s.accessMtu
-    if (e.mode === 'host' || !e.profile) return link
-    return Math.min(link, this.tunnelMtu.get(e.profile.lma) ?? this.defaultTunnelMtu)
-  }
-
-  /**
-   * One RA for one MN. `withdrawn` prefixes go out with zero lifetimes (§6.12); `final` also
-   * sets the router lifetime to 0 and advertises nothing else (the MN loses this router).
-   */
-  private sendRa(e: Entry, to: string, withdrawn: readonly string[], final: boolean): void {
-    if (!this.routerReady(e)) {
-      // Not on the link yet (item 15): the kernel would refuse the source address.
-      this.inc('ra-suppressed:router-address-pending')
-      return
-    }
-    const pios: PioSpec[] = []
-    let managed = false
-    let other = false
-    const local = e.state === 'local'
-    const autonomousW = local || !e.profile ? true : addressFlags(e.profile.addressConfig).autonomous
-    for (const w of withdrawn) pios.push({ prefix: w, validLifetime: 0, preferredLifetime: 0, autonomous: autonomousW })
-    if (!final) {
-      if (local) {
-        if (e.localPrefix !== null) {
-          const lt = this.s.localPrefixLifetimeS
-          pios.push({ prefix: e.localPrefix, validLifetime: lt, preferredLifetime: lt, autonomous: true })
-        }
-      } else if (e.profile && (e.state === 'registered' || e.state === 'refreshing')) {
-        const lt = this.homePrefixLifetime(e, e.profile.prefixLifetime)
-        const f = addressFlags(e.profile.addressConfig)
-        managed = f.managed
-        other = e.profile.otherConfig
-        for (const p of e.hnps) pios.push({ prefix: p, validLifetime: lt, preferredLifetime: lt, autonomous: f.autonomous })
-      }
-    }
-    const ra = buildRa({
-      curHopLimit: this.s.curHopLimit,
-      managed,
-      other,
-      routerLifetime: final ? 0 : this.s.routerLifetimeS,
-      mtu: this.mtuFor(e),
-      slla: this.s.fixedLinkLayer,
-      pios,
-    })
-    this.out.push({
-      type: 'send-ra',
-      link: e.link,
-      to,
-      src: this.routerAddress(e),
-      llDst: this.isShared(e.link) && e.mac !== null ? macText(e.mac) : null,
-      ra,
-      mnId: e.mnId,
-    })
-    e.lastRaAt = this.now
-    this.inc('ra-sent')
-    if (final) this.inc('ra-sent:final')
-    else if (withdrawn.length > 0) this.inc('ra-sent:withdrawal')
-  }
-
-  /**
-   * §6.7: the prefix lifetime is the MAG's choice; it MAY be tied to the binding lifetime, and the
-   * profile may set it (§6.2). Here: the granted binding lifetime, capped by the profile's, counted
-   * afresh by the MN from each RA. Not the binding's remaining lifetime: the MAG refreshes the
-   * binding before it expires while the MN is attached (§6.9.1.3, §6.13), and an RA carrying only
-   * what was left of it gave the MN less than it needed to reach the next RA (a 20 s binding left
-   * the MN without its address for most of each minute, issue 17). RAs come at least
-   * RAS_PER_PREFIX_LIFETIME times per lifetime (nextRaInterval), so the prefix outlives two lost
-   * RAs in a row; the binding's end is told by the final RA (§6.9.2 item 2).
-   */
-  private homePrefixLifetime(e: Entry, cap: number | null): number {
-    return cap === null ? e.granted : Math.min(cap, e.granted)
-  }
-
-  /**
-   * The shortest prefix lifetime this entry's RAs carry, ms: RAs must come RAS_PER_PREFIX_LIFETIME
-   * times within it, so the MN's prefix outlives lost RAs (see homePrefixLifetime).
-   */
-  private minPrefixLifetimeMs(e: Entry): number {
-    if (e.state === 'local') return this.s.localPrefixLifetimeS * 1000
-    const cap = e.profile?.prefixLifetime ?? null
-    return (cap === null ? e.granted : Math.min(cap, e.granted)) * 1000
-  }
-
-  /**
-   * RFC 4861 §6.2.4: a random interval in [MinRtrAdvInterval, MaxRtrAdvInterval], capped for the
-   * first RAs, and at a third of the prefix lifetime for short ones (RFC 6275 §7.5 allows short
-   * intervals on a home link; see minPrefixLifetimeMs).
-   */
-  private nextRaInterval(e: Entry): number {
-    let max = this.s.maxRaMs
-    let min = this.s.minRaMs
-    const cap = Math.floor(this.minPrefixLifetimeMs(e) / RAS_PER_PREFIX_LIFETIME)
-    if (cap > 0 && cap < max) {
-      max = cap
-      min = Math.min(min, Math.floor(cap * 0.75))
-    }
-    const i = this.prng.between(min, max)
-    if (e.raLeft > 0) {
-      e.raLeft--
-      return Math.min(i, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS)
-    }
-    return i
-  }
-
-  /** The MN is served now: RA at once, then MAX_INITIAL_RTR_ADVERTISEMENTS - 1 more soon, then periodic. */
-  private startAdvertising(e: Entry, withdrawn: readonly string[]): void {
-    this.holdRouterAddress(e)
-    if (!this.routerReady(e)) {
-      // The first RA goes when the link-address event says the address is up (onLinkAddress).
-      e.raWait = true
-      this.inc('ra-deferred:router-address')
-      return
-    }
-    this.sendRa(e, ALL_NODES, withdrawn, false)
-    e.routerUp = this.s.routerLifetimeS > 0
-    e.raLeft = MAX_INITIAL_RTR_ADVERTISEMENTS - 1
-    this.arm(e, 'ra', this.now + this.nextRaInterval(e))
-  }
-
-  private onRaTimer(e: Entry): void {
-    if (this.advertised(e).length === 0) {
-      this.inc('timer-stale')
-      return
-    }
-    this.sendRa(e, ALL_NODES, EMPTY, false)
-    this.arm(e, 'ra', this.now + this.nextRaInterval(e))
-  }
-
-  private rsDrop(reason: string): void {
-    this.inc('rs-dropped')
-    this.inc(`rs-dropped:${reason}`)
-  }
-
-  /**
-   * RFC 5213 §6.9.2 and RFC 4861 §6.2.6: answer an RS after a random delay of up to
-   * MAX_RA_DELAY_TIME, no sooner than MIN_DELAY_BETWEEN_RAS after this MN's last RA, at most one
-   * reply pending per MN (a flood yields one RA per MIN_DELAY_BETWEEN_RAS; the rest is counted).
-   * No binding: no answer at all, so no home prefix ever goes out before acceptance.
-   */
-  private onRs(ev: RsEvent): void {
-    this.inc('rs-received')
-    // RFC 4861 §6.1.1: an RS that did not originate on the link is invalid.
-    if (ev.hopLimit !== ND_HOP_LIMIT) return this.rsDrop('hop-limit')
-    const mac = ev.llId && ev.llId.length > 0 && !isAllZero(ev.llId) ? macKey(ev.llId) : null
-    const e = this.findOnLink(ev.link, mac)
-    if (!e) return this.rsDrop('unknown-mn')
-    if (this.advertised(e).length === 0) return this.rsDrop('no-binding')
-    // The unsolicited RAs follow as soon as the router address is up.
-    if (!this.routerReady(e)) return this.rsDrop('router-address-pending')
-    if (e.due(T_RS) !== NOT_ARMED) return this.rsDrop('rate-limited')
-    let t = this.now + this.prng.between(0, MAX_RA_DELAY_TIME_MS)
-    const earliest = e.lastRaAt + this.s.minDelayBetweenRasMs
-    if (t < earliest) t = earliest
-    if (e.due(T_RA) !== NOT_ARMED && e.due(T_RA) <= t) return this.rsDrop('coalesced')
-    // RFC 4861 §6.2.6: reply to the solicitor, or to all-nodes when it has no address yet.
-    e.rsTo = ev.from === UNSPECIFIED || ev.from === '' ? ALL_NODES : ev.from
-    this.arm(e, 'rs', t)
-  }
-
-  private onRsTimer(e: Entry): void {
-    const to = e.rsTo ?? ALL_NODES
-    e.rsTo = null
-    if (this.advertised(e).length === 0) {
-      this.inc('timer-stale')
-      return
-    }
-    this.inc('ra-sent:solicited')
-    this.sendRa(e, to, EMPTY, false)
-  }
-
-  private onMtu(ev: MtuEvent): void {
-    if (!Number.isInteger(ev.mtu) || ev.mtu < 1280) {
-      // RFC 8200 §5: no IPv6 link has an MTU below 1280.
-      this.inc('mtu-ignored')
-      return
-    }
-    let lma: string | null = null
-    if (ev.lma !== undefined) {
-      try {
-        lma = canonicalIp6(ev.lma)
-      } catch {
-        this.inc('mtu-ignored')
-        return
-      }
-    }
-    // §6.9.5: "the adjusted tunnel MTU value ... SHOULD be notified to the impacted mobile nodes
-    // by sending additional Router Advertisement messages": those whose MTU option changes.
-    const before = new Map<Entry, number>()
-    for (const e of this.byMn.values()) if (this.advertised(e).length > 0) before.set(e, this.mtuFor(e))
-    if (lma !== null) this.tunnelMtu.set(lma, ev.mtu)
-    if (ev.link !== undefined) this.linkMtu.set(ev.link, ev.mtu)
-    if (lma === null && ev.link === undefined) this.defaultTunnelMtu = ev.mtu
-    this.inc('mtu-changed')
-    for (const [e, old] of before) {
-      if (this.mtuFor(e) === old) continue
-      this.inc('ra-sent:mtu')
-      this.sendRa(e, ALL_NODES, EMPTY, false)
-    }
   }
 
   // ------------------------------------------------------------------ timers
@@ -1666,10 +1237,10 @@ export class Core implements MagCore {
         this.onExpire(e)
         return
       case 'ra':
-        this.onRaTimer(e)
+        onRaTimer(this, e)
         return
       case 'rs':
-        this.onRsTimer(e)
+        onRsTimer(this, e)
         return
       default:
         assertNever(kind, 'timer kind')
@@ -1777,9 +1348,9 @@ export class Core implements MagCore {
     if (e.localPrefix !== null) {
       this.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: [e.localPrefix], mode: 'local', lma: null })
       e.fwd = F_LOCAL
-      this.startAdvertising(e, withdrawn)
+      startAdvertising(this, e, withdrawn)
     } else if (withdrawn.length > 0 || e.routerUp) {
-      this.sendRa(e, ALL_NODES, withdrawn, true)
+      sendRa(this, e, ALL_NODES, withdrawn, true)
       e.routerUp = false
     }
   }
@@ -1804,10 +1375,10 @@ export class Core implements MagCore {
   private switchMode(e: Entry, mode: MobilityMode, reason: string): void {
     if (mode === 'host') {
       // network -> host: withdraw the home prefixes, de-register, advertise the local prefix.
-      const withdrawn = this.advertised(e)
+      const withdrawn = advertised(e)
       this.disarm(e, 'ra')
       this.disarm(e, 'rs')
-      this.forwardingDown(e)
+      forwardingDown(this, e)
       this.disarm(e, 'refresh')
       this.disarm(e, 'expire')
       this.cancelPbu(e)
@@ -1817,22 +1388,22 @@ export class Core implements MagCore {
     }
     // host -> network: withdraw the local prefix, register, advertise the HNP once accepted.
     e.profile ??= this.store.profileOf(e.mnId)
-    if (e.routerUp && this.routerStays(e)) {
+    if (e.routerUp && routerStays(this, e)) {
       // RFC 4861 §6.2.5 sends router lifetime 0 only for a router that goes. This one stays (same
       // address in both modes, §6.9.3): the local prefix goes with zero lifetimes, the default
       // route stays, so the MN keeps it until the HNP RA follows the PBA. If no binding comes of
       // it, stopService() still sends the router lifetime 0.
-      const withdrawn = this.advertised(e)
+      const withdrawn = advertised(e)
       this.disarm(e, 'ra')
       this.disarm(e, 'rs')
       e.rsTo = null
-      this.forwardingDown(e)
+      forwardingDown(this, e)
       this.disarm(e, 'refresh')
       this.disarm(e, 'expire')
       this.releaseLocal(e)
-      this.sendRa(e, ALL_NODES, withdrawn, false)
+      sendRa(this, e, ALL_NODES, withdrawn, false)
     } else {
-      this.stopService(e)
+      stopService(this, e)
       this.releaseLocal(e)
     }
     e.mode = 'network'
@@ -1891,7 +1462,7 @@ export class Core implements MagCore {
       }
       if (mode === 'network' && p && e.profile && p.lma !== e.profile.lma) {
         // A new LMA: the old binding is left to expire there; register with the new one.
-        this.stopService(e)
+        stopService(this, e)
         this.cancelPbu(e)
         e.profile = p
         e.hnps = EMPTY

@@ -1,0 +1,35 @@
+/**
+ * The narrow view of the core that its section files (bul, registration, pba, home-link,
+ * router-address, scenario-b, inflight) work through.
+ */
+import type { Core } from './core'
+
+/**
+ * What a section of the core sees of it: the state it reads and writes, the command sink (`out`),
+ * the time of the event being handled (`now`) and the shared plumbing (counters, timers, state
+ * changes). A Pick of the class, so a member a section starts to use must be named here.
+ */
+export type MagContext = Pick<
+  Core,
+  | 'arm'
+  | 'byLink'
+  | 'byMn'
+  | 'cancelPbu'
+  | 'changeState'
+  | 'defaultTunnelMtu'
+  | 'deregister'
+  | 'disarm'
+  | 'findOnLink'
+  | 'inc'
+  | 'isShared'
+  | 'linkCfg'
+  | 'linkMtu'
+  | 'llPrng'
+  | 'now'
+  | 'out'
+  | 'prng'
+  | 'routerAddrs'
+  | 's'
+  | 'startPbu'
+  | 'tunnelMtu'
+>
