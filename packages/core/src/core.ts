@@ -17,22 +17,21 @@
  * the DHCP relay (§6.11, its own package); multihoming (two interfaces of one MN on the same
  * MAG at once): one MN-ID has one entry here.
  */
-import { BaStatus, canonicalIp6, HandoffIndicator, isAllZero, maskPrefix, type MobilityOption, parseIp6 } from '@pmip6/wire'
+import { BaStatus, canonicalIp6, HandoffIndicator, isAllZero, parseIp6 } from '@pmip6/wire'
 import { assertNever } from './assert'
-import { ALL_NODES, DEFAULT_LOCAL_PREFIX_LENGTH, INITIAL_BINDACK_TIMEOUT_MS, MAX_BINDACK_TIMEOUT_MS, MAX_SEQUENCE_RESYNCS, SEQUENCE_MODULO, SEQUENCE_RESYNC_JUMP, UPDATE_RATE_WINDOW_MS } from './constants'
-import { type Cell, Entry, F_LOCAL, F_TUNNEL, NOT_ARMED, P_DEREG, P_NONE, P_REFRESH, P_REG, type PacedQueue, type PendingKind, PH_DEFERRED, PH_IDLE, PH_PACED, PH_PRESENCE, PH_REFRESH_PRESENCE, PH_SENT, type Phase, T_PBU, T_RA, timerKey, timerKindOf, timerOffset } from './entry'
+import { ALL_NODES, DEFAULT_LOCAL_PREFIX_LENGTH, INITIAL_BINDACK_TIMEOUT_MS, MAX_BINDACK_TIMEOUT_MS, SEQUENCE_MODULO, SEQUENCE_RESYNC_JUMP, UPDATE_RATE_WINDOW_MS } from './constants'
+import { type Cell, Entry, F_LOCAL, F_TUNNEL, NOT_ARMED, P_DEREG, P_NONE, P_REFRESH, P_REG, type PacedQueue, type PendingKind, PH_DEFERRED, PH_IDLE, PH_PACED, PH_PRESENCE, PH_REFRESH_PRESENCE, PH_SENT, type Phase, timerKey, timerKindOf, timerOffset } from './entry'
 import { HEARTBEAT_TIMER_KIND, HeartbeatMonitor } from './heartbeat'
-import { advertised, forwardingDown, nextRaInterval, onMtu, onRaTimer, onRs, onRsTimer, sendRa, startAdvertising, stopService } from './home-link'
+import { advertised, forwardingDown, onMtu, onRaTimer, onRs, onRsTimer, sendRa, startAdvertising, stopService } from './home-link'
+import { deny, onPba, statusCounter } from './pba'
 import { buildPbu, handoffIndicatorFor } from './pbu'
 import { PrefixPool } from './pool'
 import { Prng } from './prng'
 import { type CompiledProfile, EMPTY, hnpOptionOf, macKey, macText, ProfileStore } from './profiles'
-import { rememberPrefix } from './ra'
-import { holdRouterAddress, onLinkAddress, releaseRouterAddress, type RouterAddr, routerAddress, routerStays } from './router-address'
+import { onLinkAddress, releaseRouterAddress, type RouterAddr, routerAddress, routerStays } from './router-address'
 import { type Settings, settingsOf } from './settings'
 import { TimeSlab } from './slab'
-import { bytesEqualText, fastFormatIp6, isMasked, prefixText, prefixTextIs } from './text'
-import type { AdminClearEvent, AttachedEvent, BindingErrorEvent, BindingState, BindingView, ClockSyncedEvent, DetachedEvent, ForwardingFailedEvent, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, PbaEvent, PolicyEvent, PresenceEvent, ProfilesEvent, StateTarget, TimerEvent, TimerKind } from './types'
+import type { AdminClearEvent, AttachedEvent, BindingErrorEvent, BindingState, BindingView, ClockSyncedEvent, DetachedEvent, ForwardingFailedEvent, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, PolicyEvent, PresenceEvent, ProfilesEvent, StateTarget, TimerEvent, TimerKind } from './types'
 
 /** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
 const HEARTBEAT_SEED_SALT = 0x48425453
@@ -41,42 +40,11 @@ const LINK_LOCAL_SEED_SALT = 0x4c4c4131
 
 const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
 
-const REJECT_REASON: string[] = []
-
-const rejectReason = (s: number): string => (REJECT_REASON[s] ??= `pba-rejected:${s}`)
-
-const STATUS_COUNTER: string[] = []
-const statusCounter = (s: number): string => (STATUS_COUNTER[s] ??= `pba-status:${s}`)
-
 
 /** RFC 6275 §9.5.1: `a` is newer than `b` when it is less than half the 16-bit space ahead. */
 function seqNewer(a: number, b: number): boolean {
   const d = (a - b + SEQUENCE_MODULO) % SEQUENCE_MODULO
   return d !== 0 && d < SEQUENCE_MODULO / 2
-}
-
-
-const HEX = '0123456789abcdef'
-/** Buffer equals the bytes of a lower-case hex string, without allocating. */
-function sameHex(b: Buffer, hex: string): boolean {
-  if (b.length * 2 !== hex.length) return false
-  for (let i = 0; i < b.length; i++) {
-    const v = b[i]!
-    if (hex.charCodeAt(2 * i) !== HEX.charCodeAt(v >> 4) || hex.charCodeAt(2 * i + 1) !== HEX.charCodeAt(v & 15)) return false
-  }
-  return true
-}
-
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false
-  for (const x of a) if (!b.includes(x)) return false
-  return true
-}
-
-function minus(a: readonly string[], b: readonly string[]): readonly string[] {
-  if (a.length === 0) return EMPTY
-  const r = a.filter((x) => !b.includes(x))
-  return r.length === 0 ? EMPTY : r
 }
 
 export class Core implements MagCore {
@@ -105,12 +73,12 @@ export class Core implements MagCore {
   private readonly byLinkMac = new Map<string, Map<string, Entry>>()
   /** Outstanding PBUs by sequence number (§6.9.1.2 item 5 matching when the PBA has no MN-ID). */
   /** Indexed by the 16-bit sequence number: no hashing, 512 KiB once, whatever the number of MNs. */
-  private readonly bySeq: (Entry | undefined)[] = new Array<Entry | undefined>(0x10000).fill(undefined)
+  readonly bySeq: (Entry | undefined)[] = new Array<Entry | undefined>(0x10000).fill(undefined)
   /** Per-MN mode set at run time by a policy event; outlives the entry (applies to later attaches). */
   private readonly overrides = new Map<string, MobilityMode>()
   /** MNs held until an administrative action (§6.9.1.2 items 6 and 7), with the reason. */
-  private readonly blocked = new Map<string, string>()
-  private clockUnsynced = false
+  readonly blocked = new Map<string, string>()
+  clockUnsynced = false
   private seqCounter: number
   readonly prng: Prng
   readonly tunnelMtu = new Map<string, number>()
@@ -129,9 +97,9 @@ export class Core implements MagCore {
   private readonly cPresenceQuery = this.cell('presence-query')
   private readonly cPbuSent = this.cell('pbu-sent')
   private readonly cPbuSentRefresh = this.cell('pbu-sent:refresh')
-  private readonly cPbaReceived = this.cell('pba-received')
-  private readonly cPbaAccepted = this.cell(statusCounter(BaStatus.ACCEPTED))
-  private readonly cBindingAccepted = this.cell('binding-accepted')
+  readonly cPbaReceived = this.cell('pba-received')
+  readonly cPbaAccepted = this.cell(statusCounter(BaStatus.ACCEPTED))
+  readonly cBindingAccepted = this.cell('binding-accepted')
   /** PBUs sent by Handoff Indicator value (RFC 5213 §8.4: 0-5), for the RFC 6475 counters. */
   private readonly cPbuSentByHi: readonly Cell[] = [0, 1, 2, 3, 4, 5].map((hi) => this.cell(`pbu-sent:hi:${hi}`))
   out: MagCommand[] = []
@@ -177,7 +145,7 @@ export class Core implements MagCore {
         this.onDetached(ev)
         break
       case 'pba':
-        this.onPba(ev)
+        onPba(this, ev)
         break
       case 'rs':
         onRs(this, ev)
@@ -314,7 +282,7 @@ export class Core implements MagCore {
    * Whether the entry's LMA may hold a binding made by this MAG. Every change goes through here,
    * so the heartbeat membership (RFC 5847: heartbeats run while an LMA has bindings) stays exact.
    */
-  private setLmaState(e: Entry, v: boolean): void {
+  setLmaState(e: Entry, v: boolean): void {
     e.lmaState = v
     const lma = v && e.profile ? e.profile.lma : null
     if (e.hbLma === lma) return
@@ -398,7 +366,7 @@ export class Core implements MagCore {
     return this.overrides.get(mnId) ?? profile?.mode ?? 'network'
   }
 
-  private sameAddr(from: string, lma: string): boolean {
+  sameAddr(from: string, lma: string): boolean {
     if (from === lma) return true
     try {
       return canonicalIp6(from) === lma
@@ -574,7 +542,7 @@ export class Core implements MagCore {
   }
 
   /** Every phase change goes through here, so the in-flight windows stay exact. */
-  private setPhase(e: Entry, phase: Phase): void {
+  setPhase(e: Entry, phase: Phase): void {
     if (e.phase === PH_SENT && phase !== PH_SENT) this.land(e)
     e.phase = phase
   }
@@ -643,7 +611,7 @@ export class Core implements MagCore {
    * RFC 6275 §11.7.3 (status 135): take the sequence number the answer carries and go above it.
    * When it is our own number the LMA's is unknown: go SEQUENCE_RESYNC_JUMP ahead instead.
    */
-  private resyncSequence(e: Entry, carried: number): void {
+  resyncSequence(e: Entry, carried: number): void {
     let held = carried & 0xffff
     if (held === e.seq) held = (held + SEQUENCE_RESYNC_JUMP - 1) & 0xffff
     if (this.s.timestampBased) {
@@ -660,7 +628,7 @@ export class Core implements MagCore {
    * LMA within the last second (§6.9.4, RFC 6275 §11.8): deferred, never dropped. Each
    * transmission gets a new sequence number and the current timestamp (§6.9.4 item 4).
    */
-  private transmit(e: Entry): void {
+  transmit(e: Entry): void {
     const at = this.now
     const profile = e.profile
     if (!profile) {
@@ -832,7 +800,7 @@ export class Core implements MagCore {
   }
 
   /** The retransmission cap ran out (§6.9.4): the MN gets no service; an admin-clear or a new attach retries. */
-  private fail(e: Entry, reason = 'retransmit-timeout'): void {
+  fail(e: Entry, reason = 'retransmit-timeout'): void {
     this.inc('registration-failed')
     stopService(this, e)
     this.cancelPbu(e)
@@ -840,326 +808,17 @@ export class Core implements MagCore {
     this.changeState(e, 'failed', reason)
   }
 
-  private finishDereg(e: Entry, reason: string): void {
+  finishDereg(e: Entry, reason: string): void {
     this.cancelPbu(e)
     this.setLmaState(e, false)
     if (e.state === 'deregistering' && e.failReason !== null) {
       // The MN is still attached but cannot be served: it stays visible until it re-attaches or an admin-clear.
       const why = e.failReason
       e.failReason = null
-      if (e.failState === 'denied') this.deny(e, why, false)
+      if (e.failState === 'denied') deny(this, e, why, false)
       else this.changeState(e, 'failed', why)
     } else if (e.state === 'deregistering') this.remove(e, reason)
     else this.inc('deregistration-done-in-host-mode')
-  }
-
-  // ------------------------------------------------------------------ PBA processing (§6.9.1.2)
-
-  private dropPba(reason: string): void {
-    this.inc('pba-dropped')
-    this.inc(`pba-dropped:${reason}`)
-  }
-
-  /**
-   * Only the PBU in flight can be answered. A deferred PBU has none in flight: its predecessor
-   * was answered (a 157 that asks for a new registration) or timed out, and an answer to it
-   * must not stand in for the new one.
-   */
-  private matches(e: Entry, seq: number): boolean {
-    return e.pending !== P_NONE && e.phase === PH_SENT && e.seq === seq
-  }
-
-  private onPba(ev: PbaEvent): void {
-    const pba = ev.pba
-    this.cPbaReceived.n++
-    if (pba.kind !== 'binding-ack') return this.dropPba('not-binding-ack')
-    // Item 1: a PBA is a Binding Acknowledgement with P set.
-    if (!pba.flags.p) return this.dropPba('not-proxy')
-    let idOpt: Buffer | null = null
-    for (const o of pba.options) {
-      if (o.type === 'mn-id') {
-        idOpt = o.id
-        break
-      }
-    }
-    // Item 5: match on MN-ID and sequence number; anything else is ignored. The common case, the
-    // outstanding PBU with this sequence number and the same MN-ID, needs no hashing.
-    let e: Entry | undefined
-    let idMismatch = false
-    const fast = this.bySeq[pba.sequence & 0xffff]
-    if (fast && this.matches(fast, pba.sequence) && (idOpt === null || bytesEqualText(idOpt, fast.mnId))) {
-      e = fast
-    } else if (idOpt !== null) {
-      const cand = this.byMn.get(idOpt.toString('utf8'))
-      if (cand && this.matches(cand, pba.sequence)) e = cand
-      else if (cand && pba.status === BaStatus.SEQUENCE_OUT_OF_WINDOW && cand.pending !== P_NONE && cand.phase === PH_SENT) {
-        // RFC 6275 §9.5.1: a 135 carries the LMA's last accepted sequence number, not ours (with
-        // timestamps too: an LMA may order by sequence number whatever we send, issue 17 item 8).
-        e = cand
-      } else if (!cand) {
-        const other = this.bySeq[pba.sequence & 0xffff]
-        if (other && this.matches(other, pba.sequence)) {
-          // Our PBU's sequence number came back with an MN-ID we have no entry for: item 6.
-          e = other
-          idMismatch = true
-        }
-      }
-      // An MN-ID of ours whose outstanding PBU has another sequence number: a late answer. With
-      // timestamps the sequence numbers come from one 16-bit counter for the whole MAG, so with
-      // more than 65,536 PBUs in flight another MN's PBU may carry the same number; the MN-ID
-      // decides (item 5), and the other MN is not held for it.
-    }
-    if (!e) return this.dropPba('no-match')
-    // Only the LMA the PBU went to may answer it.
-    if (!e.profile || !this.sameAddr(ev.from, e.profile.lma)) return this.dropPba('wrong-source')
-    if (pba.status === BaStatus.SEQUENCE_OUT_OF_WINDOW && !idMismatch && this.echoMismatch(e, pba.options, idOpt !== null) === null) {
-      this.inc(statusCounter(pba.status))
-      e.lastStatus = pba.status
-      this.onSequenceOutOfWindow(e, pba.sequence)
-      return
-    }
-    if (e.pending === P_DEREG) {
-      this.inc(statusCounter(pba.status))
-      e.lastStatus = pba.status
-      // §6.9.1.4: the entry goes on the reply. The old MAG of a handoff gets here too: the LMA
-      // answers its de-registration without touching the new MAG's binding, so only local
-      // state is removed, whatever the status.
-      this.finishDereg(e, pba.status === BaStatus.ACCEPTED ? 'deregistration-accepted' : rejectReason(pba.status))
-      return
-    }
-    const mismatch = idMismatch ? 'mn-id' : this.echoMismatch(e, pba.options, idOpt !== null)
-    if (mismatch !== null) {
-      this.dropPba('echo-mismatch')
-      this.hold(e, `pba-echo-mismatch:${mismatch}`)
-      return
-    }
-    if (pba.status === BaStatus.ACCEPTED) this.cPbaAccepted.n++
-    else this.inc(statusCounter(pba.status))
-    e.lastStatus = pba.status
-    if (pba.status < 128) {
-      this.accept(e, pba.lifetime, pba.options)
-      return
-    }
-    this.reject(e, pba.status)
-  }
-
-  /**
-   * Status 135 (RFC 6275 §11.7.3): the LMA holds a newer sequence number for this MN, from an
-   * earlier run of this MAG, say; the PBU goes again above the number the answer carries, and the
-   * MN is never denied for it. MAX_SEQUENCE_RESYNCS go at once; after them the PBU keeps its
-   * retransmission time (§6.9.4 backoff), so an LMA that answers 135 to everything gets no loop.
-   */
-  private onSequenceOutOfWindow(e: Entry, carried: number): void {
-    this.inc('sequence-resync')
-    this.resyncSequence(e, carried)
-    if (e.resyncs < MAX_SEQUENCE_RESYNCS) {
-      e.resyncs++
-      this.transmit(e)
-      return
-    }
-    this.inc('sequence-resync-paced')
-    if (e.pending === P_DEREG) {
-      // §6.9.1.4: a de-registration is not retransmitted; the LMA's binding runs out.
-      this.finishDereg(e, rejectReason(BaStatus.SEQUENCE_OUT_OF_WINDOW))
-      return
-    }
-    this.paceRetry(e, rejectReason(BaStatus.SEQUENCE_OUT_OF_WINDOW))
-  }
-
-  /**
-   * §6.9.4: an answer that asks for another PBU (157, a 135 past its bound) is paced like a
-   * retransmission: the PBU goes when its retransmission timer fires (exponential backoff),
-   * with a new sequence number and timestamp, not at once; the retransmission cap applies.
-   */
-  private paceRetry(e: Entry, reason: string): void {
-    if (e.attempts - 1 >= this.s.maxRetransmissions) {
-      this.fail(e, reason)
-      return
-    }
-    this.setPhase(e, PH_DEFERRED)
-    this.inc('pbu-paced-retry')
-    if (e.due(T_PBU) === NOT_ARMED) this.arm(e, 'pbu', this.now + e.backoff)
-  }
-
-  /** Item 6: HI, ATT, MN-LL-ID and MN-ID must come back as sent. */
-  private echoMismatch(e: Entry, opts: readonly MobilityOption[], idMatched: boolean): string | null {
-    for (const o of opts) {
-      switch (o.type) {
-        case 'handoff-indicator':
-          if (o.value !== e.hi) return 'hi'
-          break
-        case 'access-tech-type':
-          if (o.value !== e.att) return 'att'
-          break
-        case 'mn-ll-id':
-          if (e.mac !== null && !sameHex(o.id, e.mac)) return 'mn-ll-id'
-          break
-        case 'mn-id':
-          if (!idMatched && !bytesEqualText(o.id, e.mnId)) return 'mn-id'
-          break
-        case 'hnp':
-        case 'link-local-address':
-        case 'timestamp':
-        case 'restart-counter':
-        case 'gre-key':
-        case 'unknown':
-          break
-        default:
-          assertNever(o, 'mobility option')
-      }
-    }
-    return null
-  }
-
-  /** Item 6: ignore the PBA and send nothing for this MN until an administrative action. */
-  private hold(e: Entry, reason: string): void {
-    this.inc('held')
-    stopService(this, e)
-    this.cancelPbu(e)
-    this.setLmaState(e, false)
-    e.hintHi = HandoffIndicator.UNKNOWN
-    this.blocked.set(e.mnId, reason)
-    this.changeState(e, 'held', reason)
-  }
-
-  /** Items 12-15: tunnel and routes up, BUL updated, prefixes advertised, refresh armed. */
-  private accept(e: Entry, lifetime: number, opts: readonly MobilityOption[]): void {
-    const granted: string[] = []
-    let lla: string | null = null
-    const held = e.state === 'registered' || e.state === 'refreshing' ? e.hnps : EMPTY
-    for (const o of opts) {
-      if (o.type === 'hnp') {
-        if (o.prefixLength === 0 || o.prefixLength > 128 || isAllZero(o.prefix)) continue
-        // A refresh: the prefixes the binding has already, as the texts we hold.
-        let t: string | undefined
-        for (const k of held) {
-          if (prefixTextIs(k, o.prefix, o.prefixLength)) {
-            t = k
-            break
-          }
-        }
-        if (t === undefined) {
-          const bytes = isMasked(o.prefix, o.prefixLength) ? o.prefix : maskPrefix(Buffer.from(o.prefix), o.prefixLength)
-          t = prefixText(bytes, o.prefixLength)
-          // The first RA follows at once: spare it parsing the text back into bytes.
-          rememberPrefix(t, bytes, o.prefixLength)
-        }
-        if (!granted.includes(t)) granted.push(t)
-      } else if (o.type === 'link-local-address' && this.s.fixedLinkLocal === null && !isAllZero(o.address)) {
-        // Only kept without a fixed link-local address (below): no text to make otherwise.
-        lla = fastFormatIp6(o.address)
-      }
-    }
-    // The PBA names the prefixes the binding covers (RFC 5213 §5.3.6); without them the MAG would
-    // be guessing what the LMA routes to it, so such an acceptance gives no service (§6.9.2 item 2).
-    // Kept for the binding's lifetime: an exact-size array (push() left room for 17 elements).
-    // A refresh that keeps the same prefixes (the usual case) allocates nothing here: at 100,000
-    // bindings every array made per refresh ended up in the old generation (issue 8).
-    const wasAdv = e.state === 'registered' || e.state === 'refreshing'
-    const old = wasAdv ? e.hnps : EMPTY
-    const same = wasAdv && granted.length > 0 && sameSet(granted, old)
-    const prefixes: readonly string[] = same ? old : granted.length === 1 ? [granted[0]!] : granted.slice()
-    if (prefixes.length === 0 || lifetime === 0) {
-      this.inc('pba-accepted-unusable')
-      if (lifetime === 0) {
-        // Accepted for no time: the LMA holds nothing to take back.
-        this.deny(e, 'pba-accepted-zero-lifetime', false)
-        return
-      }
-      // The LMA now holds a binding (and routes) for the MN that serves nothing: take it back
-      // (§6.9.1.4, lifetime 0), then deny the MN (item 11) with the reason.
-      e.failReason = 'pba-accepted-without-prefix'
-      e.failState = 'denied'
-      this.deregister(e, e.failReason)
-      return
-    }
-    this.cancelPbu(e)
-    // Item 15: never back to an address DAD found in use on this link (an LMA that did not take
-    // the replacement we uploaded would otherwise send us round in circles).
-    if (lla !== null && this.s.fixedLinkLocal === null && lla !== e.badLla) e.lla = lla
-    holdRouterAddress(this, e)
-    const removed = same ? EMPTY : minus(old, prefixes)
-    const added = same ? EMPTY : wasAdv ? minus(prefixes, old) : prefixes
-    const profile = e.profile!
-    // §6.12: renumbered prefixes lose their routes here and are withdrawn in the RA below.
-    if (removed.length > 0) this.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: removed, mode: 'tunnel', lma: profile.lma })
-    e.hnps = sameSet(prefixes, old) ? old : prefixes
-    if (added.length > 0) this.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: added, mode: 'tunnel', lma: profile.lma })
-    e.fwd = F_TUNNEL
-    this.setLmaState(e, true)
-    const grantedBefore = e.granted
-    e.granted = lifetime
-    e.expiresAt = e.sentAt + lifetime * 1000
-    this.changeState(e, 'registered', 'pba-accepted')
-    this.cBindingAccepted.n++
-    this.arm(e, 'refresh', e.sentAt + Math.floor(lifetime * 1000 * this.s.refreshFraction))
-    this.arm(e, 'expire', e.expiresAt)
-    if (!wasAdv) startAdvertising(this, e, EMPTY)
-    else if (removed.length > 0 || added.length > 0) sendRa(this, e, ALL_NODES, removed, false)
-    else if (lifetime < grantedBefore) {
-      // A shorter binding: the next RA may now be due sooner (nextRaInterval).
-      const at = this.now + nextRaInterval(this, e)
-      if (e.due(T_RA) === NOT_ARMED || e.due(T_RA) > at) this.arm(e, 'ra', at)
-    }
-  }
-
-  private reject(e: Entry, status: number): void {
-    const reason = rejectReason(status)
-    switch (status) {
-      case BaStatus.PROXY_REG_NOT_ENABLED:
-        // Item 7: deny the service, no PBU until an administrative action.
-        this.deny(e, reason, true)
-        return
-      case BaStatus.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX: {
-        // Item 10: never ask for those prefixes again; let the LMA assign (one ALL_ZERO HNP).
-        const asked = e.pending === P_REFRESH ? e.hnps : e.req
-        if (asked.length === 0) {
-          this.deny(e, reason, false)
-          return
-        }
-        stopService(this, e)
-        e.noProfilePrefixes = true
-        e.hnps = EMPTY
-        e.req = EMPTY
-        const hi = e.pending === P_REFRESH ? HandoffIndicator.UNKNOWN : e.hi
-        this.changeState(e, 'registering', reason)
-        this.startPbu(e, P_REG, hi)
-        return
-      }
-      case BaStatus.TIMESTAMP_MISMATCH:
-        if (!this.s.timestampBased) break
-        // Item 9: register again only once the clock is synchronised (clock-synced event).
-        this.clockUnsynced = true
-        stopService(this, e)
-        this.cancelPbu(e)
-        this.setLmaState(e, false)
-        if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
-        this.changeState(e, 'clock-wait', reason)
-        return
-      case BaStatus.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED: {
-        // Item 8: register again (new sequence number, current timestamp), paced as a
-        // retransmission (§6.9.4): an LMA that always answers 157 gets 1, 2, 4 ... 32 s apart.
-        this.inc('reregister-after-157')
-        this.changeState(e, e.state, reason)
-        this.paceRetry(e, reason)
-        return
-      }
-      default:
-        break
-    }
-    this.deny(e, reason, false)
-  }
-
-  /** Item 11: no home prefix in any RA, no forwarding; optionally the link goes down. */
-  private deny(e: Entry, reason: string, block: boolean): void {
-    this.inc('denied')
-    stopService(this, e)
-    this.cancelPbu(e)
-    this.setLmaState(e, false)
-    if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
-    if (block) this.blocked.set(e.mnId, reason)
-    this.changeState(e, 'denied', reason)
-    if (this.s.teardownOnReject) this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
   }
 
   // ------------------------------------------------------------------ refresh and expiry
