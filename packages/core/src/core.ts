@@ -17,21 +17,22 @@
  * the DHCP relay (§6.11, its own package); multihoming (two interfaces of one MN on the same
  * MAG at once): one MN-ID has one entry here.
  */
-import { BaStatus, canonicalIp6, HandoffIndicator, isAllZero, parseIp6 } from '@pmip6/wire'
+import { BaStatus, canonicalIp6, HandoffIndicator, isAllZero } from '@pmip6/wire'
 import { assertNever } from './assert'
-import { ALL_NODES, DEFAULT_LOCAL_PREFIX_LENGTH, INITIAL_BINDACK_TIMEOUT_MS, MAX_BINDACK_TIMEOUT_MS, SEQUENCE_MODULO, SEQUENCE_RESYNC_JUMP, UPDATE_RATE_WINDOW_MS } from './constants'
-import { type Cell, Entry, F_LOCAL, F_TUNNEL, NOT_ARMED, P_DEREG, P_NONE, P_REFRESH, P_REG, type PacedQueue, type PendingKind, PH_DEFERRED, PH_IDLE, PH_PACED, PH_PRESENCE, PH_REFRESH_PRESENCE, PH_SENT, type Phase, timerKey, timerKindOf, timerOffset } from './entry'
+import { ALL_NODES, DEFAULT_LOCAL_PREFIX_LENGTH } from './constants'
+import { type Cell, Entry, F_LOCAL, F_TUNNEL, NOT_ARMED, P_DEREG, P_REFRESH, P_REG, type PacedQueue, timerKey, timerKindOf, timerOffset } from './entry'
 import { HEARTBEAT_TIMER_KIND, HeartbeatMonitor } from './heartbeat'
 import { advertised, forwardingDown, onMtu, onRaTimer, onRs, onRsTimer, sendRa, startAdvertising, stopService } from './home-link'
-import { deny, onPba, statusCounter } from './pba'
-import { buildPbu, handoffIndicatorFor } from './pbu'
+import { onPba, statusCounter } from './pba'
+import { handoffIndicatorFor } from './pbu'
 import { PrefixPool } from './pool'
 import { Prng } from './prng'
-import { type CompiledProfile, EMPTY, hnpOptionOf, macKey, macText, ProfileStore } from './profiles'
+import { type CompiledProfile, EMPTY, macKey, macText, ProfileStore } from './profiles'
+import { cancelPbu, deregister, onExpire, onPbuTimer, onPresence, onRefreshTimer, reregisterAll, startPbu } from './registration'
 import { onLinkAddress, releaseRouterAddress, type RouterAddr, routerAddress, routerStays } from './router-address'
 import { type Settings, settingsOf } from './settings'
 import { TimeSlab } from './slab'
-import type { AdminClearEvent, AttachedEvent, BindingErrorEvent, BindingState, BindingView, ClockSyncedEvent, DetachedEvent, ForwardingFailedEvent, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, PolicyEvent, PresenceEvent, ProfilesEvent, StateTarget, TimerEvent, TimerKind } from './types'
+import type { AdminClearEvent, AttachedEvent, BindingErrorEvent, BindingState, BindingView, ClockSyncedEvent, DetachedEvent, ForwardingFailedEvent, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, PolicyEvent, ProfilesEvent, StateTarget, TimerEvent, TimerKind } from './types'
 
 /** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
 const HEARTBEAT_SEED_SALT = 0x48425453
@@ -39,13 +40,6 @@ const HEARTBEAT_SEED_SALT = 0x48425453
 const LINK_LOCAL_SEED_SALT = 0x4c4c4131
 
 const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
-
-
-/** RFC 6275 §9.5.1: `a` is newer than `b` when it is less than half the 16-bit space ahead. */
-function seqNewer(a: number, b: number): boolean {
-  const d = (a - b + SEQUENCE_MODULO) % SEQUENCE_MODULO
-  return d !== 0 && d < SEQUENCE_MODULO / 2
-}
 
 export class Core implements MagCore {
   readonly s: Settings
@@ -58,13 +52,13 @@ export class Core implements MagCore {
    */
   private lastFound: Entry | null = null
   /** Live entries by ref (Entry.ref): `byRef[e.ref] === e` tells a live entry without hashing its MN id. */
-  private readonly byRef: (Entry | undefined)[] = []
+  readonly byRef: (Entry | undefined)[] = []
   /** Head of each link's chain of entries. */
   readonly byLink = new Map<string, Entry>()
   /** Per LMA: entries whose PBU awaits its PBA, and those waiting for room (FIFO, may hold stale ones). */
-  private readonly inFlight = new Map<string, Set<Entry>>()
-  private readonly paced = new Map<string, PacedQueue>()
-  private lastSweep = -Infinity
+  readonly inFlight = new Map<string, Set<Entry>>()
+  readonly paced = new Map<string, PacedQueue>()
+  lastSweep = -Infinity
   /**
    * Shared link -> MAC -> entry: RSs and detaches on a shared link find their MN without a scan.
    * Keyed by the entry's own MAC text, so no key string per MN (a `link + MAC` key was 32 bytes
@@ -79,7 +73,7 @@ export class Core implements MagCore {
   /** MNs held until an administrative action (§6.9.1.2 items 6 and 7), with the reason. */
   readonly blocked = new Map<string, string>()
   clockUnsynced = false
-  private seqCounter: number
+  seqCounter: number
   readonly prng: Prng
   readonly tunnelMtu = new Map<string, number>()
   /** Tunnel MTU for LMAs without a value of their own; an mtu event without lma and link replaces it. */
@@ -94,14 +88,14 @@ export class Core implements MagCore {
   private readonly slab = new TimeSlab()
   /** Counters by name. Those a refresh bumps are also held in fields: no lookup per refresh (issue 8). */
   private readonly ctr = new Map<string, Cell>()
-  private readonly cPresenceQuery = this.cell('presence-query')
-  private readonly cPbuSent = this.cell('pbu-sent')
-  private readonly cPbuSentRefresh = this.cell('pbu-sent:refresh')
+  readonly cPresenceQuery = this.cell('presence-query')
+  readonly cPbuSent = this.cell('pbu-sent')
+  readonly cPbuSentRefresh = this.cell('pbu-sent:refresh')
   readonly cPbaReceived = this.cell('pba-received')
   readonly cPbaAccepted = this.cell(statusCounter(BaStatus.ACCEPTED))
   readonly cBindingAccepted = this.cell('binding-accepted')
   /** PBUs sent by Handoff Indicator value (RFC 5213 §8.4: 0-5), for the RFC 6475 counters. */
-  private readonly cPbuSentByHi: readonly Cell[] = [0, 1, 2, 3, 4, 5].map((hi) => this.cell(`pbu-sent:hi:${hi}`))
+  readonly cPbuSentByHi: readonly Cell[] = [0, 1, 2, 3, 4, 5].map((hi) => this.cell(`pbu-sent:hi:${hi}`))
   out: MagCommand[] = []
   now: Millis = 0
   /** RFC 5847 heartbeats, one peer per LMA with bindings. */
@@ -123,7 +117,7 @@ export class Core implements MagCore {
       {
         emit: (c) => this.out.push(c),
         inc: (n) => this.inc(n),
-        reregister: (_lma, members, why) => this.reregisterAll(members, why),
+        reregister: (_lma, members, why) => reregisterAll(this, members, why),
       },
       // Not from 0: a MAG restarted within the interval must not take a late answer for a new
       // request. Its own PRNG, so the RA timing drawn from `prng` is the same with or without it.
@@ -154,7 +148,7 @@ export class Core implements MagCore {
         this.onTimer(ev)
         break
       case 'presence':
-        this.onPresence(ev)
+        onPresence(this, ev)
         break
       case 'policy':
         this.onPolicy(ev)
@@ -245,7 +239,7 @@ export class Core implements MagCore {
   // ------------------------------------------------------------------ plumbing
 
   /** byMn.get through the one-entry cache (lastFound). */
-  private findMn(mnId: string): Entry | undefined {
+  findMn(mnId: string): Entry | undefined {
     const last = this.lastFound
     if (last !== null && last.mnId === mnId) return last
     const e = this.byMn.get(mnId)
@@ -431,7 +425,7 @@ export class Core implements MagCore {
     e.link = ev.link
     e.mac = mac
     this.addToLink(e)
-    this.cancelPbu(e)
+    cancelPbu(this, e)
     e.att = ev.att
     e.hintHi = hi
     e.profile = profile
@@ -459,7 +453,7 @@ export class Core implements MagCore {
     }
     e.req = e.hnps.length > 0 ? e.hnps : e.noProfilePrefixes ? EMPTY : e.profile.homePrefixes
     this.changeState(e, 'registering', reason, from)
-    this.startPbu(e, P_REG, e.hintHi)
+    startPbu(this, e, P_REG, e.hintHi)
   }
 
   private holdIfBlocked(e: Entry, from: BindingState | null): boolean {
@@ -484,36 +478,13 @@ export class Core implements MagCore {
       return
     }
     this.inc('detach')
-    this.deregister(e, DETACH_REASON[ev.cause])
-  }
-
-  /**
-   * RFC 5213 §6.9.1.4 / §6.13: the MN left or its session ends. The prefixes are withdrawn and
-   * forwarding stops at once; a de-registration goes out only when the LMA may hold a binding
-   * made by this MAG (an accepted one, or a registration still unanswered). After a rejection,
-   * a hold or in host mode there is nothing to de-register, and the entry goes right away.
-   */
-  deregister(e: Entry, reason: string): void {
-    stopService(this, e)
-    // The MN is gone (not a failure that keeps it here): its router address leaves the link now.
-    if (e.failReason === null) releaseRouterAddress(this, e)
-    if (e.pending === P_DEREG && e.phase !== PH_DEFERRED) {
-      // A de-registration already went out (policy switch to host mode): it covers this too.
-      this.remove(e, reason)
-      return
-    }
-    if (e.lmaState && e.mode === 'network' && e.profile) {
-      this.changeState(e, 'deregistering', reason)
-      this.startPbu(e, P_DEREG, HandoffIndicator.UNKNOWN)
-      return
-    }
-    this.remove(e, reason)
+    deregister(this, e, DETACH_REASON[ev.cause])
   }
 
   /** Removes the entry: routing state, the link, every timer, the BUL entry (§6.9.1.4 items 1-4). */
-  private remove(e: Entry, reason: string): void {
+  remove(e: Entry, reason: string): void {
     stopService(this, e)
-    this.cancelPbu(e)
+    cancelPbu(this, e)
     this.disarm(e, 'refresh')
     this.disarm(e, 'expire')
     this.disarm(e, 'ra')
@@ -531,246 +502,6 @@ export class Core implements MagCore {
   }
 
   // ------------------------------------------------------------------ PBU transmission
-
-  /** Stops whatever PBU is outstanding; its late PBA will match nothing. */
-  cancelPbu(e: Entry): void {
-    this.disarm(e, 'pbu')
-    if (e.pending !== P_NONE && e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
-    e.pending = P_NONE
-    this.setPhase(e, PH_IDLE)
-    e.attempts = 0
-  }
-
-  /** Every phase change goes through here, so the in-flight windows stay exact. */
-  setPhase(e: Entry, phase: Phase): void {
-    if (e.phase === PH_SENT && phase !== PH_SENT) this.land(e)
-    e.phase = phase
-  }
-
-  /** A PBU stopped being in flight (answered, timed out, cancelled): let a paced one go. */
-  private land(e: Entry): void {
-    const lma = e.profile?.lma
-    if (lma === undefined) return
-    const set = this.inFlight.get(lma)
-    if (!set || !set.delete(e)) return
-    const q = this.paced.get(lma)
-    while (q && q.head < q.items.length && set.size < this.s.maxPbusInFlight) {
-      const next = q.items[q.head]!
-      q.items[q.head++] = undefined
-      if (next.phase === PH_PACED && this.byRef[next.ref] === next) this.transmit(next)
-    }
-    if (q && q.head >= q.items.length) this.paced.delete(lma)
-    else if (q && q.head > 1024 && q.head * 2 > q.items.length) {
-      // Array.shift() is a memmove on large arrays: consume by index, compact now and then.
-      q.items = q.items.slice(q.head)
-      q.head = 0
-    }
-  }
-
-  /**
-   * Room in the LMA's window? Members only leave through setPhase(), so the set is exact; as a
-   * guard against a path that forgets, it is swept for stale members when full, at most once a
-   * second (a full window in a refresh burst would otherwise be scanned on every PBU).
-   */
-  private hasRoom(lma: string): boolean {
-    const set = this.inFlight.get(lma)
-    if (!set || set.size < this.s.maxPbusInFlight) return true
-    if (this.now - this.lastSweep < 1000) return false
-    this.lastSweep = this.now
-    for (const x of set) if (x.phase !== PH_SENT || this.byMn.get(x.mnId) !== x || x.profile?.lma !== lma) set.delete(x)
-    return set.size < this.s.maxPbusInFlight
-  }
-
-  startPbu(e: Entry, kind: PendingKind, hi: number): void {
-    this.cancelPbu(e)
-    e.pending = kind
-    e.hi = hi
-    e.backoff = INITIAL_BINDACK_TIMEOUT_MS
-    e.resyncs = 0
-    this.transmit(e)
-  }
-
-  /**
-   * §6.9.1.1 item 6: with timestamps, one MAG-wide counter that only serves to match replies.
-   * Without, RFC 6275 §11.7.1: per mobility session, increasing on every transmission (§6.9.4
-   * item 4); a new session starts at the MAG-wide counter, which stays one past the newest
-   * number this MAG has sent, so it starts above what an earlier session of this run left at an
-   * LMA (RFC 6275 §9.5.1: while fewer than 32,768 PBUs lie between). The counter starts at
-   * random in each run (initialSequence, drawn by the daemon): nothing from an earlier run is
-   * known, and a guessable number would help a forged PBA (issue 17); a 135 resynchronises.
-   */
-  private nextSeq(e: Entry): number {
-    const fresh = this.s.timestampBased || e.seq < 0
-    const v = fresh ? this.seqCounter : (e.seq + 1) & 0xffff
-    const after = (v + 1) & 0xffff
-    if (fresh || seqNewer(after, this.seqCounter)) this.seqCounter = after
-    return v
-  }
-
-  /**
-   * RFC 6275 §11.7.3 (status 135): take the sequence number the answer carries and go above it.
-   * When it is our own number the LMA's is unknown: go SEQUENCE_RESYNC_JUMP ahead instead.
-   */
-  resyncSequence(e: Entry, carried: number): void {
-    let held = carried & 0xffff
-    if (held === e.seq) held = (held + SEQUENCE_RESYNC_JUMP - 1) & 0xffff
-    if (this.s.timestampBased) {
-      // The MAG-wide counter gives the next number.
-      this.seqCounter = (held + 1) & 0xffff
-      return
-    }
-    if (e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
-    e.seq = held
-  }
-
-  /**
-   * Sends the outstanding PBU now, or defers it when MAX_UPDATE_RATE PBUs went to this MN's
-   * LMA within the last second (§6.9.4, RFC 6275 §11.8): deferred, never dropped. Each
-   * transmission gets a new sequence number and the current timestamp (§6.9.4 item 4).
-   */
-  transmit(e: Entry): void {
-    const at = this.now
-    const profile = e.profile
-    if (!profile) {
-      this.cancelPbu(e)
-      return
-    }
-    const oldest = e.oldestSend()
-    if (at - oldest < UPDATE_RATE_WINDOW_MS) {
-      this.setPhase(e, PH_DEFERRED)
-      this.inc('pbu-deferred')
-      this.arm(e, 'pbu', oldest + UPDATE_RATE_WINDOW_MS)
-      return
-    }
-    if (e.phase !== PH_SENT && !this.hasRoom(profile.lma)) {
-      // Its turn comes when a PBU to this LMA lands (land()); the timestamp is taken then.
-      this.setPhase(e, PH_PACED)
-      this.inc('pbu-paced')
-      let q = this.paced.get(profile.lma)
-      if (!q) this.paced.set(profile.lma, (q = { items: [], head: 0 }))
-      q.items.push(e)
-      return
-    }
-    if (e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
-    const seq = this.nextSeq(e)
-    e.seq = seq
-    this.bySeq[seq] = e
-    const kind = e.pending
-    const prefixes = kind === P_REG ? e.req : e.hnps.length > 0 ? e.hnps : e.req
-    // Made afresh per PBU (a fast parse and 16 bytes), not cached by prefix text: at 100,000
-    // bindings such a cache missed on every refresh and churned the old generation (issue 8).
-    const hnps = prefixes === profile.homePrefixes ? profile.hnpOptions : prefixes.map((p) => hnpOptionOf(p))
-    const pbu = buildPbu({
-      sequence: seq,
-      lifetime: kind === P_DEREG ? 0 : this.s.lifetimeS,
-      mnId: e.mnId,
-      hnps,
-      hi: e.hi,
-      att: e.att,
-      timestampMs: this.s.timestampBased ? at : null,
-      macHex: e.mac,
-      linkLocal: this.s.fixedLinkLocal !== null ? undefined : e.lla === null ? null : parseIp6(e.lla),
-    })
-    this.out.push({ type: 'send-pbu', to: profile.lma, pbu, mnId: e.mnId })
-    // From now on the LMA may hold a binding (a registration it may have accepted); one that
-    // is still paced or deferred never left, so a detach then needs no de-registration.
-    if (kind !== P_DEREG) this.setLmaState(e, true)
-    e.recordSend(at)
-    e.sentAt = at
-    e.attempts++
-    if (e.phase !== PH_SENT) {
-      e.phase = PH_SENT
-      let set = this.inFlight.get(profile.lma)
-      if (!set) this.inFlight.set(profile.lma, (set = new Set()))
-      set.add(e)
-    }
-    this.cPbuSent.n++
-    const byHi = this.cPbuSentByHi[e.hi]
-    if (byHi !== undefined) byHi.n++
-    if (kind === P_REFRESH) this.cPbuSentRefresh.n++
-    else this.inc(kind === P_REG ? 'pbu-sent:registration' : 'pbu-sent:deregistration')
-    if (e.attempts > 1) {
-      e.retx++
-      this.inc('pbu-retransmitted')
-    }
-    if (kind === P_DEREG) {
-      // §6.9.1.4: wait INITIAL_BINDACK_TIMEOUT for the reply, no retransmission.
-      this.arm(e, 'pbu', at + INITIAL_BINDACK_TIMEOUT_MS)
-    } else {
-      this.arm(e, 'pbu', at + e.backoff)
-      e.backoff = Math.min(2 * e.backoff, MAX_BINDACK_TIMEOUT_MS)
-    }
-  }
-
-  private onPbuTimer(e: Entry): void {
-    switch (e.phase) {
-      case PH_DEFERRED:
-        this.transmit(e)
-        return
-      case PH_SENT:
-        if (e.pending === P_DEREG) {
-          this.inc('deregistration-timeout')
-          this.finishDereg(e, 'deregistration-timeout')
-          return
-        }
-        if (e.attempts - 1 >= this.s.maxRetransmissions) {
-          this.fail(e)
-          return
-        }
-        // §6.9.4 item 2: make sure the MN is still attached before retransmitting.
-        this.queryPresence(e, PH_PRESENCE)
-        return
-      case PH_PRESENCE:
-      case PH_REFRESH_PRESENCE:
-        // The daemon owes us an answer; ask again rather than guess either way.
-        this.inc('presence-timeout')
-        this.queryPresence(e, e.phase)
-        return
-      case PH_IDLE:
-      case PH_PACED:
-        this.inc('timer-stale')
-        return
-      default:
-        assertNever(e.phase, 'phase')
-    }
-  }
-
-  private queryPresence(e: Entry, phase: typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE): void {
-    this.setPhase(e, phase)
-    this.cPresenceQuery.n++
-    this.out.push({ type: 'query-presence', mnId: e.mnId, link: e.link, llId: e.mac === null ? null : macText(e.mac), purpose: phase === PH_PRESENCE ? 'retransmit' : 'refresh' })
-    this.arm(e, 'pbu', this.now + MAX_BINDACK_TIMEOUT_MS)
-  }
-
-  private onPresence(ev: PresenceEvent): void {
-    const e = this.findMn(ev.mnId)
-    if (!e || (e.phase !== PH_PRESENCE && e.phase !== PH_REFRESH_PRESENCE)) {
-      this.inc('presence-unexpected')
-      return
-    }
-    this.disarm(e, 'pbu')
-    if (!ev.present) {
-      this.inc('presence-lost')
-      this.deregister(e, 'presence-lost')
-      return
-    }
-    if (e.phase === PH_PRESENCE) {
-      this.transmit(e)
-      return
-    }
-    this.setPhase(e, PH_IDLE)
-    if (e.state === 'registered') {
-      // §6.9.1.3: same options as the initial PBU, every assigned prefix, HI 5.
-      this.changeState(e, 'refreshing', 'refresh')
-      this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
-    } else if (e.state === 'registering') {
-      // The binding expired while we waited for the answer: register afresh for the same prefixes.
-      e.req = e.hnps
-      this.startPbu(e, P_REG, HandoffIndicator.UNKNOWN)
-    } else {
-      this.inc('presence-unexpected')
-    }
-  }
 
   /**
    * RFC 5213 §6.10: the data plane could not install this binding's forwarding (and rolled back
@@ -791,63 +522,12 @@ export class Core implements MagCore {
     if (e.fwd === F_TUNNEL && e.lmaState && e.profile && e.mode === 'network') {
       e.failReason = reason
       e.failState = 'failed'
-      this.deregister(e, reason)
+      deregister(this, e, reason)
       return
     }
     stopService(this, e)
-    this.cancelPbu(e)
+    cancelPbu(this, e)
     this.changeState(e, 'failed', reason)
-  }
-
-  /** The retransmission cap ran out (§6.9.4): the MN gets no service; an admin-clear or a new attach retries. */
-  fail(e: Entry, reason = 'retransmit-timeout'): void {
-    this.inc('registration-failed')
-    stopService(this, e)
-    this.cancelPbu(e)
-    e.hintHi = e.hnps.length > 0 ? HandoffIndicator.UNKNOWN : e.hintHi
-    this.changeState(e, 'failed', reason)
-  }
-
-  finishDereg(e: Entry, reason: string): void {
-    this.cancelPbu(e)
-    this.setLmaState(e, false)
-    if (e.state === 'deregistering' && e.failReason !== null) {
-      // The MN is still attached but cannot be served: it stays visible until it re-attaches or an admin-clear.
-      const why = e.failReason
-      e.failReason = null
-      if (e.failState === 'denied') deny(this, e, why, false)
-      else this.changeState(e, 'failed', why)
-    } else if (e.state === 'deregistering') this.remove(e, reason)
-    else this.inc('deregistration-done-in-host-mode')
-  }
-
-  // ------------------------------------------------------------------ refresh and expiry
-
-  private onRefreshTimer(e: Entry): void {
-    if (e.state !== 'registered') {
-      this.inc('timer-stale')
-      return
-    }
-    // §6.13: before extending the lifetime, make sure the MN is still there.
-    this.queryPresence(e, PH_REFRESH_PRESENCE)
-  }
-
-  /** The binding ran out before a refresh succeeded: stop advertising and routing (§6.7, §6.9.2 item 2). */
-  private onExpire(e: Entry): void {
-    if (e.state !== 'registered' && e.state !== 'refreshing') {
-      this.inc('timer-stale')
-      return
-    }
-    this.inc('binding-expired')
-    const waiting = e.phase === PH_REFRESH_PRESENCE
-    stopService(this, e)
-    if (waiting) {
-      this.changeState(e, 'registering', 'binding-expired')
-      return
-    }
-    e.req = e.hnps
-    this.changeState(e, 'registering', 'binding-expired')
-    this.startPbu(e, P_REG, HandoffIndicator.UNKNOWN)
   }
 
   // ------------------------------------------------------------------ timers
@@ -887,13 +567,13 @@ export class Core implements MagCore {
     e.setDue(off, NOT_ARMED)
     switch (kind) {
       case 'pbu':
-        this.onPbuTimer(e)
+        onPbuTimer(this, e)
         return
       case 'refresh':
-        this.onRefreshTimer(e)
+        onRefreshTimer(this, e)
         return
       case 'expire':
-        this.onExpire(e)
+        onExpire(this, e)
         return
       case 'ra':
         onRaTimer(this, e)
@@ -930,49 +610,6 @@ export class Core implements MagCore {
     this.inc('binding-error-received')
     const from = this.heartbeatPeer(ev.from)
     if (from !== null) this.hb.onBindingError(from, ev.error.status)
-  }
-
-  /**
-   * RFC 5847 §3.2: the LMA restarted and lost its bindings; or it answers again after a failure
-   * (§3.1). Each binding to it is registered again through the ordinary PBU path: an accepted
-   * binding is refreshed at once (§6.9.1.3: every assigned prefix, HI 5, service kept while it
-   * is outstanding); a PBU already in flight starts over with a new sequence number, a fresh
-   * timestamp and the initial backoff (§6.9.4), instead of waiting out up to MAX_BINDACK_TIMEOUT.
-   * After a mere failure, only PBUs in flight are sent again: accepted bindings were not lost.
-   */
-  private reregisterAll(members: ReadonlySet<Entry>, why: 'lma-restarted' | 'lma-reachable'): void {
-    const restarted = why === 'lma-restarted'
-    for (const e of [...members]) {
-      if (this.byMn.get(e.mnId) !== e || e.mode !== 'network' || !e.profile) continue
-      const inFlight = e.phase === PH_SENT || e.phase === PH_PRESENCE
-      switch (e.state) {
-        case 'registered':
-          if (!restarted) break
-          this.inc('reregister-after-lma-restart')
-          this.changeState(e, 'refreshing', why)
-          this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
-          break
-        case 'refreshing':
-          if (e.pending !== P_REFRESH || !(restarted || inFlight)) break
-          this.inc(`reregister-after-${why}`)
-          this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
-          break
-        case 'registering':
-          if (e.pending !== P_REG || !(restarted || inFlight)) break
-          this.inc(`reregister-after-${why}`)
-          this.startPbu(e, P_REG, e.hi)
-          break
-        case 'deregistering':
-        case 'held':
-        case 'denied':
-        case 'clock-wait':
-        case 'failed':
-        case 'local':
-          break
-        default:
-          assertNever(e.state, 'state')
-      }
-    }
   }
 
   // ------------------------------------------------------------------ Scenario B and policy
@@ -1040,8 +677,8 @@ export class Core implements MagCore {
       forwardingDown(this, e)
       this.disarm(e, 'refresh')
       this.disarm(e, 'expire')
-      this.cancelPbu(e)
-      if (e.lmaState && e.profile) this.startPbu(e, P_DEREG, HandoffIndicator.UNKNOWN)
+      cancelPbu(this, e)
+      if (e.lmaState && e.profile) startPbu(this, e, P_DEREG, HandoffIndicator.UNKNOWN)
       this.enterLocal(e, reason, withdrawn)
       return
     }
@@ -1111,7 +748,7 @@ export class Core implements MagCore {
       const p = store.profileOf(e.mnId)
       const mode = this.effectiveMode(e.mnId, p)
       if (mode === 'network' && !p) {
-        this.deregister(e, 'profile-removed')
+        deregister(this, e, 'profile-removed')
         continue
       }
       if (mode !== e.mode) {
@@ -1122,7 +759,7 @@ export class Core implements MagCore {
       if (mode === 'network' && p && e.profile && p.lma !== e.profile.lma) {
         // A new LMA: the old binding is left to expire there; register with the new one.
         stopService(this, e)
-        this.cancelPbu(e)
+        cancelPbu(this, e)
         e.profile = p
         e.hnps = EMPTY
         this.setLmaState(e, false)

@@ -13,8 +13,10 @@ import type { MagContext } from './context'
 import type { Entry} from './entry';
 import { F_TUNNEL, NOT_ARMED, P_DEREG, P_NONE, P_REFRESH, P_REG, PH_DEFERRED, PH_SENT, T_PBU, T_RA } from './entry'
 import { nextRaInterval, sendRa, startAdvertising, stopService } from './home-link'
+import { setPhase } from './inflight'
 import { EMPTY, macText } from './profiles'
 import { rememberPrefix } from './ra'
+import { cancelPbu, deregister, fail, finishDereg, resyncSequence, startPbu, transmit } from './registration'
 import { holdRouterAddress } from './router-address'
 import { bytesEqualText, fastFormatIp6, isMasked, prefixText, prefixTextIs } from './text'
 import type { PbaEvent } from './types'
@@ -119,7 +121,7 @@ export function onPba(c: MagContext, ev: PbaEvent): void {
     // §6.9.1.4: the entry goes on the reply. The old MAG of a handoff gets here too: the LMA
     // answers its de-registration without touching the new MAG's binding, so only local
     // state is removed, whatever the status.
-    c.finishDereg(e, pba.status === BaStatus.ACCEPTED ? 'deregistration-accepted' : rejectReason(pba.status))
+    finishDereg(c, e, pba.status === BaStatus.ACCEPTED ? 'deregistration-accepted' : rejectReason(pba.status))
     return
   }
   const mismatch = idMismatch ? 'mn-id' : echoMismatch(e, pba.options, idOpt !== null)
@@ -146,16 +148,16 @@ export function onPba(c: MagContext, ev: PbaEvent): void {
  */
 export function onSequenceOutOfWindow(c: MagContext, e: Entry, carried: number): void {
   c.inc('sequence-resync')
-  c.resyncSequence(e, carried)
+  resyncSequence(c, e, carried)
   if (e.resyncs < MAX_SEQUENCE_RESYNCS) {
     e.resyncs++
-    c.transmit(e)
+    transmit(c, e)
     return
   }
   c.inc('sequence-resync-paced')
   if (e.pending === P_DEREG) {
     // §6.9.1.4: a de-registration is not retransmitted; the LMA's binding runs out.
-    c.finishDereg(e, rejectReason(BaStatus.SEQUENCE_OUT_OF_WINDOW))
+    finishDereg(c, e, rejectReason(BaStatus.SEQUENCE_OUT_OF_WINDOW))
     return
   }
   paceRetry(c, e, rejectReason(BaStatus.SEQUENCE_OUT_OF_WINDOW))
@@ -168,10 +170,10 @@ export function onSequenceOutOfWindow(c: MagContext, e: Entry, carried: number):
  */
 export function paceRetry(c: MagContext, e: Entry, reason: string): void {
   if (e.attempts - 1 >= c.s.maxRetransmissions) {
-    c.fail(e, reason)
+    fail(c, e, reason)
     return
   }
-  c.setPhase(e, PH_DEFERRED)
+  setPhase(c, e, PH_DEFERRED)
   c.inc('pbu-paced-retry')
   if (e.due(T_PBU) === NOT_ARMED) c.arm(e, 'pbu', c.now + e.backoff)
 }
@@ -210,7 +212,7 @@ export function echoMismatch(e: Entry, opts: readonly MobilityOption[], idMatche
 export function hold(c: MagContext, e: Entry, reason: string): void {
   c.inc('held')
   stopService(c, e)
-  c.cancelPbu(e)
+  cancelPbu(c, e)
   c.setLmaState(e, false)
   e.hintHi = HandoffIndicator.UNKNOWN
   c.blocked.set(e.mnId, reason)
@@ -265,10 +267,10 @@ export function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly
     // (§6.9.1.4, lifetime 0), then deny the MN (item 11) with the reason.
     e.failReason = 'pba-accepted-without-prefix'
     e.failState = 'denied'
-    c.deregister(e, e.failReason)
+    deregister(c, e, e.failReason)
     return
   }
-  c.cancelPbu(e)
+  cancelPbu(c, e)
   // Item 15: never back to an address DAD found in use on this link (an LMA that did not take
   // the replacement we uploaded would otherwise send us round in circles).
   if (lla !== null && c.s.fixedLinkLocal === null && lla !== e.badLla) e.lla = lla
@@ -318,7 +320,7 @@ export function reject(c: MagContext, e: Entry, status: number): void {
       e.req = EMPTY
       const hi = e.pending === P_REFRESH ? HandoffIndicator.UNKNOWN : e.hi
       c.changeState(e, 'registering', reason)
-      c.startPbu(e, P_REG, hi)
+      startPbu(c, e, P_REG, hi)
       return
     }
     case BaStatus.TIMESTAMP_MISMATCH:
@@ -326,7 +328,7 @@ export function reject(c: MagContext, e: Entry, status: number): void {
       // Item 9: register again only once the clock is synchronised (clock-synced event).
       c.clockUnsynced = true
       stopService(c, e)
-      c.cancelPbu(e)
+      cancelPbu(c, e)
       c.setLmaState(e, false)
       if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
       c.changeState(e, 'clock-wait', reason)
@@ -349,7 +351,7 @@ export function reject(c: MagContext, e: Entry, status: number): void {
 export function deny(c: MagContext, e: Entry, reason: string, block: boolean): void {
   c.inc('denied')
   stopService(c, e)
-  c.cancelPbu(e)
+  cancelPbu(c, e)
   c.setLmaState(e, false)
   if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
   if (block) c.blocked.set(e.mnId, reason)

@@ -13,6 +13,7 @@ import type { Entry} from './entry';
 import { P_REFRESH } from './entry'
 import { advertised, startAdvertising, stopService } from './home-link'
 import { EMPTY } from './profiles'
+import { cancelPbu, deregister, startPbu } from './registration'
 import type { LinkAddressEvent } from './types'
 
 /**
@@ -163,7 +164,7 @@ export function replaceLinkLocal(c: MagContext, e: Entry, bad: string): void {
   if (e.mode === 'network' && e.profile && (e.state === 'registered' || e.state === 'refreshing')) {
     c.inc('link-local-replaced')
     c.changeState(e, 'refreshing', 'router-address-in-use')
-    c.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
+    startPbu(c, e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
   }
 }
 
@@ -186,10 +187,10 @@ export function randomLinkLocal(c: MagContext): string {
 export function routerAddressFailed(c: MagContext, e: Entry, reason: string): void {
   if (e.lmaState && e.profile && e.mode === 'network' && e.state !== 'deregistering') {
     e.failReason = reason
-    c.deregister(e, reason)
+    deregister(c, e, reason)
     return
   }
   stopService(c, e)
-  c.cancelPbu(e)
+  cancelPbu(c, e)
   c.changeState(e, 'failed', reason)
 }
