@@ -12,6 +12,7 @@ import type { Core } from './core'
 export type MagContext = Pick<
   Core,
   | 'arm'
+  | 'begin'
   | 'blocked'
   | 'byLink'
   | 'byMn'
@@ -39,7 +40,9 @@ export type MagContext = Pick<
   | 'llPrng'
   | 'now'
   | 'out'
+  | 'overrides'
   | 'paced'
+  | 'pool'
   | 'prng'
   | 'remove'
   | 'routerAddrs'
@@ -47,5 +50,6 @@ export type MagContext = Pick<
   | 'sameAddr'
   | 'seqCounter'
   | 'setLmaState'
+  | 'store'
   | 'tunnelMtu'
 >

@@ -19,20 +19,21 @@
  */
 import { BaStatus, canonicalIp6, HandoffIndicator, isAllZero } from '@pmip6/wire'
 import { assertNever } from './assert'
-import { ALL_NODES, DEFAULT_LOCAL_PREFIX_LENGTH } from './constants'
+import { DEFAULT_LOCAL_PREFIX_LENGTH } from './constants'
 import { type Cell, Entry, F_LOCAL, F_TUNNEL, NOT_ARMED, P_DEREG, P_REFRESH, P_REG, type PacedQueue, timerKey, timerKindOf, timerOffset } from './entry'
 import { HEARTBEAT_TIMER_KIND, HeartbeatMonitor } from './heartbeat'
-import { advertised, forwardingDown, onMtu, onRaTimer, onRs, onRsTimer, sendRa, startAdvertising, stopService } from './home-link'
+import { onMtu, onRaTimer, onRs, onRsTimer, stopService } from './home-link'
 import { onPba, statusCounter } from './pba'
 import { handoffIndicatorFor } from './pbu'
 import { PrefixPool } from './pool'
 import { Prng } from './prng'
 import { type CompiledProfile, EMPTY, macKey, macText, ProfileStore } from './profiles'
 import { cancelPbu, deregister, onExpire, onPbuTimer, onPresence, onRefreshTimer, reregisterAll, startPbu } from './registration'
-import { onLinkAddress, releaseRouterAddress, type RouterAddr, routerAddress, routerStays } from './router-address'
+import { onLinkAddress, releaseRouterAddress, type RouterAddr, routerAddress } from './router-address'
+import { enterLocal, onPolicy, releaseLocal, switchMode } from './scenario-b'
 import { type Settings, settingsOf } from './settings'
 import { TimeSlab } from './slab'
-import type { AdminClearEvent, AttachedEvent, BindingErrorEvent, BindingState, BindingView, ClockSyncedEvent, DetachedEvent, ForwardingFailedEvent, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, PolicyEvent, ProfilesEvent, StateTarget, TimerEvent, TimerKind } from './types'
+import type { AdminClearEvent, AttachedEvent, BindingErrorEvent, BindingState, BindingView, ClockSyncedEvent, DetachedEvent, ForwardingFailedEvent, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, ProfilesEvent, StateTarget, TimerEvent, TimerKind } from './types'
 
 /** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
 const HEARTBEAT_SEED_SALT = 0x48425453
@@ -43,7 +44,7 @@ const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'de
 
 export class Core implements MagCore {
   readonly s: Settings
-  private store: ProfileStore
+  store: ProfileStore
   readonly byMn = new Map<string, Entry>()
   /**
    * The entry found last by MN identifier (always one that is in byMn): a refresh timer's event
@@ -69,7 +70,7 @@ export class Core implements MagCore {
   /** Indexed by the 16-bit sequence number: no hashing, 512 KiB once, whatever the number of MNs. */
   readonly bySeq: (Entry | undefined)[] = new Array<Entry | undefined>(0x10000).fill(undefined)
   /** Per-MN mode set at run time by a policy event; outlives the entry (applies to later attaches). */
-  private readonly overrides = new Map<string, MobilityMode>()
+  readonly overrides = new Map<string, MobilityMode>()
   /** MNs held until an administrative action (§6.9.1.2 items 6 and 7), with the reason. */
   readonly blocked = new Map<string, string>()
   clockUnsynced = false
@@ -84,7 +85,7 @@ export class Core implements MagCore {
   readonly llPrng: Prng
   readonly linkMtu = new Map<string, number>()
   private readonly links: ReadonlyMap<string, LinkConfig>
-  private readonly pool: PrefixPool | null
+  readonly pool: PrefixPool | null
   private readonly slab = new TimeSlab()
   /** Counters by name. Those a refresh bumps are also held in fields: no lookup per refresh (issue 8). */
   private readonly ctr = new Map<string, Cell>()
@@ -151,7 +152,7 @@ export class Core implements MagCore {
         onPresence(this, ev)
         break
       case 'policy':
-        this.onPolicy(ev)
+        onPolicy(this, ev)
         break
       case 'admin-clear':
         this.onAdminClear(ev)
@@ -434,17 +435,17 @@ export class Core implements MagCore {
   }
 
   /** Decide what service a (re)attached MN gets: Scenario B, held, or a registration. */
-  private begin(e: Entry, reason: string, from: BindingState | null): void {
+  begin(e: Entry, reason: string, from: BindingState | null): void {
     e.failReason = null
     if (e.mode === 'host') {
-      this.enterLocal(e, reason, EMPTY, from)
+      enterLocal(this, e, reason, EMPTY, from)
       return
     }
     if (this.holdIfBlocked(e, from)) return
     if (!e.profile) {
       // A host-mode-only MN asked for network mode but has no profile: keep serving it locally.
       e.mode = 'host'
-      this.enterLocal(e, 'network-mode-without-profile', EMPTY, from)
+      enterLocal(this, e, 'network-mode-without-profile', EMPTY, from)
       return
     }
     if (this.s.timestampBased && this.clockUnsynced) {
@@ -491,7 +492,7 @@ export class Core implements MagCore {
     this.disarm(e, 'rs')
     releaseRouterAddress(this, e)
     this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
-    this.releaseLocal(e)
+    releaseLocal(this, e)
     this.removeFromLink(e)
     this.setLmaState(e, false)
     this.byMn.delete(e.mnId)
@@ -614,99 +615,6 @@ export class Core implements MagCore {
 
   // ------------------------------------------------------------------ Scenario B and policy
 
-  private releaseLocal(e: Entry): void {
-    if (e.localIdx >= 0 && this.pool) this.pool.release(e.localIdx)
-    e.localIdx = -1
-    e.localPrefix = null
-  }
-
-  /**
-   * RFC 6612 §3.3 / RFC 5213 §6.14: a host-mode MN gets a topologically correct local prefix
-   * (the link's, or one carved for it from the local pool), routed natively, so it detects the
-   * movement and runs Mobile IPv6 itself. `withdrawn` home prefixes go out with zero lifetimes
-   * in the same RA, so the switch costs the MN one RA and never its link.
-   */
-  private enterLocal(e: Entry, reason: string, withdrawn: readonly string[], from: BindingState | null = e.state): void {
-    e.mode = 'host'
-    if (e.localPrefix === null) {
-      const fixed = this.linkCfg(e.link)?.localPrefix
-      if (fixed !== undefined) e.localPrefix = fixed
-      else if (this.pool) {
-        const i = this.pool.allocate()
-        if (i >= 0) {
-          e.localIdx = i
-          e.localPrefix = this.pool.prefixText(i)
-        }
-      }
-    }
-    if (e.localPrefix === null) this.inc('local-prefix-unavailable')
-    this.changeState(e, 'local', e.localPrefix === null ? `${reason}:no-local-prefix` : reason, from)
-    if (e.localPrefix !== null) {
-      this.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: [e.localPrefix], mode: 'local', lma: null })
-      e.fwd = F_LOCAL
-      startAdvertising(this, e, withdrawn)
-    } else if (withdrawn.length > 0 || e.routerUp) {
-      sendRa(this, e, ALL_NODES, withdrawn, true)
-      e.routerUp = false
-    }
-  }
-
-  private onPolicy(ev: PolicyEvent): void {
-    this.overrides.set(ev.mnId, ev.mode)
-    const e = this.byMn.get(ev.mnId)
-    if (!e) {
-      this.inc('policy-stored')
-      return
-    }
-    if (e.state === 'deregistering' || e.mode === ev.mode) {
-      // Gone from the link, or nothing to change: the override applies at the next attach.
-      this.inc('policy-stored')
-      return
-    }
-    this.inc(`policy-switch:${ev.mode}`)
-    this.switchMode(e, ev.mode, `policy:${ev.mode}`)
-  }
-
-  /** Flips an attached MN between PMIPv6 and Scenario B without losing it (no link teardown). */
-  private switchMode(e: Entry, mode: MobilityMode, reason: string): void {
-    if (mode === 'host') {
-      // network -> host: withdraw the home prefixes, de-register, advertise the local prefix.
-      const withdrawn = advertised(e)
-      this.disarm(e, 'ra')
-      this.disarm(e, 'rs')
-      forwardingDown(this, e)
-      this.disarm(e, 'refresh')
-      this.disarm(e, 'expire')
-      cancelPbu(this, e)
-      if (e.lmaState && e.profile) startPbu(this, e, P_DEREG, HandoffIndicator.UNKNOWN)
-      this.enterLocal(e, reason, withdrawn)
-      return
-    }
-    // host -> network: withdraw the local prefix, register, advertise the HNP once accepted.
-    e.profile ??= this.store.profileOf(e.mnId)
-    if (e.routerUp && routerStays(this, e)) {
-      // RFC 4861 §6.2.5 sends router lifetime 0 only for a router that goes. This one stays (same
-      // address in both modes, §6.9.3): the local prefix goes with zero lifetimes, the default
-      // route stays, so the MN keeps it until the HNP RA follows the PBA. If no binding comes of
-      // it, stopService() still sends the router lifetime 0.
-      const withdrawn = advertised(e)
-      this.disarm(e, 'ra')
-      this.disarm(e, 'rs')
-      e.rsTo = null
-      forwardingDown(this, e)
-      this.disarm(e, 'refresh')
-      this.disarm(e, 'expire')
-      this.releaseLocal(e)
-      sendRa(this, e, ALL_NODES, withdrawn, false)
-    } else {
-      stopService(this, e)
-      this.releaseLocal(e)
-    }
-    e.mode = 'network'
-    e.hintHi = HandoffIndicator.UNKNOWN
-    this.begin(e, reason, e.state)
-  }
-
   private onAdminClear(ev: AdminClearEvent): void {
     this.inc('admin-clear')
     const targets: Entry[] = []
@@ -753,7 +661,7 @@ export class Core implements MagCore {
       }
       if (mode !== e.mode) {
         if (p) e.profile = p
-        this.switchMode(e, mode, `profile:${mode}`)
+        switchMode(this, e, mode, `profile:${mode}`)
         continue
       }
       if (mode === 'network' && p && e.profile && p.lma !== e.profile.lma) {
