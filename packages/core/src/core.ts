@@ -1,13 +1,18 @@
 /**
  * The MAG core: a pure state machine, events in, commands out (design.md "The core is sans-IO").
  *
- * Implements RFC 5213 §6: the Binding Update List (§6.1) with one entry per attached MN, keyed
- * by MN-Identifier and chained per access link; policy profiles (§6.2, profiles.ts); initial
- * registration (§6.9.1.1), PBA processing (§6.9.1.2 items 3 and 5-15), lifetime extension
- * (§6.9.1.3, §6.13), de-registration (§6.9.1.4), retransmission and rate limiting (§6.9.4), RS
- * handling, default router and MTU (§6.9.2, §6.9.3, §6.9.5), home-link emulation (§6.7),
- * renumbering (§6.12), and the Scenario B policy switch of RFC 6612 §3.3 with local access as in
- * RFC 5213 §6.14.
+ * Implements RFC 5213 §6. This file holds the state (the Binding Update List of §6.1 and its
+ * indexes, counters, settings), the public API and the event dispatch; the rules live in one
+ * file per section, each taking this class as a MagContext (context.ts):
+ *   bul.ts            §6.1, §6.9.1.1 trigger, §6.9.1.4 removal, §6.10 failures, admin actions
+ *   registration.ts   §6.9.1.1, §6.9.1.3, §6.9.1.4, §6.9.4, §6.13; RFC 6275 §9.5.1, §11.7.3
+ *   pba.ts            §6.9.1.2: PBA matching and every status
+ *   home-link.ts      §6.6-§6.7, §6.9.2, §6.9.3, §6.9.5, §6.12: RAs, RS, prefix lifetimes, MTU
+ *   router-address.ts §6.8, §6.9.1.2 item 15: the link-local router address
+ *   scenario-b.ts     RFC 6612 §3.3, RFC 5213 §6.14: host mode
+ *   heartbeat.ts      RFC 5847
+ * Speed devices stay in named helpers: entry.ts (TimeSlab-backed entries), inflight.ts (the
+ * per-LMA window), pool.ts, slab.ts, text.ts.
  *
  * Left out, and why: items 1, 2 and 4 of §6.9.1.2 (IPsec authentication, RFC 6275 §9.2 header
  * rules, the Type 2 Routing header) belong to the daemon and the wire decoder, which hand the
@@ -17,30 +22,29 @@
  * the DHCP relay (§6.11, its own package); multihoming (two interfaces of one MN on the same
  * MAG at once): one MN-ID has one entry here.
  */
-import { BaStatus, canonicalIp6, HandoffIndicator, isAllZero } from '@pmip6/wire'
+import { BaStatus, canonicalIp6 } from '@pmip6/wire'
 import { assertNever } from './assert'
+import { onAdminClear, onAttached, onClockSynced, onDetached, onForwardingFailed, onProfiles } from './bul'
 import { DEFAULT_LOCAL_PREFIX_LENGTH } from './constants'
-import { type Cell, Entry, F_LOCAL, F_TUNNEL, NOT_ARMED, P_DEREG, P_REFRESH, P_REG, type PacedQueue, timerKey, timerKindOf, timerOffset } from './entry'
+import type { Entry} from './entry';
+import { type Cell, NOT_ARMED, P_DEREG, P_REFRESH, P_REG, type PacedQueue, timerKey, timerKindOf, timerOffset } from './entry'
 import { HEARTBEAT_TIMER_KIND, HeartbeatMonitor } from './heartbeat'
-import { onMtu, onRaTimer, onRs, onRsTimer, stopService } from './home-link'
+import { onMtu, onRaTimer, onRs, onRsTimer } from './home-link'
 import { onPba, statusCounter } from './pba'
-import { handoffIndicatorFor } from './pbu'
 import { PrefixPool } from './pool'
 import { Prng } from './prng'
-import { type CompiledProfile, EMPTY, macKey, macText, ProfileStore } from './profiles'
-import { cancelPbu, deregister, onExpire, onPbuTimer, onPresence, onRefreshTimer, reregisterAll, startPbu } from './registration'
-import { onLinkAddress, releaseRouterAddress, type RouterAddr, routerAddress } from './router-address'
-import { enterLocal, onPolicy, releaseLocal, switchMode } from './scenario-b'
+import { type CompiledProfile, EMPTY, macText, ProfileStore } from './profiles'
+import { onExpire, onPbuTimer, onPresence, onRefreshTimer, reregisterAll } from './registration'
+import { onLinkAddress, type RouterAddr, routerAddress } from './router-address'
+import { onPolicy } from './scenario-b'
 import { type Settings, settingsOf } from './settings'
 import { TimeSlab } from './slab'
-import type { AdminClearEvent, AttachedEvent, BindingErrorEvent, BindingState, BindingView, ClockSyncedEvent, DetachedEvent, ForwardingFailedEvent, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, ProfilesEvent, StateTarget, TimerEvent, TimerKind } from './types'
+import type { BindingErrorEvent, BindingState, BindingView, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, StateTarget, TimerEvent, TimerKind } from './types'
 
 /** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
 const HEARTBEAT_SEED_SALT = 0x48425453
 /** Mixed into the seed of the PRNG that draws replacement link-local addresses (item 15). */
 const LINK_LOCAL_SEED_SALT = 0x4c4c4131
-
-const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
 
 export class Core implements MagCore {
   readonly s: Settings
@@ -51,7 +55,7 @@ export class Core implements MagCore {
    * is followed by the driver's answer to its presence question for the same MN, which then
    * costs no lookup in a 100,000-entry map (issue 8).
    */
-  private lastFound: Entry | null = null
+  lastFound: Entry | null = null
   /** Live entries by ref (Entry.ref): `byRef[e.ref] === e` tells a live entry without hashing its MN id. */
   readonly byRef: (Entry | undefined)[] = []
   /** Head of each link's chain of entries. */
@@ -65,7 +69,7 @@ export class Core implements MagCore {
    * Keyed by the entry's own MAC text, so no key string per MN (a `link + MAC` key was 32 bytes
    * per binding, issue 8).
    */
-  private readonly byLinkMac = new Map<string, Map<string, Entry>>()
+  readonly byLinkMac = new Map<string, Map<string, Entry>>()
   /** Outstanding PBUs by sequence number (§6.9.1.2 item 5 matching when the PBA has no MN-ID). */
   /** Indexed by the 16-bit sequence number: no hashing, 512 KiB once, whatever the number of MNs. */
   readonly bySeq: (Entry | undefined)[] = new Array<Entry | undefined>(0x10000).fill(undefined)
@@ -86,7 +90,7 @@ export class Core implements MagCore {
   readonly linkMtu = new Map<string, number>()
   private readonly links: ReadonlyMap<string, LinkConfig>
   readonly pool: PrefixPool | null
-  private readonly slab = new TimeSlab()
+  readonly slab = new TimeSlab()
   /** Counters by name. Those a refresh bumps are also held in fields: no lookup per refresh (issue 8). */
   private readonly ctr = new Map<string, Cell>()
   readonly cPresenceQuery = this.cell('presence-query')
@@ -134,10 +138,10 @@ export class Core implements MagCore {
     this.now = ev.at
     switch (ev.type) {
       case 'attached':
-        this.onAttached(ev)
+        onAttached(this, ev)
         break
       case 'detached':
-        this.onDetached(ev)
+        onDetached(this, ev)
         break
       case 'pba':
         onPba(this, ev)
@@ -155,19 +159,19 @@ export class Core implements MagCore {
         onPolicy(this, ev)
         break
       case 'admin-clear':
-        this.onAdminClear(ev)
+        onAdminClear(this, ev)
         break
       case 'clock-synced':
-        this.onClockSynced(ev)
+        onClockSynced(this, ev)
         break
       case 'profiles':
-        this.onProfiles(ev)
+        onProfiles(this, ev)
         break
       case 'mtu':
         onMtu(this, ev)
         break
       case 'forwarding-failed':
-        this.onForwardingFailed(ev)
+        onForwardingFailed(this, ev)
         break
       case 'heartbeat':
         this.onHeartbeat(ev)
@@ -313,51 +317,7 @@ export class Core implements MagCore {
     return this.linkCfg(link)?.shared === true
   }
 
-  private addToLink(e: Entry): void {
-    e.next = this.byLink.get(e.link) ?? null
-    e.prev = null
-    if (e.next) e.next.prev = e
-    this.byLink.set(e.link, e)
-    // Point-to-point links hold one MN (two during a handoff): only shared links need the index.
-    if (e.mac !== null && this.isShared(e.link)) {
-      let macs = this.byLinkMac.get(e.link)
-      if (macs === undefined) this.byLinkMac.set(e.link, (macs = new Map()))
-      macs.set(e.mac, e)
-    }
-  }
-
-  private removeFromLink(e: Entry): void {
-    if (this.byLink.get(e.link) === e) {
-      if (e.next) this.byLink.set(e.link, e.next)
-      else this.byLink.delete(e.link)
-    } else if (e.prev) {
-      e.prev.next = e.next
-    }
-    if (e.next) e.next.prev = e.prev
-    if (e.mac !== null && this.isShared(e.link)) {
-      const macs = this.byLinkMac.get(e.link)
-      if (macs !== undefined && macs.get(e.mac) === e) {
-        macs.delete(e.mac)
-        if (macs.size === 0) this.byLinkMac.delete(e.link)
-      }
-    }
-    e.next = null
-    e.prev = null
-  }
-
-  /** The MN an RS or detach on `link` is about: by MAC, else the link's only MN (point-to-point). */
-  findOnLink(link: string, mac: string | null): Entry | null {
-    const head = this.byLink.get(link)
-    if (!head) return null
-    if (mac !== null) {
-      if (this.isShared(link)) return this.byLinkMac.get(link)?.get(mac) ?? null
-      for (let p: Entry | null = head; p; p = p.next) if (p.mac === mac) return p
-      return null
-    }
-    return head.next === null && !this.isShared(link) ? head : null
-  }
-
-  private effectiveMode(mnId: string, profile: CompiledProfile | null): MobilityMode {
+  effectiveMode(mnId: string, profile: CompiledProfile | null): MobilityMode {
     return this.overrides.get(mnId) ?? profile?.mode ?? 'network'
   }
 
@@ -368,167 +328,6 @@ export class Core implements MagCore {
     } catch {
       return false
     }
-  }
-
-  // ------------------------------------------------------------------ attach / detach
-
-  private onAttached(ev: AttachedEvent): void {
-    this.inc('attach')
-    const mac = ev.llId && ev.llId.length > 0 && !isAllZero(ev.llId) ? macKey(ev.llId) : null
-    if (mac === null && this.isShared(ev.link)) {
-      // Without a link-layer id the MN cannot be told apart on a shared link, and an RA for it
-      // would reach every station (RFC 5213 §6.3: point-to-point delivery must be emulated).
-      this.inc('attach-refused:shared-link-without-llid')
-      return
-    }
-    const resolved = this.store.resolve(ev.mnId, mac)
-    // An MN switched to host mode needs no profile: it gets plain IPv6 access (RFC 5213 §6.14).
-    const hostOnly = !resolved && ev.mnId !== undefined && this.overrides.get(ev.mnId) === 'host'
-    if (!resolved && !hostOnly) {
-      this.inc('attach-refused:no-profile')
-      return
-    }
-    const mnId = resolved ? resolved.mnId : ev.mnId!
-    const profile: CompiledProfile | null = resolved ? resolved.profile : null
-    const hi = handoffIndicatorFor(ev.hint, mac !== null)
-    const existing = this.byMn.get(mnId)
-    if (existing) {
-      const retry = existing.state === 'deregistering' || existing.state === 'failed' || (existing.state === 'denied' && !this.blocked.has(mnId))
-      if (existing.link === ev.link && !retry) {
-        this.inc('attach-duplicate')
-        return
-      }
-      this.reattach(existing, ev, mac, profile, hi)
-      return
-    }
-    const e = new Entry(this.slab, mnId, ev.link, mac, ev.att, hi, profile, this.effectiveMode(mnId, profile))
-    this.byMn.set(mnId, e)
-    this.byRef[e.ref] = e
-    this.addToLink(e)
-    this.begin(e, 'attached', null)
-  }
-
-  /**
-   * The MN attached again while it still has an entry: on another link of this MAG, or on the
-   * same link while its de-registration is pending (which the new registration supersedes: the
-   * old PBU's sequence number no longer matches, so its PBA is ignored), or after a failure.
-   */
-  private reattach(e: Entry, ev: AttachedEvent, mac: string | null, profile: CompiledProfile | null, hi: number): void {
-    this.inc('reattach')
-    const superseding = e.state === 'deregistering'
-    if (e.link !== ev.link) {
-      stopService(this, e)
-      releaseRouterAddress(this, e)
-      this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
-    }
-    // Re-linked even on the same link: the MAC (and so the link+MAC index) may have changed.
-    this.removeFromLink(e)
-    e.link = ev.link
-    e.mac = mac
-    this.addToLink(e)
-    cancelPbu(this, e)
-    e.att = ev.att
-    e.hintHi = hi
-    e.profile = profile
-    e.mode = this.effectiveMode(e.mnId, profile)
-    this.begin(e, superseding ? 'reattach-supersedes-deregistration' : 'reattached', e.state)
-  }
-
-  /** Decide what service a (re)attached MN gets: Scenario B, held, or a registration. */
-  begin(e: Entry, reason: string, from: BindingState | null): void {
-    e.failReason = null
-    if (e.mode === 'host') {
-      enterLocal(this, e, reason, EMPTY, from)
-      return
-    }
-    if (this.holdIfBlocked(e, from)) return
-    if (!e.profile) {
-      // A host-mode-only MN asked for network mode but has no profile: keep serving it locally.
-      e.mode = 'host'
-      enterLocal(this, e, 'network-mode-without-profile', EMPTY, from)
-      return
-    }
-    if (this.s.timestampBased && this.clockUnsynced) {
-      this.changeState(e, 'clock-wait', 'clock-unsynchronised', from)
-      return
-    }
-    e.req = e.hnps.length > 0 ? e.hnps : e.noProfilePrefixes ? EMPTY : e.profile.homePrefixes
-    this.changeState(e, 'registering', reason, from)
-    startPbu(this, e, P_REG, e.hintHi)
-  }
-
-  private holdIfBlocked(e: Entry, from: BindingState | null): boolean {
-    const why = this.blocked.get(e.mnId)
-    if (why === undefined) return false
-    this.changeState(e, why.startsWith('pba-echo-mismatch') ? 'held' : 'denied', why, from)
-    return true
-  }
-
-  private onDetached(ev: DetachedEvent): void {
-    const mac = ev.llId && ev.llId.length > 0 && !isAllZero(ev.llId) ? macKey(ev.llId) : null
-    const e = ev.mnId !== undefined ? (this.byMn.get(ev.mnId) ?? null) : this.findOnLink(ev.link, mac)
-    // A detach from a link the MN has already left (it re-attached elsewhere on this MAG) is stale.
-    if (!e || e.link !== ev.link) {
-      this.inc('detach-unknown')
-      return
-    }
-    if (e.state === 'deregistering') {
-      // A de-registration after a forwarding failure would keep the entry: the MN is gone now.
-      e.failReason = null
-      this.inc('detach-duplicate')
-      return
-    }
-    this.inc('detach')
-    deregister(this, e, DETACH_REASON[ev.cause])
-  }
-
-  /** Removes the entry: routing state, the link, every timer, the BUL entry (§6.9.1.4 items 1-4). */
-  remove(e: Entry, reason: string): void {
-    stopService(this, e)
-    cancelPbu(this, e)
-    this.disarm(e, 'refresh')
-    this.disarm(e, 'expire')
-    this.disarm(e, 'ra')
-    this.disarm(e, 'rs')
-    releaseRouterAddress(this, e)
-    this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
-    releaseLocal(this, e)
-    this.removeFromLink(e)
-    this.setLmaState(e, false)
-    this.byMn.delete(e.mnId)
-    if (this.lastFound === e) this.lastFound = null
-    this.byRef[e.ref] = undefined
-    e.releaseTimes()
-    this.changeState(e, 'removed', reason)
-  }
-
-  // ------------------------------------------------------------------ PBU transmission
-
-  /**
-   * RFC 5213 §6.10: the data plane could not install this binding's forwarding (and rolled back
-   * what it had). The binding serves nothing: its prefixes are withdrawn, the LMA's binding is
-   * de-registered, and the entry ends 'failed' with the kernel's reason until the MN attaches
-   * again or an admin-clear retries.
-   */
-  private onForwardingFailed(ev: ForwardingFailedEvent): void {
-    const e = this.byMn.get(ev.mnId)
-    const current = !e ? EMPTY : e.fwd === F_TUNNEL ? e.hnps : e.fwd === F_LOCAL && e.localPrefix !== null ? [e.localPrefix] : EMPTY
-    // Stale: the entry is gone or no longer forwards these prefixes (it moved on since).
-    if (!e || !ev.prefixes.some((p) => current.includes(p))) {
-      this.inc('forwarding-failed-stale')
-      return
-    }
-    this.inc('forwarding-failed')
-    const reason = `forwarding-failed: ${ev.reason}`
-    if (e.fwd === F_TUNNEL && e.lmaState && e.profile && e.mode === 'network') {
-      e.failReason = reason
-      e.failState = 'failed'
-      deregister(this, e, reason)
-      return
-    }
-    stopService(this, e)
-    cancelPbu(this, e)
-    this.changeState(e, 'failed', reason)
   }
 
   // ------------------------------------------------------------------ timers
@@ -611,72 +410,6 @@ export class Core implements MagCore {
     this.inc('binding-error-received')
     const from = this.heartbeatPeer(ev.from)
     if (from !== null) this.hb.onBindingError(from, ev.error.status)
-  }
-
-  // ------------------------------------------------------------------ Scenario B and policy
-
-  private onAdminClear(ev: AdminClearEvent): void {
-    this.inc('admin-clear')
-    const targets: Entry[] = []
-    if (ev.mnId !== undefined) {
-      this.blocked.delete(ev.mnId)
-      const e = this.byMn.get(ev.mnId)
-      if (e) targets.push(e)
-    } else {
-      this.blocked.clear()
-      for (const e of this.byMn.values()) targets.push(e)
-    }
-    for (const e of targets) {
-      if (e.state === 'held' || e.state === 'denied' || e.state === 'failed') this.begin(e, 'admin-clear', e.state)
-    }
-  }
-
-  private onClockSynced(_ev: ClockSyncedEvent): void {
-    this.inc('clock-synced')
-    this.clockUnsynced = false
-    for (const e of [...this.byMn.values()]) {
-      if (e.state === 'clock-wait') this.begin(e, 'clock-synced', e.state)
-    }
-  }
-
-  /** A reload: later attaches use the new store; attached MNs follow their new profile. */
-  private onProfiles(ev: ProfilesEvent): void {
-    let store: ProfileStore
-    try {
-      store = new ProfileStore(ev.profiles, ev.unknownMn)
-    } catch {
-      // The daemon validates before it sends; a bad store never replaces a good one.
-      this.inc('profiles-rejected')
-      return
-    }
-    this.store = store
-    this.inc('profiles-loaded')
-    for (const e of [...this.byMn.values()]) {
-      if (e.state === 'deregistering') continue
-      const p = store.profileOf(e.mnId)
-      const mode = this.effectiveMode(e.mnId, p)
-      if (mode === 'network' && !p) {
-        deregister(this, e, 'profile-removed')
-        continue
-      }
-      if (mode !== e.mode) {
-        if (p) e.profile = p
-        switchMode(this, e, mode, `profile:${mode}`)
-        continue
-      }
-      if (mode === 'network' && p && e.profile && p.lma !== e.profile.lma) {
-        // A new LMA: the old binding is left to expire there; register with the new one.
-        stopService(this, e)
-        cancelPbu(this, e)
-        e.profile = p
-        e.hnps = EMPTY
-        this.setLmaState(e, false)
-        e.hintHi = HandoffIndicator.UNKNOWN
-        this.begin(e, 'profile-lma-changed', e.state)
-        continue
-      }
-      if (p) e.profile = p
-    }
   }
 }
 

@@ -9,6 +9,7 @@
  */
 import { canonicalIp6, isAllZero } from '@pmip6/wire'
 import { assertNever } from './assert'
+import { findOnLink } from './bul'
 import { ALL_NODES, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS, MAX_INITIAL_RTR_ADVERTISEMENTS, MAX_RA_DELAY_TIME_MS, ND_HOP_LIMIT, RAS_PER_PREFIX_LIFETIME, UNSPECIFIED } from './constants'
 import type { MagContext } from './context'
 import type { Entry} from './entry';
@@ -212,7 +213,7 @@ export function onRs(c: MagContext, ev: RsEvent): void {
   // RFC 4861 §6.1.1: an RS that did not originate on the link is invalid.
   if (ev.hopLimit !== ND_HOP_LIMIT) return rsDrop(c, 'hop-limit')
   const mac = ev.llId && ev.llId.length > 0 && !isAllZero(ev.llId) ? macKey(ev.llId) : null
-  const e = c.findOnLink(ev.link, mac)
+  const e = findOnLink(c, ev.link, mac)
   if (!e) return rsDrop(c, 'unknown-mn')
   if (advertised(e).length === 0) return rsDrop(c, 'no-binding')
   // The unsolicited RAs follow as soon as the router address is up.

@@ -6,6 +6,7 @@
  */
 import { HandoffIndicator, parseIp6 } from '@pmip6/wire'
 import { assertNever } from './assert'
+import { remove } from './bul'
 import { INITIAL_BINDACK_TIMEOUT_MS, MAX_BINDACK_TIMEOUT_MS, SEQUENCE_MODULO, SEQUENCE_RESYNC_JUMP, UPDATE_RATE_WINDOW_MS } from './constants'
 import type { MagContext } from './context'
 import type { Entry} from './entry';
@@ -36,7 +37,7 @@ export function deregister(c: MagContext, e: Entry, reason: string): void {
   if (e.failReason === null) releaseRouterAddress(c, e)
   if (e.pending === P_DEREG && e.phase !== PH_DEFERRED) {
     // A de-registration already went out (policy switch to host mode): it covers this too.
-    c.remove(e, reason)
+    remove(c, e, reason)
     return
   }
   if (e.lmaState && e.mode === 'network' && e.profile) {
@@ -44,7 +45,7 @@ export function deregister(c: MagContext, e: Entry, reason: string): void {
     startPbu(c, e, P_DEREG, HandoffIndicator.UNKNOWN)
     return
   }
-  c.remove(e, reason)
+  remove(c, e, reason)
 }
 
 /** Stops whatever PBU is outstanding; its late PBA will match nothing. */
@@ -265,7 +266,7 @@ export function finishDereg(c: MagContext, e: Entry, reason: string): void {
     e.failReason = null
     if (e.failState === 'denied') deny(c, e, why, false)
     else c.changeState(e, 'failed', why)
-  } else if (e.state === 'deregistering') c.remove(e, reason)
+  } else if (e.state === 'deregistering') remove(c, e, reason)
   else c.inc('deregistration-done-in-host-mode')
 }
 

@@ -4,6 +4,7 @@
  * (local access, RFC 5213 §6.14) and runs Mobile IPv6 itself. The switch never takes its link.
  */
 import { HandoffIndicator } from '@pmip6/wire'
+import { begin } from './bul'
 import { ALL_NODES } from './constants'
 import type { MagContext } from './context'
 import type { Entry} from './entry';
@@ -103,5 +104,5 @@ export function switchMode(c: MagContext, e: Entry, mode: MobilityMode, reason: 
   }
   e.mode = 'network'
   e.hintHi = HandoffIndicator.UNKNOWN
-  c.begin(e, reason, e.state)
+  begin(c, e, reason, e.state)
 }
