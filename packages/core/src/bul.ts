@@ -15,9 +15,9 @@ import { releaseRouterAddress } from './router-address'
 import { enterLocal, releaseLocal, switchMode } from './scenario-b'
 import type { AdminClearEvent, AttachedEvent, BindingState, ClockSyncedEvent, DetachedEvent, ForwardingFailedEvent, ProfilesEvent } from './types'
 
-export const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
+const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
 
-export function addToLink(c: MagContext, e: Entry): void {
+function addToLink(c: MagContext, e: Entry): void {
   e.next = c.byLink.get(e.link) ?? null
   e.prev = null
   if (e.next) e.next.prev = e
@@ -30,7 +30,7 @@ export function addToLink(c: MagContext, e: Entry): void {
   }
 }
 
-export function removeFromLink(c: MagContext, e: Entry): void {
+function removeFromLink(c: MagContext, e: Entry): void {
   if (c.byLink.get(e.link) === e) {
     if (e.next) c.byLink.set(e.link, e.next)
     else c.byLink.delete(e.link)
@@ -102,7 +102,7 @@ export function onAttached(c: MagContext, ev: AttachedEvent): void {
  * same link while its de-registration is pending (which the new registration supersedes: the
  * old PBU's sequence number no longer matches, so its PBA is ignored), or after a failure.
  */
-export function reattach(c: MagContext, e: Entry, ev: AttachedEvent, mac: string | null, profile: CompiledProfile | null, hi: number): void {
+function reattach(c: MagContext, e: Entry, ev: AttachedEvent, mac: string | null, profile: CompiledProfile | null, hi: number): void {
   c.inc('reattach')
   const superseding = e.state === 'deregistering'
   if (e.link !== ev.link) {
@@ -146,7 +146,7 @@ export function begin(c: MagContext, e: Entry, reason: string, from: BindingStat
   startPbu(c, e, P_REG, e.hintHi)
 }
 
-export function holdIfBlocked(c: MagContext, e: Entry, from: BindingState | null): boolean {
+function holdIfBlocked(c: MagContext, e: Entry, from: BindingState | null): boolean {
   const why = c.blocked.get(e.mnId)
   if (why === undefined) return false
   c.changeState(e, why.startsWith('pba-echo-mismatch') ? 'held' : 'denied', why, from)

@@ -26,8 +26,7 @@ import { BaStatus, canonicalIp6 } from '@pmip6/wire'
 import { assertNever } from './assert'
 import { onAdminClear, onAttached, onClockSynced, onDetached, onForwardingFailed, onProfiles } from './bul'
 import { DEFAULT_LOCAL_PREFIX_LENGTH } from './constants'
-import type { Entry} from './entry';
-import { type Cell, NOT_ARMED, P_DEREG, P_REFRESH, P_REG, type PacedQueue, timerKey, timerKindOf, timerOffset } from './entry'
+import { type Cell, type Entry, NOT_ARMED, P_DEREG, P_REFRESH, P_REG, type PacedQueue, timerKey, timerKindOf, timerOffset } from './entry'
 import { HEARTBEAT_TIMER_KIND, HeartbeatMonitor } from './heartbeat'
 import { onMtu, onRaTimer, onRs, onRsTimer } from './home-link'
 import { onPba, statusCounter } from './pba'
@@ -412,7 +411,6 @@ export class Core implements MagCore {
     if (from !== null) this.hb.onBindingError(from, ev.error.status)
   }
 }
-
 
 /** Builds a MAG core. Throws RangeError or ProfileError on a bad configuration. */
 export function createMagCore(cfg: MagCoreConfig): MagCore {

@@ -5,8 +5,7 @@
 import { assertNever } from './assert'
 import { INITIAL_BINDACK_TIMEOUT_MS, MAX_UPDATE_RATE } from './constants'
 import { type CompiledProfile, EMPTY } from './profiles'
-import type { TimeSlab } from './slab';
-import { STRIDE } from './slab'
+import { STRIDE, type TimeSlab } from './slab'
 import type { BindingState, MobilityMode, TimerKind } from './types'
 
 // What PBU an entry has outstanding.
@@ -24,7 +23,6 @@ export const PH_PRESENCE = 3 // asked whether the MN is still there before retra
 export const PH_REFRESH_PRESENCE = 4 // asked before extending the lifetime (§6.13); timer = guard
 export const PH_PACED = 5 // waiting for room in its LMA's in-flight window; no timer
 export type Phase = typeof PH_IDLE | typeof PH_DEFERRED | typeof PH_SENT | typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE | typeof PH_PACED
-export const DEFAULT_MAX_PBUS_IN_FLIGHT = 256
 
 /** FIFO of entries waiting for room towards one LMA; consumed from `head`. */
 export interface PacedQueue {
@@ -36,27 +34,26 @@ export interface PacedQueue {
 export const F_NONE = 0
 export const F_TUNNEL = 1
 export const F_LOCAL = 2
-export type Fwd = typeof F_NONE | typeof F_TUNNEL | typeof F_LOCAL
+type Fwd = typeof F_NONE | typeof F_TUNNEL | typeof F_LOCAL
 
 export const NOT_ARMED = -1
-export const NEVER = Number.NEGATIVE_INFINITY
+const NEVER = Number.NEGATIVE_INFINITY
 // Offsets of an entry's times in the TimeSlab (T_SENDS + MAX_UPDATE_RATE must fit in STRIDE).
 export const T_PBU = 0
-export const T_REFRESH = 1
-export const T_EXPIRE = 2
+const T_REFRESH = 1
+const T_EXPIRE = 2
 export const T_RA = 3
 export const T_RS = 4
-export const T_SENT = 5
-export const T_EXPIRES = 6
-export const T_LAST_RA = 7
-export const T_SENDS = 8 // MAX_UPDATE_RATE slots
+const T_SENT = 5
+const T_EXPIRES = 6
+const T_LAST_RA = 7
+const T_SENDS = 8 // MAX_UPDATE_RATE slots
 if (T_SENDS + MAX_UPDATE_RATE > STRIDE) throw new Error('TimeSlab STRIDE too small for MAX_UPDATE_RATE')
 
 /** A counter's value, held by reference so a hot path can bump it without a lookup. */
 export interface Cell {
   n: number
 }
-
 
 /**
  * One Binding Update List entry (RFC 5213 §6.1) plus the per-MN RA state. A class with every
@@ -199,7 +196,6 @@ export class Entry {
   }
 }
 
-
 /**
  * Offset of a kind's due time in the entry's TimeSlab slot. A number, not the accessor's name:
  * `e[name]` was a megamorphic keyed access that called the accessor through the runtime, three
@@ -222,7 +218,7 @@ export function timerOffset(kind: TimerKind): number {
   }
 }
 
-export const TIMER_KINDS: readonly TimerKind[] = ['refresh', 'expire', 'pbu', 'ra', 'rs']
+const TIMER_KINDS: readonly TimerKind[] = ['refresh', 'expire', 'pbu', 'ra', 'rs']
 
 /** The kind a key's first `slash` characters name, or null; compared in place (no slice per timer). */
 export function timerKindOf(text: string): TimerKind | null {

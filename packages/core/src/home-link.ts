@@ -12,8 +12,7 @@ import { assertNever } from './assert'
 import { findOnLink } from './bul'
 import { ALL_NODES, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS, MAX_INITIAL_RTR_ADVERTISEMENTS, MAX_RA_DELAY_TIME_MS, ND_HOP_LIMIT, RAS_PER_PREFIX_LIFETIME, UNSPECIFIED } from './constants'
 import type { MagContext } from './context'
-import type { Entry} from './entry';
-import { F_LOCAL, F_NONE, F_TUNNEL, NOT_ARMED, T_RA, T_RS } from './entry'
+import { type Entry, F_LOCAL, F_NONE, F_TUNNEL, NOT_ARMED, T_RA, T_RS } from './entry'
 import { EMPTY, macKey, macText } from './profiles'
 import { addressFlags, buildRa, type PioSpec } from './ra'
 import { holdRouterAddress, routerAddress, routerReady } from './router-address'
@@ -30,6 +29,11 @@ export function stopService(c: MagContext, e: Entry): void {
   // mode kept it while the registration runs).
   if (adv.length > 0 || e.routerUp) sendRa(c, e, ALL_NODES, adv, true)
   e.routerUp = false
+  stopTimersAndForwarding(c, e)
+}
+
+/** stopService() without its final RA: RA, RS and binding timers stop, and forwarding. */
+export function stopTimersAndForwarding(c: MagContext, e: Entry): void {
   c.disarm(e, 'ra')
   c.disarm(e, 'rs')
   e.rsTo = null
@@ -38,7 +42,7 @@ export function stopService(c: MagContext, e: Entry): void {
   c.disarm(e, 'expire')
 }
 
-export function forwardingDown(c: MagContext, e: Entry): void {
+function forwardingDown(c: MagContext, e: Entry): void {
   if (e.fwd === F_TUNNEL) {
     c.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: e.hnps, mode: 'tunnel', lma: e.profile ? e.profile.lma : '' })
   } else if (e.fwd === F_LOCAL && e.localPrefix !== null) {
@@ -68,7 +72,7 @@ export function advertised(e: Entry): readonly string[] {
 }
 
 /** RFC 5213 §6.9.5: the lower of the tunnel MTU and the access link MTU. */
-export function mtuFor(c: MagContext, e: Entry): number {
+function mtuFor(c: MagContext, e: Entry): number {
   const link = (c.linkMtu.size === 0 ? undefined : c.linkMtu.get(e.link)) ?? c.s.accessMtu
   if (e.mode === 'host' || !e.profile) return link
   return Math.min(link, c.tunnelMtu.get(e.profile.lma) ?? c.defaultTunnelMtu)
@@ -138,7 +142,7 @@ export function sendRa(c: MagContext, e: Entry, to: string, withdrawn: readonly 
  * RAS_PER_PREFIX_LIFETIME times per lifetime (nextRaInterval), so the prefix outlives two lost
  * RAs in a row; the binding's end is told by the final RA (§6.9.2 item 2).
  */
-export function homePrefixLifetime(e: Entry, cap: number | null): number {
+function homePrefixLifetime(e: Entry, cap: number | null): number {
   return cap === null ? e.granted : Math.min(cap, e.granted)
 }
 
@@ -146,7 +150,7 @@ export function homePrefixLifetime(e: Entry, cap: number | null): number {
  * The shortest prefix lifetime this entry's RAs carry, ms: RAs must come RAS_PER_PREFIX_LIFETIME
  * times within it, so the MN's prefix outlives lost RAs (see homePrefixLifetime).
  */
-export function minPrefixLifetimeMs(c: MagContext, e: Entry): number {
+function minPrefixLifetimeMs(c: MagContext, e: Entry): number {
   if (e.state === 'local') return c.s.localPrefixLifetimeS * 1000
   const cap = e.profile?.prefixLifetime ?? null
   return (cap === null ? e.granted : Math.min(cap, e.granted)) * 1000
@@ -197,7 +201,7 @@ export function onRaTimer(c: MagContext, e: Entry): void {
   c.arm(e, 'ra', c.now + nextRaInterval(c, e))
 }
 
-export function rsDrop(c: MagContext, reason: string): void {
+function rsDrop(c: MagContext, reason: string): void {
   c.inc('rs-dropped')
   c.inc(`rs-dropped:${reason}`)
 }

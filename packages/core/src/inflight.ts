@@ -3,8 +3,7 @@
  * RFC rule. A PBU that finds the window full waits (PH_PACED) until one to the same LMA lands.
  */
 import type { MagContext } from './context'
-import type { Entry} from './entry';
-import { PH_PACED, PH_SENT, type Phase } from './entry'
+import { type Entry, PH_PACED, PH_SENT, type Phase } from './entry'
 import { transmit } from './registration'
 
 /** Every phase change goes through here, so the in-flight windows stay exact. */

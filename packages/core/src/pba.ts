@@ -10,8 +10,7 @@ import { BaStatus, HandoffIndicator, isAllZero, maskPrefix, type MobilityOption 
 import { assertNever } from './assert'
 import { ALL_NODES, MAX_SEQUENCE_RESYNCS } from './constants'
 import type { MagContext } from './context'
-import type { Entry} from './entry';
-import { F_TUNNEL, NOT_ARMED, P_DEREG, P_NONE, P_REFRESH, P_REG, PH_DEFERRED, PH_SENT, T_PBU, T_RA } from './entry'
+import { type Entry, F_TUNNEL, NOT_ARMED, P_DEREG, P_NONE, P_REFRESH, P_REG, PH_DEFERRED, PH_SENT, T_PBU, T_RA } from './entry'
 import { nextRaInterval, sendRa, startAdvertising, stopService } from './home-link'
 import { setPhase } from './inflight'
 import { EMPTY, macText } from './profiles'
@@ -21,17 +20,16 @@ import { holdRouterAddress } from './router-address'
 import { bytesEqualText, fastFormatIp6, isMasked, prefixText, prefixTextIs } from './text'
 import type { PbaEvent } from './types'
 
-export const REJECT_REASON: string[] = []
+const REJECT_REASON: string[] = []
 
-export const rejectReason = (s: number): string => (REJECT_REASON[s] ??= `pba-rejected:${s}`)
+const rejectReason = (s: number): string => (REJECT_REASON[s] ??= `pba-rejected:${s}`)
 
-export const STATUS_COUNTER: string[] = []
+const STATUS_COUNTER: string[] = []
 export const statusCounter = (s: number): string => (STATUS_COUNTER[s] ??= `pba-status:${s}`)
 
-
-export const HEX = '0123456789abcdef'
+const HEX = '0123456789abcdef'
 /** Buffer equals the bytes of a lower-case hex string, without allocating. */
-export function sameHex(b: Buffer, hex: string): boolean {
+function sameHex(b: Buffer, hex: string): boolean {
   if (b.length * 2 !== hex.length) return false
   for (let i = 0; i < b.length; i++) {
     const v = b[i]!
@@ -40,19 +38,19 @@ export function sameHex(b: Buffer, hex: string): boolean {
   return true
 }
 
-export function sameSet(a: readonly string[], b: readonly string[]): boolean {
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false
   for (const x of a) if (!b.includes(x)) return false
   return true
 }
 
-export function minus(a: readonly string[], b: readonly string[]): readonly string[] {
+function minus(a: readonly string[], b: readonly string[]): readonly string[] {
   if (a.length === 0) return EMPTY
   const r = a.filter((x) => !b.includes(x))
   return r.length === 0 ? EMPTY : r
 }
 
-export function dropPba(c: MagContext, reason: string): void {
+function dropPba(c: MagContext, reason: string): void {
   c.inc('pba-dropped')
   c.inc(`pba-dropped:${reason}`)
 }
@@ -62,7 +60,7 @@ export function dropPba(c: MagContext, reason: string): void {
  * was answered (a 157 that asks for a new registration) or timed out, and an answer to it
  * must not stand in for the new one.
  */
-export function matches(e: Entry, seq: number): boolean {
+function matches(e: Entry, seq: number): boolean {
   return e.pending !== P_NONE && e.phase === PH_SENT && e.seq === seq
 }
 
@@ -146,7 +144,7 @@ export function onPba(c: MagContext, ev: PbaEvent): void {
  * MN is never denied for it. MAX_SEQUENCE_RESYNCS go at once; after them the PBU keeps its
  * retransmission time (§6.9.4 backoff), so an LMA that answers 135 to everything gets no loop.
  */
-export function onSequenceOutOfWindow(c: MagContext, e: Entry, carried: number): void {
+function onSequenceOutOfWindow(c: MagContext, e: Entry, carried: number): void {
   c.inc('sequence-resync')
   resyncSequence(c, e, carried)
   if (e.resyncs < MAX_SEQUENCE_RESYNCS) {
@@ -168,7 +166,7 @@ export function onSequenceOutOfWindow(c: MagContext, e: Entry, carried: number):
  * retransmission: the PBU goes when its retransmission timer fires (exponential backoff),
  * with a new sequence number and timestamp, not at once; the retransmission cap applies.
  */
-export function paceRetry(c: MagContext, e: Entry, reason: string): void {
+function paceRetry(c: MagContext, e: Entry, reason: string): void {
   if (e.attempts - 1 >= c.s.maxRetransmissions) {
     fail(c, e, reason)
     return
@@ -179,7 +177,7 @@ export function paceRetry(c: MagContext, e: Entry, reason: string): void {
 }
 
 /** Item 6: HI, ATT, MN-LL-ID and MN-ID must come back as sent. */
-export function echoMismatch(e: Entry, opts: readonly MobilityOption[], idMatched: boolean): string | null {
+function echoMismatch(e: Entry, opts: readonly MobilityOption[], idMatched: boolean): string | null {
   for (const o of opts) {
     switch (o.type) {
       case 'handoff-indicator':
@@ -209,7 +207,7 @@ export function echoMismatch(e: Entry, opts: readonly MobilityOption[], idMatche
 }
 
 /** Item 6: ignore the PBA and send nothing for this MN until an administrative action. */
-export function hold(c: MagContext, e: Entry, reason: string): void {
+function hold(c: MagContext, e: Entry, reason: string): void {
   c.inc('held')
   stopService(c, e)
   cancelPbu(c, e)
@@ -220,7 +218,7 @@ export function hold(c: MagContext, e: Entry, reason: string): void {
 }
 
 /** Items 12-15: tunnel and routes up, BUL updated, prefixes advertised, refresh armed. */
-export function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly MobilityOption[]): void {
+function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly MobilityOption[]): void {
   const granted: string[] = []
   let lla: string | null = null
   const held = e.state === 'registered' || e.state === 'refreshing' ? e.hnps : EMPTY
@@ -300,7 +298,7 @@ export function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly
   }
 }
 
-export function reject(c: MagContext, e: Entry, status: number): void {
+function reject(c: MagContext, e: Entry, status: number): void {
   const reason = rejectReason(status)
   switch (status) {
     case BaStatus.PROXY_REG_NOT_ENABLED:

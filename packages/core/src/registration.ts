@@ -9,8 +9,7 @@ import { assertNever } from './assert'
 import { remove } from './bul'
 import { INITIAL_BINDACK_TIMEOUT_MS, MAX_BINDACK_TIMEOUT_MS, SEQUENCE_MODULO, SEQUENCE_RESYNC_JUMP, UPDATE_RATE_WINDOW_MS } from './constants'
 import type { MagContext } from './context'
-import type { Entry} from './entry';
-import { P_DEREG, P_NONE, P_REFRESH, P_REG, type PendingKind, PH_DEFERRED, PH_IDLE, PH_PACED, PH_PRESENCE, PH_REFRESH_PRESENCE, PH_SENT } from './entry'
+import { type Entry, P_DEREG, P_NONE, P_REFRESH, P_REG, type PendingKind, PH_DEFERRED, PH_IDLE, PH_PACED, PH_PRESENCE, PH_REFRESH_PRESENCE, PH_SENT } from './entry'
 import { stopService } from './home-link'
 import { hasRoom, setPhase } from './inflight'
 import { deny } from './pba'
@@ -20,7 +19,7 @@ import { releaseRouterAddress } from './router-address'
 import type { PresenceEvent } from './types'
 
 /** RFC 6275 §9.5.1: `a` is newer than `b` when it is less than half the 16-bit space ahead. */
-export function seqNewer(a: number, b: number): boolean {
+function seqNewer(a: number, b: number): boolean {
   const d = (a - b + SEQUENCE_MODULO) % SEQUENCE_MODULO
   return d !== 0 && d < SEQUENCE_MODULO / 2
 }
@@ -75,7 +74,7 @@ export function startPbu(c: MagContext, e: Entry, kind: PendingKind, hi: number)
  * random in each run (initialSequence, drawn by the daemon): nothing from an earlier run is
  * known, and a guessable number would help a forged PBA (issue 17); a 135 resynchronises.
  */
-export function nextSeq(c: MagContext, e: Entry): number {
+function nextSeq(c: MagContext, e: Entry): number {
   const fresh = c.s.timestampBased || e.seq < 0
   const v = fresh ? c.seqCounter : (e.seq + 1) & 0xffff
   const after = (v + 1) & 0xffff
@@ -211,7 +210,7 @@ export function onPbuTimer(c: MagContext, e: Entry): void {
   }
 }
 
-export function queryPresence(c: MagContext, e: Entry, phase: typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE): void {
+function queryPresence(c: MagContext, e: Entry, phase: typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE): void {
   setPhase(c, e, phase)
   c.cPresenceQuery.n++
   c.out.push({ type: 'query-presence', mnId: e.mnId, link: e.link, llId: e.mac === null ? null : macText(e.mac), purpose: phase === PH_PRESENCE ? 'retransmit' : 'refresh' })

@@ -9,8 +9,7 @@ import { canonicalIp6, formatIp6, HandoffIndicator, isAllZero } from '@pmip6/wir
 import { assertNever } from './assert'
 import { UNSPECIFIED } from './constants'
 import type { MagContext } from './context'
-import type { Entry} from './entry';
-import { P_REFRESH } from './entry'
+import { type Entry, P_REFRESH } from './entry'
 import { advertised, startAdvertising, stopService } from './home-link'
 import { EMPTY } from './profiles'
 import { cancelPbu, deregister, startPbu } from './registration'
@@ -23,7 +22,6 @@ import type { LinkAddressEvent } from './types'
  */
 export const MAX_LINK_LOCAL_REPLACEMENTS = 3
 
-
 /**
  * A link-local router address the MAG puts on an access link for the MNs there (RFC 5213 §6.8,
  * §6.9.1.2 item 15), shared by every entry that advertises from it and removed after the last.
@@ -35,7 +33,6 @@ export interface RouterAddr {
   /** The link-address event said ready: RAs may come from it. */
   ready: boolean
 }
-
 
 /** Key of a router address on a link (interface names hold no spaces). */
 export const routerAddrKey = (link: string, address: string): string => `${link} ${address}`
@@ -151,7 +148,7 @@ export function onLinkAddress(c: MagContext, ev: LinkAddressEvent): void {
  * use that address, but SHOULD configure a different link-local address" and upload it to the
  * LMA in a PBU at once, so the next MAG of a handoff gets the one in use.
  */
-export function replaceLinkLocal(c: MagContext, e: Entry, bad: string): void {
+function replaceLinkLocal(c: MagContext, e: Entry, bad: string): void {
   e.badLla = bad
   if (e.llaTries >= MAX_LINK_LOCAL_REPLACEMENTS) {
     routerAddressFailed(c, e, 'router-address-in-use')
@@ -169,7 +166,7 @@ export function replaceLinkLocal(c: MagContext, e: Entry, bad: string): void {
 }
 
 /** fe80::/64 with a random, non-zero interface identifier (RFC 4291 §2.5.6, RFC 7136). */
-export function randomLinkLocal(c: MagContext): string {
+function randomLinkLocal(c: MagContext): string {
   const b = Buffer.alloc(16)
   b[0] = 0xfe
   b[1] = 0x80
@@ -184,7 +181,7 @@ export function randomLinkLocal(c: MagContext): string {
  * The router address cannot be had: without RAs the binding serves nothing (as a forwarding
  * failure, §6.10): it is de-registered and the entry ends 'failed' with the reason.
  */
-export function routerAddressFailed(c: MagContext, e: Entry, reason: string): void {
+function routerAddressFailed(c: MagContext, e: Entry, reason: string): void {
   if (e.lmaState && e.profile && e.mode === 'network' && e.state !== 'deregistering') {
     e.failReason = reason
     deregister(c, e, reason)

@@ -7,9 +7,8 @@ import { HandoffIndicator } from '@pmip6/wire'
 import { begin } from './bul'
 import { ALL_NODES } from './constants'
 import type { MagContext } from './context'
-import type { Entry} from './entry';
-import { F_LOCAL, P_DEREG } from './entry'
-import { advertised, forwardingDown, sendRa, startAdvertising, stopService } from './home-link'
+import { type Entry, F_LOCAL, P_DEREG } from './entry'
+import { advertised, sendRa, startAdvertising, stopService, stopTimersAndForwarding } from './home-link'
 import { cancelPbu, startPbu } from './registration'
 import { routerStays } from './router-address'
 import type { BindingState, MobilityMode, PolicyEvent } from './types'
@@ -72,11 +71,7 @@ export function switchMode(c: MagContext, e: Entry, mode: MobilityMode, reason: 
   if (mode === 'host') {
     // network -> host: withdraw the home prefixes, de-register, advertise the local prefix.
     const withdrawn = advertised(e)
-    c.disarm(e, 'ra')
-    c.disarm(e, 'rs')
-    forwardingDown(c, e)
-    c.disarm(e, 'refresh')
-    c.disarm(e, 'expire')
+    stopTimersAndForwarding(c, e)
     cancelPbu(c, e)
     if (e.lmaState && e.profile) startPbu(c, e, P_DEREG, HandoffIndicator.UNKNOWN)
     enterLocal(c, e, reason, withdrawn)
@@ -90,12 +85,7 @@ export function switchMode(c: MagContext, e: Entry, mode: MobilityMode, reason: 
     // route stays, so the MN keeps it until the HNP RA follows the PBA. If no binding comes of
     // it, stopService() still sends the router lifetime 0.
     const withdrawn = advertised(e)
-    c.disarm(e, 'ra')
-    c.disarm(e, 'rs')
-    e.rsTo = null
-    forwardingDown(c, e)
-    c.disarm(e, 'refresh')
-    c.disarm(e, 'expire')
+    stopTimersAndForwarding(c, e)
     releaseLocal(c, e)
     sendRa(c, e, ALL_NODES, withdrawn, false)
   } else {

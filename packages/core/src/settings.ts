@@ -4,9 +4,11 @@
  */
 import { canonicalIp6, formatIp6, isAllZero, parseIp6, parseMac } from '@pmip6/wire'
 import { DEFAULT_ACCESS_MTU, DEFAULT_BINDING_LIFETIME_S, DEFAULT_CUR_HOP_LIMIT, DEFAULT_HEARTBEAT_INTERVAL_S, DEFAULT_LOCAL_PREFIX_LIFETIME_S, DEFAULT_MAX_RTR_ADV_INTERVAL_MS, DEFAULT_MIN_RTR_ADV_INTERVAL_MS, DEFAULT_MISSING_HEARTBEATS_ALLOWED, DEFAULT_REFRESH_FRACTION, DEFAULT_ROUTER_LIFETIME_S, DEFAULT_TUNNEL_MTU, MAX_ROUTER_LIFETIME_S, MIN_DELAY_BETWEEN_RAS_MS } from './constants'
-import { DEFAULT_MAX_PBUS_IN_FLIGHT } from './entry'
 import { canonicalPrefix } from './profiles'
 import type { LinkConfig, MagCoreConfig } from './types'
+
+/** MagCoreConfig.maxPbusInFlight when unset (inflight.ts). */
+const DEFAULT_MAX_PBUS_IN_FLIGHT = 256
 
 export interface Settings {
   readonly timestampBased: boolean
@@ -35,7 +37,7 @@ export interface Settings {
   readonly lmaHeartbeat: ReadonlyMap<string, { readonly intervalMs?: number; readonly missingAllowed?: number }>
 }
 
-export function positiveInt(v: number | undefined, dflt: number, name: string): number {
+function positiveInt(v: number | undefined, dflt: number, name: string): number {
   if (v === undefined) return dflt
   if (!Number.isInteger(v) || v < 0) throw new RangeError(`MagCoreConfig.${name} must be a non-negative integer, got ${v}`)
   return v
