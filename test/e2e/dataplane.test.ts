@@ -2,7 +2,7 @@
 // keeps its address and flows across a handoff, an MN without a binding sends nothing through
 // the MAG, and a Scenario B MN is routed natively. Every claim is checked on the wire by tshark.
 import { spawn } from 'node:child_process'
-import { Capture, describeLab, labName, mag, magJson, nsRun, sleep, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, LAB_UP_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, nsRun, sleep, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labUp } from './lab-harness'
 
 const LAB = labName('e5d')
 const NS = {
@@ -76,9 +76,7 @@ describeLab('data plane in the netns lab', () => {
   const captures: Capture[] = []
 
   beforeAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-    const up = mag(['lab', 'up', '--name', LAB, '--mns', '2'], LAB_UP_TIMEOUT_MS)
-    if (up.code !== 0) throw new Error(`mag lab up: ${up.err}`)
+    labUp(LAB, ['--mns', '2'])
   }, LAB_HOOK_TIMEOUT_MS)
 
   afterAll(() => {

@@ -7,13 +7,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { formatIp6, parseIp6 } from '@pmip6/wire'
+import { MAG_JS, ROOT, waitFor } from './lab-harness'
 
 // Everything goes through the built `mag` CLI and lab module in child processes, as a user
 // would run them (importing @pmip6/agent under jest would load every driver too).
-const ROOT = resolve(__dirname, '../..')
-const MAG_JS = join(ROOT, 'packages/cli/bin/mag.js')
 const LAB_JS = join(ROOT, 'packages/cli/dist/lab/lab.js')
 const LAB = `dh${process.pid % 100000}`.slice(0, 12)
 const NS = { lma: `${LAB}-lma`, mn: (i: number) => `${LAB}-mn${i}` }
@@ -29,23 +28,6 @@ const in64 = (addr: string, prefix: string): boolean => parseIp6(addr).subarray(
 // Absolute paths: /usr/sbin need not be on a CI runner's PATH.
 const KEA = '/usr/sbin/kea-dhcp6'
 const DHCLIENT = existsSync('/sbin/dhclient') ? '/sbin/dhclient' : '/usr/sbin/dhclient'
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-async function waitFor<T>(what: string, fn: () => T | null | false | Promise<T | null | false>, timeoutMs: number, everyMs = 100): Promise<T> {
-  const until = Date.now() + timeoutMs
-  let last: unknown = null
-  for (;;) {
-    try {
-      const v = await fn()
-      if (v !== null && v !== false) return v
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`)
-    await sleep(everyMs)
-  }
-}
 
 function prereqs(): string | null {
   if (process.getuid?.() !== 0) return 'needs root (ip netns, raw sockets, UDP 547)'

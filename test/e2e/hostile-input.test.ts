@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
 import { connect } from 'node:net'
-import { Capture, describeLab, labName, mag, magJson, RAW_SEND, waitFor, LAB_HOOK_TIMEOUT_MS, LAB_UP_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, RAW_SEND, waitFor, LAB_HOOK_TIMEOUT_MS, labUp } from './lab-harness'
 
 const LAB = labName('e9h')
 const MAG1 = '2001:db8:ffff::1'
@@ -56,9 +56,7 @@ describeLab('hostile input to the MAG daemon', () => {
   jest.setTimeout(240_000) // tshark alone takes 10+ s to start on a loaded machine
 
   beforeAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-    const up = mag(['lab', 'up', '--name', LAB, '--mns', '1'], LAB_UP_TIMEOUT_MS)
-    if (up.code !== 0) throw new Error(`mag lab up: ${up.err}`)
+    labUp(LAB, ['--mns', '1'])
     const a = mag(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'attach', '--mn', MN, '--link', 'mn1', '--mac', '02:00:00:00:01:01'])
     if (a.code !== 0) throw new Error(`attach: ${a.err}`)
   }, LAB_HOOK_TIMEOUT_MS)

@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describeLab, labName, mag, MAG_JS, waitFor } from './lab-harness'
+import { describeLab, labName, mag, MAG_JS, waitFor, LAB_UP_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e9c')
 const DIR = mkdtempSync(join(tmpdir(), 'mag-e2e-capture-'))
@@ -50,7 +50,7 @@ describeLab('lab captures and ladders', () => {
   }, 60_000)
 
   test('mag trace --lab draws a registration live', async () => {
-    expect(mag(['lab', 'up', '--name', LAB, '--mns', '1']).code).toBe(0)
+    expect(mag(['lab', 'up', '--name', LAB, '--mns', '1'], LAB_UP_TIMEOUT_MS).code).toBe(0)
     const child = spawn(process.execPath, [MAG_JS, 'trace', '--lab', '--name', LAB], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''

@@ -32,9 +32,26 @@ export function labPrereqs(): string | null {
   return null
 }
 
+/**
+ * What a suite beyond the lab needs: each tool on PATH (with the Debian packages that bring them,
+ * for the message) and each built file; null when all are there.
+ */
+export function toolPrereqs(tools: readonly string[], apt: string, built: readonly string[] = []): string | null {
+  const lab = labPrereqs()
+  if (lab !== null) return lab
+  for (const tool of tools) if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) return `${tool} is missing (apt-get install ${apt})`
+  for (const f of built) {
+    try {
+      readFileSync(join(ROOT, f))
+    } catch {
+      return `the project is not built (${f}): npm ci && npm run build`
+    }
+  }
+  return null
+}
+
 /** `describe`, or a loud failure (CI=true) / a loud skip (elsewhere) when the lab cannot run. */
-export function describeLab(title: string, body: () => void): void {
-  const why = labPrereqs()
+export function describeLab(title: string, body: () => void, why: string | null = labPrereqs()): void {
   if (why === null) {
     describe(title, body)
     return
@@ -77,6 +94,16 @@ export const LAB_UP_TIMEOUT_MS = 240_000
 /** For a beforeAll that brings a lab up. */
 export const LAB_HOOK_TIMEOUT_MS = LAB_UP_TIMEOUT_MS + 30_000
 export const TSHARK_START_TIMEOUT_MS = 60_000
+
+/**
+ * Brings up lab `name` for a suite (`beforeAll(() => labUp(LAB, ['--mns', '1']), LAB_HOOK_TIMEOUT_MS)`):
+ * a crashed earlier run's lab of that name goes first; returns only once every daemon is ready.
+ */
+export function labUp(name: string, args: readonly string[] = []): void {
+  mag(['lab', 'down', '--name', name])
+  const up = mag(['lab', 'up', '--name', name, ...args], LAB_UP_TIMEOUT_MS)
+  if (up.code !== 0) throw new Error(`mag lab up: ${up.err}`)
+}
 
 /**
  * Polls `fn` until it returns a value that is not null/false, or fails after `timeoutMs`. The

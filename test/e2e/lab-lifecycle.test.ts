@@ -3,7 +3,7 @@
 // `mag lab down` removes everything, also after the daemons crashed and the state file is gone.
 import { spawnSync } from 'node:child_process'
 import { existsSync, rmSync, statSync } from 'node:fs'
-import { Capture, describeLab, labName, mag, magJson, waitFor, LAB_HOOK_TIMEOUT_MS, LAB_UP_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, waitFor, LAB_HOOK_TIMEOUT_MS, labUp } from './lab-harness'
 
 const LAB = labName('e4l')
 const netnsOfLab = (): string[] =>
@@ -37,9 +37,7 @@ describeLab('netns lab lifecycle', () => {
   jest.setTimeout(240_000) // tshark alone takes 10+ s to start on a loaded machine
 
   beforeAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-    const up = mag(['lab', 'up', '--name', LAB, '--mns', '2'], LAB_UP_TIMEOUT_MS)
-    if (up.code !== 0) throw new Error(`mag lab up: ${up.err}`)
+    labUp(LAB, ['--mns', '2'])
   }, LAB_HOOK_TIMEOUT_MS)
 
   afterAll(() => {

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { join } from 'node:path'
-import { describeLab, labName, mag, magJson, ROOT, waitFor } from './lab-harness'
+import { describeLab, labName, mag, magJson, ROOT, waitFor, LAB_UP_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e9m')
 const PORT = 19_000 + (process.pid % 1000)
@@ -58,7 +58,7 @@ describeLab('lab metrics with Prometheus', () => {
   })
 
   test('Prometheus scrapes both MAGs; a registration shows in the RFC 6475 families; down stops it', async () => {
-    const up = mag(['lab', 'up', '--name', LAB, '--mns', '1', '--metrics', String(PORT)], 150_000)
+    const up = mag(['lab', 'up', '--name', LAB, '--mns', '1', '--metrics', String(PORT)], LAB_UP_TIMEOUT_MS)
     expect(up.err).not.toMatch(/Error/)
     expect(up.code).toBe(0)
     expect(up.out).toContain(`http://127.0.0.1:${PORT}`)

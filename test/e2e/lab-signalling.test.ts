@@ -4,7 +4,7 @@
 // afterAll whatever happened.
 import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { Capture, describeLab, labName, mag, magJson, nsRun, RAW_SEND, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, LAB_UP_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, nsRun, RAW_SEND, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labUp } from './lab-harness'
 
 const LAB = labName('e4s')
 const NS = {
@@ -90,9 +90,7 @@ describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
   const captures: Capture[] = []
 
   beforeAll(async () => {
-    mag(['lab', 'down', '--name', LAB])
-    const up = mag(['lab', 'up', '--name', LAB, '--mns', '4', '--log-level', 'debug'], LAB_UP_TIMEOUT_MS)
-    if (up.code !== 0) throw new Error(`mag lab up: ${up.err}`)
+    labUp(LAB, ['--mns', '4', '--log-level', 'debug'])
   }, LAB_HOOK_TIMEOUT_MS)
 
   afterEach(() => {

@@ -6,7 +6,7 @@
 // burst is answered only as far as the RFC 4443 §2.4 token bucket allows. The packets are
 // built in Python from raw bytes (fixtures/forge-mh.py).
 import { spawnSync } from 'node:child_process'
-import { Capture, describeLab, labName, mag, magJson, waitFor, type Packet } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, waitFor, type Packet, labUp, LAB_HOOK_TIMEOUT_MS } from './lab-harness'
 import { ERROR_BUCKET_SIZE, ERROR_RATE_PER_S } from '../../packages/agent/src/ingress'
 import { join } from 'node:path'
 
@@ -45,13 +45,11 @@ const risen = (before: Record<string, number>, key: string, by: number) =>
 const fromMag = (ps: Packet[]) => ps.filter((p) => p.v('ipv6.src') === MAG1)
 
 describeLab('issue 17 item 4: RFC 6275 §9.2 Binding Error and Parameter Problem', () => {
-  jest.setTimeout(120_000)
+  jest.setTimeout(300_000) // tshark alone takes 10+ s to start on a loaded machine
 
   beforeAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-    const up = mag(['lab', 'up', '--name', LAB, '--mns', '1'], 90_000)
-    if (up.code !== 0) throw new Error(`mag lab up: ${up.err}`)
-  }, 120_000)
+    labUp(LAB, ['--mns', '1'])
+  }, LAB_HOOK_TIMEOUT_MS)
 
   afterAll(() => {
     mag(['lab', 'down', '--name', LAB])

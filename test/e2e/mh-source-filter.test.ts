@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describeLab, labName, mag, magJson, nsRun, waitFor } from './lab-harness'
+import { describeLab, labName, mag, magJson, nsRun, waitFor, labUp, LAB_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e17f')
 const NS = { mag1: `${LAB}-mag1`, mn1: `${LAB}-mn1`, cn: `${LAB}-cn` }
@@ -110,10 +110,8 @@ describeLab('issue 17 item 1: the MAG takes Mobility Headers only from the trans
   jest.setTimeout(240_000)
 
   beforeAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-    const up = mag(['lab', 'up', '--name', LAB, '--mns', '1'], 90_000)
-    if (up.code !== 0) throw new Error(`mag lab up: ${up.err}`)
-  }, 120_000)
+    labUp(LAB, ['--mns', '1'])
+  }, LAB_HOOK_TIMEOUT_MS)
 
   afterAll(() => {
     mag(['lab', 'down', '--name', LAB])

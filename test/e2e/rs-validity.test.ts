@@ -9,7 +9,7 @@
 // beyond the barrier's.
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { Capture, describeLab, labName, mag, magJson, waitFor } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, waitFor, labUp, LAB_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e17r')
 const NS = { mag1: `${LAB}-mag1`, mn1: `${LAB}-mn1` }
@@ -41,13 +41,11 @@ describeLab('issue 17 item 5: RFC 4861 §6.1.1 invalid Router Solicitations are 
   jest.setTimeout(150_000)
 
   beforeAll(async () => {
-    mag(['lab', 'down', '--name', LAB])
-    const up = mag(['lab', 'up', '--name', LAB, '--mns', '1'], 90_000)
-    if (up.code !== 0) throw new Error(`mag lab up: ${up.err}`)
+    labUp(LAB, ['--mns', '1'])
     const a = mag(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'attach', '--mn', MN, '--link', 'mn1', '--mac', MN_MAC, '--att', 'wifi'])
     if (a.code !== 0) throw new Error(`attach: ${a.err}`)
     await waitFor('mn1 registered', registered, 30_000)
-  }, 150_000)
+  }, LAB_HOOK_TIMEOUT_MS + 60_000)
 
   afterAll(() => {
     mag(['lab', 'down', '--name', LAB])
