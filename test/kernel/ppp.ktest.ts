@@ -94,10 +94,13 @@ beforeAll(async () => {
     startTimeoutMs: 120_000,
     lmaConfig: { timestampWindowMs: TIMESTAMP_WINDOW_MS },
     magConfig: {
-      drivers: { ppp: { socket: SOCK, stateFile: `${DIR}/ppp-sessions.json` } },
       // The lab's mock MN keeps its profile; the PPP MNs are named by ipparam.
       profiles: [{ mnId: 'mn1@example.com', lma: LMA, macs: ['02:00:00:00:01:01'] }, ...[1, 2].map((i) => ({ mnId: pmn(i), lma: LMA }))],
     },
+    // The pppd run in mag1's namespace: only mag1 has the ppp driver. (With it on both MAGs,
+    // whichever started last held the hooks' socket, and mag2 got mag1's sessions: the
+    // instability that kept this file out of CI. The driver now refuses a socket in use.)
+    magConfigs: { mag1: { drivers: { ppp: { socket: SOCK, stateFile: `${DIR}/ppp-sessions.json` } } } },
   })
   const inst = spawnSync(process.execPath, [MAG_JS, 'ppp', 'install-hooks', '--dir', '/etc/ppp', '--socket', SOCK, '--timeout-ms', '15000'], { encoding: 'utf8', timeout: 60_000 })
   if (inst.status !== 0) throw new Error(`mag ppp install-hooks: ${inst.stderr}`)
