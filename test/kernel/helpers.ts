@@ -237,6 +237,12 @@ export interface Packet {
  * dumpcap writing a pcap inside a namespace (tshark's own capture engine: it starts in a
  * fraction of tshark's time under UML); stop() has tshark dissect what it saw.
  */
+/**
+ * tshark's start-up (thousands of dissectors registered) is exec- and syscall-heavy: under UML on
+ * a busy 2-core host it took over 60 s. A deadline, not a timing.
+ */
+const TSHARK_TIMEOUT_MS = 300_000
+
 export class Capture {
   private readonly file: string
   private constructor(
@@ -276,7 +282,7 @@ export class Capture {
     } finally {
       rmSync(this.dir, { recursive: true, force: true })
     }
-    return dissect(pcap).map((fields) => ({ fields, v: (n: string) => values(fields, n)[0], all: (n: string) => values(fields, n) }))
+    return dissect(pcap, TSHARK_TIMEOUT_MS).map((fields) => ({ fields, v: (n: string) => values(fields, n)[0], all: (n: string) => values(fields, n) }))
   }
 
   kill(): void {

@@ -80,7 +80,7 @@ for _ in range(3): sk.sendto(inner, (sys.argv[4], 0))
   if (r.status !== 0) throw new Error(`raw send from the LMA failed: ${r.stderr}`)
 }
 
-jest.setTimeout(180_000)
+jest.setTimeout(600_000)
 /**
  * The lab LMA's TimestampValidityWindow (RFC 5213 §9.1, default 300 ms) covers clock skew and
  * transit. MAG and LMA share the VM's clock here, but a PBU can wait well over 300 ms for a

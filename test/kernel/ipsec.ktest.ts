@@ -27,7 +27,7 @@ const LIFETIME_S = 12
 /** Dead peer detection interval written by `mag ipsec-config --dpd-delay` (default 30 s). */
 const DPD_DELAY_S = 3
 
-jest.setTimeout(300_000)
+jest.setTimeout(600_000)
 
 interface Swan {
   readonly ns: string
