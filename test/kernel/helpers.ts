@@ -282,7 +282,15 @@ export class Capture {
     } finally {
       rmSync(this.dir, { recursive: true, force: true })
     }
-    return dissect(pcap, TSHARK_TIMEOUT_MS).map((fields) => ({ fields, v: (n: string) => values(fields, n)[0], all: (n: string) => values(fields, n) }))
+    let fields: ReturnType<typeof dissect>
+    try {
+      fields = dissect(pcap, TSHARK_TIMEOUT_MS)
+    } catch (e) {
+      // A plain error: spawnSync's carries a circular 'error' property, and jest's --json
+      // writer then failed on it, losing the tier's whole result file.
+      throw new Error(`tshark: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    return fields.map((f) => ({ fields: f, v: (n: string) => values(f, n)[0], all: (n: string) => values(f, n) }))
   }
 
   kill(): void {
