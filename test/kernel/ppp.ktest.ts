@@ -182,10 +182,8 @@ function stopPppoeServer(): void {
 test('PPPoE (RFC 2516): pppd with its rp-pppoe plugin on the MN, pppoe-server on the MAG, PAP names the MN (PEERNAME) -> PBU -> RA over the session -> address -> ping; the MN hangs up -> de-registration', async () => {
   const ns = mnNs(PPPOE_MN)
   mnHost(PPPOE_MN)
-  ip(['link', 'add', 'ktp-pe0', 'type', 'veth', 'peer', 'name', 'ktp-pe1'])
-  ip(['link', 'set', 'ktp-pe0', 'netns', MAG_NS, 'name', 'pe0'])
-  ip(['link', 'set', 'ktp-pe1', 'netns', ns, 'name', 'eth0'])
-  ip(['-n', MAG_NS, 'link', 'set', 'pe0', 'up'])
+  // The veth made straight inside the two namespaces: two execs, not five (each costs 0.2-0.5 s here).
+  ip(['link', 'add', 'pe0', 'netns', MAG_NS, 'up', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
   ip(['-n', ns, 'link', 'set', 'eth0', 'up'])
   // The MAG's side: PAP against /etc/ppp/pap-secrets (this VM's overlay, not the host's), IPv6CP only.
   appendFileSync('/etc/ppp/pap-secrets', `"${pmn(PPPOE_MN)}" * "${PPPOE_SECRET}" *\n`)
