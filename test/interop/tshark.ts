@@ -19,13 +19,13 @@ function unescapeXml(s: string): string {
   return s.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&apos;/g, "'").replace(/&amp;/g, '&')
 }
 
-/** Dissects `pcap` and returns the fields of each packet, in order. */
-export function dissect(pcap: Buffer): Field[][] {
+/** Dissects `pcap` and returns the fields of each packet, in order (tshark bounded by `timeoutMs`). */
+export function dissect(pcap: Buffer, timeoutMs = 60_000): Field[][] {
   const dir = mkdtempSync(join(tmpdir(), 'mag-tshark-'))
   try {
     const file = join(dir, 'in.pcap')
     writeFileSync(file, pcap)
-    const xml = execFileSync('tshark', ['-n', '-r', file, '-T', 'pdml'], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 })
+    const xml = execFileSync('tshark', ['-n', '-r', file, '-T', 'pdml'], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 })
     return xml.split('<packet>').slice(1).map((pkt) => {
       const out: Field[] = []
       const tag = /<(?:field|proto)\s[^>]*>/g

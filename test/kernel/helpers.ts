@@ -237,6 +237,12 @@ export interface Packet {
  * dumpcap writing a pcap inside a namespace (tshark's own capture engine: it starts in a
  * fraction of tshark's time under UML); stop() has tshark dissect what it saw.
  */
+/**
+ * tshark's start-up (thousands of dissectors registered) is exec- and syscall-heavy: under UML on
+ * a busy 2-core host it took over 60 s. A deadline, not a timing.
+ */
+const TSHARK_TIMEOUT_MS = 300_000
+
 export class Capture {
   private readonly file: string
   private constructor(
@@ -248,7 +254,7 @@ export class Capture {
 
   static async start(ns: string, iface: string, filter: string): Promise<Capture> {
     const dir = mkdtempSync(join(tmpdir(), 'kt-cap-'))
-    const child = spawn('ip', ['netns', 'exec', ns, 'dumpcap', '-q', '-i', iface, '-f', filter, '-w', join(dir, 'cap.pcap')], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn('ip', ['netns', 'exec', ns, 'dumpcap', '-q', '-P', '-i', iface, '-f', filter, '-w', join(dir, 'cap.pcap')], { stdio: ['ignore', 'ignore', 'pipe'] })
     const cap = new Capture(child, dir)
     captures.add(cap)
     let err = ''
@@ -261,8 +267,29 @@ export class Capture {
     return cap
   }
 
-  /** Stops the capture (bounded) and returns every packet, dissected by tshark. */
-  async stop(): Promise<Packet[]> {
+  /**
+   * Stops the capture (bounded) and returns the outer IPv6 Next Header of each Ethernet frame,
+   * read from the pcap itself: enough to tell ESP (50) from plaintext MH (135) without paying
+   * for a tshark start-up under UML.
+   */
+  async stopNextHeaders(): Promise<number[]> {
+    const pcap = await this.halt()
+    const out: number[] = []
+    if (pcap.length < 24) return out
+    const le = pcap.readUInt32LE(0) === 0xa1b2c3d4
+    const u32 = (o: number) => (le ? pcap.readUInt32LE(o) : pcap.readUInt32BE(o))
+    if (u32(20) !== 1) throw new Error(`capture link type ${u32(20)}, expected Ethernet`)
+    for (let o = 24; o + 16 <= pcap.length; ) {
+      const len = u32(o + 8)
+      const frame = pcap.subarray(o + 16, o + 16 + len)
+      if (frame.length >= 14 + 40 && frame.readUInt16BE(12) === 0x86dd) out.push(frame[14 + 6]!)
+      o += 16 + len
+    }
+    return out
+  }
+
+  /** Stops dumpcap (bounded) and returns what it wrote. */
+  private async halt(): Promise<Buffer> {
     captures.delete(this)
     const exited = new Promise<void>((r) => (this.child.exitCode !== null ? r() : this.child.once('exit', () => r())))
     this.child.kill('SIGINT')
@@ -270,13 +297,25 @@ export class Capture {
     await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 10_000)))])
     clearTimeout(timer)
     if (this.child.exitCode === null) this.child.kill('SIGKILL')
-    let pcap: Buffer
     try {
-      pcap = readFileSync(this.file)
+      return readFileSync(this.file)
     } finally {
       rmSync(this.dir, { recursive: true, force: true })
     }
-    return dissect(pcap).map((fields) => ({ fields, v: (n: string) => values(fields, n)[0], all: (n: string) => values(fields, n) }))
+  }
+
+  /** Stops the capture (bounded) and returns every packet, dissected by tshark. */
+  async stop(): Promise<Packet[]> {
+    const pcap = await this.halt()
+    let fields: ReturnType<typeof dissect>
+    try {
+      fields = dissect(pcap, TSHARK_TIMEOUT_MS)
+    } catch (e) {
+      // A plain error: spawnSync's carries a circular 'error' property, and jest's --json
+      // writer then failed on it, losing the tier's whole result file.
+      throw new Error(`tshark: ${e instanceof Error ? e.message : String(e)}`)
+    }
+    return fields.map((f) => ({ fields: f, v: (n: string) => values(f, n)[0], all: (n: string) => values(f, n) }))
   }
 
   kill(): void {

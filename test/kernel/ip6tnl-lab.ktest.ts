@@ -80,7 +80,7 @@ for _ in range(3): sk.sendto(inner, (sys.argv[4], 0))
   if (r.status !== 0) throw new Error(`raw send from the LMA failed: ${r.stderr}`)
 }
 
-jest.setTimeout(180_000)
+jest.setTimeout(600_000)
 /**
  * The lab LMA's TimestampValidityWindow (RFC 5213 §9.1, default 300 ms) covers clock skew and
  * transit. MAG and LMA share the VM's clock here, but a PBU can wait well over 300 ms for a
@@ -155,6 +155,44 @@ test('§6.10.5 a decapsulated packet for a destination with no access route is d
   expect(snmp6(NS.cn)['Icmp6InEchos']).toBe(cnEchos)
   const rules = ipJson<{ priority: number; iif?: string; action?: string }>(['-n', NS.mag1, '-6', '-j', 'rule']).filter((x) => x.iif === 'pmip6t0')
   expect(rules).toEqual([expect.objectContaining({ priority: 1002 }), expect.objectContaining({ priority: 1004, action: 'blackhole' })])
+})
+
+/**
+ * Sends from the LMA's namespace an ICMPv6 Packet Too Big (RFC 4443 §3.2) to MAG1 about a
+ * packet MAG1 sent to the LMA (its first 40 bytes: the invoking IPv6 header), as a router on
+ * the path would. The kernel fills in the ICMPv6 checksum of a raw ICMPv6 socket.
+ */
+function injectPtb(mtu: number): void {
+  const py = `
+import socket, struct, sys
+def a(x): return socket.inet_pton(socket.AF_INET6, x)
+inner = struct.pack('!IHBB', 0x60000000, 1400, 41, 64) + a(sys.argv[2]) + a(sys.argv[3]) + bytes(64)
+sk = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+sk.sendto(struct.pack('!BBHI', 2, 0, 0, int(sys.argv[1])) + inner, (sys.argv[2], 0))
+`
+  const r = spawnSync('ip', ['netns', 'exec', NS.lma, 'python3', '-c', py, String(mtu), MAG1, LMA], { encoding: 'utf8', timeout: 30_000 })
+  if (r.status !== 0) throw new Error(`Packet Too Big from the LMA failed: ${r.stderr}`)
+}
+const tunnelMtu = (ns: string) => tunnels(ns)[0]?.mtu
+const counters = async (node: Mag) => (await ctl<{ counters: Record<string, number> }>(node, { cmd: 'status' })).counters
+
+test('§6.9.5 the tunnel device MTU follows the path MTU: the uplink MTU lowered (RTM_NEWLINK), then a Packet Too Big from the path about our tunnelled packets to the LMA', async () => {
+  expect(tunnelMtu(NS.mag1)).toBe(1460)
+  nsExec(NS.mag1, ['ip', 'link', 'set', 'up0', 'mtu', '1400'])
+  // Path MTU 1400 minus the 40-byte outer header (RFC 2473 §6.7).
+  await waitFor('pmip6t0 to follow the uplink MTU', () => tunnelMtu(NS.mag1) === 1360, 30_000, 200)
+  const before = await counters('mag1')
+  injectPtb(1340)
+  await waitFor('pmip6t0 to follow the Packet Too Big', () => tunnelMtu(NS.mag1) === 1300, 30_000, 200)
+  expect((await counters('mag1'))['icmp.ptb.accepted']).toBe((before['icmp.ptb.accepted'] ?? 0) + 1)
+  // Raising the uplink again does not undo what the path reported (RFC 8201 §4: kept for a while).
+  nsExec(NS.mag1, ['ip', 'link', 'set', 'up0', 'mtu', '1500'])
+  await waitFor('the uplink change to be seen', async () => (await counters('mag1'))['pmtu.uplink-change']! >= (before['pmtu.uplink-change'] ?? 0) + 1, 30_000, 200)
+  expect(tunnelMtu(NS.mag1)).toBe(1300)
+  // Traffic still flows through the lowered tunnel.
+  await reachable(NS.mn(2), CN)
+  // mag2's tunnel (made later) is not touched by mag1's path.
+  expect(tunnels(NS.mag2)).toEqual([])
 })
 
 async function move(i: number, from: Mag, to: Mag): Promise<void> {

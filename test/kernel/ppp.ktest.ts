@@ -5,7 +5,7 @@
 // plain host: its address comes from our RA's home network prefix and the interface identifier
 // IPv6CP negotiated (RFC 5072 §4.1, RFC 4862).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { controlRequest } from '@pmip6/agent'
 import { labDown, labRestart, labUp, readState } from '../../packages/cli/src/lab/lab'
 import { ip, nsExec, saveArtifacts, waitFor } from './helpers'
@@ -31,7 +31,7 @@ interface Binding {
   prefixes: string[]
 }
 
-jest.setTimeout(240_000)
+jest.setTimeout(600_000)
 
 const pppds = new Map<number, ChildProcess>()
 const sock = () => readState(LAB).sockets['mag1']!
@@ -94,10 +94,13 @@ beforeAll(async () => {
     startTimeoutMs: 120_000,
     lmaConfig: { timestampWindowMs: TIMESTAMP_WINDOW_MS },
     magConfig: {
-      drivers: { ppp: { socket: SOCK, stateFile: `${DIR}/ppp-sessions.json` } },
       // The lab's mock MN keeps its profile; the PPP MNs are named by ipparam.
-      profiles: [{ mnId: 'mn1@example.com', lma: LMA, macs: ['02:00:00:00:01:01'] }, ...[1, 2].map((i) => ({ mnId: pmn(i), lma: LMA }))],
+      profiles: [{ mnId: 'mn1@example.com', lma: LMA, macs: ['02:00:00:00:01:01'] }, ...[1, 2, 3].map((i) => ({ mnId: pmn(i), lma: LMA }))],
     },
+    // The pppd run in mag1's namespace: only mag1 has the ppp driver. (With it on both MAGs,
+    // whichever started last held the hooks' socket, and mag2 got mag1's sessions: the
+    // instability that kept this file out of CI. The driver now refuses a socket in use.)
+    magConfigs: { mag1: { drivers: { ppp: { socket: SOCK, stateFile: `${DIR}/ppp-sessions.json` } } } },
   })
   const inst = spawnSync(process.execPath, [MAG_JS, 'ppp', 'install-hooks', '--dir', '/etc/ppp', '--socket', SOCK, '--timeout-ms', '15000'], { encoding: 'utf8', timeout: 60_000 })
   if (inst.status !== 0) throw new Error(`mag ppp install-hooks: ${inst.stderr}`)
@@ -107,6 +110,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const p of pppds.values()) if (p.exitCode === null) p.kill('SIGKILL')
+  stopPppoeServer()
   saveArtifacts('ppp', DIR)
   await labDown(LAB, { quiet: true })
 })
@@ -159,4 +163,49 @@ test("the MAG's pppd killed (-9: no ipv6-down runs) -> the interface goes -> de-
   await gone(2)
   expect((await registered(1)).link).toBe('ppp0')
   signalNs(mnNs(2), 'SIGKILL')
+})
+
+// ------------------------------------------------------------------ PPPoE (RFC 2516)
+
+const PPPOE_MN = 3
+const PPPOE_SECRET = 'pmn3-kernel-tier'
+const PPPOE_PID = `${DIR}/pppoe-server.pid`
+/** rp-pppoe's pppoe-server forks into the background: it is stopped through its pid file. */
+function stopPppoeServer(): void {
+  try {
+    process.kill(Number(readFileSync(PPPOE_PID, 'utf8').trim()), 'SIGTERM')
+  } catch {
+    // not running
+  }
+}
+
+test('PPPoE (RFC 2516): pppd with its rp-pppoe plugin on the MN, pppoe-server on the MAG, PAP names the MN (PEERNAME) -> PBU -> RA over the session -> address -> ping; the MN hangs up -> de-registration', async () => {
+  const ns = mnNs(PPPOE_MN)
+  mnHost(PPPOE_MN)
+  // The veth made straight inside the two namespaces: two execs, not five (each costs 0.2-0.5 s here).
+  ip(['link', 'add', 'pe0', 'netns', MAG_NS, 'up', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
+  ip(['-n', ns, 'link', 'set', 'eth0', 'up'])
+  // The MAG's side: PAP against /etc/ppp/pap-secrets (this VM's overlay, not the host's), IPv6CP only.
+  appendFileSync('/etc/ppp/pap-secrets', `"${pmn(PPPOE_MN)}" * "${PPPOE_SECRET}" *\n`)
+  const opts = `${DIR}/pppoe-server-options`
+  writeFileSync(opts, `require-pap\nnoip\n+ipv6\nipv6 ::1,${mnIid(PPPOE_MN)}\nnodefaultroute\nnoccp\nnovj\nnopcomp\nnoaccomp\nlcp-echo-interval 0\nlinkname pppoe${PPPOE_MN}\n`)
+  const srv = nsExec(MAG_NS, ['pppoe-server', '-I', 'pe0', '-N', '1', '-O', opts, '-X', PPPOE_PID])
+  if (srv.code !== 0) throw new Error(`pppoe-server: ${srv.err}`)
+  // The MN's side: its own /etc/ppp (ip netns exec binds /etc/netns/<ns>/ppp) holds its secret.
+  writeFileSync(`/etc/netns/${ns}/ppp/pap-secrets`, `"${pmn(PPPOE_MN)}" * "${PPPOE_SECRET}"\n`)
+  const args = ['netns', 'exec', ns, 'pppd', 'nodetach', 'plugin', 'rp-pppoe.so', 'eth0', 'user', pmn(PPPOE_MN), 'noauth', 'noip', '+ipv6', 'ipv6', `${mnIid(PPPOE_MN)},::1`, 'nodefaultroute', 'noccp', 'novj', 'lcp-echo-interval', '0', 'logfd', '2']
+  const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', (d: string) => (err = (err + d).slice(-4000)))
+  child.on('exit', () => writeFileSync(`${DIR}/pppd-pppoe.log`, err))
+  pppds.set(PPPOE_MN, child)
+  const b = await registered(PPPOE_MN)
+  expect(b.link).toMatch(/^ppp\d+$/)
+  const addr = await waitFor('the PPPoE MN address from its HNP', () => mnAddress(PPPOE_MN, b.prefixes[0]!), 60_000, 250)
+  expect(addr).toBe(b.prefixes[0]!.replace(/::\/64$/, mnIid(PPPOE_MN)))
+  await pingCn(PPPOE_MN)
+  // The MN hangs up (LCP Terminate, then PADT): the MAG's pppd runs ipv6-down.
+  child.kill('SIGTERM')
+  await gone(PPPOE_MN)
 })

@@ -16,7 +16,7 @@
  */
 import { execFile, spawn } from 'node:child_process'
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type Server, type Socket } from 'node:net'
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import { FactEmitter, type AccessDriver, type AttachedFact, type DriverFactory, type Logger, type PresenceQuery } from '@pmip6/driver-api'
 import { HookMessageError, parseHookMessage, sessionMnId, type IdentitySource, type PppSession } from './session'
@@ -124,6 +124,21 @@ export function monitorLinks(onDeleted: (ifname: string) => void, log: Logger): 
     stopped = true
     child?.kill()
   }
+}
+
+/** Whether something accepts connections on the unix socket `path` now (bounded). */
+export function socketAnswers(path: string, timeoutMs = 2_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path)
+    const done = (v: boolean) => {
+      clearTimeout(t)
+      c.destroy()
+      resolve(v)
+    }
+    const t = setTimeout(() => done(false), timeoutMs)
+    c.once('connect', () => done(true))
+    c.once('error', () => done(false))
+  })
 }
 
 export const ppp: DriverFactory<PppInit> = (init, ctx): AccessDriver => {
@@ -271,6 +286,10 @@ export const ppp: DriverFactory<PppInit> = (init, ctx): AccessDriver => {
       for (const l of here) if (pattern.test(l.name) && !sessions.has(l.name)) log.warn('ppp interface without a known session; it registers on its next ipv6-up', { link: l.name })
       save()
       mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 })
+      // A socket file left by a crash is removed; one a live process answers on is another
+      // agent's (two MAGs configured with one path): taking it over would silently send that
+      // agent's sessions here, so refuse.
+      if (await socketAnswers(socketPath)) throw new PppDriverError(`drivers.ppp.socket ${socketPath}: another process is listening there (another agent with the same socket?)`)
       rmSync(socketPath, { force: true })
       const srv = createServer(onConnection)
       await new Promise<void>((resolve, reject) => {

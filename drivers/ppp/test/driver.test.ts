@@ -208,6 +208,33 @@ describe('ppp driver and hooks', () => {
     expect(JSON.parse(readFileSync(w.init.stateFile!, 'utf8')).sessions).toHaveProperty('ppp1')
   })
 
+  test('a second agent configured with the same socket refuses to start; a stale socket file of a crashed one is taken over', async () => {
+    const w = world()
+    cleanups.push(w.cleanup)
+    const d1 = w.make()
+    cleanups.push(() => d1.stop())
+    await d1.start()
+    const d2 = w.make()
+    await expect(d2.start()).rejects.toThrow(/drivers\.ppp\.socket .*another process is listening/)
+    // The first keeps its socket and its sessions.
+    await w.up(1)
+    expect(await d1.attached()).toEqual([{ type: 'attached', link: 'ppp1', att: 2, mnId: 'mn1@example.com' }])
+    // A socket file nobody answers on (the agent crashed): a new agent takes it.
+    await d1.stop()
+    const { spawn } = await import('node:child_process')
+    const crashed = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(w.init.socket)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'ignore'] })
+    await new Promise<void>((r) => crashed.stdout.once('data', () => r()))
+    const gone = new Promise<void>((r) => crashed.once('exit', () => r()))
+    crashed.kill('SIGKILL')
+    await gone
+    expect(existsSync(w.init.socket!)).toBe(true)
+    const d3 = w.make()
+    cleanups.push(() => d3.stop())
+    await d3.start()
+    await w.up(2)
+    expect((await d3.attached()).map((f) => f.link).sort()).toEqual(['ppp1', 'ppp2'])
+  })
+
   test('teardown sends SIGTERM to the pppd named by the pid file', async () => {
     const w = world()
     cleanups.push(w.cleanup)

@@ -27,12 +27,21 @@ const IPPROTO_MH = 135
  * come first with a value below it.
  */
 export const MH_POLICY_PRIORITY = 1000
+/**
+ * Dead peer detection interval. Without one, dpd_action never fires: after the peer's charon
+ * restarted (its SAs gone), this side kept sending MH into an SA nobody could decrypt until the
+ * SA's own rekey, tens of minutes. With it the stale IKE_SA is declared dead and the trap policy
+ * negotiates a fresh one on the next PBU (the MAG retransmits until then).
+ */
+export const DEFAULT_DPD_DELAY_S = 30
 
 export interface IpsecOptions {
   /** 'psk' generates a fresh pre-shared key per LMA; 'pubkey' expects certificates in swanctl's x509 folders. */
   readonly auth: 'psk' | 'pubkey'
   readonly espProposals: string
   readonly ikeProposals: string
+  /** Dead peer detection interval in seconds (default DEFAULT_DPD_DELAY_S). */
+  readonly dpdDelayS?: number
   /** For tests: a fixed key source. */
   readonly random?: (n: number) => Buffer
 }
@@ -77,6 +86,9 @@ function connection(local: string, remote: string, o: IpsecOptions): string {
     `    local_addrs = ${local}`,
     `    remote_addrs = ${remote}`,
     `    proposals = ${o.ikeProposals}`,
+    `    # Dead peer detection: a peer whose charon restarted is noticed, and the trap policy`,
+    `    # negotiates new SAs on the next PBU (dpd_action = trap below).`,
+    `    dpd_delay = ${o.dpdDelayS ?? DEFAULT_DPD_DELAY_S}s`,
     `    local {`,
     `      auth = ${auth}`,
     `      id = ${local}`,
@@ -109,7 +121,18 @@ export function ipsecConfig(cfg: AgentConfig, o: IpsecOptions): IpsecFiles {
   const rnd = o.random ?? randomBytes
   const keys = new Map(lmas.map((l) => [l, rnd(32).toString('base64')]))
   const header = (who: string) =>
-    [`# strongSwan swanctl.conf for ${who}, written by \`mag ipsec-config\`.`, `# RFC 5213 §4: MAG-LMA signalling protected by IPsec ESP (transport mode).`, `# Load with: swanctl --load-all`].join('\n')
+    [
+      `# strongSwan swanctl.conf for ${who}, written by \`mag ipsec-config\`.`,
+      `# RFC 5213 §4: MAG-LMA signalling protected by IPsec ESP (transport mode).`,
+      `# Load with: swanctl --load-all (or --file <this file>: credentials are read from the folders beside it).`,
+      ...(o.auth === 'pubkey'
+        ? [
+            `# Certificates: each end's own in x509/, its private key in private/ (or pkcs8/, ecdsa/, rsa/),`,
+            `# the CA that signed the peer's in x509ca/. Each certificate carries its end's address as a`,
+            `# subjectAltName (IP): the identities below are those addresses.`,
+          ]
+        : []),
+    ].join('\n')
   const mag = [
     header(`the MAG ${cfg.address}`),
     'connections {',
@@ -164,16 +187,19 @@ export function addConfigCommands(program: Command): void {
     .option('--auth <kind>', 'psk (a fresh key per LMA) or pubkey (certificates)', 'psk')
     .option('--esp <proposals>', 'ESP proposals', 'aes256gcm16-ecp384')
     .option('--ike <proposals>', 'IKE proposals', 'aes256gcm16-prfsha384-ecp384')
+    .option('--dpd-delay <seconds>', 'dead peer detection interval', String(DEFAULT_DPD_DELAY_S))
     .option('--out <prefix>', 'write <prefix>mag.conf and <prefix>lma-<address>.conf instead of printing')
-    .action((o: { config: string; auth: string; esp: string; ike: string; out?: string }) => {
+    .action((o: { config: string; auth: string; esp: string; ike: string; dpdDelay: string; out?: string }) => {
       if (o.auth !== 'psk' && o.auth !== 'pubkey') throw new CliError('--auth must be psk or pubkey')
+      const dpdDelayS = Number(o.dpdDelay)
+      if (!Number.isInteger(dpdDelayS) || dpdDelayS < 1 || dpdDelayS > 3600) throw new CliError(`--dpd-delay must be a whole number of seconds from 1 to 3600: ${o.dpdDelay}`)
       let cfg: AgentConfig
       try {
         cfg = loadConfig(o.config)
       } catch (e) {
         throw new CliError(e instanceof Error ? e.message : String(e))
       }
-      const files = ipsecConfig(cfg, { auth: o.auth, espProposals: o.esp, ikeProposals: o.ike })
+      const files = ipsecConfig(cfg, { auth: o.auth, espProposals: o.esp, ikeProposals: o.ike, dpdDelayS })
       if (o.out === undefined) {
         process.stdout.write(`# ---- MAG (${cfg.address}): /etc/swanctl/conf.d/pmip6.conf\n${files.mag}`)
         for (const [l, text] of Object.entries(files.lmas)) process.stdout.write(`\n# ---- LMA (${l}): /etc/swanctl/conf.d/pmip6.conf\n${text}`)

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { validateConfig } from '@pmip6/agent'
-import { ipsecConfig, MH_POLICY_PRIORITY } from '../src/config-commands'
+import { DEFAULT_DPD_DELAY_S, ipsecConfig, MH_POLICY_PRIORITY } from '../src/config-commands'
 
 const BIN = join(__dirname, '..', 'bin', 'mag.js')
 const run = (...a: string[]) => spawnSync(process.execPath, [BIN, ...a], { encoding: 'utf8', timeout: 30_000 })
@@ -87,6 +87,8 @@ describe('mag ipsec-config', () => {
         expect(c).toMatch(/remote_ts = \S+\/128\[135\]/)
       }
     }
+    // dpd_action needs a DPD interval, or it never fires (a restarted peer went unnoticed).
+    for (const text of [files.mag, ...Object.values(files.lmas)]) expect(text).toMatch(new RegExp(`^\\s*dpd_delay = ${DEFAULT_DPD_DELAY_S}s$`, 'm'))
     // Both directions: the MAG's selectors mirror the LMA's.
     expect(children(files.mag)[0]).toContain('local_ts = 2001:db8:ffff::1/128[135]')
     expect(children(files.mag)[0]).toContain('remote_ts = 2001:db8:ffff::2/128[135]')
@@ -102,5 +104,15 @@ describe('mag ipsec-config', () => {
     expect(r.status).toBe(0)
     expect(statSync(join(dir, 'mag.conf')).mode & 0o777).toBe(0o600)
     expect(readFileSync(join(dir, 'lma-2001_db8_ffff__2.conf'), 'utf8')).toContain('local_addrs = 2001:db8:ffff::2')
+  })
+
+  test('--dpd-delay sets the DPD interval; a bad value names the option and exits non-zero', () => {
+    writeFileSync(join(dir, 'good.yaml'), good)
+    const r = run('ipsec-config', '--config', join(dir, 'good.yaml'), '--dpd-delay', '5')
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/^\s*dpd_delay = 5s$/m)
+    const bad = run('ipsec-config', '--config', join(dir, 'good.yaml'), '--dpd-delay', '0')
+    expect(bad.status).not.toBe(0)
+    expect(bad.stderr).toMatch(/--dpd-delay/)
   })
 })

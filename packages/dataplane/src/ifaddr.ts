@@ -15,7 +15,13 @@ import { canonicalIp6, parseIp6 } from '@pmip6/wire'
 import { NetlinkError } from './rtnl'
 
 const AF_INET6 = 10
-const REQUEST_TIMEOUT_MS = 2000
+/**
+ * Bound on one netlink request. The kernel answers at once; what is slow is this process getting
+ * the CPU back: starved for a few seconds (a single-CPU VM on a busy host), it resumes with the
+ * reply queued and its timer already due, and Node runs due timers before polling sockets. 2 s
+ * failed the lab LMA's start that way in the real-kernel tier; 15 s still bounds a stuck call.
+ */
+const REQUEST_TIMEOUT_MS = 15_000
 /** RFC 4291 §2.5.6: link-local addresses are fe80::/64. */
 const LINK_LOCAL_PREFIX_LENGTH = 64
 /** linux/rtnetlink.h RT_SCOPE_LINK */

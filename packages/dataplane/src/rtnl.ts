@@ -29,7 +29,13 @@ const AF_INET6 = 10
 const NLM_F_REPLACE = 0x100
 /** linux/rtnetlink.h RTPROT_KERNEL: what the kernel's own rules carry. */
 const RTPROT_KERNEL = 2
-const REQUEST_TIMEOUT_MS = 2000
+/**
+ * Bound on one netlink request. The kernel answers at once; what is slow is this process getting
+ * the CPU back: starved for a few seconds (a single-CPU VM on a busy host), it resumes with the
+ * reply queued and its timer already due, and Node runs due timers before polling sockets. 2 s
+ * failed the lab LMA's start that way in the real-kernel tier; 15 s still bounds a stuck call.
+ */
+const REQUEST_TIMEOUT_MS = 15_000
 /** Waits before each retry of an add the kernel refused for want of memory for a moment. */
 const TRANSIENT_RETRIES_MS = [2, 20, 200]
 /** Receive queue for the ACKs and dumps (capped by net.core.rmem_max). */

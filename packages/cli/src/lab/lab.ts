@@ -29,6 +29,8 @@ export interface LabUpOptions {
   readonly mns: number
   /** Extra fields merged into each MAG's config (tests use it for timers, for instance). */
   readonly magConfig?: Record<string, unknown>
+  /** Extra fields for one MAG only, merged after magConfig (a driver only mag1 runs, say). */
+  readonly magConfigs?: Partial<Record<MagName, Record<string, unknown>>>
   readonly lmaConfig?: Record<string, unknown>
   /** Install forwarding state (tunnels, routes) on the LMA and the MAGs; default true. */
   readonly dataplane?: boolean
@@ -120,6 +122,16 @@ function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string,
     base[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof base[k] === 'object' ? { ...(base[k] as object), ...(v as object) } : v
   }
   return base
+}
+
+/** `b` over `a`, objects merged one level deep (as magConfig merges its extra fields). */
+function mergeConfig(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a }
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k]
+    out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof cur === 'object' && cur !== null && !Array.isArray(cur) ? { ...(cur as object), ...(v as object) } : v
+  }
+  return out
 }
 
 function lmaConfig(n: LabNames, extra: Record<string, unknown>, dataplane: boolean): Record<string, unknown> {
@@ -304,7 +316,8 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
     const sockets: Record<string, string> = { lma: join(n.stateDir, 'lma.sock') }
     for (const mag of MAGS) {
       const cfgPath = join(n.stateDir, `${mag}.json`)
-      writeFileSync(cfgPath, JSON.stringify(magConfig(n, mag, o.mns, o.magConfig ?? {}, level, dp, o.metrics), null, 2))
+      const extra = mergeConfig(o.magConfig ?? {}, o.magConfigs?.[mag] ?? {})
+      writeFileSync(cfgPath, JSON.stringify(magConfig(n, mag, o.mns, extra, level, dp, o.metrics), null, 2))
       const d = startDaemon(n, mag, n.mag[mag], ['run', '--config', cfgPath])
       pids[mag] = d.pid
       logs[mag] = d.log
