@@ -29,7 +29,8 @@ const AF_INET6 = 10
 const NLM_F_REPLACE = 0x100
 /** linux/rtnetlink.h RTPROT_KERNEL: what the kernel's own rules carry. */
 const RTPROT_KERNEL = 2
-const REQUEST_TIMEOUT_MS = 2000
+/** Typed requests and dumps; a starved process on a loaded machine reads answers late (issue 23). */
+const REQUEST_TIMEOUT_MS = 10_000
 /** Waits before each retry of an add the kernel refused for want of memory for a moment. */
 const TRANSIENT_RETRIES_MS = [2, 20, 200]
 /** Receive queue for the ACKs and dumps (capped by net.core.rmem_max). */
