@@ -121,6 +121,12 @@ async function main() {
   const lmaPid = lab.pids.lma
   const loads = {}
   const extra = {}
+  let phase = 'start'
+  /** Which phase a failure hit, and a line on stderr per phase (a long run shows where it is). */
+  const enter = (p) => {
+    phase = p
+    process.stderr.write(`scale: ${new Date().toISOString()} ${p} (load ${load()})\n`)
+  }
   try {
     await controlRequest(sock, { cmd: 'gc' }, 60_000)
     const before = await controlRequest(sock, { cmd: 'status' }, 60_000)
@@ -128,6 +134,7 @@ async function main() {
     await controlRequest(sock, { cmd: 'latency-reset' })
 
     // ---- attach storm
+    enter('attach storm')
     const cpu0 = { mag: cpuS(magPid), lma: cpuS(lmaPid) }
     const t0 = process.hrtime.bigint()
     const progress = { registered: [[0, 0]], forwarding: [[0, 0]], 'LMA forwarding': [[0, 0]] }
@@ -179,6 +186,7 @@ async function main() {
     const lmaStatus = await lmaStatusOf(lmaSock)
 
     // ---- memory
+    enter('memory')
     await controlRequest(sock, { cmd: 'gc' }, 120_000)
     const withAll = await controlRequest(sock, { cmd: 'status' }, 120_000)
     const heapPerBinding = (withAll.memory.heapUsedBytes - before.memory.heapUsedBytes) / COUNT
@@ -186,6 +194,7 @@ async function main() {
     const lmaRss = rssMiB(lmaPid)
     loads.memory = load()
 
+    enter('listing')
     // ---- listing: pages of PAGE until the cursor runs out; every MN exactly once
     const seen = new Set()
     let dupes = 0
@@ -217,6 +226,7 @@ async function main() {
     const statusAtSizeMs = ms(q0)
     loads.listing = load()
 
+    enter('steady state')
     // ---- steady state: past the initial RAs (3, up to 16 s apart), a full GC, then a window
     await sleep(SETTLE_S * 1000)
     await controlRequest(sock, { cmd: 'gc' }, 120_000)
@@ -236,6 +246,7 @@ async function main() {
     loads.steady = load()
 
     // ---- detach storm
+    enter('detach storm')
     const d0 = process.hrtime.bigint()
     await controlRequest(sock, { cmd: 'detach', link: 'mn1' }, 300_000)
     for (;;) {
@@ -294,6 +305,7 @@ async function main() {
       extra,
     )
   } catch (e) {
+    e.message = `${phase}: ${e.message}`
     // The lab's logs go with it: keep them for the post-mortem.
     for (const [node, log] of Object.entries(lab.logs)) fs.copyFileSync(log, `/tmp/scale-${LAB}-${node}.log`)
     process.stderr.write(`scale: logs kept in /tmp/scale-${LAB}-*.log\n`)
