@@ -32,6 +32,8 @@ const SETTLE_S = Number(process.env.MAG_BENCH_SETTLE_S || 50)
 const MIN_FREE_MIB = Number(process.env.MAG_BENCH_MIN_FREE_MIB || 2048)
 const HEAP_MIB = Number(process.env.MAG_BENCH_HEAP_MIB || 8192)
 const PAGE = Number(process.env.MAG_BENCH_PAGE || 1000)
+/** MAG_BENCH_HEAP_SNAPSHOT=<dir>: the MAG writes a heap snapshot there once every MN is bound (analyse with test/bench/heap-by-type.js). */
+const SNAPSHOT_DIR = process.env.MAG_BENCH_HEAP_SNAPSHOT || 
 const LIFETIME_S = 3600
 const REFRESH_FRACTION = 0.8
 const LAB = `sc${process.pid % 100000}`.slice(0, 12)
@@ -92,7 +94,7 @@ const lmaStatusOf = async (sock) => (await controlRequest(sock, { cmd: 'status' 
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
 
 async function main() {
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --expose-gc --max-old-space-size=${HEAP_MIB}`.trim()
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --expose-gc --max-old-space-size=${HEAP_MIB}${SNAPSHOT_DIR ? ` --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${SNAPSHOT_DIR}` : ''}`.trim()
   guardMemory('before the start')
   await labDown(LAB, { quiet: true }).catch(() => undefined)
   const kernel0 = kernelBytes()
@@ -191,6 +193,19 @@ async function main() {
     const withAll = await controlRequest(sock, { cmd: 'status' }, 120_000)
     const heapPerBinding = (withAll.memory.heapUsedBytes - before.memory.heapUsedBytes) / COUNT
     const magRss = rssMiB(magPid)
+    if (SNAPSHOT_DIR) {
+      // Where the heap goes per binding: a snapshot of the MAG with every binding in it.
+      const before = new Set(fs.readdirSync(SNAPSHOT_DIR))
+      process.kill(magPid, 'SIGUSR2')
+      const until = Date.now() + 300_000
+      let file
+      while (!(file = fs.readdirSync(SNAPSHOT_DIR).find((f) => f.endsWith('.heapsnapshot') && !before.has(f))) || fs.statSync(`${SNAPSHOT_DIR}/${file}`).size === 0) {
+        if (Date.now() > until) throw new Error('no heap snapshot within 300 s')
+        await sleep(1000)
+      }
+      await sleep(5000)
+      extra.heapSnapshot = `${SNAPSHOT_DIR}/${file}`
+    }
     const lmaRss = rssMiB(lmaPid)
     loads.memory = load()
 
