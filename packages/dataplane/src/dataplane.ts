@@ -465,7 +465,8 @@ export class DataPlane {
     }
     this.objectCount += tx.added.length
     if (existing) existing.prefixes.push(...added)
-    else this.bindings.set(req.id, new Binding(link, peer, added))
+    // A copy of exactly its length: `added` grew by push() and holds room for 16 more (136 bytes).
+    else this.bindings.set(req.id, new Binding(link, peer, added.slice()))
   }
 
   /**
