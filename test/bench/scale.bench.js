@@ -186,6 +186,8 @@ async function main() {
     const kernel1 = kernelBytes()
     const objs1 = { mag: kernelObjects(N.mag.mag1), lma: kernelObjects(N.lma) }
     const lmaStatus = await lmaStatusOf(lmaSock)
+    const routes = objs1.mag.routes - objs0.mag.routes + (objs1.lma.routes - objs0.lma.routes)
+    const kb = kernel1.total - kernel0.total
 
     // ---- memory
     enter('memory')
@@ -270,7 +272,7 @@ async function main() {
       const s = await controlRequest(sock, { cmd: 'status' }, 120_000)
       const l = await lmaStatusOf(lmaSock)
       if (s.bindings === 0 && s.dataplane.state.bindings === 0 && s.dataplane.state.tunnels.length === 0 && (l.dataplane?.state?.bindings ?? 0) === 0) break
-      if (ms(d0) > Math.max(300_000, COUNT * 2)) throw new Error(`detach storm not done: ${s.bindings} bindings, ${s.dataplane.state.bindings} forwarding`)
+      if (ms(d0) > Math.max(600_000, COUNT * 6)) throw new Error(`detach storm not done: ${s.bindings} bindings ${JSON.stringify(s.states)}, ${s.dataplane.state.bindings} forwarding; measured so far: ${JSON.stringify({ boundMs, heapPerBinding, magRss, lmaRss, routes, kernelMiB: kb / 2 ** 20, listMs, listing: { paged, unique: seen.size, dupes }, longestReplyMs: afterList.control?.longestReplyMs })}`)
       await sleep(1000)
     }
     const detachMs = ms(d0)
@@ -280,8 +282,6 @@ async function main() {
     const left = (a, b) => ({ routes: b.routes - a.routes, rules: b.rules - a.rules, tunnels: b.tunnels - a.tunnels })
     const leftMag = left(objs0.mag, objs2.mag)
     const leftLma = left(objs0.lma, objs2.lma)
-    const routes = objs1.mag.routes - objs0.mag.routes + (objs1.lma.routes - objs0.lma.routes)
-    const kb = kernel1.total - kernel0.total
 
     const refreshesPerS = COUNT / (LIFETIME_S * REFRESH_FRACTION)
     Object.assign(extra, {
