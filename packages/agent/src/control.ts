@@ -47,6 +47,16 @@ export class ControlServer {
   private server: Server | null = null
   private readonly sockets = new Set<Socket>()
   readonly counters: ControlCounters = { requests: 0, badRequests: 0, connections: 0, refused: 0 }
+  /**
+   * The longest one request held the event loop (handler, JSON encoding, hand-over to the
+   * socket), in ms since start or the last resetLongestReply(): a listing at a million bindings
+   * must come in pages short enough to never stall the MAG (issue 23).
+   */
+  longestReplyMs = 0
+
+  resetLongestReply(): void {
+    this.longestReplyMs = 0
+  }
 
   constructor(
     private readonly path: string,
@@ -121,6 +131,7 @@ export class ControlServer {
   }
 
   private reply(sock: Socket, line: string): void {
+    const t0 = performance.now()
     this.counters.requests++
     let out: unknown
     try {
@@ -130,6 +141,8 @@ export class ControlServer {
       out = { ok: false, error: e instanceof Error ? e.message : String(e) }
     }
     if (!sock.destroyed) sock.write(JSON.stringify(out) + '\n')
+    const took = performance.now() - t0
+    if (took > this.longestReplyMs) this.longestReplyMs = took
   }
 
   private handle(line: string): unknown {
@@ -152,22 +165,30 @@ export class ControlServer {
 export function controlRequest(path: string, req: ControlRequest, timeoutMs = 5000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = connect(path)
-    let buf = ''
+    // Chunks until the newline: a large answer (a page of a big list) is searched once, not
+    // again from its start on every chunk.
+    const parts: string[] = []
     const timer = setTimeout(() => {
       sock.destroy()
       reject(new Error(`no answer from the daemon on ${path} within ${timeoutMs} ms`))
     }, timeoutMs)
     sock.setEncoding('utf8')
     sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'))
+    let answered = false
     sock.on('data', (c: string) => {
-      buf += c
-      const nl = buf.indexOf('\n')
-      if (nl < 0) return
+      if (answered) return
+      const nl = c.indexOf('\n')
+      if (nl < 0) {
+        parts.push(c)
+        return
+      }
+      parts.push(c.slice(0, nl))
+      answered = true
       clearTimeout(timer)
       sock.end()
       let rep: { ok?: boolean; result?: unknown; error?: string } & Record<string, unknown>
       try {
-        rep = JSON.parse(buf.slice(0, nl)) as typeof rep
+        rep = JSON.parse(parts.join('')) as typeof rep
       } catch {
         reject(new Error('the daemon answered something that is not JSON'))
         return

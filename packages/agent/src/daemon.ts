@@ -18,7 +18,7 @@
 import { randomInt } from 'node:crypto'
 import { canonicalIp6, formatIp6, mh, nd, parameterProblem, invokingPacket, parseIp6, isIp6, BeStatus, ParamProbCode, IPV6_HEADER_LENGTH, IPPROTO_MH, ALL_ZERO_ADDR, parseMac, WireError, type NdOption } from '@pmip6/wire'
 import type { LinkAddressOps } from '@pmip6/dataplane'
-import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingView, type LmaHeartbeatView } from '@pmip6/core'
+import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingPage, type BindingView, type LmaHeartbeatView } from '@pmip6/core'
 import type { AccessDriver, LinkEvent, Logger, PresenceQuery } from '@pmip6/driver-api'
 import type { MockDriver } from '@pmip6/driver-mock'
 import type { AddressConfig, PolicyProfile, UnknownMnPolicy } from '@pmip6/core'
@@ -769,6 +769,15 @@ export class MagDaemon {
 
   bindings(): readonly BindingView[] {
     return this.core.bindings(this.deps.clock.now())
+  }
+
+  /** A page of the list (`mag bindings` at any size): see MagCore.bindingsPage. */
+  bindingsPage(after: number, limit: number): BindingPage {
+    return this.core.bindingsPage(after, limit, this.deps.clock.now())
+  }
+
+  bindingCount(): number {
+    return this.core.bindingCount()
   }
 
   /** One MN's binding, or undefined when there is none. */

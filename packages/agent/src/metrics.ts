@@ -8,7 +8,7 @@
  * GET /metrics, and with `views: true` GET /bindings and /status as JSON (the shapes of
  * `mag bindings --json` and `mag status --json`), so a dashboard needs no control socket.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { DaemonStatus } from './daemon'
 
 export interface MetricsConfig {
@@ -20,6 +20,13 @@ export interface MetricsConfig {
 
 /** The read-only JSON views, by path: each the same answer the control socket gives. */
 export type MetricsViews = Readonly<Record<'/bindings' | '/status', () => unknown>>
+
+/**
+ * The binding list in pages (`after` and `limit` as given in the query, checked by the callee,
+ * which throws on bad ones). With it GET /bindings streams the whole list page by page, the
+ * event loop free between pages, and GET /bindings?limit=N[&after=C] answers one page.
+ */
+export type BindingPager = (after: string | undefined, limit: string | undefined) => { readonly bindings: readonly unknown[]; readonly next: number | null }
 
 /** Handoff Indicator values by name (RFC 5213 §8.4), as label values. */
 const HI_LABELS = ['reserved', 'new-interface', 'interface-switch', 'mag-switch', 'unknown', 'not-changed'] as const
@@ -131,7 +138,44 @@ export interface MetricsServer {
   close(): Promise<void>
 }
 
-export async function startMetricsServer(cfg: MetricsConfig, status: () => DaemonStatus, views?: MetricsViews): Promise<MetricsServer> {
+/** Streams every page of the list as one JSON array, yielding to the event loop between pages (and while the client is slow). */
+function streamBindings(res: ServerResponse, pager: BindingPager): void {
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.write('[')
+  let after: string | undefined
+  let first = true
+  const next = (): void => {
+    if (gone) return
+    let page: ReturnType<BindingPager>
+    try {
+      page = pager(after, undefined)
+    } catch (e) {
+      // Headers are gone: end the body unterminated, so the client sees broken JSON, not a short list.
+      res.destroy(e as Error)
+      return
+    }
+    let chunk = ''
+    for (const b of page.bindings) {
+      chunk += (first ? '' : ',') + JSON.stringify(b)
+      first = false
+    }
+    if (page.next === null) {
+      res.end(chunk + ']\n')
+      return
+    }
+    after = String(page.next)
+    if (res.write(chunk)) setImmediate(next)
+    else res.once('drain', next)
+  }
+  // A client that hangs up stops the walk.
+  let gone = false
+  res.on('close', () => {
+    gone = true
+  })
+  next()
+}
+
+export async function startMetricsServer(cfg: MetricsConfig, status: () => DaemonStatus, views?: MetricsViews, pager?: BindingPager): Promise<MetricsServer> {
   const { host, port } = parseListen(cfg.listen)
   const served = cfg.views && views ? views : null
   const paths = ['/metrics', ...(served ? Object.keys(served) : [])]
@@ -140,6 +184,20 @@ export async function startMetricsServer(cfg: MetricsConfig, status: () => Daemo
     const view = served && Object.hasOwn(served, path) ? served[path as keyof MetricsViews] : null
     if (req.method !== 'GET' || (path !== '/metrics' && !view)) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`GET ${paths.join(', ')}\n`)
+      return
+    }
+    if (path === '/bindings' && pager) {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams
+      if (!q.has('limit') && !q.has('after')) {
+        streamBindings(res, pager)
+        return
+      }
+      try {
+        const page = pager(q.get('after') ?? undefined, q.get('limit') ?? undefined)
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page) + '\n')
+      } catch (e) {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`)
+      }
       return
     }
     let body: string

@@ -64,13 +64,28 @@ function attTech(v: string | undefined): number | undefined {
   throw new ControlError(`unknown access technology "${v}" (wifi, ppp, ethernet, virtual or a number)`)
 }
 
+/** Above this many bindings `bindings` answers in pages only. */
+export const UNPAGED_BINDINGS_MAX = 10_000
+/** Largest page; measured at 1,000 views: a few ms of the event loop on a busy machine (docs/performance.md). */
+export const BINDINGS_PAGE_MAX = 1000
+export const BINDINGS_PAGE_DEFAULT = 500
+
+/** `after` and `limit` of a page request, checked (the control socket and the HTTP view share it). */
+export function pageArgs(after: unknown, limit: unknown): [after: number, limit: number] {
+  const l = limit === undefined ? BINDINGS_PAGE_DEFAULT : Number(limit)
+  if (!Number.isInteger(l) || l < 1 || l > BINDINGS_PAGE_MAX) throw new ControlError(`"limit" must be an integer from 1 to ${BINDINGS_PAGE_MAX}`)
+  const a = after === undefined ? 0 : Number(after)
+  if (!Number.isInteger(a) || a < 0) throw new ControlError('"after" must be the "next" of the page before (a non-negative integer)')
+  return [a, l]
+}
+
 const HINTS: readonly HandoffHint[] = ['new', 'same-interface', 'other-interface', 'unknown']
 
 /**
  * `ready` in `status`: the data plane, the links, the drivers (and the relay) are up and the MAG
  * answers (the control socket opens last); false again once it stops. Scripts wait on it.
  */
-export function controlHandlers(d: MagDaemon, reload: () => unknown, isReady: () => boolean = () => true): Map<string, ControlHandler> {
+export function controlHandlers(d: MagDaemon, reload: () => unknown, isReady: () => boolean = () => true, control: () => ControlServer | null = () => null): Map<string, ControlHandler> {
   const m = new Map<string, ControlHandler>()
   const needMock = () => {
     const mk = d.mock
@@ -122,10 +137,26 @@ export function controlHandlers(d: MagDaemon, reload: () => unknown, isReady: ()
     gc()
     return { heapUsedBytes: process.memoryUsage().heapUsed }
   })
-  m.set('bindings', () => d.bindings())
+  // A page: {"limit": n, "after": cursor} -> {bindings, next}. The whole list in one answer only
+  // while it is small: at a million bindings it would hold the event loop for seconds.
+  m.set('bindings', (req) => {
+    if (req['limit'] === undefined && req['after'] === undefined) {
+      const n = d.bindingCount()
+      if (n > UNPAGED_BINDINGS_MAX) throw new ControlError(`${n} bindings: ask for them in pages ("limit" up to ${BINDINGS_PAGE_MAX}, then "after" set to the "next" of the page before)`)
+      return d.bindings()
+    }
+    return d.bindingsPage(...pageArgs(req['after'], req['limit']))
+  })
   m.set('status', () => {
     const mem = process.memoryUsage()
-    return { ready: isReady(), ...d.status(), memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers }, pid: process.pid }
+    const c = control()
+    return {
+      ready: isReady(),
+      ...d.status(),
+      memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers },
+      pid: process.pid,
+      ...(c ? { control: { longestReplyMs: Math.round(c.longestReplyMs * 1000) / 1000 } } : {}),
+    }
   })
   m.set('policy', (req) => {
     const mnId = str(req, 'mn')
@@ -149,6 +180,7 @@ export function controlHandlers(d: MagDaemon, reload: () => unknown, isReady: ()
     d.registrationLatency.reset()
     d.lmaRoundTrip.reset()
     d.magProcessing.reset()
+    control()?.resetLongestReply()
     return {}
   })
   return m
@@ -202,7 +234,8 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     return { profiles: next.core.profiles.length }
   }
   let phase: 'starting' | 'ready' | 'stopping' = 'starting'
-  const handlers = controlHandlers(daemon, reload, () => phase === 'ready')
+  // The handlers run only once the server below is listening.
+  const handlers = controlHandlers(daemon, reload, () => phase === 'ready', () => control)
   const control = new ControlServer(cfg.controlSocket, handlers, cfg.controlSocketMode)
   daemon.addCounters('control.', () => ({ ...control.counters }))
   let dhcp6Relay: Dhcp6RelayHandle | null = null
@@ -214,7 +247,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     if (cfg.metrics) {
       // The HTTP views answer exactly what the control socket answers: one handler each.
       const view = (cmd: 'bindings' | 'status') => () => handlers.get(cmd)!({ cmd })
-      metrics = await startMetricsServer(cfg.metrics, () => daemon.status(), { '/bindings': view('bindings'), '/status': view('status') })
+      metrics = await startMetricsServer(cfg.metrics, () => daemon.status(), { '/bindings': view('bindings'), '/status': view('status') }, (after, limit) => daemon.bindingsPage(...pageArgs(after, limit)))
       log.info('metrics endpoint ready', { url: `http://${cfg.metrics.listen}/metrics`, views: cfg.metrics.views === true })
     }
   } catch (e) {

@@ -119,11 +119,58 @@ describe('read-only HTTP views', () => {
       expect(m1).toBeDefined()
       expect(m2).toBeDefined()
       // The socket's own counters count the socket request itself, and only that.
-      const noControl = (st: Record<string, unknown>) => ({ ...st, counters: Object.fromEntries(Object.entries(st['counters'] as Record<string, number>).filter(([k]) => !k.startsWith('control.'))) })
+      const noControl = (st: Record<string, unknown>) => ({ ...st, control: undefined, counters: Object.fromEntries(Object.entries(st['counters'] as Record<string, number>).filter(([k]) => !k.startsWith('control.'))) })
       expect(noControl(httpStatus)).toEqual(noControl(sockStatus))
       expect(httpStatus['bindings']).toBe(1)
       // An attach with no handoff hint: HI 4, handoff state unknown (RFC 5213 §5.4.1).
       expect((httpStatus['counters'] as Record<string, number>)['core.pbu-sent:hi:4']).toBe(1)
+    } finally {
+      await mag.stop(false)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('the list in pages (issue 23): over the control socket and over HTTP every binding exactly once, next: null at the end; a bad page request is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mag-pages-'))
+    const io: MagIo = { sendMh() {}, sendNd() {}, sendIcmp() {}, onMh() {}, onNd() {}, addLink() {}, removeLink() {}, close() {} }
+    const clock = { now: () => 1_700_000_000_000, setTimeout: () => ({}), clearTimeout() {} }
+    const sock = join(dir, 'mag.sock')
+    const cfg = validateConfig({
+      mag: { address: '2001:db8:ffff::1', controlSocket: sock, fixedLinkLocal: 'fe80::1', heartbeatInterval: 0 },
+      links: { mn1: { shared: true } },
+      drivers: { mock: {} },
+      unknownMn: { lma: '2001:db8:ffff::2' },
+      metrics: { listen: '127.0.0.1:0', views: true },
+    })
+    const mag = await startMag(cfg, null, { io, clock, logStream: new PassThrough() })
+    try {
+      await controlRequest(sock, { cmd: 'attach-range', link: 'mn1', count: 25, mnPrefix: 'pg' })
+      const want = Array.from({ length: 25 }, (_, i) => `pg${i + 1}@example.com`).sort()
+      const walk = async (page: (after: number) => Promise<{ bindings: { mnId: string }[]; next: number | null }>): Promise<string[]> => {
+        const ids: string[] = []
+        for (let after: number | null = 0, n = 0; after !== null; n++) {
+          const p = await page(after)
+          expect(p.bindings.length).toBeLessThanOrEqual(10)
+          ids.push(...p.bindings.map((b) => b.mnId))
+          after = p.next
+          expect(n).toBeLessThan(10)
+        }
+        return ids.sort()
+      }
+      type Page = { bindings: { mnId: string }[]; next: number | null }
+      expect(await walk(async (after) => (await controlRequest(sock, { cmd: 'bindings', limit: 10, after })) as Page)).toEqual(want)
+      const port = mag.metricsAddress!.port
+      expect(await walk(async (after) => JSON.parse((await get(port, `/bindings?limit=10&after=${after}`)).body) as Page)).toEqual(want)
+      // The whole list streamed, and the one-answer form while the list is small: the same views.
+      const streamed = JSON.parse((await get(port, '/bindings')).body) as { mnId: string }[]
+      expect(streamed.map((b) => b.mnId).sort()).toEqual(want)
+      expect(streamed).toEqual(await controlRequest(sock, { cmd: 'bindings' }))
+      await expect(controlRequest(sock, { cmd: 'bindings', limit: 0 })).rejects.toThrow(/"limit" must be an integer from 1 to 1000/)
+      await expect(controlRequest(sock, { cmd: 'bindings', limit: 5, after: -1 })).rejects.toThrow(/"after"/)
+      expect((await get(port, '/bindings?limit=5000')).code).toBe(400)
+      const st = (await controlRequest(sock, { cmd: 'status' })) as { bindings: number; control: { longestReplyMs: number } }
+      expect(st.bindings).toBe(25)
+      expect(st.control.longestReplyMs).toBeGreaterThan(0)
     } finally {
       await mag.stop(false)
       rmSync(dir, { recursive: true, force: true })

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander'
 import { controlRequest, runMag, DEFAULT_CONTROL_SOCKET, ConfigError, type ControlRequest } from '@pmip6/agent'
-import type { BindingView } from '@pmip6/core'
+import type { BindingPage, BindingView } from '@pmip6/core'
 
 export class CliError extends Error {}
 
@@ -28,9 +28,12 @@ function pad(s: string, n: number): string {
 }
 
 /** A readable table of the Binding Update List. */
-export function formatBindings(list: readonly BindingView[]): string {
-  if (list.length === 0) return 'no bindings\n'
-  const rows = list.map((b) => [
+const BINDING_HEAD = ['MN', 'LINK', 'STATE', 'MODE', 'LMA', 'PREFIXES', 'LIFETIME', 'STATUS', 'RETX', 'REASON']
+/** Bindings asked for per request by `mag bindings`. */
+const LIST_PAGE = 1000
+
+function bindingRow(b: BindingView): string[] {
+  return [
     b.mnId,
     b.link,
     b.state,
@@ -41,10 +44,20 @@ export function formatBindings(list: readonly BindingView[]): string {
     b.lastStatus === null ? '-' : String(b.lastStatus),
     String(b.retransmissions),
     b.reason,
-  ])
-  const head = ['MN', 'LINK', 'STATE', 'MODE', 'LMA', 'PREFIXES', 'LIFETIME', 'STATUS', 'RETX', 'REASON']
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 1)
-  return [head, ...rows].map((r) => r.map((c, i) => pad(c, widths[i]!)).join('').trimEnd()).join('\n') + '\n'
+  ]
+}
+
+/** Column widths fitting these bindings (a long list is laid out by its first page). */
+export function tableWidths(list: readonly BindingView[]): number[] {
+  const rows = list.map(bindingRow)
+  return BINDING_HEAD.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 1)
+}
+
+/** The table of `mag bindings`; `widths` and `head` let pages of one long list share the layout. */
+export function formatBindings(list: readonly BindingView[], widths = tableWidths(list), head = true): string {
+  if (list.length === 0) return 'no bindings\n'
+  const rows = list.map(bindingRow)
+  return [...(head ? [BINDING_HEAD] : []), ...rows].map((r) => r.map((c, i) => pad(c, widths[i]!)).join('').trimEnd()).join('\n') + '\n'
 }
 
 export function addDaemonCommands(program: Command): void {
@@ -105,8 +118,24 @@ export function addDaemonCommands(program: Command): void {
     .option('--json', 'JSON output')
     .option(...socketOpt)
     .action(async (o: { json?: boolean; socket: string }) => {
-      const list = (await ask(o.socket, { cmd: 'bindings' })) as BindingView[]
-      out(o.json ? list : formatBindings(list))
+      // Page by page, printed as they come: the MAG never builds a million-entry answer, and
+      // the first lines show at once (issue 23).
+      let after: number | null = 0
+      let widths: number[] | undefined
+      let n = 0
+      if (o.json) process.stdout.write('[')
+      while (after !== null) {
+        const page = (await ask(o.socket, { cmd: 'bindings', limit: LIST_PAGE, after })) as BindingPage
+        if (o.json) process.stdout.write(page.bindings.map((b) => (n++ === 0 ? '\n  ' : ',\n  ') + JSON.stringify(b)).join(''))
+        else if (page.bindings.length > 0) {
+          widths ??= tableWidths(page.bindings)
+          process.stdout.write(formatBindings(page.bindings, widths, n === 0))
+          n += page.bindings.length
+        }
+        after = page.next
+      }
+      if (o.json) process.stdout.write(n === 0 ? ']\n' : '\n]\n')
+      else if (n === 0) out(formatBindings([]))
     })
 
   program

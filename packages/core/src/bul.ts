@@ -91,8 +91,7 @@ export function onAttached(c: MagContext, ev: AttachedEvent): void {
     return
   }
   const e = new Entry(c.slab, mnId, ev.link, mac, ev.att, hi, profile, c.effectiveMode(mnId, profile))
-  c.byMn.set(mnId, e)
-  c.byRef[e.ref] = e
+  c.enlist(e)
   addToLink(c, e)
   begin(c, e, 'attached', null)
 }
@@ -184,9 +183,7 @@ export function remove(c: MagContext, e: Entry, reason: string): void {
   releaseLocal(c, e)
   removeFromLink(c, e)
   c.setLmaState(e, false)
-  c.byMn.delete(e.mnId)
-  if (c.lastFound === e) c.lastFound = null
-  c.byRef[e.ref] = undefined
+  c.delist(e)
   e.releaseTimes()
   c.changeState(e, 'removed', reason)
 }

@@ -38,7 +38,7 @@ import { onLinkAddress, type RouterAddr, routerAddress } from './router-address'
 import { onPolicy } from './scenario-b'
 import { type Settings, settingsOf } from './settings'
 import { TimeSlab } from './slab'
-import type { BindingErrorEvent, BindingState, BindingView, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, StateTarget, TimerEvent, TimerKind } from './types'
+import type { BindingErrorEvent, BindingPage, BindingState, BindingView, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, StateTarget, TimerEvent, TimerKind } from './types'
 
 /** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
 const HEARTBEAT_SEED_SALT = 0x48425453
@@ -57,6 +57,8 @@ export class Core implements MagCore {
   lastFound: Entry | null = null
   /** Live entries by ref (Entry.ref): `byRef[e.ref] === e` tells a live entry without hashing its MN id. */
   readonly byRef: (Entry | undefined)[] = []
+  /** Listed entries per state, kept as they change: `status` and every scrape read it in O(1) (issue 23). */
+  private readonly perState: Record<BindingState, number> = { registering: 0, registered: 0, refreshing: 0, deregistering: 0, held: 0, denied: 0, 'clock-wait': 0, failed: 0, local: 0 }
   /** Head of each link's chain of entries. */
   readonly byLink = new Map<string, Entry>()
   /** Per LMA: entries whose PBU awaits its PBA, and those waiting for room (FIFO, may hold stale ones). */
@@ -194,6 +196,45 @@ export class Core implements MagCore {
     return views
   }
 
+  /**
+   * A page of the list (issue 23: a million entries are never listed in one go). The cursor is
+   * an entry's ref, its slot number, which it keeps for as long as it lives: walking the slots
+   * in order lists every entry that lives through the walk exactly once; one that comes or goes
+   * meanwhile is listed once or not at all.
+   */
+  bindingsPage(after: number, limit: number, now?: Millis): BindingPage {
+    const t = now ?? this.now
+    const refs = this.byRef
+    const views: BindingView[] = []
+    let i = Math.max(1, Math.floor(after) + 1)
+    for (; i < refs.length && views.length < limit; i++) {
+      const e = refs[i]
+      if (e !== undefined) views.push(this.view(e, t))
+    }
+    // Past the free slots at the end, so the last page says so.
+    while (i < refs.length && refs[i] === undefined) i++
+    return { bindings: views, next: i < refs.length ? i - 1 : null }
+  }
+
+  bindingCount(): number {
+    return this.byMn.size
+  }
+
+  /** An entry joins the list (its MN identifier, its ref, the count of its state). */
+  enlist(e: Entry): void {
+    this.byMn.set(e.mnId, e)
+    this.byRef[e.ref] = e
+    this.perState[e.state]++
+  }
+
+  /** An entry leaves the list. */
+  delist(e: Entry): void {
+    this.byMn.delete(e.mnId)
+    if (this.lastFound === e) this.lastFound = null
+    this.byRef[e.ref] = undefined
+    this.perState[e.state]--
+  }
+
   binding(mnId: string, now?: Millis): BindingView | undefined {
     const e = this.byMn.get(mnId)
     return e === undefined ? undefined : this.view(e, now ?? this.now)
@@ -226,7 +267,10 @@ export class Core implements MagCore {
   /** How many bindings are in each state: what a status poll or a scrape needs, without a view per binding. */
   stateCounts(): Readonly<Partial<Record<BindingState, number>>> {
     const out: Partial<Record<BindingState, number>> = {}
-    for (const e of this.byMn.values()) out[e.state] = (out[e.state] ?? 0) + 1
+    for (const k in this.perState) {
+      const n = this.perState[k as BindingState]
+      if (n > 0) out[k as BindingState] = n
+    }
     return out
   }
 
@@ -291,7 +335,14 @@ export class Core implements MagCore {
 
   /** The one place an entry changes state (design.md): every change is a state-changed command. */
   changeState(e: Entry, to: StateTarget, reason: string, from: BindingState | null = e.state): void {
-    if (to !== 'removed') e.state = to
+    if (to !== 'removed' && to !== e.state) {
+      // A listed entry moves between the counts; a removed one left them in delist().
+      if (this.byRef[e.ref] === e) {
+        this.perState[e.state]--
+        this.perState[to]++
+      }
+      e.state = to
+    }
     e.reason = reason
     this.out.push({ type: 'state-changed', mnId: e.mnId, from, to, reason })
   }

@@ -60,6 +60,26 @@ export interface Cell {
  * field set in the constructor keeps one hidden class for all entries; fields are scalars or
  * shared references so an entry stays a few hundred bytes (see test/bench/core-step.bench.js).
  */
+/**
+ * The fields of an entry that most entries never set: Scenario B's local prefix, a failure's
+ * reason, DAD trouble, an RS to answer, sequence resynchronisations. Without Node's pointer
+ * compression every field costs 8 bytes on each of a million entries; these nine live here,
+ * allocated on the first write of a non-default value (issue 23).
+ */
+class Rare {
+  badLla: string | null = null
+  llaTries = 0
+  localPrefix: string | null = null
+  localIdx = -1
+  resyncs = 0
+  noProfilePrefixes = false
+  failReason: string | null = null
+  failState: 'failed' | 'denied' = 'failed'
+  rsTo: string | null = null
+}
+/** The defaults every entry reads until it writes one of its own (never written itself). */
+const NO_RARE: Rare = Object.freeze(new Rare())
+
 export class Entry {
   state: BindingState = 'registering'
   reason = ''
@@ -82,19 +102,11 @@ export class Entry {
   llaKey: string | null = null
   /** Advertising waits for the router address to be ready on the link (link-address event). */
   raWait = false
-  /** An address DAD found in use on this MN's link: never taken back from a PBA (item 15). */
-  badLla: string | null = null
-  /** Replacement addresses tried after DAD failures (item 15). */
-  llaTries = 0
-  localPrefix: string | null = null
-  localIdx = -1
   seq = -1
   pending: PendingKind = P_NONE
   phase: Phase = PH_IDLE
   /** Transmissions of the outstanding PBU. */
   attempts = 0
-  /** Status-135 resynchronisations of the outstanding PBU (RFC 6275 §11.7.3), bounded by MAX_SEQUENCE_RESYNCS. */
-  resyncs = 0
   backoff = INITIAL_BINDACK_TIMEOUT_MS
   lastStatus = -1
   retx = 0
@@ -103,25 +115,88 @@ export class Entry {
   lmaState = false
   /** The LMA whose heartbeat membership this entry holds while lmaState is true (RFC 5847). */
   hbLma: string | null = null
-  /** §6.9.1.2 item 10: do not ask for the profile's prefixes again. */
-  noProfilePrefixes = false
   fwd: Fwd = F_NONE
-  /**
-   * Set while a de-registration runs for an MN that stays attached but cannot be served (forwarding
-   * failed; an accepted PBA without a prefix): the entry then ends in `failState` with this reason.
-   */
-  failReason: string | null = null
-  failState: 'failed' | 'denied' = 'failed'
   /** The MN was told this MAG is a router (an RA with a router lifetime) and not told otherwise since. */
   routerUp = false
   raLeft = 0
-  rsTo: string | null = null
   /** Base index of this entry's times in the core's TimeSlab. */
   t: number
   /** Next entry on the same link (the per-link chain of the BUL). */
   next: Entry | null = null
   /** Doubly linked, so leaving a shared link with thousands of stations is O(1). */
   prev: Entry | null = null
+  /** The fields few entries ever use, apart (see Rare); NO_RARE until one is set. */
+  private rare: Rare = NO_RARE
+
+  /** Rare fields are read through here and written through rareForWrite(). */
+  private rareForWrite(): Rare {
+    if (this.rare === NO_RARE) this.rare = new Rare()
+    return this.rare
+  }
+  /** An address DAD found in use on this MN's link: never taken back from a PBA (item 15). */
+  get badLla(): string | null {
+    return this.rare.badLla
+  }
+  set badLla(v: string | null) {
+    if (v !== this.rare.badLla) this.rareForWrite().badLla = v
+  }
+  /** Replacement addresses tried after DAD failures (item 15). */
+  get llaTries(): number {
+    return this.rare.llaTries
+  }
+  set llaTries(v: number) {
+    if (v !== this.rare.llaTries) this.rareForWrite().llaTries = v
+  }
+  /** Scenario B (RFC 6612 §3.3): the local prefix and its pool index. */
+  get localPrefix(): string | null {
+    return this.rare.localPrefix
+  }
+  set localPrefix(v: string | null) {
+    if (v !== this.rare.localPrefix) this.rareForWrite().localPrefix = v
+  }
+  get localIdx(): number {
+    return this.rare.localIdx
+  }
+  set localIdx(v: number) {
+    if (v !== this.rare.localIdx) this.rareForWrite().localIdx = v
+  }
+  /** Status-135 resynchronisations of the outstanding PBU (RFC 6275 §11.7.3), bounded by MAX_SEQUENCE_RESYNCS. */
+  get resyncs(): number {
+    return this.rare.resyncs
+  }
+  set resyncs(v: number) {
+    if (v !== this.rare.resyncs) this.rareForWrite().resyncs = v
+  }
+  /** §6.9.1.2 item 10: do not ask for the profile's prefixes again. */
+  get noProfilePrefixes(): boolean {
+    return this.rare.noProfilePrefixes
+  }
+  set noProfilePrefixes(v: boolean) {
+    if (v !== this.rare.noProfilePrefixes) this.rareForWrite().noProfilePrefixes = v
+  }
+  /**
+   * Set while a de-registration runs for an MN that stays attached but cannot be served (forwarding
+   * failed; an accepted PBA without a prefix): the entry then ends in `failState` with this reason.
+   */
+  get failReason(): string | null {
+    return this.rare.failReason
+  }
+  set failReason(v: string | null) {
+    if (v !== this.rare.failReason) this.rareForWrite().failReason = v
+  }
+  get failState(): 'failed' | 'denied' {
+    return this.rare.failState
+  }
+  set failState(v: 'failed' | 'denied') {
+    if (v !== this.rare.failState) this.rareForWrite().failState = v
+  }
+  /** Where the answer to the MN's last RS goes. */
+  get rsTo(): string | null {
+    return this.rare.rsTo
+  }
+  set rsTo(v: string | null) {
+    if (v !== this.rare.rsTo) this.rareForWrite().rsTo = v
+  }
 
   constructor(
     private readonly slab: TimeSlab,

@@ -500,9 +500,23 @@ export interface LmaHeartbeatView {
   readonly lastResponseAt: Millis | null
 }
 
+/** One page of the Binding Update List (issue 23: a million entries are listed in pages). */
+export interface BindingPage {
+  readonly bindings: readonly BindingView[]
+  /** Cursor for the next page (its `after`), or null when this page ended the list. */
+  readonly next: number | null
+}
+
 export interface MagCore {
   step(ev: MagEvent): readonly MagCommand[]
   bindings(now?: Millis): readonly BindingView[]
+  /**
+   * Up to `limit` entries after the cursor `after` (0: from the start). An entry that exists for
+   * the whole walk is listed exactly once, whatever else comes and goes meanwhile.
+   */
+  bindingsPage(after: number, limit: number, now?: Millis): BindingPage
+  /** Entries in the list, O(1). */
+  bindingCount(): number
   /** One MN's binding, or undefined when the MAG has no entry for it. */
   binding(mnId: string, now?: Millis): BindingView | undefined
   /** Bindings per state, without building a view of each. */

@@ -227,12 +227,24 @@ describe('properties', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1 << 30 }), fc.array(action, { minLength: 1, maxLength: 80 }), (seed, actions) => {
         const w = new World(seed)
-        for (const a of actions) w.run(a)
+        for (const a of actions) {
+          w.run(a)
+          // The counts kept as entries change (status polls, O(1)) agree with the full views,
+          // after every step; and the pages of 2 list exactly the entries of the full list.
+          const views = w.h.core.bindings()
+          const counted: Record<string, number> = {}
+          for (const v of views) counted[v.state] = (counted[v.state] ?? 0) + 1
+          expect(w.h.core.stateCounts()).toEqual(counted)
+          expect(w.h.core.bindingCount()).toBe(views.length)
+          const paged: string[] = []
+          for (let after: number | null = 0; after !== null; ) {
+            const p = w.h.core.bindingsPage(after, 2)
+            paged.push(...p.bindings.map((b) => b.mnId))
+            after = p.next
+          }
+          expect(paged.sort()).toEqual(views.map((v) => v.mnId).sort())
+        }
         expect(w.failures).toEqual([])
-        // The cheap per-state count (status polls) agrees with the full views.
-        const counted: Record<string, number> = {}
-        for (const v of w.h.core.bindings()) counted[v.state] = (counted[v.state] ?? 0) + 1
-        expect(w.h.core.stateCounts()).toEqual(counted)
       }),
       { numRuns: Number(process.env.CORE_PROP_RUNS ?? 1000) },
     )

@@ -36,6 +36,8 @@ import {
   type KObj,
   type Layout,
   type UplinkSelect,
+  type Prefix,
+  type TunnelTarget,
   lmaBaseObjects,
 } from './model'
 import { NetlinkError, NetlinkRtnl, type Rtnl } from './rtnl'
@@ -120,12 +122,22 @@ interface Shared {
   readonly pinned: boolean
 }
 
-interface Binding {
-  readonly id: string
-  readonly link: string
-  readonly peer: string | null
-  /** Objects per prefix, so prefixes can come and go one by one. */
-  readonly byPrefix: Map<string, readonly KObj[]>
+/**
+ * What the data plane keeps per binding: the link, the peer and the canonical prefix texts,
+ * nothing more. The kernel objects of a prefix are planned again (model.ts) when they are
+ * removed or retuned: they depend only on these, the tunnel's slot (held while the binding
+ * uses it) and the daemon's fixed options. Keeping the objects themselves cost 1.3 KiB per
+ * binding, more than the rest of the MAG (issue 23). `link` and `peer` are the shared key
+ * strings of the guard and tunnel, and a prefix text the caller's own string when it is
+ * already canonical, so none of them is a copy per binding.
+ */
+class Binding {
+  constructor(
+    readonly link: string,
+    readonly peer: string | null,
+    /** Canonical prefix texts; prefixes come and go one by one. */
+    readonly prefixes: string[],
+  ) {}
 }
 
 const DEFAULT_TABLE = 100
@@ -133,12 +145,15 @@ const DEFAULT_RULE_PRIORITY = 1000
 const FALLBACK_PATH_MTU = 1500
 /** Changes of different bindings running at once; each has a few requests outstanding. */
 const MAX_CONCURRENT_CHANGES = 256
+/** Waiting-queue entries consumed before the array is compacted (shift() per entry is O(n)). */
+const QUEUE_COMPACT_AT = 4096
 const FORWARDING_SYSCTL = '/proc/sys/net/ipv6/conf/all/forwarding'
 const PROBE_DEVICE = `${TUNNEL_NAME_PREFIX}probe`
 /** Peer of the probe tunnel: nothing is ever sent through it (documentation prefix, RFC 3849). */
 const PROBE_PEER = '2001:db8::ffff'
 
 const noLog: LogFn = () => undefined
+const noop = (): void => undefined
 
 /**
  * The undo log of one change: what was added, in order, so a failure removes exactly that, in
@@ -189,7 +204,9 @@ export class DataPlane {
   private readonly inFlight = new Set<Promise<void>>()
   /** Changes running at once (each has at most a few netlink requests outstanding). */
   private running = 0
-  private readonly waiting: (() => void)[] = []
+  /** Changes waiting for room, consumed from `waitHead` (a storm queues a million). */
+  private waiting: (() => void)[] = []
+  private waitHead = 0
   private objectCount = 0
   private failures = 0
   private closed = false
@@ -297,11 +314,7 @@ export class DataPlane {
       // 'subtree' with seg6: each MN's uplink route encapsulates too, with the same MTU.
       for (const b of this.bindings.values()) {
         if (b.peer !== t.key) continue
-        for (const [p, old] of b.byPrefix) {
-          const next = old.map((o) => (o.kind === 'route' && o.encap?.type === 'seg6-encap-red' ? { ...o, mtu: pathMtu } : o))
-          for (const o of next) if (o.kind === 'route' && o.encap?.type === 'seg6-encap-red') await this.rtnl.replaceRoute(o)
-          b.byPrefix.set(p, next)
-        }
+        for (const p of b.prefixes) for (const o of this.prefixObjects(b.link, b.peer, prefixOf(p))) if (o.kind === 'route' && o.encap?.type === 'seg6-encap-red') await this.rtnl.replaceRoute(o)
       }
       this.log('info', 'tunnel mtu', { peer: t.key, pathMtu, tunnelMtu: tunnelMtuFor(pathMtu) })
     })
@@ -382,42 +395,58 @@ export class DataPlane {
       await f()
     } finally {
       this.running--
-      this.waiting.shift()?.()
+      this.wakeNext()
     }
   }
 
+  private wakeNext(): void {
+    if (this.waitHead >= this.waiting.length) return
+    const next = this.waiting[this.waitHead]!
+    this.waiting[this.waitHead++] = noop
+    if (this.waitHead === this.waiting.length) {
+      this.waiting = []
+      this.waitHead = 0
+    } else if (this.waitHead >= QUEUE_COMPACT_AT && this.waitHead * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.waitHead)
+      this.waitHead = 0
+    }
+    next()
+  }
+
   private async doUp(req: ForwardingRequest): Promise<void> {
-    const peer = req.peer === null ? null : canonicalIp6(req.peer)
+    const peerKey = req.peer === null ? null : canonicalIp6(req.peer)
     const old = this.bindings.get(req.id)
-    if (old && (old.link !== req.link || old.peer !== peer)) {
+    if (old && (old.link !== req.link || old.peer !== peerKey)) {
       // Moved (another access link, another MAG at the LMA, a mode switch): the old state goes
       // first, as both may hold the same route (a prefix in the down table).
       this.bindings.delete(req.id)
       await this.release(old)
     }
     const existing = this.bindings.get(req.id)
-    const b: Binding = existing ?? { id: req.id, link: req.link, peer, byPrefix: new Map() }
     const tx = new Tx(this.rtnl, this.log)
     let guard: Shared | null = null
     let tunnel: Shared | null = null
+    let link = req.link
+    let peer = peerKey
+    const added: string[] = []
     try {
       if (!existing && this.opts.role === 'mag') guard = await this.acquire(this.guards, req.link, () => this.guardObjects(req.link))
-      if (!existing && peer !== null) tunnel = await this.acquire(this.tunnels, peer, (r) => this.tunnelObjectsFor(r))
-      const t = peer === null ? null : { backend: this.backend, slot: this.tunnels.get(peer)!.slot, peer, uplink: this.uplink, pathMtu: this.pathMtuFor(peer) }
-      const per: [string, KObj[]][] = []
+      if (!existing && peerKey !== null) tunnel = await this.acquire(this.tunnels, peerKey, (r) => this.tunnelObjectsFor(r))
+      // The shared key strings, not a copy per binding.
+      if (existing) ({ link, peer } = existing)
+      else {
+        if (this.opts.role === 'mag') link = this.guards.get(req.link)?.key ?? req.link
+        if (peerKey !== null) peer = this.tunnels.get(peerKey)!.key
+      }
+      const objs: KObj[] = []
       for (const text of req.prefixes) {
         const p = prefixOf(text)
-        if (b.byPrefix.has(p.text)) continue
-        const objs =
-          t === null
-            ? localPrefixObjects(this.layout, p, req.link)
-            : this.opts.role === 'mag'
-              ? magPrefixObjects(this.layout, p, req.link, t, this.opts.localRouting ?? false, this.opts.uplinkSelect ?? 'rule')
-              : lmaPrefixObjects(this.layout, p, t)
-        per.push([p.text, objs])
+        const canon = p.text === text ? text : p.text
+        if (existing?.prefixes.includes(canon) || added.includes(canon)) continue
+        added.push(canon)
+        for (const o of this.prefixObjects(link, peer, p)) objs.push(o)
       }
-      await tx.addAll(per.flatMap(([, objs]) => objs))
-      for (const [text, objs] of per) b.byPrefix.set(text, objs)
+      await tx.addAll(objs)
     } catch (e) {
       await tx.rollback()
       // The shared sets this call created go too before it rejects ("nothing of this call
@@ -431,11 +460,28 @@ export class DataPlane {
       await Promise.allSettled(released)
       this.failures++
       const err = new ForwardingError(req.id, e instanceof Error ? e : new Error(String(e)))
-      this.log('warn', 'forwarding set-up failed and was rolled back', { id: req.id, link: req.link, peer, error: err.message })
+      this.log('warn', 'forwarding set-up failed and was rolled back', { id: req.id, link: req.link, peer: peerKey, error: err.message })
       throw err
     }
     this.objectCount += tx.added.length
-    if (!existing) this.bindings.set(req.id, b)
+    if (existing) existing.prefixes.push(...added)
+    // A copy of exactly its length: `added` grew by push() and holds room for 16 more (136 bytes).
+    else this.bindings.set(req.id, new Binding(link, peer, added.slice()))
+  }
+
+  /**
+   * The kernel objects of one prefix of a binding (model.ts): planned on install, and planned
+   * again on removal (the same inputs give the same objects; a removal names a route by its
+   * table, prefixes and device, never by its MTU).
+   */
+  private prefixObjects(link: string, peer: string | null, p: Prefix): KObj[] {
+    if (peer === null) return localPrefixObjects(this.layout, p, link)
+    const t: TunnelTarget = { backend: this.backend, slot: this.tunnels.get(peer)!.slot, peer, uplink: this.uplink, pathMtu: this.pathMtuFor(peer) }
+    return this.opts.role === 'mag' ? magPrefixObjects(this.layout, p, link, t, this.opts.localRouting ?? false, this.opts.uplinkSelect ?? 'rule') : lmaPrefixObjects(this.layout, p, t)
+  }
+
+  private async removePrefix(b: Binding, text: string): Promise<void> {
+    await this.removeObjs(this.prefixObjects(b.link, b.peer, prefixOf(text)))
   }
 
   private async doDown(id: string, prefixes?: readonly string[]): Promise<void> {
@@ -443,12 +489,12 @@ export class DataPlane {
     if (!b) return
     if (prefixes !== undefined) {
       const gone = new Set(prefixes.map((p) => prefixOf(p).text))
-      if ([...b.byPrefix.keys()].some((p) => !gone.has(p))) {
+      if (b.prefixes.some((p) => !gone.has(p))) {
         for (const p of gone) {
-          const objs = b.byPrefix.get(p)
-          if (!objs) continue
-          b.byPrefix.delete(p)
-          await this.removeObjs(objs)
+          const i = b.prefixes.indexOf(p)
+          if (i < 0) continue
+          b.prefixes.splice(i, 1)
+          await this.removePrefix(b, p)
         }
         return
       }
@@ -459,7 +505,7 @@ export class DataPlane {
 
   /** Removes a binding's prefix objects and drops its references to the shared ones. */
   private async release(b: Binding): Promise<void> {
-    for (const objs of b.byPrefix.values()) await this.removeObjs(objs)
+    for (const p of b.prefixes) await this.removePrefix(b, p)
     if (b.peer !== null) {
       const t = this.tunnels.get(b.peer)
       if (t) this.releaseShared(this.tunnels, t)
@@ -556,8 +602,8 @@ export class DataPlane {
   }
 
   private async removeAll(): Promise<void> {
-    for (const b of [...this.bindings.values()]) {
-      this.bindings.delete(b.id)
+    for (const [id, b] of [...this.bindings]) {
+      this.bindings.delete(id)
       await this.release(b)
     }
     await Promise.allSettled([...this.tunnels.values(), ...this.guards.values()].map((r) => r.chain))

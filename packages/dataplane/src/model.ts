@@ -70,6 +70,9 @@ export function prefixOf(text: string): Prefix {
   return { text: canon, addr: canon.slice(0, canon.lastIndexOf('/')), length: p.length, bytes: p.prefix }
 }
 
+/** `::/0`, planned once: every MN's subtree route and every tunnel's default route name it (read-only). */
+const DEFAULT_PREFIX: Prefix = Object.freeze(prefixOf('::/0'))
+
 export function hostPrefix(addr: string): Prefix {
   const a = canonicalIp6(addr)
   return { text: `${a}/128`, addr: a, length: 128, bytes: parseIp6(a) }
@@ -199,7 +202,7 @@ export function tunnelObjects(o: {
   readonly pathMtu: number
 }): KObj[] {
   const table = peerTable(o.layout, o.slot)
-  const dflt = prefixOf('::/0')
+  const dflt = DEFAULT_PREFIX
   if (o.backend === 'seg6') {
     // The route MTU is the outer path MTU: the kernel subtracts the encapsulation's headroom itself.
     return [{ kind: 'route', table, dst: dflt, dev: o.uplink, encap: { type: 'seg6-encap-red', to: canonicalIp6(o.peer) }, mtu: o.pathMtu }]
@@ -243,7 +246,7 @@ export function magPrefixObjects(l: Layout, p: Prefix, link: string, t: TunnelTa
   const objs: KObj[] = [{ kind: 'route', table: downTable(l), dst: p, dev: link }]
   if (localRouting) objs.push({ kind: 'rule', priority: l.rulePriority + PRIO_DOWN, action: 'lookup', table: downTable(l), src: p, iif: link })
   if (select === 'rule') objs.push({ kind: 'rule', priority: l.rulePriority + PRIO_MN, action: 'lookup', table: peerTable(l, t.slot), src: p, iif: link })
-  else objs.push(intoTunnel(upTable(l), prefixOf('::/0'), t, p))
+  else objs.push(intoTunnel(upTable(l), DEFAULT_PREFIX, t, p))
   return objs
 }
 

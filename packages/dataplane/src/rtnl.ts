@@ -33,7 +33,8 @@ const RTPROT_KERNEL = 2
  * Bound on one netlink request. The kernel answers at once; what is slow is this process getting
  * the CPU back: starved for a few seconds (a single-CPU VM on a busy host), it resumes with the
  * reply queued and its timer already due, and Node runs due timers before polling sockets. 2 s
- * failed the lab LMA's start that way in the real-kernel tier; 15 s still bounds a stuck call.
+ * failed the lab LMA's start that way in the real-kernel tier; 15 s still bounds a stuck call. Dumps
+ * of a million bindings are answered late the same way on a loaded machine (issue 23).
  */
 const REQUEST_TIMEOUT_MS = 15_000
 /** Waits before each retry of an add the kernel refused for want of memory for a moment. */
@@ -55,6 +56,12 @@ export class NetlinkError extends Error {
   ) {
     super(`${op} ${what}: ${message}`)
   }
+}
+
+/** An error of a batched request as the NetlinkError naming its object. */
+function asNetlinkError(op: 'add' | 'del', o: KObj, e: unknown): NetlinkError {
+  if (e instanceof NetlinkError) return e
+  return new NetlinkError(op, describe(o), codeOf(e), e instanceof Error ? e.message : String(e))
 }
 
 function codeOf(e: unknown): NetlinkErrorCode {
@@ -183,6 +190,10 @@ export class NetlinkRtnl implements Rtnl {
 
   /** A route message body; a removal names the route (table, prefixes, device) without its encapsulation. */
   private async routeBody(o: RouteObj, forAdd: boolean): Promise<Buffer> {
+    return this.routeMsgFor(o, forAdd, await this.index(o.dev))
+  }
+
+  private routeMsgFor(o: RouteObj, forAdd: boolean, oif: number): Buffer {
     const encap =
       !forAdd || !o.encap
         ? undefined
@@ -193,7 +204,7 @@ export class NetlinkRtnl implements Rtnl {
       table: o.table,
       dst: withBytes(o.dst),
       ...(o.src ? { src: withBytes(o.src) } : {}),
-      oif: await this.index(o.dev),
+      oif,
       protocol: RTPROT_PMIP,
       ...(encap ? { encap } : {}),
       ...(forAdd && o.mtu !== undefined ? { mtu: o.mtu } : {}),
@@ -211,17 +222,40 @@ export class NetlinkRtnl implements Rtnl {
   }
 
   /**
+   * The request of a rule or route built at once, or null when it needs a device index not
+   * looked up yet. Per-binding objects take this path: one promise per object, not a chain of
+   * async frames (a storm of a million MNs adds two million routes).
+   */
+  private quick(o: KObj, forAdd: boolean): Promise<void> | null {
+    if (o.kind === 'rule') return this.batch.request(forAdd ? RTM_NEWRULE : RTM_DELRULE, forAdd ? NLM_F_CREATE | NLM_F_EXCL : 0, ruleMsg(forAdd ? { ...ruleFields(o), protocol: RTPROT_PMIP } : ruleFields(o)))
+    if (o.kind !== 'route') return null
+    const oif = this.ifindex.get(o.dev)
+    if (oif === undefined) return null
+    return this.batch.request(forAdd ? RTM_NEWROUTE : RTM_DELROUTE, forAdd ? NLM_F_CREATE | NLM_F_EXCL : 0, this.routeMsgFor(o, forAdd, oif))
+  }
+
+  /**
    * Adds one object. ENOMEM and ENOBUFS are retried a few times: the kernel gives them for a
    * moment when it cannot allocate in atomic context (a seg6 route's per-CPU state, measured
    * once in 10,000 routes added at full speed), not because the object is wrong.
    */
-  async add(o: KObj): Promise<void> {
+  add(o: KObj): Promise<void> {
+    const q = this.quick(o, true)
+    if (q === null) return this.addRetrying(o, null)
+    return q.catch((e: unknown) => this.addRetrying(o, asNetlinkError('add', o, e)))
+  }
+
+  /** The add with its retries; `failed`: the first attempt's error, when it was already made. */
+  private async addRetrying(o: KObj, failed: NetlinkError | null): Promise<void> {
     let relooked = false
+    let pending: unknown = failed
     for (let attempt = 0; ; attempt++) {
       try {
+        if (pending !== null) throw pending
         await this.addOnce(o)
         return
       } catch (e) {
+        pending = null
         // The cached index of a device that was deleted and made again under the same name
         // (pppd makes a new pppN per session): look the name up afresh, once.
         if (e instanceof NetlinkError && e.code === 'ENODEV' && o.kind === 'route' && !relooked && this.ifindex.has(o.dev)) {
@@ -271,7 +305,13 @@ export class NetlinkRtnl implements Rtnl {
     })
   }
 
-  async del(o: KObj): Promise<void> {
+  del(o: KObj): Promise<void> {
+    const q = this.quick(o, false)
+    if (q !== null) return q.catch((e: unknown) => Promise.reject(asNetlinkError('del', o, e)))
+    return this.delSlow(o)
+  }
+
+  private async delSlow(o: KObj): Promise<void> {
     await this.wrap('del', () => describe(o), async () => {
       switch (o.kind) {
         case 'rule':

@@ -191,6 +191,9 @@ interface Reply {
   error?: { name: string; message: string; code: string | null; cause: { name: string; message: string; code: string | null } | null }
   routes?: { encapType: number | null; encap: string | null }[]
   removed?: number
+  failed?: number
+  results?: string[]
+  datagrams?: number
 }
 
 const ctls = new Set<Ctl>()
@@ -582,6 +585,50 @@ describeIf('data plane in a real kernel (network namespaces)', () => {
         await mag.stop()
         await lma.stop()
       }
+    })
+  })
+
+  describe('e. many at once (issue 23: storms, netlink batching)', () => {
+    const route = (i: number): object => ({ kind: 'route', table: 150, dst: { text: `2001:db8:2:${i.toString(16)}::/64`, addr: `2001:db8:2:${i.toString(16)}::`, length: 64 }, dev: 'a0' })
+
+    test('requests sharing a datagram, which asks for one ack: the refused one in the middle fails alone with its own errno, every other one is installed', async () => {
+      const ns = magNs()
+      // Route 5 exists already: its add in the batch is refused with EEXIST.
+      ip(['-n', ns, '-6', 'route', 'add', '2001:db8:2:5::/64', 'dev', 'a0', 'table', '150'])
+      await withCtl(ns, async (c) => {
+        const r = await c.ok({ op: 'addMany', objs: Array.from({ length: 10 }, (_, k) => route(k + 1)) })
+        expect(r.datagrams).toBe(1)
+        expect(r.results).toEqual(['ok', 'ok', 'ok', 'ok', 'EEXIST', 'ok', 'ok', 'ok', 'ok', 'ok'])
+      })
+      const table = ipJson<IpRoute>(['-n', ns, '-6', '-j', 'route', 'show', 'table', '150']).map((x) => x.dst)
+      expect(table.sort()).toEqual(Array.from({ length: 10 }, (_, k) => `2001:db8:2:${(k + 1).toString(16)}::/64`).sort())
+      // And a datagram whose last message (the one asking for the ack) is refused.
+      await withCtl(ns, async (c) => {
+        const r = await c.ok({ op: 'addMany', objs: [route(20), route(21), route(9)] })
+        expect(r.results).toEqual(['ok', 'ok', 'EEXIST'])
+      })
+      expect(ipJson<IpRoute>(['-n', ns, '-6', '-j', 'route', 'show', 'table', '150'])).toHaveLength(12)
+    })
+
+    test('a storm of 3,000 bindings at once: every route in the kernel; all of them down at once: nothing of ours left but the base objects', async () => {
+      const ns = magNs()
+      const before = kstate(ns)
+      await withCtl(ns, async (c) => {
+        const opened = await c.ok({ op: 'open', opts: magOpts({ uplinkSelect: 'subtree' }) })
+        const base = ours(kstate(ns))
+        const up = await c.send({ op: 'storm', count: 3000, link: 'a0', peer: LMA }, 120_000)
+        expect(up).toMatchObject({ ok: true, failed: 0, snapshot: { bindings: 3000, objects: opened.snapshot!.objects + 1 + 3000 * 2 } })
+        const st = kstate(ns)
+        // Per MN: its access route in the down table and its `default from HNP` into the tunnel.
+        expect(st.routes.filter((r) => is158(r) && r.table === String(T) && r.dev === 'a0')).toHaveLength(3000)
+        expect(st.routes.filter((r) => is158(r) && r.dst === 'default' && r.from !== undefined && r.from.startsWith('2001:db8:1:'))).toHaveLength(3000)
+        await c.send({ op: 'unstorm', count: 3000 }, 120_000)
+        // The tunnel goes after its last user, on its own chain.
+        expect(await c.ok({ op: 'idle' })).toMatchObject({ snapshot: { bindings: 0, tunnels: [], objects: opened.snapshot!.objects } })
+        expect(ours(kstate(ns))).toEqual(base)
+        await c.ok({ op: 'close' })
+      })
+      expect(kstate(ns)).toEqual(before)
     })
   })
 })
