@@ -199,6 +199,10 @@ export function echoMismatch(e: Entry, opts: readonly MobilityOption[], idMatche
       case 'timestamp':
       case 'restart-counter':
       case 'gre-key':
+      case 'ipv4-hoa-request': // RFC 5844 §3.3: LMA answers, not echoes; the IPv4 rules read them
+      case 'ipv4-hoa-reply':
+      case 'ipv4-default-router':
+      case 'ipv4-dhcp-support-mode':
       case 'unknown':
         break
       default:
