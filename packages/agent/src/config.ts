@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { isIp6, parseMac, parsePrefix, canonicalIp6, isLinkLocal, parseIp6 } from '@pmip6/wire'
 import type { MagCoreConfig, PolicyProfile, LinkConfig, LmaConfig, UnknownMnPolicy, DefaultProfile, RaConfig } from '@pmip6/core'
+import { parseIpv4Prefix, parseIpv4Unicast } from '@pmip6/core'
 import type { MockInit, MockStep } from '@pmip6/driver-mock'
 import type { HostapdInit, HostapdInterfaceInit } from '@pmip6/driver-hostapd'
 import { DEFAULT_INTERFACE_PATTERN, type PppInit } from '@pmip6/driver-ppp'
@@ -166,7 +167,7 @@ class Reader {
 }
 
 const TOP_KEYS = ['mag', 'ra', 'links', 'lmas', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics', 'dataplane'] as const
-const LMA_KEYS = ['heartbeatInterval', 'heartbeatMissingThreshold'] as const
+const LMA_KEYS = ['heartbeatInterval', 'heartbeatMissingThreshold', 'greKey'] as const
 const MAG_KEYS = [
   'address',
   'controlSocket',
@@ -191,7 +192,7 @@ const MAG_KEYS = [
   'heartbeatMissingThreshold',
   'transportInterfaces',
 ] as const
-const PROFILE_KEYS = ['mnId', 'lma', 'homePrefixes', 'prefixLifetime', 'addressConfig', 'mode', 'macs', 'otherConfig'] as const
+const PROFILE_KEYS = ['mnId', 'lma', 'homePrefixes', 'prefixLifetime', 'addressConfig', 'mode', 'macs', 'otherConfig', 'stack', 'ipv4HomeAddress', 'ipv4Allowed', 'greKey'] as const
 
 export const DEFAULT_CONTROL_SOCKET = '/run/mag/mag.sock'
 /** RFC 5847 §5: HEARTBEAT_INTERVAL should not exceed 3600 s. Below its 30 s floor is allowed, for labs. */
@@ -215,8 +216,39 @@ function readProfile(r: Reader, raw: unknown, path: string, isDefault: boolean):
     ...(macs ? { macs: macs.filter((x): x is string => x !== undefined) } : {}),
     ...(o['otherConfig'] !== undefined ? { otherConfig: r.bool(o['otherConfig'], `${path}.otherConfig`) ?? false } : {}),
     ...(isDefault && o['macNaiRealm'] !== undefined ? { macNaiRealm: r.str(o['macNaiRealm'], `${path}.macNaiRealm`) ?? '' } : {}),
+    ...readIpv4Profile(r, o, path),
   }
   return p
+}
+
+/** RFC 5844 / RFC 5845 fields of a profile: stack, ipv4HomeAddress, ipv4Allowed, greKey. */
+function readIpv4Profile(r: Reader, o: Obj, path: string): Pick<PolicyProfile, 'stack' | 'ipv4HomeAddress' | 'ipv4Allowed' | 'greKey'> {
+  const stack = r.oneOf(o['stack'], `${path}.stack`, ['ipv6', 'ipv4', 'dual'] as const)
+  const v4 = stack === 'ipv4' || stack === 'dual'
+  const unicast = (v: unknown, at: string): string | undefined => {
+    const s = r.str(v, at)
+    if (s === undefined) return undefined
+    const b = parseIpv4Unicast(s)
+    return typeof b === 'string' ? r.bad(at, b) : s
+  }
+  const addr = unicast(o['ipv4HomeAddress'], `${path}.ipv4HomeAddress`)
+  const allowed = r.arr(o['ipv4Allowed'], `${path}.ipv4Allowed`)?.map((v, i) => {
+    const at = `${path}.ipv4Allowed[${i}]`
+    const s = r.str(v, at)
+    if (s === undefined) return undefined
+    const n = parseIpv4Prefix(s)
+    return typeof n === 'string' ? r.bad(at, n) : n.text
+  })
+  if (!v4 && o['ipv4HomeAddress'] !== undefined) r.bad(`${path}.ipv4HomeAddress`, "needs stack 'ipv4' or 'dual'")
+  if (!v4 && o['ipv4Allowed'] !== undefined) r.bad(`${path}.ipv4Allowed`, "needs stack 'ipv4' or 'dual'")
+  if (stack === 'ipv4' && o['homePrefixes'] !== undefined) r.bad(`${path}.homePrefixes`, "an IPv4-only MN (stack 'ipv4') has no home network prefix")
+  const greKey = r.bool(o['greKey'], `${path}.greKey`)
+  return {
+    ...(stack !== undefined ? { stack } : {}),
+    ...(addr !== undefined ? { ipv4HomeAddress: addr } : {}),
+    ...(allowed ? { ipv4Allowed: allowed.filter((x): x is string => x !== undefined) } : {}),
+    ...(greKey !== undefined ? { greKey } : {}),
+  }
 }
 
 /**
@@ -235,7 +267,9 @@ function readLmas(r: Reader, raw: unknown, path: string): Record<string, LmaConf
     if (addr in out) r.bad(p, `duplicate LMA ${addr}`)
     const heartbeatIntervalS = r.num(lo['heartbeatInterval'], `${p}.heartbeatInterval`, 0, MAX_HEARTBEAT_INTERVAL_S)
     const heartbeatMissingThreshold = r.num(lo['heartbeatMissingThreshold'], `${p}.heartbeatMissingThreshold`, 1, 255)
+    const greKey = r.bool(lo['greKey'], `${p}.greKey`)
     out[addr] = {
+      ...(greKey !== undefined ? { greKey } : {}),
       ...(heartbeatIntervalS !== undefined ? { heartbeatIntervalS } : {}),
       ...(heartbeatMissingThreshold !== undefined ? { heartbeatMissingThreshold } : {}),
     }

@@ -31,6 +31,8 @@ export type MagContext = Pick<
   | 'disarm'
   | 'effectiveMode'
   | 'findMn'
+  | 'greNext'
+  | 'greUsed'
   | 'inFlight'
   | 'inc'
   | 'isShared'

@@ -29,6 +29,11 @@ export type TimerKind = 'pbu' | 'refresh' | 'expire' | 'ra' | 'rs'
 export type HandoffHint = 'new' | 'same-interface' | 'other-interface' | 'unknown'
 export type MobilityMode = 'network' | 'host'
 export type AddressConfig = 'stateless' | 'stateful' | 'both'
+/**
+ * RFC 5844 §3.2: the home addresses an MN gets. 'ipv6' (RFC 5213 only, the default), 'ipv4'
+ * (an IPv4 home address and no home network prefix) or 'dual' (both).
+ */
+export type IpStack = 'ipv6' | 'ipv4' | 'dual'
 
 /** RFC 5213 §6.2 policy profile, as the policy store hands it to the core. */
 export interface PolicyProfile {
@@ -48,6 +53,20 @@ export interface PolicyProfile {
   readonly macs?: readonly string[]
   /** RA O flag; default: set when stateful configuration is allowed. */
   readonly otherConfig?: boolean
+  /** RFC 5844 §3.2: IPv6-only (default), IPv4-only or dual-stack. */
+  readonly stack?: IpStack
+  /**
+   * RFC 5844 §3.3.1: the IPv4 home address to request, e.g. '192.0.2.20'; absent: 0.0.0.0 (the
+   * LMA assigns). Only with stack 'ipv4' or 'dual'.
+   */
+  readonly ipv4HomeAddress?: string
+  /**
+   * IPv4 prefixes an assigned home address must lie in (e.g. ['192.0.2.0/24']); absent: any
+   * unicast address. An LMA assigning one outside them is de-registered (issue 21 item 6).
+   */
+  readonly ipv4Allowed?: readonly string[]
+  /** RFC 5845 §3: send the GRE Key option (the MAG's downlink key) in this MN's PBUs. */
+  readonly greKey?: boolean
 }
 
 /** A profile for MNs the store does not know: everything but the identity. */
@@ -87,6 +106,8 @@ export interface LmaConfig {
   readonly heartbeatIntervalS?: number
   /** RFC 5847 MISSING_HEARTBEATS_ALLOWED towards this LMA. */
   readonly heartbeatMissingThreshold?: number
+  /** RFC 5845 §3: GRE keys for every MN of this LMA (a profile's greKey also turns them on). */
+  readonly greKey?: boolean
 }
 
 export interface MagCoreConfig {
@@ -259,6 +280,8 @@ export interface ForwardingFailedEvent {
   readonly at: Millis
   readonly mnId: string
   readonly prefixes: readonly string[]
+  /** The IPv4 home addresses of the failed forwarding-up (RFC 5844), when it had any. */
+  readonly ipv4?: readonly string[]
   readonly reason: string
 }
 
@@ -375,8 +398,23 @@ export interface QueryPresenceCommand {
 interface ForwardingBase {
   readonly mnId: string
   readonly link: LinkRef
-  /** The prefixes this command adds (up) or removes (down), as text. */
+  /** The prefixes this command adds (up) or removes (down), as text (empty for an IPv4-only MN). */
   readonly prefixes: readonly string[]
+  /**
+   * RFC 5844 §3.2.4: the MN's IPv4 home addresses this command adds or removes ('192.0.2.2',
+   * a host route each, as the data plane's ForwardingRequest.ipv4 takes them); absent: none.
+   */
+  readonly ipv4?: readonly string[]
+  /**
+   * RFC 5845 §3: the GRE keys of this binding (up only, when the LMA gave an uplink key):
+   * `uplink` on packets to the LMA, `downlink` on packets from it. Absent: no GRE key.
+   */
+  readonly greKeys?: GreKeys
+}
+/** RFC 5845 §3: uplink, the LMA's key for MAG->LMA packets; downlink, the MAG's for LMA->MAG. */
+export interface GreKeys {
+  readonly uplink: number
+  readonly downlink: number
 }
 /** mode 'tunnel': through the IPv6-in-IPv6 tunnel to `lma` (RFC 5213 §6.10.5). 'local': routed natively (Scenario B). */
 export type ForwardingTarget = { readonly mode: 'tunnel'; readonly lma: string } | { readonly mode: 'local'; readonly lma: null }
@@ -403,6 +441,38 @@ interface LinkAddressBase {
 export type LinkAddressUpCommand = LinkAddressBase & { readonly type: 'link-address-up' }
 export type LinkAddressDownCommand = LinkAddressBase & { readonly type: 'link-address-down' }
 export type LinkAddressCommand = LinkAddressUpCommand | LinkAddressDownCommand
+/**
+ * RFC 5844 §3.4: the MN's IPv4 configuration for its access link (the DHCPv4 server there): up
+ * when a binding with an IPv4 home address is accepted or its address, prefix length or router
+ * changed; down when it ends (detach, de-registration, expiry, failure). The server offers the
+ * address only to this MN (its MAC on shared links) and stops answering for it after down.
+ */
+export interface Ipv4HomeUpCommand {
+  readonly type: 'ipv4-home-up'
+  readonly mnId: string
+  readonly link: LinkRef
+  /** MAC text, or null on a point-to-point link without one. */
+  readonly llId: string | null
+  /** The IPv4 home address, e.g. '192.0.2.2'. */
+  readonly address: string
+  /** From the IPv4 Home Address Reply (RFC 5844 §3.3.2), 1-32. */
+  readonly prefixLength: number
+  /** IPv4 default router (RFC 5844 §3.3.3), or null when the LMA gave none. */
+  readonly router: string | null
+  /** Seconds the binding was granted: a lease must not outlive it (RFC 5844 §3.4). */
+  readonly lifetimeS: number
+  /** RFC 5844 §3.3.4 IPv4 DHCP Support Mode from the PBA: 'server' (default) or 'relay'. */
+  readonly dhcpMode: 'server' | 'relay'
+}
+export interface Ipv4HomeDownCommand {
+  readonly type: 'ipv4-home-down'
+  readonly mnId: string
+  readonly link: LinkRef
+  readonly llId: string | null
+  readonly address: string
+}
+export type Ipv4HomeCommand = Ipv4HomeUpCommand | Ipv4HomeDownCommand
+
 export interface StateChangedCommand {
   readonly type: 'state-changed'
   readonly mnId: string
@@ -442,6 +512,7 @@ export type MagCommand =
   | ForwardingCommand
   | LinkTeardownCommand
   | LinkAddressCommand
+  | Ipv4HomeCommand
   | StateChangedCommand
   | SendHeartbeatCommand
   | LmaStateCommand
@@ -473,6 +544,16 @@ export interface BindingView {
   readonly hi: number
   /** Link-local address the RAs come from. */
   readonly routerAddress: string
+  /** RFC 5844: the home addresses this MN gets (profile), and what this session runs with. */
+  readonly stack: IpStack
+  /** IPv4 home address with its prefix length ('192.0.2.2/24') while served, else null. */
+  readonly ipv4Address: string | null
+  /** IPv4 default router given to the MN (RFC 5844 §3.3.3), or null. */
+  readonly ipv4Router: string | null
+  /** Why an MN that asks for IPv4 has none ('' when served or not asked), e.g. 'ipv4-reply:132'. */
+  readonly ipv4Reason: string
+  /** RFC 5845 GRE keys of the binding, or null when it has none. */
+  readonly greKeys: GreKeys | null
 }
 
 /**
