@@ -37,6 +37,12 @@ import {
   type Layout,
   type UplinkSelect,
   lmaBaseObjects,
+  accessLink4Objects,
+  lmaBase4Objects,
+  lmaIpv4Objects,
+  magIpv4Objects,
+  prefix4Of,
+  seg6Decap4Objects,
 } from './model'
 import { NetlinkError, NetlinkRtnl, type Rtnl } from './rtnl'
 
@@ -63,8 +69,13 @@ export interface DataPlaneOptions {
   readonly localRouting?: boolean
   /** Access links guarded from the start (MAG): nothing from them is forwarded without a binding. */
   readonly accessLinks?: readonly string[]
-  /** Set net.ipv6.conf.all.forwarding=1 when it is off; default true. */
+  /** Set net.ipv6.conf.all.forwarding=1 when it is off; default true (with `ipv4`, net.ipv4.ip_forward too). */
   readonly enableForwarding?: boolean
+  /**
+   * RFC 5844: carry MNs' IPv4 home addresses too (ForwardingRequest.ipv4): IPv4 routes and rules
+   * beside the IPv6 ones, seg6 End.DX4 decapsulation, ip6tnl `mode any`. Default false.
+   */
+  readonly ipv4?: boolean
   /** Default: rtnetlink through npm `netlink`. */
   readonly rtnl?: Rtnl
   readonly log?: LogFn
@@ -77,6 +88,11 @@ export interface ForwardingRequest {
   readonly link: string
   readonly prefixes: readonly string[]
   readonly peer: string | null
+  /**
+   * RFC 5844: the MN's IPv4 home addresses ("192.0.2.2" or "192.0.2.2/32"; a host route each).
+   * Needs the data plane opened with `ipv4`; not for Scenario B (peer null).
+   */
+  readonly ipv4?: readonly string[]
 }
 
 export interface DataPlaneSnapshot {
@@ -134,6 +150,7 @@ const FALLBACK_PATH_MTU = 1500
 /** Changes of different bindings running at once; each has a few requests outstanding. */
 const MAX_CONCURRENT_CHANGES = 256
 const FORWARDING_SYSCTL = '/proc/sys/net/ipv6/conf/all/forwarding'
+const FORWARDING4_SYSCTL = '/proc/sys/net/ipv4/ip_forward'
 const PROBE_DEVICE = `${TUNNEL_NAME_PREFIX}probe`
 /** Peer of the probe tunnel: nothing is ever sent through it (documentation prefix, RFC 3849). */
 const PROBE_PEER = '2001:db8::ffff'
@@ -223,7 +240,8 @@ export class DataPlane {
       const pathMtu = opts.pathMtu ?? (await rtnl.links()).find((l) => l.name === uplink)?.mtu ?? FALLBACK_PATH_MTU
       await cleanup(rtnl, layout, log)
       const backend = await chooseBackend(rtnl, opts.backend ?? 'auto', self, log)
-      if (opts.enableForwarding ?? true) enableForwarding(log)
+      if (opts.enableForwarding ?? true) enableForwarding(log, FORWARDING_SYSCTL, 'IPv6')
+      if ((opts.enableForwarding ?? true) && opts.ipv4 === true) enableForwarding(log, FORWARDING4_SYSCTL, 'IPv4')
       const dp = new DataPlane({ ...opts, self }, rtnl, log, backend, uplink, pathMtu, layout)
       await dp.installBase(self)
       log('info', 'data plane ready', { role: opts.role, backend, uplink, pathMtu, tunnelMtu: tunnelMtuFor(pathMtu), table: layout.table, rulePriority: layout.rulePriority })
@@ -240,8 +258,10 @@ export class DataPlane {
       if (this.backend === 'seg6') {
         const inner = this.opts.role === 'mag' ? downTable(this.layout) : RT_TABLE_MAIN
         for (const o of seg6DecapObjects(this.layout, self, this.uplink, inner)) await tx.add(o)
+        if (this.opts.ipv4 === true) for (const o of seg6Decap4Objects(this.layout, self, this.uplink)) await tx.add(o)
       }
       if (this.opts.role === 'lma') for (const o of lmaBaseObjects(this.layout)) await tx.add(o)
+      if (this.opts.role === 'lma' && this.opts.ipv4 === true) for (const o of lmaBase4Objects(this.layout)) await tx.add(o)
       for (const link of this.opts.accessLinks ?? []) {
         const objs = this.guardObjects(link)
         for (const o of objs) await tx.add(o)
@@ -290,7 +310,7 @@ export class DataPlane {
     const step = t.chain.then(async () => {
       if (t.installed === null || t.slot < 0) return
       const pathMtu = this.pathMtuFor(t.key)
-      const objs = tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot: t.slot, self: this.opts.self, peer: t.key, uplink: this.uplink, pathMtu })
+      const objs = tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot: t.slot, self: this.opts.self, peer: t.key, uplink: this.uplink, pathMtu, ipv4: this.opts.ipv4 === true })
       if (this.backend === 'ip6tnl') await this.rtnl.setLinkMtu(tunnelName(t.slot), tunnelMtuFor(pathMtu))
       else for (const o of objs) if (o.kind === 'route') await this.rtnl.replaceRoute(o)
       t.installed = objs
@@ -416,6 +436,13 @@ export class DataPlane {
               : lmaPrefixObjects(this.layout, p, t)
         per.push([p.text, objs])
       }
+      for (const text of req.ipv4 ?? []) {
+        if (this.opts.ipv4 !== true) throw new Error('an IPv4 home address needs the data plane opened with ipv4')
+        if (t === null) throw new Error('IPv4 home addresses are carried through a tunnel only (no Scenario B for IPv4)')
+        const p = prefix4Of(text)
+        if (b.byPrefix.has(p.text)) continue
+        per.push([p.text, this.opts.role === 'mag' ? magIpv4Objects(this.layout, p, req.link, t) : lmaIpv4Objects(this.layout, p, t)])
+      }
       await tx.addAll(per.flatMap(([, objs]) => objs))
       for (const [text, objs] of per) b.byPrefix.set(text, objs)
     } catch (e) {
@@ -442,7 +469,7 @@ export class DataPlane {
     const b = this.bindings.get(id)
     if (!b) return
     if (prefixes !== undefined) {
-      const gone = new Set(prefixes.map((p) => prefixOf(p).text))
+      const gone = new Set(prefixes.map((p) => (p.includes(':') ? prefixOf(p) : prefix4Of(p)).text))
       if ([...b.byPrefix.keys()].some((p) => !gone.has(p))) {
         for (const p of gone) {
           const objs = b.byPrefix.get(p)
@@ -532,14 +559,15 @@ export class DataPlane {
   }
 
   private guardObjects(link: string): readonly KObj[] {
-    return accessLinkObjects(this.layout, link, this.opts.uplinkSelect ?? 'rule')
+    const objs = accessLinkObjects(this.layout, link, this.opts.uplinkSelect ?? 'rule')
+    return this.opts.ipv4 === true ? [...objs, ...accessLink4Objects(this.layout, link)] : objs
   }
 
   private tunnelObjectsFor(res: Shared): readonly KObj[] {
     const slot = this.freeSlots.pop()
     if (slot === undefined) throw new Error(`no free tunnel slot: ${this.layout.maxTunnels} peers in use (dataplane.maxTunnels)`)
     res.slot = slot
-    return tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot, self: this.opts.self, peer: res.key, uplink: this.uplink, pathMtu: this.pathMtuFor(res.key) })
+    return tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot, self: this.opts.self, peer: res.key, uplink: this.uplink, pathMtu: this.pathMtuFor(res.key), ipv4: this.opts.ipv4 === true })
   }
 
   /** Removal is best effort: an object already gone (a link deleted under us) is not an error. */
@@ -621,12 +649,12 @@ async function chooseBackend(rtnl: Rtnl, choice: BackendChoice, self: string, lo
   return 'ip6tnl'
 }
 
-function enableForwarding(log: LogFn): void {
+function enableForwarding(log: LogFn, path: string, family: string): void {
   try {
-    if (readFileSync(FORWARDING_SYSCTL, 'utf8').trim() === '1') return
-    writeFileSync(FORWARDING_SYSCTL, '1\n')
-    log('info', 'enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1)')
+    if (readFileSync(path, 'utf8').trim() === '1') return
+    writeFileSync(path, '1\n')
+    log('info', `enabled ${family} forwarding (${path})`)
   } catch (e) {
-    throw new Error(`cannot enable IPv6 forwarding (${FORWARDING_SYSCTL}): ${e instanceof Error ? e.message : String(e)}`)
+    throw new Error(`cannot enable ${family} forwarding (${path}): ${e instanceof Error ? e.message : String(e)}`)
   }
 }
