@@ -563,12 +563,6 @@ export class MagDaemon {
       case 'link-address-down':
         this.linkAddrs.down(c.link, c.address)
         return
-      case 'ipv4-home-up':
-      case 'ipv4-home-down':
-        // RFC 5844 §3.4: the access link's DHCPv4 server follows these (branch ipv4 plumbs it).
-        this.counters.inc(`ipv4.${c.type}`)
-        log.info(c.type === 'ipv4-home-up' ? 'ipv4 home address up' : 'ipv4 home address down', { mnId: c.mnId, link: c.link, mac: c.llId, address: c.address })
-        return
     }
   }
 

@@ -120,11 +120,11 @@ export class Entry {
   v4: string | null = null
   v4Addr: Buffer | null = null
   v4Len = 0
-  v4Router: string | null = null
+  v4Router = ''
   v4Dhcp: 'server' | 'relay' = 'server'
   v4Lifetime = 0
   v4Fwd: string | null = null
-  /** ipv4-home-up sent and not taken back. */
+  /** An ipv4-lease with a lease sent and not taken back (lease null). */
   v4Home = false
   /** This session asks for no IPv4 (the LMA refused it to a dual-stack MN), or no IPv6 (172). */
   v4Off = false

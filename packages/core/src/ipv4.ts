@@ -13,7 +13,7 @@
  *   carry both.
  * - The PBA's IPv4 Home Address Reply (§3.3.2), IPv4 Default-Router Address (§3.3.3) and DHCP
  *   Support Mode (§3.3.4): an accepted address is routed through the tunnel and handed to the
- *   access link's DHCPv4 server (§3.4) with ipv4-home-up; a Reply status of 128 or more refuses
+ *   access link's DHCPv4 server (§3.4) with ipv4-lease; a Reply status of 128 or more refuses
  *   the IPv4 part only (a dual-stack MN keeps its IPv6 binding; an IPv4-only MN has nothing left
  *   and is de-registered). PBA statuses 170, 171, 173 (§3.3.5) make a dual-stack MN register
  *   IPv6-only, 172 IPv4-only; 171 for an address we named asks again with 0.0.0.0 (as RFC 5213
@@ -28,7 +28,7 @@
  *   turns them on and registers again, once.
  *
  * Left out: IPv4 transport between MAG and LMA (§4); the DHCP exchange itself (the agent's DHCPv4
- * server follows ipv4-home-up/down); an address the MN names in its own DHCP request (the
+ * server follows ipv4-lease); an address the MN names in its own DHCP request (the
  * profile's ipv4HomeAddress only); a changed uplink key on a refresh is taken but not re-installed.
  */
 import { BaStatus, formatIp4, HandoffIndicator, ip4ToNumber, parseIp4, type MobilityOption } from '@pmip6/wire'
@@ -190,7 +190,7 @@ export function greKeysOf(e: Entry): GreKeys | null {
 
 /** The IPv4 part of an accepting PBA (RFC 5844 §3.3.2-3.3.4). */
 export type Ipv4Answer =
-  | { readonly ok: true; readonly addr: Buffer; readonly text: string; readonly len: number; readonly router: string | null; readonly dhcp: 'server' | 'relay' }
+  | { readonly ok: true; readonly addr: Buffer; readonly text: string; readonly len: number; readonly router: string; readonly dhcp: 'server' | 'relay' }
   /** fatal: an address the MAG cannot route (de-registered); else a refusal of the IPv4 part. */
   | { readonly ok: false; readonly fatal: boolean; readonly reason: string }
 
@@ -221,16 +221,16 @@ export function readIpv4Answer(e: Entry, opts: readonly MobilityOption[]): Ipv4A
   }
   const allowed = e.profile!.ipv4Allowed
   if (allowed.length > 0 && !allowed.some((a) => ((n & a.mask) >>> 0) === a.net)) return bad(`outside-ipv4Allowed`)
-  let routerText: string | null = null
-  if (router !== null) {
-    const r = ip4ToNumber(router)
-    routerText = formatIp4(router)
-    const badRouter = (w: string): Ipv4Answer => ({ ok: false, fatal: true, reason: `ipv4-bad-router:${routerText}:${w}` })
-    const rw = unroutableWhy(r)
-    if (rw !== null) return badRouter(rw)
-    if (r === n) return badRouter('the-home-address')
-    if (len < 32 && ((r & mask) >>> 0) !== ((n & mask) >>> 0)) return badRouter(`outside-${text}/${len}`)
-  }
+  // §3.3.3: the MN's default router is the address the MAG answers for on the access link; an
+  // LMA that names none leaves the MN without a way out: the IPv4 part is refused, not guessed.
+  if (router === null) return { ok: false, fatal: false, reason: 'ipv4-no-default-router' }
+  const r = ip4ToNumber(router)
+  const routerText = formatIp4(router)
+  const badRouter = (w: string): Ipv4Answer => ({ ok: false, fatal: true, reason: `ipv4-bad-router:${routerText}:${w}` })
+  const rw = unroutableWhy(r)
+  if (rw !== null) return badRouter(rw)
+  if (r === n) return badRouter('the-home-address')
+  if (len < 32 && ((r & mask) >>> 0) !== ((n & mask) >>> 0)) return badRouter(`outside-${text}/${len}`)
   return { ok: true, addr: reply.address, text, len, router: routerText, dhcp }
 }
 
@@ -257,15 +257,15 @@ export function updateIpv4Home(c: MagContext, e: Entry, a: Ipv4Answer, lifetime:
   e.v4Dhcp = a.dhcp
   e.v4Lifetime = lifetime
   e.v4Home = true
-  c.inc('ipv4-home-up')
-  c.out.push({ type: 'ipv4-home-up', mnId: e.mnId, link: e.link, llId: e.mac === null ? null : macText(e.mac), address: a.text, prefixLength: a.len, router: a.router, lifetimeS: lifetime, dhcpMode: a.dhcp })
+  c.inc('ipv4-lease')
+  c.out.push({ type: 'ipv4-lease', mnId: e.mnId, link: e.link, llId: e.mac === null ? null : macText(e.mac), lease: { address: a.text, prefixLength: a.len, router: a.router, lifetime } })
 }
 
 /** The access link stops serving the MN's IPv4 home address (its DHCP lease ends with it). */
 export function ipv4HomeDown(c: MagContext, e: Entry): void {
   if (!e.v4Home || e.v4 === null) return
   e.v4Home = false
-  c.out.push({ type: 'ipv4-home-down', mnId: e.mnId, link: e.link, llId: e.mac === null ? null : macText(e.mac), address: e.v4 })
+  c.out.push({ type: 'ipv4-lease', mnId: e.mnId, link: e.link, llId: e.mac === null ? null : macText(e.mac), lease: null })
 }
 
 /**

@@ -398,29 +398,48 @@ export interface QueryPresenceCommand {
 interface ForwardingBase {
   readonly mnId: string
   readonly link: LinkRef
-  /** The prefixes this command adds (up) or removes (down), as text (empty for an IPv4-only MN). */
+  /** The prefixes this command adds (up) or removes (down), as text. */
   readonly prefixes: readonly string[]
   /**
-   * RFC 5844 §3.2.4: the MN's IPv4 home addresses this command adds or removes ('192.0.2.2',
-   * a host route each, as the data plane's ForwardingRequest.ipv4 takes them); absent: none.
+   * RFC 5844: the MN's IPv4 home addresses this command adds (up) or removes (down), dotted
+   * text ("192.0.2.2"; a host route each, the prefix length is the DHCP server's business).
+   * Only with mode 'tunnel'. Absent or empty: IPv6 only, as before.
    */
   readonly ipv4?: readonly string[]
-  /**
-   * RFC 5845 §3: the GRE keys of this binding (up only, when the LMA gave an uplink key):
-   * `uplink` on packets to the LMA, `downlink` on packets from it. Absent: no GRE key.
-   */
-  readonly greKeys?: GreKeys
-}
-/** RFC 5845 §3: uplink, the LMA's key for MAG->LMA packets; downlink, the MAG's for LMA->MAG. */
-export interface GreKeys {
-  readonly uplink: number
-  readonly downlink: number
 }
 /** mode 'tunnel': through the IPv6-in-IPv6 tunnel to `lma` (RFC 5213 §6.10.5). 'local': routed natively (Scenario B). */
 export type ForwardingTarget = { readonly mode: 'tunnel'; readonly lma: string } | { readonly mode: 'local'; readonly lma: null }
-export type ForwardingUpCommand = ForwardingBase & { readonly type: 'forwarding-up' } & ForwardingTarget
+export type ForwardingUpCommand = ForwardingBase & {
+  readonly type: 'forwarding-up'
+  /**
+   * RFC 5845 §3: the binding's GRE keys when the LMA gave an uplink key (`uplink` on packets to
+   * the LMA, `downlink` on packets from it); absent: no GRE key.
+   */
+  readonly greKeys?: GreKeys
+} & ForwardingTarget
 export type ForwardingDownCommand = ForwardingBase & { readonly type: 'forwarding-down' } & ForwardingTarget
 export type ForwardingCommand = ForwardingUpCommand | ForwardingDownCommand
+/**
+ * RFC 5844 §3.2, §3.4: the MN's IPv4 configuration as the accepted PBA gave it (IPv4 Home
+ * Address Reply and IPv4 Default-Router Address), for the MAG's DHCPv4 server; `lease` null when
+ * the IPv4 binding is gone (de-registration, detach, refusal, an address the MAG cannot route).
+ * Emitted on every change (registration, refresh with a new lifetime, handoff to this MAG).
+ */
+export interface Ipv4LeaseCommand {
+  readonly type: 'ipv4-lease'
+  readonly mnId: string
+  readonly link: LinkRef
+  /** The MN's MAC (the DHCP chaddr), colon text; null when the link has none (PPP). */
+  readonly llId: string | null
+  readonly lease: {
+    /** Dotted text. */
+    readonly address: string
+    readonly prefixLength: number
+    readonly router: string
+    /** Seconds: the binding's granted lifetime. */
+    readonly lifetime: number
+  } | null
+}
 export interface LinkTeardownCommand {
   readonly type: 'link-teardown'
   readonly link: LinkRef
@@ -441,38 +460,6 @@ interface LinkAddressBase {
 export type LinkAddressUpCommand = LinkAddressBase & { readonly type: 'link-address-up' }
 export type LinkAddressDownCommand = LinkAddressBase & { readonly type: 'link-address-down' }
 export type LinkAddressCommand = LinkAddressUpCommand | LinkAddressDownCommand
-/**
- * RFC 5844 §3.4: the MN's IPv4 configuration for its access link (the DHCPv4 server there): up
- * when a binding with an IPv4 home address is accepted or its address, prefix length or router
- * changed; down when it ends (detach, de-registration, expiry, failure). The server offers the
- * address only to this MN (its MAC on shared links) and stops answering for it after down.
- */
-export interface Ipv4HomeUpCommand {
-  readonly type: 'ipv4-home-up'
-  readonly mnId: string
-  readonly link: LinkRef
-  /** MAC text, or null on a point-to-point link without one. */
-  readonly llId: string | null
-  /** The IPv4 home address, e.g. '192.0.2.2'. */
-  readonly address: string
-  /** From the IPv4 Home Address Reply (RFC 5844 §3.3.2), 1-32. */
-  readonly prefixLength: number
-  /** IPv4 default router (RFC 5844 §3.3.3), or null when the LMA gave none. */
-  readonly router: string | null
-  /** Seconds the binding was granted: a lease must not outlive it (RFC 5844 §3.4). */
-  readonly lifetimeS: number
-  /** RFC 5844 §3.3.4 IPv4 DHCP Support Mode from the PBA: 'server' (default) or 'relay'. */
-  readonly dhcpMode: 'server' | 'relay'
-}
-export interface Ipv4HomeDownCommand {
-  readonly type: 'ipv4-home-down'
-  readonly mnId: string
-  readonly link: LinkRef
-  readonly llId: string | null
-  readonly address: string
-}
-export type Ipv4HomeCommand = Ipv4HomeUpCommand | Ipv4HomeDownCommand
-
 export interface StateChangedCommand {
   readonly type: 'state-changed'
   readonly mnId: string
@@ -510,12 +497,18 @@ export type MagCommand =
   | CancelTimerCommand
   | QueryPresenceCommand
   | ForwardingCommand
+  | Ipv4LeaseCommand
   | LinkTeardownCommand
   | LinkAddressCommand
-  | Ipv4HomeCommand
   | StateChangedCommand
   | SendHeartbeatCommand
   | LmaStateCommand
+
+/** RFC 5845 §3: uplink, the LMA's key for MAG->LMA packets; downlink, the MAG's for LMA->MAG. */
+export interface GreKeys {
+  readonly uplink: number
+  readonly downlink: number
+}
 
 /** One Binding Update List entry as `mag bindings` shows it. */
 export interface BindingView {

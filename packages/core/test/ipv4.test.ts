@@ -89,12 +89,12 @@ describe('RFC 5844 §3.2: an IPv4-only MN', () => {
     const h = new Harness(cfg({ stack: 'ipv4' }))
     const cmds = h.pba(v4Pba(lastPbu(h.attach()), 0, { lifetime: 3600 }))
     expect(ofType(cmds, 'forwarding-up')).toEqual([{ type: 'forwarding-up', mnId: NAI, link: 'ppp0', prefixes: [], mode: 'tunnel', lma: LMA, ipv4: [HOA] }])
-    expect(ofType(cmds, 'ipv4-home-up')).toEqual([
-      { type: 'ipv4-home-up', mnId: NAI, link: 'ppp0', llId: '00:11:22:33:44:55', address: HOA, prefixLength: 24, router: ROUTER, lifetimeS: 3600, dhcpMode: 'server' },
+    expect(ofType(cmds, 'ipv4-lease')).toEqual([
+      { type: 'ipv4-lease', mnId: NAI, link: 'ppp0', llId: '00:11:22:33:44:55', lease: { address: HOA, prefixLength: 24, router: ROUTER, lifetime: 3600 } },
     ])
     // The DHCP server offers only once the routes exist.
     const types = cmds.map((c) => c.type)
-    expect(types.indexOf('forwarding-up')).toBeLessThan(types.indexOf('ipv4-home-up'))
+    expect(types.indexOf('forwarding-up')).toBeLessThan(types.indexOf('ipv4-lease'))
     expect(ras(cmds)).toEqual([])
     expect(ofType(cmds, 'link-address-up')).toEqual([])
     expect(h.view()).toMatchObject({ state: 'registered', stack: 'ipv4', prefixes: [], ipv4Address: '192.0.2.2/24', ipv4Router: ROUTER, ipv4Reason: '', greKeys: null })
@@ -111,7 +111,7 @@ describe('RFC 5844 §3.2: an IPv4-only MN', () => {
     expect(hnpsOf(ref)).toEqual([])
     expect(opt(ref, 'handoff-indicator')?.value).toBe(5)
     const cmds = h.pba(v4Pba(ref, 0, { lifetime: 100 }))
-    expect(cmds.filter((c) => c.type.startsWith('forwarding') || c.type.startsWith('ipv4-home'))).toEqual([])
+    expect(cmds.filter((c) => c.type.startsWith('forwarding') || c.type === 'ipv4-lease')).toEqual([])
     expect(h.view()).toMatchObject({ state: 'registered', ipv4Address: '192.0.2.2/24' })
   })
 
@@ -123,7 +123,7 @@ describe('RFC 5844 §3.2: an IPv4-only MN', () => {
     expect(d.lifetime).toBe(0)
     expect(v4Req(d)).toBe('192.0.2.2/24')
     expect(hnpsOf(d)).toEqual([])
-    expect(ofType(cmds, 'ipv4-home-down')).toEqual([{ type: 'ipv4-home-down', mnId: NAI, link: 'ppp0', llId: '00:11:22:33:44:55', address: HOA }])
+    expect(ofType(cmds, 'ipv4-lease')).toEqual([{ type: 'ipv4-lease', mnId: NAI, link: 'ppp0', llId: '00:11:22:33:44:55', lease: null }])
     expect(ofType(cmds, 'forwarding-down')).toEqual([{ type: 'forwarding-down', mnId: NAI, link: 'ppp0', prefixes: [], mode: 'tunnel', lma: LMA, ipv4: [HOA] }])
     h.pba(v4Pba(d, 0, { reply: null }))
     expect(h.view()).toBeUndefined()
@@ -135,7 +135,7 @@ describe('RFC 5844 §3.2: an IPv4-only MN', () => {
     const d = lastPbu(cmds)
     expect(d.lifetime).toBe(0)
     expect(ofType(cmds, 'forwarding-up')).toEqual([])
-    expect(ofType(cmds, 'ipv4-home-up')).toEqual([])
+    expect(ofType(cmds, 'ipv4-lease')).toEqual([])
     h.pba(v4Pba(d, 0, { reply: null }))
     expect(h.view()).toMatchObject({ state: 'denied', reason: 'ipv4-reply:132', ipv4Reason: 'ipv4-reply:132', ipv4Address: null })
   })
@@ -145,6 +145,12 @@ describe('RFC 5844 §3.2: an IPv4-only MN', () => {
     const d = lastPbu(h.pba(v4Pba(lastPbu(h.attach()), 0, { reply: null })))
     h.pba(v4Pba(d, 0, { reply: null }))
     expect(h.view()).toMatchObject({ state: 'denied', reason: 'ipv4-no-reply' })
+  })
+
+  test('§3.3.3 an accepted PBA without a default router gives no IPv4 service (the MN would have no way out)', () => {
+    const h = new Harness(cfg({ stack: 'dual' }))
+    h.pba(v4Pba(lastPbu(h.attach()), 0, { prefixes: [P1], router: null }))
+    expect(h.view()).toMatchObject({ state: 'registered', prefixes: [P1], ipv4Address: null, ipv4Reason: 'ipv4-no-default-router' })
   })
 
   test('an HNP the LMA names for an IPv4-only MN is neither routed nor advertised', () => {
@@ -180,10 +186,9 @@ describe('RFC 5844 §3.2: an IPv4-only MN', () => {
     h.pba(v4Pba(lastPbu(h.attach()), 0, { lifetime: 100 }))
     const ref = lastPbu(h.advanceBy(80_000))
     const cmds = h.pba(v4Pba(ref, 0, { lifetime: 100, reply: { address: '192.0.2.9' } }))
-    expect(ofType(cmds, 'ipv4-home-down').map((c) => c.address)).toEqual([HOA])
+    expect(ofType(cmds, 'ipv4-lease').map((c) => c.lease?.address ?? null)).toEqual([null, '192.0.2.9'])
     expect(ofType(cmds, 'forwarding-down').map((c) => c.ipv4)).toEqual([[HOA]])
     expect(ofType(cmds, 'forwarding-up').map((c) => c.ipv4)).toEqual([['192.0.2.9']])
-    expect(ofType(cmds, 'ipv4-home-up').map((c) => c.address)).toEqual(['192.0.2.9'])
     expect(h.view()?.ipv4Address).toBe('192.0.2.9/24')
   })
 
@@ -192,7 +197,7 @@ describe('RFC 5844 §3.2: an IPv4-only MN', () => {
     h.pba(v4Pba(lastPbu(h.attach()), 0))
     const cmds = h.step({ type: 'forwarding-failed', at: h.now, mnId: NAI, prefixes: [], ipv4: [HOA], reason: 'EEXIST' })
     expect(lastPbu(cmds).lifetime).toBe(0)
-    expect(ofType(cmds, 'ipv4-home-down')).toHaveLength(1)
+    expect(ofType(cmds, 'ipv4-lease').map((c) => c.lease)).toEqual([null])
   })
 })
 
@@ -201,7 +206,7 @@ describe('RFC 5844 §3.2: a dual-stack MN', () => {
     const h = new Harness(cfg({ stack: 'dual' }))
     const cmds = h.pba(v4Pba(lastPbu(h.attach()), 0, { prefixes: [P1] }))
     expect(ofType(cmds, 'forwarding-up')).toEqual([{ type: 'forwarding-up', mnId: NAI, link: 'ppp0', prefixes: [P1], mode: 'tunnel', lma: LMA, ipv4: [HOA] }])
-    expect(ofType(cmds, 'ipv4-home-up')).toHaveLength(1)
+    expect(ofType(cmds, 'ipv4-lease')).toHaveLength(1)
     expect(ras(cmds).length).toBeGreaterThan(0)
     expect(h.view()).toMatchObject({ stack: 'dual', prefixes: [P1], ipv4Address: '192.0.2.2/24' })
     // Detach: both go in one forwarding-down.
@@ -212,7 +217,7 @@ describe('RFC 5844 §3.2: a dual-stack MN', () => {
     const h = new Harness(cfg({ stack: 'dual' }))
     const cmds = h.pba(v4Pba(lastPbu(h.attach()), 0, { prefixes: [P1], reply: { status: 132, address: '0.0.0.0' } }))
     expect(ofType(cmds, 'forwarding-up')).toEqual([{ type: 'forwarding-up', mnId: NAI, link: 'ppp0', prefixes: [P1], mode: 'tunnel', lma: LMA }])
-    expect(ofType(cmds, 'ipv4-home-up')).toEqual([])
+    expect(ofType(cmds, 'ipv4-lease')).toEqual([])
     expect(h.view()).toMatchObject({ state: 'registered', prefixes: [P1], ipv4Address: null, ipv4Reason: 'ipv4-reply:132' })
   })
 
@@ -279,7 +284,7 @@ describe('issue 21 item 6: an IPv4 home address the MAG cannot route', () => {
       const cmds = h.pba(v4Pba(lastPbu(h.attach()), 0, { prefixes: [P1], reply: { address, len }, ...(router !== null ? { router } : {}) }))
       expect(lastPbu(cmds).lifetime).toBe(0)
       expect(ofType(cmds, 'forwarding-up')).toEqual([])
-      expect(ofType(cmds, 'ipv4-home-up')).toEqual([])
+      expect(ofType(cmds, 'ipv4-lease')).toEqual([])
       expect(ras(cmds)).toEqual([])
       h.pba(v4Pba(lastPbu(cmds), 0, { reply: null }))
       expect(h.view()).toMatchObject({ state: 'denied', reason, ipv4Reason: reason, ipv4Address: null })
@@ -304,11 +309,11 @@ describe('RFC 5844 §3.2: handoff', () => {
     const p = lastPbu(mag2.attach({ hint: 'same-interface' }))
     expect(opt(p, 'handoff-indicator')?.value).toBe(3)
     expect(v4Req(p)).toBe('0.0.0.0/0')
-    const up = ofType(mag2.pba(v4Pba(p, 0)), 'ipv4-home-up')
-    expect(up.map((c) => c.address)).toEqual([HOA])
+    const up = ofType(mag2.pba(v4Pba(p, 0)), 'ipv4-lease')
+    expect(up.map((c) => c.lease?.address)).toEqual([HOA])
     const d = mag1.detach()
     expect(v4Req(lastPbu(d))).toBe('192.0.2.2/24')
-    expect(ofType(d, 'ipv4-home-down').map((c) => c.address)).toEqual([HOA])
+    expect(ofType(d, 'ipv4-lease').map((c) => c.lease)).toEqual([null])
   })
 })
 
