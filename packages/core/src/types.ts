@@ -377,12 +377,39 @@ interface ForwardingBase {
   readonly link: LinkRef
   /** The prefixes this command adds (up) or removes (down), as text. */
   readonly prefixes: readonly string[]
+  /**
+   * RFC 5844: the MN's IPv4 home addresses this command adds (up) or removes (down), dotted
+   * text ("192.0.2.2"; a host route each, the prefix length is the DHCP server's business).
+   * Only with mode 'tunnel'. Absent or empty: IPv6 only, as before.
+   */
+  readonly ipv4?: readonly string[]
 }
 /** mode 'tunnel': through the IPv6-in-IPv6 tunnel to `lma` (RFC 5213 §6.10.5). 'local': routed natively (Scenario B). */
 export type ForwardingTarget = { readonly mode: 'tunnel'; readonly lma: string } | { readonly mode: 'local'; readonly lma: null }
 export type ForwardingUpCommand = ForwardingBase & { readonly type: 'forwarding-up' } & ForwardingTarget
 export type ForwardingDownCommand = ForwardingBase & { readonly type: 'forwarding-down' } & ForwardingTarget
 export type ForwardingCommand = ForwardingUpCommand | ForwardingDownCommand
+/**
+ * RFC 5844 §3.2, §3.4: the MN's IPv4 configuration as the accepted PBA gave it (IPv4 Home
+ * Address Reply and IPv4 Default-Router Address), for the MAG's DHCPv4 server; `lease` null when
+ * the IPv4 binding is gone (de-registration, detach, refusal, an address the MAG cannot route).
+ * Emitted on every change (registration, refresh with a new lifetime, handoff to this MAG).
+ */
+export interface Ipv4LeaseCommand {
+  readonly type: 'ipv4-lease'
+  readonly mnId: string
+  readonly link: LinkRef
+  /** The MN's MAC (the DHCP chaddr), colon text; null when the link has none (PPP). */
+  readonly llId: string | null
+  readonly lease: {
+    /** Dotted text. */
+    readonly address: string
+    readonly prefixLength: number
+    readonly router: string
+    /** Seconds: the binding's granted lifetime. */
+    readonly lifetime: number
+  } | null
+}
 export interface LinkTeardownCommand {
   readonly type: 'link-teardown'
   readonly link: LinkRef
@@ -440,6 +467,7 @@ export type MagCommand =
   | CancelTimerCommand
   | QueryPresenceCommand
   | ForwardingCommand
+  | Ipv4LeaseCommand
   | LinkTeardownCommand
   | LinkAddressCommand
   | StateChangedCommand
