@@ -6,7 +6,7 @@
 import { parseListen, type MetricsConfig } from './metrics'
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
-import { isIp6, parseMac, parsePrefix, canonicalIp6, isLinkLocal, parseIp6 } from '@pmip6/wire'
+import { isIp4, isIp6, parseMac, parsePrefix, canonicalIp6, isLinkLocal, parseIp6 } from '@pmip6/wire'
 import type { MagCoreConfig, PolicyProfile, LinkConfig, LmaConfig, UnknownMnPolicy, DefaultProfile, RaConfig } from '@pmip6/core'
 import { parseIpv4Prefix, parseIpv4Unicast } from '@pmip6/core'
 import type { MockInit, MockStep } from '@pmip6/driver-mock'
@@ -30,6 +30,7 @@ export interface AgentConfig {
   readonly core: MagCoreConfig
   /** The DHCPv6 relay (RFC 5213 §6.11); absent: off. */
   readonly dhcp6Relay?: Dhcp6RelayConfig
+  readonly dhcp4?: Dhcp4Config
   /** Prometheus text endpoint; absent: off. */
   readonly metrics?: MetricsConfig
   /** Forwarding state in the kernel (RFC 5213 §6.10); absent: signalling only. */
@@ -53,6 +54,17 @@ export interface DataplaneConfig {
   /** Path MTU towards the LMAs; absent: the MTU of the interface holding mag.address. */
   readonly pathMtu?: number
   readonly enableForwarding: boolean
+  /** RFC 5844: carry MNs' IPv4 home addresses too (IPv4-in-IPv6). Default false. */
+  readonly ipv4: boolean
+}
+
+/** `dhcp4:` in the config file: the DHCPv4 server for MNs with an IPv4 binding (RFC 5844 §3.4). */
+export interface Dhcp4Config {
+  readonly enabled: boolean
+  /** Longest lease handed out, seconds (the binding's lifetime caps it). Default 3600. */
+  readonly maxLeaseSeconds: number
+  /** DNS servers handed out (RFC 2132 §3.8). */
+  readonly dns: readonly string[]
 }
 
 /** `drivers:` in the config file: which access drivers run, each with its own section. */
@@ -166,7 +178,7 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['mag', 'ra', 'links', 'lmas', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics', 'dataplane'] as const
+const TOP_KEYS = ['mag', 'ra', 'links', 'lmas', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics', 'dataplane', 'dhcp4'] as const
 const LMA_KEYS = ['heartbeatInterval', 'heartbeatMissingThreshold', 'greKey'] as const
 const MAG_KEYS = [
   'address',
@@ -490,6 +502,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
   const ppp = drivers && 'ppp' in drivers ? readPpp(r, drivers['ppp'], 'drivers.ppp') : undefined
 
   const dhcp6Relay = top['dhcp6Relay'] !== undefined ? readDhcp6Relay(r, top['dhcp6Relay'], 'dhcp6Relay') : undefined
+  const dhcp4 = top['dhcp4'] !== undefined ? readDhcp4(r, top['dhcp4'], 'dhcp4') : undefined
   const metrics = top['metrics'] !== undefined ? readMetrics(r, top['metrics'], 'metrics') : undefined
   const dataplane = top['dataplane'] !== undefined ? readDataplane(r, top['dataplane'], 'dataplane') : undefined
 
@@ -552,6 +565,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
     drivers: { ...(mock ? { mock } : {}), ...(hostapd ? { hostapd } : {}), ...(ppp ? { ppp } : {}) },
     core,
     ...(dhcp6Relay ? { dhcp6Relay } : {}),
+    ...(dhcp4 ? { dhcp4 } : {}),
     ...(metrics ? { metrics } : {}),
     ...(dataplane ? { dataplane } : {}),
     ...(transportInterfaces && transportInterfaces.length > 0 ? { transportInterfaces: transportInterfaces.filter((x): x is string => x !== undefined) } : {}),
@@ -560,7 +574,24 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
   return cfg
 }
 
-const DATAPLANE_KEYS = ['backend', 'table', 'rulePriority', 'maxTunnels', 'uplinkSelect', 'localRouting', 'pathMtu', 'enableForwarding'] as const
+const DATAPLANE_KEYS = ['backend', 'table', 'rulePriority', 'maxTunnels', 'uplinkSelect', 'localRouting', 'pathMtu', 'enableForwarding', 'ipv4'] as const
+
+/** `dhcp4: { enabled?, maxLeaseSeconds?, dns? }` (an empty mapping turns it on). */
+function readDhcp4(r: Reader, raw: unknown, path: string): Dhcp4Config | undefined {
+  if (raw === null) raw = {}
+  const o = r.obj(raw, path)
+  if (!o) return undefined
+  r.known(o, path, ['enabled', 'maxLeaseSeconds', 'dns'])
+  const dns = (r.arr(o['dns'], `${path}.dns`) ?? []).map((v, i) => {
+    if (typeof v !== 'string' || !isIp4(v)) return r.bad(`${path}.dns[${i}]`, 'not an IPv4 address')
+    return v
+  })
+  return {
+    enabled: r.bool(o['enabled'], `${path}.enabled`) ?? true,
+    maxLeaseSeconds: r.num(o['maxLeaseSeconds'], `${path}.maxLeaseSeconds`, 60, 0x7fffffff) ?? 3600,
+    dns: dns.filter((x): x is string => typeof x === 'string'),
+  }
+}
 
 /** `dataplane:` (an empty mapping turns it on with the defaults). */
 function readDataplane(r: Reader, raw: unknown, path: string): DataplaneConfig | undefined {
@@ -582,6 +613,7 @@ function readDataplane(r: Reader, raw: unknown, path: string): DataplaneConfig |
     localRouting: r.bool(o['localRouting'], `${path}.localRouting`) ?? false,
     ...(pathMtu !== undefined ? { pathMtu } : {}),
     enableForwarding: r.bool(o['enableForwarding'], `${path}.enableForwarding`) ?? true,
+    ipv4: r.bool(o['ipv4'], `${path}.ipv4`) ?? false,
   }
 }
 

@@ -21,7 +21,7 @@ import type { LinkAddressOps } from '@pmip6/dataplane'
 import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingView, type LmaHeartbeatView } from '@pmip6/core'
 import type { AccessDriver, LinkEvent, Logger, PresenceQuery } from '@pmip6/driver-api'
 import type { MockDriver } from '@pmip6/driver-mock'
-import type { AddressConfig, PolicyProfile, UnknownMnPolicy } from '@pmip6/core'
+import type { AddressConfig, Ipv4LeaseCommand, PolicyProfile, UnknownMnPolicy } from '@pmip6/core'
 import type { AgentConfig } from './config'
 import type { MagIo, Packet } from './io'
 import { TimerSet, type Clock } from './timers'
@@ -557,6 +557,12 @@ export class MagDaemon {
       case 'lma-state':
         this.executeHeartbeat(c)
         return
+      case 'ipv4-lease':
+        // RFC 5844 §3.4: the DHCPv4 server (when running) follows the MN's IPv4 binding.
+        this.counters.inc(c.lease ? 'ipv4.lease-set' : 'ipv4.lease-cleared')
+        log.info(c.lease ? 'ipv4 lease' : 'ipv4 lease gone', { mnId: c.mnId, link: c.link, ...(c.lease ? { address: `${c.lease.address}/${c.lease.prefixLength}`, router: c.lease.router } : {}) })
+        for (const sink of this.ipv4LeaseSinks) sink(c)
+        return
       case 'link-address-up':
         this.linkAddrs.up(c.link, c.address)
         return
@@ -797,6 +803,12 @@ export class MagDaemon {
   }
 
   /** Counters of a service beside the daemon, shown in `mag status` under `<prefix>`. */
+  /** Who follows the core's IPv4 lease facts (the DHCPv4 server, RFC 5844 §3.4). */
+  private readonly ipv4LeaseSinks: ((c: Ipv4LeaseCommand) => void)[] = []
+  onIpv4Lease(sink: (c: Ipv4LeaseCommand) => void): void {
+    this.ipv4LeaseSinks.push(sink)
+  }
+
   addCounters(prefix: string, fn: () => Readonly<Record<string, number>>): void {
     this.counterSources.set(prefix, fn)
   }
