@@ -505,18 +505,7 @@ export class MagDaemon {
           log.warn('ra send failed', { mnId: c.mnId, link: c.link, to: c.to, error: (e as Error).message })
           return
         }
-        const started = this.attachStarts.get(c.mnId)
-        if (started !== undefined && c.ra.options.some((o) => o.type === 'prefix-info' && o.validLifetime > 0)) {
-          this.attachStarts.delete(c.mnId)
-          const total = (sentAt - started) * 1000
-          this.registrationLatency.add(total)
-          this.registrationHistogram.observe(total / 1e6)
-          const rtt = this.attachRtt.get(c.mnId)
-          if (rtt !== undefined) {
-            this.attachRtt.delete(c.mnId)
-            this.magProcessing.add(total - rtt)
-          }
-        }
+        if (c.ra.options.some((o) => o.type === 'prefix-info' && o.validLifetime > 0)) this.registrationDone(c.mnId, sentAt)
         return
       }
       case 'arm-timer':
@@ -562,6 +551,8 @@ export class MagDaemon {
         this.counters.inc(c.lease ? 'ipv4.lease-set' : 'ipv4.lease-cleared')
         log.info(c.lease ? 'ipv4 lease' : 'ipv4 lease gone', { mnId: c.mnId, link: c.link, ...(c.lease ? { address: `${c.lease.address}/${c.lease.prefixLength}`, router: c.lease.router } : {}) })
         for (const sink of this.ipv4LeaseSinks) sink(c)
+        // An IPv4-only MN gets no RA: its registration ends when its address reaches the link.
+        if (c.lease) this.registrationDone(c.mnId, performance.now())
         return
       case 'link-address-up':
         this.linkAddrs.up(c.link, c.address)
@@ -569,6 +560,24 @@ export class MagDaemon {
       case 'link-address-down':
         this.linkAddrs.down(c.link, c.address)
         return
+    }
+  }
+
+  /**
+   * The first service of an attach reached the MN's link (an RA with its home prefix, or its IPv4
+   * lease for the DHCPv4 server, whichever comes first): the registration latency is recorded.
+   */
+  private registrationDone(mnId: string, at: number): void {
+    const started = this.attachStarts.get(mnId)
+    if (started === undefined) return
+    this.attachStarts.delete(mnId)
+    const total = (at - started) * 1000
+    this.registrationLatency.add(total)
+    this.registrationHistogram.observe(total / 1e6)
+    const rtt = this.attachRtt.get(mnId)
+    if (rtt !== undefined) {
+      this.attachRtt.delete(mnId)
+      this.magProcessing.add(total - rtt)
     }
   }
 
