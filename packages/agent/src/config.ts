@@ -6,8 +6,9 @@
 import { parseListen, type MetricsConfig } from './metrics'
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
-import { isIp6, parseMac, parsePrefix, canonicalIp6, isLinkLocal, parseIp6 } from '@pmip6/wire'
+import { isIp4, isIp6, parseMac, parsePrefix, canonicalIp6, isLinkLocal, parseIp6 } from '@pmip6/wire'
 import type { MagCoreConfig, PolicyProfile, LinkConfig, LmaConfig, UnknownMnPolicy, DefaultProfile, RaConfig } from '@pmip6/core'
+import { parseIpv4Prefix, parseIpv4Unicast } from '@pmip6/core'
 import type { MockInit, MockStep } from '@pmip6/driver-mock'
 import type { HostapdInit, HostapdInterfaceInit } from '@pmip6/driver-hostapd'
 import { DEFAULT_INTERFACE_PATTERN, type PppInit } from '@pmip6/driver-ppp'
@@ -29,6 +30,7 @@ export interface AgentConfig {
   readonly core: MagCoreConfig
   /** The DHCPv6 relay (RFC 5213 §6.11); absent: off. */
   readonly dhcp6Relay?: Dhcp6RelayConfig
+  readonly dhcp4?: Dhcp4Config
   /** Prometheus text endpoint; absent: off. */
   readonly metrics?: MetricsConfig
   /** Forwarding state in the kernel (RFC 5213 §6.10); absent: signalling only. */
@@ -52,6 +54,17 @@ export interface DataplaneConfig {
   /** Path MTU towards the LMAs; absent: the MTU of the interface holding mag.address. */
   readonly pathMtu?: number
   readonly enableForwarding: boolean
+  /** RFC 5844: carry MNs' IPv4 home addresses too (IPv4-in-IPv6). Default false. */
+  readonly ipv4: boolean
+}
+
+/** `dhcp4:` in the config file: the DHCPv4 server for MNs with an IPv4 binding (RFC 5844 §3.4). */
+export interface Dhcp4Config {
+  readonly enabled: boolean
+  /** Longest lease handed out, seconds (the binding's lifetime caps it). Default 3600. */
+  readonly maxLeaseSeconds: number
+  /** DNS servers handed out (RFC 2132 §3.8). */
+  readonly dns: readonly string[]
 }
 
 /** `drivers:` in the config file: which access drivers run, each with its own section. */
@@ -165,8 +178,8 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['mag', 'ra', 'links', 'lmas', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics', 'dataplane'] as const
-const LMA_KEYS = ['heartbeatInterval', 'heartbeatMissingThreshold'] as const
+const TOP_KEYS = ['mag', 'ra', 'links', 'lmas', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics', 'dataplane', 'dhcp4'] as const
+const LMA_KEYS = ['heartbeatInterval', 'heartbeatMissingThreshold', 'greKey'] as const
 const MAG_KEYS = [
   'address',
   'controlSocket',
@@ -191,7 +204,7 @@ const MAG_KEYS = [
   'heartbeatMissingThreshold',
   'transportInterfaces',
 ] as const
-const PROFILE_KEYS = ['mnId', 'lma', 'homePrefixes', 'prefixLifetime', 'addressConfig', 'mode', 'macs', 'otherConfig'] as const
+const PROFILE_KEYS = ['mnId', 'lma', 'homePrefixes', 'prefixLifetime', 'addressConfig', 'mode', 'macs', 'otherConfig', 'stack', 'ipv4HomeAddress', 'ipv4Allowed', 'greKey'] as const
 
 export const DEFAULT_CONTROL_SOCKET = '/run/mag/mag.sock'
 /** RFC 5847 §5: HEARTBEAT_INTERVAL should not exceed 3600 s. Below its 30 s floor is allowed, for labs. */
@@ -215,8 +228,39 @@ function readProfile(r: Reader, raw: unknown, path: string, isDefault: boolean):
     ...(macs ? { macs: macs.filter((x): x is string => x !== undefined) } : {}),
     ...(o['otherConfig'] !== undefined ? { otherConfig: r.bool(o['otherConfig'], `${path}.otherConfig`) ?? false } : {}),
     ...(isDefault && o['macNaiRealm'] !== undefined ? { macNaiRealm: r.str(o['macNaiRealm'], `${path}.macNaiRealm`) ?? '' } : {}),
+    ...readIpv4Profile(r, o, path),
   }
   return p
+}
+
+/** RFC 5844 / RFC 5845 fields of a profile: stack, ipv4HomeAddress, ipv4Allowed, greKey. */
+function readIpv4Profile(r: Reader, o: Obj, path: string): Pick<PolicyProfile, 'stack' | 'ipv4HomeAddress' | 'ipv4Allowed' | 'greKey'> {
+  const stack = r.oneOf(o['stack'], `${path}.stack`, ['ipv6', 'ipv4', 'dual'] as const)
+  const v4 = stack === 'ipv4' || stack === 'dual'
+  const unicast = (v: unknown, at: string): string | undefined => {
+    const s = r.str(v, at)
+    if (s === undefined) return undefined
+    const b = parseIpv4Unicast(s)
+    return typeof b === 'string' ? r.bad(at, b) : s
+  }
+  const addr = unicast(o['ipv4HomeAddress'], `${path}.ipv4HomeAddress`)
+  const allowed = r.arr(o['ipv4Allowed'], `${path}.ipv4Allowed`)?.map((v, i) => {
+    const at = `${path}.ipv4Allowed[${i}]`
+    const s = r.str(v, at)
+    if (s === undefined) return undefined
+    const n = parseIpv4Prefix(s)
+    return typeof n === 'string' ? r.bad(at, n) : n.text
+  })
+  if (!v4 && o['ipv4HomeAddress'] !== undefined) r.bad(`${path}.ipv4HomeAddress`, "needs stack 'ipv4' or 'dual'")
+  if (!v4 && o['ipv4Allowed'] !== undefined) r.bad(`${path}.ipv4Allowed`, "needs stack 'ipv4' or 'dual'")
+  if (stack === 'ipv4' && o['homePrefixes'] !== undefined) r.bad(`${path}.homePrefixes`, "an IPv4-only MN (stack 'ipv4') has no home network prefix")
+  const greKey = r.bool(o['greKey'], `${path}.greKey`)
+  return {
+    ...(stack !== undefined ? { stack } : {}),
+    ...(addr !== undefined ? { ipv4HomeAddress: addr } : {}),
+    ...(allowed ? { ipv4Allowed: allowed.filter((x): x is string => x !== undefined) } : {}),
+    ...(greKey !== undefined ? { greKey } : {}),
+  }
 }
 
 /**
@@ -235,7 +279,9 @@ function readLmas(r: Reader, raw: unknown, path: string): Record<string, LmaConf
     if (addr in out) r.bad(p, `duplicate LMA ${addr}`)
     const heartbeatIntervalS = r.num(lo['heartbeatInterval'], `${p}.heartbeatInterval`, 0, MAX_HEARTBEAT_INTERVAL_S)
     const heartbeatMissingThreshold = r.num(lo['heartbeatMissingThreshold'], `${p}.heartbeatMissingThreshold`, 1, 255)
+    const greKey = r.bool(lo['greKey'], `${p}.greKey`)
     out[addr] = {
+      ...(greKey !== undefined ? { greKey } : {}),
       ...(heartbeatIntervalS !== undefined ? { heartbeatIntervalS } : {}),
       ...(heartbeatMissingThreshold !== undefined ? { heartbeatMissingThreshold } : {}),
     }
@@ -456,6 +502,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
   const ppp = drivers && 'ppp' in drivers ? readPpp(r, drivers['ppp'], 'drivers.ppp') : undefined
 
   const dhcp6Relay = top['dhcp6Relay'] !== undefined ? readDhcp6Relay(r, top['dhcp6Relay'], 'dhcp6Relay') : undefined
+  const dhcp4 = top['dhcp4'] !== undefined ? readDhcp4(r, top['dhcp4'], 'dhcp4') : undefined
   const metrics = top['metrics'] !== undefined ? readMetrics(r, top['metrics'], 'metrics') : undefined
   const dataplane = top['dataplane'] !== undefined ? readDataplane(r, top['dataplane'], 'dataplane') : undefined
 
@@ -518,6 +565,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
     drivers: { ...(mock ? { mock } : {}), ...(hostapd ? { hostapd } : {}), ...(ppp ? { ppp } : {}) },
     core,
     ...(dhcp6Relay ? { dhcp6Relay } : {}),
+    ...(dhcp4 ? { dhcp4 } : {}),
     ...(metrics ? { metrics } : {}),
     ...(dataplane ? { dataplane } : {}),
     ...(transportInterfaces && transportInterfaces.length > 0 ? { transportInterfaces: transportInterfaces.filter((x): x is string => x !== undefined) } : {}),
@@ -526,7 +574,24 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
   return cfg
 }
 
-const DATAPLANE_KEYS = ['backend', 'table', 'rulePriority', 'maxTunnels', 'uplinkSelect', 'localRouting', 'pathMtu', 'enableForwarding'] as const
+const DATAPLANE_KEYS = ['backend', 'table', 'rulePriority', 'maxTunnels', 'uplinkSelect', 'localRouting', 'pathMtu', 'enableForwarding', 'ipv4'] as const
+
+/** `dhcp4: { enabled?, maxLeaseSeconds?, dns? }` (an empty mapping turns it on). */
+function readDhcp4(r: Reader, raw: unknown, path: string): Dhcp4Config | undefined {
+  if (raw === null) raw = {}
+  const o = r.obj(raw, path)
+  if (!o) return undefined
+  r.known(o, path, ['enabled', 'maxLeaseSeconds', 'dns'])
+  const dns = (r.arr(o['dns'], `${path}.dns`) ?? []).map((v, i) => {
+    if (typeof v !== 'string' || !isIp4(v)) return r.bad(`${path}.dns[${i}]`, 'not an IPv4 address')
+    return v
+  })
+  return {
+    enabled: r.bool(o['enabled'], `${path}.enabled`) ?? true,
+    maxLeaseSeconds: r.num(o['maxLeaseSeconds'], `${path}.maxLeaseSeconds`, 60, 0x7fffffff) ?? 3600,
+    dns: dns.filter((x): x is string => typeof x === 'string'),
+  }
+}
 
 /** `dataplane:` (an empty mapping turns it on with the defaults). */
 function readDataplane(r: Reader, raw: unknown, path: string): DataplaneConfig | undefined {
@@ -548,6 +613,7 @@ function readDataplane(r: Reader, raw: unknown, path: string): DataplaneConfig |
     localRouting: r.bool(o['localRouting'], `${path}.localRouting`) ?? false,
     ...(pathMtu !== undefined ? { pathMtu } : {}),
     enableForwarding: r.bool(o['enableForwarding'], `${path}.enableForwarding`) ?? true,
+    ipv4: r.bool(o['ipv4'], `${path}.ipv4`) ?? false,
   }
 }
 

@@ -21,7 +21,7 @@ import type { LinkAddressOps } from '@pmip6/dataplane'
 import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingPage, type BindingView, type LmaHeartbeatView } from '@pmip6/core'
 import type { AccessDriver, LinkEvent, Logger, PresenceQuery } from '@pmip6/driver-api'
 import type { MockDriver } from '@pmip6/driver-mock'
-import type { AddressConfig, PolicyProfile, UnknownMnPolicy } from '@pmip6/core'
+import type { AddressConfig, Ipv4LeaseCommand, PolicyProfile, UnknownMnPolicy } from '@pmip6/core'
 import type { AgentConfig } from './config'
 import type { MagIo, Packet } from './io'
 import { TimerSet, type Clock } from './timers'
@@ -505,18 +505,7 @@ export class MagDaemon {
           log.warn('ra send failed', { mnId: c.mnId, link: c.link, to: c.to, error: (e as Error).message })
           return
         }
-        const started = this.attachStarts.get(c.mnId)
-        if (started !== undefined && c.ra.options.some((o) => o.type === 'prefix-info' && o.validLifetime > 0)) {
-          this.attachStarts.delete(c.mnId)
-          const total = (sentAt - started) * 1000
-          this.registrationLatency.add(total)
-          this.registrationHistogram.observe(total / 1e6)
-          const rtt = this.attachRtt.get(c.mnId)
-          if (rtt !== undefined) {
-            this.attachRtt.delete(c.mnId)
-            this.magProcessing.add(total - rtt)
-          }
-        }
+        if (c.ra.options.some((o) => o.type === 'prefix-info' && o.validLifetime > 0)) this.registrationDone(c.mnId, sentAt)
         return
       }
       case 'arm-timer':
@@ -557,12 +546,38 @@ export class MagDaemon {
       case 'lma-state':
         this.executeHeartbeat(c)
         return
+      case 'ipv4-lease':
+        // RFC 5844 §3.4: the DHCPv4 server (when running) follows the MN's IPv4 binding.
+        this.counters.inc(c.lease ? 'ipv4.lease-set' : 'ipv4.lease-cleared')
+        log.info(c.lease ? 'ipv4 lease' : 'ipv4 lease gone', { mnId: c.mnId, link: c.link, ...(c.lease ? { address: `${c.lease.address}/${c.lease.prefixLength}`, router: c.lease.router } : {}) })
+        for (const sink of this.ipv4LeaseSinks) sink(c)
+        // An IPv4-only MN gets no RA: its registration ends when its address reaches the link.
+        if (c.lease) this.registrationDone(c.mnId, performance.now())
+        return
       case 'link-address-up':
         this.linkAddrs.up(c.link, c.address)
         return
       case 'link-address-down':
         this.linkAddrs.down(c.link, c.address)
         return
+    }
+  }
+
+  /**
+   * The first service of an attach reached the MN's link (an RA with its home prefix, or its IPv4
+   * lease for the DHCPv4 server, whichever comes first): the registration latency is recorded.
+   */
+  private registrationDone(mnId: string, at: number): void {
+    const started = this.attachStarts.get(mnId)
+    if (started === undefined) return
+    this.attachStarts.delete(mnId)
+    const total = (at - started) * 1000
+    this.registrationLatency.add(total)
+    this.registrationHistogram.observe(total / 1e6)
+    const rtt = this.attachRtt.get(mnId)
+    if (rtt !== undefined) {
+      this.attachRtt.delete(mnId)
+      this.magProcessing.add(total - rtt)
     }
   }
 
@@ -806,6 +821,12 @@ export class MagDaemon {
   }
 
   /** Counters of a service beside the daemon, shown in `mag status` under `<prefix>`. */
+  /** Who follows the core's IPv4 lease facts (the DHCPv4 server, RFC 5844 §3.4). */
+  private readonly ipv4LeaseSinks: ((c: Ipv4LeaseCommand) => void)[] = []
+  onIpv4Lease(sink: (c: Ipv4LeaseCommand) => void): void {
+    this.ipv4LeaseSinks.push(sink)
+  }
+
   addCounters(prefix: string, fn: () => Readonly<Record<string, number>>): void {
     this.counterSources.set(prefix, fn)
   }

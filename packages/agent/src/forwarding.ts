@@ -25,6 +25,8 @@ export async function openKernelDataPlane(cfg: AgentConfig, dcfg: DataplaneConfi
     localRouting: dcfg.localRouting,
     ...(dcfg.pathMtu !== undefined ? { pathMtu: dcfg.pathMtu } : {}),
     enableForwarding: dcfg.enableForwarding,
+    // RFC 5844: the MNs' IPv4 home addresses through the same tunnels.
+    ipv4: dcfg.ipv4,
     // Configured access links are guarded from the start: no MN is forwarded before its binding.
     accessLinks: Object.keys(cfg.core.links ?? {}),
     log: logFn,
@@ -34,8 +36,9 @@ export async function openKernelDataPlane(cfg: AgentConfig, dcfg: DataplaneConfi
     name: `kernel-${k.backend}`,
     tunnelMtu: k.tunnelMtu,
     apply(c: ForwardingChange): Promise<void> {
-      if (c.type === 'forwarding-up') return k.up({ id: c.mnId, link: c.link, prefixes: c.prefixes, peer: c.mode === 'tunnel' ? c.lma : null })
-      return k.down(c.mnId, c.prefixes)
+      const v4 = c.ipv4 ?? []
+      if (c.type === 'forwarding-up') return k.up({ id: c.mnId, link: c.link, prefixes: c.prefixes, peer: c.mode === 'tunnel' ? c.lma : null, ...(v4.length > 0 ? { ipv4: v4 } : {}) })
+      return k.down(c.mnId, [...c.prefixes, ...v4])
     },
     setPathMtu: (peer: string | null, pathMtu: number) => k.setPathMtu(peer, pathMtu),
     status: () => k.snapshot(),

@@ -14,6 +14,7 @@ import { ControlServer, type ControlHandler, type ControlRequest, ControlError }
 import { MagDaemon, type DataPlane } from './daemon'
 import { openKernelDataPlane } from './forwarding'
 import { startDhcp6Relay, type Dhcp6RelayHandle } from './dhcp6'
+import { startDhcp4, type Dhcp4Handle } from './dhcp4'
 import { RawIo, type MagIo } from './io'
 import { LinkWatcher, NetlinkLinkAddresses } from '@pmip6/dataplane'
 import { createLogger, child } from './log'
@@ -239,10 +240,12 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   const control = new ControlServer(cfg.controlSocket, handlers, cfg.controlSocketMode)
   daemon.addCounters('control.', () => ({ ...control.counters }))
   let dhcp6Relay: Dhcp6RelayHandle | null = null
+  let dhcp4: Dhcp4Handle | null = null
   let metrics: MetricsServer | null = null
   try {
     await daemon.start()
     if (cfg.dhcp6Relay?.enabled) dhcp6Relay = startDhcp6Relay(daemon, cfg.dhcp6Relay, child(log, 'dhcp6-relay'))
+    if (cfg.dhcp4?.enabled) dhcp4 = await startDhcp4(daemon, cfg.dhcp4, child(log, 'dhcp4'))
     await control.start()
     if (cfg.metrics) {
       // The HTTP views answer exactly what the control socket answers: one handler each.
@@ -254,6 +257,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     watcher?.close()
     await metrics?.close()
     dhcp6Relay?.stop()
+    await dhcp4?.stop().catch(() => undefined)
     await dataplane?.close?.(false).catch(() => undefined)
     await daemon.stop(false).catch(() => undefined)
     await control.stop().catch(() => undefined)
@@ -274,6 +278,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
         await control.stop()
         await metrics?.close()
         dhcp6Relay?.stop()
+        await dhcp4?.stop()
         watcher?.close()
         await daemon.stop(deregister)
       })()

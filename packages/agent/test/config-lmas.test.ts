@@ -33,7 +33,7 @@ describe('config lmas', () => {
       }),
     ).toEqual([
       'lmas.lma.example.com: not an IPv6 address: lma.example.com',
-      'lmas.2001:db8:ffff::2.heartbeat: unknown field (known: heartbeatInterval, heartbeatMissingThreshold)',
+      'lmas.2001:db8:ffff::2.heartbeat: unknown field (known: heartbeatInterval, heartbeatMissingThreshold, greKey)',
       'lmas.2001:db8:ffff::2.heartbeatInterval: must be between 0 and 3600',
       'lmas.2001:db8:ffff::2.heartbeatMissingThreshold: must be between 1 and 255',
       'lmas.2001:db8:ffff::3: must be a mapping',

@@ -69,4 +69,21 @@ describe('mag decode', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+  test('RFC 5844 / RFC 5845 options show by name, IPv4 addresses as text', () => {
+    // PBA: IPv4 HoA Reply 0 192.0.2.10/24, Default-Router 192.0.2.1, DHCP Support Mode S, GRE Key 77.
+    const hex = '3b040600000000201234038425060060c000020a26060000c00002012702000121060000' + '0000004d'
+    const r = runDecode({ hex })
+    expect(r.code).toBe(0)
+    const j = JSON.parse(r.stdout)
+    expect(j.options).toEqual([
+      { type: 37, name: 'ipv4-home-address-reply', status: 0, statusName: 'Success', accepted: true, address: '192.0.2.10/24', prefixLength: 24 },
+      { type: 38, name: 'ipv4-default-router-address', address: '192.0.2.1' },
+      { type: 39, name: 'ipv4-dhcp-support-mode', server: true, mode: 'dhcp-server' },
+      { type: 33, name: 'gre-key', key: 77 },
+    ])
+    // Prefix-len 40 in the Reply: the typed error, exit 1.
+    const bad = runDecode({ hex: hex.slice(0, 30) + 'a0' + hex.slice(32) })
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain('bad-prefix-length at offset 12')
+  })
 })

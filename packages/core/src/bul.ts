@@ -8,6 +8,7 @@ import { HandoffIndicator, isAllZero } from '@pmip6/wire'
 import type { MagContext } from './context'
 import { Entry, F_LOCAL, F_TUNNEL, P_REG } from './entry'
 import { stopService } from './home-link'
+import { beginIpv4Session, releaseGre } from './ipv4'
 import { handoffIndicatorFor } from './pbu'
 import { type CompiledProfile, EMPTY, macKey, macText, ProfileStore } from './profiles'
 import { cancelPbu, deregister, startPbu } from './registration'
@@ -141,6 +142,7 @@ export function begin(c: MagContext, e: Entry, reason: string, from: BindingStat
     return
   }
   e.req = e.hnps.length > 0 ? e.hnps : e.noProfilePrefixes ? EMPTY : e.profile.homePrefixes
+  beginIpv4Session(c, e)
   c.changeState(e, 'registering', reason, from)
   startPbu(c, e, P_REG, e.hintHi)
 }
@@ -183,6 +185,7 @@ export function remove(c: MagContext, e: Entry, reason: string): void {
   releaseLocal(c, e)
   removeFromLink(c, e)
   c.setLmaState(e, false)
+  releaseGre(c, e)
   c.delist(e)
   e.releaseTimes()
   c.changeState(e, 'removed', reason)
@@ -197,8 +200,11 @@ export function remove(c: MagContext, e: Entry, reason: string): void {
 export function onForwardingFailed(c: MagContext, ev: ForwardingFailedEvent): void {
   const e = c.byMn.get(ev.mnId)
   const current = !e ? EMPTY : e.fwd === F_TUNNEL ? e.hnps : e.fwd === F_LOCAL && e.localPrefix !== null ? [e.localPrefix] : EMPTY
+  // RFC 5844: an IPv4 home address counts like a prefix (an IPv4-only MN has nothing else).
+  const v4 = e && e.fwd === F_TUNNEL ? e.v4Fwd : null
+  const hit = (p: string): boolean => current.includes(p) || (v4 !== null && (p === v4 || p === `${v4}/32`))
   // Stale: the entry is gone or no longer forwards these prefixes (it moved on since).
-  if (!e || !ev.prefixes.some((p) => current.includes(p))) {
+  if (!e || !(ev.prefixes.some(hit) || (ev.ipv4 ?? EMPTY).some(hit))) {
     c.inc('forwarding-failed-stale')
     return
   }

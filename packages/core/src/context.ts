@@ -33,6 +33,8 @@ export type MagContext = Pick<
   | 'effectiveMode'
   | 'enlist'
   | 'findMn'
+  | 'greNext'
+  | 'greUsed'
   | 'inFlight'
   | 'inc'
   | 'isShared'

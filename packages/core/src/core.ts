@@ -38,6 +38,7 @@ import { onLinkAddress, type RouterAddr, routerAddress } from './router-address'
 import { onPolicy } from './scenario-b'
 import { type Settings, settingsOf } from './settings'
 import { TimeSlab } from './slab'
+import { greKeysOf, sessionStack } from './ipv4'
 import type { BindingErrorEvent, BindingPage, BindingState, BindingView, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, StateTarget, TimerEvent, TimerKind } from './types'
 
 /** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
@@ -86,6 +87,9 @@ export class Core implements MagCore {
   defaultTunnelMtu: number
   /** Router addresses the MAG holds on access links, by routerAddrKey(). */
   readonly routerAddrs = new Map<string, RouterAddr>()
+  /** RFC 5845: downlink GRE keys held by bindings of this MAG, and where the next search starts. */
+  readonly greUsed = new Set<number>()
+  greNext = 1
   /** Draws replacement link-local interface identifiers (item 15); its own, so RA timing stays as it was. */
   readonly llPrng: Prng
   readonly linkMtu = new Map<string, number>()
@@ -261,6 +265,11 @@ export class Core implements MagCore {
       mac: e.mac === null ? null : macText(e.mac),
       hi: e.hi,
       routerAddress: routerAddress(this, e),
+      stack: e.profile ? sessionStack(e) : 'ipv6',
+      ipv4Address: bound && e.v4Fwd !== null ? `${e.v4Fwd}/${e.v4Len}` : null,
+      ipv4Router: bound && e.v4Fwd !== null ? e.v4Router : null,
+      ipv4Reason: e.v4Reason,
+      greKeys: greKeysOf(e),
     }
   }
 

@@ -116,6 +116,28 @@ export class Entry {
   /** The LMA whose heartbeat membership this entry holds while lmaState is true (RFC 5847). */
   hbLma: string | null = null
   fwd: Fwd = F_NONE
+  // RFC 5844 (ipv4.ts): the IPv4 home address the binding holds, its prefix length, router and
+  // DHCP mode as the last accepting PBA gave them; v4Fwd is what the data plane routes now.
+  v4: string | null = null
+  v4Addr: Buffer | null = null
+  v4Len = 0
+  v4Router = ''
+  v4Dhcp: 'server' | 'relay' = 'server'
+  v4Lifetime = 0
+  v4Fwd: string | null = null
+  /** An ipv4-lease with a lease sent and not taken back (lease null). */
+  v4Home = false
+  /** This session asks for no IPv4 (the LMA refused it to a dual-stack MN), or no IPv6 (172). */
+  v4Off = false
+  v6Off = false
+  /** The LMA refused the profile's named IPv4 address (171): ask with 0.0.0.0. */
+  v4NoProfileAddr = false
+  /** Why the MN has no IPv4 home address although it asks for one ('' otherwise). */
+  v4Reason = ''
+  // RFC 5845 (ipv4.ts): GRE keys on for this binding; the MAG's downlink key, the LMA's uplink key (-1: none).
+  greOn = false
+  greDown = -1
+  greUp = -1
   /** The MN was told this MAG is a router (an RA with a router lifetime) and not told otherwise since. */
   routerUp = false
   raLeft = 0

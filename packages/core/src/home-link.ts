@@ -13,6 +13,7 @@ import { findOnLink } from './bul'
 import { ALL_NODES, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS, MAX_INITIAL_RTR_ADVERTISEMENTS, MAX_RA_DELAY_TIME_MS, ND_HOP_LIMIT, RAS_PER_PREFIX_LIFETIME, UNSPECIFIED } from './constants'
 import type { MagContext } from './context'
 import { type Entry, F_LOCAL, F_NONE, F_TUNNEL, NOT_ARMED, T_RA, T_RS } from './entry'
+import { ipv4HomeDown } from './ipv4'
 import { EMPTY, macKey, macText } from './profiles'
 import { addressFlags, buildRa, type PioSpec } from './ra'
 import { holdRouterAddress, routerAddress, routerReady } from './router-address'
@@ -37,6 +38,8 @@ export function stopTimersAndForwarding(c: MagContext, e: Entry): void {
   c.disarm(e, 'ra')
   c.disarm(e, 'rs')
   e.rsTo = null
+  // RFC 5844 §3.4: the DHCPv4 server stops answering for the MN's IPv4 home address.
+  ipv4HomeDown(c, e)
   forwardingDown(c, e)
   c.disarm(e, 'refresh')
   c.disarm(e, 'expire')
@@ -44,7 +47,10 @@ export function stopTimersAndForwarding(c: MagContext, e: Entry): void {
 
 function forwardingDown(c: MagContext, e: Entry): void {
   if (e.fwd === F_TUNNEL) {
-    c.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: e.hnps, mode: 'tunnel', lma: e.profile ? e.profile.lma : '' })
+    const lma = e.profile ? e.profile.lma : ''
+    if (e.v4Fwd === null) c.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: e.hnps, mode: 'tunnel', lma })
+    else c.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: e.hnps, mode: 'tunnel', lma, ipv4: [e.v4Fwd] })
+    e.v4Fwd = null
   } else if (e.fwd === F_LOCAL && e.localPrefix !== null) {
     c.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: [e.localPrefix], mode: 'local', lma: null })
   }

@@ -11,5 +11,6 @@ export { ProfileStore, ProfileError, macKey, macText, canonicalPrefix, type Comp
 export { buildPbu, handoffIndicatorFor, ALL_ZERO_HNP, type PbuParts } from './pbu'
 export { buildRa, addressFlags, type RaSpec, type PioSpec } from './ra'
 export { PrefixPool } from './pool'
+export { parseIpv4Prefix, parseIpv4Unicast, unroutableWhy, type Ipv4Net } from './ipv4'
 export { Prng } from './prng'
 export { assertNever } from './assert'

@@ -16,9 +16,12 @@ import { setPhase } from './inflight'
 import { EMPTY, macText } from './profiles'
 import { rememberPrefix } from './ra'
 import { cancelPbu, deregister, fail, finishDereg, resyncSequence, startPbu, transmit } from './registration'
+import { greKeysOf, ipv4HomeDown, readGre, readIpv4Answer, rehi, rejectIpv4, updateIpv4Home, wantsV4, wantsV6 } from './ipv4'
 import { holdRouterAddress } from './router-address'
 import { bytesEqualText, fastFormatIp6, isMasked, prefixText, prefixTextIs } from './text'
 import type { PbaEvent } from './types'
+
+const EMPTY_OPTS: readonly MobilityOption[] = Object.freeze([])
 
 const REJECT_REASON: string[] = []
 
@@ -132,10 +135,10 @@ export function onPba(c: MagContext, ev: PbaEvent): void {
   else c.inc(statusCounter(pba.status))
   e.lastStatus = pba.status
   if (pba.status < 128) {
-    accept(c, e, pba.lifetime, pba.options)
+    accept(c, e, pba.lifetime, pba.options, pba.status)
     return
   }
-  reject(c, e, pba.status)
+  reject(c, e, pba.status, pba.options)
 }
 
 /**
@@ -197,6 +200,10 @@ function echoMismatch(e: Entry, opts: readonly MobilityOption[], idMatched: bool
       case 'timestamp':
       case 'restart-counter':
       case 'gre-key':
+      case 'ipv4-hoa-request': // RFC 5844 §3.3: LMA answers, not echoes; the IPv4 rules read them
+      case 'ipv4-hoa-reply':
+      case 'ipv4-default-router':
+      case 'ipv4-dhcp-support-mode':
       case 'unknown':
         break
       default:
@@ -218,7 +225,7 @@ function hold(c: MagContext, e: Entry, reason: string): void {
 }
 
 /** Items 12-15: tunnel and routes up, BUL updated, prefixes advertised, refresh armed. */
-function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly MobilityOption[]): void {
+function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly MobilityOption[], status: number = BaStatus.ACCEPTED): void {
   const granted: string[] = []
   let lla: string | null = null
   const held = e.state === 'registered' || e.state === 'refreshing' ? e.hnps : EMPTY
@@ -245,6 +252,14 @@ function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly Mobili
       lla = fastFormatIp6(o.address)
     }
   }
+  // RFC 5844 §3.2: an IPv4-only MN has no IPv6 home prefix; one the LMA names anyway is not
+  // advertised or routed. Its IPv4 answer is read only when it asked for one.
+  const v6 = wantsV6(e)
+  if (!v6 && granted.length > 0) {
+    c.inc('pba-hnp-ignored:ipv4-only')
+    granted.length = 0
+  }
+  const v4 = wantsV4(e) ? readIpv4Answer(e, opts) : null
   // The PBA names the prefixes the binding covers (RFC 5213 §5.3.6); without them the MAG would
   // be guessing what the LMA routes to it, so such an acceptance gives no service (§6.9.2 item 2).
   // Kept for the binding's lifetime: an exact-size array (push() left room for 17 elements).
@@ -254,32 +269,49 @@ function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly Mobili
   const old = wasAdv ? e.hnps : EMPTY
   const same = wasAdv && granted.length > 0 && sameSet(granted, old)
   const prefixes: readonly string[] = same ? old : granted.length === 1 ? [granted[0]!] : granted.slice()
-  if (prefixes.length === 0 || lifetime === 0) {
+  const v4Fatal = v4 !== null && !v4.ok && v4.fatal
+  if (lifetime === 0 || v4Fatal || (v6 ? prefixes.length === 0 : v4 === null || !v4.ok)) {
     c.inc('pba-accepted-unusable')
     if (lifetime === 0) {
       // Accepted for no time: the LMA holds nothing to take back.
       deny(c, e, 'pba-accepted-zero-lifetime', false)
       return
     }
-    // The LMA now holds a binding (and routes) for the MN that serves nothing: take it back
-    // (§6.9.1.4, lifetime 0), then deny the MN (item 11) with the reason.
-    e.failReason = 'pba-accepted-without-prefix'
+    // The LMA now holds a binding (and routes) for the MN that serves nothing, or one for an
+    // IPv4 address the MAG cannot route (issue 21 item 6): take it back (§6.9.1.4, lifetime
+    // 0), then deny the MN (item 11) with the reason.
+    if (v4Fatal) c.inc('ipv4-unroutable')
+    e.failReason = v4 !== null && !v4.ok && (v4Fatal || !v6) ? v4.reason : 'pba-accepted-without-prefix'
     e.failState = 'denied'
+    if (v4 !== null && !v4.ok) e.v4Reason = v4.reason
     deregister(c, e, e.failReason)
     return
   }
   cancelPbu(c, e)
-  // Item 15: never back to an address DAD found in use on this link (an LMA that did not take
-  // the replacement we uploaded would otherwise send us round in circles).
-  if (lla !== null && c.s.fixedLinkLocal === null && lla !== e.badLla) e.lla = lla
-  holdRouterAddress(c, e)
+  if (v6) {
+    // Item 15: never back to an address DAD found in use on this link (an LMA that did not take
+    // the replacement we uploaded would otherwise send us round in circles).
+    if (lla !== null && c.s.fixedLinkLocal === null && lla !== e.badLla) e.lla = lla
+    holdRouterAddress(c, e)
+  }
   const removed = same ? EMPTY : minus(old, prefixes)
   const added = same ? EMPTY : wasAdv ? minus(prefixes, old) : prefixes
   const profile = e.profile!
+  readGre(c, e, status, opts)
+  // RFC 5844 §3.2.4: the IPv4 home address is routed like a home prefix (one host route).
+  const v4New = v4 !== null && v4.ok ? v4.text : null
+  const v4Changed = v4New !== e.v4Fwd
+  const rm4 = v4Changed && e.v4Fwd !== null ? [e.v4Fwd] : null
+  const add4 = v4Changed && v4New !== null ? [v4New] : null
+  if (rm4 !== null && e.v4Home) ipv4HomeDown(c, e)
   // §6.12: renumbered prefixes lose their routes here and are withdrawn in the RA below.
-  if (removed.length > 0) c.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: removed, mode: 'tunnel', lma: profile.lma })
+  if (removed.length > 0 || rm4 !== null) c.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: removed, mode: 'tunnel', lma: profile.lma, ...(rm4 !== null ? { ipv4: rm4 } : {}) })
   e.hnps = sameSet(prefixes, old) ? old : prefixes
-  if (added.length > 0) c.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: added, mode: 'tunnel', lma: profile.lma })
+  if (added.length > 0 || add4 !== null) {
+    const gre = greKeysOf(e)
+    c.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: added, mode: 'tunnel', lma: profile.lma, ...(add4 !== null ? { ipv4: add4 } : {}), ...(gre !== null ? { greKeys: gre } : {}) })
+  }
+  e.v4Fwd = v4New
   e.fwd = F_TUNNEL
   c.setLmaState(e, true)
   const grantedBefore = e.granted
@@ -289,6 +321,9 @@ function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly Mobili
   c.cBindingAccepted.n++
   c.arm(e, 'refresh', e.sentAt + Math.floor(lifetime * 1000 * c.s.refreshFraction))
   c.arm(e, 'expire', e.expiresAt)
+  // After the routes: the access link's DHCPv4 server offers the address (RFC 5844 §3.4).
+  if (v4 !== null) updateIpv4Home(c, e, v4, lifetime)
+  if (!v6) return
   if (!wasAdv) startAdvertising(c, e, EMPTY)
   else if (removed.length > 0 || added.length > 0) sendRa(c, e, ALL_NODES, removed, false)
   else if (lifetime < grantedBefore) {
@@ -298,8 +333,17 @@ function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly Mobili
   }
 }
 
-function reject(c: MagContext, e: Entry, status: number): void {
+function reject(c: MagContext, e: Entry, status: number, opts: readonly MobilityOption[] = EMPTY_OPTS): void {
   const reason = rejectReason(status)
+  // RFC 5844 §3.3.5 / RFC 5845 §3: statuses that change what is asked for, then register again.
+  const again = (why: string): void => {
+    const hi = rehi(e)
+    if (e.pending === P_REFRESH) e.req = e.hnps
+    stopService(c, e)
+    c.changeState(e, 'registering', why)
+    startPbu(c, e, P_REG, hi)
+  }
+  if (rejectIpv4(c, e, status, opts, again)) return
   switch (status) {
     case BaStatus.PROXY_REG_NOT_ENABLED:
       // Item 7: deny the service, no PBU until an administrative action.

@@ -5,7 +5,9 @@
  * Option order: MN-ID, HNP(s), HI, ATT, Timestamp, MN-LL-ID, Link-local Address; this is the
  * order of Figure 12 and reproduces protocol-reference §10.1 byte for byte. Options that are the
  * same in every PBU (HI values, ALL_ZERO HNP and Link-local Address) are frozen and shared.
- * Left out: the Alternate Care-of Address, GRE Key and IPv4 options (other RFCs).
+ * The IPv4 Home Address Request (RFC 5844 §3.3.1) and GRE Key (RFC 5845 §3.1) follow, when the
+ * MN's profile asks for them (ipv4.ts); an IPv4-only MN's PBU has no HNP option (RFC 5844 §3.2).
+ * Left out: the Alternate Care-of Address.
  */
 import { ALL_ZERO_ADDR, HandoffIndicator, MN_ID_SUBTYPE_NAI, PBU_FLAGS, timestampFromMs, type MobilityOption, type ProxyBindingUpdate } from '@pmip6/wire'
 import type { HandoffHint } from './types'
@@ -65,6 +67,12 @@ export interface PbuParts {
   readonly macHex: string | null
   /** undefined: no Link-local Address option (a fixed one is configured); null: ALL_ZERO; else the address. */
   readonly linkLocal: Buffer | null | undefined
+  /** RFC 5844 §3.2: an IPv4-only MN's PBU carries no HNP option. */
+  readonly noHnp?: boolean
+  /** RFC 5844 §3.3.1 IPv4 Home Address Request, or null. */
+  readonly ipv4?: MobilityOption | null
+  /** RFC 5845 §3.1 GRE Key (the MAG's downlink key), or null. */
+  readonly gre?: MobilityOption | null
 }
 
 /** Buffer of a string; a JS loop for short ASCII (the usual NAI) beats the native call by far. */
@@ -95,7 +103,9 @@ export function hexBytes(hex: string): Buffer {
 
 export function buildPbu(p: PbuParts): ProxyBindingUpdate {
   const options: MobilityOption[] = [{ type: 'mn-id', subtype: MN_ID_SUBTYPE_NAI, id: textBytes(p.mnId) }]
-  if (p.hnps.length === 0) options.push(ALL_ZERO_HNP)
+  if (p.noHnp === true) {
+    // RFC 5844 §3.2: no IPv6 home prefix is asked for an IPv4-only MN.
+  } else if (p.hnps.length === 0) options.push(ALL_ZERO_HNP)
   else for (const h of p.hnps) options.push(h)
   options.push(HI_OPTIONS[p.hi] ?? { type: 'handoff-indicator', value: p.hi }, attOption(p.att))
   if (p.timestampMs !== null) {
@@ -105,5 +115,7 @@ export function buildPbu(p: PbuParts): ProxyBindingUpdate {
   // Item 7: no identifier, no option (the caller stores ALL_ZERO as null).
   if (p.macHex !== null) options.push({ type: 'mn-ll-id', id: hexBytes(p.macHex) })
   if (p.linkLocal !== undefined) options.push(p.linkLocal === null ? ALL_ZERO_LLA : { type: 'link-local-address', address: p.linkLocal })
+  if (p.ipv4 !== undefined && p.ipv4 !== null) options.push(p.ipv4)
+  if (p.gre !== undefined && p.gre !== null) options.push(p.gre)
   return { kind: 'binding-update', sequence: p.sequence, flags: PBU_FLAGS, lifetime: p.lifetime, options }
 }

@@ -8,8 +8,9 @@
  * Left out: remote policy stores and context transfer (§6.2 leaves them out of scope).
  */
 import { canonicalIp6, maskPrefix, parseMac, parsePrefix, formatPrefix, type MobilityOption } from '@pmip6/wire'
+import { parseIpv4Prefix, parseIpv4Unicast, type Ipv4Net } from './ipv4'
 import { fastWriteIp6 } from './text'
-import type { AddressConfig, MobilityMode, PolicyProfile, UnknownMnPolicy } from './types'
+import type { AddressConfig, IpStack, MobilityMode, PolicyProfile, UnknownMnPolicy } from './types'
 
 /** A validated profile; shared by every entry that uses it, never copied per MN. */
 export interface CompiledProfile {
@@ -23,6 +24,14 @@ export interface CompiledProfile {
   readonly mode: MobilityMode
   readonly otherConfig: boolean
   readonly macNaiRealm: string | null
+  /** RFC 5844 §3.2: which home addresses the MN gets. */
+  readonly stack: IpStack
+  /** RFC 5844 §3.3.1: the IPv4 home address to request (4 bytes), or null for 0.0.0.0. */
+  readonly ipv4Request: Buffer | null
+  /** Where an assigned IPv4 home address may lie; empty: any unicast address. */
+  readonly ipv4Allowed: readonly Ipv4Net[]
+  /** RFC 5845: send the GRE Key option. */
+  readonly greKey: boolean
 }
 
 export class ProfileError extends Error {
@@ -113,6 +122,24 @@ function compile(p: Omit<PolicyProfile, 'mnId' | 'macs'> & { macNaiRealm?: strin
   if (p.prefixLifetime !== undefined && (!Number.isInteger(p.prefixLifetime) || p.prefixLifetime < 0)) {
     throw new ProfileError(who, 'prefixLifetime', 'must be a non-negative integer of seconds')
   }
+  const stack = p.stack ?? 'ipv6'
+  if (stack !== 'ipv6' && stack !== 'ipv4' && stack !== 'dual') throw new ProfileError(who, 'stack', `must be ipv6, ipv4 or dual: ${String(stack)}`)
+  if (stack === 'ipv4' && homePrefixes.length > 0) throw new ProfileError(who, 'homePrefixes', 'an IPv4-only MN (stack ipv4) has no home network prefix')
+  if (stack === 'ipv6' && (p.ipv4HomeAddress !== undefined || p.ipv4Allowed !== undefined)) {
+    throw new ProfileError(who, p.ipv4HomeAddress !== undefined ? 'ipv4HomeAddress' : 'ipv4Allowed', 'needs stack ipv4 or dual')
+  }
+  let ipv4Request: Buffer | null = null
+  if (p.ipv4HomeAddress !== undefined) {
+    const a = parseIpv4Unicast(p.ipv4HomeAddress)
+    if (typeof a === 'string') throw new ProfileError(who, 'ipv4HomeAddress', a)
+    ipv4Request = a
+  }
+  const ipv4Allowed = (p.ipv4Allowed ?? []).map((t) => {
+    const n = parseIpv4Prefix(t)
+    if (typeof n === 'string') throw new ProfileError(who, 'ipv4Allowed', n)
+    return n
+  })
+  if (p.greKey !== undefined && typeof p.greKey !== 'boolean') throw new ProfileError(who, 'greKey', 'must be true or false')
   return Object.freeze({
     mnId,
     lma,
@@ -123,6 +150,10 @@ function compile(p: Omit<PolicyProfile, 'mnId' | 'macs'> & { macNaiRealm?: strin
     mode,
     otherConfig: p.otherConfig ?? addressConfig !== 'stateless',
     macNaiRealm: p.macNaiRealm ?? null,
+    stack,
+    ipv4Request,
+    ipv4Allowed: Object.freeze(ipv4Allowed),
+    greKey: p.greKey ?? false,
   })
 }
 

@@ -4,7 +4,7 @@
  * (retransmission, backoff, rate limiting), sequence numbers and timestamps (§6.9.1.1 items 6-7,
  * RFC 6275 §9.5.1, §11.7.1, §11.7.3), and the re-registration after an LMA restart (RFC 5847 §3.2).
  */
-import { HandoffIndicator, parseIp6 } from '@pmip6/wire'
+import { HandoffIndicator, parseIp6, type MobilityOption } from '@pmip6/wire'
 import { assertNever } from './assert'
 import { remove } from './bul'
 import { INITIAL_BINDACK_TIMEOUT_MS, MAX_BINDACK_TIMEOUT_MS, SEQUENCE_MODULO, SEQUENCE_RESYNC_JUMP, UPDATE_RATE_WINDOW_MS } from './constants'
@@ -14,9 +14,12 @@ import { stopService } from './home-link'
 import { hasRoom, setPhase } from './inflight'
 import { deny } from './pba'
 import { buildPbu } from './pbu'
+import { greOption, ipv4RequestOption, wantsV6 } from './ipv4'
 import { hnpOptionOf, macText } from './profiles'
 import { releaseRouterAddress } from './router-address'
 import type { PresenceEvent } from './types'
+
+const NO_OPTIONS: readonly MobilityOption[] = Object.freeze([])
 
 /** RFC 6275 §9.5.1: `a` is newer than `b` when it is less than half the 16-bit space ahead. */
 function seqNewer(a: number, b: number): boolean {
@@ -134,7 +137,8 @@ export function transmit(c: MagContext, e: Entry): void {
   const prefixes = kind === P_REG ? e.req : e.hnps.length > 0 ? e.hnps : e.req
   // Made afresh per PBU (a fast parse and 16 bytes), not cached by prefix text: at 100,000
   // bindings such a cache missed on every refresh and churned the old generation (issue 8).
-  const hnps = prefixes === profile.homePrefixes ? profile.hnpOptions : prefixes.map((p) => hnpOptionOf(p))
+  const v6 = wantsV6(e)
+  const hnps = !v6 ? NO_OPTIONS : prefixes === profile.homePrefixes ? profile.hnpOptions : prefixes.map((p) => hnpOptionOf(p))
   const pbu = buildPbu({
     sequence: seq,
     lifetime: kind === P_DEREG ? 0 : c.s.lifetimeS,
@@ -145,6 +149,9 @@ export function transmit(c: MagContext, e: Entry): void {
     timestampMs: c.s.timestampBased ? at : null,
     macHex: e.mac,
     linkLocal: c.s.fixedLinkLocal !== null ? undefined : e.lla === null ? null : parseIp6(e.lla),
+    noHnp: !v6,
+    ipv4: ipv4RequestOption(e),
+    gre: greOption(c, e),
   })
   c.out.push({ type: 'send-pbu', to: profile.lma, pbu, mnId: e.mnId })
   // From now on the LMA may hold a binding (a registration it may have accepted); one that

@@ -35,6 +35,8 @@ export interface Settings {
   readonly restartCounter: number | null
   /** Heartbeat settings per canonical LMA address. */
   readonly lmaHeartbeat: ReadonlyMap<string, { readonly intervalMs?: number; readonly missingAllowed?: number }>
+  /** Canonical addresses of the LMAs whose MNs all use GRE keys (RFC 5845, `lmas.<addr>.greKey`). */
+  readonly greLmas: ReadonlySet<string>
 }
 
 function positiveInt(v: number | undefined, dflt: number, name: string): number {
@@ -86,6 +88,11 @@ export function settingsOf(cfg: MagCoreConfig): Settings {
           ...(l.heartbeatMissingThreshold !== undefined ? { missingAllowed: Math.max(1, positiveInt(l.heartbeatMissingThreshold, 1, `lmas.${lma}.heartbeatMissingThreshold`)) } : {}),
         },
       ]),
+    ),
+    greLmas: new Set(
+      Object.entries(cfg.lmas ?? {})
+        .filter(([, l]) => l.greKey === true)
+        .map(([lma]) => canonicalIp6(lma)),
     ),
   }
 }

@@ -29,6 +29,11 @@ export type TimerKind = 'pbu' | 'refresh' | 'expire' | 'ra' | 'rs'
 export type HandoffHint = 'new' | 'same-interface' | 'other-interface' | 'unknown'
 export type MobilityMode = 'network' | 'host'
 export type AddressConfig = 'stateless' | 'stateful' | 'both'
+/**
+ * RFC 5844 §3.2: the home addresses an MN gets. 'ipv6' (RFC 5213 only, the default), 'ipv4'
+ * (an IPv4 home address and no home network prefix) or 'dual' (both).
+ */
+export type IpStack = 'ipv6' | 'ipv4' | 'dual'
 
 /** RFC 5213 §6.2 policy profile, as the policy store hands it to the core. */
 export interface PolicyProfile {
@@ -48,6 +53,20 @@ export interface PolicyProfile {
   readonly macs?: readonly string[]
   /** RA O flag; default: set when stateful configuration is allowed. */
   readonly otherConfig?: boolean
+  /** RFC 5844 §3.2: IPv6-only (default), IPv4-only or dual-stack. */
+  readonly stack?: IpStack
+  /**
+   * RFC 5844 §3.3.1: the IPv4 home address to request, e.g. '192.0.2.20'; absent: 0.0.0.0 (the
+   * LMA assigns). Only with stack 'ipv4' or 'dual'.
+   */
+  readonly ipv4HomeAddress?: string
+  /**
+   * IPv4 prefixes an assigned home address must lie in (e.g. ['192.0.2.0/24']); absent: any
+   * unicast address. An LMA assigning one outside them is de-registered (issue 21 item 6).
+   */
+  readonly ipv4Allowed?: readonly string[]
+  /** RFC 5845 §3: send the GRE Key option (the MAG's downlink key) in this MN's PBUs. */
+  readonly greKey?: boolean
 }
 
 /** A profile for MNs the store does not know: everything but the identity. */
@@ -87,6 +106,8 @@ export interface LmaConfig {
   readonly heartbeatIntervalS?: number
   /** RFC 5847 MISSING_HEARTBEATS_ALLOWED towards this LMA. */
   readonly heartbeatMissingThreshold?: number
+  /** RFC 5845 §3: GRE keys for every MN of this LMA (a profile's greKey also turns them on). */
+  readonly greKey?: boolean
 }
 
 export interface MagCoreConfig {
@@ -259,6 +280,8 @@ export interface ForwardingFailedEvent {
   readonly at: Millis
   readonly mnId: string
   readonly prefixes: readonly string[]
+  /** The IPv4 home addresses of the failed forwarding-up (RFC 5844), when it had any. */
+  readonly ipv4?: readonly string[]
   readonly reason: string
 }
 
@@ -377,12 +400,46 @@ interface ForwardingBase {
   readonly link: LinkRef
   /** The prefixes this command adds (up) or removes (down), as text. */
   readonly prefixes: readonly string[]
+  /**
+   * RFC 5844: the MN's IPv4 home addresses this command adds (up) or removes (down), dotted
+   * text ("192.0.2.2"; a host route each, the prefix length is the DHCP server's business).
+   * Only with mode 'tunnel'. Absent or empty: IPv6 only, as before.
+   */
+  readonly ipv4?: readonly string[]
 }
 /** mode 'tunnel': through the IPv6-in-IPv6 tunnel to `lma` (RFC 5213 §6.10.5). 'local': routed natively (Scenario B). */
 export type ForwardingTarget = { readonly mode: 'tunnel'; readonly lma: string } | { readonly mode: 'local'; readonly lma: null }
-export type ForwardingUpCommand = ForwardingBase & { readonly type: 'forwarding-up' } & ForwardingTarget
+export type ForwardingUpCommand = ForwardingBase & {
+  readonly type: 'forwarding-up'
+  /**
+   * RFC 5845 §3: the binding's GRE keys when the LMA gave an uplink key (`uplink` on packets to
+   * the LMA, `downlink` on packets from it); absent: no GRE key.
+   */
+  readonly greKeys?: GreKeys
+} & ForwardingTarget
 export type ForwardingDownCommand = ForwardingBase & { readonly type: 'forwarding-down' } & ForwardingTarget
 export type ForwardingCommand = ForwardingUpCommand | ForwardingDownCommand
+/**
+ * RFC 5844 §3.2, §3.4: the MN's IPv4 configuration as the accepted PBA gave it (IPv4 Home
+ * Address Reply and IPv4 Default-Router Address), for the MAG's DHCPv4 server; `lease` null when
+ * the IPv4 binding is gone (de-registration, detach, refusal, an address the MAG cannot route).
+ * Emitted on every change (registration, refresh with a new lifetime, handoff to this MAG).
+ */
+export interface Ipv4LeaseCommand {
+  readonly type: 'ipv4-lease'
+  readonly mnId: string
+  readonly link: LinkRef
+  /** The MN's MAC (the DHCP chaddr), colon text; null when the link has none (PPP). */
+  readonly llId: string | null
+  readonly lease: {
+    /** Dotted text. */
+    readonly address: string
+    readonly prefixLength: number
+    readonly router: string
+    /** Seconds: the binding's granted lifetime. */
+    readonly lifetime: number
+  } | null
+}
 export interface LinkTeardownCommand {
   readonly type: 'link-teardown'
   readonly link: LinkRef
@@ -440,11 +497,18 @@ export type MagCommand =
   | CancelTimerCommand
   | QueryPresenceCommand
   | ForwardingCommand
+  | Ipv4LeaseCommand
   | LinkTeardownCommand
   | LinkAddressCommand
   | StateChangedCommand
   | SendHeartbeatCommand
   | LmaStateCommand
+
+/** RFC 5845 §3: uplink, the LMA's key for MAG->LMA packets; downlink, the MAG's for LMA->MAG. */
+export interface GreKeys {
+  readonly uplink: number
+  readonly downlink: number
+}
 
 /** One Binding Update List entry as `mag bindings` shows it. */
 export interface BindingView {
@@ -473,6 +537,16 @@ export interface BindingView {
   readonly hi: number
   /** Link-local address the RAs come from. */
   readonly routerAddress: string
+  /** RFC 5844: the home addresses this MN gets (profile), and what this session runs with. */
+  readonly stack: IpStack
+  /** IPv4 home address with its prefix length ('192.0.2.2/24') while served, else null. */
+  readonly ipv4Address: string | null
+  /** IPv4 default router given to the MN (RFC 5844 §3.3.3), or null. */
+  readonly ipv4Router: string | null
+  /** Why an MN that asks for IPv4 has none ('' when served or not asked), e.g. 'ipv4-reply:132'. */
+  readonly ipv4Reason: string
+  /** RFC 5845 GRE keys of the binding, or null when it has none. */
+  readonly greKeys: GreKeys | null
 }
 
 /**

@@ -39,6 +39,13 @@ import {
   type Prefix,
   type TunnelTarget,
   lmaBaseObjects,
+  accessLink4Objects,
+  lmaBase4Objects,
+  lmaIpv4Objects,
+  magIpv4Objects,
+  isIpv4Prefix,
+  prefix4Of,
+  seg6Decap4Objects,
 } from './model'
 import { NetlinkError, NetlinkRtnl, type Rtnl } from './rtnl'
 
@@ -65,8 +72,13 @@ export interface DataPlaneOptions {
   readonly localRouting?: boolean
   /** Access links guarded from the start (MAG): nothing from them is forwarded without a binding. */
   readonly accessLinks?: readonly string[]
-  /** Set net.ipv6.conf.all.forwarding=1 when it is off; default true. */
+  /** Set net.ipv6.conf.all.forwarding=1 when it is off; default true (with `ipv4`, net.ipv4.ip_forward too). */
   readonly enableForwarding?: boolean
+  /**
+   * RFC 5844: carry MNs' IPv4 home addresses too (ForwardingRequest.ipv4): IPv4 routes and rules
+   * beside the IPv6 ones, seg6 End.DX4 decapsulation, ip6tnl `mode any`. Default false.
+   */
+  readonly ipv4?: boolean
   /** Default: rtnetlink through npm `netlink`. */
   readonly rtnl?: Rtnl
   readonly log?: LogFn
@@ -79,6 +91,11 @@ export interface ForwardingRequest {
   readonly link: string
   readonly prefixes: readonly string[]
   readonly peer: string | null
+  /**
+   * RFC 5844: the MN's IPv4 home addresses ("192.0.2.2" or "192.0.2.2/32"; a host route each).
+   * Needs the data plane opened with `ipv4`; not for Scenario B (peer null).
+   */
+  readonly ipv4?: readonly string[]
 }
 
 export interface DataPlaneSnapshot {
@@ -135,10 +152,16 @@ class Binding {
   constructor(
     readonly link: string,
     readonly peer: string | null,
-    /** Canonical prefix texts; prefixes come and go one by one. */
+    /**
+     * Canonical prefix texts; prefixes come and go one by one. RFC 5844 IPv4 home addresses are
+     * here too, as canonical IPv4 prefix texts ("192.0.2.2/32"): no ':' tells them apart.
+     */
     readonly prefixes: string[],
   ) {}
 }
+
+/** Plans a prefix text of either family (an IPv6 text always holds a ':', an IPv4 one never). */
+const planPrefix = (text: string): Prefix => (text.includes(':') ? prefixOf(text) : prefix4Of(text))
 
 const DEFAULT_TABLE = 100
 const DEFAULT_RULE_PRIORITY = 1000
@@ -148,6 +171,7 @@ const MAX_CONCURRENT_CHANGES = 256
 /** Waiting-queue entries consumed before the array is compacted (shift() per entry is O(n)). */
 const QUEUE_COMPACT_AT = 4096
 const FORWARDING_SYSCTL = '/proc/sys/net/ipv6/conf/all/forwarding'
+const FORWARDING4_SYSCTL = '/proc/sys/net/ipv4/ip_forward'
 const PROBE_DEVICE = `${TUNNEL_NAME_PREFIX}probe`
 /** Peer of the probe tunnel: nothing is ever sent through it (documentation prefix, RFC 3849). */
 const PROBE_PEER = '2001:db8::ffff'
@@ -240,7 +264,8 @@ export class DataPlane {
       const pathMtu = opts.pathMtu ?? (await rtnl.links()).find((l) => l.name === uplink)?.mtu ?? FALLBACK_PATH_MTU
       await cleanup(rtnl, layout, log)
       const backend = await chooseBackend(rtnl, opts.backend ?? 'auto', self, log)
-      if (opts.enableForwarding ?? true) enableForwarding(log)
+      if (opts.enableForwarding ?? true) enableForwarding(log, FORWARDING_SYSCTL, 'IPv6')
+      if ((opts.enableForwarding ?? true) && opts.ipv4 === true) enableForwarding(log, FORWARDING4_SYSCTL, 'IPv4')
       const dp = new DataPlane({ ...opts, self }, rtnl, log, backend, uplink, pathMtu, layout)
       await dp.installBase(self)
       log('info', 'data plane ready', { role: opts.role, backend, uplink, pathMtu, tunnelMtu: tunnelMtuFor(pathMtu), table: layout.table, rulePriority: layout.rulePriority })
@@ -257,8 +282,10 @@ export class DataPlane {
       if (this.backend === 'seg6') {
         const inner = this.opts.role === 'mag' ? downTable(this.layout) : RT_TABLE_MAIN
         for (const o of seg6DecapObjects(this.layout, self, this.uplink, inner)) await tx.add(o)
+        if (this.opts.ipv4 === true) for (const o of seg6Decap4Objects(this.layout, self, this.uplink)) await tx.add(o)
       }
       if (this.opts.role === 'lma') for (const o of lmaBaseObjects(this.layout)) await tx.add(o)
+      if (this.opts.role === 'lma' && this.opts.ipv4 === true) for (const o of lmaBase4Objects(this.layout)) await tx.add(o)
       for (const link of this.opts.accessLinks ?? []) {
         const objs = this.guardObjects(link)
         for (const o of objs) await tx.add(o)
@@ -307,14 +334,14 @@ export class DataPlane {
     const step = t.chain.then(async () => {
       if (t.installed === null || t.slot < 0) return
       const pathMtu = this.pathMtuFor(t.key)
-      const objs = tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot: t.slot, self: this.opts.self, peer: t.key, uplink: this.uplink, pathMtu })
+      const objs = tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot: t.slot, self: this.opts.self, peer: t.key, uplink: this.uplink, pathMtu, ipv4: this.opts.ipv4 === true })
       if (this.backend === 'ip6tnl') await this.rtnl.setLinkMtu(tunnelName(t.slot), tunnelMtuFor(pathMtu))
       else for (const o of objs) if (o.kind === 'route') await this.rtnl.replaceRoute(o)
       t.installed = objs
       // 'subtree' with seg6: each MN's uplink route encapsulates too, with the same MTU.
       for (const b of this.bindings.values()) {
         if (b.peer !== t.key) continue
-        for (const p of b.prefixes) for (const o of this.prefixObjects(b.link, b.peer, prefixOf(p))) if (o.kind === 'route' && o.encap?.type === 'seg6-encap-red') await this.rtnl.replaceRoute(o)
+        for (const p of b.prefixes) for (const o of this.prefixObjects(b.link, b.peer, planPrefix(p))) if (o.kind === 'route' && o.encap?.type === 'seg6-encap-red') await this.rtnl.replaceRoute(o)
       }
       this.log('info', 'tunnel mtu', { peer: t.key, pathMtu, tunnelMtu: tunnelMtuFor(pathMtu) })
     })
@@ -446,6 +473,15 @@ export class DataPlane {
         added.push(canon)
         for (const o of this.prefixObjects(link, peer, p)) objs.push(o)
       }
+      for (const text of req.ipv4 ?? []) {
+        if (this.opts.ipv4 !== true) throw new Error('an IPv4 home address needs the data plane opened with ipv4')
+        if (peer === null) throw new Error('IPv4 home addresses are carried through a tunnel only (no Scenario B for IPv4)')
+        const p = prefix4Of(text)
+        const canon = p.text === text ? text : p.text
+        if (existing?.prefixes.includes(canon) || added.includes(canon)) continue
+        added.push(canon)
+        for (const o of this.prefixObjects(link, peer, p)) objs.push(o)
+      }
       await tx.addAll(objs)
     } catch (e) {
       await tx.rollback()
@@ -477,18 +513,20 @@ export class DataPlane {
   private prefixObjects(link: string, peer: string | null, p: Prefix): KObj[] {
     if (peer === null) return localPrefixObjects(this.layout, p, link)
     const t: TunnelTarget = { backend: this.backend, slot: this.tunnels.get(peer)!.slot, peer, uplink: this.uplink, pathMtu: this.pathMtuFor(peer) }
+    // RFC 5844: an IPv4 home address (family 4) has its own routes and rules beside the IPv6 ones.
+    if (isIpv4Prefix(p)) return this.opts.role === 'mag' ? magIpv4Objects(this.layout, p, link, t) : lmaIpv4Objects(this.layout, p, t)
     return this.opts.role === 'mag' ? magPrefixObjects(this.layout, p, link, t, this.opts.localRouting ?? false, this.opts.uplinkSelect ?? 'rule') : lmaPrefixObjects(this.layout, p, t)
   }
 
   private async removePrefix(b: Binding, text: string): Promise<void> {
-    await this.removeObjs(this.prefixObjects(b.link, b.peer, prefixOf(text)))
+    await this.removeObjs(this.prefixObjects(b.link, b.peer, planPrefix(text)))
   }
 
   private async doDown(id: string, prefixes?: readonly string[]): Promise<void> {
     const b = this.bindings.get(id)
     if (!b) return
     if (prefixes !== undefined) {
-      const gone = new Set(prefixes.map((p) => prefixOf(p).text))
+      const gone = new Set(prefixes.map((p) => planPrefix(p).text))
       if (b.prefixes.some((p) => !gone.has(p))) {
         for (const p of gone) {
           const i = b.prefixes.indexOf(p)
@@ -578,14 +616,15 @@ export class DataPlane {
   }
 
   private guardObjects(link: string): readonly KObj[] {
-    return accessLinkObjects(this.layout, link, this.opts.uplinkSelect ?? 'rule')
+    const objs = accessLinkObjects(this.layout, link, this.opts.uplinkSelect ?? 'rule')
+    return this.opts.ipv4 === true ? [...objs, ...accessLink4Objects(this.layout, link)] : objs
   }
 
   private tunnelObjectsFor(res: Shared): readonly KObj[] {
     const slot = this.freeSlots.pop()
     if (slot === undefined) throw new Error(`no free tunnel slot: ${this.layout.maxTunnels} peers in use (dataplane.maxTunnels)`)
     res.slot = slot
-    return tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot, self: this.opts.self, peer: res.key, uplink: this.uplink, pathMtu: this.pathMtuFor(res.key) })
+    return tunnelObjects({ layout: this.layout, backend: this.backend, role: this.opts.role, slot, self: this.opts.self, peer: res.key, uplink: this.uplink, pathMtu: this.pathMtuFor(res.key), ipv4: this.opts.ipv4 === true })
   }
 
   /** Removal is best effort: an object already gone (a link deleted under us) is not an error. */
@@ -667,12 +706,12 @@ async function chooseBackend(rtnl: Rtnl, choice: BackendChoice, self: string, lo
   return 'ip6tnl'
 }
 
-function enableForwarding(log: LogFn): void {
+function enableForwarding(log: LogFn, path: string, family: string): void {
   try {
-    if (readFileSync(FORWARDING_SYSCTL, 'utf8').trim() === '1') return
-    writeFileSync(FORWARDING_SYSCTL, '1\n')
-    log('info', 'enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1)')
+    if (readFileSync(path, 'utf8').trim() === '1') return
+    writeFileSync(path, '1\n')
+    log('info', `enabled ${family} forwarding (${path})`)
   } catch (e) {
-    throw new Error(`cannot enable IPv6 forwarding (${FORWARDING_SYSCTL}): ${e instanceof Error ? e.message : String(e)}`)
+    throw new Error(`cannot enable ${family} forwarding (${path}): ${e instanceof Error ? e.message : String(e)}`)
   }
 }

@@ -17,6 +17,8 @@ export const IPV6_SRCRT_TYPE_4 = 4
 /** linux/seg6_local.h */
 export const SEG6_LOCAL_ACTION = 1
 export const SEG6_LOCAL_TABLE = 3
+export const SEG6_LOCAL_NH4 = 4
+export const SEG6_LOCAL_ACTION_END_DX4 = 6
 export const SEG6_LOCAL_ACTION_END_DT6 = 7
 /** linux/if_link.h: IFLA_INFO_* and IFLA_IPTUN_* (protocol-reference.md §9.3). */
 export const IFLA_INFO_KIND = 1
@@ -30,6 +32,10 @@ export const IFLA_IPTUN_PROTO = 9
 export const IP6_TNL_F_IGN_ENCAP_LIMIT = 0x1
 /** RFC 2473 §3: the next header of the outer packet for an IPv6 payload. */
 export const IPPROTO_IPV6 = 41
+/** RFC 2473 §3 / RFC 2003: the next header of the outer packet for an IPv4 payload (RFC 5844 §3 data plane). */
+export const IPPROTO_IPIP = 4
+/** ip6tnl `mode any`: IPv4 and IPv6 payloads on one device (linux/ip6_tunnel.c: proto 0). */
+export const IP6TNL_PROTO_ANY = 0
 /** Bytes an IPv6-in-IPv6 encapsulation adds (RFC 2473 §6.1, no encapsulation limit option). */
 export const IPV6_IN_IPV6_OVERHEAD = 40
 /** Netlink marks nested attributes with this bit (linux/netlink.h NLA_F_NESTED). */
@@ -73,14 +79,26 @@ export function seg6LocalEndDt6(table: number): Buffer {
   return Buffer.concat([nlattr(SEG6_LOCAL_ACTION, u32(SEG6_LOCAL_ACTION_END_DT6)), nlattr(SEG6_LOCAL_TABLE, u32(table))])
 }
 
-/** IFLA_LINKINFO payload for an ip6ip6 tunnel (`ip link add NAME type ip6tnl mode ip6ip6 local L remote R encaplimit none`). */
-export function ip6tnlLinkInfo(local: string, remote: string, hopLimit = 64): Buffer {
+/**
+ * RTA_ENCAP payload for `encap seg6local action End.DX4 nh4 0.0.0.0`: strip the outer header and
+ * route the inner IPv4 packet on its own destination (net/ipv6/seg6_local.c input_action_end_dx4:
+ * a zero nh4 means the inner destination is the next hop), through the IPv4 policy rules.
+ */
+export function seg6LocalEndDx4(): Buffer {
+  return Buffer.concat([nlattr(SEG6_LOCAL_ACTION, u32(SEG6_LOCAL_ACTION_END_DX4)), nlattr(SEG6_LOCAL_NH4, Buffer.alloc(4))])
+}
+
+/**
+ * IFLA_LINKINFO payload for an ip6tnl tunnel (`ip link add NAME type ip6tnl mode ip6ip6 local L
+ * remote R encaplimit none`); `proto` IP6TNL_PROTO_ANY makes it `mode any` (IPv4 too, RFC 5844).
+ */
+export function ip6tnlLinkInfo(local: string, remote: string, hopLimit = 64, proto = IPPROTO_IPV6): Buffer {
   const data = Buffer.concat([
     nlattr(IFLA_IPTUN_LOCAL, parseIp6(local)),
     nlattr(IFLA_IPTUN_REMOTE, parseIp6(remote)),
     nlattr(IFLA_IPTUN_TTL, Buffer.from([hopLimit])),
     nlattr(IFLA_IPTUN_FLAGS, u32(IP6_TNL_F_IGN_ENCAP_LIMIT)),
-    nlattr(IFLA_IPTUN_PROTO, Buffer.from([IPPROTO_IPV6])),
+    nlattr(IFLA_IPTUN_PROTO, Buffer.from([proto])),
   ])
   return Buffer.concat([nlattr(IFLA_INFO_KIND, Buffer.from('ip6tnl\0', 'latin1')), nlattr(IFLA_INFO_DATA, data, true)])
 }
@@ -102,6 +120,7 @@ export const NLM_F_CREATE = 0x400
 export const NLMSG_ERROR = 2
 export const NLMSG_HDRLEN = 16
 const AF_INET6 = 10
+const AF_INET = 2
 /** rtattr types (linux/rtnetlink.h enum rtattr_type_t). */
 const RTA_DST = 1
 const RTA_SRC = 2
@@ -185,13 +204,15 @@ export interface RuleFields {
   readonly ipProto?: number
   /** Set on adds so leftovers can be told apart (FRA_PROTOCOL). */
   readonly protocol?: number
+  /** 4: an IPv4 rule (RFC 5844 data plane); default 6. */
+  readonly family?: 4 | 6
 }
 
 /** RTM_NEWRULE / RTM_DELRULE message, with room for the netlink header in front. */
 export function ruleMsg(r: RuleFields): Buffer {
   const w = new MsgWriter()
   w.zeros(12) // struct fib_rule_hdr
-  w.setU8(0, AF_INET6)
+  w.setU8(0, r.family === 4 ? AF_INET : AF_INET6)
   w.setU8(1, r.dst?.length ?? 0)
   w.setU8(2, r.src?.length ?? 0)
   w.setU8(7, r.action === 'lookup' ? FR_ACT_TO_TBL : FR_ACT_BLACKHOLE)
@@ -215,6 +236,8 @@ export interface RouteFields {
   /** RTA_ENCAP_TYPE and the RTA_ENCAP payload. */
   readonly encap?: { readonly type: number; readonly data: Uint8Array }
   readonly mtu?: number
+  /** 4: an IPv4 route; default 6. */
+  readonly family?: 4 | 6
 }
 
 const mtuMetric = (mtu: number): Buffer => nlattr(RTAX_MTU, u32(mtu))
@@ -223,7 +246,7 @@ const mtuMetric = (mtu: number): Buffer => nlattr(RTAX_MTU, u32(mtu))
 export function routeMsg(r: RouteFields): Buffer {
   const w = new MsgWriter()
   w.zeros(12) // struct rtmsg; table RT_TABLE_UNSPEC: the table is in RTA_TABLE
-  w.setU8(0, AF_INET6)
+  w.setU8(0, r.family === 4 ? AF_INET : AF_INET6)
   w.setU8(1, r.dst.length)
   w.setU8(2, r.src?.length ?? 0)
   w.setU8(5, r.protocol)

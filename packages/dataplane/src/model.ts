@@ -16,8 +16,19 @@
  *            LMA `lookup T+2+n`; host mode `from <local prefix> iif <link> lookup main`
  *   P+4      `iif <access link> blackhole`: nothing from an MN without a binding is forwarded;
  *            `iif <tunnel> blackhole` (ip6tnl, MAG): nothing decapsulated leaves but to an access route
+ *
+ * IPv4 home addresses (RFC 5844; with `ipv4` on): the same tables and priorities in the IPv4
+ * rule and route space (a separate FIB per family, so the table numbers are shared without
+ * clashing). Per MN at the MAG: `HoA/32 dev <link>` in T, `to HoA lookup T` at P+2 and
+ * `from HoA iif <link> lookup T+2+i` at P+3; per peer: `0.0.0.0/0` into the tunnel in T+2+i
+ * (seg6 encap.red: outer next header 4; ip6tnl `mode any`). At the LMA: `HoA/32` into the
+ * tunnel in the up table and one `lookup T+2+n` rule at P+3. seg6 decapsulation: the IPv6 rule
+ * `to <own address> ipproto 4 lookup T` (next header 4 told apart from 41 by the rule) finds
+ * `<own address>/128 encap seg6local End.DX4 nh4 0.0.0.0` in T (IPv6; T holds only MN prefixes
+ * otherwise, never our own address), which routes the inner packet on its destination.
  */
-import { canonicalIp6, parsePrefix, parseIp6, formatPrefix } from '@pmip6/wire'
+import { IPPROTO_IPIP } from './encode'
+import { canonicalIp6, parsePrefix, parseIp6, formatPrefix, parseIp4, formatIp4, ip4ToNumber, numberToIp4 } from '@pmip6/wire'
 
 export type Backend = 'ip6tnl' | 'seg6'
 export type BackendChoice = Backend | 'auto'
@@ -62,7 +73,24 @@ export interface Prefix {
   readonly length: number
   /** The 16 address bytes, parsed once (netlink messages carry them); absent: parsed from addr. */
   readonly bytes?: Buffer
+  /** 4: an IPv4 prefix (4 bytes); absent: IPv6. */
+  readonly family?: 4
 }
+
+/** An IPv4 prefix or address ("192.0.2.2" is "192.0.2.2/32"); host bits past the length are cleared. */
+export function prefix4Of(text: string): Prefix {
+  const slash = text.indexOf('/')
+  const addr = slash < 0 ? text : text.slice(0, slash)
+  const length = slash < 0 ? 32 : Number(text.slice(slash + 1))
+  if (!Number.isInteger(length) || length < 0 || length > 32 || (slash >= 0 && !/^[0-9]{1,2}$/.test(text.slice(slash + 1)))) throw new RangeError(`not an IPv4 prefix: ${text}`)
+  const n = ip4ToNumber(parseIp4(addr))
+  const masked = length === 0 ? 0 : (n & ((0xffffffff << (32 - length)) >>> 0)) >>> 0
+  const bytes = numberToIp4(masked)
+  const a = formatIp4(bytes)
+  return { text: `${a}/${length}`, addr: a, length, bytes, family: 4 }
+}
+
+export const isIpv4Prefix = (p: Prefix): boolean => p.family === 4
 
 export function prefixOf(text: string): Prefix {
   const p = parsePrefix(text)
@@ -72,6 +100,7 @@ export function prefixOf(text: string): Prefix {
 
 /** `::/0`, planned once: every MN's subtree route and every tunnel's default route name it (read-only). */
 const DEFAULT_PREFIX: Prefix = Object.freeze(prefixOf('::/0'))
+const DEFAULT_PREFIX4: Prefix = Object.freeze(prefix4Of('0.0.0.0/0'))
 
 export function hostPrefix(addr: string): Prefix {
   const a = canonicalIp6(addr)
@@ -90,9 +119,15 @@ export interface RuleObj {
   readonly dst?: Prefix
   readonly iif?: string
   readonly ipProto?: number
+  /** 4: an IPv4 rule (RFC 5844); absent: IPv6. */
+  readonly family?: 4
 }
 
-export type Encap = { readonly type: 'seg6-encap-red'; readonly to: string } | { readonly type: 'seg6local-dt6'; readonly table: number }
+export type Encap =
+  | { readonly type: 'seg6-encap-red'; readonly to: string }
+  | { readonly type: 'seg6local-dt6'; readonly table: number }
+  /** End.DX4 with nh4 0.0.0.0: the inner IPv4 packet is routed on its destination. */
+  | { readonly type: 'seg6local-dx4' }
 
 export interface RouteObj {
   readonly kind: 'route'
@@ -104,6 +139,8 @@ export interface RouteObj {
   readonly dev: string
   readonly encap?: Encap
   readonly mtu?: number
+  /** 4: an IPv4 route (dst and src IPv4 prefixes); absent: IPv6. */
+  readonly family?: 4
 }
 
 export interface TunnelLinkObj {
@@ -112,6 +149,8 @@ export interface TunnelLinkObj {
   readonly local: string
   readonly remote: string
   readonly mtu: number
+  /** ip6tnl `mode any` (IPv4 and IPv6 payloads, RFC 5844) instead of ip6ip6. */
+  readonly anyProto?: boolean
 }
 
 /** Moving the `local` rule is an object of its own: its removal puts the original back first. */
@@ -125,7 +164,7 @@ export type KObj = RuleObj | RouteObj | TunnelLinkObj | LocalRuleObj
 export function describe(o: KObj): string {
   switch (o.kind) {
     case 'rule': {
-      const parts = [`rule pref ${o.priority}`]
+      const parts = [`${o.family === 4 ? '-4 ' : ''}rule pref ${o.priority}`]
       if (o.src) parts.push(`from ${o.src.text}`)
       if (o.dst) parts.push(`to ${o.dst.text}`)
       if (o.iif) parts.push(`iif ${o.iif}`)
@@ -134,11 +173,17 @@ export function describe(o: KObj): string {
       return parts.join(' ')
     }
     case 'route': {
-      const enc = o.encap ? (o.encap.type === 'seg6-encap-red' ? ` encap seg6 encap.red segs ${o.encap.to}` : ` encap seg6local End.DT6 table ${o.encap.table}`) : ''
-      return `route ${o.dst.text}${o.src ? ` from ${o.src.text}` : ''}${enc} dev ${o.dev} table ${o.table}${o.mtu ? ` mtu ${o.mtu}` : ''}`
+      const enc = !o.encap
+        ? ''
+        : o.encap.type === 'seg6-encap-red'
+          ? ` encap seg6 encap.red segs ${o.encap.to}`
+          : o.encap.type === 'seg6local-dt6'
+            ? ` encap seg6local End.DT6 table ${o.encap.table}`
+            : ' encap seg6local End.DX4 nh4 0.0.0.0'
+      return `${o.family === 4 ? '-4 ' : ''}route ${o.dst.text}${o.src ? ` from ${o.src.text}` : ''}${enc} dev ${o.dev} table ${o.table}${o.mtu ? ` mtu ${o.mtu}` : ''}`
     }
     case 'link':
-      return `link ${o.name} ip6tnl ${o.local} -> ${o.remote} mtu ${o.mtu}`
+      return `link ${o.name} ip6tnl${o.anyProto === true ? ' mode any' : ''} ${o.local} -> ${o.remote} mtu ${o.mtu}`
     case 'local-rule':
       return `rule pref ${o.priority} lookup local (moved from 0)`
   }
@@ -200,26 +245,78 @@ export function tunnelObjects(o: {
   readonly uplink: string
   /** Path MTU towards the peer. */
   readonly pathMtu: number
+  /** RFC 5844: carry the MNs' IPv4 too (ip6tnl `mode any`, an IPv4 default route per peer). */
+  readonly ipv4?: boolean
 }): KObj[] {
   const table = peerTable(o.layout, o.slot)
   const dflt = DEFAULT_PREFIX
+  const dflt4 = DEFAULT_PREFIX4
   if (o.backend === 'seg6') {
     // The route MTU is the outer path MTU: the kernel subtracts the encapsulation's headroom itself.
-    return [{ kind: 'route', table, dst: dflt, dev: o.uplink, encap: { type: 'seg6-encap-red', to: canonicalIp6(o.peer) }, mtu: o.pathMtu }]
+    const objs: KObj[] = [{ kind: 'route', table, dst: dflt, dev: o.uplink, encap: { type: 'seg6-encap-red', to: canonicalIp6(o.peer) }, mtu: o.pathMtu }]
+    // RFC 5844: IPv4 in the same encapsulation; the outer next header is 4.
+    if (o.ipv4 === true) objs.push({ kind: 'route', family: 4, table, dst: dflt4, dev: o.uplink, encap: { type: 'seg6-encap-red', to: canonicalIp6(o.peer) }, mtu: o.pathMtu })
+    return objs
   }
   const name = tunnelName(o.slot)
   const objs: KObj[] = [
-    { kind: 'link', name, local: canonicalIp6(o.self), remote: canonicalIp6(o.peer), mtu: tunnelMtuFor(o.pathMtu) },
+    { kind: 'link', name, local: canonicalIp6(o.self), remote: canonicalIp6(o.peer), mtu: tunnelMtuFor(o.pathMtu), ...(o.ipv4 === true ? { anyProto: true } : {}) },
     { kind: 'route', table, dst: dflt, dev: name },
   ]
+  if (o.ipv4 === true) objs.push({ kind: 'route', family: 4, table, dst: dflt4, dev: name })
   if (o.role === 'mag') {
     objs.push({ kind: 'rule', priority: o.layout.rulePriority + PRIO_DOWN, action: 'lookup', table: downTable(o.layout), iif: name })
     // §6.10.5: what comes out of the tunnel goes to an MN on an access link or nowhere. A
     // lookup that finds no access route falls through to the next rules (the main table would
     // forward it natively): this floor drops it, as End.DT6 does for the seg6 backend.
     objs.push({ kind: 'rule', priority: o.layout.rulePriority + PRIO_DROP, action: 'blackhole', iif: name })
+    if (o.ipv4 === true) {
+      objs.push({ kind: 'rule', family: 4, priority: o.layout.rulePriority + PRIO_DOWN, action: 'lookup', table: downTable(o.layout), iif: name })
+      objs.push({ kind: 'rule', family: 4, priority: o.layout.rulePriority + PRIO_DROP, action: 'blackhole', iif: name })
+    }
   }
   return objs
+}
+
+/**
+ * seg6 backend with IPv4 (RFC 5844): decapsulate IPv4-in-IPv6 (next header 4) addressed to
+ * `self` with End.DX4, and let the re-routed outer packets of our own encapsulation reach main.
+ */
+export function seg6Decap4Objects(l: Layout, self: string, dev: string): KObj[] {
+  const me = hostPrefix(self)
+  return [
+    { kind: 'route', table: downTable(l), dst: me, dev, encap: { type: 'seg6local-dx4' } },
+    { kind: 'rule', priority: l.rulePriority + PRIO_DECAP, action: 'lookup', table: downTable(l), dst: me, ipProto: IPPROTO_IPIP },
+    { kind: 'rule', priority: l.rulePriority + PRIO_DECAP, action: 'lookup', table: RT_TABLE_MAIN, src: me, ipProto: IPPROTO_IPIP },
+  ]
+}
+
+/**
+ * One MN IPv4 home address at the MAG (RFC 5844 data plane, like §6.10.5 for prefixes): the
+ * downlink route on the access link, reached by decapsulated packets through `to HoA`; the
+ * uplink: from the HoA on that link into the peer's tunnel.
+ */
+export function magIpv4Objects(l: Layout, hoa: Prefix, link: string, t: TunnelTarget): KObj[] {
+  return [
+    { kind: 'route', family: 4, table: downTable(l), dst: hoa, dev: link },
+    { kind: 'rule', family: 4, priority: l.rulePriority + PRIO_DOWN, action: 'lookup', table: downTable(l), dst: hoa },
+    { kind: 'rule', family: 4, priority: l.rulePriority + PRIO_MN, action: 'lookup', table: peerTable(l, t.slot), src: hoa, iif: link },
+  ]
+}
+
+/** One MN IPv4 home address at the LMA: traffic to it goes into the tunnel to the MN's MAG. */
+export function lmaIpv4Objects(l: Layout, hoa: Prefix, t: TunnelTarget): KObj[] {
+  return [{ ...intoTunnel(upTable(l), hoa, t), family: 4 }]
+}
+
+/** The LMA's IPv4 rule: destinations of its MNs' IPv4 home addresses are looked up in the up table. */
+export function lmaBase4Objects(l: Layout): KObj[] {
+  return [{ kind: 'rule', family: 4, priority: l.rulePriority + PRIO_MN, action: 'lookup', table: upTable(l) }]
+}
+
+/** An access link's IPv4 floor: nothing from an MN without an IPv4 binding is forwarded. */
+export function accessLink4Objects(l: Layout, link: string): KObj[] {
+  return [{ kind: 'rule', family: 4, priority: l.rulePriority + PRIO_DROP, action: 'blackhole', iif: link }]
 }
 
 /** Where a tunnel sends: the seg6 encapsulation towards the peer, or the ip6tnl device. */

@@ -4,7 +4,7 @@
  * can count calls and inject a failure at the Nth one (FaultyRtnl).
  */
 import { createRtNetlink, FlagsNew, type rt, type RtNetlinkSocket } from 'netlink'
-import { formatIp6, parseIp6 } from '@pmip6/wire'
+import { formatIp4, formatIp6, parseIp4, parseIp6 } from '@pmip6/wire'
 import {
   ip6tnlLinkInfo,
   LWTUNNEL_ENCAP_SEG6,
@@ -20,11 +20,15 @@ import {
   type RuleFields,
   seg6EncapRed,
   seg6LocalEndDt6,
+  seg6LocalEndDx4,
+  IP6TNL_PROTO_ANY,
+  IPPROTO_IPV6,
 } from './encode'
 import { BatchRtnl, RtnlRefusal } from './batch'
 import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type KObj, type Prefix, type RouteObj, type RuleObj } from './model'
 
 const AF_INET6 = 10
+const AF_INET = 2
 /** linux/netlink.h NLM_F_REPLACE: an RTM_NEWROUTE that replaces the route with the same key. */
 const NLM_F_REPLACE = 0x100
 /** linux/rtnetlink.h RTPROT_KERNEL: what the kernel's own rules carry. */
@@ -80,12 +84,15 @@ export interface RuleInfo {
   readonly dst: Prefix | null
   readonly iif: string | null
   readonly ipProto: number | null
+  /** 4: an IPv4 rule (RFC 5844); absent: IPv6. */
+  readonly family?: 4
 }
 export interface RouteInfo {
   readonly table: number
   readonly dst: Prefix
   readonly src: Prefix | null
   readonly protocol: number
+  readonly family?: 4
 }
 export interface LinkInfo {
   readonly index: number
@@ -115,11 +122,12 @@ export interface Rtnl {
 
 /** A prefix with its address bytes (objects built elsewhere, e.g. from JSON, may lack them). */
 function withBytes(p: Prefix): { bytes: Uint8Array; length: number } {
-  return { bytes: p.bytes ?? parseIp6(p.addr), length: p.length }
+  return { bytes: p.bytes ?? (p.family === 4 ? parseIp4(p.addr) : parseIp6(p.addr)), length: p.length }
 }
 
 function ruleFields(o: RuleObj): RuleFields {
   return {
+    ...(o.family === 4 ? { family: 4 as const } : {}),
     priority: o.priority,
     action: o.action,
     ...(o.table !== undefined ? { table: o.table } : {}),
@@ -130,10 +138,10 @@ function ruleFields(o: RuleObj): RuleFields {
   }
 }
 
-function prefixInfo(b: Buffer | undefined, len: number): Prefix | null {
+function prefixInfo(b: Buffer | undefined, len: number, family: 4 | 6 = 6): Prefix | null {
   if (!b) return null
-  const addr = formatIp6(b)
-  return { text: `${addr}/${len}`, addr, length: len, bytes: Buffer.from(b) }
+  const addr = family === 4 ? formatIp4(b) : formatIp6(b)
+  return { text: `${addr}/${len}`, addr, length: len, bytes: Buffer.from(b), ...(family === 4 ? { family: 4 as const } : {}) }
 }
 
 const CREATE = FlagsNew.CREATE | FlagsNew.EXCL
@@ -199,8 +207,11 @@ export class NetlinkRtnl implements Rtnl {
         ? undefined
         : o.encap.type === 'seg6-encap-red'
           ? { type: LWTUNNEL_ENCAP_SEG6, data: this.encapTo(o.encap.to) }
-          : { type: LWTUNNEL_ENCAP_SEG6_LOCAL, data: seg6LocalEndDt6(o.encap.table) }
+          : o.encap.type === 'seg6local-dt6'
+            ? { type: LWTUNNEL_ENCAP_SEG6_LOCAL, data: seg6LocalEndDt6(o.encap.table) }
+            : { type: LWTUNNEL_ENCAP_SEG6_LOCAL, data: seg6LocalEndDx4() }
     return routeMsg({
+      ...(o.family === 4 ? { family: 4 as const } : {}),
       table: o.table,
       dst: withBytes(o.dst),
       ...(o.src ? { src: withBytes(o.src) } : {}),
@@ -279,7 +290,7 @@ export class NetlinkRtnl implements Rtnl {
           await this.batch.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, await this.routeBody(o, true))
           return
         case 'link': {
-          await this.s.newLink({ family: 0 }, { ifname: o.name, mtu: o.mtu, linkinfo: ip6tnlLinkInfo(o.local, o.remote) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+          await this.s.newLink({ family: 0 }, { ifname: o.name, mtu: o.mtu, linkinfo: ip6tnlLinkInfo(o.local, o.remote, 64, o.anyProto === true ? IP6TNL_PROTO_ANY : IPPROTO_IPV6) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
           this.ifindex.delete(o.name)
           try {
             const index = await this.index(o.name)
@@ -341,30 +352,45 @@ export class NetlinkRtnl implements Rtnl {
     await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
   }
 
+  /** Rules of both families: IPv4 ones are ours too since RFC 5844 (cleanup must see them). */
   async rules(): Promise<RuleInfo[]> {
-    return this.wrap('list', 'rules', async () =>
-      (await this.s.getRules({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
-        priority: m.attrs.priority ?? 0,
-        table: m.attrs.table ?? m.data.table ?? 0,
-        action: String(m.data.action ?? ''),
-        protocol: m.attrs.protocol ?? 0,
-        src: prefixInfo(m.attrs.src, m.data.srcLen ?? 0),
-        dst: prefixInfo(m.attrs.dst, m.data.dstLen ?? 0),
-        iif: m.attrs.iifname ?? null,
-        ipProto: m.attrs.ipProto ?? null,
-      })),
-    )
+    return this.wrap('list', 'rules', async () => {
+      const out: RuleInfo[] = []
+      for (const family of [6, 4] as const) {
+        for (const m of await this.s.getRules({ family: family === 4 ? AF_INET : AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })) {
+          out.push({
+            priority: m.attrs.priority ?? 0,
+            table: m.attrs.table ?? m.data.table ?? 0,
+            action: String(m.data.action ?? ''),
+            protocol: m.attrs.protocol ?? 0,
+            src: prefixInfo(m.attrs.src, m.data.srcLen ?? 0, family),
+            dst: prefixInfo(m.attrs.dst, m.data.dstLen ?? 0, family),
+            iif: m.attrs.iifname ?? null,
+            ipProto: m.attrs.ipProto ?? null,
+            ...(family === 4 ? { family } : {}),
+          })
+        }
+      }
+      return out
+    })
   }
 
   async routes(): Promise<RouteInfo[]> {
-    return this.wrap('list', 'routes', async () =>
-      (await this.s.getRoutes({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
-        table: m.attrs.table ?? m.data.table ?? 0,
-        dst: prefixInfo(m.attrs.dst ?? Buffer.alloc(16), m.data.dstLen ?? 0)!,
-        src: m.data.srcLen ? prefixInfo(m.attrs.src, m.data.srcLen) : null,
-        protocol: typeof m.data.protocol === 'number' ? m.data.protocol : 0,
-      })),
-    )
+    return this.wrap('list', 'routes', async () => {
+      const out: RouteInfo[] = []
+      for (const family of [6, 4] as const) {
+        for (const m of await this.s.getRoutes({ family: family === 4 ? AF_INET : AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })) {
+          out.push({
+            table: m.attrs.table ?? m.data.table ?? 0,
+            dst: prefixInfo(m.attrs.dst ?? Buffer.alloc(family === 4 ? 4 : 16), m.data.dstLen ?? 0, family)!,
+            src: m.data.srcLen ? prefixInfo(m.attrs.src, m.data.srcLen, family) : null,
+            protocol: typeof m.data.protocol === 'number' ? m.data.protocol : 0,
+            ...(family === 4 ? { family } : {}),
+          })
+        }
+      }
+      return out
+    })
   }
 
   async links(): Promise<LinkInfo[]> {
@@ -401,10 +427,10 @@ export class NetlinkRtnl implements Rtnl {
 
   async delRuleInfo(r: RuleInfo): Promise<void> {
     await this.wrap('del', `rule pref ${r.priority}`, async () => {
-      const data: rt.Rule = { family: AF_INET6, srcLen: r.src?.length ?? 0, dstLen: r.dst?.length ?? 0, action: r.action as rt.Rule['action'], table: 0 }
+      const data: rt.Rule = { family: r.family === 4 ? AF_INET : AF_INET6, srcLen: r.src?.length ?? 0, dstLen: r.dst?.length ?? 0, action: r.action as rt.Rule['action'], table: 0 }
       const attrs: rt.RuleAttrs = { priority: r.priority, table: r.table }
-      if (r.src) attrs.src = parseIp6(r.src.addr)
-      if (r.dst) attrs.dst = parseIp6(r.dst.addr)
+      if (r.src) attrs.src = Buffer.from(withBytes(r.src).bytes)
+      if (r.dst) attrs.dst = Buffer.from(withBytes(r.dst).bytes)
       if (r.iif) attrs.iifname = r.iif
       if (r.ipProto !== null) attrs.ipProto = r.ipProto
       await this.s.delRule(data, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
@@ -414,9 +440,9 @@ export class NetlinkRtnl implements Rtnl {
   async delRouteInfo(r: RouteInfo): Promise<void> {
     await this.wrap('del', `route ${r.dst.text} table ${r.table}`, async () => {
       const attrs: rt.RouteAttrs = { table: r.table }
-      if (r.dst.length > 0) attrs.dst = parseIp6(r.dst.addr)
-      if (r.src) attrs.src = parseIp6(r.src.addr)
-      await this.s.delRoute({ family: AF_INET6, dstLen: r.dst.length, srcLen: r.src?.length ?? 0, table: 0 }, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      if (r.dst.length > 0) attrs.dst = Buffer.from(withBytes(r.dst).bytes)
+      if (r.src) attrs.src = Buffer.from(withBytes(r.src).bytes)
+      await this.s.delRoute({ family: r.family === 4 ? AF_INET : AF_INET6, dstLen: r.dst.length, srcLen: r.src?.length ?? 0, table: 0 }, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
     })
   }
 

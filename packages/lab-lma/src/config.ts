@@ -4,13 +4,18 @@
  *
  * The knobs map to RFC 5213 §9.1 variables (TimestampValidityWindow, MinDelayBeforeBCEDelete),
  * §5.5 (TimestampBasedApproachInUse: `timestampMode`, 'auto' by default: per PBU), §5.2 (per-MN prefixes: `pool`, `mns`) and
- * §5.3.1 policy checks (`mns`, `mags`, `acceptUnknown`, `unknownMnStatus`).
+ * §5.3.1 policy checks (`mns`, `mags`, `acceptUnknown`, `unknownMnStatus`); RFC 5844 §3.1 IPv4
+ * home addresses (`ipv4Pool`, `ipv4Router`, `ipv4DhcpMode`, `mns.<nai>.ipv4Address`) and RFC 5845
+ * GRE keys (`greKeys`).
  */
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
-import { MAX_LIFETIME_SECONDS, LIFETIME_UNIT_SECONDS, canonicalIp6, formatPrefix, isIp6, parsePrefix } from '@pmip6/wire'
+import { MAX_LIFETIME_SECONDS, LIFETIME_UNIT_SECONDS, canonicalIp6, formatPrefix, ip4ToNumber, isIp4, isIp6, parseIp4, parsePrefix } from '@pmip6/wire'
+import { Ipv4AddressPool } from './ipv4-pool'
 import {
   DEFAULT_LIFETIME_MAX_S,
+  GRE_KEY_MODES,
+  type GreKeyMode,
   DEFAULT_POOL_PREFIX_LENGTH,
   MIN_DELAY_BEFORE_BCE_DELETE_MS,
   TIMESTAMP_MODES,
@@ -98,8 +103,12 @@ const FIELDS = [
   'controlSocket',
   'interface',
   'dataplane',
+  'ipv4Pool',
+  'ipv4Router',
+  'ipv4DhcpMode',
+  'greKeys',
 ] as const
-const MN_FIELDS = ['prefixes', 'mags', 'proxyEnabled'] as const
+const MN_FIELDS = ['prefixes', 'mags', 'proxyEnabled', 'ipv4Address'] as const
 
 type Obj = Record<string, unknown>
 
@@ -157,6 +166,42 @@ function mnPolicy(v: unknown, path: string): MnPolicy {
     ...(v.prefixes !== undefined ? { prefixes: list(v.prefixes, `${path}.prefixes`, prefix) } : {}),
     ...(v.mags !== undefined ? { mags: list(v.mags, `${path}.mags`, address) } : {}),
     ...(v.proxyEnabled !== undefined ? { proxyEnabled: bool(v.proxyEnabled, `${path}.proxyEnabled`) } : {}),
+    ...(v.ipv4Address !== undefined ? { ipv4Address: ip4(v.ipv4Address, `${path}.ipv4Address`) } : {}),
+  }
+}
+
+function ip4(v: unknown, path: string): string {
+  if (typeof v !== 'string' || !isIp4(v)) throw new ConfigError(path, 'not an IPv4 address')
+  return v
+}
+
+/** RFC 5844 §3.1 settings: the IPv4 home address pool, its router, the DHCP mode; RFC 5845 keys. */
+function ipv4Config(raw: Obj, at: (f: string) => string, mns: Readonly<Record<string, MnPolicy>> | undefined): Partial<LmaCoreOptions> {
+  let pool: Ipv4AddressPool | undefined
+  if (raw.ipv4Pool !== undefined) {
+    try {
+      pool = new Ipv4AddressPool(String(raw.ipv4Pool), raw.ipv4Router === undefined ? undefined : ip4(raw.ipv4Router, at('ipv4Router')))
+    } catch (e) {
+      if (e instanceof ConfigError) throw e
+      throw new ConfigError(at('ipv4Pool'), e instanceof Error ? e.message : String(e))
+    }
+  } else if (raw.ipv4Router !== undefined) throw new ConfigError(at('ipv4Router'), 'needs ipv4Pool')
+  for (const [nai, p] of Object.entries(mns ?? {})) {
+    if (p.ipv4Address === undefined) continue
+    const path = `${at('mns')}.${nai}.ipv4Address`
+    if (pool === undefined) throw new ConfigError(path, 'needs ipv4Pool')
+    if (!pool.contains(ip4ToNumber(parseIp4(p.ipv4Address)))) throw new ConfigError(path, `outside ipv4Pool ${String(raw.ipv4Pool)}`)
+  }
+  const mode = raw.ipv4DhcpMode ?? 'server'
+  if (mode !== 'server' && mode !== 'relay') throw new ConfigError(at('ipv4DhcpMode'), "must be 'server' or 'relay'")
+  const gre = raw.greKeys ?? 'off'
+  if (!GRE_KEY_MODES.includes(gre as GreKeyMode)) throw new ConfigError(at('greKeys'), "must be 'off', 'on' or 'required'")
+  return {
+    ...(raw.ipv4Pool !== undefined ? { ipv4Pool: String(raw.ipv4Pool) } : {}),
+    ...(raw.ipv4Router !== undefined ? { ipv4Router: String(raw.ipv4Router) } : {}),
+    // Defaults stay with the core ('server', 'off'): only what the file says is returned.
+    ...(raw.ipv4DhcpMode !== undefined ? { ipv4DhcpMode: mode } : {}),
+    ...(raw.greKeys !== undefined ? { greKeys: gre as GreKeyMode } : {}),
   }
 }
 
@@ -224,6 +269,7 @@ export function validateConfig(raw: unknown, root = 'config'): LmaConfig {
     ...(controlSocket !== undefined ? { controlSocket } : {}),
     ...(typeof raw.interface === 'string' ? { interface: raw.interface } : {}),
     ...(raw.dataplane !== undefined && raw.dataplane !== false ? { dataplane: dataplaneConfig(raw.dataplane, at('dataplane')) } : {}),
+    ...ipv4Config(raw, at, mns),
   }
 }
 

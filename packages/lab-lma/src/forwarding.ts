@@ -34,7 +34,7 @@ export interface LmaForwarding {
 }
 
 /** Opens the kernel data plane for the LMA role (RFC 5213 §5.6). */
-export async function openKernelDataPlane(address: string, cfg: LmaDataplaneConfig, log: Logger): Promise<LmaDataPlane> {
+export async function openKernelDataPlane(address: string, cfg: LmaDataplaneConfig, log: Logger, ipv4 = false): Promise<LmaDataPlane> {
   const logFn: LogFn = (level, msg, fields) => log[level](msg, fields ?? {})
   const dp = await DataPlane.open({
     role: 'lma',
@@ -43,6 +43,8 @@ export async function openKernelDataPlane(address: string, cfg: LmaDataplaneConf
     table: cfg.table,
     rulePriority: cfg.rulePriority,
     maxTunnels: cfg.maxTunnels,
+    // RFC 5844: with an IPv4 pool, the MNs' IPv4 home addresses go through the tunnels too.
+    ipv4,
     ...(cfg.pathMtu !== undefined ? { pathMtu: cfg.pathMtu } : {}),
     log: logFn,
   })
@@ -56,6 +58,12 @@ export async function openKernelDataPlane(address: string, cfg: LmaDataplaneConf
   }
 }
 
+/** RFC 5844: the binding's IPv4 home address for the data plane ("192.0.2.2/24" -> ["192.0.2.2"]). */
+export function ipv4Of(ev: BindingEvent): { ipv4?: readonly string[] } {
+  const a = ev.binding.ipv4Address
+  return a === undefined ? {} : { ipv4: [a.slice(0, a.indexOf('/'))] }
+}
+
 /** Follows binding events on `dp`. */
 export function lmaForwarding(dp: LmaDataPlane, log: Logger): LmaForwarding {
   let failures = 0
@@ -63,10 +71,10 @@ export function lmaForwarding(dp: LmaDataPlane, log: Logger): LmaForwarding {
     switch (ev.type) {
       case 'binding-created':
       case 'binding-moved':
-        return dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag })
+        return dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag, ...ipv4Of(ev) })
       case 'binding-updated':
         // §5.3.5: a de-registered binding forwards nothing while it waits to be deleted.
-        return ev.reason === 'deregistered' ? dp.down(ev.mnId) : dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag })
+        return ev.reason === 'deregistered' ? dp.down(ev.mnId) : dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag, ...ipv4Of(ev) })
       case 'binding-deleted':
         return dp.down(ev.mnId)
     }

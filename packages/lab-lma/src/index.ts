@@ -4,6 +4,7 @@
  */
 export * from './lma-core'
 export * from './prefix-pool'
+export * from './ipv4-pool'
 export * from './config'
 export * from './control'
 export * from './transport'

@@ -26,10 +26,20 @@
  *   sequence number and a Restart Counter option.
  * - Fault injection for testing a MAG: drop PBUs, answer late, force a status, go silent, reset.
  *
+ * - RFC 5844 §3.1 IPv4 home addresses (with `ipv4Pool`): an IPv4 Home Address Request of 0.0.0.0
+ *   gets an address from the pool (the MN's previous one when free), a named one is honoured when
+ *   it is the MN's or free (else 171 with Reply status 130/131), the address stays with the BCE
+ *   across handoffs, the pool running dry is 130 with Reply status 132, an LMA without a pool
+ *   answers 170. The PBA carries the IPv4 Home Address Reply, the IPv4 Default-Router Address and
+ *   the IPv4 DHCP Support Mode. A PBU with an IPv4 request and no HNP option is an IPv4-only MN.
+ * - RFC 5845 GRE keys (with `greKeys`): a PBU carrying the GRE Key option gets an uplink key of
+ *   its own in the PBA (kept across handoffs); the key the MAG sent is kept as the downlink key;
+ *   'required' refuses a PBU without the option with 163.
+ *
  * Left out: multihoming (§5.4: one BCE per MN here, so every accepted registration from another
  * MAG is a handoff whatever its HI), MaxDelayBeforeNewBCEAssign (§5.4.1), IPsec (§4), the data
- * plane (§5.6: the runner reports binding events for one to follow), GRE keys (RFC 5845), IPv4
- * (RFC 5844), Binding Revocation (RFC 5846), Heartbeat requests from the LMA (RFC 5847 §5.2).
+ * plane (§5.6: the runner reports binding events for one to follow), IPv4 transport (RFC 5844 §4),
+ * Binding Revocation (RFC 5846), Heartbeat requests from the LMA (RFC 5847 §5.2).
  */
 import {
   AccessTechType,
@@ -43,8 +53,13 @@ import {
   filterOptions,
   findOption,
   formatIp6,
+  formatIp4,
   formatMac,
+  ip4ToNumber,
   isAllZero,
+  numberToIp4,
+  parseIp4,
+  Ipv4HoaReplyStatus,
   mh,
   timestampFromMs,
   timestampToMs,
@@ -55,6 +70,7 @@ import {
   type ProxyBindingAck,
 } from '@pmip6/wire'
 import { PrefixPool, prefixFromBytes, toPrefix, type PoolStats, type Prefix } from './prefix-pool'
+import { Ipv4AddressPool, type Ipv4PoolStats } from './ipv4-pool'
 
 export type Millis = number
 
@@ -109,7 +125,13 @@ export interface MnPolicy {
   readonly mags?: readonly string[]
   /** false: answer this MN's PBUs with 152 PROXY_REG_NOT_ENABLED. Default true. */
   readonly proxyEnabled?: boolean
+  /** Static IPv4 home address inside `ipv4Pool` (RFC 5844 §3.1), e.g. "192.0.2.50". */
+  readonly ipv4Address?: string
 }
+
+/** RFC 5845: 'off' ignores the GRE Key option, 'on' assigns keys when asked, 'required' refuses a PBU without it (163). */
+export type GreKeyMode = 'off' | 'on' | 'required'
+export const GRE_KEY_MODES: readonly GreKeyMode[] = ['off', 'on', 'required']
 
 export interface LmaCoreOptions {
   /** The LMA address (LMAA); replies come from the address a PBU was sent to, else from this one. */
@@ -132,6 +154,14 @@ export interface LmaCoreOptions {
   readonly timestampMode?: TimestampMode
   /** Restart Counter (RFC 5847 §3.2) at start; bumped by each reset. */
   readonly restartCounter?: number
+  /** IPv4 home address pool, e.g. "192.0.2.0/24" (RFC 5844 §3.1); absent: no IPv4 service (170). */
+  readonly ipv4Pool?: string
+  /** IPv4 default router handed to MNs (RFC 5844 §3.3.3); default: the pool's first host. */
+  readonly ipv4Router?: string
+  /** IPv4 DHCP Support Mode sent in PBAs (RFC 5844 §3.3.4). Default 'server'. */
+  readonly ipv4DhcpMode?: 'server' | 'relay'
+  /** RFC 5845 GRE keys. Default 'off'. */
+  readonly greKeys?: GreKeyMode
 }
 
 export type BindingState = 'active' | 'deregistering'
@@ -158,6 +188,14 @@ export interface BindingView {
   readonly lastTimestamp?: number
   /** Last accepted sequence number. */
   readonly lastSequence: number
+  /** RFC 5844: the MN's IPv4 home address with the pool's prefix length, "192.0.2.2/24". */
+  readonly ipv4Address?: string
+  /** RFC 5844 §3.3.3: its IPv4 default router. */
+  readonly ipv4Router?: string
+  /** RFC 5845: the key the MAG puts on packets to the LMA (assigned here). */
+  readonly greUplinkKey?: number
+  /** RFC 5845: the key the LMA puts on packets to the MAG (the MAG's choice). */
+  readonly greDownlinkKey?: number
 }
 
 export type DeleteReason = 'deregistered' | 'expired' | 'reset'
@@ -251,6 +289,7 @@ export interface LmaStatus {
   readonly restartCounter: number
   readonly bindings: number
   readonly pool?: PoolStats
+  readonly ipv4Pool?: Ipv4PoolStats
   readonly faults: FaultState
   readonly counters: LmaCounters
 }
@@ -273,16 +312,32 @@ interface Bce {
   linkLocal?: Buffer
   lastTimestamp?: number
   lastSequence: number
+  /** IPv4 home address as a number, and whether it came from the pool. */
+  ipv4?: number
+  ipv4Pooled?: boolean
+  /** The pool's prefix length and default router, for views (RFC 5844 §3.3.2-3.3.3). */
+  ipv4PrefixLength?: number
+  ipv4Router?: number
+  greUplink?: number
+  greDownlink?: number
 }
 
 interface Policy {
   readonly prefixes?: readonly Prefix[]
   readonly mags?: ReadonlySet<string>
   readonly proxyEnabled: boolean
+  readonly ipv4?: number
 }
 
 /** The outcome of validation: either the PBU is good to act on, or the status to reject it with. */
 type Verdict = { readonly ok: true } | { readonly ok: false; readonly status: number; readonly reason: string }
+
+/** An IPv4 refusal: the PBA status, the IPv4 Home Address Reply status (RFC 5844 §3.3.2) and why. */
+interface Ipv4Refusal {
+  readonly status: number
+  readonly reply: number
+  readonly reason: string
+}
 
 const NO_FAULTS: FaultState = { dropAll: false, dropNext: 0, delayMs: 0, silent: false, statusRules: [] }
 
@@ -315,6 +370,10 @@ export class LmaCore {
   readonly #unknownMnStatus: number
   readonly #mags: ReadonlySet<string> | undefined
   readonly #cache = new Map<string, Bce>()
+  readonly #v4pool: Ipv4AddressPool | undefined
+  readonly #dhcpServerMode: boolean
+  readonly greKeys: GreKeyMode
+  #nextGreKey = 1
   #restartCounter: number
   #faults: FaultState = NO_FAULTS
   /** Answers held back by the delay fault, by timer key. */
@@ -351,6 +410,7 @@ export class LmaCore {
     this.#mags = opts.mags === undefined ? undefined : new Set(opts.mags.map(canonicalIp6))
     const statics: Prefix[] = []
     const owners = new Map<string, string>()
+    const v4statics = new Map<string, number>()
     for (const [nai, p] of Object.entries(opts.mns ?? {})) {
       const prefixes = p.prefixes?.map(toPrefix)
       for (const pf of prefixes ?? []) {
@@ -359,7 +419,15 @@ export class LmaCore {
         owners.set(pf.text, nai)
         statics.push(pf)
       }
+      let v4: number | undefined
+      if (p.ipv4Address !== undefined) {
+        v4 = ip4ToNumber(parseIp4(p.ipv4Address))
+        const other = [...v4statics].find(([, a]) => a === v4)?.[0]
+        if (other !== undefined) throw new RangeError(`IPv4 address ${p.ipv4Address} is configured for both ${other} and ${nai}`)
+        v4statics.set(nai, v4)
+      }
       this.#policies.set(nai, {
+        ...(v4 !== undefined ? { ipv4: v4 } : {}),
         ...(prefixes !== undefined && prefixes.length > 0 ? { prefixes } : {}),
         ...(p.mags !== undefined ? { mags: new Set(p.mags.map(canonicalIp6)) } : {}),
         proxyEnabled: p.proxyEnabled ?? true,
@@ -367,6 +435,14 @@ export class LmaCore {
     }
     this.#restrictive = opts.mns !== undefined && opts.acceptUnknown !== true
     this.#pool = opts.pool === undefined ? undefined : new PrefixPool(opts.pool, opts.poolPrefixLength ?? DEFAULT_POOL_PREFIX_LENGTH, statics)
+    if (opts.ipv4Pool === undefined && (v4statics.size > 0 || opts.ipv4Router !== undefined)) throw new RangeError('ipv4Address and ipv4Router need ipv4Pool')
+    this.#v4pool = opts.ipv4Pool === undefined ? undefined : new Ipv4AddressPool(opts.ipv4Pool, opts.ipv4Router, [...v4statics.values()])
+    for (const [nai, a] of v4statics) {
+      if (!this.#v4pool!.contains(a)) throw new RangeError(`IPv4 address of ${nai} is outside ipv4Pool ${opts.ipv4Pool}`)
+    }
+    this.#dhcpServerMode = (opts.ipv4DhcpMode ?? 'server') === 'server'
+    this.greKeys = opts.greKeys ?? 'off'
+    if (!GRE_KEY_MODES.includes(this.greKeys)) throw new RangeError(`greKeys must be one of ${GRE_KEY_MODES.join(', ')}`)
   }
 
   get restartCounter(): number {
@@ -393,6 +469,7 @@ export class LmaCore {
       restartCounter: this.#restartCounter,
       bindings: this.#cache.size,
       ...(this.#pool !== undefined ? { pool: this.#pool.stats() } : {}),
+      ...(this.#v4pool !== undefined ? { ipv4Pool: this.#v4pool.stats() } : {}),
       faults: this.#faults,
       counters: structuredClone(this.#counters),
     }
@@ -470,11 +547,14 @@ export class LmaCore {
       return [this.#drop(mag, 'fault-drop')]
     }
     const out: LmaCommand[] = []
-    const reject = (status: number, reason: string, mnId?: string, extra?: { sequence?: number; timestamp?: boolean }): LmaCommand[] => {
+    const reject = (status: number, reason: string, mnId?: string, extra?: { sequence?: number; timestamp?: boolean; ipv4Reply?: number }): LmaCommand[] => {
       this.#counters.rejected[String(status)] = (this.#counters.rejected[String(status)] ?? 0) + 1
+      const req = findOption(pbu.options, 'ipv4-hoa-request')
       const pba = buildPba(pbu, {
         status,
         lifetime: 0,
+        // RFC 5844 §3.3.2: a refused IPv4 request is answered with a failing Reply.
+        ...(req !== undefined ? { extra: [{ type: 'ipv4-hoa-reply', status: extra?.ipv4Reply ?? Ipv4HoaReplyStatus.FAILURE_UNSPECIFIED, prefixLength: req.prefixLength, address: req.address }] } : {}),
         ...(extra?.sequence !== undefined ? { sequence: extra.sequence } : {}),
         ...(extra?.timestamp === true ? { timestamp: timestampFromMs(at) } : {}),
       })
@@ -502,7 +582,7 @@ export class LmaCore {
       })
     }
     const result = pbu.lifetime === 0 ? this.#deregister(at, mag, mnId, pbu) : this.#register(at, mag, mnId, pbu)
-    if ('status' in result) return reject(result.status, result.reason, mnId)
+    if ('status' in result) return reject(result.status, result.reason, mnId, result.ipv4Reply !== undefined ? { ipv4Reply: result.ipv4Reply } : {})
     out.push(...result.commands)
     const status = forced ?? BaStatus.ACCEPTED
     this.#counters.accepted++
@@ -512,6 +592,7 @@ export class LmaCore {
       lifetime: result.lifetime,
       ...(result.prefixes !== undefined ? { prefixes: result.prefixes } : {}),
       ...(result.linkLocal !== undefined ? { linkLocal: result.linkLocal } : {}),
+      extra: this.#pbaExtras(pbu, this.#cache.get(mnId)),
     })
     return [...out, ...this.#reply(at, { to: mag, from: to, msg: pba, status, reason: forced !== undefined ? 'fault-status' : result.reason, mnId })]
   }
@@ -525,7 +606,14 @@ export class LmaCore {
       return { ok: false, status: BaStatus.MAG_NOT_AUTHORIZED_FOR_PROXY_REG, reason: 'mag-not-authorized' }
     }
     const hnps = filterOptions(pbu.options, 'hnp')
-    if (hnps.length === 0) return { ok: false, status: BaStatus.MISSING_HOME_NETWORK_PREFIX_OPTION, reason: 'missing-hnp' }
+    // RFC 5844: an IPv4-only MN's PBU carries the IPv4 Home Address Request instead of an HNP option.
+    if (hnps.length === 0 && findOption(pbu.options, 'ipv4-hoa-request') === undefined) {
+      return { ok: false, status: BaStatus.MISSING_HOME_NETWORK_PREFIX_OPTION, reason: 'missing-hnp' }
+    }
+    // RFC 5845: an LMA that requires GRE encapsulation refuses a PBU without the GRE Key option.
+    if (this.greKeys === 'required' && pbu.lifetime > 0 && findOption(pbu.options, 'gre-key') === undefined) {
+      return { ok: false, status: BaStatus.GRE_KEY_OPTION_REQUIRED, reason: 'missing-gre-key' }
+    }
     if (findOption(pbu.options, 'handoff-indicator') === undefined) {
       return { ok: false, status: BaStatus.MISSING_HANDOFF_INDICATOR_OPTION, reason: 'missing-handoff-indicator' }
     }
@@ -580,8 +668,11 @@ export class LmaCore {
     mag: string,
     mnId: string,
     pbu: BindingUpdate,
-  ): { status: number; reason: string } | { commands: LmaCommand[]; lifetime: number; prefixes?: Prefix[]; linkLocal?: Buffer; reason: string } {
+  ): { status: number; reason: string; ipv4Reply?: number } | { commands: LmaCommand[]; lifetime: number; prefixes?: Prefix[]; linkLocal?: Buffer; reason: string } {
     const lifetime = grantedLifetime(pbu.lifetime, this.lifetimeMax)
+    const v4 = this.#ipv4For(mnId, pbu, this.#cache.get(mnId))
+    if (v4 !== undefined && 'reply' in v4) return { status: v4.status, reason: v4.reason, ipv4Reply: v4.reply }
+    const gre = findOption(pbu.options, 'gre-key')
     const hi = findOption(pbu.options, 'handoff-indicator')?.value ?? 0
     const att = findOption(pbu.options, 'access-tech-type')?.value ?? 0
     const llId = findOption(pbu.options, 'mn-ll-id')?.id
@@ -591,8 +682,11 @@ export class LmaCore {
     let bce = this.#cache.get(mnId)
     if (bce === undefined) {
       // RFC 5213 §5.3.2: a new mobility session.
-      const assigned = this.#assign(mnId, pbu)
-      if (assigned === undefined) return { status: BaStatus.INSUFFICIENT_RESOURCES, reason: 'pool-exhausted' }
+      const assigned = filterOptions(pbu.options, 'hnp').length === 0 ? { prefixes: [], pooled: false } : this.#assign(mnId, pbu)
+      if (assigned === undefined) {
+        if (v4?.pooled === true) this.#v4pool?.release(v4.address)
+        return { status: BaStatus.INSUFFICIENT_RESOURCES, reason: 'pool-exhausted' }
+      }
       bce = {
         mnId,
         mag,
@@ -611,6 +705,8 @@ export class LmaCore {
         ...(lla === undefined ? {} : { linkLocal: isAllZero(lla) ? linkLocalFor(mnId) : lla }),
         ...(ts !== undefined && this.timestampMode !== 'sequence' ? { lastTimestamp: timestampToMs(ts) } : {}),
         lastSequence: pbu.sequence,
+        ...(v4 !== undefined ? { ipv4: v4.address, ipv4Pooled: v4.pooled, ipv4PrefixLength: this.#v4pool!.prefixLength, ipv4Router: this.#v4pool!.router } : {}),
+        ...(gre !== undefined && this.greKeys !== 'off' ? { greUplink: this.#allocateGreKey(), ...(gre.key !== null ? { greDownlink: gre.key } : {}) } : {}),
       }
       this.#cache.set(mnId, bce)
       this.#counters.registrations++
@@ -635,6 +731,17 @@ export class LmaCore {
     else if (lla !== undefined && bce.linkLocal === undefined) bce.linkLocal = linkLocalFor(mnId)
     if (ts !== undefined && this.timestampMode !== 'sequence') bce.lastTimestamp = timestampToMs(ts)
     bce.lastSequence = pbu.sequence
+    // RFC 5844 §3.1: the IPv4 home address stays with the session (a new one if first asked now).
+    if (v4 !== undefined) {
+      bce.ipv4 = v4.address
+      bce.ipv4Pooled = v4.pooled
+      bce.ipv4PrefixLength = this.#v4pool!.prefixLength
+      bce.ipv4Router = this.#v4pool!.router
+    }
+    if (gre !== undefined && this.greKeys !== 'off') {
+      bce.greUplink ??= this.#allocateGreKey()
+      if (gre.key !== null) bce.greDownlink = gre.key
+    }
     if (wasDeregistering) {
       delete bce.deleteAt
       commands.push({ type: 'cancel-timer', key: DELETE + mnId })
@@ -699,8 +806,57 @@ export class LmaCore {
   #delete(bce: Bce, reason: DeleteReason): LmaCommand[] {
     this.#cache.delete(bce.mnId)
     if (bce.pooled) for (const p of bce.prefixes) this.#pool?.release(p)
+    if (bce.ipv4 !== undefined && bce.ipv4Pooled === true) this.#v4pool?.release(bce.ipv4)
     const v = view(bce)
     return [{ type: 'binding-deleted', mnId: bce.mnId, mag: bce.mag, prefixes: v.prefixes, binding: v, reason }]
+  }
+
+  /**
+   * RFC 5844 §3.1: the IPv4 home address for this PBU, or why not; undefined when none was asked.
+   * The address held by the binding wins; a named one must be it (or the MN's static one, or a
+   * free pool address); 0.0.0.0 asks for one.
+   */
+  #ipv4For(mnId: string, pbu: BindingUpdate, bce: Bce | undefined): { address: number; pooled: boolean } | Ipv4Refusal | undefined {
+    const req = findOption(pbu.options, 'ipv4-hoa-request')
+    if (req === undefined) return undefined
+    const pool = this.#v4pool
+    if (pool === undefined) return { status: BaStatus.NOT_AUTHORIZED_FOR_IPV4_MOBILITY_SERVICE, reply: Ipv4HoaReplyStatus.ADMINISTRATIVELY_PROHIBITED, reason: 'ipv4-not-offered' }
+    const asked = isAllZero(req.address) ? undefined : ip4ToNumber(req.address)
+    const mismatch: Ipv4Refusal = { status: BaStatus.NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS, reply: Ipv4HoaReplyStatus.INCORRECT_IPV4_HOME_ADDRESS, reason: 'ipv4-address-not-the-mns' }
+    if (bce?.ipv4 !== undefined) return asked !== undefined && asked !== bce.ipv4 ? mismatch : { address: bce.ipv4, pooled: bce.ipv4Pooled === true }
+    const fixed = this.#policies.get(mnId)?.ipv4
+    if (fixed !== undefined) return asked !== undefined && asked !== fixed ? mismatch : { address: fixed, pooled: false }
+    if (asked !== undefined) {
+      const c = pool.claim(asked, mnId)
+      if (c === 'ok') return { address: asked, pooled: true }
+      if (c === 'in-use') return mismatch
+      return { status: BaStatus.NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS, reply: Ipv4HoaReplyStatus.INVALID_IPV4_ADDRESS, reason: `ipv4-address-${c}` }
+    }
+    const a = pool.allocate(mnId)
+    if (a === undefined) return { status: BaStatus.INSUFFICIENT_RESOURCES, reply: Ipv4HoaReplyStatus.DYNAMIC_ASSIGNMENT_NOT_AVAILABLE, reason: 'ipv4-pool-exhausted' }
+    return { address: a, pooled: true }
+  }
+
+  #allocateGreKey(): number {
+    const used = new Set([...this.#cache.values()].map((b) => b.greUplink))
+    while (used.has(this.#nextGreKey) || this.#nextGreKey === 0) this.#nextGreKey = (this.#nextGreKey + 1) >>> 0
+    const k = this.#nextGreKey
+    this.#nextGreKey = (this.#nextGreKey + 1) >>> 0
+    return k
+  }
+
+  /** The options an accepting PBA adds: RFC 5844 §3.3.2-3.3.4 when asked for IPv4, RFC 5845 when asked for a key. */
+  #pbaExtras(pbu: BindingUpdate, bce: Bce | undefined): MobilityOption[] {
+    const out: MobilityOption[] = []
+    if (bce === undefined) return out
+    const pool = this.#v4pool
+    if (findOption(pbu.options, 'ipv4-hoa-request') !== undefined && bce.ipv4 !== undefined && pool !== undefined) {
+      out.push({ type: 'ipv4-hoa-reply', status: Ipv4HoaReplyStatus.SUCCESS, prefixLength: pool.prefixLength, address: numberToIp4(bce.ipv4) })
+      out.push({ type: 'ipv4-default-router', address: numberToIp4(pool.router) })
+      out.push({ type: 'ipv4-dhcp-support-mode', server: this.#dhcpServerMode })
+    }
+    if (findOption(pbu.options, 'gre-key') !== undefined && bce.greUplink !== undefined) out.push({ type: 'gre-key', key: bce.greUplink })
+    return out
   }
 
   // --- timers ---
@@ -777,6 +933,7 @@ export class LmaCore {
     for (const key of this.#pending.keys()) out.push({ type: 'cancel-timer', key })
     this.#pending.clear()
     this.#pool?.clear()
+    this.#v4pool?.clear()
     this.#restartCounter = (this.#restartCounter + 1) >>> 0 // RFC 5847 §3.2: 32-bit, bumped on restart
     this.#counters.resets++
     return out
@@ -824,11 +981,11 @@ export function grantedLifetime(requested: number, max: number): number {
  * RFC 5213 §5.3.6: the PBA copies the PBU's sequence number and its MN-ID, HI, ATT, MN LL-ID,
  * Link-local Address and Timestamp options, in the PBU's order; the HNP option(s) carry the
  * assigned prefixes when accepted (copied as received when rejected). Options the LMA does not
- * process (GRE key, unknown) are not echoed.
+ * process (unknown) are not echoed; the IPv4 and GRE Key answers come in `extra`.
  */
 export function buildPba(
   pbu: BindingUpdate,
-  r: { status: number; lifetime: number; sequence?: number; prefixes?: readonly Prefix[]; linkLocal?: Buffer; timestamp?: { seconds: number; fraction: number } },
+  r: { status: number; lifetime: number; sequence?: number; prefixes?: readonly Prefix[]; linkLocal?: Buffer; timestamp?: { seconds: number; fraction: number }; extra?: readonly MobilityOption[] },
 ): ProxyBindingAck {
   const options: MobilityOption[] = []
   let hnpDone = false
@@ -855,11 +1012,16 @@ export function buildPba(
         break
       case 'restart-counter':
       case 'gre-key':
+      case 'ipv4-hoa-request':
+      case 'ipv4-hoa-reply':
+      case 'ipv4-default-router':
+      case 'ipv4-dhcp-support-mode':
       case 'unknown':
         break
     }
   }
   if (!tsDone && r.timestamp !== undefined) options.push({ type: 'timestamp', ...r.timestamp })
+  if (r.extra !== undefined) options.push(...r.extra)
   return {
     kind: 'binding-ack',
     status: r.status,
@@ -887,5 +1049,9 @@ function view(b: Bce): BindingView {
     ...(b.linkLocal !== undefined ? { linkLocal: formatIp6(b.linkLocal) } : {}),
     ...(b.lastTimestamp !== undefined ? { lastTimestamp: b.lastTimestamp } : {}),
     lastSequence: b.lastSequence,
+    ...(b.ipv4 !== undefined ? { ipv4Address: `${formatIp4(numberToIp4(b.ipv4))}/${b.ipv4PrefixLength ?? 32}` } : {}),
+    ...(b.ipv4Router !== undefined ? { ipv4Router: formatIp4(numberToIp4(b.ipv4Router)) } : {}),
+    ...(b.greUplink !== undefined ? { greUplinkKey: b.greUplink } : {}),
+    ...(b.greDownlink !== undefined ? { greDownlinkKey: b.greDownlink } : {}),
   }
 }

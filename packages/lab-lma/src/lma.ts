@@ -103,7 +103,7 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
   // RFC 5213 §5.6: routes follow bindings, so the data plane opens before anything can bind.
   let forwarding: LmaForwarding | undefined
   if (config.dataplane !== undefined && opts.openDataplane !== null) {
-    const open = opts.openDataplane ?? ((c: LmaConfig, l: Logger) => openKernelDataPlane(c.address, c.dataplane!, l))
+    const open = opts.openDataplane ?? ((c: LmaConfig, l: Logger) => openKernelDataPlane(c.address, c.dataplane!, l, c.ipv4Pool !== undefined))
     forwarding = lmaForwarding(await open(config, log), log)
   }
   let transport: MhTransport

@@ -138,3 +138,40 @@ export function parseMac(text: string): Buffer {
   }
   return Buffer.from(parts.map((p) => parseInt(p, 16)))
 }
+
+/** Dotted-quad IPv4 text to 4 bytes; strict (four decimal octets 0-255, no leading zeros). */
+export function parseIp4(text: string): Buffer {
+  const parts = text.split('.')
+  if (parts.length !== 4) throw new WireError('bad-address', { offset: 0, text })
+  const out = Buffer.alloc(4)
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i]!
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) throw new WireError('bad-address', { offset: 0, text })
+    out[i] = Number(p)
+  }
+  return out
+}
+
+export function isIp4(text: string): boolean {
+  try {
+    parseIp4(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export function formatIp4(buf: Uint8Array, offset = 0): string {
+  return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`
+}
+
+/** An IPv4 address as an unsigned 32-bit number, and back: pools count in numbers. */
+export function ip4ToNumber(buf: Uint8Array, offset = 0): number {
+  return ((buf[offset]! << 24) >>> 0) + (buf[offset + 1]! << 16) + (buf[offset + 2]! << 8) + buf[offset + 3]!
+}
+
+export function numberToIp4(n: number): Buffer {
+  const out = Buffer.alloc(4)
+  out.writeUInt32BE(n >>> 0, 0)
+  return out
+}

@@ -19,7 +19,10 @@ export const MhType = {
   HEARTBEAT: 13,
 } as const
 
-/** Mobility option types (RFC 6275 §6.2, RFC 4283, RFC 5213 §8.3-8.8, RFC 5847, RFC 5845). */
+/**
+ * Mobility option types (RFC 6275 §6.2, RFC 4283, RFC 5213 §8.3-8.8, RFC 5847, RFC 5845,
+ * RFC 5844 §3.3). Numbers as in the IANA Mobility Options registry (Wireshark packet-mip6.c agrees).
+ */
 export const OptType = {
   PAD1: 0,
   PADN: 1,
@@ -32,6 +35,10 @@ export const OptType = {
   TIMESTAMP: 27, // RFC 5213 §8.8
   RESTART_COUNTER: 28, // RFC 5847 §3.2
   GRE_KEY: 33, // RFC 5845 §3.1
+  IPV4_HOA_REQUEST: 36, // RFC 5844 §3.3.1
+  IPV4_HOA_REPLY: 37, // RFC 5844 §3.3.2
+  IPV4_DEFAULT_ROUTER: 38, // RFC 5844 §3.3.3
+  IPV4_DHCP_SUPPORT_MODE: 39, // RFC 5844 §3.3.4
 } as const
 
 export const OPT_NAMES: Readonly<Record<number, string>> = {
@@ -46,7 +53,38 @@ export const OPT_NAMES: Readonly<Record<number, string>> = {
   27: 'timestamp',
   28: 'restart-counter',
   33: 'gre-key',
+  36: 'ipv4-home-address-request',
+  37: 'ipv4-home-address-reply',
+  38: 'ipv4-default-router-address',
+  39: 'ipv4-dhcp-support-mode',
 }
+
+/** RFC 5844 §3.3.1-3.3.2: the IPv4 prefix length is a 6-bit field; values above 32 are invalid. */
+export const IPV4_MAX_PREFIX_LENGTH = 32
+/** Bytes of an IPv4 address. */
+export const IPV4_ADDR_LEN = 4
+
+/** IPv4 Home Address Reply option status (RFC 5844 §3.3.2). Below 128: success. */
+export const Ipv4HoaReplyStatus = {
+  SUCCESS: 0,
+  FAILURE_UNSPECIFIED: 128,
+  ADMINISTRATIVELY_PROHIBITED: 129,
+  INCORRECT_IPV4_HOME_ADDRESS: 130,
+  INVALID_IPV4_ADDRESS: 131,
+  DYNAMIC_ASSIGNMENT_NOT_AVAILABLE: 132,
+} as const
+
+export const IPV4_HOA_REPLY_STATUS_NAMES: Readonly<Record<number, string>> = {
+  0: 'Success',
+  128: 'Failure, reason unspecified',
+  129: 'Administratively prohibited',
+  130: 'Incorrect IPv4 home address',
+  131: 'Invalid IPv4 address',
+  132: 'Dynamic IPv4 home address assignment not available',
+}
+
+/** IPv4 DHCP Support Mode S flag (RFC 5844 §3.3.4): set, the MAG is a DHCP server; clear, a relay. */
+export const IPV4_DSM_FLAG_S = 0x0001
 
 /** RFC 4283 §3: MN Identifier subtype 1 is the Network Access Identifier (RFC 4282). */
 export const MN_ID_SUBTYPE_NAI = 1
@@ -108,6 +146,8 @@ export const ATT_NAMES: Readonly<Record<number, string>> = {
 export const BaStatus = {
   ACCEPTED: 0,
   ACCEPTED_PREFIX_DISCOVERY: 1,
+  GRE_KEY_OPTION_NOT_REQUIRED: 2, // RFC 5845
+  GRE_TUNNELING_BUT_TLV_HEADER_NOT_SUPPORTED: 3, // RFC 5845
   REASON_UNSPECIFIED: 128,
   ADMINISTRATIVELY_PROHIBITED: 129,
   INSUFFICIENT_RESOURCES: 130,
@@ -127,7 +167,12 @@ export const BaStatus = {
   MISSING_MN_IDENTIFIER_OPTION: 160,
   MISSING_HANDOFF_INDICATOR_OPTION: 161,
   MISSING_ACCESS_TECH_TYPE_OPTION: 162,
-  GRE_KEY_OPTION_REQUIRED: 163,
+  GRE_KEY_OPTION_REQUIRED: 163, // RFC 5845
+  // RFC 5844 §3.3.5: the IPv4 refusals of a PBA.
+  NOT_AUTHORIZED_FOR_IPV4_MOBILITY_SERVICE: 170,
+  NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS: 171,
+  NOT_AUTHORIZED_FOR_IPV6_MOBILITY_SERVICE: 172,
+  MULTIPLE_IPV4_HOME_ADDRESS_ASSIGNMENT_NOT_SUPPORTED: 173,
 } as const
 
 export const BA_STATUS_NAMES: Readonly<Record<number, string>> = {
@@ -165,6 +210,10 @@ export const BA_STATUS_NAMES: Readonly<Record<number, string>> = {
   161: 'MISSING_HANDOFF_INDICATOR_OPTION',
   162: 'MISSING_ACCESS_TECH_TYPE_OPTION',
   163: 'GRE_KEY_OPTION_REQUIRED',
+  170: 'NOT_AUTHORIZED_FOR_IPV4_MOBILITY_SERVICE',
+  171: 'NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS',
+  172: 'NOT_AUTHORIZED_FOR_IPV6_MOBILITY_SERVICE',
+  173: 'MULTIPLE_IPV4_HOME_ADDRESS_ASSIGNMENT_NOT_SUPPORTED',
   174: 'Invalid Care-of Address',
 }
 

@@ -3,8 +3,8 @@
  * addresses and prefixes as RFC 5952 text, MN identifiers as text, timestamps as ISO time,
  * code points with their names.
  */
-import { formatIp6, formatMac } from './addr'
-import { ATT_NAMES, BA_STATUS_NAMES, HI_NAMES, MN_ID_SUBTYPE_NAI, OPT_NAMES } from './constants'
+import { formatIp4, formatIp6, formatMac, isAllZero } from './addr'
+import { ATT_NAMES, BA_STATUS_NAMES, HI_NAMES, IPV4_HOA_REPLY_STATUS_NAMES, MN_ID_SUBTYPE_NAI, OPT_NAMES } from './constants'
 import type { MhMessage } from './mh'
 import type { NdMessage, NdOption } from './nd'
 import { type MobilityOption, timestampToMs } from './options'
@@ -72,6 +72,28 @@ export function describeMobilityOption(o: MobilityOption): Json {
       return { type: 28, name: OPT_NAMES[28]!, value: o.value }
     case 'gre-key':
       return { type: 33, name: OPT_NAMES[33]!, key: o.key }
+    case 'ipv4-hoa-request':
+      return {
+        type: 36,
+        name: OPT_NAMES[36]!,
+        address: formatIp4(o.address),
+        prefixLength: o.prefixLength,
+        allocate: isAllZero(o.address), // RFC 5844 §3.3.1: 0.0.0.0 asks the LMA to allocate
+      }
+    case 'ipv4-hoa-reply':
+      return {
+        type: 37,
+        name: OPT_NAMES[37]!,
+        status: o.status,
+        statusName: IPV4_HOA_REPLY_STATUS_NAMES[o.status] ?? (o.status < 128 ? 'success (unassigned)' : 'failure (unassigned)'),
+        accepted: o.status < 128,
+        address: `${formatIp4(o.address)}/${o.prefixLength}`,
+        prefixLength: o.prefixLength,
+      }
+    case 'ipv4-default-router':
+      return { type: 38, name: OPT_NAMES[38]!, address: formatIp4(o.address) }
+    case 'ipv4-dhcp-support-mode':
+      return { type: 39, name: OPT_NAMES[39]!, server: o.server, mode: o.server ? 'dhcp-server' : 'dhcp-relay' }
     case 'unknown':
       return { type: o.code, name: 'unknown', data: hex(o.data) }
   }

@@ -15,6 +15,7 @@ export type WireErrorReason =
   | 'bad-icmp-code' // RS/RA Code is not 0 (RFC 4861 §6.1)
   | 'value-out-of-range' // an encoder was handed a value that does not fit its field
   | 'bad-address' // an address text that does not parse
+  | 'bad-prefix-length' // an IPv4 option's Prefix-len over 32 (RFC 5844 §3.3.1-3.3.2)
 
 export interface WireErrorDetails {
   readonly offset: number

@@ -2,7 +2,8 @@
  * Mobility options (RFC 6275 §6.2): Pad1, PadN, Mobile Node Identifier (RFC 4283),
  * Home Network Prefix, Handoff Indicator, Access Technology Type, MN Link-layer Identifier,
  * Link-local Address, Timestamp (RFC 5213 §8.3-8.8), Restart Counter (RFC 5847 §3.2),
- * GRE Key (RFC 5845 §3.1). Unknown options decode to raw bytes and re-encode unchanged.
+ * GRE Key (RFC 5845 §3.1), IPv4 Home Address Request and Reply, IPv4 Default-Router Address and
+ * IPv4 DHCP Support Mode (RFC 5844 §3.3.1-3.3.4). Unknown options decode to raw bytes and re-encode unchanged.
  *
  * Alignment "xn+y" means the option's Type byte sits at an offset from the start of the
  * Mobility Header that is y modulo x (RFC 6275 §6.2.1); the encoder inserts Pad1/PadN.
@@ -11,7 +12,7 @@
  * Pad options are consumed by the decoder and never appear in its output.
  */
 import { WireError } from './errors'
-import { OptType } from './constants'
+import { IPV4_ADDR_LEN, IPV4_DSM_FLAG_S, IPV4_MAX_PREFIX_LENGTH, OptType } from './constants'
 
 export type MobilityOption =
   | { readonly type: 'mn-id'; readonly subtype: number; readonly id: Buffer }
@@ -23,6 +24,14 @@ export type MobilityOption =
   | { readonly type: 'timestamp'; readonly seconds: number; readonly fraction: number }
   | { readonly type: 'restart-counter'; readonly value: number }
   | { readonly type: 'gre-key'; readonly key: number | null }
+  /** RFC 5844 §3.3.1: address 0.0.0.0 asks the LMA to allocate one. `address` is 4 bytes. */
+  | { readonly type: 'ipv4-hoa-request'; readonly prefixLength: number; readonly address: Buffer }
+  /** RFC 5844 §3.3.2: status below 128 is success (Ipv4HoaReplyStatus). `address` is 4 bytes. */
+  | { readonly type: 'ipv4-hoa-reply'; readonly status: number; readonly prefixLength: number; readonly address: Buffer }
+  /** RFC 5844 §3.3.3: the MN's IPv4 default router. `address` is 4 bytes. */
+  | { readonly type: 'ipv4-default-router'; readonly address: Buffer }
+  /** RFC 5844 §3.3.4: S flag; true means the MAG acts as DHCP server, false as DHCP relay. */
+  | { readonly type: 'ipv4-dhcp-support-mode'; readonly server: boolean }
   | { readonly type: 'unknown'; readonly code: number; readonly data: Buffer }
 
 export type OptionOf<T extends MobilityOption['type']> = Extract<MobilityOption, { type: T }>
@@ -51,11 +60,16 @@ function alignOf(o: MobilityOption): Align {
       return A4_2 // RFC 5847 §3.2: keeps the 32-bit counter aligned
     case 'gre-key':
       return A4_0 // RFC 5845 §3.1: keeps the 32-bit key aligned after Reserved
+    case 'ipv4-hoa-request':
+    case 'ipv4-hoa-reply':
+    case 'ipv4-default-router':
+      return A4_0 // RFC 5844 §3.3.1-3.3.3: alignment 4n
     case 'mn-ll-id':
       return A2_0
     case 'mn-id':
     case 'handoff-indicator':
     case 'access-tech-type':
+    case 'ipv4-dhcp-support-mode': // RFC 5844 §3.3.4: no alignment requirement
     case 'unknown':
       return NONE
   }
@@ -81,6 +95,12 @@ function dataLength(o: MobilityOption): number {
       return 4
     case 'gre-key':
       return o.key === null ? 2 : 6
+    case 'ipv4-hoa-request':
+    case 'ipv4-hoa-reply':
+    case 'ipv4-default-router':
+      return 6
+    case 'ipv4-dhcp-support-mode':
+      return 2
     case 'unknown':
       return o.data.length
   }
@@ -150,6 +170,14 @@ function optCode(o: MobilityOption): number {
       return OptType.RESTART_COUNTER
     case 'gre-key':
       return OptType.GRE_KEY
+    case 'ipv4-hoa-request':
+      return OptType.IPV4_HOA_REQUEST
+    case 'ipv4-hoa-reply':
+      return OptType.IPV4_HOA_REPLY
+    case 'ipv4-default-router':
+      return OptType.IPV4_DEFAULT_ROUTER
+    case 'ipv4-dhcp-support-mode':
+      return OptType.IPV4_DHCP_SUPPORT_MODE
     case 'unknown':
       return o.code
   }
@@ -225,6 +253,31 @@ export function encodeOptions(opts: readonly MobilityOption[], buf: Buffer, base
           buf.writeUInt32BE(o.key, p + 4)
         }
         break
+      case 'ipv4-hoa-request':
+        // RFC 5844 §3.3.1: Prefix-len (6 bits), Reserved (10 bits), IPv4 home address.
+        checkInt(o.prefixLength, IPV4_MAX_PREFIX_LENGTH, at, code, 'prefixLength')
+        checkBytes(o.address, IPV4_ADDR_LEN, at, code, 'address')
+        buf[p + 2] = o.prefixLength << 2
+        buf[p + 3] = 0
+        put(o.address, buf, p + 4)
+        break
+      case 'ipv4-hoa-reply':
+        // RFC 5844 §3.3.2: Status, Prefix-len (6 bits), Res (2 bits), IPv4 home address.
+        checkInt(o.status, 255, at, code, 'status')
+        checkInt(o.prefixLength, IPV4_MAX_PREFIX_LENGTH, at, code, 'prefixLength')
+        checkBytes(o.address, IPV4_ADDR_LEN, at, code, 'address')
+        buf[p + 2] = o.status
+        buf[p + 3] = o.prefixLength << 2
+        put(o.address, buf, p + 4)
+        break
+      case 'ipv4-default-router':
+        checkBytes(o.address, IPV4_ADDR_LEN, at, code, 'address')
+        buf.writeUInt16BE(0, p + 2)
+        put(o.address, buf, p + 4)
+        break
+      case 'ipv4-dhcp-support-mode':
+        buf.writeUInt16BE(o.server ? IPV4_DSM_FLAG_S : 0, p + 2)
+        break
       case 'unknown':
         checkInt(o.code, 255, at, code, 'code')
         if (o.code === OptType.PAD1 || o.code === OptType.PADN) {
@@ -256,6 +309,13 @@ function exact(len: number, want: number, at: number, type: number): void {
 
 function atLeast(len: number, want: number, at: number, type: number): void {
   if (len < want) throw new WireError('option-too-short', { offset: at, type, length: len, expected: want })
+}
+
+/** The 6-bit Prefix-len in the top of `byte` (RFC 5844 §3.3.1-3.3.2); the low 2 bits are reserved. */
+function ipv4PrefixLength(byte: number, at: number, type: number): number {
+  const len = byte >> 2
+  if (len > IPV4_MAX_PREFIX_LENGTH) throw new WireError('bad-prefix-length', { offset: at, type, prefixLength: len, max: IPV4_MAX_PREFIX_LENGTH })
+  return len
 }
 
 /**
@@ -318,6 +378,26 @@ export function decodeOptions(buf: Buffer, mhStart: number, start: number, end: 
           exact(len, 6, at, code)
           out.push({ type: 'gre-key', key: buf.readUInt32BE(d + 2) })
         }
+        break
+      case OptType.IPV4_HOA_REQUEST: {
+        exact(len, 6, at, code)
+        const prefixLength = ipv4PrefixLength(buf[d]!, at, code)
+        out.push({ type: 'ipv4-hoa-request', prefixLength, address: copyOut(buf, d + 2, d + 6) })
+        break
+      }
+      case OptType.IPV4_HOA_REPLY: {
+        exact(len, 6, at, code)
+        const prefixLength = ipv4PrefixLength(buf[d + 1]!, at, code)
+        out.push({ type: 'ipv4-hoa-reply', status: buf[d]!, prefixLength, address: copyOut(buf, d + 2, d + 6) })
+        break
+      }
+      case OptType.IPV4_DEFAULT_ROUTER:
+        exact(len, 6, at, code)
+        out.push({ type: 'ipv4-default-router', address: copyOut(buf, d + 2, d + 6) })
+        break
+      case OptType.IPV4_DHCP_SUPPORT_MODE:
+        exact(len, 2, at, code)
+        out.push({ type: 'ipv4-dhcp-support-mode', server: (buf.readUInt16BE(d) & IPV4_DSM_FLAG_S) !== 0 })
         break
       default:
         out.push({ type: 'unknown', code, data: copyOut(buf, d, d + len) })

@@ -7,7 +7,9 @@ const addr = bytes(16, 16)
 const u8 = fc.integer({ min: 0, max: 255 })
 const u16 = fc.integer({ min: 0, max: 0xffff })
 const u32 = fc.integer({ min: 0, max: 0xffffffff })
-const knownOptionCodes = new Set([0, 1, 8, 22, 23, 24, 25, 26, 27, 28, 33])
+const knownOptionCodes = new Set([0, 1, 8, 22, 23, 24, 25, 26, 27, 28, 33, 36, 37, 38, 39])
+const ip4 = bytes(4, 4)
+const ip4Len = fc.integer({ min: 0, max: 32 })
 
 export const mobilityOption: fc.Arbitrary<MobilityOption> = fc.oneof(
   fc.record({ type: fc.constant('mn-id' as const), subtype: u8, id: bytes(1, 60) }),
@@ -19,6 +21,10 @@ export const mobilityOption: fc.Arbitrary<MobilityOption> = fc.oneof(
   fc.record({ type: fc.constant('timestamp' as const), seconds: fc.integer({ min: 0, max: 0xffffffffffff }), fraction: u16 }),
   fc.record({ type: fc.constant('restart-counter' as const), value: u32 }),
   fc.record({ type: fc.constant('gre-key' as const), key: fc.option(u32, { nil: null }) }),
+  fc.record({ type: fc.constant('ipv4-hoa-request' as const), prefixLength: ip4Len, address: ip4 }),
+  fc.record({ type: fc.constant('ipv4-hoa-reply' as const), status: u8, prefixLength: ip4Len, address: ip4 }),
+  fc.record({ type: fc.constant('ipv4-default-router' as const), address: ip4 }),
+  fc.record({ type: fc.constant('ipv4-dhcp-support-mode' as const), server: fc.boolean() }),
   fc.record({ type: fc.constant('unknown' as const), code: u8.filter((c) => !knownOptionCodes.has(c)), data: bytes(0, 30) }),
 )
 

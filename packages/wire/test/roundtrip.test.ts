@@ -52,6 +52,7 @@ describe('Mobility Header round trips', () => {
           if (t === 27) expect(p % 8).toBe(2) // Timestamp 8n+2
           if (t === 28) expect(p % 4).toBe(2) // Restart Counter 4n+2
           if (t === 33) expect(p % 4).toBe(0) // GRE Key 4n
+          if (t >= 36 && t <= 38) expect(p % 4).toBe(0) // RFC 5844 §3.3.1-3.3.3: 4n
           if (t === 25) expect(p % 2).toBe(0) // MN LL-ID 2n
           p += 2 + out[p + 1]!
         }

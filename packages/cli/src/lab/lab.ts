@@ -138,6 +138,8 @@ function lmaConfig(n: LabNames, extra: Record<string, unknown>, dataplane: boole
   return {
     address: PLAN.lma,
     pool: PLAN.homePool,
+    // RFC 5844 §3.1: IPv4 home addresses for MNs whose PBU asks for one.
+    ipv4Pool: PLAN.homePool4,
     acceptUnknown: true,
     controlSocket: join(n.stateDir, 'lma.sock'),
     ...(dataplane ? { dataplane: true } : {}),
@@ -272,6 +274,11 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
     up(n.cn, 'eth0')
     up(n.lma, 'cn0')
     ipn(n.cn, '-6', 'route', 'add', 'default', 'via', PLAN.cnLinkLma, 'dev', 'eth0')
+    // ... and its IPv4 side (RFC 5844): the LMA routes the MNs' IPv4 to it.
+    ipn(n.cn, '-4', 'addr', 'add', `${PLAN.cn4}/${PLAN.cn4PrefixLength}`, 'dev', 'eth0')
+    ipn(n.lma, '-4', 'addr', 'add', `${PLAN.cn4LinkLma}/${PLAN.cn4PrefixLength}`, 'dev', 'cn0')
+    ipn(n.cn, '-4', 'route', 'add', 'default', 'via', PLAN.cn4LinkLma, 'dev', 'eth0')
+    sysctl(n.lma, 'net.ipv4.ip_forward', 1)
 
     // Mobile nodes: eth0 -> a bridge in "air" -> one port per MAG; only the port to mag1 is up.
     const mnAt: Record<string, MagName> = {}
@@ -408,12 +415,18 @@ export function labStatus(name: string): Record<string, unknown> {
       namespace: ns,
       interfaces: ifaces
         .filter((i) => i.ifname !== 'lo')
-        .map((i) => ({ name: i.ifname, mac: i.address ?? null, state: i.operstate ?? null, addresses: (i.addr_info ?? []).filter((a) => a.family === 'inet6').map((a) => `${a.local}/${a.prefixlen}`) })),
+        .map((i) => ({
+          name: i.ifname,
+          mac: i.address ?? null,
+          state: i.operstate ?? null,
+          addresses: (i.addr_info ?? []).filter((a) => a.family === 'inet6').map((a) => `${a.local}/${a.prefixlen}`),
+          ipv4Addresses: (i.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+        })),
     }
   }
   const nodes: Record<string, unknown> = {
     lma: { ...node(n.lma), address: PLAN.lma, controlSocket: s.sockets['lma'], pid: s.pids['lma'], running: pidAlive(s.pids['lma']!) },
-    cn: { ...node(n.cn), address: PLAN.cn },
+    cn: { ...node(n.cn), address: PLAN.cn, ipv4Address: PLAN.cn4 },
   }
   for (const mag of MAGS) nodes[mag] = { ...node(n.mag[mag]), address: PLAN.mags[mag], controlSocket: s.sockets[mag], pid: s.pids[mag], running: pidAlive(s.pids[mag]!), log: s.logs[mag] }
   for (let i = 1; i <= s.mns; i++) {

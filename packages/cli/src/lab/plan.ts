@@ -5,6 +5,10 @@
  *   mn<i> (eth0) --- air: bridge b<i> ---+--- mag1 (mn<i>) --- up0 ==+
  *                                        +--- mag2 (mn<i>) --- up0 ==+== lma (br0) --- cn0 --- cn (eth0)
  *
+ * IPv4 (RFC 5844): the CN also has 203.0.113.2/24 (the LMA 203.0.113.1 on cn0), and the lab LMA
+ * hands out IPv4 home addresses from 192.0.2.0/24 (router 192.0.2.1). RFC 5737 documentation
+ * ranges, only inside the lab's namespaces.
+ *
  * The "air" namespace holds one bridge per MN with a port towards each MAG; a handoff takes the
  * port to the old MAG down and the one to the new MAG up, so the MN's own interface never
  * changes, as with a real layer-2 handover.
@@ -19,6 +23,10 @@ export const PLAN = {
   cnLinkLma: '2001:db8:cccc::1',
   cn: '2001:db8:cccc::2',
   cnPrefixLength: 64,
+  cn4LinkLma: '203.0.113.1',
+  cn4: '203.0.113.2',
+  cn4PrefixLength: 24,
+  homePool4: '192.0.2.0/24',
   homePool: '2001:db8:100::/48',
   localPools: { mag1: '2001:db8:a1::/48', mag2: '2001:db8:a2::/48' } as Record<MagName, string>,
   fixedLinkLocal: 'fe80::1',

@@ -1,0 +1,369 @@
+// RFC 5844 §3.2 (IPv4 home addresses at the MAG) and RFC 5845 §3 (GRE keys at the MAG), on the
+// fake clock with a scripted LMA (issue 21 items 2 and 6).
+import { BaStatus, formatIp4, Ipv4HoaReplyStatus, parseIp4, type MobilityOption, type ProxyBindingAck, type ProxyBindingUpdate } from '@pmip6/wire'
+import { ProfileError, ProfileStore, type MagCoreConfig, type PolicyProfile } from '../src'
+import { config, Harness, hnpsOf, lastPbu, LMA, NAI, ofType, opt, pbaFor, pbus, profile, ras, states } from './harness'
+
+const P1 = '2001:db8:1:1::/64'
+const HOA = '192.0.2.2'
+const ROUTER = '192.0.2.1'
+
+function cfg(p: Partial<PolicyProfile>, over: Partial<MagCoreConfig> = {}): MagCoreConfig {
+  return config({ profiles: [profile(p), { mnId: 'mn2@example.com', lma: LMA, macs: ['00:aa:bb:cc:dd:ee'], ...p }], ...over })
+}
+
+interface V4 {
+  prefixes?: readonly string[]
+  /** Reply status (default 0), address, prefix length; null: no Reply option. */
+  reply?: { status?: number; address?: string; len?: number } | null
+  router?: string | null
+  dhcp?: 'server' | 'relay'
+  gre?: number | null
+  lifetime?: number
+}
+
+/** A PBA as the lab LMA builds it (RFC 5844 §3.3.2-3.3.4, RFC 5845 §3.1): the IPv4 answer replaces the request. */
+function v4Pba(pbu: ProxyBindingUpdate, status: number, o: V4 = {}): ProxyBindingAck {
+  const base = pbaFor(pbu, status, { ...(o.prefixes !== undefined ? { prefixes: o.prefixes } : {}), ...(o.lifetime !== undefined ? { lifetime: o.lifetime } : {}) })
+  const options: MobilityOption[] = base.options.filter((x) => x.type !== 'ipv4-hoa-request' && x.type !== 'gre-key')
+  if (o.reply !== null) {
+    const r = o.reply ?? {}
+    options.push({ type: 'ipv4-hoa-reply', status: r.status ?? 0, prefixLength: r.len ?? 24, address: parseIp4(r.address ?? HOA) })
+    if (o.router !== null && (r.status ?? 0) < 128) options.push({ type: 'ipv4-default-router', address: parseIp4(o.router ?? ROUTER) })
+    options.push({ type: 'ipv4-dhcp-support-mode', server: (o.dhcp ?? 'server') === 'server' })
+  }
+  if (o.gre !== undefined && o.gre !== null) options.push({ type: 'gre-key', key: o.gre })
+  return { ...base, options }
+}
+
+const v4Req = (pbu: ProxyBindingUpdate): string | undefined => {
+  const r = opt(pbu, 'ipv4-hoa-request')
+  return r === undefined ? undefined : `${formatIp4(r.address)}/${r.prefixLength}`
+}
+
+describe('RFC 5844 §3.2: profiles', () => {
+  test('stack, ipv4HomeAddress, ipv4Allowed and greKey are checked and the bad field named', () => {
+    const bad = (p: Partial<PolicyProfile>): string => {
+      try {
+        new ProfileStore([profile(p)])
+      } catch (e) {
+        expect(e).toBeInstanceOf(ProfileError)
+        return (e as ProfileError).field
+      }
+      return 'accepted'
+    }
+    expect(bad({ stack: 'ipv5' as never })).toBe('stack')
+    expect(bad({ stack: 'ipv4', homePrefixes: [P1] })).toBe('homePrefixes')
+    expect(bad({ ipv4HomeAddress: HOA })).toBe('ipv4HomeAddress')
+    expect(bad({ stack: 'dual', ipv4HomeAddress: '224.0.0.5' })).toBe('ipv4HomeAddress')
+    expect(bad({ stack: 'dual', ipv4HomeAddress: '192.0.2.300' })).toBe('ipv4HomeAddress')
+    expect(bad({ stack: 'dual', ipv4Allowed: ['192.0.2.1/24'] })).toBe('ipv4Allowed')
+    expect(bad({ stack: 'ipv4', greKey: 'yes' as never })).toBe('greKey')
+    expect(bad({ stack: 'dual', ipv4HomeAddress: HOA, ipv4Allowed: ['192.0.2.0/24'], greKey: true })).toBe('accepted')
+  })
+})
+
+describe('RFC 5844 §3.2: the PBU', () => {
+  test('an IPv6-only MN asks for no IPv4; a dual-stack MN asks for 0.0.0.0 beside the ALL_ZERO HNP; an IPv4-only MN sends no HNP option', () => {
+    const v6 = lastPbu(new Harness().attach())
+    expect(opt(v6, 'ipv4-hoa-request')).toBeUndefined()
+    expect(hnpsOf(v6)).toEqual(['::/0'])
+    const dual = lastPbu(new Harness(cfg({ stack: 'dual' })).attach())
+    expect(v4Req(dual)).toBe('0.0.0.0/0')
+    expect(hnpsOf(dual)).toEqual(['::/0'])
+    const v4 = lastPbu(new Harness(cfg({ stack: 'ipv4' })).attach())
+    expect(v4Req(v4)).toBe('0.0.0.0/0')
+    expect(hnpsOf(v4)).toEqual([])
+    // The other RFC 5213 options are all there.
+    expect(v4.options.map((o) => o.type)).toEqual(['mn-id', 'handoff-indicator', 'access-tech-type', 'timestamp', 'mn-ll-id', 'ipv4-hoa-request'])
+  })
+
+  test('§3.3.1 the address the profile names is requested', () => {
+    const p = lastPbu(new Harness(cfg({ stack: 'ipv4', ipv4HomeAddress: '192.0.2.77' })).attach())
+    expect(v4Req(p)).toBe('192.0.2.77/32')
+  })
+})
+
+describe('RFC 5844 §3.2: an IPv4-only MN', () => {
+  test('accepted: the IPv4 home address is routed through the tunnel and handed to the access link (§3.4), no RA, the view shows it', () => {
+    const h = new Harness(cfg({ stack: 'ipv4' }))
+    const cmds = h.pba(v4Pba(lastPbu(h.attach()), 0, { lifetime: 3600 }))
+    expect(ofType(cmds, 'forwarding-up')).toEqual([{ type: 'forwarding-up', mnId: NAI, link: 'ppp0', prefixes: [], mode: 'tunnel', lma: LMA, ipv4: [HOA] }])
+    expect(ofType(cmds, 'ipv4-lease')).toEqual([
+      { type: 'ipv4-lease', mnId: NAI, link: 'ppp0', llId: '00:11:22:33:44:55', lease: { address: HOA, prefixLength: 24, router: ROUTER, lifetime: 3600 } },
+    ])
+    // The DHCP server offers only once the routes exist.
+    const types = cmds.map((c) => c.type)
+    expect(types.indexOf('forwarding-up')).toBeLessThan(types.indexOf('ipv4-lease'))
+    expect(ras(cmds)).toEqual([])
+    expect(ofType(cmds, 'link-address-up')).toEqual([])
+    expect(h.view()).toMatchObject({ state: 'registered', stack: 'ipv4', prefixes: [], ipv4Address: '192.0.2.2/24', ipv4Router: ROUTER, ipv4Reason: '', greKeys: null })
+    // RAs stay silent for it (no home prefix to advertise), also on an RS.
+    expect(ras(h.rs())).toEqual([])
+    expect(ras(h.advanceBy(60_000))).toEqual([])
+  })
+
+  test('§6.9.1.3 refresh asks for the held address (no HNP, HI 5); the same answer changes nothing', () => {
+    const h = new Harness(cfg({ stack: 'ipv4' }))
+    h.pba(v4Pba(lastPbu(h.attach()), 0, { lifetime: 100 }))
+    const ref = lastPbu(h.advanceBy(80_000))
+    expect(v4Req(ref)).toBe('192.0.2.2/24')
+    expect(hnpsOf(ref)).toEqual([])
+    expect(opt(ref, 'handoff-indicator')?.value).toBe(5)
+    const cmds = h.pba(v4Pba(ref, 0, { lifetime: 100 }))
+    expect(cmds.filter((c) => c.type.startsWith('forwarding') || c.type === 'ipv4-lease')).toEqual([])
+    expect(h.view()).toMatchObject({ state: 'registered', ipv4Address: '192.0.2.2/24' })
+  })
+
+  test('§6.9.1.4 detach: a de-registration naming the address (no HNP); routes and the lease go', () => {
+    const h = new Harness(cfg({ stack: 'ipv4' }))
+    h.pba(v4Pba(lastPbu(h.attach()), 0))
+    const cmds = h.detach()
+    const d = lastPbu(cmds)
+    expect(d.lifetime).toBe(0)
+    expect(v4Req(d)).toBe('192.0.2.2/24')
+    expect(hnpsOf(d)).toEqual([])
+    expect(ofType(cmds, 'ipv4-lease')).toEqual([{ type: 'ipv4-lease', mnId: NAI, link: 'ppp0', llId: '00:11:22:33:44:55', lease: null }])
+    expect(ofType(cmds, 'forwarding-down')).toEqual([{ type: 'forwarding-down', mnId: NAI, link: 'ppp0', prefixes: [], mode: 'tunnel', lma: LMA, ipv4: [HOA] }])
+    h.pba(v4Pba(d, 0, { reply: null }))
+    expect(h.view()).toBeUndefined()
+  })
+
+  test('§3.3.2 an accepted PBA whose Reply refuses the address serves nothing: de-registered, then denied with the Reply status', () => {
+    const h = new Harness(cfg({ stack: 'ipv4' }))
+    const cmds = h.pba(v4Pba(lastPbu(h.attach()), 0, { reply: { status: Ipv4HoaReplyStatus.DYNAMIC_ASSIGNMENT_NOT_AVAILABLE, address: '0.0.0.0' } }))
+    const d = lastPbu(cmds)
+    expect(d.lifetime).toBe(0)
+    expect(ofType(cmds, 'forwarding-up')).toEqual([])
+    expect(ofType(cmds, 'ipv4-lease')).toEqual([])
+    h.pba(v4Pba(d, 0, { reply: null }))
+    expect(h.view()).toMatchObject({ state: 'denied', reason: 'ipv4-reply:132', ipv4Reason: 'ipv4-reply:132', ipv4Address: null })
+  })
+
+  test('an accepted PBA without any IPv4 Home Address Reply is no IPv4 service either', () => {
+    const h = new Harness(cfg({ stack: 'ipv4' }))
+    const d = lastPbu(h.pba(v4Pba(lastPbu(h.attach()), 0, { reply: null })))
+    h.pba(v4Pba(d, 0, { reply: null }))
+    expect(h.view()).toMatchObject({ state: 'denied', reason: 'ipv4-no-reply' })
+  })
+
+  test('§3.3.3 an accepted PBA without a default router gives no IPv4 service (the MN would have no way out)', () => {
+    const h = new Harness(cfg({ stack: 'dual' }))
+    h.pba(v4Pba(lastPbu(h.attach()), 0, { prefixes: [P1], router: null }))
+    expect(h.view()).toMatchObject({ state: 'registered', prefixes: [P1], ipv4Address: null, ipv4Reason: 'ipv4-no-default-router' })
+  })
+
+  test('an HNP the LMA names for an IPv4-only MN is neither routed nor advertised', () => {
+    const h = new Harness(cfg({ stack: 'ipv4' }))
+    const cmds = h.pba(v4Pba(lastPbu(h.attach()), 0, { prefixes: [P1] }))
+    expect(ofType(cmds, 'forwarding-up').map((c) => c.prefixes)).toEqual([[]])
+    expect(ras(cmds)).toEqual([])
+    expect(h.core.counters()['pba-hnp-ignored:ipv4-only']).toBe(1)
+  })
+
+  test('§3.3.5 170 (not authorised for IPv4) denies an IPv4-only MN', () => {
+    const h = new Harness(cfg({ stack: 'ipv4' }))
+    const cmds = h.pba(v4Pba(lastPbu(h.attach()), BaStatus.NOT_AUTHORIZED_FOR_IPV4_MOBILITY_SERVICE, { reply: { status: 129, address: '0.0.0.0' } }))
+    expect(pbus(cmds)).toEqual([])
+    expect(h.view()).toMatchObject({ state: 'denied', reason: 'pba-rejected:170' })
+  })
+
+  test('§3.3.5 171 for the address the profile names: ask again with 0.0.0.0, then take what the LMA gives', () => {
+    const h = new Harness(cfg({ stack: 'ipv4', ipv4HomeAddress: '192.0.2.77' }))
+    const cmds = h.pba(v4Pba(lastPbu(h.attach()), BaStatus.NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS, { reply: { status: 130, address: '192.0.2.77' } }))
+    const again = lastPbu(cmds)
+    expect(v4Req(again)).toBe('0.0.0.0/0')
+    h.pba(v4Pba(again, 0))
+    expect(h.view()).toMatchObject({ state: 'registered', ipv4Address: '192.0.2.2/24' })
+    // A second 171 (nothing named any more) is an ordinary refusal.
+    const h2 = new Harness(cfg({ stack: 'ipv4' }))
+    h2.pba(v4Pba(lastPbu(h2.attach()), BaStatus.NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS, { reply: { status: 130 } }))
+    expect(h2.view()).toMatchObject({ state: 'denied', reason: 'pba-rejected:171' })
+  })
+
+  test('a renumbered IPv4 home address on a refresh: the old one is taken down, the new one up', () => {
+    const h = new Harness(cfg({ stack: 'ipv4' }))
+    h.pba(v4Pba(lastPbu(h.attach()), 0, { lifetime: 100 }))
+    const ref = lastPbu(h.advanceBy(80_000))
+    const cmds = h.pba(v4Pba(ref, 0, { lifetime: 100, reply: { address: '192.0.2.9' } }))
+    expect(ofType(cmds, 'ipv4-lease').map((c) => c.lease?.address ?? null)).toEqual([null, '192.0.2.9'])
+    expect(ofType(cmds, 'forwarding-down').map((c) => c.ipv4)).toEqual([[HOA]])
+    expect(ofType(cmds, 'forwarding-up').map((c) => c.ipv4)).toEqual([['192.0.2.9']])
+    expect(h.view()?.ipv4Address).toBe('192.0.2.9/24')
+  })
+
+  test('§6.10 forwarding-failed for the IPv4 home address ends the binding', () => {
+    const h = new Harness(cfg({ stack: 'ipv4' }))
+    h.pba(v4Pba(lastPbu(h.attach()), 0))
+    const cmds = h.step({ type: 'forwarding-failed', at: h.now, mnId: NAI, prefixes: [], ipv4: [HOA], reason: 'EEXIST' })
+    expect(lastPbu(cmds).lifetime).toBe(0)
+    expect(ofType(cmds, 'ipv4-lease').map((c) => c.lease)).toEqual([null])
+  })
+})
+
+describe('RFC 5844 §3.2: a dual-stack MN', () => {
+  test('accepted: one forwarding-up carries the prefix and the IPv4 home address; the prefix is advertised', () => {
+    const h = new Harness(cfg({ stack: 'dual' }))
+    const cmds = h.pba(v4Pba(lastPbu(h.attach()), 0, { prefixes: [P1] }))
+    expect(ofType(cmds, 'forwarding-up')).toEqual([{ type: 'forwarding-up', mnId: NAI, link: 'ppp0', prefixes: [P1], mode: 'tunnel', lma: LMA, ipv4: [HOA] }])
+    expect(ofType(cmds, 'ipv4-lease')).toHaveLength(1)
+    expect(ras(cmds).length).toBeGreaterThan(0)
+    expect(h.view()).toMatchObject({ stack: 'dual', prefixes: [P1], ipv4Address: '192.0.2.2/24' })
+    // Detach: both go in one forwarding-down.
+    expect(ofType(h.detach(), 'forwarding-down')).toEqual([{ type: 'forwarding-down', mnId: NAI, link: 'ppp0', prefixes: [P1], mode: 'tunnel', lma: LMA, ipv4: [HOA] }])
+  })
+
+  test('§3.3.2 a Reply refusing the IPv4 part keeps the IPv6 binding, with the reason in the view', () => {
+    const h = new Harness(cfg({ stack: 'dual' }))
+    const cmds = h.pba(v4Pba(lastPbu(h.attach()), 0, { prefixes: [P1], reply: { status: 132, address: '0.0.0.0' } }))
+    expect(ofType(cmds, 'forwarding-up')).toEqual([{ type: 'forwarding-up', mnId: NAI, link: 'ppp0', prefixes: [P1], mode: 'tunnel', lma: LMA }])
+    expect(ofType(cmds, 'ipv4-lease')).toEqual([])
+    expect(h.view()).toMatchObject({ state: 'registered', prefixes: [P1], ipv4Address: null, ipv4Reason: 'ipv4-reply:132' })
+  })
+
+  test.each([
+    [BaStatus.NOT_AUTHORIZED_FOR_IPV4_MOBILITY_SERVICE, 129],
+    [BaStatus.MULTIPLE_IPV4_HOME_ADDRESS_ASSIGNMENT_NOT_SUPPORTED, 128],
+    [BaStatus.INSUFFICIENT_RESOURCES, 132],
+  ])('§3.3.5 a PBA refused with %d (Reply %d): the MN registers IPv6-only and keeps that service', (status, reply) => {
+    const h = new Harness(cfg({ stack: 'dual' }))
+    const cmds = h.pba(v4Pba(lastPbu(h.attach()), status, { reply: { status: reply, address: '0.0.0.0' } }))
+    const again = lastPbu(cmds)
+    expect(opt(again, 'ipv4-hoa-request')).toBeUndefined()
+    expect(hnpsOf(again)).toEqual(['::/0'])
+    h.pba(v4Pba(again, 0, { prefixes: [P1], reply: null }))
+    expect(h.view()).toMatchObject({ state: 'registered', stack: 'ipv6', prefixes: [P1], ipv4Address: null, ipv4Reason: `ipv4-refused:${status}/${reply}` })
+    // Refreshes stay IPv6-only; a new attach asks for IPv4 again.
+    expect(opt(lastPbu(h.advanceBy(3_000_000)), 'ipv4-hoa-request')).toBeUndefined()
+    h.detach()
+    expect(v4Req(lastPbu(h.attach({ link: 'ppp1' })))).toBe('0.0.0.0/0')
+  })
+
+  test('§3.3.5 172 (not authorised for IPv6): the MN registers IPv4-only', () => {
+    const h = new Harness(cfg({ stack: 'dual' }))
+    const again = lastPbu(h.pba(v4Pba(lastPbu(h.attach()), BaStatus.NOT_AUTHORIZED_FOR_IPV6_MOBILITY_SERVICE, { reply: null })))
+    expect(hnpsOf(again)).toEqual([])
+    expect(v4Req(again)).toBe('0.0.0.0/0')
+    h.pba(v4Pba(again, 0))
+    expect(h.view()).toMatchObject({ state: 'registered', stack: 'ipv4', ipv4Address: '192.0.2.2/24' })
+    // For an IPv6-only MN 172 is an ordinary refusal.
+    const h6 = new Harness()
+    h6.pba(pbaFor(lastPbu(h6.attach()), BaStatus.NOT_AUTHORIZED_FOR_IPV6_MOBILITY_SERVICE))
+    expect(h6.view()).toMatchObject({ state: 'denied', reason: 'pba-rejected:172' })
+  })
+
+  test('a refresh refused for IPv4 (170) re-registers IPv6-only for the same prefix', () => {
+    const h = new Harness(cfg({ stack: 'dual' }))
+    h.pba(v4Pba(lastPbu(h.attach()), 0, { prefixes: [P1], lifetime: 100 }))
+    const ref = lastPbu(h.advanceBy(80_000))
+    const again = lastPbu(h.pba(v4Pba(ref, BaStatus.NOT_AUTHORIZED_FOR_IPV4_MOBILITY_SERVICE, { reply: { status: 129 } })))
+    expect(hnpsOf(again)).toEqual([P1])
+    expect(opt(again, 'ipv4-hoa-request')).toBeUndefined()
+  })
+})
+
+describe('issue 21 item 6: an IPv4 home address the MAG cannot route', () => {
+  test.each([
+    ['0.0.0.0', 24, null, 'ipv4-unroutable:0.0.0.0/24:unspecified'],
+    ['0.1.2.3', 24, null, 'ipv4-unroutable:0.1.2.3/24:this-network'],
+    ['127.0.0.1', 8, null, 'ipv4-unroutable:127.0.0.1/8:loopback'],
+    ['224.0.0.5', 24, null, 'ipv4-unroutable:224.0.0.5/24:multicast'],
+    ['255.255.255.255', 32, null, 'ipv4-unroutable:255.255.255.255/32:broadcast'],
+    ['240.0.0.1', 24, null, 'ipv4-unroutable:240.0.0.1/24:reserved'],
+    ['169.254.3.4', 16, null, 'ipv4-unroutable:169.254.3.4/16:link-local'],
+    ['192.0.2.0', 24, null, 'ipv4-unroutable:192.0.2.0/24:subnet-address'],
+    ['192.0.2.255', 24, null, 'ipv4-unroutable:192.0.2.255/24:subnet-broadcast'],
+    ['192.0.2.2', 0, null, 'ipv4-unroutable:192.0.2.2/0:prefix-length-0'],
+    ['203.0.113.5', 24, null, 'ipv4-unroutable:203.0.113.5/24:outside-ipv4Allowed'],
+    [HOA, 24, '198.51.100.1', 'ipv4-bad-router:198.51.100.1:outside-192.0.2.2/24'],
+    [HOA, 24, HOA, 'ipv4-bad-router:192.0.2.2:the-home-address'],
+    [HOA, 24, '224.0.0.1', 'ipv4-bad-router:224.0.0.1:multicast'],
+  ])('%s/%d (router %s): de-registered, denied with %s; nothing installed', (address, len, router, reason) => {
+    for (const stack of ['ipv4', 'dual'] as const) {
+      const h = new Harness(cfg({ stack, ...(address === '203.0.113.5' ? { ipv4Allowed: ['192.0.2.0/24'] } : {}) }))
+      const cmds = h.pba(v4Pba(lastPbu(h.attach()), 0, { prefixes: [P1], reply: { address, len }, ...(router !== null ? { router } : {}) }))
+      expect(lastPbu(cmds).lifetime).toBe(0)
+      expect(ofType(cmds, 'forwarding-up')).toEqual([])
+      expect(ofType(cmds, 'ipv4-lease')).toEqual([])
+      expect(ras(cmds)).toEqual([])
+      h.pba(v4Pba(lastPbu(cmds), 0, { reply: null }))
+      expect(h.view()).toMatchObject({ state: 'denied', reason, ipv4Reason: reason, ipv4Address: null })
+      expect(h.core.counters()['ipv4-unroutable']).toBe(1)
+    }
+  })
+})
+
+describe('RFC 5844 §3.2: handoff', () => {
+  test('moving to another link of this MAG asks for the same IPv4 home address', () => {
+    const h = new Harness(cfg({ stack: 'dual' }))
+    h.pba(v4Pba(lastPbu(h.attach()), 0, { prefixes: [P1] }))
+    const p = lastPbu(h.attach({ link: 'ppp1', hint: 'other-interface' }))
+    expect(v4Req(p)).toBe('192.0.2.2/24')
+    expect(hnpsOf(p)).toEqual([P1])
+  })
+
+  test('a new MAG (HI 3) asks for 0.0.0.0 and gets the address the LMA keeps for the MN; the old MAG de-registers it', () => {
+    const mag1 = new Harness(cfg({ stack: 'ipv4' }))
+    mag1.pba(v4Pba(lastPbu(mag1.attach()), 0))
+    const mag2 = new Harness(cfg({ stack: 'ipv4' }))
+    const p = lastPbu(mag2.attach({ hint: 'same-interface' }))
+    expect(opt(p, 'handoff-indicator')?.value).toBe(3)
+    expect(v4Req(p)).toBe('0.0.0.0/0')
+    const up = ofType(mag2.pba(v4Pba(p, 0)), 'ipv4-lease')
+    expect(up.map((c) => c.lease?.address)).toEqual([HOA])
+    const d = mag1.detach()
+    expect(v4Req(lastPbu(d))).toBe('192.0.2.2/24')
+    expect(ofType(d, 'ipv4-lease').map((c) => c.lease)).toEqual([null])
+  })
+})
+
+describe('RFC 5845 §3: GRE keys', () => {
+  test('the PBU carries a downlink key unique on this MAG; the PBA uplink key goes with the forwarding; the view shows both', () => {
+    const h = new Harness(cfg({ stack: 'dual', greKey: true }))
+    const p1 = lastPbu(h.attach())
+    const p2 = lastPbu(h.attach({ link: 'ppp1', mnId: 'mn2@example.com', llId: Buffer.from('00aabbccddee', 'hex') }))
+    const k1 = opt(p1, 'gre-key')?.key
+    const k2 = opt(p2, 'gre-key')?.key
+    expect(typeof k1).toBe('number')
+    expect(k1).not.toBe(k2)
+    const cmds = h.pba(v4Pba(p1, 0, { prefixes: [P1], gre: 77 }))
+    expect(ofType(cmds, 'forwarding-up')[0]?.greKeys).toEqual({ uplink: 77, downlink: k1 })
+    expect(h.view()?.greKeys).toEqual({ uplink: 77, downlink: k1 })
+    // The same key in every PBU of the binding (refresh, de-registration).
+    expect(opt(lastPbu(h.advanceBy(3_000_000)), 'gre-key')?.key).toBe(k1)
+    expect(opt(lastPbu(h.detach()), 'gre-key')?.key).toBe(k1)
+  })
+
+  test('LMA-wide keys (lmas.<addr>.greKey) for an IPv6-only MN; a key is reused only after its binding is gone', () => {
+    const h = new Harness(config({ lmas: { [LMA]: { greKey: true } } }))
+    const k = opt(lastPbu(h.attach()), 'gre-key')?.key
+    expect(k).toBeDefined()
+    h.detach()
+    h.advanceBy(2_000)
+    expect(h.view()).toBeUndefined()
+    expect(opt(lastPbu(h.attach()), 'gre-key')?.key).toBeDefined()
+  })
+
+  test('status 2 (GRE_KEY_OPTION_NOT_REQUIRED) accepts without keys; an LMA ignoring the option gives a plain tunnel', () => {
+    const h = new Harness(cfg({ stack: 'ipv4', greKey: true }))
+    const cmds = h.pba(v4Pba(lastPbu(h.attach()), BaStatus.GRE_KEY_OPTION_NOT_REQUIRED, {}))
+    expect(ofType(cmds, 'forwarding-up')[0]?.greKeys).toBeUndefined()
+    expect(h.view()).toMatchObject({ state: 'registered', greKeys: null })
+    expect(opt(lastPbu(h.advanceBy(3_000_000)), 'gre-key')).toBeUndefined()
+    const h2 = new Harness(cfg({ stack: 'ipv4', greKey: true }))
+    h2.pba(v4Pba(lastPbu(h2.attach()), 0, {}))
+    expect(h2.view()).toMatchObject({ state: 'registered', greKeys: null })
+    expect(h2.core.counters()['gre-key-not-granted']).toBe(1)
+  })
+
+  test('163 (GRE_KEY_OPTION_REQUIRED) makes the MAG send a key, once; a second 163 denies', () => {
+    const h = new Harness()
+    const first = lastPbu(h.attach())
+    expect(opt(first, 'gre-key')).toBeUndefined()
+    const again = lastPbu(h.pba(pbaFor(first, BaStatus.GRE_KEY_OPTION_REQUIRED)))
+    expect(opt(again, 'gre-key')?.key).toBeDefined()
+    const cmds = h.pba(pbaFor(again, BaStatus.GRE_KEY_OPTION_REQUIRED))
+    expect(pbus(cmds)).toEqual([])
+    expect(states(cmds).at(-1)).toMatchObject({ to: 'denied', reason: 'pba-rejected:163' })
+  })
+})

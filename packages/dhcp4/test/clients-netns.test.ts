@@ -1,0 +1,164 @@
+// The MAG's DHCPv4 server against unmodified clients (RFC 5844 §3.4): busybox udhcpc and ISC
+// dhclient -4 in an MN namespace get the IPv4 home address, mask and default router of the MN's
+// binding; nothing without a binding; renewal (dhclient) and release reach the server; after the
+// binding is gone the MN gets nothing. Namespaces dh4-<pid>-*, created and deleted here;
+// addresses 192.0.2.0/24 only inside them. Needs root, iproute2, udhcpc, dhclient and the built
+// package: skipped without them, a failure with CI=true.
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const IN_CI = process.env['CI'] === 'true'
+const FIXTURE = join(__dirname, 'fixtures', 'dhcp4-ctl.js')
+const MAC = '02:00:00:00:00:01'
+const LEASE = { mnId: 'mn1@example.com', link: 'a0', mac: MAC, address: '192.0.2.2', prefixLength: 24, router: '192.0.2.1', leaseSeconds: 8 }
+
+function missing(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root'
+  for (const t of ['ip', 'udhcpc', 'dhclient']) if (spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }).status !== 0) return `${t} is missing`
+  if (!existsSync(join(__dirname, '..', 'dist', 'index.js'))) return 'packages/dhcp4 is not built (npm run build)'
+  return undefined
+}
+const why = missing()
+if (why !== undefined) {
+  if (IN_CI) test('DHCPv4 client tests have what they need in CI', () => { throw new Error(`${why}; CI=true`) })
+  else console.warn(`SKIPPED DHCPv4 client tests: ${why}`)
+}
+const describeIf = why === undefined ? describe : describe.skip
+
+const ns = { mag: `dh4-${process.pid}-mag`, mn: `dh4-${process.pid}-mn` }
+const ip = (args: string[]): string => execFileSync('ip', args, { encoding: 'utf8', timeout: 10_000 })
+const inMn = (cmd: string[], timeoutMs = 30_000): { code: number; out: string } => {
+  const r = spawnSync('ip', ['netns', 'exec', ns.mn, ...cmd], { encoding: 'utf8', timeout: timeoutMs })
+  return { code: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` }
+}
+
+class Ctl {
+  readonly child: ChildProcessWithoutNullStreams
+  private buf = ''
+  private readonly lines: string[] = []
+  err = ''
+  constructor() {
+    this.child = spawn('ip', ['netns', 'exec', ns.mag, process.execPath, FIXTURE])
+    this.child.stdout.setEncoding('utf8')
+    this.child.stderr.setEncoding('utf8')
+    this.child.stdout.on('data', (d: string) => {
+      this.buf += d
+      let nl: number
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        this.lines.push(this.buf.slice(0, nl))
+        this.buf = this.buf.slice(nl + 1)
+      }
+    })
+    this.child.stderr.on('data', (d: string) => (this.err += d))
+  }
+  async next(timeoutMs = 15_000): Promise<{ ok: boolean; counters?: Record<string, number>; error?: string }> {
+    const until = Date.now() + timeoutMs
+    while (this.lines.length === 0) {
+      if (this.child.exitCode !== null) throw new Error(`fixture exited: ${this.err}`)
+      if (Date.now() > until) throw new Error(`fixture: no reply within ${timeoutMs} ms: ${this.err}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    return JSON.parse(this.lines.shift()!)
+  }
+  async send(c: object): Promise<{ ok: boolean; counters?: Record<string, number>; error?: string }> {
+    this.child.stdin.write(`${JSON.stringify(c)}\n`)
+    const r = await this.next()
+    if (!r.ok) throw new Error(`${JSON.stringify(c)}: ${r.error}`)
+    return r
+  }
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return
+    const exited = new Promise((r) => this.child.once('exit', r))
+    this.child.stdin.end()
+    let t: NodeJS.Timeout | undefined
+    await Promise.race([exited, new Promise((r) => (t = setTimeout(r, 5_000)))])
+    clearTimeout(t)
+    if (this.child.exitCode === null) this.child.kill('SIGKILL')
+  }
+}
+
+describeIf('DHCPv4 server vs udhcpc and dhclient in network namespaces', () => {
+  jest.setTimeout(120_000)
+  let dir = ''
+  let ctl: Ctl
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'dh4-'))
+    for (const n of [ns.mag, ns.mn]) {
+      ip(['netns', 'add', n])
+      ip(['-n', n, 'link', 'set', 'lo', 'up'])
+    }
+    ip(['-n', ns.mag, 'link', 'add', 'a0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.mn])
+    ip(['-n', ns.mn, 'link', 'set', 'eth0', 'address', MAC])
+    ip(['-n', ns.mag, 'link', 'set', 'a0', 'up'])
+    ip(['-n', ns.mn, 'link', 'set', 'eth0', 'up'])
+    // The MAG's route to the MN's home address on its access link (the data plane's, RFC 5844).
+    ip(['-n', ns.mag, '-4', 'route', 'add', `${LEASE.address}/32`, 'dev', 'a0'])
+    // Client scripts that write down what they were given.
+    writeFileSync(join(dir, 'udhcpc.sh'), `#!/bin/sh\necho "$1 ip=$ip subnet=$subnet router=$router lease=$lease serverid=$serverid" >> ${dir}/udhcpc.log\n`)
+    writeFileSync(join(dir, 'dhclient.sh'), `#!/bin/sh\necho "$reason ip=$new_ip_address mask=$new_subnet_mask routers=$new_routers lease=$new_dhcp_lease_time" >> ${dir}/dhclient.log\n`)
+    chmodSync(join(dir, 'udhcpc.sh'), 0o755)
+    chmodSync(join(dir, 'dhclient.sh'), 0o755)
+    ctl = new Ctl()
+    await ctl.next()
+  })
+
+  afterAll(async () => {
+    await ctl?.stop()
+    inMn(['sh', '-c', `[ -f ${dir}/dhclient.pid ] && kill $(cat ${dir}/dhclient.pid) 2>/dev/null; true`])
+    for (const n of [ns.mag, ns.mn]) spawnSync('ip', ['netns', 'del', n])
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const udhcpc = (): { code: number; out: string } => inMn(['udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '3', '-T', '1', '-A', '1', '-s', join(dir, 'udhcpc.sh')], 30_000)
+  const log = (f: string): string => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '')
+
+  test('without an accepted IPv4 binding the MN gets no answer', async () => {
+    expect(udhcpc().code).not.toBe(0)
+    expect(log('udhcpc.log')).not.toMatch(/bound/)
+    const c = (await ctl.send({ op: 'counters' })).counters!
+    expect(c['drop.no-binding']).toBeGreaterThan(0)
+  })
+
+  test('udhcpc gets the home address, mask and default router of the binding', async () => {
+    await ctl.send({ op: 'lease', lease: LEASE })
+    const r = udhcpc()
+    expect([r.code, r.out]).toEqual([0, expect.any(String)])
+    expect(log('udhcpc.log')).toMatch(/bound ip=192\.0\.2\.2 subnet=255\.255\.255\.0 router=192\.0\.2\.1 lease=8 serverid=192\.0\.2\.1/)
+    const c = (await ctl.send({ op: 'counters' })).counters!
+    expect(c).toMatchObject({ 'tx.offer': expect.any(Number), 'tx.ack': expect.any(Number) })
+  })
+
+  test('dhclient -4 binds, renews by unicast, and releases', async () => {
+    const pf = join(dir, 'dhclient.pid')
+    const lf = join(dir, 'dhclient.leases')
+    const r = inMn(['dhclient', '-4', '-1', '-v', '-sf', join(dir, 'dhclient.sh'), '-lf', lf, '-pf', pf, 'eth0'], 40_000)
+    expect([r.code, r.out]).toEqual([0, expect.stringContaining('bound to 192.0.2.2')])
+    expect(log('dhclient.log')).toMatch(/BOUND ip=192\.0\.2\.2 mask=255\.255\.255\.0 routers=192\.0\.2\.1 lease=8/)
+    // The script only writes down what it was given; configure the address so a renewal can be unicast.
+    inMn(['ip', '-4', 'addr', 'add', '192.0.2.2/24', 'dev', 'eth0'])
+    // T1 is half of the 8 s lease: wait (bounded) for a RENEW.
+    const until = Date.now() + 30_000
+    while (!/RENEW/.test(log('dhclient.log')) && Date.now() < until) await new Promise((x) => setTimeout(x, 250))
+    expect(log('dhclient.log')).toMatch(/RENEW ip=192\.0\.2\.2/)
+    const rel = inMn(['dhclient', '-4', '-r', '-v', '-sf', join(dir, 'dhclient.sh'), '-lf', lf, '-pf', pf, 'eth0'], 30_000)
+    expect(rel.code).toBe(0)
+    const deadline = Date.now() + 10_000
+    let c = (await ctl.send({ op: 'counters' })).counters!
+    while ((c['release'] ?? 0) === 0 && Date.now() < deadline) {
+      await new Promise((x) => setTimeout(x, 200))
+      c = (await ctl.send({ op: 'counters' })).counters!
+    }
+    expect(c['release']).toBeGreaterThan(0)
+    inMn(['ip', '-4', 'addr', 'flush', 'dev', 'eth0'])
+  })
+
+  test('once the binding is gone (de-registration, detach) the MN gets nothing again', async () => {
+    await ctl.send({ op: 'clear', mnId: LEASE.mnId })
+    writeFileSync(join(dir, 'udhcpc.log'), '')
+    expect(udhcpc().code).not.toBe(0)
+    expect(log('udhcpc.log')).not.toMatch(/bound/)
+  })
+})
