@@ -88,8 +88,8 @@ const cfgFor = (ports: number[], over: Partial<RadiusPolicyConfig> = {}): Radius
 const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined }
 const fact = (mnId: string, link = 'mn1'): AttachedFact => ({ type: 'attached', link, mnId, mac: '02:00:00:00:01:01', att: 4 })
 
-let servers: FakeServer[] = []
-let policies: AaaPolicy[] = []
+const servers: FakeServer[] = []
+const policies: AaaPolicy[] = []
 async function setup(answers: ((p: RadiusPacket) => Answer)[], over: Partial<RadiusPolicyConfig> = {}, source: 'radius' | 'radius-then-file' = 'radius', file: PolicyProfile[] = []) {
   const s = answers.map((a) => new FakeServer(a))
   servers.push(...s)
