@@ -2,12 +2,13 @@
 // Attach latency with the MN's profile from RADIUS (issue 22), root only; run `npm run build` first.
 //   node test/bench/radius-attach.bench.js [cycles]
 // One lab (NsLab: the lab LMA, a MAG, one MN) and a real FreeRADIUS 3.2 in its own namespace
-// behind a veth, answering from a users file with PMIP6-Home-LMA-IPv6-Address. Three phases of
-// `cycles` attach/detach cycles of the same MN, each with a fresh `mag run`:
-//  - file:         policy.source file, the profile in the config file (the baseline);
-//  - radius cold:  policy.source radius, the cache dropped (`mag reload`) before every attach,
-//                  so each attach waits for an Access-Request/Accept first;
-//  - radius cached: policy.source radius, the profile cached after the first attach.
+// behind a veth, answering from a users file with PMIP6-Home-LMA-IPv6-Address. Attach/detach
+// cycles of the same MN:
+//  - file:          policy.source file, the profile in the config file (the baseline): half the
+//                   cycles before the RADIUS phase and half after, each in a fresh `mag run`;
+//  - radius cold:   policy.source radius, the cache dropped (`mag reload`) before the attach, so
+//                   it waits for an Access-Request/Accept first;
+//  - radius cached: the next attach, the profile now cached. Cold and cached alternate.
 // The figure is the daemon's own registration latency: from the attach fact reaching it to the
 // RA with the home prefix leaving (hrtime), which for a cold attach includes the RADIUS round
 // trip and the profile going into the store; the PBU/PBA round trip to the lab LMA is in all
@@ -18,7 +19,8 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { controlRequest } = require('@pmip6/agent')
-const { writeResult } = require('./lib')
+const { writeResult, percentile } = require('./lib')
+const { distribution } = require('./plot')
 
 const CYCLES = Number(process.argv[2] || 200)
 const P = `rb${process.pid % 100000}`
@@ -45,17 +47,16 @@ function must(...args) {
   if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`)
 }
 
-async function cycles(sock, n, beforeEach) {
+/** One attach/detach cycle; returns the daemon's registration latency of it (us). */
+async function cycle(sock) {
   await controlRequest(sock, { cmd: 'latency-reset' })
-  for (let i = 0; i < n; i++) {
-    if (beforeEach) await beforeEach()
-    await controlRequest(sock, { cmd: 'attach', link: 'mn1', mn: MN, mac: NsLab.mnMac(1), att: 'wifi' })
-    await waitUntil('registered', async () => (await controlRequest(sock, { cmd: 'bindings' })).some((b) => b.mnId === MN && b.state === 'registered'), 30_000, 2)
-    await controlRequest(sock, { cmd: 'detach', mn: MN })
-    await waitUntil('gone', async () => !(await controlRequest(sock, { cmd: 'bindings' })).some((b) => b.mnId === MN), 30_000, 2)
-  }
+  await controlRequest(sock, { cmd: 'attach', link: 'mn1', mn: MN, mac: NsLab.mnMac(1), att: 'wifi' })
+  await waitUntil('registered', async () => (await controlRequest(sock, { cmd: 'bindings' })).some((b) => b.mnId === MN && b.state === 'registered'), 30_000, 2)
   const s = await controlRequest(sock, { cmd: 'status' })
-  return { reg: s.registrationLatencyUs, radius: s.aaa ? s.aaa.servers[0].latencyUs : null, requests: s.counters['aaa.requests'] ?? 0, hits: s.counters['aaa.cache-hit'] ?? 0 }
+  await controlRequest(sock, { cmd: 'detach', mn: MN })
+  await waitUntil('gone', async () => !(await controlRequest(sock, { cmd: 'bindings' })).some((b) => b.mnId === MN), 30_000, 2)
+  if (s.registrationLatencyUs.count !== 1) throw new Error(`expected one registration sample, got ${s.registrationLatencyUs.count}`)
+  return s.registrationLatencyUs.p50
 }
 
 async function main() {
@@ -89,25 +90,53 @@ async function main() {
         await mag.stop()
       }
     }
-    const file = await run(lab.magConfig({ drivers: { mock: {} } }, [{ mnId: MN, lma: NS_PLAN.lma }]), (sock) => cycles(sock, CYCLES))
+    // The load moves under us: the file phase runs before and after, and cold and cached
+    // attaches alternate in one daemon, so each pair saw the same machine.
+    const fileCfg = lab.magConfig({ drivers: { mock: {} } }, [{ mnId: MN, lma: NS_PLAN.lma }])
+    const fileRun = (n) =>
+      run(fileCfg, async (sock) => {
+        const out = []
+        for (let i = 0; i < n; i++) out.push(await cycle(sock))
+        return out
+      })
+    const fileA = await fileRun(Math.ceil(CYCLES / 2))
     const radiusCfg = lab.magConfig({ drivers: { mock: {} }, policy: { source: 'radius', radius: { servers: [{ address: RADIUS, secretFile }], timeoutMs: 1000, retries: 2 } } }, [])
-    const cold = await run(radiusCfg, (sock) => cycles(sock, CYCLES, () => controlRequest(sock, { cmd: 'reload' })))
-    const cached = await run(radiusCfg, (sock) => cycles(sock, CYCLES))
+    const { cold, cached, rtt, requests } = await run(radiusCfg, async (sock) => {
+      const r = { cold: [], cached: [] }
+      for (let i = 0; i < CYCLES; i++) {
+        await controlRequest(sock, { cmd: 'reload' }) // drops the cache: a cold attach
+        r.cold.push(await cycle(sock))
+        r.cached.push(await cycle(sock))
+      }
+      const s = await controlRequest(sock, { cmd: 'status' })
+      return { ...r, rtt: s.aaa.servers[0].latencyUs, requests: s.counters['aaa.requests'] ?? 0 }
+    })
+    const fileC = await fileRun(Math.floor(CYCLES / 2))
+    const file = [...fileA, ...fileC]
     const load1 = os.loadavg()
     const ms = (us) => us / 1000
     const figures = [
-      { metric: 'file profile: attach -> HNP RA p50 (in the MAG)', value: ms(file.reg.p50), unit: 'ms' },
-      { metric: 'file profile: attach -> HNP RA p99', value: ms(file.reg.p99), unit: 'ms' },
-      { metric: 'radius cold: attach -> HNP RA p50 (in the MAG, Access-Request included)', value: ms(cold.reg.p50), unit: 'ms' },
-      { metric: 'radius cold: attach -> HNP RA p99', value: ms(cold.reg.p99), unit: 'ms' },
-      { metric: 'radius cold: Access-Request -> verified Accept p50', value: ms(cold.radius.p50), unit: 'ms' },
-      { metric: 'radius cold: Access-Request -> verified Accept p99', value: ms(cold.radius.p99), unit: 'ms' },
-      { metric: 'radius cached: attach -> HNP RA p50 (in the MAG)', value: ms(cached.reg.p50), unit: 'ms' },
-      { metric: 'radius cached: attach -> HNP RA p99', value: ms(cached.reg.p99), unit: 'ms' },
+      { metric: 'file profile: attach -> HNP RA p50 (in the MAG)', value: ms(percentile(file, 50)), unit: 'ms' },
+      { metric: 'file profile: attach -> HNP RA p99', value: ms(percentile(file, 99)), unit: 'ms' },
+      { metric: 'radius cold: attach -> HNP RA p50 (in the MAG, Access-Request included)', value: ms(percentile(cold, 50)), unit: 'ms' },
+      { metric: 'radius cold: attach -> HNP RA p99', value: ms(percentile(cold, 99)), unit: 'ms' },
+      { metric: 'radius cold: Access-Request -> verified Accept p50', value: ms(rtt.p50), unit: 'ms' },
+      { metric: 'radius cold: Access-Request -> verified Accept p99', value: ms(rtt.p99), unit: 'ms' },
+      { metric: 'radius cached: attach -> HNP RA p50 (in the MAG)', value: ms(percentile(cached, 50)), unit: 'ms' },
+      { metric: 'radius cached: attach -> HNP RA p99', value: ms(percentile(cached, 99)), unit: 'ms' },
       { metric: 'load average (1 min) at the start', value: load0[0], unit: '' },
       { metric: 'load average (1 min) at the end', value: load1[0], unit: '' },
     ]
-    writeResult('radius-attach', figures, { cycles: CYCLES, samples: { file: file.reg.count, cold: cold.reg.count, cached: cached.reg.count }, radiusRequests: { cold: cold.requests, cached: cached.requests }, cacheHits: cached.hits, loadavg: { before: load0, after: load1 } })
+    writeResult('radius-attach', figures, {
+      cycles: CYCLES,
+      samples: { file: file.length, cold: cold.length, cached: cached.length },
+      fileBeforeAfterP50Ms: [ms(percentile(fileA, 50)), ms(percentile(fileC, 50))],
+      radiusRequests: requests,
+      loadavg: { before: load0, after: load1 },
+      distributionOf: 'attach -> HNP RA in the MAG',
+      distributionUnit: 'ms',
+      distributions: { 'file profile': distribution(file.map(ms)), 'radius cold': distribution(cold.map(ms)), 'radius cached': distribution(cached.map(ms)) },
+    })
   } finally {
     await radius?.stop('SIGKILL')
     await lab.down()
