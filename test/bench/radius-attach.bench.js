@@ -9,6 +9,7 @@
 //  - radius cold:   policy.source radius, the cache dropped (`mag reload`) before the attach, so
 //                   it waits for an Access-Request/Accept first;
 //  - radius cached: the next attach, the profile now cached. Cold and cached alternate.
+// Each daemon first runs WARMUP cycles that are not recorded (the JIT, the first RADIUS socket).
 // The figure is the daemon's own registration latency: from the attach fact reaching it to the
 // RA with the home prefix leaving (hrtime), which for a cold attach includes the RADIUS round
 // trip and the profile going into the store; the PBU/PBA round trip to the lab LMA is in all
@@ -30,6 +31,8 @@ const MAG_AAA = '2001:db8:aaa::1'
 const RADIUS = '2001:db8:aaa::2'
 const SECRET = 'testing123'
 const MN = 'mn1@example.org'
+/** Unrecorded cycles at the start of each daemon: a fresh process runs its first attaches unoptimised. */
+const WARMUP = 20
 
 if (process.getuid && process.getuid() !== 0) {
   process.stdout.write('radius-attach: needs root (network namespaces); skipped\n')
@@ -86,6 +89,10 @@ async function main() {
       const mag = await lab.startMag(cfg)
       try {
         return await fn(mag.socket)
+      } catch (e) {
+        const b = await controlRequest(mag.socket, { cmd: 'bindings' }).catch(() => null)
+        process.stderr.write(`radius-attach: bindings ${JSON.stringify(b)}\nlast lines of the MAG's log:\n${mag.logText().split('\n').slice(-40).join('\n')}\n`)
+        throw e
       } finally {
         await mag.stop()
       }
@@ -95,6 +102,7 @@ async function main() {
     const fileCfg = lab.magConfig({ drivers: { mock: {} } }, [{ mnId: MN, lma: NS_PLAN.lma }])
     const fileRun = (n) =>
       run(fileCfg, async (sock) => {
+        for (let i = 0; i < WARMUP; i++) await cycle(sock)
         const out = []
         for (let i = 0; i < n; i++) out.push(await cycle(sock))
         return out
@@ -103,6 +111,11 @@ async function main() {
     const radiusCfg = lab.magConfig({ drivers: { mock: {} }, policy: { source: 'radius', radius: { servers: [{ address: RADIUS, secretFile }], timeoutMs: 1000, retries: 2 } } }, [])
     const { cold, cached, rtt, requests } = await run(radiusCfg, async (sock) => {
       const r = { cold: [], cached: [] }
+      for (let i = 0; i < WARMUP; i++) {
+        await controlRequest(sock, { cmd: 'reload' })
+        await cycle(sock)
+        await cycle(sock)
+      }
       for (let i = 0; i < CYCLES; i++) {
         await controlRequest(sock, { cmd: 'reload' }) // drops the cache: a cold attach
         r.cold.push(await cycle(sock))
@@ -129,6 +142,7 @@ async function main() {
     ]
     writeResult('radius-attach', figures, {
       cycles: CYCLES,
+      warmup: WARMUP,
       samples: { file: file.length, cold: cold.length, cached: cached.length },
       fileBeforeAfterP50Ms: [ms(percentile(fileA, 50)), ms(percentile(fileC, 50))],
       radiusRequests: requests,

@@ -197,7 +197,8 @@ export class RadiusClient {
   private onMessage(msg: Buffer, address: string, port: number): void {
     const family = isIP(address)
     const key = family === 6 ? `[${address}]:${port}` : `${address}:${port}`
-    const s = this.byName.get(key) ?? this.byName.get(key.replace('[::ffff:', '[').replace(/^\[(\d+\.\d+\.\d+\.\d+)\]/, '$1'))
+    // One socket per address family, so an IPv4 server answers on the udp4 socket: no mapped addresses here.
+    const s = this.byName.get(key)
     if (!s) {
       this.counters.unknownSource++
       return
