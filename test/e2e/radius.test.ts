@@ -155,7 +155,7 @@ describeE2e('RADIUS policy source end to end (real FreeRADIUS 3.2, RFC 6572, RFC
           radius: {
             // The forger first: its answers are dropped, it times out, FreeRADIUS takes over.
             servers: [server(FORGER_PORT), server(1812)],
-            timeoutMs: 700,
+            timeoutMs: 1000, // FreeRADIUS -X on a loaded machine: room enough that it never looks dead
             retries: 1,
             deadTimeMs: 600_000,
             retryInitialMs: 500,
@@ -195,7 +195,8 @@ describeE2e('RADIUS policy source end to end (real FreeRADIUS 3.2, RFC 6572, RFC
       const s = await status()
       const forgerView = s.aaa.servers.find((v) => v.server.endsWith(`:${FORGER_PORT}`))!
       expect(forgerView.dropped['bad-authenticator']).toBeGreaterThanOrEqual(1)
-      expect(forgerView).toMatchObject({ timeouts: 1, answers: {} })
+      expect(forgerView.timeouts).toBeGreaterThanOrEqual(1)
+      expect(forgerView.answers).toEqual({})
       expect(s.aaa.servers.find((v) => v.server.endsWith(':1812'))).toMatchObject({ state: 'up', answers: { 'access-accept': 1 } })
       await waitUntil('accounting Start answered by FreeRADIUS', async () => (await counter('accounting.start.answered')) === 1, 20_000)
 
