@@ -54,10 +54,10 @@ function must(...args) {
 async function cycle(sock) {
   await controlRequest(sock, { cmd: 'latency-reset' })
   await controlRequest(sock, { cmd: 'attach', link: 'mn1', mn: MN, mac: NsLab.mnMac(1), att: 'wifi' })
-  await waitUntil('registered', async () => (await controlRequest(sock, { cmd: 'bindings' })).some((b) => b.mnId === MN && b.state === 'registered'), 30_000, 2)
+  await waitUntil('registered', async () => (await controlRequest(sock, { cmd: 'bindings' })).some((b) => b.mnId === MN && b.state === 'registered'), 120_000, 2)
   const s = await controlRequest(sock, { cmd: 'status' })
   await controlRequest(sock, { cmd: 'detach', mn: MN })
-  await waitUntil('gone', async () => !(await controlRequest(sock, { cmd: 'bindings' })).some((b) => b.mnId === MN), 30_000, 2)
+  await waitUntil('gone', async () => !(await controlRequest(sock, { cmd: 'bindings' })).some((b) => b.mnId === MN), 120_000, 2)
   if (s.registrationLatencyUs.count !== 1) throw new Error(`expected one registration sample, got ${s.registrationLatencyUs.count}`)
   return s.registrationLatencyUs.p50
 }
