@@ -30,7 +30,9 @@ phase() { # phase NAME: closes the running phase, starts NAME
 # libstrongswan-standard-plugins has the gcm and openssl plugins that `mag ipsec-config`'s default
 # proposals (aes256gcm16, ecp384) need to be negotiated at all.
 # prometheus scrapes the lab MAGs and socat forwards to it (`mag lab up --metrics`, lab-metrics e2e).
-DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils user-mode-linux kmod ppp pppoe openssl libstrongswan-standard-plugins prometheus socat)
+# freeradius + freeradius-utils: the RADIUS policy source's e2e test and benchmark run a real
+# FreeRADIUS 3.2 (its dictionary.rfc6572) in a namespace, and radclient sends RFC 5176 requests.
+DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils user-mode-linux kmod ppp pppoe openssl libstrongswan-standard-plugins prometheus socat freeradius freeradius-utils)
 phase "Debian packages"
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -4,7 +4,12 @@
  * The result is a `AgentConfig`; the core gets only the `MagCoreConfig` part it needs.
  */
 import { parseListen, type MetricsConfig } from './metrics'
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
+import { isIP } from 'node:net'
+import type { AccountingConfig, DasConfig, PolicyConfig, RadiusPolicyConfig, RadiusServerConfig } from './radius/types'
+import { POLICY_SOURCES } from './radius/types'
+import type { AttributeMatch } from './radius/profile'
+import { ACCT_PORT, AUTH_PORT, DAS_PORT } from './radius/constants'
 import { parse as parseYaml } from 'yaml'
 import { isIp4, isIp6, parseMac, parsePrefix, canonicalIp6, isLinkLocal, parseIp6 } from '@pmip6/wire'
 import type { MagCoreConfig, PolicyProfile, LinkConfig, LmaConfig, UnknownMnPolicy, DefaultProfile, RaConfig } from '@pmip6/core'
@@ -40,6 +45,8 @@ export interface AgentConfig {
    * is not an access link.
    */
   readonly transportInterfaces?: readonly string[]
+  /** Where MN policy profiles come from (`policy:`); default the config file's `profiles`. */
+  readonly policy?: PolicyConfig
 }
 
 /** `dataplane:` in the config file (see @pmip6/dataplane). */
@@ -178,7 +185,7 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ['mag', 'ra', 'links', 'lmas', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics', 'dataplane', 'dhcp4'] as const
+const TOP_KEYS = ['mag', 'ra', 'links', 'lmas', 'localPool', 'localPrefixLength', 'localPrefixLifetime', 'drivers', 'profiles', 'unknownMn', 'dhcp6Relay', 'metrics', 'dataplane', 'dhcp4', 'policy'] as const
 const LMA_KEYS = ['heartbeatInterval', 'heartbeatMissingThreshold', 'greKey'] as const
 const MAG_KEYS = [
   'address',
@@ -429,6 +436,144 @@ function readMock(r: Reader, raw: unknown, path: string): MockInit | undefined {
   }
 }
 
+const POLICY_KEYS = ['source', 'radius'] as const
+const RADIUS_KEYS = ['servers', 'timeoutMs', 'retries', 'deadTimeMs', 'cacheTtl', 'retryInitialMs', 'retryMaxMs', 'maxPending', 'nasIdentifier', 'userPassword', 'requireMessageAuthenticator', 'hostMode', 'addressConfig', 'accounting', 'das'] as const
+
+/** A shared secret file: readable, not empty, and readable by nobody but its owner. */
+function secretFile(r: Reader, v: unknown, path: string): string | undefined {
+  const f = r.str(v, path)
+  if (f === undefined) return r.bad(path, 'is required (a file holding the shared secret; secrets are never inline)')
+  let text: string
+  try {
+    const st = statSync(f)
+    if ((st.mode & 0o077) !== 0) return r.bad(path, `${f} is readable by group or others (chmod 600 ${f})`)
+    text = readFileSync(f, 'utf8')
+  } catch (e) {
+    return r.bad(path, `cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  if ((text.split(/\r?\n/)[0] ?? '').length === 0) return r.bad(path, `${f}: the secret (its first line) is empty`)
+  return f
+}
+
+function ipAny(r: Reader, v: unknown, path: string): string | undefined {
+  const s = r.str(v, path)
+  if (s === undefined) return undefined
+  return isIP(s) === 0 ? r.bad(path, `not an IP address: ${s}`) : isIP(s) === 6 ? canonicalIp6(s) : s
+}
+
+function readRadiusServers(r: Reader, raw: unknown, path: string, defaultPort: number): RadiusServerConfig[] {
+  const list = r.arr(raw, path)
+  if (!list || list.length === 0) {
+    r.bad(path, 'needs at least one server ({ address, port, secretFile })')
+    return []
+  }
+  return list
+    .map((v, i): RadiusServerConfig | undefined => {
+      const p = `${path}[${i}]`
+      const o = r.obj(v, p)
+      if (!o) return undefined
+      r.known(o, p, ['address', 'port', 'secretFile'])
+      const address = r.need(ipAny(r, o['address'], `${p}.address`), o['address'], `${p}.address`)
+      const port = r.num(o['port'], `${p}.port`, 1, 65535) ?? defaultPort
+      const sf = secretFile(r, o['secretFile'], `${p}.secretFile`)
+      return address && sf ? { address, port, secretFile: sf } : undefined
+    })
+    .filter((x): x is RadiusServerConfig => x !== undefined)
+}
+
+function readAttributeMatch(r: Reader, raw: unknown, path: string): AttributeMatch | undefined {
+  const o = r.obj(raw, path)
+  if (!o) return undefined
+  r.known(o, path, ['type', 'vendor', 'vendorType', 'value'])
+  const vendor = r.num(o['vendor'], `${path}.vendor`, 1, 0xffffff)
+  const type = vendor !== undefined ? 26 : r.need(r.num(o['type'], `${path}.type`, 1, 255), o['type'], `${path}.type`)
+  const vendorType = vendor !== undefined ? r.need(r.num(o['vendorType'], `${path}.vendorType`, 1, 255), o['vendorType'], `${path}.vendorType`) : undefined
+  if (vendor === undefined && o['vendorType'] !== undefined) r.bad(`${path}.vendorType`, 'needs vendor')
+  const value = o['value']
+  if (typeof value !== 'string' && !(typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffffffff)) return r.bad(`${path}.value`, 'is required: text, or an integer for a 4-octet attribute')
+  if (type === undefined) return undefined
+  return { type, value, ...(vendor !== undefined ? { vendor } : {}), ...(vendorType !== undefined ? { vendorType } : {}) }
+}
+
+function readPolicy(r: Reader, raw: unknown, hasFileProfiles: boolean): PolicyConfig {
+  const o = r.obj(raw, 'policy')
+  if (!o) return { source: 'file' }
+  r.known(o, 'policy', POLICY_KEYS)
+  const source = r.oneOf(o['source'], 'policy.source', POLICY_SOURCES) ?? (o['radius'] !== undefined ? 'radius' : 'file')
+  if (source === 'file') {
+    if (o['radius'] !== undefined) r.bad('policy.radius', 'is only read with policy.source radius or radius-then-file')
+    return { source }
+  }
+  if (source === 'radius' && hasFileProfiles) r.bad('profiles', 'not consulted with policy.source radius: use radius-then-file to fall back on them, or remove them (and unknownMn)')
+  const path = 'policy.radius'
+  const ro = r.obj(o['radius'], path) ?? r.bad(path, `is required with policy.source ${source}`)
+  if (!ro) return { source }
+  r.known(ro, path, RADIUS_KEYS)
+  const servers = readRadiusServers(r, ro['servers'], `${path}.servers`, AUTH_PORT)
+  const retryInitialMs = r.num(ro['retryInitialMs'], `${path}.retryInitialMs`, 100, 600_000) ?? 2000
+  const retryMaxMs = r.num(ro['retryMaxMs'], `${path}.retryMaxMs`, 100, 3_600_000) ?? 60_000
+  if (retryMaxMs < retryInitialMs) r.bad(`${path}.retryMaxMs`, `must be at least retryInitialMs (${retryInitialMs})`)
+  const hostMode = ro['hostMode'] !== undefined ? readAttributeMatch(r, ro['hostMode'], `${path}.hostMode`) : undefined
+  const nasIdentifier = r.str(ro['nasIdentifier'], `${path}.nasIdentifier`)
+  let accounting: AccountingConfig | undefined
+  if (ro['accounting'] !== undefined) {
+    const ap = `${path}.accounting`
+    const ao = r.obj(ro['accounting'], ap)
+    if (ao) {
+      r.known(ao, ap, ['servers', 'interimInterval'])
+      const interim = r.num(ao['interimInterval'], `${ap}.interimInterval`, 0, 86_400) ?? 0
+      if (interim > 0 && interim < 60) r.bad(`${ap}.interimInterval`, 'must be 0 (none) or at least 60 seconds (RFC 2869 §5.16)')
+      accounting = { servers: readRadiusServers(r, ao['servers'], `${ap}.servers`, ACCT_PORT), interimIntervalS: interim }
+    }
+  }
+  let das: DasConfig | undefined
+  if (ro['das'] !== undefined) {
+    const dp = `${path}.das`
+    const d = r.obj(ro['das'], dp)
+    if (d) {
+      r.known(d, dp, ['listen', 'clients'])
+      const listen = r.str(d['listen'], `${dp}.listen`) ?? `[::]:${DAS_PORT}`
+      try {
+        parseListen(listen)
+      } catch (e) {
+        r.bad(`${dp}.listen`, (e as Error).message)
+      }
+      const cl = r.arr(d['clients'], `${dp}.clients`)
+      if (!cl || cl.length === 0) r.bad(`${dp}.clients`, 'needs at least one client ({ address, secretFile }): requests from anyone else are dropped')
+      const clients = (cl ?? [])
+        .map((v, i) => {
+          const p = `${dp}.clients[${i}]`
+          const co = r.obj(v, p)
+          if (!co) return undefined
+          r.known(co, p, ['address', 'secretFile'])
+          const address = r.need(ipAny(r, co['address'], `${p}.address`), co['address'], `${p}.address`)
+          const sf = secretFile(r, co['secretFile'], `${p}.secretFile`)
+          return address && sf ? { address, secretFile: sf } : undefined
+        })
+        .filter((x): x is { address: string; secretFile: string } => x !== undefined)
+      das = { listen, clients }
+    }
+  }
+  const radius: RadiusPolicyConfig = {
+    servers,
+    timeoutMs: r.num(ro['timeoutMs'], `${path}.timeoutMs`, 50, 60_000) ?? 1000,
+    retries: r.num(ro['retries'], `${path}.retries`, 0, 10) ?? 2,
+    deadTimeMs: r.num(ro['deadTimeMs'], `${path}.deadTimeMs`, 0, 3_600_000) ?? 30_000,
+    cacheTtlS: r.num(ro['cacheTtl'], `${path}.cacheTtl`, 0, 604_800) ?? 3600,
+    retryInitialMs,
+    retryMaxMs,
+    maxPending: r.num(ro['maxPending'], `${path}.maxPending`, 1, 1_000_000) ?? 10_000,
+    ...(nasIdentifier !== undefined ? { nasIdentifier } : {}),
+    userPassword: r.oneOf(ro['userPassword'], `${path}.userPassword`, ['none', 'user-name'] as const) ?? 'none',
+    requireMessageAuthenticator: r.bool(ro['requireMessageAuthenticator'], `${path}.requireMessageAuthenticator`) ?? true,
+    ...(hostMode ? { hostMode } : {}),
+    addressConfig: r.oneOf(ro['addressConfig'], `${path}.addressConfig`, ['stateless', 'stateful', 'both'] as const) ?? 'stateless',
+    ...(accounting ? { accounting } : {}),
+    ...(das ? { das } : {}),
+  }
+  return { source, radius }
+}
+
 /** Validates a parsed config document. Throws ConfigError listing every problem. */
 export function validateConfig(doc: unknown, overrides: { logLevel?: string; controlSocket?: string } = {}): AgentConfig {
   const r = new Reader()
@@ -506,6 +651,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
   const metrics = top['metrics'] !== undefined ? readMetrics(r, top['metrics'], 'metrics') : undefined
   const dataplane = top['dataplane'] !== undefined ? readDataplane(r, top['dataplane'], 'dataplane') : undefined
 
+  const policy = readPolicy(r, top['policy'], profiles.length > 0 || (top['unknownMn'] !== undefined && top['unknownMn'] !== 'refuse'))
   const lmas = readLmas(r, top['lmas'], 'lmas')
   const transportInterfaces = r.arr(m['transportInterfaces'], 'mag.transportInterfaces')?.map((v, i) => {
     const p = `mag.transportInterfaces[${i}]`
@@ -568,6 +714,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
     ...(dhcp4 ? { dhcp4 } : {}),
     ...(metrics ? { metrics } : {}),
     ...(dataplane ? { dataplane } : {}),
+    policy,
     ...(transportInterfaces && transportInterfaces.length > 0 ? { transportInterfaces: transportInterfaces.filter((x): x is string => x !== undefined) } : {}),
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems)

@@ -19,7 +19,7 @@ import { randomInt } from 'node:crypto'
 import { canonicalIp6, formatIp6, mh, nd, parameterProblem, invokingPacket, parseIp6, isIp6, BeStatus, ParamProbCode, IPV6_HEADER_LENGTH, IPPROTO_MH, ALL_ZERO_ADDR, parseMac, WireError, type NdOption } from '@pmip6/wire'
 import type { LinkAddressOps } from '@pmip6/dataplane'
 import { createMagCore, type MagCore, type MagCommand, type MagEvent, type BindingPage, type BindingView, type LmaHeartbeatView } from '@pmip6/core'
-import type { AccessDriver, LinkEvent, Logger, PresenceQuery } from '@pmip6/driver-api'
+import type { AccessDriver, AttachedFact, LinkEvent, Logger, PresenceQuery } from '@pmip6/driver-api'
 import type { MockDriver } from '@pmip6/driver-mock'
 import type { AddressConfig, Ipv4LeaseCommand, PolicyProfile, UnknownMnPolicy } from '@pmip6/core'
 import type { AgentConfig } from './config'
@@ -29,6 +29,8 @@ import { Counters, Histogram, LatencyRecorder } from './stats'
 import { MhIngress, TokenBucket, configuredLmas, ingressConfigOf, type MhDropReason } from './ingress'
 import { LinkAddressExecutor } from './link-address'
 import { PathMtuTable, type TunnelMtuChange } from './path-mtu'
+import type { AaaHost, AaaPolicy, AaaStatus } from './radius/aaa'
+import type { ServerView } from './radius/client'
 
 /** RFC 6275 §6.1.1: where the fields a Parameter Problem points at sit in the Mobility Header. */
 const MH_PAYLOAD_PROTO_OFFSET = 0
@@ -114,14 +116,19 @@ export interface DaemonStatus {
   readonly dataplane: { readonly name: string; readonly state?: unknown }
   /** RFC 5847 heartbeat state per LMA. */
   readonly lmas: readonly LmaHeartbeatView[]
+  /** The RADIUS policy source, when `policy.source` is not `file`. */
+  readonly aaa?: AaaStatus & { readonly accounting?: readonly ServerView[] }
 }
+
+/** A binding as `mag bindings` shows it: with what RADIUS said of the MN, when it did. */
+export type BindingRow = BindingView & { readonly aaa?: Readonly<Record<string, unknown>> }
 
 type HeartbeatCommand = Extract<MagCommand, { type: 'send-heartbeat' | 'lma-state' }>
 
 /** RFC 4443 §3.2 */
 const ICMP6_PACKET_TOO_BIG = 2
 
-export class MagDaemon {
+export class MagDaemon implements AaaHost {
   readonly core: MagCore
   private readonly timers: TimerSet
   private readonly queue: MagEvent[] = []
@@ -173,6 +180,9 @@ export class MagDaemon {
   private readonly accessMtu = new Map<string, number>()
   private pmtuTimer: unknown = null
   private readonly selfBytes: Buffer
+  /** The RADIUS policy source: attaches go through it first (radius/aaa.ts). */
+  private aaa: AaaPolicy | null = null
+  private accountingViews: (() => readonly ServerView[]) | null = null
 
   constructor(
     readonly cfg: AgentConfig,
@@ -230,6 +240,7 @@ export class MagDaemon {
     for (const u of this.unsubscribe.splice(0)) u()
     for (const d of this.deps.drivers.values()) await d.stop()
     this.timers.stop()
+    this.aaa?.stop()
     if (this.pmtuTimer !== null) this.deps.clock.clearTimeout(this.pmtuTimer)
     // De-registered MNs took their router addresses off; what is under way finishes first.
     await this.linkAddrs.close()
@@ -251,13 +262,32 @@ export class MagDaemon {
 
   // ------------------------------------------------------------------ inputs
 
+  /** Puts the RADIUS policy source between the drivers and the core. */
+  useAaa(aaa: AaaPolicy, accounting?: () => readonly ServerView[]): void {
+    this.aaa = aaa
+    this.accountingViews = accounting ?? null
+    this.addCounters('aaa.', () => aaa.counters.snapshot())
+  }
+
   onFact(driver: string, f: LinkEvent): void {
     if (this.stopped) return
-    const at = this.deps.clock.now()
     this.counters.inc(`driver.${driver}.${f.type}`)
     if (f.type === 'attached') {
+      if (this.aaa) this.aaa.attached(driver, f, performance.now())
+      else this.admit(driver, f, performance.now())
+      return
+    }
+    this.aaa?.detached(f)
+    this.enqueue({ type: 'detached', at: this.deps.clock.now(), link: f.link, cause: f.cause, ...(f.mnId ? { mnId: f.mnId } : {}), ...(f.mac ? { llId: parseMac(f.mac) } : {}) })
+  }
+
+  /** An attach goes on to the core (after the policy source, if any); `startedAt`: when the driver reported it (performance.now()). */
+  admit(_driver: string, f: AttachedFact, startedAt: number = performance.now()): void {
+    if (this.stopped) return
+    const at = this.deps.clock.now()
+    {
       this.ensureLink(f.link)
-      if (f.mnId) this.attachStarts.set(f.mnId, performance.now())
+      if (f.mnId) this.attachStarts.set(f.mnId, startedAt)
       this.enqueue({
         type: 'attached',
         at,
@@ -267,9 +297,29 @@ export class MagDaemon {
         ...(f.mac ? { llId: parseMac(f.mac) } : {}),
         ...(f.hint ? { hint: f.hint } : {}),
       })
-    } else {
-      this.enqueue({ type: 'detached', at, link: f.link, cause: f.cause, ...(f.mnId ? { mnId: f.mnId } : {}), ...(f.mac ? { llId: parseMac(f.mac) } : {}) })
     }
+  }
+
+  setProfiles(profiles: readonly PolicyProfile[], unknownMn: UnknownMnPolicy): void {
+    this.enqueue({ type: 'profiles', at: this.deps.clock.now(), profiles, unknownMn })
+  }
+
+  hasBinding(mnId: string): boolean {
+    return this.core.binding(mnId) !== undefined
+  }
+
+  /**
+   * RFC 5176 Disconnect-Request: the MN's link is torn down where the driver can, and the core
+   * de-registers it. false: no such MN.
+   */
+  disconnect(mnId: string): boolean {
+    const b = this.core.binding(mnId, this.deps.clock.now())
+    if (!b) return false
+    this.counters.inc('aaa.disconnect')
+    this.deps.log.info('disconnect', { mnId, link: b.link, mac: b.mac })
+    for (const d of this.deps.drivers.values()) void d.teardown?.({ link: b.link, mnId, ...(b.mac ? { mac: b.mac } : {}) })?.catch(() => undefined)
+    this.enqueue({ type: 'detached', at: this.deps.clock.now(), link: b.link, mnId, ...(b.mac ? { llId: parseMac(b.mac) } : {}), cause: 'admin' })
+    return true
   }
 
   private onMh(p: Packet): void {
@@ -786,13 +836,41 @@ export class MagDaemon {
     return this.core.bindings(this.deps.clock.now())
   }
 
-  /** A page of the list (`mag bindings` at any size): see MagCore.bindingsPage. */
+  /**
+   * A page of the list (`mag bindings` at any size): see MagCore.bindingsPage. Its rows carry the
+   * RADIUS profile's extra facts like bindingRows(); the MNs the policy source still holds (no
+   * core entry) are not in the pages.
+   */
   bindingsPage(after: number, limit: number): BindingPage {
-    return this.core.bindingsPage(after, limit, this.deps.clock.now())
+    const page = this.core.bindingsPage(after, limit, this.deps.clock.now())
+    return this.aaa ? { ...page, bindings: this.withAaa(page.bindings) } : page
   }
 
   bindingCount(): number {
     return this.core.bindingCount()
+  }
+
+  /**
+   * What `mag bindings` shows: the core's entries (with the RADIUS profile's extra facts for an
+   * MN that got it from RADIUS), then the MNs the policy source still holds (pending,
+   * aaa-unreachable, denied).
+   */
+  bindingRows(): readonly BindingRow[] {
+    const list = this.bindings()
+    const aaa = this.aaa
+    if (!aaa) return list
+    return [...this.withAaa(list), ...aaa.views()]
+  }
+
+  private withAaa(list: readonly BindingView[]): BindingRow[] {
+    const aaa = this.aaa
+    if (!aaa) return [...list]
+    return list.map((b) => {
+      const p = aaa.profileOf(b.mnId)
+      const c = aaa.cacheEntry(b.mnId)
+      if (!p || !c) return b
+      return { ...b, aaa: { server: c.server, cacheExpiresInS: c.expiresInS, interfaceId: p.interfaceId, ipv4HomeAddress: p.ipv4HomeAddress, dhcp6Servers: p.dhcp6Servers, dhcp4Servers: p.dhcp4Servers } }
+    })
   }
 
   /** One MN's binding, or undefined when there is none. */
@@ -869,6 +947,7 @@ export class MagDaemon {
       timers: this.timers.size,
       dataplane: { name: this.dataplane.name, ...(this.dataplane.status ? { state: this.dataplane.status() } : {}) },
       lmas: this.core.lmas(),
+      ...(this.aaa ? { aaa: { ...this.aaa.status(), ...(this.accountingViews ? { accounting: this.accountingViews() } : {}) } } : {}),
     }
   }
 }

@@ -120,6 +120,30 @@ export function formatMetrics(s: DaemonStatus): string {
   }
   if (s.countersSince !== undefined) e.add('mag_counters_since_timestamp_seconds', 'gauge', 'When the counters started from zero (RFC 6475 pmip6CounterDiscontinuityTime).', Math.floor(s.countersSince / 1000))
   lat('mag_lma_round_trip', 'PBU sent to PBA received', s.lmaRoundTripUs)
+  // The RADIUS policy source: MNs it holds, and per server (auth and accounting) what was asked and answered.
+  if (s.aaa) {
+    const a = s.aaa
+    e.add('mag_aaa_profiles_cached', 'gauge', 'MN profiles from RADIUS in the cache.', a.cached)
+    for (const [state, n] of [['pending', a.pending], ['aaa-unreachable', a.unreachable], ['denied', a.denied]] as const) e.add('mag_aaa_mns', 'gauge', 'MNs held by the RADIUS policy source, by state.', n, { state })
+    for (const v of [...a.servers, ...(a.accounting ?? [])]) {
+      const l = { server: v.server, kind: v.kind }
+      e.add('mag_radius_server_up', 'gauge', 'RADIUS server state: 1 answered last, 0 timed out last (passed over), -1 not known.', v.state === 'up' ? 1 : v.state === 'down' ? 0 : -1, l)
+      e.add('mag_radius_requests_total', 'counter', 'RADIUS requests sent to the server (first transmissions).', v.requests, l)
+      e.add('mag_radius_retransmissions_total', 'counter', 'RADIUS requests sent again for want of an answer.', v.retransmissions, l)
+      e.add('mag_radius_timeouts_total', 'counter', 'RADIUS requests the server left unanswered after every retransmission.', v.timeouts, l)
+      for (const [code, n] of Object.entries(v.answers)) e.add('mag_radius_answers_total', 'counter', 'RADIUS answers taken, by code.', n, { ...l, code })
+      for (const [reason, n] of Object.entries(v.dropped)) e.add('mag_radius_dropped_total', 'counter', 'RADIUS answers dropped (bad authenticator, unknown identifier, malformed...), by reason.', n, { ...l, reason })
+      e.add('mag_radius_latency_samples', 'gauge', 'Request to answer, per server (samples in the window).', v.latencyUs.count, l)
+      if (v.latencyUs.p50 !== null) e.add('mag_radius_latency_microseconds', 'gauge', 'Request to answer, per server (quantiles of the recent window).', v.latencyUs.p50, { ...l, quantile: '0.5' })
+      if (v.latencyUs.p99 !== null) e.add('mag_radius_latency_microseconds', 'gauge', 'Request to answer, per server (quantiles of the recent window).', v.latencyUs.p99, { ...l, quantile: '0.99' })
+    }
+    for (const [k, v] of Object.entries(c)) {
+      const m = /^das\.(disconnect|coa)\.(requests|ack|nak)$/.exec(k)
+      if (m) e.add('mag_das_requests_total', 'counter', 'RFC 5176 Disconnect and CoA requests taken and how they were answered.', v, { kind: m[1]!, answer: m[2] === 'requests' ? 'received' : m[2]! })
+      const d = /^das\.dropped\.(.+)$/.exec(k)
+      if (d) e.add('mag_das_dropped_total', 'counter', 'RFC 5176 requests dropped (unknown client, bad authenticator, malformed), by reason.', v, { reason: d[1]! })
+    }
+  }
   // Everything else, unmapped: nothing an operator might alert on stays invisible.
   for (const [k, v] of Object.entries(c)) e.add('mag_counter_total', 'counter', 'Every daemon and core counter by its name.', v, { name: k })
   return e.text()

@@ -23,6 +23,11 @@ import type winston from 'winston'
 import type { HandoffHint } from '@pmip6/driver-api'
 import { ACCESS_TECH_BY_NAME } from '@pmip6/driver-api'
 import { clockSynced } from '@pmip6/rawsock'
+import { AaaPolicy } from './radius/aaa'
+import { Accounting } from './radius/accounting'
+import { DasServer, type SessionIds } from './radius/das'
+import { ErrorCause } from './radius/constants'
+import type { PolicyProfile, UnknownMnPolicy } from '@pmip6/core'
 
 export interface RunOptions {
   readonly config: string
@@ -38,7 +43,11 @@ export interface RunningMag {
   readonly dhcp6Relay: Dhcp6RelayHandle | null
   /** Where the metrics listener is bound (its port when configured as 0), when configured. */
   readonly metricsAddress: { host: string; port: number } | null
+  /** Where the RFC 5176 Dynamic Authorization Server listens, when configured. */
+  readonly dasAddress: { host: string; port: number } | null
   stop(deregister?: boolean): Promise<void>
+  /** Reloads the profiles from the config file (and drops the RADIUS profile cache). */
+  reload(): unknown
 }
 
 export interface StartDeps {
@@ -144,7 +153,7 @@ export function controlHandlers(d: MagDaemon, reload: () => unknown, isReady: ()
     if (req['limit'] === undefined && req['after'] === undefined) {
       const n = d.bindingCount()
       if (n > UNPAGED_BINDINGS_MAX) throw new ControlError(`${n} bindings: ask for them in pages ("limit" up to ${BINDINGS_PAGE_MAX}, then "after" set to the "next" of the page before)`)
-      return d.bindings()
+      return d.bindingRows()
     }
     return d.bindingsPage(...pageArgs(req['after'], req['limit']))
   })
@@ -227,11 +236,73 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
       dlog.warn('link events unavailable: the tunnel MTU stays as configured', { error: (e as Error).message })
     }
   }
+  // The RADIUS policy source (policy.source radius / radius-then-file), its accounting and its
+  // Dynamic Authorization Server (RFC 5176).
+  const pcfg = cfg.policy
+  const alog = child(log, 'aaa')
+  const aaa = pcfg && pcfg.source !== 'file' && pcfg.radius ? new AaaPolicy(pcfg.source, pcfg.radius, cfg.core.profiles, cfg.core.unknownMn ?? 'refuse', cfg.address, daemon, alog, clock) : null
+  const rcfg = pcfg?.radius
+  const nas = { ipv6: cfg.address, ...(rcfg?.nasIdentifier ? { identifier: rcfg.nasIdentifier } : {}) }
+  const accounting =
+    aaa && rcfg?.accounting ? new Accounting(rcfg.accounting, daemon, nas, (mnId) => aaa.profileOf(mnId)?.classes ?? [], alog, clock, rcfg.timeoutMs, rcfg.retries, rcfg.deadTimeMs) : null
+  if (aaa) {
+    daemon.useAaa(aaa, accounting ? () => accounting.views() : undefined)
+    if (accounting) {
+      daemon.onBindingsChanged((changed) => accounting.changed(changed))
+      daemon.addCounters('accounting.', () => accounting.counters.snapshot())
+    }
+  }
+  const sessionMn = (ids: SessionIds): string | undefined => {
+    if (!aaa) return undefined
+    for (const id of [ids.mobileNodeId, ids.userName, ids.callingStationId]) {
+      if (id === undefined) continue
+      const mn = aaa.mnIdFor(id) ?? (daemon.hasBinding(id) ? id : undefined)
+      if (mn) return mn
+    }
+    return ids.acctSessionId !== undefined ? accounting?.sessionOf(ids.acctSessionId) : undefined
+  }
+  const heldKey = (ids: SessionIds): string | undefined => {
+    for (const id of [ids.mobileNodeId, ids.userName, ids.callingStationId]) if (id !== undefined && aaa?.heldKey(id)) return id
+    return undefined
+  }
+  const das =
+    aaa && rcfg?.das
+      ? new DasServer(
+          rcfg.das,
+          nas,
+          {
+            disconnect(ids) {
+              const mn = sessionMn(ids)
+              const held = heldKey(ids)
+              if (!mn && !held) return ErrorCause.SESSION_CONTEXT_NOT_FOUND
+              if (held) aaa.dropProfile(held)
+              if (mn) {
+                accounting?.noteDisconnect(mn)
+                daemon.disconnect(mn)
+                aaa.dropProfile(mn)
+              }
+              return true
+            },
+            coa(ids) {
+              const mn = sessionMn(ids) ?? heldKey(ids)
+              if (!mn) return ErrorCause.SESSION_CONTEXT_NOT_FOUND
+              aaa.dropProfile(mn)
+              return true
+            },
+          },
+          child(log, 'das'),
+        )
+      : null
+  if (das) daemon.addCounters('das.', () => das.counters.snapshot())
+  const applyProfiles = (profiles: readonly PolicyProfile[], unknownMn: UnknownMnPolicy | undefined): void => {
+    if (aaa) aaa.reload(profiles, unknownMn ?? 'refuse')
+    else daemon.enqueue({ type: 'profiles', at: clock.now(), profiles, ...(unknownMn ? { unknownMn } : {}) })
+  }
   const reload = () => {
     if (!configPath) throw new ControlError('no config file to reload')
     const next = loadConfig(configPath)
-    daemon.enqueue({ type: 'profiles', at: clock.now(), profiles: next.core.profiles, ...(next.core.unknownMn ? { unknownMn: next.core.unknownMn } : {}) })
-    log.info('profiles reloaded', { profiles: next.core.profiles.length })
+    applyProfiles(next.core.profiles, next.core.unknownMn)
+    log.info('profiles reloaded', { profiles: next.core.profiles.length, ...(aaa ? { radiusCacheDropped: true } : {}) })
     return { profiles: next.core.profiles.length }
   }
   let phase: 'starting' | 'ready' | 'stopping' = 'starting'
@@ -242,7 +313,12 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   let dhcp6Relay: Dhcp6RelayHandle | null = null
   let dhcp4: Dhcp4Handle | null = null
   let metrics: MetricsServer | null = null
+  let dasAddress: { host: string; port: number } | null = null
   try {
+    if (das) {
+      dasAddress = await das.start()
+      log.info('das listening (RFC 5176)', dasAddress)
+    }
     await daemon.start()
     if (cfg.dhcp6Relay?.enabled) dhcp6Relay = startDhcp6Relay(daemon, cfg.dhcp6Relay, child(log, 'dhcp6-relay'))
     if (cfg.dhcp4?.enabled) dhcp4 = await startDhcp4(daemon, cfg.dhcp4, child(log, 'dhcp4'))
@@ -261,6 +337,8 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     await dataplane?.close?.(false).catch(() => undefined)
     await daemon.stop(false).catch(() => undefined)
     await control.stop().catch(() => undefined)
+    das?.stop()
+    await accounting?.close(0)
     throw e
   }
   phase = 'ready'
@@ -272,6 +350,8 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     log,
     dhcp6Relay,
     metricsAddress: metrics?.address ?? null,
+    dasAddress,
+    reload,
     stop(deregister?: boolean) {
       stopping ??= (async () => {
         phase = 'stopping'
@@ -280,7 +360,9 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
         dhcp6Relay?.stop()
         await dhcp4?.stop()
         watcher?.close()
+        das?.stop()
         await daemon.stop(deregister)
+        await accounting?.close(rcfg ? rcfg.timeoutMs * (rcfg.retries + 1) : 0)
       })()
       return stopping
     },
@@ -303,9 +385,7 @@ export async function runMag(opts: RunOptions): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'))
     process.on('SIGHUP', () => {
       try {
-        const next = loadConfig(opts.config)
-        mag.daemon.enqueue({ type: 'profiles', at: Date.now(), profiles: next.core.profiles, ...(next.core.unknownMn ? { unknownMn: next.core.unknownMn } : {}) })
-        mag.log.info('profiles reloaded (SIGHUP)', { profiles: next.core.profiles.length })
+        mag.log.info('profiles reloaded (SIGHUP)', mag.reload() as Record<string, unknown>)
       } catch (e) {
         mag.log.error('reload failed, keeping the running profiles', { error: (e as Error).message })
       }

@@ -119,3 +119,30 @@ describe('metrics', () => {
     }
   })
 })
+
+test('the RADIUS policy source: per-server families, MNs held, DAS requests (docs/radius.md)', () => {
+  const server = { kind: 'auth' as const, requests: 5, retransmissions: 2, timeouts: 1, answers: { 'access-accept': 3, 'access-reject': 1 }, dropped: { 'bad-authenticator': 2 }, outstanding: 0, latencyUs: { count: 4, p50: 1800, p99: 9000 } }
+  const s = status({
+    counters: { 'das.disconnect.requests': 2, 'das.disconnect.ack': 1, 'das.disconnect.nak': 1, 'das.dropped.bad-authenticator': 3 },
+    aaa: { source: 'radius', cached: 7, pending: 1, unreachable: 2, denied: 3, servers: [{ ...server, server: '[2001:db8:aaa::2]:1812', state: 'up' }], accounting: [{ ...server, kind: 'acct', server: '[2001:db8:aaa::2]:1813', state: 'down', answers: { 'accounting-response': 4 }, dropped: {} }] },
+  })
+  const m = samples(formatMetrics(s))
+  const auth = 'server="[2001:db8:aaa::2]:1812",kind="auth"'
+  expect(m.get('mag_aaa_profiles_cached')).toBe(7)
+  expect(m.get('mag_aaa_mns{state="aaa-unreachable"}')).toBe(2)
+  expect(m.get('mag_aaa_mns{state="denied"}')).toBe(3)
+  expect(m.get(`mag_radius_server_up{${auth}}`)).toBe(1)
+  expect(m.get('mag_radius_server_up{server="[2001:db8:aaa::2]:1813",kind="acct"}')).toBe(0)
+  expect(m.get(`mag_radius_requests_total{${auth}}`)).toBe(5)
+  expect(m.get(`mag_radius_retransmissions_total{${auth}}`)).toBe(2)
+  expect(m.get(`mag_radius_timeouts_total{${auth}}`)).toBe(1)
+  expect(m.get(`mag_radius_answers_total{${auth},code="access-reject"}`)).toBe(1)
+  expect(m.get('mag_radius_answers_total{server="[2001:db8:aaa::2]:1813",kind="acct",code="accounting-response"}')).toBe(4)
+  expect(m.get(`mag_radius_dropped_total{${auth},reason="bad-authenticator"}`)).toBe(2)
+  expect(m.get(`mag_radius_latency_microseconds{${auth},quantile="0.99"}`)).toBe(9000)
+  expect(m.get('mag_das_requests_total{kind="disconnect",answer="ack"}')).toBe(1)
+  expect(m.get('mag_das_requests_total{kind="disconnect",answer="received"}')).toBe(2)
+  expect(m.get('mag_das_dropped_total{reason="bad-authenticator"}')).toBe(3)
+  // Without the RADIUS source: none of these families.
+  expect(formatMetrics(status())).not.toMatch(/mag_radius_|mag_aaa_|mag_das_/)
+})

@@ -35,6 +35,14 @@ export const MH_POLICY_PRIORITY = 1000
  */
 export const DEFAULT_DPD_DELAY_S = 30
 
+/** `radius (2 servers, accounting, das)`: where profiles come from, in a word or three. */
+function policyOf(c: AgentConfig): string {
+  const p = c.policy
+  if (!p || p.source === 'file' || !p.radius) return 'file'
+  const r = p.radius
+  return `${p.source} (${r.servers.length} server${r.servers.length === 1 ? '' : 's'}${r.accounting ? ', accounting' : ''}${r.das ? ', das' : ''})`
+}
+
 export interface IpsecOptions {
   /** 'psk' generates a fresh pre-shared key per LMA; 'pubkey' expects certificates in swanctl's x509 folders. */
   readonly auth: 'psk' | 'pubkey'
@@ -172,7 +180,7 @@ export function addConfigCommands(program: Command): void {
         const c = loadConfig(file)
         const links = Object.keys(c.core.links ?? {})
         process.stdout.write(
-          `${file}: ok (MAG ${c.address}, ${(c.core.profiles ?? []).length} profiles, links ${links.join(', ') || '-'}, drivers ${Object.keys(c.drivers).join(', ') || '-'}, LMAs ${lmasOf(c).join(', ') || '-'})\n`,
+          `${file}: ok (MAG ${c.address}, ${(c.core.profiles ?? []).length} profiles, links ${links.join(', ') || '-'}, drivers ${Object.keys(c.drivers).join(', ') || '-'}, LMAs ${lmasOf(c).join(', ') || '-'}, policy ${policyOf(c)})\n`,
         )
       } catch (e) {
         if (e instanceof ConfigError || e instanceof LmaConfigError) throw new CliError(`${file}: ${e.message}`)

@@ -9,6 +9,18 @@ import type { BindingPage, BindingView } from '@pmip6/core'
 
 export class CliError extends Error {}
 
+interface AaaServer {
+  server: string
+  kind: string
+  state: string
+  requests: number
+  retransmissions: number
+  timeouts: number
+  answers: Record<string, number>
+  dropped: Record<string, number>
+  latencyUs: { count: number; p50: number | null; p99: number | null }
+}
+
 const socketOpt = ['--socket <path>', 'control socket of the daemon', process.env['MAG_SOCKET'] ?? DEFAULT_CONTROL_SOCKET] as const
 
 async function ask(socket: string, req: ControlRequest): Promise<unknown> {
@@ -176,6 +188,21 @@ export function addDaemonCommands(program: Command): void {
     return [`dataplane    ${d.name}, ${st.uplinkSelect}, uplink ${st.uplink}, tunnel MTU ${st.tunnelMtu}; ${st.bindings} bindings, ${st.objects} kernel objects, ${st.failures} failed set-ups`, `tunnels      ${tunnels}`]
   }
 
+  /** The RADIUS policy source: MNs it holds, then one line per server. */
+  const aaaLines = (s: Record<string, unknown>): string[] => {
+    const a = s['aaa'] as
+      | { source: string; cached: number; pending: number; unreachable: number; denied: number; servers: AaaServer[]; accounting?: AaaServer[] }
+      | undefined
+    if (!a) return []
+    const server = (v: AaaServer): string => {
+      const answers = Object.entries(v.answers).map(([k, n]) => `${n} ${k}`).join(', ') || 'no answers'
+      const dropped = Object.values(v.dropped).reduce((x, y) => x + y, 0)
+      const lat = v.latencyUs.count > 0 ? `, p50 ${Math.round(v.latencyUs.p50 ?? 0)} us, p99 ${Math.round(v.latencyUs.p99 ?? 0)} us` : ''
+      return `radius       ${v.kind} ${v.server} ${v.state}: ${v.requests} requests, ${v.retransmissions} retransmitted, ${v.timeouts} timed out; ${answers}; ${dropped} dropped${lat}`
+    }
+    return [`policy       ${a.source}: ${a.cached} cached, ${a.pending} pending, ${a.unreachable} aaa-unreachable, ${a.denied} denied`, ...a.servers.map(server), ...(a.accounting ?? []).map(server)]
+  }
+
   program
     .command('status')
     .description('counters, uptime, drivers, data plane, LMAs')
@@ -194,6 +221,7 @@ export function addDaemonCommands(program: Command): void {
         ...latencyLines(s),
         ...dataplaneLines(s),
         ...lmaLines(s),
+        ...aaaLines(s),
         'counters:',
         ...Object.entries(s['counters'] as Record<string, number>).map(([k, v]) => `  ${pad(k, 40)}${v}`),
       ]

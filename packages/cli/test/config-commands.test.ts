@@ -18,7 +18,25 @@ describe('mag config check', () => {
     writeFileSync(join(dir, 'good.yaml'), good)
     const r = run('config', 'check', join(dir, 'good.yaml'))
     expect(r.status).toBe(0)
-    expect(r.stdout).toMatch(/ok \(MAG 2001:db8:ffff::1, 1 profiles, links mn1, drivers .*LMAs 2001:db8:ffff::2\)/)
+    expect(r.stdout).toMatch(/ok \(MAG 2001:db8:ffff::1, 1 profiles, links mn1, drivers .*LMAs 2001:db8:ffff::2, policy file\)/)
+  })
+
+  test('policy: radius: the summary names it; a secret file others can read, or none, is named by its path (exit 1)', () => {
+    const secret = join(dir, 'radius.secret')
+    writeFileSync(secret, 'testing123\n', { mode: 0o600 })
+    const radius = (servers: string) => `mag:\n  address: 2001:db8:ffff::1\n  controlSocket: /tmp/x.sock\nlinks:\n  mn1: {}\npolicy:\n  source: radius\n  radius:\n    servers: ${servers}\n`
+    writeFileSync(join(dir, 'radius.yaml'), radius(`[{ address: 2001:db8:aaa::2, secretFile: ${secret} }]`))
+    const ok = run('config', 'check', join(dir, 'radius.yaml'))
+    expect(ok.status).toBe(0)
+    expect(ok.stdout).toMatch(/policy radius \(1 server\)\)/)
+    const open = join(dir, 'open.secret')
+    writeFileSync(open, 'testing123\n', { mode: 0o644 })
+    writeFileSync(join(dir, 'radius-bad.yaml'), radius(`[{ address: 2001:db8:aaa::2, secretFile: ${open} }, { address: 2001:db8:aaa::3 }]`))
+    const bad = run('config', 'check', join(dir, 'radius-bad.yaml'))
+    expect(bad.status).not.toBe(0)
+    expect(bad.stderr).toContain('policy.radius.servers[0].secretFile: ')
+    expect(bad.stderr).toContain('readable by group or others')
+    expect(bad.stderr).toContain('policy.radius.servers[1].secretFile: is required')
   })
 
   test('every problem is listed with its path; exit non-zero', () => {

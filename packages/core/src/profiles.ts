@@ -157,6 +157,22 @@ function compile(p: Omit<PolicyProfile, 'mnId' | 'macs'> & { macNaiRealm?: strin
   })
 }
 
+/**
+ * Compiled profiles by the object they were compiled from. A store is rebuilt whole on every
+ * change, and the RADIUS policy source (agent) changes it one MN at a time, handing the same
+ * objects for every other MN: those are not parsed again (10,000 profiles took ~0.5 s to
+ * compile on a busy 2-core machine, per new MN). Profiles are immutable, so the key is safe.
+ */
+const compiledOf = new WeakMap<object, CompiledProfile>()
+
+function compileOnce(p: Omit<PolicyProfile, 'mnId' | 'macs'> & { macNaiRealm?: string }, mnId: string | null): CompiledProfile {
+  const have = compiledOf.get(p)
+  if (have !== undefined && have.mnId === mnId) return have
+  const c = compile(p, mnId)
+  compiledOf.set(p, c)
+  return c
+}
+
 export interface Resolved {
   readonly mnId: string
   readonly profile: CompiledProfile
@@ -171,7 +187,7 @@ export class ProfileStore {
     for (const p of profiles) {
       if (typeof p.mnId !== 'string' || p.mnId.length === 0 || p.mnId.length > 253) throw new ProfileError(String(p.mnId), 'mnId', 'must be a non-empty NAI')
       if (this.byId.has(p.mnId)) throw new ProfileError(p.mnId, 'mnId', 'appears twice')
-      this.byId.set(p.mnId, compile(p, p.mnId))
+      this.byId.set(p.mnId, compileOnce(p, p.mnId))
       for (const m of p.macs ?? []) {
         let k: string
         try {
@@ -184,7 +200,7 @@ export class ProfileStore {
         this.byMac.set(k, p.mnId)
       }
     }
-    this.fallback = unknown === 'refuse' ? null : compile(unknown.profile, null)
+    this.fallback = unknown === 'refuse' ? null : compileOnce(unknown.profile, null)
   }
 
   get size(): number {

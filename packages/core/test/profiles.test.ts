@@ -129,3 +129,16 @@ describe('timer hygiene', () => {
     expect(h.keysOf(NAI)).toEqual([])
   })
 })
+
+test('a rebuilt store reuses what it compiled from the same profile objects (one MN added at a time: the RADIUS source)', () => {
+  const a = { mnId: 'a@x', lma: '2001:db8:ffff::2', homePrefixes: ['2001:db8:1::/64'] }
+  const s1 = new ProfileStore([a])
+  const b = { mnId: 'b@x', lma: '2001:db8:ffff::3' }
+  const s2 = new ProfileStore([a, b])
+  expect(s2.get('a@x')).toBe(s1.get('a@x'))
+  // An equal but new object is compiled anew; a bad one still throws each time.
+  expect(new ProfileStore([{ ...a }]).get('a@x')).not.toBe(s1.get('a@x'))
+  const bad = { mnId: 'c@x', lma: 'nope' }
+  expect(() => new ProfileStore([bad])).toThrow(ProfileError)
+  expect(() => new ProfileStore([bad])).toThrow(ProfileError)
+})
