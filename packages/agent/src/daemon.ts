@@ -26,6 +26,7 @@ import type { AgentConfig } from './config'
 import type { MagIo, Packet } from './io'
 import { TimerSet, type Clock } from './timers'
 import { Counters, Histogram, LatencyRecorder } from './stats'
+import { HeldLog } from './log'
 import { MhIngress, TokenBucket, configuredLmas, ingressConfigOf, type MhDropReason } from './ingress'
 import { LinkAddressExecutor } from './link-address'
 import { PathMtuTable, type TunnelMtuChange } from './path-mtu'
@@ -173,6 +174,8 @@ export class MagDaemon {
   private readonly accessMtu = new Map<string, number>()
   private pmtuTimer: unknown = null
   private readonly selfBytes: Buffer
+  /** Lines written once a batch's packets are out (HeldLog). */
+  private readonly log: HeldLog
 
   constructor(
     readonly cfg: AgentConfig,
@@ -181,6 +184,7 @@ export class MagDaemon {
     // RFC 6275 §11.7.1 lets the sequence numbers start anywhere: at random, so they cannot be
     // guessed (issue 17); what an LMA still holds from an earlier run is unknown either way,
     // and a status 135 resynchronises (core).
+    this.log = new HeldLog(deps.log)
     this.core = createMagCore({ ...cfg.core, initialSequence: cfg.core.initialSequence ?? randomInt(0x10000) })
     this.timers = new TimerSet(deps.clock, (key, at, kind, id, ref) => this.enqueue({ type: 'timer', at: Math.max(at, deps.clock.now()), key, kind, id, ref }))
     this.startedAt = deps.clock.now()
@@ -207,7 +211,8 @@ export class MagDaemon {
   }
 
   async start(): Promise<void> {
-    const { io, log } = this.deps
+    const { io } = this.deps
+    const log = this.log
     io.onMh((p) => this.onMh(p))
     io.onNd((p) => this.onNd(p))
     for (const link of Object.keys(this.cfg.core.links ?? {})) this.ensureLink(link)
@@ -237,9 +242,9 @@ export class MagDaemon {
     try {
       await this.dataplane.close?.(!deregister)
     } catch (e) {
-      this.deps.log.error('data plane close failed', { error: (e as Error).message })
+      this.log.error('data plane close failed', { error: (e as Error).message })
     }
-    this.deps.log.info('mag stopped', { deregistered: deregister })
+    this.log.info('mag stopped', { deregistered: deregister })
   }
 
   private async deregisterAll(timeoutMs: number): Promise<void> {
@@ -326,7 +331,7 @@ export class MagDaemon {
   private mhRxDrop(why: MhDropReason, p: Packet): void {
     this.counters.inc('mh.rx.dropped')
     this.counters.inc(`mh.rx.dropped.${why}`)
-    this.deps.log.debug('mobility header dropped', { reason: why, src: p.src, link: p.link })
+    this.log.debug('mobility header dropped', { reason: why, src: p.src, link: p.link })
   }
 
   /**
@@ -342,10 +347,10 @@ export class MagDaemon {
       this.counters.inc('mh.tx.binding-error')
     } catch (e) {
       this.counters.inc('mh.tx-error')
-      this.deps.log.warn('binding error send failed', { to: p.src, error: (e as Error).message })
+      this.log.warn('binding error send failed', { to: p.src, error: (e as Error).message })
       return
     }
-    this.deps.log.info('binding error sent', { to: p.src, status: BeStatus.UNRECOGNIZED_MH_TYPE, mhType })
+    this.log.info('binding error sent', { to: p.src, status: BeStatus.UNRECOGNIZED_MH_TYPE, mhType })
   }
 
   /**
@@ -373,10 +378,10 @@ export class MagDaemon {
       this.counters.inc('icmp6.tx.parameter-problem')
     } catch (err) {
       this.counters.inc('icmp6.tx-error')
-      this.deps.log.warn('parameter problem send failed', { to: p.src, error: (err as Error).message })
+      this.log.warn('parameter problem send failed', { to: p.src, error: (err as Error).message })
       return
     }
-    this.deps.log.info('parameter problem sent', { to: p.src, reason: e.reason, pointer: IPV6_HEADER_LENGTH + field })
+    this.log.info('parameter problem sent', { to: p.src, reason: e.reason, pointer: IPV6_HEADER_LENGTH + field })
   }
 
   /**
@@ -423,7 +428,7 @@ export class MagDaemon {
     const slla = m.options.find((o: NdOption): o is Extract<NdOption, { type: 'source-ll-addr' }> => o.type === 'source-ll-addr')
     if (slla && isUnspecified(p.src)) {
       this.counters.inc('nd.drop.unspecified-source-with-slla')
-      this.deps.log.debug('router solicitation dropped', { reason: 'unspecified-source-with-slla', link: p.link })
+      this.log.debug('router solicitation dropped', { reason: 'unspecified-source-with-slla', link: p.link })
       return
     }
     this.enqueue({ type: 'rs', at: this.deps.clock.now(), link: p.link, from: p.src, hopLimit: p.hopLimit, ...(slla ? { llId: slla.address } : {}) })
@@ -433,7 +438,7 @@ export class MagDaemon {
     if (!(e instanceof WireError)) throw e
     this.counters.inc(`${proto}.malformed`)
     this.counters.inc(`${proto}.malformed.${e.reason}`)
-    this.deps.log.debug('malformed packet dropped', { proto, reason: e.reason, offset: e.offset, src: p.src, link: p.link })
+    this.log.debug('malformed packet dropped', { proto, reason: e.reason, offset: e.offset, src: p.src, link: p.link })
   }
 
   /** Every event goes through this one queue, so commands never interleave with other events. */
@@ -445,6 +450,7 @@ export class MagDaemon {
     // Which MNs changed in this batch ('all' after a profile change); only gathered for listeners.
     const listening = this.bindingListeners.size > 0
     let changed: Set<string> | 'all' | null = null
+    this.log.hold()
     try {
       for (let ev2 = this.queue.shift(); ev2 !== undefined; ev2 = this.queue.shift()) {
         if (ev2.type === 'profiles') {
@@ -464,6 +470,7 @@ export class MagDaemon {
       }
     } finally {
       this.draining = false
+      this.log.release()
     }
     if (this.peersStale) this.refreshPeers()
     if (changed !== null && listening) this.notifyBindings(changed)
@@ -472,7 +479,8 @@ export class MagDaemon {
   // ------------------------------------------------------------------ outputs
 
   private execute(c: MagCommand): void {
-    const { io, log } = this.deps
+    const { io } = this.deps
+    const log = this.log
     switch (c.type) {
       case 'send-pbu': {
         const bytes = mh.encode(c.pbu)
@@ -578,7 +586,7 @@ export class MagDaemon {
       const changes = this.pathMtu.setUplink(mtu)
       if (changes.length === 0) return
       this.counters.inc('pmtu.uplink-change')
-      this.deps.log.info('uplink mtu', { link: name, mtu })
+      this.log.info('uplink mtu', { link: name, mtu })
       this.applyMtu(changes)
       return
     }
@@ -588,7 +596,7 @@ export class MagDaemon {
     // The first report is the baseline: the configured access MTU stands until the link changes.
     if (last === undefined || !this.links.has(name)) return
     this.counters.inc('pmtu.access-link-change')
-    this.deps.log.info('access link mtu', { link: name, mtu })
+    this.log.info('access link mtu', { link: name, mtu })
     this.enqueue({ type: 'mtu', at: this.deps.clock.now(), link: name, mtu })
   }
 
@@ -605,7 +613,7 @@ export class MagDaemon {
       if (pathMtu !== null && this.dataplane.setPathMtu) {
         this.dataplane.setPathMtu(c.lma ?? null, pathMtu).catch((e: unknown) => {
           this.counters.inc('pmtu.dataplane-error')
-          this.deps.log.warn('tunnel mtu update failed', { lma: c.lma ?? null, pathMtu, error: e instanceof Error ? e.message : String(e) })
+          this.log.warn('tunnel mtu update failed', { lma: c.lma ?? null, pathMtu, error: e instanceof Error ? e.message : String(e) })
         })
       }
       this.enqueue({ type: 'mtu', at, ...(c.lma !== undefined ? { lma: c.lma } : {}), mtu: c.mtu })
@@ -621,7 +629,7 @@ export class MagDaemon {
     this.pmtuTimer = this.deps.clock.setTimeout(() => {
       this.pmtuTimer = null
       const changes = this.pathMtu.expire(this.deps.clock.now())
-      if (changes.length > 0) this.deps.log.info('path mtu raised again', { changes })
+      if (changes.length > 0) this.log.info('path mtu raised again', { changes })
       this.applyMtu(changes)
     }, Math.max(0, t - this.deps.clock.now()))
   }
@@ -644,7 +652,7 @@ export class MagDaemon {
     const change = this.pathMtu.packetTooBig(lma, mtu, this.deps.clock.now())
     if (change === null) return drop(mtu < 1280 ? 'below-minimum' : 'not-lower')
     this.counters.inc('icmp.ptb.accepted')
-    this.deps.log.info('packet too big', { lma, pathMtu: mtu, from: p.src, tunnelMtu: change.mtu })
+    this.log.info('packet too big', { lma, pathMtu: mtu, from: p.src, tunnelMtu: change.mtu })
     this.applyMtu([change])
   }
 
@@ -656,7 +664,8 @@ export class MagDaemon {
   // ------------------------------------------------------------------ heartbeat (RFC 5847)
 
   private executeHeartbeat(c: HeartbeatCommand): void {
-    const { io, log } = this.deps
+    const { io } = this.deps
+    const log = this.log
     if (c.type === 'send-heartbeat') {
       const kind = c.heartbeat.flags.r ? 'response' : 'request'
       try {
@@ -696,7 +705,7 @@ export class MagDaemon {
       synced = this.deps.clockSynced!()
     } catch (e) {
       this.counters.inc('clock.check-error')
-      this.deps.log.warn('clock check failed', { error: (e as Error).message })
+      this.log.warn('clock check failed', { error: (e as Error).message })
     }
     this.counters.inc('clock.checks')
     if (!synced) {
@@ -704,7 +713,7 @@ export class MagDaemon {
       return
     }
     this.counters.inc('clock.synced-by-kernel')
-    this.deps.log.info('clock synchronised (kernel): registering again', { nextCheckMs: this.clockCheckMs })
+    this.log.info('clock synchronised (kernel): registering again', { nextCheckMs: this.clockCheckMs })
     this.enqueue({ type: 'clock-synced', at: this.deps.clock.now() })
   }
 
@@ -736,14 +745,14 @@ export class MagDaemon {
   }
 
   private presenceFailed(d: AccessDriver, mnId: string, e: unknown): void {
-    this.deps.log.warn('presence check failed', { driver: d.name, mnId, error: (e as Error).message })
+    this.log.warn('presence check failed', { driver: d.name, mnId, error: (e as Error).message })
   }
 
   /** RFC 5213 §6.10: without forwarding the binding is of no use; the core ends it with the reason. */
   private forwardingFailed(c: ForwardingChange, e: unknown): void {
     const reason = e instanceof Error ? e.message : String(e)
     this.counters.inc('dataplane.error')
-    this.deps.log.error('data plane change failed', { mnId: c.mnId, op: c.type, prefixes: c.prefixes, error: reason })
+    this.log.error('data plane change failed', { mnId: c.mnId, op: c.type, prefixes: c.prefixes, error: reason })
     if (c.type === 'forwarding-up') this.enqueue({ type: 'forwarding-failed', at: this.deps.clock.now(), mnId: c.mnId, prefixes: c.prefixes, reason })
   }
 
@@ -806,7 +815,7 @@ export class MagDaemon {
       try {
         fn(changed)
       } catch (e) {
-        this.deps.log.error('bindings listener failed', { error: (e as Error).message })
+        this.log.error('bindings listener failed', { error: (e as Error).message })
       }
     }
   }

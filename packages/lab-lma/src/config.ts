@@ -42,6 +42,8 @@ export interface LmaConfig extends LmaCoreOptions {
   readonly interface?: string
   /** The LMA end of the tunnels and routes (RFC 5213 §5.6); absent: signalling only. */
   readonly dataplane?: LmaDataplaneConfig
+  /** SCHED_RR priority (1-99) for the event-loop thread (as the MAG's mag.realtimePriority); absent: an ordinary task. */
+  readonly realtimePriority?: number
 }
 
 export interface LmaDataplaneConfig {
@@ -98,6 +100,7 @@ const FIELDS = [
   'controlSocket',
   'interface',
   'dataplane',
+  'realtimePriority',
 ] as const
 const MN_FIELDS = ['prefixes', 'mags', 'proxyEnabled'] as const
 
@@ -224,6 +227,7 @@ export function validateConfig(raw: unknown, root = 'config'): LmaConfig {
     ...(controlSocket !== undefined ? { controlSocket } : {}),
     ...(typeof raw.interface === 'string' ? { interface: raw.interface } : {}),
     ...(raw.dataplane !== undefined && raw.dataplane !== false ? { dataplane: dataplaneConfig(raw.dataplane, at('dataplane')) } : {}),
+    ...(raw.realtimePriority !== undefined ? { realtimePriority: int(raw.realtimePriority, at('realtimePriority'), 1, 99) } : {}),
   }
 }
 
