@@ -1,13 +1,18 @@
 /**
  * The MAG core: a pure state machine, events in, commands out (design.md "The core is sans-IO").
  *
- * Implements RFC 5213 §6: the Binding Update List (§6.1) with one entry per attached MN, keyed
- * by MN-Identifier and chained per access link; policy profiles (§6.2, profiles.ts); initial
- * registration (§6.9.1.1), PBA processing (§6.9.1.2 items 3 and 5-15), lifetime extension
- * (§6.9.1.3, §6.13), de-registration (§6.9.1.4), retransmission and rate limiting (§6.9.4), RS
- * handling, default router and MTU (§6.9.2, §6.9.3, §6.9.5), home-link emulation (§6.7),
- * renumbering (§6.12), and the Scenario B policy switch of RFC 6612 §3.3 with local access as in
- * RFC 5213 §6.14.
+ * Implements RFC 5213 §6. This file holds the state (the Binding Update List of §6.1 and its
+ * indexes, counters, settings), the public API and the event dispatch; the rules live in one
+ * file per section, each taking this class as a MagContext (context.ts):
+ *   bul.ts            §6.1, §6.9.1.1 trigger, §6.9.1.4 removal, §6.10 failures, admin actions
+ *   registration.ts   §6.9.1.1, §6.9.1.3, §6.9.1.4, §6.9.4, §6.13; RFC 6275 §9.5.1, §11.7.3
+ *   pba.ts            §6.9.1.2: PBA matching and every status
+ *   home-link.ts      §6.6-§6.7, §6.9.2, §6.9.3, §6.9.5, §6.12: RAs, RS, prefix lifetimes, MTU
+ *   router-address.ts §6.8, §6.9.1.2 item 15: the link-local router address
+ *   scenario-b.ts     RFC 6612 §3.3, RFC 5213 §6.14: host mode
+ *   heartbeat.ts      RFC 5847
+ * Speed devices stay in named helpers: entry.ts (TimeSlab-backed entries), inflight.ts (the
+ * per-LMA window), pool.ts, slab.ts, text.ts.
  *
  * Left out, and why: items 1, 2 and 4 of §6.9.1.2 (IPsec authentication, RFC 6275 §9.2 header
  * rules, the Type 2 Routing header) belong to the daemon and the wire decoder, which hand the
@@ -17,504 +22,86 @@
  * the DHCP relay (§6.11, its own package); multihoming (two interfaces of one MN on the same
  * MAG at once): one MN-ID has one entry here.
  */
-import {
-  HandoffIndicator,
-  BaStatus,
-  canonicalIp6,
-  formatIp6,
-  isAllZero,
-  maskPrefix,
-  parseIp6,
-  parseMac,
-  type MobilityOption,
-} from '@pmip6/wire'
-import type {
-  AdminClearEvent,
-  AttachedEvent,
-  BindingErrorEvent,
-  BindingState,
-  BindingView,
-  ClockSyncedEvent,
-  DetachedEvent,
-  LinkConfig,
-  MagCommand,
-  MagCore,
-  MagCoreConfig,
-  MagEvent,
-  Millis,
-  MobilityMode,
-  HeartbeatEvent,
-  LinkAddressEvent,
-  LmaHeartbeatView,
-  MtuEvent,
-  ForwardingFailedEvent,
-  PbaEvent,
-  PolicyEvent,
-  PresenceEvent,
-  ProfilesEvent,
-  RsEvent,
-  StateTarget,
-  TimerEvent,
-  TimerKind,
-} from './types'
-import {
-  ALL_NODES,
-  DEFAULT_ACCESS_MTU,
-  DEFAULT_BINDING_LIFETIME_S,
-  DEFAULT_CUR_HOP_LIMIT,
-  DEFAULT_HEARTBEAT_INTERVAL_S,
-  DEFAULT_MISSING_HEARTBEATS_ALLOWED,
-  DEFAULT_LOCAL_PREFIX_LENGTH,
-  DEFAULT_LOCAL_PREFIX_LIFETIME_S,
-  DEFAULT_MAX_RTR_ADV_INTERVAL_MS,
-  DEFAULT_MIN_RTR_ADV_INTERVAL_MS,
-  DEFAULT_REFRESH_FRACTION,
-  DEFAULT_ROUTER_LIFETIME_S,
-  DEFAULT_TUNNEL_MTU,
-  INITIAL_BINDACK_TIMEOUT_MS,
-  MAX_BINDACK_TIMEOUT_MS,
-  MAX_INITIAL_RTR_ADVERTISEMENTS,
-  MAX_INITIAL_RTR_ADVERT_INTERVAL_MS,
-  MAX_RA_DELAY_TIME_MS,
-  MAX_ROUTER_LIFETIME_S,
-  MAX_SEQUENCE_RESYNCS,
-  MAX_UPDATE_RATE,
-  RAS_PER_PREFIX_LIFETIME,
-  SEQUENCE_MODULO,
-  SEQUENCE_RESYNC_JUMP,
-  MIN_DELAY_BETWEEN_RAS_MS,
-  ND_HOP_LIMIT,
-  UNSPECIFIED,
-  UPDATE_RATE_WINDOW_MS,
-} from './constants'
-import { EMPTY, ProfileStore, canonicalPrefix, hnpOptionOf, macKey, macText, type CompiledProfile } from './profiles'
-import { buildPbu, handoffIndicatorFor } from './pbu'
-import { addressFlags, buildRa, rememberPrefix, type PioSpec } from './ra'
-import { Prng } from './prng'
-import { PrefixPool } from './pool'
+import { BaStatus, canonicalIp6 } from '@pmip6/wire'
 import { assertNever } from './assert'
-import { STRIDE, TimeSlab } from './slab'
-import { bytesEqualText, fastFormatIp6, isMasked, prefixText, prefixTextIs } from './text'
+import { onAdminClear, onAttached, onClockSynced, onDetached, onForwardingFailed, onProfiles } from './bul'
+import { DEFAULT_LOCAL_PREFIX_LENGTH } from './constants'
+import { type Cell, type Entry, NOT_ARMED, P_DEREG, P_REFRESH, P_REG, type PacedQueue, timerKey, timerKindOf, timerOffset } from './entry'
 import { HEARTBEAT_TIMER_KIND, HeartbeatMonitor } from './heartbeat'
-
-// What PBU an entry has outstanding.
-const P_NONE = 0
-const P_REG = 1
-const P_REFRESH = 2
-const P_DEREG = 3
-type PendingKind = typeof P_NONE | typeof P_REG | typeof P_REFRESH | typeof P_DEREG
-
-// Where the outstanding PBU is in its life; the 'pbu' timer means something different in each.
-const PH_IDLE = 0
-const PH_DEFERRED = 1 // rate-limited (§6.9.4): timer = when it may go
-const PH_SENT = 2 // timer = retransmission (or de-registration) timeout
-const PH_PRESENCE = 3 // asked whether the MN is still there before retransmitting; timer = guard
-const PH_REFRESH_PRESENCE = 4 // asked before extending the lifetime (§6.13); timer = guard
-const PH_PACED = 5 // waiting for room in its LMA's in-flight window; no timer
-type Phase = typeof PH_IDLE | typeof PH_DEFERRED | typeof PH_SENT | typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE | typeof PH_PACED
-const DEFAULT_MAX_PBUS_IN_FLIGHT = 256
-
-/** FIFO of entries waiting for room towards one LMA; consumed from `head`. */
-interface PacedQueue {
-  items: (Entry | undefined)[]
-  head: number
-}
-
-// Forwarding state the data plane holds for the entry.
-const F_NONE = 0
-const F_TUNNEL = 1
-const F_LOCAL = 2
-type Fwd = typeof F_NONE | typeof F_TUNNEL | typeof F_LOCAL
-
-const NOT_ARMED = -1
-const NEVER = Number.NEGATIVE_INFINITY
-// Offsets of an entry's times in the TimeSlab (T_SENDS + MAX_UPDATE_RATE must fit in STRIDE).
-const T_PBU = 0
-const T_REFRESH = 1
-const T_EXPIRE = 2
-const T_RA = 3
-const T_RS = 4
-const T_SENT = 5
-const T_EXPIRES = 6
-const T_LAST_RA = 7
-const T_SENDS = 8 // MAX_UPDATE_RATE slots
-if (T_SENDS + MAX_UPDATE_RATE > STRIDE) throw new Error('TimeSlab STRIDE too small for MAX_UPDATE_RATE')
+import { onMtu, onRaTimer, onRs, onRsTimer } from './home-link'
+import { onPba, statusCounter } from './pba'
+import { PrefixPool } from './pool'
+import { Prng } from './prng'
+import { type CompiledProfile, EMPTY, macText, ProfileStore } from './profiles'
+import { onExpire, onPbuTimer, onPresence, onRefreshTimer, reregisterAll } from './registration'
+import { onLinkAddress, type RouterAddr, routerAddress } from './router-address'
+import { onPolicy } from './scenario-b'
+import { type Settings, settingsOf } from './settings'
+import { TimeSlab } from './slab'
+import type { BindingErrorEvent, BindingState, BindingView, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, StateTarget, TimerEvent, TimerKind } from './types'
 
 /** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
 const HEARTBEAT_SEED_SALT = 0x48425453
 /** Mixed into the seed of the PRNG that draws replacement link-local addresses (item 15). */
 const LINK_LOCAL_SEED_SALT = 0x4c4c4131
-/**
- * Replacement link-local addresses tried for one MN after DAD found the previous one in use
- * (RFC 5213 §6.9.1.2 item 15 says "a different" one; a bound, so a link where every address
- * collides ends in a visible failure instead of a loop).
- */
-export const MAX_LINK_LOCAL_REPLACEMENTS = 3
-const DETACH_REASON = { left: 'detached:left', lost: 'detached:lost', admin: 'detached:admin' } as const
-const REJECT_REASON: string[] = []
 
-const rejectReason = (s: number): string => (REJECT_REASON[s] ??= `pba-rejected:${s}`)
-/** A counter's value, held by reference so a hot path can bump it without a lookup. */
-interface Cell {
-  n: number
-}
-const STATUS_COUNTER: string[] = []
-const statusCounter = (s: number): string => (STATUS_COUNTER[s] ??= `pba-status:${s}`)
-
-/**
- * One Binding Update List entry (RFC 5213 §6.1) plus the per-MN RA state. A class with every
- * field set in the constructor keeps one hidden class for all entries; fields are scalars or
- * shared references so an entry stays a few hundred bytes (see test/bench/core-step.bench.js).
- */
-class Entry {
-  state: BindingState = 'registering'
-  reason = ''
-  /** RFC 5213 §6.1: the MN's link-layer identifier, 12 hex digits, or null (ALL_ZERO). */
-  mac: string | null
-  att: number
-  /** HI for the next registration of this entry (from the attach hint, §6.9.1.1 item 4). */
-  hintHi: number
-  /** HI of the outstanding / last PBU (for the echo check of §6.9.1.2 item 6). */
-  hi = 0
-  profile: CompiledProfile | null
-  mode: MobilityMode
-  /** Home network prefixes of the last accepted binding (§6.1), text. */
-  hnps: readonly string[] = EMPTY
-  /** Prefixes requested by the outstanding registration; empty = ALL_ZERO. */
-  req: readonly string[] = EMPTY
-  /** §6.9.1.2 item 15: link-local address the LMA gave for this MN's link. */
-  lla: string | null = null
-  /** The router address this entry holds on its link (RouterAddr key), or null. */
-  llaKey: string | null = null
-  /** Advertising waits for the router address to be ready on the link (link-address event). */
-  raWait = false
-  /** An address DAD found in use on this MN's link: never taken back from a PBA (item 15). */
-  badLla: string | null = null
-  /** Replacement addresses tried after DAD failures (item 15). */
-  llaTries = 0
-  localPrefix: string | null = null
-  localIdx = -1
-  seq = -1
-  pending: PendingKind = P_NONE
-  phase: Phase = PH_IDLE
-  /** Transmissions of the outstanding PBU. */
-  attempts = 0
-  /** Status-135 resynchronisations of the outstanding PBU (RFC 6275 §11.7.3), bounded by MAX_SEQUENCE_RESYNCS. */
-  resyncs = 0
-  backoff = INITIAL_BINDACK_TIMEOUT_MS
-  lastStatus = -1
-  retx = 0
-  granted = 0
-  /** The LMA may hold a binding made by this MAG (accepted, or an unanswered registration). Set through Core.setLmaState. */
-  lmaState = false
-  /** The LMA whose heartbeat membership this entry holds while lmaState is true (RFC 5847). */
-  hbLma: string | null = null
-  /** §6.9.1.2 item 10: do not ask for the profile's prefixes again. */
-  noProfilePrefixes = false
-  fwd: Fwd = F_NONE
-  /**
-   * Set while a de-registration runs for an MN that stays attached but cannot be served (forwarding
-   * failed; an accepted PBA without a prefix): the entry then ends in `failState` with this reason.
-   */
-  failReason: string | null = null
-  failState: 'failed' | 'denied' = 'failed'
-  /** The MN was told this MAG is a router (an RA with a router lifetime) and not told otherwise since. */
-  routerUp = false
-  raLeft = 0
-  rsTo: string | null = null
-  /** Base index of this entry's times in the core's TimeSlab. */
-  t: number
-  /** Next entry on the same link (the per-link chain of the BUL). */
-  next: Entry | null = null
-  /** Doubly linked, so leaving a shared link with thousands of stations is O(1). */
-  prev: Entry | null = null
-
-  constructor(
-    private readonly slab: TimeSlab,
-    readonly mnId: string,
-    public link: string,
-    mac: string | null,
-    att: number,
-    hintHi: number,
-    profile: CompiledProfile | null,
-    mode: MobilityMode,
-  ) {
-    this.t = slab.alloc(NOT_ARMED)
-    const a = slab.a
-    a[this.t + T_LAST_RA] = NEVER
-    for (let i = 0; i < MAX_UPDATE_RATE; i++) a[this.t + T_SENDS + i] = NEVER
-    this.mac = mac
-    this.att = att
-    this.hintHi = hintHi
-    this.profile = profile
-    this.mode = mode
-  }
-
-  /** Due time of an armed timer by its offset (timerOffset), NOT_ARMED otherwise (timer hygiene). */
-  due(off: number): number {
-    return this.slab.a[this.t + off]!
-  }
-  setDue(off: number, v: number): void {
-    this.slab.a[this.t + off] = v
-  }
-  /** When the accepted PBU left: the binding's lifetime counts from there (conservative). */
-  get sentAt(): number {
-    return this.slab.a[this.t + T_SENT]!
-  }
-  set sentAt(v: number) {
-    this.slab.a[this.t + T_SENT] = v
-  }
-  get expiresAt(): number {
-    return this.slab.a[this.t + T_EXPIRES]!
-  }
-  set expiresAt(v: number) {
-    this.slab.a[this.t + T_EXPIRES] = v
-  }
-  get lastRaAt(): number {
-    return this.slab.a[this.t + T_LAST_RA]!
-  }
-  set lastRaAt(v: number) {
-    this.slab.a[this.t + T_LAST_RA] = v
-  }
-  /** Oldest of the last MAX_UPDATE_RATE transmission times (§6.9.4 rate limit). */
-  oldestSend(): number {
-    return this.slab.a[this.t + T_SENDS]!
-  }
-  recordSend(at: number): void {
-    const a = this.slab.a
-    const b = this.t + T_SENDS
-    for (let i = 1; i < MAX_UPDATE_RATE; i++) a[b + i - 1] = a[b + i]!
-    a[b + MAX_UPDATE_RATE - 1] = at
-  }
-  /**
-   * The entry's number among the live ones (its TimeSlab slot; reused once it is gone): timer
-   * commands carry it so the daemon's timer set and the timer events index instead of hashing
-   * the MN id (issue 8).
-   */
-  get ref(): number {
-    return (this.t / STRIDE) | 0
-  }
-
-  /** The entry is gone: give its times back, and point it at the scratch slot. */
-  releaseTimes(): void {
-    this.slab.release(this.t)
-    this.t = 0
-  }
-}
-
-/**
- * A link-local router address the MAG puts on an access link for the MNs there (RFC 5213 §6.8,
- * §6.9.1.2 item 15), shared by every entry that advertises from it and removed after the last.
- */
-interface RouterAddr {
-  readonly link: string
-  readonly address: string
-  users: number
-  /** The link-address event said ready: RAs may come from it. */
-  ready: boolean
-}
-
-interface Settings {
-  readonly timestampBased: boolean
-  readonly initialSequence: number
-  readonly lifetimeS: number
-  readonly refreshFraction: number
-  readonly maxRetransmissions: number
-  readonly maxPbusInFlight: number
-  /** Canonical fixed link-local address, or null. */
-  readonly fixedLinkLocal: string | null
-  readonly fixedLinkLayer: Buffer | null
-  readonly maxRaMs: number
-  readonly minRaMs: number
-  readonly routerLifetimeS: number
-  readonly minDelayBetweenRasMs: number
-  readonly curHopLimit: number
-  readonly accessMtu: number
-  readonly tunnelMtu: number
-  readonly localPrefixLifetimeS: number
-  readonly teardownOnReject: boolean
-  readonly links: Readonly<Record<string, LinkConfig>>
-  readonly heartbeatIntervalMs: number
-  readonly heartbeatMissingThreshold: number
-  readonly restartCounter: number | null
-  /** Heartbeat settings per canonical LMA address. */
-  readonly lmaHeartbeat: ReadonlyMap<string, { readonly intervalMs?: number; readonly missingAllowed?: number }>
-}
-
-function positiveInt(v: number | undefined, dflt: number, name: string): number {
-  if (v === undefined) return dflt
-  if (!Number.isInteger(v) || v < 0) throw new RangeError(`MagCoreConfig.${name} must be a non-negative integer, got ${v}`)
-  return v
-}
-
-function settingsOf(cfg: MagCoreConfig): Settings {
-  const ra = cfg.ra ?? {}
-  const maxRaMs = positiveInt(ra.maxIntervalMs, DEFAULT_MAX_RTR_ADV_INTERVAL_MS, 'ra.maxIntervalMs')
-  const minRaMs = positiveInt(ra.minIntervalMs, Math.min(DEFAULT_MIN_RTR_ADV_INTERVAL_MS, Math.floor(maxRaMs * 0.33)), 'ra.minIntervalMs')
-  if (maxRaMs < 1 || minRaMs > maxRaMs) throw new RangeError('MagCoreConfig.ra: need 0 <= minIntervalMs <= maxIntervalMs and maxIntervalMs >= 1')
-  const refreshFraction = cfg.refreshFraction ?? DEFAULT_REFRESH_FRACTION
-  if (!(refreshFraction > 0 && refreshFraction < 1)) throw new RangeError('MagCoreConfig.refreshFraction must be in (0, 1)')
-  const fixedLL = cfg.fixedLinkLocal === undefined ? null : parseIp6(cfg.fixedLinkLocal)
-  const links: Record<string, LinkConfig> = {}
-  for (const [name, l] of Object.entries(cfg.links ?? {})) {
-    links[name] = { ...l, ...(l.localPrefix !== undefined ? { localPrefix: canonicalPrefix(l.localPrefix) } : {}), ...(l.linkLocal !== undefined ? { linkLocal: canonicalIp6(l.linkLocal) } : {}) }
-  }
-  return {
-    timestampBased: cfg.timestampBased ?? true,
-    initialSequence: positiveInt(cfg.initialSequence, 0, 'initialSequence') & 0xffff,
-    lifetimeS: positiveInt(cfg.lifetimeS, DEFAULT_BINDING_LIFETIME_S, 'lifetimeS'),
-    refreshFraction,
-    maxRetransmissions: cfg.maxRetransmissions === undefined ? Infinity : positiveInt(cfg.maxRetransmissions, 0, 'maxRetransmissions'),
-    maxPbusInFlight: Math.max(1, positiveInt(cfg.maxPbusInFlight, DEFAULT_MAX_PBUS_IN_FLIGHT, 'maxPbusInFlight')),
-    // RFC 5213 §6.9.1.1 item 9: ALL_ZERO means "not fixed".
-    fixedLinkLocal: fixedLL === null || isAllZero(fixedLL) ? null : formatIp6(fixedLL),
-    fixedLinkLayer: cfg.fixedLinkLayer === undefined ? null : isAllZero(parseMac(cfg.fixedLinkLayer)) ? null : parseMac(cfg.fixedLinkLayer),
-    maxRaMs,
-    minRaMs,
-    routerLifetimeS: Math.min(MAX_ROUTER_LIFETIME_S, positiveInt(ra.routerLifetimeS, DEFAULT_ROUTER_LIFETIME_S, 'ra.routerLifetimeS')),
-    minDelayBetweenRasMs: positiveInt(ra.minDelayBetweenRasMs, MIN_DELAY_BETWEEN_RAS_MS, 'ra.minDelayBetweenRasMs'),
-    curHopLimit: positiveInt(ra.curHopLimit, DEFAULT_CUR_HOP_LIMIT, 'ra.curHopLimit'),
-    accessMtu: positiveInt(cfg.accessMtu, DEFAULT_ACCESS_MTU, 'accessMtu'),
-    tunnelMtu: positiveInt(cfg.tunnelMtu, DEFAULT_TUNNEL_MTU, 'tunnelMtu'),
-    localPrefixLifetimeS: positiveInt(cfg.localPrefixLifetimeS, DEFAULT_LOCAL_PREFIX_LIFETIME_S, 'localPrefixLifetimeS'),
-    teardownOnReject: cfg.teardownOnReject ?? false,
-    links,
-    heartbeatIntervalMs: positiveInt(cfg.heartbeatIntervalS, DEFAULT_HEARTBEAT_INTERVAL_S, 'heartbeatIntervalS') * 1000,
-    heartbeatMissingThreshold: Math.max(1, positiveInt(cfg.heartbeatMissingThreshold, DEFAULT_MISSING_HEARTBEATS_ALLOWED, 'heartbeatMissingThreshold')),
-    restartCounter: cfg.restartCounter === undefined ? null : positiveInt(cfg.restartCounter, 0, 'restartCounter') >>> 0,
-    lmaHeartbeat: new Map(
-      Object.entries(cfg.lmas ?? {}).map(([lma, l]) => [
-        canonicalIp6(lma),
-        {
-          ...(l.heartbeatIntervalS !== undefined ? { intervalMs: positiveInt(l.heartbeatIntervalS, 0, `lmas.${lma}.heartbeatIntervalS`) * 1000 } : {}),
-          ...(l.heartbeatMissingThreshold !== undefined ? { missingAllowed: Math.max(1, positiveInt(l.heartbeatMissingThreshold, 1, `lmas.${lma}.heartbeatMissingThreshold`)) } : {}),
-        },
-      ]),
-    ),
-  }
-}
-
-/** RFC 6275 §9.5.1: `a` is newer than `b` when it is less than half the 16-bit space ahead. */
-function seqNewer(a: number, b: number): boolean {
-  const d = (a - b + SEQUENCE_MODULO) % SEQUENCE_MODULO
-  return d !== 0 && d < SEQUENCE_MODULO / 2
-}
-
-const HEX = '0123456789abcdef'
-/** Buffer equals the bytes of a lower-case hex string, without allocating. */
-function sameHex(b: Buffer, hex: string): boolean {
-  if (b.length * 2 !== hex.length) return false
-  for (let i = 0; i < b.length; i++) {
-    const v = b[i]!
-    if (hex.charCodeAt(2 * i) !== HEX.charCodeAt(v >> 4) || hex.charCodeAt(2 * i + 1) !== HEX.charCodeAt(v & 15)) return false
-  }
-  return true
-}
-
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false
-  for (const x of a) if (!b.includes(x)) return false
-  return true
-}
-
-function minus(a: readonly string[], b: readonly string[]): readonly string[] {
-  if (a.length === 0) return EMPTY
-  const r = a.filter((x) => !b.includes(x))
-  return r.length === 0 ? EMPTY : r
-}
-
-/**
- * Offset of a kind's due time in the entry's TimeSlab slot. A number, not the accessor's name:
- * `e[name]` was a megamorphic keyed access that called the accessor through the runtime, three
- * times per refresh (issue 8).
- */
-function timerOffset(kind: TimerKind): number {
-  switch (kind) {
-    case 'pbu':
-      return T_PBU
-    case 'refresh':
-      return T_REFRESH
-    case 'expire':
-      return T_EXPIRE
-    case 'ra':
-      return T_RA
-    case 'rs':
-      return T_RS
-    default:
-      return assertNever(kind, 'timer kind')
-  }
-}
-
-const TIMER_KINDS: readonly TimerKind[] = ['refresh', 'expire', 'pbu', 'ra', 'rs']
-
-/** The kind a key's first `slash` characters name, or null; compared in place (no slice per timer). */
-function timerKindOf(text: string): TimerKind | null {
-  for (const k of TIMER_KINDS) if (k === text) return k
-  return null
-}
-
-export const timerKey = (kind: TimerKind, mnId: string): string => `${kind}/${mnId}`
-
-/** Key of a router address on a link (interface names hold no spaces). */
-const routerAddrKey = (link: string, address: string): string => `${link} ${address}`
-
-class Core implements MagCore {
-  private readonly s: Settings
-  private store: ProfileStore
-  private readonly byMn = new Map<string, Entry>()
+export class Core implements MagCore {
+  readonly s: Settings
+  store: ProfileStore
+  readonly byMn = new Map<string, Entry>()
   /**
    * The entry found last by MN identifier (always one that is in byMn): a refresh timer's event
    * is followed by the driver's answer to its presence question for the same MN, which then
    * costs no lookup in a 100,000-entry map (issue 8).
    */
-  private lastFound: Entry | null = null
+  lastFound: Entry | null = null
   /** Live entries by ref (Entry.ref): `byRef[e.ref] === e` tells a live entry without hashing its MN id. */
-  private readonly byRef: (Entry | undefined)[] = []
+  readonly byRef: (Entry | undefined)[] = []
   /** Head of each link's chain of entries. */
-  private readonly byLink = new Map<string, Entry>()
+  readonly byLink = new Map<string, Entry>()
   /** Per LMA: entries whose PBU awaits its PBA, and those waiting for room (FIFO, may hold stale ones). */
-  private readonly inFlight = new Map<string, Set<Entry>>()
-  private readonly paced = new Map<string, PacedQueue>()
-  private lastSweep = -Infinity
+  readonly inFlight = new Map<string, Set<Entry>>()
+  readonly paced = new Map<string, PacedQueue>()
+  lastSweep = -Infinity
   /**
    * Shared link -> MAC -> entry: RSs and detaches on a shared link find their MN without a scan.
    * Keyed by the entry's own MAC text, so no key string per MN (a `link + MAC` key was 32 bytes
    * per binding, issue 8).
    */
-  private readonly byLinkMac = new Map<string, Map<string, Entry>>()
+  readonly byLinkMac = new Map<string, Map<string, Entry>>()
   /** Outstanding PBUs by sequence number (§6.9.1.2 item 5 matching when the PBA has no MN-ID). */
   /** Indexed by the 16-bit sequence number: no hashing, 512 KiB once, whatever the number of MNs. */
-  private readonly bySeq: (Entry | undefined)[] = new Array<Entry | undefined>(0x10000).fill(undefined)
+  readonly bySeq: (Entry | undefined)[] = new Array<Entry | undefined>(0x10000).fill(undefined)
   /** Per-MN mode set at run time by a policy event; outlives the entry (applies to later attaches). */
-  private readonly overrides = new Map<string, MobilityMode>()
+  readonly overrides = new Map<string, MobilityMode>()
   /** MNs held until an administrative action (§6.9.1.2 items 6 and 7), with the reason. */
-  private readonly blocked = new Map<string, string>()
-  private clockUnsynced = false
-  private seqCounter: number
-  private readonly prng: Prng
-  private readonly tunnelMtu = new Map<string, number>()
+  readonly blocked = new Map<string, string>()
+  clockUnsynced = false
+  seqCounter: number
+  readonly prng: Prng
+  readonly tunnelMtu = new Map<string, number>()
   /** Tunnel MTU for LMAs without a value of their own; an mtu event without lma and link replaces it. */
-  private defaultTunnelMtu: number
+  defaultTunnelMtu: number
   /** Router addresses the MAG holds on access links, by routerAddrKey(). */
-  private readonly routerAddrs = new Map<string, RouterAddr>()
+  readonly routerAddrs = new Map<string, RouterAddr>()
   /** Draws replacement link-local interface identifiers (item 15); its own, so RA timing stays as it was. */
-  private readonly llPrng: Prng
-  private readonly linkMtu = new Map<string, number>()
+  readonly llPrng: Prng
+  readonly linkMtu = new Map<string, number>()
   private readonly links: ReadonlyMap<string, LinkConfig>
-  private readonly pool: PrefixPool | null
-  private readonly slab = new TimeSlab()
+  readonly pool: PrefixPool | null
+  readonly slab = new TimeSlab()
   /** Counters by name. Those a refresh bumps are also held in fields: no lookup per refresh (issue 8). */
   private readonly ctr = new Map<string, Cell>()
-  private readonly cPresenceQuery = this.cell('presence-query')
-  private readonly cPbuSent = this.cell('pbu-sent')
-  private readonly cPbuSentRefresh = this.cell('pbu-sent:refresh')
-  private readonly cPbaReceived = this.cell('pba-received')
-  private readonly cPbaAccepted = this.cell(statusCounter(BaStatus.ACCEPTED))
-  private readonly cBindingAccepted = this.cell('binding-accepted')
+  readonly cPresenceQuery = this.cell('presence-query')
+  readonly cPbuSent = this.cell('pbu-sent')
+  readonly cPbuSentRefresh = this.cell('pbu-sent:refresh')
+  readonly cPbaReceived = this.cell('pba-received')
+  readonly cPbaAccepted = this.cell(statusCounter(BaStatus.ACCEPTED))
+  readonly cBindingAccepted = this.cell('binding-accepted')
   /** PBUs sent by Handoff Indicator value (RFC 5213 §8.4: 0-5), for the RFC 6475 counters. */
-  private readonly cPbuSentByHi: readonly Cell[] = [0, 1, 2, 3, 4, 5].map((hi) => this.cell(`pbu-sent:hi:${hi}`))
-  private out: MagCommand[] = []
-  private now: Millis = 0
+  readonly cPbuSentByHi: readonly Cell[] = [0, 1, 2, 3, 4, 5].map((hi) => this.cell(`pbu-sent:hi:${hi}`))
+  out: MagCommand[] = []
+  now: Millis = 0
   /** RFC 5847 heartbeats, one peer per LMA with bindings. */
   private readonly hb: HeartbeatMonitor<Entry>
 
@@ -534,7 +121,7 @@ class Core implements MagCore {
       {
         emit: (c) => this.out.push(c),
         inc: (n) => this.inc(n),
-        reregister: (_lma, members, why) => this.reregisterAll(members, why),
+        reregister: (_lma, members, why) => reregisterAll(this, members, why),
       },
       // Not from 0: a MAG restarted within the interval must not take a late answer for a new
       // request. Its own PRNG, so the RA timing drawn from `prng` is the same with or without it.
@@ -550,40 +137,40 @@ class Core implements MagCore {
     this.now = ev.at
     switch (ev.type) {
       case 'attached':
-        this.onAttached(ev)
+        onAttached(this, ev)
         break
       case 'detached':
-        this.onDetached(ev)
+        onDetached(this, ev)
         break
       case 'pba':
-        this.onPba(ev)
+        onPba(this, ev)
         break
       case 'rs':
-        this.onRs(ev)
+        onRs(this, ev)
         break
       case 'timer':
         this.onTimer(ev)
         break
       case 'presence':
-        this.onPresence(ev)
+        onPresence(this, ev)
         break
       case 'policy':
-        this.onPolicy(ev)
+        onPolicy(this, ev)
         break
       case 'admin-clear':
-        this.onAdminClear(ev)
+        onAdminClear(this, ev)
         break
       case 'clock-synced':
-        this.onClockSynced(ev)
+        onClockSynced(this, ev)
         break
       case 'profiles':
-        this.onProfiles(ev)
+        onProfiles(this, ev)
         break
       case 'mtu':
-        this.onMtu(ev)
+        onMtu(this, ev)
         break
       case 'forwarding-failed':
-        this.onForwardingFailed(ev)
+        onForwardingFailed(this, ev)
         break
       case 'heartbeat':
         this.onHeartbeat(ev)
@@ -592,7 +179,7 @@ class Core implements MagCore {
         this.onBindingError(ev)
         break
       case 'link-address':
-        this.onLinkAddress(ev)
+        onLinkAddress(this, ev)
         break
       default:
         assertNever(ev, 'event')
@@ -632,7 +219,7 @@ class Core implements MagCore {
       att: e.att,
       mac: e.mac === null ? null : macText(e.mac),
       hi: e.hi,
-      routerAddress: this.routerAddress(e),
+      routerAddress: routerAddress(this, e),
     }
   }
 
@@ -656,7 +243,7 @@ class Core implements MagCore {
   // ------------------------------------------------------------------ plumbing
 
   /** byMn.get through the one-entry cache (lastFound). */
-  private findMn(mnId: string): Entry | undefined {
+  findMn(mnId: string): Entry | undefined {
     const last = this.lastFound
     if (last !== null && last.mnId === mnId) return last
     const e = this.byMn.get(mnId)
@@ -685,7 +272,7 @@ class Core implements MagCore {
     return this.findMn(mnId)
   }
 
-  private inc(name: string): void {
+  inc(name: string): void {
     this.cell(name).n++
   }
 
@@ -693,7 +280,7 @@ class Core implements MagCore {
    * Whether the entry's LMA may hold a binding made by this MAG. Every change goes through here,
    * so the heartbeat membership (RFC 5847: heartbeats run while an LMA has bindings) stays exact.
    */
-  private setLmaState(e: Entry, v: boolean): void {
+  setLmaState(e: Entry, v: boolean): void {
     e.lmaState = v
     const lma = v && e.profile ? e.profile.lma : null
     if (e.hbLma === lma) return
@@ -703,1277 +290,42 @@ class Core implements MagCore {
   }
 
   /** The one place an entry changes state (design.md): every change is a state-changed command. */
-  private changeState(e: Entry, to: StateTarget, reason: string, from: BindingState | null = e.state): void {
+  changeState(e: Entry, to: StateTarget, reason: string, from: BindingState | null = e.state): void {
     if (to !== 'removed') e.state = to
     e.reason = reason
     this.out.push({ type: 'state-changed', mnId: e.mnId, from, to, reason })
   }
 
-  private arm(e: Entry, kind: TimerKind, at: Millis): void {
+  arm(e: Entry, kind: TimerKind, at: Millis): void {
     e.setDue(timerOffset(kind), at)
     this.out.push({ type: 'arm-timer', key: timerKey(kind, e.mnId), kind, id: e.mnId, ref: e.ref, at })
   }
 
-  private disarm(e: Entry, kind: TimerKind): void {
+  disarm(e: Entry, kind: TimerKind): void {
     const off = timerOffset(kind)
     if (e.due(off) === NOT_ARMED) return
     e.setDue(off, NOT_ARMED)
     this.out.push({ type: 'cancel-timer', key: timerKey(kind, e.mnId), kind, id: e.mnId, ref: e.ref })
   }
 
-  private linkCfg(link: string): LinkConfig | undefined {
+  linkCfg(link: string): LinkConfig | undefined {
     return this.links.size === 0 ? undefined : this.links.get(link)
   }
 
-  private isShared(link: string): boolean {
+  isShared(link: string): boolean {
     return this.linkCfg(link)?.shared === true
   }
 
-  private addToLink(e: Entry): void {
-    e.next = this.byLink.get(e.link) ?? null
-    e.prev = null
-    if (e.next) e.next.prev = e
-    this.byLink.set(e.link, e)
-    // Point-to-point links hold one MN (two during a handoff): only shared links need the index.
-    if (e.mac !== null && this.isShared(e.link)) {
-      let macs = this.byLinkMac.get(e.link)
-      if (macs === undefined) this.byLinkMac.set(e.link, (macs = new Map()))
-      macs.set(e.mac, e)
-    }
-  }
-
-  private removeFromLink(e: Entry): void {
-    if (this.byLink.get(e.link) === e) {
-      if (e.next) this.byLink.set(e.link, e.next)
-      else this.byLink.delete(e.link)
-    } else if (e.prev) {
-      e.prev.next = e.next
-    }
-    if (e.next) e.next.prev = e.prev
-    if (e.mac !== null && this.isShared(e.link)) {
-      const macs = this.byLinkMac.get(e.link)
-      if (macs !== undefined && macs.get(e.mac) === e) {
-        macs.delete(e.mac)
-        if (macs.size === 0) this.byLinkMac.delete(e.link)
-      }
-    }
-    e.next = null
-    e.prev = null
-  }
-
-  /** The MN an RS or detach on `link` is about: by MAC, else the link's only MN (point-to-point). */
-  private findOnLink(link: string, mac: string | null): Entry | null {
-    const head = this.byLink.get(link)
-    if (!head) return null
-    if (mac !== null) {
-      if (this.isShared(link)) return this.byLinkMac.get(link)?.get(mac) ?? null
-      for (let p: Entry | null = head; p; p = p.next) if (p.mac === mac) return p
-      return null
-    }
-    return head.next === null && !this.isShared(link) ? head : null
-  }
-
-  private effectiveMode(mnId: string, profile: CompiledProfile | null): MobilityMode {
+  effectiveMode(mnId: string, profile: CompiledProfile | null): MobilityMode {
     return this.overrides.get(mnId) ?? profile?.mode ?? 'network'
   }
 
-  private sameAddr(from: string, lma: string): boolean {
+  sameAddr(from: string, lma: string): boolean {
     if (from === lma) return true
     try {
       return canonicalIp6(from) === lma
     } catch {
       return false
-    }
-  }
-
-  // ------------------------------------------------------------------ attach / detach
-
-  private onAttached(ev: AttachedEvent): void {
-    this.inc('attach')
-    const mac = ev.llId && ev.llId.length > 0 && !isAllZero(ev.llId) ? macKey(ev.llId) : null
-    if (mac === null && this.isShared(ev.link)) {
-      // Without a link-layer id the MN cannot be told apart on a shared link, and an RA for it
-      // would reach every station (RFC 5213 §6.3: point-to-point delivery must be emulated).
-      this.inc('attach-refused:shared-link-without-llid')
-      return
-    }
-    const resolved = this.store.resolve(ev.mnId, mac)
-    // An MN switched to host mode needs no profile: it gets plain IPv6 access (RFC 5213 §6.14).
-    const hostOnly = !resolved && ev.mnId !== undefined && this.overrides.get(ev.mnId) === 'host'
-    if (!resolved && !hostOnly) {
-      this.inc('attach-refused:no-profile')
-      return
-    }
-    const mnId = resolved ? resolved.mnId : ev.mnId!
-    const profile: CompiledProfile | null = resolved ? resolved.profile : null
-    const hi = handoffIndicatorFor(ev.hint, mac !== null)
-    const existing = this.byMn.get(mnId)
-    if (existing) {
-      const retry = existing.state === 'deregistering' || existing.state === 'failed' || (existing.state === 'denied' && !this.blocked.has(mnId))
-      if (existing.link === ev.link && !retry) {
-        this.inc('attach-duplicate')
-        return
-      }
-      this.reattach(existing, ev, mac, profile, hi)
-      return
-    }
-    const e = new Entry(this.slab, mnId, ev.link, mac, ev.att, hi, profile, this.effectiveMode(mnId, profile))
-    this.byMn.set(mnId, e)
-    this.byRef[e.ref] = e
-    this.addToLink(e)
-    this.begin(e, 'attached', null)
-  }
-
-  /**
-   * The MN attached again while it still has an entry: on another link of this MAG, or on the
-   * same link while its de-registration is pending (which the new registration supersedes: the
-   * old PBU's sequence number no longer matches, so its PBA is ignored), or after a failure.
-   */
-  private reattach(e: Entry, ev: AttachedEvent, mac: string | null, profile: CompiledProfile | null, hi: number): void {
-    this.inc('reattach')
-    const superseding = e.state === 'deregistering'
-    if (e.link !== ev.link) {
-      this.stopService(e)
-      this.releaseRouterAddress(e)
-      this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
-    }
-    // Re-linked even on the same link: the MAC (and so the link+MAC index) may have changed.
-    this.removeFromLink(e)
-    e.link = ev.link
-    e.mac = mac
-    this.addToLink(e)
-    this.cancelPbu(e)
-    e.att = ev.att
-    e.hintHi = hi
-    e.profile = profile
-    e.mode = this.effectiveMode(e.mnId, profile)
-    this.begin(e, superseding ? 'reattach-supersedes-deregistration' : 'reattached', e.state)
-  }
-
-  /** Decide what service a (re)attached MN gets: Scenario B, held, or a registration. */
-  private begin(e: Entry, reason: string, from: BindingState | null): void {
-    e.failReason = null
-    if (e.mode === 'host') {
-      this.enterLocal(e, reason, EMPTY, from)
-      return
-    }
-    if (this.holdIfBlocked(e, from)) return
-    if (!e.profile) {
-      // A host-mode-only MN asked for network mode but has no profile: keep serving it locally.
-      e.mode = 'host'
-      this.enterLocal(e, 'network-mode-without-profile', EMPTY, from)
-      return
-    }
-    if (this.s.timestampBased && this.clockUnsynced) {
-      this.changeState(e, 'clock-wait', 'clock-unsynchronised', from)
-      return
-    }
-    e.req = e.hnps.length > 0 ? e.hnps : e.noProfilePrefixes ? EMPTY : e.profile.homePrefixes
-    this.changeState(e, 'registering', reason, from)
-    this.startPbu(e, P_REG, e.hintHi)
-  }
-
-  private holdIfBlocked(e: Entry, from: BindingState | null): boolean {
-    const why = this.blocked.get(e.mnId)
-    if (why === undefined) return false
-    this.changeState(e, why.startsWith('pba-echo-mismatch') ? 'held' : 'denied', why, from)
-    return true
-  }
-
-  private onDetached(ev: DetachedEvent): void {
-    const mac = ev.llId && ev.llId.length > 0 && !isAllZero(ev.llId) ? macKey(ev.llId) : null
-    const e = ev.mnId !== undefined ? (this.byMn.get(ev.mnId) ?? null) : this.findOnLink(ev.link, mac)
-    // A detach from a link the MN has already left (it re-attached elsewhere on this MAG) is stale.
-    if (!e || e.link !== ev.link) {
-      this.inc('detach-unknown')
-      return
-    }
-    if (e.state === 'deregistering') {
-      // A de-registration after a forwarding failure would keep the entry: the MN is gone now.
-      e.failReason = null
-      this.inc('detach-duplicate')
-      return
-    }
-    this.inc('detach')
-    this.deregister(e, DETACH_REASON[ev.cause])
-  }
-
-  /**
-   * RFC 5213 §6.9.1.4 / §6.13: the MN left or its session ends. The prefixes are withdrawn and
-   * forwarding stops at once; a de-registration goes out only when the LMA may hold a binding
-   * made by this MAG (an accepted one, or a registration still unanswered). After a rejection,
-   * a hold or in host mode there is nothing to de-register, and the entry goes right away.
-   */
-  private deregister(e: Entry, reason: string): void {
-    this.stopService(e)
-    // The MN is gone (not a failure that keeps it here): its router address leaves the link now.
-    if (e.failReason === null) this.releaseRouterAddress(e)
-    if (e.pending === P_DEREG && e.phase !== PH_DEFERRED) {
-      // A de-registration already went out (policy switch to host mode): it covers this too.
-      this.remove(e, reason)
-      return
-    }
-    if (e.lmaState && e.mode === 'network' && e.profile) {
-      this.changeState(e, 'deregistering', reason)
-      this.startPbu(e, P_DEREG, HandoffIndicator.UNKNOWN)
-      return
-    }
-    this.remove(e, reason)
-  }
-
-  /** Removes the entry: routing state, the link, every timer, the BUL entry (§6.9.1.4 items 1-4). */
-  private remove(e: Entry, reason: string): void {
-    this.stopService(e)
-    this.cancelPbu(e)
-    this.disarm(e, 'refresh')
-    this.disarm(e, 'expire')
-    this.disarm(e, 'ra')
-    this.disarm(e, 'rs')
-    this.releaseRouterAddress(e)
-    this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
-    this.releaseLocal(e)
-    this.removeFromLink(e)
-    this.setLmaState(e, false)
-    this.byMn.delete(e.mnId)
-    if (this.lastFound === e) this.lastFound = null
-    this.byRef[e.ref] = undefined
-    e.releaseTimes()
-    this.changeState(e, 'removed', reason)
-  }
-
-  /**
-   * Stops advertising and forwarding for the entry: a final RA withdraws every prefix it was
-   * advertising (zero lifetimes, router lifetime 0: RFC 5213 §6.9.2 item 2, RFC 4861 §6.2.5), and
-   * the data plane removes the routes. Binding timers stop; the entry itself stays.
-   */
-  private stopService(e: Entry): void {
-    const adv = this.advertised(e)
-    // Also with nothing advertised when the MN still has this router (a switch back to network
-    // mode kept it while the registration runs).
-    if (adv.length > 0 || e.routerUp) this.sendRa(e, ALL_NODES, adv, true)
-    e.routerUp = false
-    this.disarm(e, 'ra')
-    this.disarm(e, 'rs')
-    e.rsTo = null
-    this.forwardingDown(e)
-    this.disarm(e, 'refresh')
-    this.disarm(e, 'expire')
-  }
-
-  private forwardingDown(e: Entry): void {
-    if (e.fwd === F_TUNNEL) {
-      this.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: e.hnps, mode: 'tunnel', lma: e.profile ? e.profile.lma : '' })
-    } else if (e.fwd === F_LOCAL && e.localPrefix !== null) {
-      this.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: [e.localPrefix], mode: 'local', lma: null })
-    }
-    e.fwd = F_NONE
-  }
-
-  /** Prefixes with non-zero lifetimes in this entry's RAs right now. */
-  private advertised(e: Entry): readonly string[] {
-    switch (e.state) {
-      case 'registered':
-      case 'refreshing':
-        return e.hnps
-      case 'local':
-        return e.localPrefix === null ? EMPTY : [e.localPrefix]
-      case 'registering':
-      case 'deregistering':
-      case 'held':
-      case 'denied':
-      case 'clock-wait':
-      case 'failed':
-        return EMPTY
-      default:
-        return assertNever(e.state, 'state')
-    }
-  }
-
-  // ------------------------------------------------------------------ PBU transmission
-
-  /** Stops whatever PBU is outstanding; its late PBA will match nothing. */
-  private cancelPbu(e: Entry): void {
-    this.disarm(e, 'pbu')
-    if (e.pending !== P_NONE && e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
-    e.pending = P_NONE
-    this.setPhase(e, PH_IDLE)
-    e.attempts = 0
-  }
-
-  /** Every phase change goes through here, so the in-flight windows stay exact. */
-  private setPhase(e: Entry, phase: Phase): void {
-    if (e.phase === PH_SENT && phase !== PH_SENT) this.land(e)
-    e.phase = phase
-  }
-
-  /** A PBU stopped being in flight (answered, timed out, cancelled): let a paced one go. */
-  private land(e: Entry): void {
-    const lma = e.profile?.lma
-    if (lma === undefined) return
-    const set = this.inFlight.get(lma)
-    if (!set || !set.delete(e)) return
-    const q = this.paced.get(lma)
-    while (q && q.head < q.items.length && set.size < this.s.maxPbusInFlight) {
-      const next = q.items[q.head]!
-      q.items[q.head++] = undefined
-      if (next.phase === PH_PACED && this.byRef[next.ref] === next) this.transmit(next)
-    }
-    if (q && q.head >= q.items.length) this.paced.delete(lma)
-    else if (q && q.head > 1024 && q.head * 2 > q.items.length) {
-      // Array.shift() is a memmove on large arrays: consume by index, compact now and then.
-      q.items = q.items.slice(q.head)
-      q.head = 0
-    }
-  }
-
-  /**
-   * Room in the LMA's window? Members only leave through setPhase(), so the set is exact; as a
-   * guard against a path that forgets, it is swept for stale members when full, at most once a
-   * second (a full window in a refresh burst would otherwise be scanned on every PBU).
-   */
-  private hasRoom(lma: string): boolean {
-    const set = this.inFlight.get(lma)
-    if (!set || set.size < this.s.maxPbusInFlight) return true
-    if (this.now - this.lastSweep < 1000) return false
-    this.lastSweep = this.now
-    for (const x of set) if (x.phase !== PH_SENT || this.byMn.get(x.mnId) !== x || x.profile?.lma !== lma) set.delete(x)
-    return set.size < this.s.maxPbusInFlight
-  }
-
-  private startPbu(e: Entry, kind: PendingKind, hi: number): void {
-    this.cancelPbu(e)
-    e.pending = kind
-    e.hi = hi
-    e.backoff = INITIAL_BINDACK_TIMEOUT_MS
-    e.resyncs = 0
-    this.transmit(e)
-  }
-
-  /**
-   * §6.9.1.1 item 6: with timestamps, one MAG-wide counter that only serves to match replies.
-   * Without, RFC 6275 §11.7.1: per mobility session, increasing on every transmission (§6.9.4
-   * item 4); a new session starts at the MAG-wide counter, which stays one past the newest
-   * number this MAG has sent, so it starts above what an earlier session of this run left at an
-   * LMA (RFC 6275 §9.5.1: while fewer than 32,768 PBUs lie between). The counter starts at
-   * random in each run (initialSequence, drawn by the daemon): nothing from an earlier run is
-   * known, and a guessable number would help a forged PBA (issue 17); a 135 resynchronises.
-   */
-  private nextSeq(e: Entry): number {
-    const fresh = this.s.timestampBased || e.seq < 0
-    const v = fresh ? this.seqCounter : (e.seq + 1) & 0xffff
-    const after = (v + 1) & 0xffff
-    if (fresh || seqNewer(after, this.seqCounter)) this.seqCounter = after
-    return v
-  }
-
-  /**
-   * RFC 6275 §11.7.3 (status 135): take the sequence number the answer carries and go above it.
-   * When it is our own number the LMA's is unknown: go SEQUENCE_RESYNC_JUMP ahead instead.
-   */
-  private resyncSequence(e: Entry, carried: number): void {
-    let held = carried & 0xffff
-    if (held === e.seq) held = (held + SEQUENCE_RESYNC_JUMP - 1) & 0xffff
-    if (this.s.timestampBased) {
-      // The MAG-wide counter gives the next number.
-      this.seqCounter = (held + 1) & 0xffff
-      return
-    }
-    if (e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
-    e.seq = held
-  }
-
-  /**
-   * Sends the outstanding PBU now, or defers it when MAX_UPDATE_RATE PBUs went to this MN's
-   * LMA within the last second (§6.9.4, RFC 6275 §11.8): deferred, never dropped. Each
-   * transmission gets a new sequence number and the current timestamp (§6.9.4 item 4).
-   */
-  private transmit(e: Entry): void {
-    const at = this.now
-    const profile = e.profile
-    if (!profile) {
-      this.cancelPbu(e)
-      return
-    }
-    const oldest = e.oldestSend()
-    if (at - oldest < UPDATE_RATE_WINDOW_MS) {
-      this.setPhase(e, PH_DEFERRED)
-      this.inc('pbu-deferred')
-      this.arm(e, 'pbu', oldest + UPDATE_RATE_WINDOW_MS)
-      return
-    }
-    if (e.phase !== PH_SENT && !this.hasRoom(profile.lma)) {
-      // Its turn comes when a PBU to this LMA lands (land()); the timestamp is taken then.
-      this.setPhase(e, PH_PACED)
-      this.inc('pbu-paced')
-      let q = this.paced.get(profile.lma)
-      if (!q) this.paced.set(profile.lma, (q = { items: [], head: 0 }))
-      q.items.push(e)
-      return
-    }
-    if (e.seq >= 0 && this.bySeq[e.seq] === e) this.bySeq[e.seq] = undefined
-    const seq = this.nextSeq(e)
-    e.seq = seq
-    this.bySeq[seq] = e
-    const kind = e.pending
-    const prefixes = kind === P_REG ? e.req : e.hnps.length > 0 ? e.hnps : e.req
-    // Made afresh per PBU (a fast parse and 16 bytes), not cached by prefix text: at 100,000
-    // bindings such a cache missed on every refresh and churned the old generation (issue 8).
-    const hnps = prefixes === profile.homePrefixes ? profile.hnpOptions : prefixes.map((p) => hnpOptionOf(p))
-    const pbu = buildPbu({
-      sequence: seq,
-      lifetime: kind === P_DEREG ? 0 : this.s.lifetimeS,
-      mnId: e.mnId,
-      hnps,
-      hi: e.hi,
-      att: e.att,
-      timestampMs: this.s.timestampBased ? at : null,
-      macHex: e.mac,
-      linkLocal: this.s.fixedLinkLocal !== null ? undefined : e.lla === null ? null : parseIp6(e.lla),
-    })
-    this.out.push({ type: 'send-pbu', to: profile.lma, pbu, mnId: e.mnId })
-    // From now on the LMA may hold a binding (a registration it may have accepted); one that
-    // is still paced or deferred never left, so a detach then needs no de-registration.
-    if (kind !== P_DEREG) this.setLmaState(e, true)
-    e.recordSend(at)
-    e.sentAt = at
-    e.attempts++
-    if (e.phase !== PH_SENT) {
-      e.phase = PH_SENT
-      let set = this.inFlight.get(profile.lma)
-      if (!set) this.inFlight.set(profile.lma, (set = new Set()))
-      set.add(e)
-    }
-    this.cPbuSent.n++
-    const byHi = this.cPbuSentByHi[e.hi]
-    if (byHi !== undefined) byHi.n++
-    if (kind === P_REFRESH) this.cPbuSentRefresh.n++
-    else this.inc(kind === P_REG ? 'pbu-sent:registration' : 'pbu-sent:deregistration')
-    if (e.attempts > 1) {
-      e.retx++
-      this.inc('pbu-retransmitted')
-    }
-    if (kind === P_DEREG) {
-      // §6.9.1.4: wait INITIAL_BINDACK_TIMEOUT for the reply, no retransmission.
-      this.arm(e, 'pbu', at + INITIAL_BINDACK_TIMEOUT_MS)
-    } else {
-      this.arm(e, 'pbu', at + e.backoff)
-      e.backoff = Math.min(2 * e.backoff, MAX_BINDACK_TIMEOUT_MS)
-    }
-  }
-
-  private onPbuTimer(e: Entry): void {
-    switch (e.phase) {
-      case PH_DEFERRED:
-        this.transmit(e)
-        return
-      case PH_SENT:
-        if (e.pending === P_DEREG) {
-          this.inc('deregistration-timeout')
-          this.finishDereg(e, 'deregistration-timeout')
-          return
-        }
-        if (e.attempts - 1 >= this.s.maxRetransmissions) {
-          this.fail(e)
-          return
-        }
-        // §6.9.4 item 2: make sure the MN is still attached before retransmitting.
-        this.queryPresence(e, PH_PRESENCE)
-        return
-      case PH_PRESENCE:
-      case PH_REFRESH_PRESENCE:
-        // The daemon owes us an answer; ask again rather than guess either way.
-        this.inc('presence-timeout')
-        this.queryPresence(e, e.phase)
-        return
-      case PH_IDLE:
-      case PH_PACED:
-        this.inc('timer-stale')
-        return
-      default:
-        assertNever(e.phase, 'phase')
-    }
-  }
-
-  private queryPresence(e: Entry, phase: typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE): void {
-    this.setPhase(e, phase)
-    this.cPresenceQuery.n++
-    this.out.push({ type: 'query-presence', mnId: e.mnId, link: e.link, llId: e.mac === null ? null : macText(e.mac), purpose: phase === PH_PRESENCE ? 'retransmit' : 'refresh' })
-    this.arm(e, 'pbu', this.now + MAX_BINDACK_TIMEOUT_MS)
-  }
-
-  private onPresence(ev: PresenceEvent): void {
-    const e = this.findMn(ev.mnId)
-    if (!e || (e.phase !== PH_PRESENCE && e.phase !== PH_REFRESH_PRESENCE)) {
-      this.inc('presence-unexpected')
-      return
-    }
-    this.disarm(e, 'pbu')
-    if (!ev.present) {
-      this.inc('presence-lost')
-      this.deregister(e, 'presence-lost')
-      return
-    }
-    if (e.phase === PH_PRESENCE) {
-      this.transmit(e)
-      return
-    }
-    this.setPhase(e, PH_IDLE)
-    if (e.state === 'registered') {
-      // §6.9.1.3: same options as the initial PBU, every assigned prefix, HI 5.
-      this.changeState(e, 'refreshing', 'refresh')
-      this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
-    } else if (e.state === 'registering') {
-      // The binding expired while we waited for the answer: register afresh for the same prefixes.
-      e.req = e.hnps
-      this.startPbu(e, P_REG, HandoffIndicator.UNKNOWN)
-    } else {
-      this.inc('presence-unexpected')
-    }
-  }
-
-  /**
-   * RFC 5213 §6.10: the data plane could not install this binding's forwarding (and rolled back
-   * what it had). The binding serves nothing: its prefixes are withdrawn, the LMA's binding is
-   * de-registered, and the entry ends 'failed' with the kernel's reason until the MN attaches
-   * again or an admin-clear retries.
-   */
-  private onForwardingFailed(ev: ForwardingFailedEvent): void {
-    const e = this.byMn.get(ev.mnId)
-    const current = !e ? EMPTY : e.fwd === F_TUNNEL ? e.hnps : e.fwd === F_LOCAL && e.localPrefix !== null ? [e.localPrefix] : EMPTY
-    // Stale: the entry is gone or no longer forwards these prefixes (it moved on since).
-    if (!e || !ev.prefixes.some((p) => current.includes(p))) {
-      this.inc('forwarding-failed-stale')
-      return
-    }
-    this.inc('forwarding-failed')
-    const reason = `forwarding-failed: ${ev.reason}`
-    if (e.fwd === F_TUNNEL && e.lmaState && e.profile && e.mode === 'network') {
-      e.failReason = reason
-      e.failState = 'failed'
-      this.deregister(e, reason)
-      return
-    }
-    this.stopService(e)
-    this.cancelPbu(e)
-    this.changeState(e, 'failed', reason)
-  }
-
-  /** The retransmission cap ran out (§6.9.4): the MN gets no service; an admin-clear or a new attach retries. */
-  private fail(e: Entry, reason = 'retransmit-timeout'): void {
-    this.inc('registration-failed')
-    this.stopService(e)
-    this.cancelPbu(e)
-    e.hintHi = e.hnps.length > 0 ? HandoffIndicator.UNKNOWN : e.hintHi
-    this.changeState(e, 'failed', reason)
-  }
-
-  private finishDereg(e: Entry, reason: string): void {
-    this.cancelPbu(e)
-    this.setLmaState(e, false)
-    if (e.state === 'deregistering' && e.failReason !== null) {
-      // The MN is still attached but cannot be served: it stays visible until it re-attaches or an admin-clear.
-      const why = e.failReason
-      e.failReason = null
-      if (e.failState === 'denied') this.deny(e, why, false)
-      else this.changeState(e, 'failed', why)
-    } else if (e.state === 'deregistering') this.remove(e, reason)
-    else this.inc('deregistration-done-in-host-mode')
-  }
-
-  // ------------------------------------------------------------------ PBA processing (§6.9.1.2)
-
-  private dropPba(reason: string): void {
-    this.inc('pba-dropped')
-    this.inc(`pba-dropped:${reason}`)
-  }
-
-  /**
-   * Only the PBU in flight can be answered. A deferred PBU has none in flight: its predecessor
-   * was answered (a 157 that asks for a new registration) or timed out, and an answer to it
-   * must not stand in for the new one.
-   */
-  private matches(e: Entry, seq: number): boolean {
-    return e.pending !== P_NONE && e.phase === PH_SENT && e.seq === seq
-  }
-
-  private onPba(ev: PbaEvent): void {
-    const pba = ev.pba
-    this.cPbaReceived.n++
-    if (pba.kind !== 'binding-ack') return this.dropPba('not-binding-ack')
-    // Item 1: a PBA is a Binding Acknowledgement with P set.
-    if (!pba.flags.p) return this.dropPba('not-proxy')
-    let idOpt: Buffer | null = null
-    for (const o of pba.options) {
-      if (o.type === 'mn-id') {
-        idOpt = o.id
-        break
-      }
-    }
-    // Item 5: match on MN-ID and sequence number; anything else is ignored. The common case, the
-    // outstanding PBU with this sequence number and the same MN-ID, needs no hashing.
-    let e: Entry | undefined
-    let idMismatch = false
-    const fast = this.bySeq[pba.sequence & 0xffff]
-    if (fast && this.matches(fast, pba.sequence) && (idOpt === null || bytesEqualText(idOpt, fast.mnId))) {
-      e = fast
-    } else if (idOpt !== null) {
-      const cand = this.byMn.get(idOpt.toString('utf8'))
-      if (cand && this.matches(cand, pba.sequence)) e = cand
-      else if (cand && pba.status === BaStatus.SEQUENCE_OUT_OF_WINDOW && cand.pending !== P_NONE && cand.phase === PH_SENT) {
-        // RFC 6275 §9.5.1: a 135 carries the LMA's last accepted sequence number, not ours (with
-        // timestamps too: an LMA may order by sequence number whatever we send, issue 17 item 8).
-        e = cand
-      } else if (!cand) {
-        const other = this.bySeq[pba.sequence & 0xffff]
-        if (other && this.matches(other, pba.sequence)) {
-          // Our PBU's sequence number came back with an MN-ID we have no entry for: item 6.
-          e = other
-          idMismatch = true
-        }
-      }
-      // An MN-ID of ours whose outstanding PBU has another sequence number: a late answer. With
-      // timestamps the sequence numbers come from one 16-bit counter for the whole MAG, so with
-      // more than 65,536 PBUs in flight another MN's PBU may carry the same number; the MN-ID
-      // decides (item 5), and the other MN is not held for it.
-    }
-    if (!e) return this.dropPba('no-match')
-    // Only the LMA the PBU went to may answer it.
-    if (!e.profile || !this.sameAddr(ev.from, e.profile.lma)) return this.dropPba('wrong-source')
-    if (pba.status === BaStatus.SEQUENCE_OUT_OF_WINDOW && !idMismatch && this.echoMismatch(e, pba.options, idOpt !== null) === null) {
-      this.inc(statusCounter(pba.status))
-      e.lastStatus = pba.status
-      this.onSequenceOutOfWindow(e, pba.sequence)
-      return
-    }
-    if (e.pending === P_DEREG) {
-      this.inc(statusCounter(pba.status))
-      e.lastStatus = pba.status
-      // §6.9.1.4: the entry goes on the reply. The old MAG of a handoff gets here too: the LMA
-      // answers its de-registration without touching the new MAG's binding, so only local
-      // state is removed, whatever the status.
-      this.finishDereg(e, pba.status === BaStatus.ACCEPTED ? 'deregistration-accepted' : rejectReason(pba.status))
-      return
-    }
-    const mismatch = idMismatch ? 'mn-id' : this.echoMismatch(e, pba.options, idOpt !== null)
-    if (mismatch !== null) {
-      this.dropPba('echo-mismatch')
-      this.hold(e, `pba-echo-mismatch:${mismatch}`)
-      return
-    }
-    if (pba.status === BaStatus.ACCEPTED) this.cPbaAccepted.n++
-    else this.inc(statusCounter(pba.status))
-    e.lastStatus = pba.status
-    if (pba.status < 128) {
-      this.accept(e, pba.lifetime, pba.options)
-      return
-    }
-    this.reject(e, pba.status)
-  }
-
-  /**
-   * Status 135 (RFC 6275 §11.7.3): the LMA holds a newer sequence number for this MN, from an
-   * earlier run of this MAG, say; the PBU goes again above the number the answer carries, and the
-   * MN is never denied for it. MAX_SEQUENCE_RESYNCS go at once; after them the PBU keeps its
-   * retransmission time (§6.9.4 backoff), so an LMA that answers 135 to everything gets no loop.
-   */
-  private onSequenceOutOfWindow(e: Entry, carried: number): void {
-    this.inc('sequence-resync')
-    this.resyncSequence(e, carried)
-    if (e.resyncs < MAX_SEQUENCE_RESYNCS) {
-      e.resyncs++
-      this.transmit(e)
-      return
-    }
-    this.inc('sequence-resync-paced')
-    if (e.pending === P_DEREG) {
-      // §6.9.1.4: a de-registration is not retransmitted; the LMA's binding runs out.
-      this.finishDereg(e, rejectReason(BaStatus.SEQUENCE_OUT_OF_WINDOW))
-      return
-    }
-    this.paceRetry(e, rejectReason(BaStatus.SEQUENCE_OUT_OF_WINDOW))
-  }
-
-  /**
-   * §6.9.4: an answer that asks for another PBU (157, a 135 past its bound) is paced like a
-   * retransmission: the PBU goes when its retransmission timer fires (exponential backoff),
-   * with a new sequence number and timestamp, not at once; the retransmission cap applies.
-   */
-  private paceRetry(e: Entry, reason: string): void {
-    if (e.attempts - 1 >= this.s.maxRetransmissions) {
-      this.fail(e, reason)
-      return
-    }
-    this.setPhase(e, PH_DEFERRED)
-    this.inc('pbu-paced-retry')
-    if (e.due(T_PBU) === NOT_ARMED) this.arm(e, 'pbu', this.now + e.backoff)
-  }
-
-  /** Item 6: HI, ATT, MN-LL-ID and MN-ID must come back as sent. */
-  private echoMismatch(e: Entry, opts: readonly MobilityOption[], idMatched: boolean): string | null {
-    for (const o of opts) {
-      switch (o.type) {
-        case 'handoff-indicator':
-          if (o.value !== e.hi) return 'hi'
-          break
-        case 'access-tech-type':
-          if (o.value !== e.att) return 'att'
-          break
-        case 'mn-ll-id':
-          if (e.mac !== null && !sameHex(o.id, e.mac)) return 'mn-ll-id'
-          break
-        case 'mn-id':
-          if (!idMatched && !bytesEqualText(o.id, e.mnId)) return 'mn-id'
-          break
-        case 'hnp':
-        case 'link-local-address':
-        case 'timestamp':
-        case 'restart-counter':
-        case 'gre-key':
-        case 'unknown':
-          break
-        default:
-          assertNever(o, 'mobility option')
-      }
-    }
-    return null
-  }
-
-  /** Item 6: ignore the PBA and send nothing for this MN until an administrative action. */
-  private hold(e: Entry, reason: string): void {
-    this.inc('held')
-    this.stopService(e)
-    this.cancelPbu(e)
-    this.setLmaState(e, false)
-    e.hintHi = HandoffIndicator.UNKNOWN
-    this.blocked.set(e.mnId, reason)
-    this.changeState(e, 'held', reason)
-  }
-
-  /** Items 12-15: tunnel and routes up, BUL updated, prefixes advertised, refresh armed. */
-  private accept(e: Entry, lifetime: number, opts: readonly MobilityOption[]): void {
-    const granted: string[] = []
-    let lla: string | null = null
-    const held = e.state === 'registered' || e.state === 'refreshing' ? e.hnps : EMPTY
-    for (const o of opts) {
-      if (o.type === 'hnp') {
-        if (o.prefixLength === 0 || o.prefixLength > 128 || isAllZero(o.prefix)) continue
-        // A refresh: the prefixes the binding has already, as the texts we hold.
-        let t: string | undefined
-        for (const k of held) {
-          if (prefixTextIs(k, o.prefix, o.prefixLength)) {
-            t = k
-            break
-          }
-        }
-        if (t === undefined) {
-          const bytes = isMasked(o.prefix, o.prefixLength) ? o.prefix : maskPrefix(Buffer.from(o.prefix), o.prefixLength)
-          t = prefixText(bytes, o.prefixLength)
-          // The first RA follows at once: spare it parsing the text back into bytes.
-          rememberPrefix(t, bytes, o.prefixLength)
-        }
-        if (!granted.includes(t)) granted.push(t)
-      } else if (o.type === 'link-local-address' && this.s.fixedLinkLocal === null && !isAllZero(o.address)) {
-        // Only kept without a fixed link-local address (below): no text to make otherwise.
-        lla = fastFormatIp6(o.address)
-      }
-    }
-    // The PBA names the prefixes the binding covers (RFC 5213 §5.3.6); without them the MAG would
-    // be guessing what the LMA routes to it, so such an acceptance gives no service (§6.9.2 item 2).
-    // Kept for the binding's lifetime: an exact-size array (push() left room for 17 elements).
-    // A refresh that keeps the same prefixes (the usual case) allocates nothing here: at 100,000
-    // bindings every array made per refresh ended up in the old generation (issue 8).
-    const wasAdv = e.state === 'registered' || e.state === 'refreshing'
-    const old = wasAdv ? e.hnps : EMPTY
-    const same = wasAdv && granted.length > 0 && sameSet(granted, old)
-    const prefixes: readonly string[] = same ? old : granted.length === 1 ? [granted[0]!] : granted.slice()
-    if (prefixes.length === 0 || lifetime === 0) {
-      this.inc('pba-accepted-unusable')
-      if (lifetime === 0) {
-        // Accepted for no time: the LMA holds nothing to take back.
-        this.deny(e, 'pba-accepted-zero-lifetime', false)
-        return
-      }
-      // The LMA now holds a binding (and routes) for the MN that serves nothing: take it back
-      // (§6.9.1.4, lifetime 0), then deny the MN (item 11) with the reason.
-      e.failReason = 'pba-accepted-without-prefix'
-      e.failState = 'denied'
-      this.deregister(e, e.failReason)
-      return
-    }
-    this.cancelPbu(e)
-    // Item 15: never back to an address DAD found in use on this link (an LMA that did not take
-    // the replacement we uploaded would otherwise send us round in circles).
-    if (lla !== null && this.s.fixedLinkLocal === null && lla !== e.badLla) e.lla = lla
-    this.holdRouterAddress(e)
-    const removed = same ? EMPTY : minus(old, prefixes)
-    const added = same ? EMPTY : wasAdv ? minus(prefixes, old) : prefixes
-    const profile = e.profile!
-    // §6.12: renumbered prefixes lose their routes here and are withdrawn in the RA below.
-    if (removed.length > 0) this.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: removed, mode: 'tunnel', lma: profile.lma })
-    e.hnps = sameSet(prefixes, old) ? old : prefixes
-    if (added.length > 0) this.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: added, mode: 'tunnel', lma: profile.lma })
-    e.fwd = F_TUNNEL
-    this.setLmaState(e, true)
-    const grantedBefore = e.granted
-    e.granted = lifetime
-    e.expiresAt = e.sentAt + lifetime * 1000
-    this.changeState(e, 'registered', 'pba-accepted')
-    this.cBindingAccepted.n++
-    this.arm(e, 'refresh', e.sentAt + Math.floor(lifetime * 1000 * this.s.refreshFraction))
-    this.arm(e, 'expire', e.expiresAt)
-    if (!wasAdv) this.startAdvertising(e, EMPTY)
-    else if (removed.length > 0 || added.length > 0) this.sendRa(e, ALL_NODES, removed, false)
-    else if (lifetime < grantedBefore) {
-      // A shorter binding: the next RA may now be due sooner (nextRaInterval).
-      const at = this.now + this.nextRaInterval(e)
-      if (e.due(T_RA) === NOT_ARMED || e.due(T_RA) > at) this.arm(e, 'ra', at)
-    }
-  }
-
-  private reject(e: Entry, status: number): void {
-    const reason = rejectReason(status)
-    switch (status) {
-      case BaStatus.PROXY_REG_NOT_ENABLED:
-        // Item 7: deny the service, no PBU until an administrative action.
-        this.deny(e, reason, true)
-        return
-      case BaStatus.NOT_AUTHORIZED_FOR_HOME_NETWORK_PREFIX: {
-        // Item 10: never ask for those prefixes again; let the LMA assign (one ALL_ZERO HNP).
-        const asked = e.pending === P_REFRESH ? e.hnps : e.req
-        if (asked.length === 0) {
-          this.deny(e, reason, false)
-          return
-        }
-        this.stopService(e)
-        e.noProfilePrefixes = true
-        e.hnps = EMPTY
-        e.req = EMPTY
-        const hi = e.pending === P_REFRESH ? HandoffIndicator.UNKNOWN : e.hi
-        this.changeState(e, 'registering', reason)
-        this.startPbu(e, P_REG, hi)
-        return
-      }
-      case BaStatus.TIMESTAMP_MISMATCH:
-        if (!this.s.timestampBased) break
-        // Item 9: register again only once the clock is synchronised (clock-synced event).
-        this.clockUnsynced = true
-        this.stopService(e)
-        this.cancelPbu(e)
-        this.setLmaState(e, false)
-        if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
-        this.changeState(e, 'clock-wait', reason)
-        return
-      case BaStatus.TIMESTAMP_LOWER_THAN_PREV_ACCEPTED: {
-        // Item 8: register again (new sequence number, current timestamp), paced as a
-        // retransmission (§6.9.4): an LMA that always answers 157 gets 1, 2, 4 ... 32 s apart.
-        this.inc('reregister-after-157')
-        this.changeState(e, e.state, reason)
-        this.paceRetry(e, reason)
-        return
-      }
-      default:
-        break
-    }
-    this.deny(e, reason, false)
-  }
-
-  /** Item 11: no home prefix in any RA, no forwarding; optionally the link goes down. */
-  private deny(e: Entry, reason: string, block: boolean): void {
-    this.inc('denied')
-    this.stopService(e)
-    this.cancelPbu(e)
-    this.setLmaState(e, false)
-    if (e.hnps.length > 0) e.hintHi = HandoffIndicator.UNKNOWN
-    if (block) this.blocked.set(e.mnId, reason)
-    this.changeState(e, 'denied', reason)
-    if (this.s.teardownOnReject) this.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
-  }
-
-  // ------------------------------------------------------------------ refresh and expiry
-
-  private onRefreshTimer(e: Entry): void {
-    if (e.state !== 'registered') {
-      this.inc('timer-stale')
-      return
-    }
-    // §6.13: before extending the lifetime, make sure the MN is still there.
-    this.queryPresence(e, PH_REFRESH_PRESENCE)
-  }
-
-  /** The binding ran out before a refresh succeeded: stop advertising and routing (§6.7, §6.9.2 item 2). */
-  private onExpire(e: Entry): void {
-    if (e.state !== 'registered' && e.state !== 'refreshing') {
-      this.inc('timer-stale')
-      return
-    }
-    this.inc('binding-expired')
-    const waiting = e.phase === PH_REFRESH_PRESENCE
-    this.stopService(e)
-    if (waiting) {
-      this.changeState(e, 'registering', 'binding-expired')
-      return
-    }
-    e.req = e.hnps
-    this.changeState(e, 'registering', 'binding-expired')
-    this.startPbu(e, P_REG, HandoffIndicator.UNKNOWN)
-  }
-
-  // ------------------------------------------------------------------ Router Advertisements
-
-  /**
-   * The router address after a switch to network mode is the one the MN has now: fixed on every
-   * access link (§6.9.3), or the one the LMA already gave for this MN, which it keeps for the
-   * mobility session (§6.8). Otherwise the PBA may bring a new one (§6.9.1.2 item 15).
-   */
-  private routerStays(e: Entry): boolean {
-    return this.s.fixedLinkLocal !== null || e.lla !== null
-  }
-
-  /** RFC 5213 §6.9.3: the same link-local address on every MAG, or the one the LMA gave (§6.8). */
-  private routerAddress(e: Entry): string {
-    return this.s.fixedLinkLocal ?? e.lla ?? this.linkCfg(e.link)?.linkLocal ?? UNSPECIFIED
-  }
-
-  /**
-   * RFC 5213 §6.8, §6.9.1.2 item 15: the LMA-supplied link-local address must be on the MN's
-   * access link before an RA comes from it. The entry takes a reference on (link, address); the
-   * first one asks the daemon to configure it (link-address-up), the last one to remove it.
-   * A fixed link-local address (or a link's configured one) is the operator's to configure.
-   */
-  private holdRouterAddress(e: Entry): void {
-    const want = this.s.fixedLinkLocal === null && e.lla !== null ? routerAddrKey(e.link, e.lla) : null
-    if (want === e.llaKey) return
-    const wasAdvertising = e.llaKey === null ? false : this.routerReady(e) && this.advertised(e).length > 0
-    this.releaseRouterAddress(e)
-    if (want === null) return
-    let r = this.routerAddrs.get(want)
-    if (r === undefined) {
-      r = { link: e.link, address: e.lla!, users: 0, ready: false }
-      this.routerAddrs.set(want, r)
-      this.out.push({ type: 'link-address-up', link: r.link, address: r.address })
-    }
-    r.users++
-    e.llaKey = want
-    // The LMA named another address while the MN was served: advertise again once it is up.
-    if (!r.ready && wasAdvertising) e.raWait = true
-  }
-
-  private releaseRouterAddress(e: Entry): void {
-    const key = e.llaKey
-    if (key === null) return
-    e.llaKey = null
-    e.raWait = false
-    const r = this.routerAddrs.get(key)
-    if (r === undefined) return
-    if (--r.users > 0) return
-    this.routerAddrs.delete(key)
-    this.out.push({ type: 'link-address-down', link: r.link, address: r.address })
-  }
-
-  /** RAs may come from the entry's router address: nothing to configure, or it is on the link. */
-  private routerReady(e: Entry): boolean {
-    if (this.s.fixedLinkLocal !== null || e.lla === null) return true
-    return e.llaKey !== null && this.routerAddrs.get(e.llaKey)?.ready === true
-  }
-
-  private onLinkAddress(ev: LinkAddressEvent): void {
-    let address: string
-    try {
-      address = canonicalIp6(ev.address)
-    } catch {
-      this.inc('link-address-stale')
-      return
-    }
-    const key = routerAddrKey(ev.link, address)
-    const r = this.routerAddrs.get(key)
-    // Released meanwhile (the daemon runs the down after it), or a repeat.
-    if (r === undefined || r.ready) {
-      this.inc('link-address-stale')
-      return
-    }
-    const users: Entry[] = []
-    for (let p = this.byLink.get(ev.link) ?? null; p; p = p.next) if (p.llaKey === key) users.push(p)
-    switch (ev.result) {
-      case 'ready':
-        this.inc('link-address-ready')
-        r.ready = true
-        for (const e of users) {
-          e.llaTries = 0
-          if (!e.raWait) continue
-          e.raWait = false
-          if (this.advertised(e).length > 0) this.startAdvertising(e, EMPTY)
-        }
-        return
-      case 'duplicate':
-        // The daemon took the address off again: nobody holds it any more.
-        this.inc('link-address-duplicate')
-        this.routerAddrs.delete(key)
-        for (const e of users) {
-          e.llaKey = null
-          this.replaceLinkLocal(e, address)
-        }
-        return
-      case 'failed':
-        this.inc('link-address-failed')
-        this.routerAddrs.delete(key)
-        for (const e of users) {
-          e.llaKey = null
-          this.routerAddressFailed(e, `router-address-failed: ${ev.reason ?? 'refused by the kernel'}`)
-        }
-        return
-      default:
-        assertNever(ev.result, 'link-address result')
-    }
-  }
-
-  /**
-   * Item 15: the LMA's link-local address is in use on the link (the MN has it): the MAG "MUST NOT
-   * use that address, but SHOULD configure a different link-local address" and upload it to the
-   * LMA in a PBU at once, so the next MAG of a handoff gets the one in use.
-   */
-  private replaceLinkLocal(e: Entry, bad: string): void {
-    e.badLla = bad
-    if (e.llaTries >= MAX_LINK_LOCAL_REPLACEMENTS) {
-      this.routerAddressFailed(e, 'router-address-in-use')
-      return
-    }
-    e.llaTries++
-    e.lla = this.randomLinkLocal()
-    this.holdRouterAddress(e)
-    e.raWait = true
-    if (e.mode === 'network' && e.profile && (e.state === 'registered' || e.state === 'refreshing')) {
-      this.inc('link-local-replaced')
-      this.changeState(e, 'refreshing', 'router-address-in-use')
-      this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
-    }
-  }
-
-  /** fe80::/64 with a random, non-zero interface identifier (RFC 4291 §2.5.6, RFC 7136). */
-  private randomLinkLocal(): string {
-    const b = Buffer.alloc(16)
-    b[0] = 0xfe
-    b[1] = 0x80
-    do {
-      b.writeUInt32BE(Math.floor(this.llPrng.next() * 0x1_0000_0000), 8)
-      b.writeUInt32BE(Math.floor(this.llPrng.next() * 0x1_0000_0000), 12)
-    } while (isAllZero(b.subarray(8)))
-    return formatIp6(b)
-  }
-
-  /**
-   * The router address cannot be had: without RAs the binding serves nothing (as a forwarding
-   * failure, §6.10): it is de-registered and the entry ends 'failed' with the reason.
-   */
-  private routerAddressFailed(e: Entry, reason: string): void {
-    if (e.lmaState && e.profile && e.mode === 'network' && e.state !== 'deregistering') {
-      e.failReason = reason
-      this.deregister(e, reason)
-      return
-    }
-    this.stopService(e)
-    this.cancelPbu(e)
-    this.changeState(e, 'failed', reason)
-  }
-
-  /** RFC 5213 §6.9.5: the lower of the tunnel MTU and the access link MTU. */
-  private mtuFor(e: Entry): number {
-    const link = (this.linkMtu.size === 0 ? undefined : this.linkMtu.get(e.link)) ?? this.s.accessMtu
-    if (e.mode === 'host' || !e.profile) return link
-    return Math.min(link, this.tunnelMtu.get(e.profile.lma) ?? this.defaultTunnelMtu)
-  }
-
-  /**
-   * One RA for one MN. `withdrawn` prefixes go out with zero lifetimes (§6.12); `final` also
-   * sets the router lifetime to 0 and advertises nothing else (the MN loses this router).
-   */
-  private sendRa(e: Entry, to: string, withdrawn: readonly string[], final: boolean): void {
-    if (!this.routerReady(e)) {
-      // Not on the link yet (item 15): the kernel would refuse the source address.
-      this.inc('ra-suppressed:router-address-pending')
-      return
-    }
-    const pios: PioSpec[] = []
-    let managed = false
-    let other = false
-    const local = e.state === 'local'
-    const autonomousW = local || !e.profile ? true : addressFlags(e.profile.addressConfig).autonomous
-    for (const w of withdrawn) pios.push({ prefix: w, validLifetime: 0, preferredLifetime: 0, autonomous: autonomousW })
-    if (!final) {
-      if (local) {
-        if (e.localPrefix !== null) {
-          const lt = this.s.localPrefixLifetimeS
-          pios.push({ prefix: e.localPrefix, validLifetime: lt, preferredLifetime: lt, autonomous: true })
-        }
-      } else if (e.profile && (e.state === 'registered' || e.state === 'refreshing')) {
-        const lt = this.homePrefixLifetime(e, e.profile.prefixLifetime)
-        const f = addressFlags(e.profile.addressConfig)
-        managed = f.managed
-        other = e.profile.otherConfig
-        for (const p of e.hnps) pios.push({ prefix: p, validLifetime: lt, preferredLifetime: lt, autonomous: f.autonomous })
-      }
-    }
-    const ra = buildRa({
-      curHopLimit: this.s.curHopLimit,
-      managed,
-      other,
-      routerLifetime: final ? 0 : this.s.routerLifetimeS,
-      mtu: this.mtuFor(e),
-      slla: this.s.fixedLinkLayer,
-      pios,
-    })
-    this.out.push({
-      type: 'send-ra',
-      link: e.link,
-      to,
-      src: this.routerAddress(e),
-      llDst: this.isShared(e.link) && e.mac !== null ? macText(e.mac) : null,
-      ra,
-      mnId: e.mnId,
-    })
-    e.lastRaAt = this.now
-    this.inc('ra-sent')
-    if (final) this.inc('ra-sent:final')
-    else if (withdrawn.length > 0) this.inc('ra-sent:withdrawal')
-  }
-
-  /**
-   * §6.7: the prefix lifetime is the MAG's choice; it MAY be tied to the binding lifetime, and the
-   * profile may set it (§6.2). Here: the granted binding lifetime, capped by the profile's, counted
-   * afresh by the MN from each RA. Not the binding's remaining lifetime: the MAG refreshes the
-   * binding before it expires while the MN is attached (§6.9.1.3, §6.13), and an RA carrying only
-   * what was left of it gave the MN less than it needed to reach the next RA (a 20 s binding left
-   * the MN without its address for most of each minute, issue 17). RAs come at least
-   * RAS_PER_PREFIX_LIFETIME times per lifetime (nextRaInterval), so the prefix outlives two lost
-   * RAs in a row; the binding's end is told by the final RA (§6.9.2 item 2).
-   */
-  private homePrefixLifetime(e: Entry, cap: number | null): number {
-    return cap === null ? e.granted : Math.min(cap, e.granted)
-  }
-
-  /**
-   * The shortest prefix lifetime this entry's RAs carry, ms: RAs must come RAS_PER_PREFIX_LIFETIME
-   * times within it, so the MN's prefix outlives lost RAs (see homePrefixLifetime).
-   */
-  private minPrefixLifetimeMs(e: Entry): number {
-    if (e.state === 'local') return this.s.localPrefixLifetimeS * 1000
-    const cap = e.profile?.prefixLifetime ?? null
-    return (cap === null ? e.granted : Math.min(cap, e.granted)) * 1000
-  }
-
-  /**
-   * RFC 4861 §6.2.4: a random interval in [MinRtrAdvInterval, MaxRtrAdvInterval], capped for the
-   * first RAs, and at a third of the prefix lifetime for short ones (RFC 6275 §7.5 allows short
-   * intervals on a home link; see minPrefixLifetimeMs).
-   */
-  private nextRaInterval(e: Entry): number {
-    let max = this.s.maxRaMs
-    let min = this.s.minRaMs
-    const cap = Math.floor(this.minPrefixLifetimeMs(e) / RAS_PER_PREFIX_LIFETIME)
-    if (cap > 0 && cap < max) {
-      max = cap
-      min = Math.min(min, Math.floor(cap * 0.75))
-    }
-    const i = this.prng.between(min, max)
-    if (e.raLeft > 0) {
-      e.raLeft--
-      return Math.min(i, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS)
-    }
-    return i
-  }
-
-  /** The MN is served now: RA at once, then MAX_INITIAL_RTR_ADVERTISEMENTS - 1 more soon, then periodic. */
-  private startAdvertising(e: Entry, withdrawn: readonly string[]): void {
-    this.holdRouterAddress(e)
-    if (!this.routerReady(e)) {
-      // The first RA goes when the link-address event says the address is up (onLinkAddress).
-      e.raWait = true
-      this.inc('ra-deferred:router-address')
-      return
-    }
-    this.sendRa(e, ALL_NODES, withdrawn, false)
-    e.routerUp = this.s.routerLifetimeS > 0
-    e.raLeft = MAX_INITIAL_RTR_ADVERTISEMENTS - 1
-    this.arm(e, 'ra', this.now + this.nextRaInterval(e))
-  }
-
-  private onRaTimer(e: Entry): void {
-    if (this.advertised(e).length === 0) {
-      this.inc('timer-stale')
-      return
-    }
-    this.sendRa(e, ALL_NODES, EMPTY, false)
-    this.arm(e, 'ra', this.now + this.nextRaInterval(e))
-  }
-
-  private rsDrop(reason: string): void {
-    this.inc('rs-dropped')
-    this.inc(`rs-dropped:${reason}`)
-  }
-
-  /**
-   * RFC 5213 §6.9.2 and RFC 4861 §6.2.6: answer an RS after a random delay of up to
-   * MAX_RA_DELAY_TIME, no sooner than MIN_DELAY_BETWEEN_RAS after this MN's last RA, at most one
-   * reply pending per MN (a flood yields one RA per MIN_DELAY_BETWEEN_RAS; the rest is counted).
-   * No binding: no answer at all, so no home prefix ever goes out before acceptance.
-   */
-  private onRs(ev: RsEvent): void {
-    this.inc('rs-received')
-    // RFC 4861 §6.1.1: an RS that did not originate on the link is invalid.
-    if (ev.hopLimit !== ND_HOP_LIMIT) return this.rsDrop('hop-limit')
-    const mac = ev.llId && ev.llId.length > 0 && !isAllZero(ev.llId) ? macKey(ev.llId) : null
-    const e = this.findOnLink(ev.link, mac)
-    if (!e) return this.rsDrop('unknown-mn')
-    if (this.advertised(e).length === 0) return this.rsDrop('no-binding')
-    // The unsolicited RAs follow as soon as the router address is up.
-    if (!this.routerReady(e)) return this.rsDrop('router-address-pending')
-    if (e.due(T_RS) !== NOT_ARMED) return this.rsDrop('rate-limited')
-    let t = this.now + this.prng.between(0, MAX_RA_DELAY_TIME_MS)
-    const earliest = e.lastRaAt + this.s.minDelayBetweenRasMs
-    if (t < earliest) t = earliest
-    if (e.due(T_RA) !== NOT_ARMED && e.due(T_RA) <= t) return this.rsDrop('coalesced')
-    // RFC 4861 §6.2.6: reply to the solicitor, or to all-nodes when it has no address yet.
-    e.rsTo = ev.from === UNSPECIFIED || ev.from === '' ? ALL_NODES : ev.from
-    this.arm(e, 'rs', t)
-  }
-
-  private onRsTimer(e: Entry): void {
-    const to = e.rsTo ?? ALL_NODES
-    e.rsTo = null
-    if (this.advertised(e).length === 0) {
-      this.inc('timer-stale')
-      return
-    }
-    this.inc('ra-sent:solicited')
-    this.sendRa(e, to, EMPTY, false)
-  }
-
-  private onMtu(ev: MtuEvent): void {
-    if (!Number.isInteger(ev.mtu) || ev.mtu < 1280) {
-      // RFC 8200 §5: no IPv6 link has an MTU below 1280.
-      this.inc('mtu-ignored')
-      return
-    }
-    let lma: string | null = null
-    if (ev.lma !== undefined) {
-      try {
-        lma = canonicalIp6(ev.lma)
-      } catch {
-        this.inc('mtu-ignored')
-        return
-      }
-    }
-    // §6.9.5: "the adjusted tunnel MTU value ... SHOULD be notified to the impacted mobile nodes
-    // by sending additional Router Advertisement messages": those whose MTU option changes.
-    const before = new Map<Entry, number>()
-    for (const e of this.byMn.values()) if (this.advertised(e).length > 0) before.set(e, this.mtuFor(e))
-    if (lma !== null) this.tunnelMtu.set(lma, ev.mtu)
-    if (ev.link !== undefined) this.linkMtu.set(ev.link, ev.mtu)
-    if (lma === null && ev.link === undefined) this.defaultTunnelMtu = ev.mtu
-    this.inc('mtu-changed')
-    for (const [e, old] of before) {
-      if (this.mtuFor(e) === old) continue
-      this.inc('ra-sent:mtu')
-      this.sendRa(e, ALL_NODES, EMPTY, false)
     }
   }
 
@@ -2014,19 +366,19 @@ class Core implements MagCore {
     e.setDue(off, NOT_ARMED)
     switch (kind) {
       case 'pbu':
-        this.onPbuTimer(e)
+        onPbuTimer(this, e)
         return
       case 'refresh':
-        this.onRefreshTimer(e)
+        onRefreshTimer(this, e)
         return
       case 'expire':
-        this.onExpire(e)
+        onExpire(this, e)
         return
       case 'ra':
-        this.onRaTimer(e)
+        onRaTimer(this, e)
         return
       case 'rs':
-        this.onRsTimer(e)
+        onRsTimer(this, e)
         return
       default:
         assertNever(kind, 'timer kind')
@@ -2057,208 +409,6 @@ class Core implements MagCore {
     this.inc('binding-error-received')
     const from = this.heartbeatPeer(ev.from)
     if (from !== null) this.hb.onBindingError(from, ev.error.status)
-  }
-
-  /**
-   * RFC 5847 §3.2: the LMA restarted and lost its bindings; or it answers again after a failure
-   * (§3.1). Each binding to it is registered again through the ordinary PBU path: an accepted
-   * binding is refreshed at once (§6.9.1.3: every assigned prefix, HI 5, service kept while it
-   * is outstanding); a PBU already in flight starts over with a new sequence number, a fresh
-   * timestamp and the initial backoff (§6.9.4), instead of waiting out up to MAX_BINDACK_TIMEOUT.
-   * After a mere failure, only PBUs in flight are sent again: accepted bindings were not lost.
-   */
-  private reregisterAll(members: ReadonlySet<Entry>, why: 'lma-restarted' | 'lma-reachable'): void {
-    const restarted = why === 'lma-restarted'
-    for (const e of [...members]) {
-      if (this.byMn.get(e.mnId) !== e || e.mode !== 'network' || !e.profile) continue
-      const inFlight = e.phase === PH_SENT || e.phase === PH_PRESENCE
-      switch (e.state) {
-        case 'registered':
-          if (!restarted) break
-          this.inc('reregister-after-lma-restart')
-          this.changeState(e, 'refreshing', why)
-          this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
-          break
-        case 'refreshing':
-          if (e.pending !== P_REFRESH || !(restarted || inFlight)) break
-          this.inc(`reregister-after-${why}`)
-          this.startPbu(e, P_REFRESH, HandoffIndicator.NOT_CHANGED)
-          break
-        case 'registering':
-          if (e.pending !== P_REG || !(restarted || inFlight)) break
-          this.inc(`reregister-after-${why}`)
-          this.startPbu(e, P_REG, e.hi)
-          break
-        case 'deregistering':
-        case 'held':
-        case 'denied':
-        case 'clock-wait':
-        case 'failed':
-        case 'local':
-          break
-        default:
-          assertNever(e.state, 'state')
-      }
-    }
-  }
-
-  // ------------------------------------------------------------------ Scenario B and policy
-
-  private releaseLocal(e: Entry): void {
-    if (e.localIdx >= 0 && this.pool) this.pool.release(e.localIdx)
-    e.localIdx = -1
-    e.localPrefix = null
-  }
-
-  /**
-   * RFC 6612 §3.3 / RFC 5213 §6.14: a host-mode MN gets a topologically correct local prefix
-   * (the link's, or one carved for it from the local pool), routed natively, so it detects the
-   * movement and runs Mobile IPv6 itself. `withdrawn` home prefixes go out with zero lifetimes
-   * in the same RA, so the switch costs the MN one RA and never its link.
-   */
-  private enterLocal(e: Entry, reason: string, withdrawn: readonly string[], from: BindingState | null = e.state): void {
-    e.mode = 'host'
-    if (e.localPrefix === null) {
-      const fixed = this.linkCfg(e.link)?.localPrefix
-      if (fixed !== undefined) e.localPrefix = fixed
-      else if (this.pool) {
-        const i = this.pool.allocate()
-        if (i >= 0) {
-          e.localIdx = i
-          e.localPrefix = this.pool.prefixText(i)
-        }
-      }
-    }
-    if (e.localPrefix === null) this.inc('local-prefix-unavailable')
-    this.changeState(e, 'local', e.localPrefix === null ? `${reason}:no-local-prefix` : reason, from)
-    if (e.localPrefix !== null) {
-      this.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: [e.localPrefix], mode: 'local', lma: null })
-      e.fwd = F_LOCAL
-      this.startAdvertising(e, withdrawn)
-    } else if (withdrawn.length > 0 || e.routerUp) {
-      this.sendRa(e, ALL_NODES, withdrawn, true)
-      e.routerUp = false
-    }
-  }
-
-  private onPolicy(ev: PolicyEvent): void {
-    this.overrides.set(ev.mnId, ev.mode)
-    const e = this.byMn.get(ev.mnId)
-    if (!e) {
-      this.inc('policy-stored')
-      return
-    }
-    if (e.state === 'deregistering' || e.mode === ev.mode) {
-      // Gone from the link, or nothing to change: the override applies at the next attach.
-      this.inc('policy-stored')
-      return
-    }
-    this.inc(`policy-switch:${ev.mode}`)
-    this.switchMode(e, ev.mode, `policy:${ev.mode}`)
-  }
-
-  /** Flips an attached MN between PMIPv6 and Scenario B without losing it (no link teardown). */
-  private switchMode(e: Entry, mode: MobilityMode, reason: string): void {
-    if (mode === 'host') {
-      // network -> host: withdraw the home prefixes, de-register, advertise the local prefix.
-      const withdrawn = this.advertised(e)
-      this.disarm(e, 'ra')
-      this.disarm(e, 'rs')
-      this.forwardingDown(e)
-      this.disarm(e, 'refresh')
-      this.disarm(e, 'expire')
-      this.cancelPbu(e)
-      if (e.lmaState && e.profile) this.startPbu(e, P_DEREG, HandoffIndicator.UNKNOWN)
-      this.enterLocal(e, reason, withdrawn)
-      return
-    }
-    // host -> network: withdraw the local prefix, register, advertise the HNP once accepted.
-    e.profile ??= this.store.profileOf(e.mnId)
-    if (e.routerUp && this.routerStays(e)) {
-      // RFC 4861 §6.2.5 sends router lifetime 0 only for a router that goes. This one stays (same
-      // address in both modes, §6.9.3): the local prefix goes with zero lifetimes, the default
-      // route stays, so the MN keeps it until the HNP RA follows the PBA. If no binding comes of
-      // it, stopService() still sends the router lifetime 0.
-      const withdrawn = this.advertised(e)
-      this.disarm(e, 'ra')
-      this.disarm(e, 'rs')
-      e.rsTo = null
-      this.forwardingDown(e)
-      this.disarm(e, 'refresh')
-      this.disarm(e, 'expire')
-      this.releaseLocal(e)
-      this.sendRa(e, ALL_NODES, withdrawn, false)
-    } else {
-      this.stopService(e)
-      this.releaseLocal(e)
-    }
-    e.mode = 'network'
-    e.hintHi = HandoffIndicator.UNKNOWN
-    this.begin(e, reason, e.state)
-  }
-
-  private onAdminClear(ev: AdminClearEvent): void {
-    this.inc('admin-clear')
-    const targets: Entry[] = []
-    if (ev.mnId !== undefined) {
-      this.blocked.delete(ev.mnId)
-      const e = this.byMn.get(ev.mnId)
-      if (e) targets.push(e)
-    } else {
-      this.blocked.clear()
-      for (const e of this.byMn.values()) targets.push(e)
-    }
-    for (const e of targets) {
-      if (e.state === 'held' || e.state === 'denied' || e.state === 'failed') this.begin(e, 'admin-clear', e.state)
-    }
-  }
-
-  private onClockSynced(_ev: ClockSyncedEvent): void {
-    this.inc('clock-synced')
-    this.clockUnsynced = false
-    for (const e of [...this.byMn.values()]) {
-      if (e.state === 'clock-wait') this.begin(e, 'clock-synced', e.state)
-    }
-  }
-
-  /** A reload: later attaches use the new store; attached MNs follow their new profile. */
-  private onProfiles(ev: ProfilesEvent): void {
-    let store: ProfileStore
-    try {
-      store = new ProfileStore(ev.profiles, ev.unknownMn)
-    } catch {
-      // The daemon validates before it sends; a bad store never replaces a good one.
-      this.inc('profiles-rejected')
-      return
-    }
-    this.store = store
-    this.inc('profiles-loaded')
-    for (const e of [...this.byMn.values()]) {
-      if (e.state === 'deregistering') continue
-      const p = store.profileOf(e.mnId)
-      const mode = this.effectiveMode(e.mnId, p)
-      if (mode === 'network' && !p) {
-        this.deregister(e, 'profile-removed')
-        continue
-      }
-      if (mode !== e.mode) {
-        if (p) e.profile = p
-        this.switchMode(e, mode, `profile:${mode}`)
-        continue
-      }
-      if (mode === 'network' && p && e.profile && p.lma !== e.profile.lma) {
-        // A new LMA: the old binding is left to expire there; register with the new one.
-        this.stopService(e)
-        this.cancelPbu(e)
-        e.profile = p
-        e.hnps = EMPTY
-        this.setLmaState(e, false)
-        e.hintHi = HandoffIndicator.UNKNOWN
-        this.begin(e, 'profile-lma-changed', e.state)
-        continue
-      }
-      if (p) e.profile = p
-    }
   }
 }
 

@@ -3,7 +3,8 @@
  * switch of RFC 6612 §3.3. `createMagCore(cfg)` returns a state machine: `step(event)` gives
  * the commands to execute; nothing here does I/O, reads a clock or sets a timer.
  */
-export { createMagCore, timerKey } from './core'
+export { createMagCore } from './core'
+export { timerKey } from './entry'
 export * from './types'
 export * from './constants'
 export { ProfileStore, ProfileError, macKey, macText, canonicalPrefix, type CompiledProfile, type Resolved } from './profiles'

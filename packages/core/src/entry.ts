@@ -1,0 +1,229 @@
+/**
+ * One Binding Update List entry (RFC 5213 §6.1) and its timers: the entry's fields, its times in
+ * the shared TimeSlab (a speed device, issue 8), and the timer kinds and keys the core arms.
+ */
+import { assertNever } from './assert'
+import { INITIAL_BINDACK_TIMEOUT_MS, MAX_UPDATE_RATE } from './constants'
+import { type CompiledProfile, EMPTY } from './profiles'
+import { STRIDE, type TimeSlab } from './slab'
+import type { BindingState, MobilityMode, TimerKind } from './types'
+
+// What PBU an entry has outstanding.
+export const P_NONE = 0
+export const P_REG = 1
+export const P_REFRESH = 2
+export const P_DEREG = 3
+export type PendingKind = typeof P_NONE | typeof P_REG | typeof P_REFRESH | typeof P_DEREG
+
+// Where the outstanding PBU is in its life; the 'pbu' timer means something different in each.
+export const PH_IDLE = 0
+export const PH_DEFERRED = 1 // rate-limited (§6.9.4): timer = when it may go
+export const PH_SENT = 2 // timer = retransmission (or de-registration) timeout
+export const PH_PRESENCE = 3 // asked whether the MN is still there before retransmitting; timer = guard
+export const PH_REFRESH_PRESENCE = 4 // asked before extending the lifetime (§6.13); timer = guard
+export const PH_PACED = 5 // waiting for room in its LMA's in-flight window; no timer
+export type Phase = typeof PH_IDLE | typeof PH_DEFERRED | typeof PH_SENT | typeof PH_PRESENCE | typeof PH_REFRESH_PRESENCE | typeof PH_PACED
+
+/** FIFO of entries waiting for room towards one LMA; consumed from `head`. */
+export interface PacedQueue {
+  items: (Entry | undefined)[]
+  head: number
+}
+
+// Forwarding state the data plane holds for the entry.
+export const F_NONE = 0
+export const F_TUNNEL = 1
+export const F_LOCAL = 2
+type Fwd = typeof F_NONE | typeof F_TUNNEL | typeof F_LOCAL
+
+export const NOT_ARMED = -1
+const NEVER = Number.NEGATIVE_INFINITY
+// Offsets of an entry's times in the TimeSlab (T_SENDS + MAX_UPDATE_RATE must fit in STRIDE).
+export const T_PBU = 0
+const T_REFRESH = 1
+const T_EXPIRE = 2
+export const T_RA = 3
+export const T_RS = 4
+const T_SENT = 5
+const T_EXPIRES = 6
+const T_LAST_RA = 7
+const T_SENDS = 8 // MAX_UPDATE_RATE slots
+if (T_SENDS + MAX_UPDATE_RATE > STRIDE) throw new Error('TimeSlab STRIDE too small for MAX_UPDATE_RATE')
+
+/** A counter's value, held by reference so a hot path can bump it without a lookup. */
+export interface Cell {
+  n: number
+}
+
+/**
+ * One Binding Update List entry (RFC 5213 §6.1) plus the per-MN RA state. A class with every
+ * field set in the constructor keeps one hidden class for all entries; fields are scalars or
+ * shared references so an entry stays a few hundred bytes (see test/bench/core-step.bench.js).
+ */
+export class Entry {
+  state: BindingState = 'registering'
+  reason = ''
+  /** RFC 5213 §6.1: the MN's link-layer identifier, 12 hex digits, or null (ALL_ZERO). */
+  mac: string | null
+  att: number
+  /** HI for the next registration of this entry (from the attach hint, §6.9.1.1 item 4). */
+  hintHi: number
+  /** HI of the outstanding / last PBU (for the echo check of §6.9.1.2 item 6). */
+  hi = 0
+  profile: CompiledProfile | null
+  mode: MobilityMode
+  /** Home network prefixes of the last accepted binding (§6.1), text. */
+  hnps: readonly string[] = EMPTY
+  /** Prefixes requested by the outstanding registration; empty = ALL_ZERO. */
+  req: readonly string[] = EMPTY
+  /** §6.9.1.2 item 15: link-local address the LMA gave for this MN's link. */
+  lla: string | null = null
+  /** The router address this entry holds on its link (RouterAddr key), or null. */
+  llaKey: string | null = null
+  /** Advertising waits for the router address to be ready on the link (link-address event). */
+  raWait = false
+  /** An address DAD found in use on this MN's link: never taken back from a PBA (item 15). */
+  badLla: string | null = null
+  /** Replacement addresses tried after DAD failures (item 15). */
+  llaTries = 0
+  localPrefix: string | null = null
+  localIdx = -1
+  seq = -1
+  pending: PendingKind = P_NONE
+  phase: Phase = PH_IDLE
+  /** Transmissions of the outstanding PBU. */
+  attempts = 0
+  /** Status-135 resynchronisations of the outstanding PBU (RFC 6275 §11.7.3), bounded by MAX_SEQUENCE_RESYNCS. */
+  resyncs = 0
+  backoff = INITIAL_BINDACK_TIMEOUT_MS
+  lastStatus = -1
+  retx = 0
+  granted = 0
+  /** The LMA may hold a binding made by this MAG (accepted, or an unanswered registration). Set through Core.setLmaState. */
+  lmaState = false
+  /** The LMA whose heartbeat membership this entry holds while lmaState is true (RFC 5847). */
+  hbLma: string | null = null
+  /** §6.9.1.2 item 10: do not ask for the profile's prefixes again. */
+  noProfilePrefixes = false
+  fwd: Fwd = F_NONE
+  /**
+   * Set while a de-registration runs for an MN that stays attached but cannot be served (forwarding
+   * failed; an accepted PBA without a prefix): the entry then ends in `failState` with this reason.
+   */
+  failReason: string | null = null
+  failState: 'failed' | 'denied' = 'failed'
+  /** The MN was told this MAG is a router (an RA with a router lifetime) and not told otherwise since. */
+  routerUp = false
+  raLeft = 0
+  rsTo: string | null = null
+  /** Base index of this entry's times in the core's TimeSlab. */
+  t: number
+  /** Next entry on the same link (the per-link chain of the BUL). */
+  next: Entry | null = null
+  /** Doubly linked, so leaving a shared link with thousands of stations is O(1). */
+  prev: Entry | null = null
+
+  constructor(
+    private readonly slab: TimeSlab,
+    readonly mnId: string,
+    public link: string,
+    mac: string | null,
+    att: number,
+    hintHi: number,
+    profile: CompiledProfile | null,
+    mode: MobilityMode,
+  ) {
+    this.t = slab.alloc(NOT_ARMED)
+    const a = slab.a
+    a[this.t + T_LAST_RA] = NEVER
+    for (let i = 0; i < MAX_UPDATE_RATE; i++) a[this.t + T_SENDS + i] = NEVER
+    this.mac = mac
+    this.att = att
+    this.hintHi = hintHi
+    this.profile = profile
+    this.mode = mode
+  }
+
+  /** Due time of an armed timer by its offset (timerOffset), NOT_ARMED otherwise (timer hygiene). */
+  due(off: number): number {
+    return this.slab.a[this.t + off]!
+  }
+  setDue(off: number, v: number): void {
+    this.slab.a[this.t + off] = v
+  }
+  /** When the accepted PBU left: the binding's lifetime counts from there (conservative). */
+  get sentAt(): number {
+    return this.slab.a[this.t + T_SENT]!
+  }
+  set sentAt(v: number) {
+    this.slab.a[this.t + T_SENT] = v
+  }
+  get expiresAt(): number {
+    return this.slab.a[this.t + T_EXPIRES]!
+  }
+  set expiresAt(v: number) {
+    this.slab.a[this.t + T_EXPIRES] = v
+  }
+  get lastRaAt(): number {
+    return this.slab.a[this.t + T_LAST_RA]!
+  }
+  set lastRaAt(v: number) {
+    this.slab.a[this.t + T_LAST_RA] = v
+  }
+  /** Oldest of the last MAX_UPDATE_RATE transmission times (§6.9.4 rate limit). */
+  oldestSend(): number {
+    return this.slab.a[this.t + T_SENDS]!
+  }
+  recordSend(at: number): void {
+    const a = this.slab.a
+    const b = this.t + T_SENDS
+    for (let i = 1; i < MAX_UPDATE_RATE; i++) a[b + i - 1] = a[b + i]!
+    a[b + MAX_UPDATE_RATE - 1] = at
+  }
+  /**
+   * The entry's number among the live ones (its TimeSlab slot; reused once it is gone): timer
+   * commands carry it so the daemon's timer set and the timer events index instead of hashing
+   * the MN id (issue 8).
+   */
+  get ref(): number {
+    return (this.t / STRIDE) | 0
+  }
+
+  /** The entry is gone: give its times back, and point it at the scratch slot. */
+  releaseTimes(): void {
+    this.slab.release(this.t)
+    this.t = 0
+  }
+}
+
+/**
+ * Offset of a kind's due time in the entry's TimeSlab slot. A number, not the accessor's name:
+ * `e[name]` was a megamorphic keyed access that called the accessor through the runtime, three
+ * times per refresh (issue 8).
+ */
+export function timerOffset(kind: TimerKind): number {
+  switch (kind) {
+    case 'pbu':
+      return T_PBU
+    case 'refresh':
+      return T_REFRESH
+    case 'expire':
+      return T_EXPIRE
+    case 'ra':
+      return T_RA
+    case 'rs':
+      return T_RS
+    default:
+      return assertNever(kind, 'timer kind')
+  }
+}
+
+const TIMER_KINDS: readonly TimerKind[] = ['refresh', 'expire', 'pbu', 'ra', 'rs']
+
+/** The kind a key's first `slash` characters name, or null; compared in place (no slice per timer). */
+export function timerKindOf(text: string): TimerKind | null {
+  for (const k of TIMER_KINDS) if (k === text) return k
+  return null
+}
+
+export const timerKey = (kind: TimerKind, mnId: string): string => `${kind}/${mnId}`
