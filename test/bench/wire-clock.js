@@ -89,7 +89,7 @@ class ControlConn {
 }
 
 /** dumpcap in `ns` on `ifaces`, writing pcapng; resolves once it captures. */
-async function dumpcap(ns, ifaces, filter, file, ms = 20_000) {
+async function dumpcap(ns, ifaces, filter, file, ms = 120_000) {
   const args = ['netns', 'exec', ns, 'dumpcap', '-q', '-f', filter, ...ifaces.flatMap((i) => ['-i', i]), '-w', file]
   const c = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
@@ -107,7 +107,7 @@ async function dumpcap(ns, ifaces, filter, file, ms = 20_000) {
  * A streaming tshark on `iface` in `ns` that reports each RA with a prefix of non-zero valid
  * lifetime (time, destination MAC): the benchmark waits on these instead of asking the daemon.
  */
-async function raWatcher(ns, iface, ms = 30_000) {
+async function raWatcher(ns, iface, ms = 120_000) {
   const c = spawn('ip', ['netns', 'exec', ns, 'tshark', '-l', '-n', '-i', iface, '-f', 'icmp6 and ip6[40] == 134', '-Y', 'icmpv6.opt.prefix.valid_lifetime > 0', '-T', 'fields', '-e', 'frame.time_epoch', '-e', 'eth.dst', '-e', 'icmpv6.opt.prefix'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
   let out = ''
