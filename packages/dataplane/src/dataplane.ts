@@ -118,6 +118,11 @@ interface Shared {
   slot: number
   /** Configured access links stay guarded while the daemon runs. */
   readonly pinned: boolean
+  /**
+   * Set while a set made by this very call is being installed with every request on the batched
+   * socket already queued (acquire's fast path): the caller's own requests join the same datagram.
+   */
+  pipelined?: boolean
 }
 
 interface Binding {
@@ -402,7 +407,17 @@ export class DataPlane {
     let tunnel: Shared | null = null
     try {
       if (!existing && this.opts.role === 'mag') guard = await this.acquire(this.guards, req.link, () => this.guardObjects(req.link))
-      if (!existing && peer !== null) tunnel = await this.acquire(this.tunnels, peer, (r) => this.tunnelObjectsFor(r))
+      let tunnelSetUp: Promise<Shared> | null = null
+      if (!existing && peer !== null) {
+        tunnelSetUp = this.acquire(this.tunnels, peer, (r) => this.tunnelObjectsFor(r))
+        // A tunnel this call creates has its slot already and its routes queued (seg6): the
+        // prefix routes below leave in the same datagram instead of a round trip later, which
+        // at the LMA is a round trip before the PBA (issue 23). Otherwise wait for it.
+        if (!this.tunnels.get(peer)!.pipelined) {
+          tunnel = await tunnelSetUp
+          tunnelSetUp = null
+        }
+      }
       const t = peer === null ? null : { backend: this.backend, slot: this.tunnels.get(peer)!.slot, peer, uplink: this.uplink, pathMtu: this.pathMtuFor(peer) }
       const per: [string, KObj[]][] = []
       for (const text of req.prefixes) {
@@ -416,7 +431,13 @@ export class DataPlane {
               : lmaPrefixObjects(this.layout, p, t)
         per.push([p.text, objs])
       }
-      await tx.addAll(per.flatMap(([, objs]) => objs))
+      const added = tx.addAll(per.flatMap(([, objs]) => objs))
+      if (tunnelSetUp !== null) {
+        const [tr, ar] = await Promise.allSettled([tunnelSetUp, added])
+        if (tr.status === 'rejected') throw tr.reason
+        tunnel = tr.value
+        if (ar.status === 'rejected') throw ar.reason
+      } else await added
       for (const [text, objs] of per) b.byPrefix.set(text, objs)
     } catch (e) {
       await tx.rollback()
@@ -476,18 +497,25 @@ export class DataPlane {
    */
   private async acquire(map: Map<string, Shared>, key: string, make: (r: Shared) => readonly KObj[]): Promise<Shared> {
     let r = map.get(key)
+    const fresh = r === undefined
     if (!r) {
       r = { key, users: 0, installed: null, chain: Promise.resolve(), slot: -1, pinned: false }
       map.set(key, r)
     }
     const res = r
     res.users++
-    const step = res.chain.then(async () => {
+    const install = async (): Promise<void> => {
       if (res.installed !== null) return
       const objs = make(res)
       const tx = new Tx(this.rtnl, this.log)
       try {
-        for (const o of objs) await tx.add(o)
+        // Rules and routes go through the batched socket, which keeps their order in a datagram:
+        // no need to wait for each ack. A link (ip6tnl) must exist before what refers to it.
+        if (objs.every((o) => o.kind === 'route' || o.kind === 'rule')) {
+          const all = tx.addAll(objs)
+          res.pipelined = fresh
+          await all
+        } else for (const o of objs) await tx.add(o)
       } catch (e) {
         await tx.rollback()
         this.freeSlot(res)
@@ -496,6 +524,11 @@ export class DataPlane {
       res.installed = objs
       this.objectCount += objs.length
       if (map === this.tunnels) this.log('info', 'tunnel up', { peer: key, slot: res.slot, backend: this.backend, tunnelMtu: this.tunnelMtu })
+    }
+    // A set made by this call has nothing queued on its chain: its install starts now, in this
+    // tick (see doUp). Otherwise it waits its turn behind a removal or an MTU change.
+    const step = (fresh ? install() : res.chain.then(install)).finally(() => {
+      res.pipelined = false
     })
     res.chain = step.catch(() => undefined)
     try {
