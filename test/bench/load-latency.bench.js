@@ -283,7 +283,9 @@ async function hostapdLab(load) {
     fs.closeSync(hlog)
     children.push(hapd)
     await waitUntil('hostapd', () => fs.existsSync(path.join(ctrlDir, LINK)), 10_000, 50)
-    await lab.startLma({ dataplane: true, ...(RT ? { realtimePriority: RT } : {}) })
+    // The lab's 5 s timestamp window (lab.ts): at load 25 a PBU waited in the LMA's socket past
+    // RFC 5213's 300 ms, got status 156, and its MAG then waits for a clock sync that never comes.
+    await lab.startLma({ dataplane: true, timestampWindowMs: 5000, ...(RT ? { realtimePriority: RT } : {}) })
     const profiles = Array.from({ length: STATIONS }, (_, k) => ({ mnId: identity(k + 1), lma: NS_PLAN.lma }))
     const mag = await lab.startMag(lab.magConfig({ mag: { logLevel: LOG_LEVEL, ...(RT ? { realtimePriority: RT } : {}) }, dataplane: {}, drivers: { hostapd: { interfaces: [{ name: LINK, identity: 'dot1x' }], ctrlDir } } }, profiles), LOG_LEVEL)
     const st = (await mag.request({ cmd: 'status' })).result
