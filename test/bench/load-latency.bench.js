@@ -456,6 +456,8 @@ async function main() {
           process.stderr.write(`load-latency: ${what} ${load} failed: ${e.stack || e}\n`)
           failures.push(`${what} ${load}: ${e.message}`)
         }
+        // Saved after each lab: a run stopped later keeps what it measured (partial: true).
+        save(all, failures, true)
       }
     } finally {
       if (hogs) {
@@ -465,6 +467,15 @@ async function main() {
       }
     }
   }
+  save(all, failures, false)
+  process.stdout.write(`\n${table(all)}\n`)
+  if (failures.length) {
+    process.stdout.write(`load-latency: failed phases: ${failures.join('; ')}\n`)
+    process.exitCode = 1
+  }
+}
+
+function save(all, failures, partial) {
   const figures = []
   for (const [key, r] of Object.entries(all)) {
     const [ph, load] = key.split(' ')
@@ -482,6 +493,8 @@ async function main() {
   for (const [key, r] of Object.entries(all)) distributions[`${key}: attach -> RA`] = distribution(r.series.map((s) => s.attachToRa))
   writeResult(RT ? 'load-latency-rt' : 'load-latency', figures, {
     registrations: N,
+    phasesAsked: PHASES,
+    loadsAsked: LOADS,
     realtimePriority: RT,
     mockStateFile: !NO_STATEFILE,
     logLevel: LOG_LEVEL,
@@ -493,12 +506,8 @@ async function main() {
     distributionOf: 'attach -> HNP RA on the access link (wire)',
     distributionUnit: 'ms',
     distributions,
+    partial,
   })
-  process.stdout.write(`\n${tbl}\n`)
-  if (failures.length) {
-    process.stdout.write(`load-latency: failed phases: ${failures.join('; ')}\n`)
-    process.exitCode = 1
-  }
 }
 
 main().catch((e) => {
