@@ -229,10 +229,18 @@ function cpuHogs(n, maxSeconds) {
   }
 }
 
-/** Running hogs of this process group? (a check that stop() left none behind) */
-function hogsLeft(pid) {
-  const r = spawnSync('pgrep', ['-g', String(pid)], { encoding: 'utf8' })
-  return r.stdout.split('\n').filter(Boolean).length
+/**
+ * Live processes of the hogs' group, waited for up to `ms`: workers killed with their group
+ * take a moment to go, and zombies waiting for their reaper are not running.
+ */
+async function hogsLeft(pid, ms = 10_000) {
+  const end = Date.now() + ms
+  for (;;) {
+    const r = spawnSync('ps', ['-o', 'stat=', '-g', String(pid)], { encoding: 'utf8' })
+    const live = r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('Z')).length
+    if (live === 0 || Date.now() > end) return live
+    await new Promise((res) => setTimeout(res, 100))
+  }
 }
 
 /** The 1-minute load average and the runnable tasks right now (/proc/loadavg). */
