@@ -17,6 +17,8 @@ const files = fs
 const RUNS = {
   'storm.bench.js': [{ args: ['10000', 'rule'] }, { args: ['10000', 'subtree'] }, { args: ['10000', 'none'] }],
   'steady-state.bench.js': [{}, { env: { MAG_BENCH_DHCP6: '1' } }],
+  // Issue 23: the daemons as ordinary tasks, then with their event loop under SCHED_RR.
+  'load-latency.bench.js': [{}, { env: { MAG_BENCH_RT: '10' } }],
 }
 let failed = 0
 let ran = 0

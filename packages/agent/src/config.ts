@@ -31,6 +31,12 @@ export interface AgentConfig {
   readonly shutdown: 'deregister' | 'keep'
   /** How long a de-registering shutdown waits for PBAs. */
   readonly shutdownTimeoutMs: number
+  /**
+   * SCHED_RR priority (1-99) for the event-loop thread; absent: an ordinary task. On a busy
+   * access router a registration waits for a CPU at each wake-up (issue 23), as keepalived's
+   * VRRP does unless given a real-time priority.
+   */
+  readonly realtimePriority?: number
   readonly drivers: DriversConfig
   readonly core: MagCoreConfig
   /** The DHCPv6 relay (RFC 5213 §6.11); absent: off. */
@@ -194,6 +200,7 @@ const MAG_KEYS = [
   'logLevel',
   'shutdown',
   'shutdownTimeoutMs',
+  'realtimePriority',
   'timestampBased',
   'lifetime',
   'refreshFraction',
@@ -708,6 +715,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
     logLevel,
     shutdown: r.oneOf(m['shutdown'], 'mag.shutdown', ['deregister', 'keep'] as const) ?? 'deregister',
     shutdownTimeoutMs: r.num(m['shutdownTimeoutMs'], 'mag.shutdownTimeoutMs', 0, 60_000) ?? 3000,
+    ...optional('realtimePriority', r.num(m['realtimePriority'], 'mag.realtimePriority', 1, 99)),
     drivers: { ...(mock ? { mock } : {}), ...(hostapd ? { hostapd } : {}), ...(ppp ? { ppp } : {}) },
     core,
     ...(dhcp6Relay ? { dhcp6Relay } : {}),

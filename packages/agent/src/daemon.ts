@@ -26,6 +26,7 @@ import type { AgentConfig } from './config'
 import type { MagIo, Packet } from './io'
 import { TimerSet, type Clock } from './timers'
 import { Counters, Histogram, LatencyRecorder } from './stats'
+import { HeldLog } from './log'
 import { MhIngress, TokenBucket, configuredLmas, ingressConfigOf, type MhDropReason } from './ingress'
 import { LinkAddressExecutor } from './link-address'
 import { PathMtuTable, type TunnelMtuChange } from './path-mtu'
@@ -183,6 +184,8 @@ export class MagDaemon implements AaaHost {
   /** The RADIUS policy source: attaches go through it first (radius/aaa.ts). */
   private aaa: AaaPolicy | null = null
   private accountingViews: (() => readonly ServerView[]) | null = null
+  /** Lines written once a batch's packets are out (HeldLog). */
+  private readonly log: HeldLog
 
   constructor(
     readonly cfg: AgentConfig,
@@ -191,6 +194,7 @@ export class MagDaemon implements AaaHost {
     // RFC 6275 §11.7.1 lets the sequence numbers start anywhere: at random, so they cannot be
     // guessed (issue 17); what an LMA still holds from an earlier run is unknown either way,
     // and a status 135 resynchronises (core).
+    this.log = new HeldLog(deps.log)
     this.core = createMagCore({ ...cfg.core, initialSequence: cfg.core.initialSequence ?? randomInt(0x10000) })
     this.timers = new TimerSet(deps.clock, (key, at, kind, id, ref) => this.enqueue({ type: 'timer', at: Math.max(at, deps.clock.now()), key, kind, id, ref }))
     this.startedAt = deps.clock.now()
@@ -217,7 +221,8 @@ export class MagDaemon implements AaaHost {
   }
 
   async start(): Promise<void> {
-    const { io, log } = this.deps
+    const { io } = this.deps
+    const log = this.log
     io.onMh((p) => this.onMh(p))
     io.onNd((p) => this.onNd(p))
     for (const link of Object.keys(this.cfg.core.links ?? {})) this.ensureLink(link)
@@ -248,9 +253,9 @@ export class MagDaemon implements AaaHost {
     try {
       await this.dataplane.close?.(!deregister)
     } catch (e) {
-      this.deps.log.error('data plane close failed', { error: (e as Error).message })
+      this.log.error('data plane close failed', { error: (e as Error).message })
     }
-    this.deps.log.info('mag stopped', { deregistered: deregister })
+    this.log.info('mag stopped', { deregistered: deregister })
   }
 
   private async deregisterAll(timeoutMs: number): Promise<void> {
@@ -376,7 +381,7 @@ export class MagDaemon implements AaaHost {
   private mhRxDrop(why: MhDropReason, p: Packet): void {
     this.counters.inc('mh.rx.dropped')
     this.counters.inc(`mh.rx.dropped.${why}`)
-    this.deps.log.debug('mobility header dropped', { reason: why, src: p.src, link: p.link })
+    this.log.debug('mobility header dropped', { reason: why, src: p.src, link: p.link })
   }
 
   /**
@@ -392,10 +397,10 @@ export class MagDaemon implements AaaHost {
       this.counters.inc('mh.tx.binding-error')
     } catch (e) {
       this.counters.inc('mh.tx-error')
-      this.deps.log.warn('binding error send failed', { to: p.src, error: (e as Error).message })
+      this.log.warn('binding error send failed', { to: p.src, error: (e as Error).message })
       return
     }
-    this.deps.log.info('binding error sent', { to: p.src, status: BeStatus.UNRECOGNIZED_MH_TYPE, mhType })
+    this.log.info('binding error sent', { to: p.src, status: BeStatus.UNRECOGNIZED_MH_TYPE, mhType })
   }
 
   /**
@@ -423,10 +428,10 @@ export class MagDaemon implements AaaHost {
       this.counters.inc('icmp6.tx.parameter-problem')
     } catch (err) {
       this.counters.inc('icmp6.tx-error')
-      this.deps.log.warn('parameter problem send failed', { to: p.src, error: (err as Error).message })
+      this.log.warn('parameter problem send failed', { to: p.src, error: (err as Error).message })
       return
     }
-    this.deps.log.info('parameter problem sent', { to: p.src, reason: e.reason, pointer: IPV6_HEADER_LENGTH + field })
+    this.log.info('parameter problem sent', { to: p.src, reason: e.reason, pointer: IPV6_HEADER_LENGTH + field })
   }
 
   /**
@@ -473,7 +478,7 @@ export class MagDaemon implements AaaHost {
     const slla = m.options.find((o: NdOption): o is Extract<NdOption, { type: 'source-ll-addr' }> => o.type === 'source-ll-addr')
     if (slla && isUnspecified(p.src)) {
       this.counters.inc('nd.drop.unspecified-source-with-slla')
-      this.deps.log.debug('router solicitation dropped', { reason: 'unspecified-source-with-slla', link: p.link })
+      this.log.debug('router solicitation dropped', { reason: 'unspecified-source-with-slla', link: p.link })
       return
     }
     this.enqueue({ type: 'rs', at: this.deps.clock.now(), link: p.link, from: p.src, hopLimit: p.hopLimit, ...(slla ? { llId: slla.address } : {}) })
@@ -483,7 +488,7 @@ export class MagDaemon implements AaaHost {
     if (!(e instanceof WireError)) throw e
     this.counters.inc(`${proto}.malformed`)
     this.counters.inc(`${proto}.malformed.${e.reason}`)
-    this.deps.log.debug('malformed packet dropped', { proto, reason: e.reason, offset: e.offset, src: p.src, link: p.link })
+    this.log.debug('malformed packet dropped', { proto, reason: e.reason, offset: e.offset, src: p.src, link: p.link })
   }
 
   /** Every event goes through this one queue, so commands never interleave with other events. */
@@ -495,6 +500,7 @@ export class MagDaemon implements AaaHost {
     // Which MNs changed in this batch ('all' after a profile change); only gathered for listeners.
     const listening = this.bindingListeners.size > 0
     let changed: Set<string> | 'all' | null = null
+    this.log.hold()
     try {
       for (let ev2 = this.queue.shift(); ev2 !== undefined; ev2 = this.queue.shift()) {
         if (ev2.type === 'profiles') {
@@ -514,6 +520,7 @@ export class MagDaemon implements AaaHost {
       }
     } finally {
       this.draining = false
+      this.log.release()
     }
     if (this.peersStale) this.refreshPeers()
     if (changed !== null && listening) this.notifyBindings(changed)
@@ -522,7 +529,8 @@ export class MagDaemon implements AaaHost {
   // ------------------------------------------------------------------ outputs
 
   private execute(c: MagCommand): void {
-    const { io, log } = this.deps
+    const { io } = this.deps
+    const log = this.log
     switch (c.type) {
       case 'send-pbu': {
         const bytes = mh.encode(c.pbu)
@@ -643,7 +651,7 @@ export class MagDaemon implements AaaHost {
       const changes = this.pathMtu.setUplink(mtu)
       if (changes.length === 0) return
       this.counters.inc('pmtu.uplink-change')
-      this.deps.log.info('uplink mtu', { link: name, mtu })
+      this.log.info('uplink mtu', { link: name, mtu })
       this.applyMtu(changes)
       return
     }
@@ -653,7 +661,7 @@ export class MagDaemon implements AaaHost {
     // The first report is the baseline: the configured access MTU stands until the link changes.
     if (last === undefined || !this.links.has(name)) return
     this.counters.inc('pmtu.access-link-change')
-    this.deps.log.info('access link mtu', { link: name, mtu })
+    this.log.info('access link mtu', { link: name, mtu })
     this.enqueue({ type: 'mtu', at: this.deps.clock.now(), link: name, mtu })
   }
 
@@ -670,7 +678,7 @@ export class MagDaemon implements AaaHost {
       if (pathMtu !== null && this.dataplane.setPathMtu) {
         this.dataplane.setPathMtu(c.lma ?? null, pathMtu).catch((e: unknown) => {
           this.counters.inc('pmtu.dataplane-error')
-          this.deps.log.warn('tunnel mtu update failed', { lma: c.lma ?? null, pathMtu, error: e instanceof Error ? e.message : String(e) })
+          this.log.warn('tunnel mtu update failed', { lma: c.lma ?? null, pathMtu, error: e instanceof Error ? e.message : String(e) })
         })
       }
       this.enqueue({ type: 'mtu', at, ...(c.lma !== undefined ? { lma: c.lma } : {}), mtu: c.mtu })
@@ -686,7 +694,7 @@ export class MagDaemon implements AaaHost {
     this.pmtuTimer = this.deps.clock.setTimeout(() => {
       this.pmtuTimer = null
       const changes = this.pathMtu.expire(this.deps.clock.now())
-      if (changes.length > 0) this.deps.log.info('path mtu raised again', { changes })
+      if (changes.length > 0) this.log.info('path mtu raised again', { changes })
       this.applyMtu(changes)
     }, Math.max(0, t - this.deps.clock.now()))
   }
@@ -709,7 +717,7 @@ export class MagDaemon implements AaaHost {
     const change = this.pathMtu.packetTooBig(lma, mtu, this.deps.clock.now())
     if (change === null) return drop(mtu < 1280 ? 'below-minimum' : 'not-lower')
     this.counters.inc('icmp.ptb.accepted')
-    this.deps.log.info('packet too big', { lma, pathMtu: mtu, from: p.src, tunnelMtu: change.mtu })
+    this.log.info('packet too big', { lma, pathMtu: mtu, from: p.src, tunnelMtu: change.mtu })
     this.applyMtu([change])
   }
 
@@ -721,7 +729,8 @@ export class MagDaemon implements AaaHost {
   // ------------------------------------------------------------------ heartbeat (RFC 5847)
 
   private executeHeartbeat(c: HeartbeatCommand): void {
-    const { io, log } = this.deps
+    const { io } = this.deps
+    const log = this.log
     if (c.type === 'send-heartbeat') {
       const kind = c.heartbeat.flags.r ? 'response' : 'request'
       try {
@@ -761,7 +770,7 @@ export class MagDaemon implements AaaHost {
       synced = this.deps.clockSynced!()
     } catch (e) {
       this.counters.inc('clock.check-error')
-      this.deps.log.warn('clock check failed', { error: (e as Error).message })
+      this.log.warn('clock check failed', { error: (e as Error).message })
     }
     this.counters.inc('clock.checks')
     if (!synced) {
@@ -769,7 +778,7 @@ export class MagDaemon implements AaaHost {
       return
     }
     this.counters.inc('clock.synced-by-kernel')
-    this.deps.log.info('clock synchronised (kernel): registering again', { nextCheckMs: this.clockCheckMs })
+    this.log.info('clock synchronised (kernel): registering again', { nextCheckMs: this.clockCheckMs })
     this.enqueue({ type: 'clock-synced', at: this.deps.clock.now() })
   }
 
@@ -801,14 +810,14 @@ export class MagDaemon implements AaaHost {
   }
 
   private presenceFailed(d: AccessDriver, mnId: string, e: unknown): void {
-    this.deps.log.warn('presence check failed', { driver: d.name, mnId, error: (e as Error).message })
+    this.log.warn('presence check failed', { driver: d.name, mnId, error: (e as Error).message })
   }
 
   /** RFC 5213 §6.10: without forwarding the binding is of no use; the core ends it with the reason. */
   private forwardingFailed(c: ForwardingChange, e: unknown): void {
     const reason = e instanceof Error ? e.message : String(e)
     this.counters.inc('dataplane.error')
-    this.deps.log.error('data plane change failed', { mnId: c.mnId, op: c.type, prefixes: c.prefixes, error: reason })
+    this.log.error('data plane change failed', { mnId: c.mnId, op: c.type, prefixes: c.prefixes, error: reason })
     if (c.type === 'forwarding-up') this.enqueue({ type: 'forwarding-failed', at: this.deps.clock.now(), mnId: c.mnId, prefixes: c.prefixes, reason })
   }
 
@@ -914,7 +923,7 @@ export class MagDaemon implements AaaHost {
       try {
         fn(changed)
       } catch (e) {
-        this.deps.log.error('bindings listener failed', { error: (e as Error).message })
+        this.log.error('bindings listener failed', { error: (e as Error).message })
       }
     }
   }

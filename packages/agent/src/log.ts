@@ -42,3 +42,50 @@ export function child(log: winston.Logger, component: string): Logger {
 
 /** A logger that drops everything (benchmarks, tools that must print only their own output). */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} }
+
+type Level = 'debug' | 'info' | 'warn' | 'error'
+
+/**
+ * A logger that holds its lines while the daemon works through a batch of events and writes
+ * them once the batch's packets are out (issue 23): winston builds, formats and writes each
+ * line synchronously (tens of µs, more while the code is cold), and the state-changed and
+ * forwarding-up lines came before the PBU and the RA they describe. Debug lines pass straight
+ * through: the gate drops them at no cost unless an operator asked for them.
+ */
+export class HeldLog implements Logger {
+  private depth = 0
+  private readonly held: [Level, string, Record<string, unknown> | undefined][] = []
+
+  constructor(private readonly inner: Logger) {}
+
+  hold(): void {
+    this.depth++
+  }
+
+  /** Ends one hold; the outermost writes what was held, in order. */
+  release(): void {
+    if (--this.depth > 0) return
+    this.depth = 0
+    if (this.held.length === 0) return
+    const lines = this.held.splice(0)
+    for (const [lv, msg, meta] of lines) this.inner[lv](msg, meta)
+  }
+
+  private put(lv: Level, msg: string, meta?: Record<string, unknown>): void {
+    if (this.depth > 0) this.held.push([lv, msg, meta])
+    else this.inner[lv](msg, meta)
+  }
+
+  debug(msg: string, meta?: Record<string, unknown>): void {
+    this.inner.debug(msg, meta)
+  }
+  info(msg: string, meta?: Record<string, unknown>): void {
+    this.put('info', msg, meta)
+  }
+  warn(msg: string, meta?: Record<string, unknown>): void {
+    this.put('warn', msg, meta)
+  }
+  error(msg: string, meta?: Record<string, unknown>): void {
+    this.put('error', msg, meta)
+  }
+}

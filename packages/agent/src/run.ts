@@ -22,7 +22,7 @@ import { systemClock, type Clock } from './timers'
 import type winston from 'winston'
 import type { HandoffHint } from '@pmip6/driver-api'
 import { ACCESS_TECH_BY_NAME } from '@pmip6/driver-api'
-import { clockSynced } from '@pmip6/rawsock'
+import { clockSynced, setThreadRealtime } from '@pmip6/rawsock'
 import { AaaPolicy } from './radius/aaa'
 import { Accounting } from './radius/accounting'
 import { DasServer, type SessionIds } from './radius/das'
@@ -369,9 +369,23 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   }
 }
 
+/**
+ * The event-loop thread under SCHED_RR (issue 23): on a loaded CPU every wake-up of an ordinary
+ * task (an attach, a PBA) waits behind the others, which under two CPU hogs put milliseconds
+ * into each registration. Only the `mag run` process does this, never a test's in-process MAG.
+ */
+export function applyRealtimePriority(priority: number, field: string): void {
+  try {
+    setThreadRealtime(priority)
+  } catch (e) {
+    throw new Error(`${field}: cannot run at SCHED_RR priority ${priority} (${(e as Error).message}); it needs CAP_SYS_NICE or an RLIMIT_RTPRIO of at least ${priority}`)
+  }
+}
+
 /** The `mag run` process: start, then live until a signal. */
 export async function runMag(opts: RunOptions): Promise<void> {
   const cfg = loadConfig(opts.config, { ...(opts.logLevel ? { logLevel: opts.logLevel } : {}), ...(opts.socket ? { controlSocket: opts.socket } : {}) })
+  if (cfg.realtimePriority !== undefined) applyRealtimePriority(cfg.realtimePriority, 'mag.realtimePriority')
   const mag = await startMag(cfg, opts.config)
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {

@@ -46,7 +46,7 @@ describe('config', () => {
     })
     expect(p).toEqual(
       expect.arrayContaining([
-        'mag.bogus: unknown field (known: address, controlSocket, controlSocketMode, logLevel, shutdown, shutdownTimeoutMs, timestampBased, lifetime, refreshFraction, maxRetransmissions, fixedLinkLocal, fixedLinkLayer, seed, tunnelMtu, accessMtu, lmaMtu, teardownOnReject, initialSequence, maxPbusInFlight, heartbeatInterval, heartbeatMissingThreshold, transportInterfaces)',
+        'mag.bogus: unknown field (known: address, controlSocket, controlSocketMode, logLevel, shutdown, shutdownTimeoutMs, realtimePriority, timestampBased, lifetime, refreshFraction, maxRetransmissions, fixedLinkLocal, fixedLinkLayer, seed, tunnelMtu, accessMtu, lmaMtu, teardownOnReject, initialSequence, maxPbusInFlight, heartbeatInterval, heartbeatMissingThreshold, transportInterfaces)',
         'mag.address: must be a global address (the Proxy-CoA), not link-local',
         'mag.lifetime: must be an integer',
         'mag.fixedLinkLocal: must be a link-local address (fe80::/10)',
@@ -70,6 +70,14 @@ describe('config', () => {
       'mag.heartbeatMissingThreshold: must be between 1 and 255',
     ])
     expect(problems({ ...good, mag: { ...good.mag, heartbeatInterval: '30s' } })).toEqual(['mag.heartbeatInterval: must be an integer'])
+  })
+
+  test('mag.realtimePriority (issue 23): absent means an ordinary task; 1-99 is kept; anything else is named', () => {
+    expect(validateConfig(good).realtimePriority).toBeUndefined()
+    expect(validateConfig({ ...good, mag: { ...good.mag, realtimePriority: 10 } }).realtimePriority).toBe(10)
+    expect(problems({ ...good, mag: { ...good.mag, realtimePriority: 0 } })).toEqual(['mag.realtimePriority: must be between 1 and 99'])
+    expect(problems({ ...good, mag: { ...good.mag, realtimePriority: 100 } })).toEqual(['mag.realtimePriority: must be between 1 and 99'])
+    expect(problems({ ...good, mag: { ...good.mag, realtimePriority: 'rr' } })).toEqual(['mag.realtimePriority: must be an integer'])
   })
 
   test('dataplane: absent means signalling only; an empty mapping gives the defaults; bad fields are named', () => {

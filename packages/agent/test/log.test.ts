@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream'
-import { child, createLogger } from '../src/log'
+import { child, createLogger, HeldLog } from '../src/log'
 
 function capture(level: 'debug' | 'info' | 'warn' | 'error') {
   const stream = new PassThrough()
@@ -34,5 +34,57 @@ describe('child logger', () => {
     l.warn('dropped too')
     await flush()
     expect(lines.map((x) => x['message'])).toEqual(['kept'])
+  })
+})
+
+describe('HeldLog (issue 23: lines after the batch\'s packets)', () => {
+  const spy = () => {
+    const out: string[] = []
+    const at = (lv: string) => (msg: string, meta?: Record<string, unknown>) => out.push(`${lv} ${msg}${meta ? ` ${JSON.stringify(meta)}` : ''}`)
+    return { out, log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } }
+  }
+
+  it('writes at once when nothing holds it', () => {
+    const { out, log } = spy()
+    const h = new HeldLog(log)
+    h.info('a', { x: 1 })
+    h.error('b')
+    expect(out).toEqual(['info a {"x":1}', 'error b'])
+  })
+
+  it('holds info, warn and error until the outermost release, then writes them in order', () => {
+    const { out, log } = spy()
+    const h = new HeldLog(log)
+    h.hold()
+    h.info('state changed', { mnId: 'mn1' })
+    h.hold() // an event enqueued from within a batch
+    h.warn('inner')
+    h.release()
+    expect(out).toEqual([])
+    h.error('last')
+    h.release()
+    expect(out).toEqual(['info state changed {"mnId":"mn1"}', 'warn inner', 'error last'])
+    h.info('after')
+    expect(out).toHaveLength(4)
+  })
+
+  it('lets debug lines through at once (the level gate drops them for nothing)', () => {
+    const { out, log } = spy()
+    const h = new HeldLog(log)
+    h.hold()
+    h.debug('pbu sent')
+    expect(out).toEqual(['debug pbu sent'])
+    h.release()
+  })
+
+  it('through a real winston child: the held lines come out with their fields', async () => {
+    const { log, lines } = capture('info')
+    const h = new HeldLog(child(log, 'daemon'))
+    h.hold()
+    h.info('forwarding up', { mnId: 'mn1@example.com' })
+    h.release()
+    await flush()
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatchObject({ message: 'forwarding up', component: 'daemon', mnId: 'mn1@example.com' })
   })
 })

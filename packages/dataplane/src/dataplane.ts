@@ -137,6 +137,11 @@ interface Shared {
   slot: number
   /** Configured access links stay guarded while the daemon runs. */
   readonly pinned: boolean
+  /**
+   * Set while a set made by this very call is being installed with every request on the batched
+   * socket already queued (acquire's fast path): the caller's own requests join the same datagram.
+   */
+  pipelined?: boolean
 }
 
 /**
@@ -456,9 +461,19 @@ export class DataPlane {
     let link = req.link
     let peer = peerKey
     const added: string[] = []
+    let tunnelSetUp: Promise<Shared> | null = null
     try {
       if (!existing && this.opts.role === 'mag') guard = await this.acquire(this.guards, req.link, () => this.guardObjects(req.link))
-      if (!existing && peerKey !== null) tunnel = await this.acquire(this.tunnels, peerKey, (r) => this.tunnelObjectsFor(r))
+      if (!existing && peerKey !== null) {
+        tunnelSetUp = this.acquire(this.tunnels, peerKey, (r) => this.tunnelObjectsFor(r))
+        // A tunnel this call creates has its slot already and its routes queued (seg6): the
+        // prefix routes below leave in the same datagram instead of a round trip later, which
+        // at the LMA is a round trip before the PBA (issue 23). Otherwise wait for it.
+        if (!this.tunnels.get(peerKey)!.pipelined) {
+          tunnel = await tunnelSetUp
+          tunnelSetUp = null
+        }
+      }
       // The shared key strings, not a copy per binding.
       if (existing) ({ link, peer } = existing)
       else {
@@ -482,8 +497,20 @@ export class DataPlane {
         added.push(canon)
         for (const o of this.prefixObjects(link, peer, p)) objs.push(o)
       }
-      await tx.addAll(objs)
+      const adding = tx.addAll(objs)
+      if (tunnelSetUp !== null) {
+        const [tr, ar] = await Promise.allSettled([tunnelSetUp, adding])
+        if (tr.status === 'rejected') throw tr.reason
+        tunnel = tr.value
+        if (ar.status === 'rejected') throw ar.reason
+      } else await adding
     } catch (e) {
+      if (tunnelSetUp !== null && tunnel === null) {
+        // The plan threw (a bad prefix, IPv4 refused) while the pipelined tunnel set-up still
+        // ran: wait for it, so its reference is given back below too.
+        const [tr] = await Promise.allSettled([tunnelSetUp])
+        if (tr.status === 'fulfilled') tunnel = tr.value
+      }
       await tx.rollback()
       // The shared sets this call created go too before it rejects ("nothing of this call
       // stays"): their removal runs on their own chains, so wait for it.
@@ -560,18 +587,25 @@ export class DataPlane {
    */
   private async acquire(map: Map<string, Shared>, key: string, make: (r: Shared) => readonly KObj[]): Promise<Shared> {
     let r = map.get(key)
+    const fresh = r === undefined
     if (!r) {
       r = { key, users: 0, installed: null, chain: Promise.resolve(), slot: -1, pinned: false }
       map.set(key, r)
     }
     const res = r
     res.users++
-    const step = res.chain.then(async () => {
+    const install = async (): Promise<void> => {
       if (res.installed !== null) return
       const objs = make(res)
       const tx = new Tx(this.rtnl, this.log)
       try {
-        for (const o of objs) await tx.add(o)
+        // Rules and routes go through the batched socket, which keeps their order in a datagram:
+        // no need to wait for each ack. A link (ip6tnl) must exist before what refers to it.
+        if (objs.every((o) => o.kind === 'route' || o.kind === 'rule')) {
+          const all = tx.addAll(objs)
+          res.pipelined = fresh
+          await all
+        } else for (const o of objs) await tx.add(o)
       } catch (e) {
         await tx.rollback()
         this.freeSlot(res)
@@ -580,6 +614,11 @@ export class DataPlane {
       res.installed = objs
       this.objectCount += objs.length
       if (map === this.tunnels) this.log('info', 'tunnel up', { peer: key, slot: res.slot, backend: this.backend, tunnelMtu: this.tunnelMtu })
+    }
+    // A set made by this call has nothing queued on its chain: its install starts now, in this
+    // tick (see doUp). Otherwise it waits its turn behind a removal or an MTU change.
+    const step = (fresh ? install() : res.chain.then(install)).finally(() => {
+      res.pipelined = false
     })
     res.chain = step.catch(() => undefined)
     try {

@@ -8,6 +8,7 @@ import { Command, Option } from 'commander'
 import { ConfigError, loadConfigFile } from './config'
 import { createJsonLogger, LOG_LEVELS, type LogLevel } from './logger'
 import { startLma } from './lma'
+import { setThreadRealtime } from '@pmip6/rawsock'
 
 interface LmaCliOptions {
   config: string
@@ -36,6 +37,14 @@ async function runLma(opts: LmaCliOptions): Promise<void> {
   const log = createJsonLogger(opts.logLevel)
   let handle
   try {
+    // The event-loop thread only (issue 23): under load each PBU otherwise waits for a CPU.
+    if (config.realtimePriority !== undefined) {
+      try {
+        setThreadRealtime(config.realtimePriority)
+      } catch (e) {
+        throw new Error(`realtimePriority: cannot run at SCHED_RR priority ${config.realtimePriority} (${(e as Error).message})`)
+      }
+    }
     // The data plane (when configured), then the MH socket, then the control socket: see lma.ts.
     handle = await startLma(config, { log })
   } catch (e) {

@@ -47,6 +47,8 @@ export interface LmaConfig extends LmaCoreOptions {
   readonly interface?: string
   /** The LMA end of the tunnels and routes (RFC 5213 §5.6); absent: signalling only. */
   readonly dataplane?: LmaDataplaneConfig
+  /** SCHED_RR priority (1-99) for the event-loop thread (as the MAG's mag.realtimePriority); absent: an ordinary task. */
+  readonly realtimePriority?: number
 }
 
 export interface LmaDataplaneConfig {
@@ -107,6 +109,7 @@ const FIELDS = [
   'ipv4Router',
   'ipv4DhcpMode',
   'greKeys',
+  'realtimePriority',
 ] as const
 const MN_FIELDS = ['prefixes', 'mags', 'proxyEnabled', 'ipv4Address'] as const
 
@@ -270,6 +273,7 @@ export function validateConfig(raw: unknown, root = 'config'): LmaConfig {
     ...(typeof raw.interface === 'string' ? { interface: raw.interface } : {}),
     ...(raw.dataplane !== undefined && raw.dataplane !== false ? { dataplane: dataplaneConfig(raw.dataplane, at('dataplane')) } : {}),
     ...ipv4Config(raw, at, mns),
+    ...(raw.realtimePriority !== undefined ? { realtimePriority: int(raw.realtimePriority, at('realtimePriority'), 1, 99) } : {}),
   }
 }
 

@@ -17,7 +17,7 @@ import type { MhMessage } from '@pmip6/wire'
 import { LmaCore, type BindingView, type FaultPatch, type FaultState, type LmaCommand, type LmaEvent, type LmaStatus } from './lma-core'
 import type { LmaConfig } from './config'
 import { startControlServer, type ControlServer } from './control'
-import { silentLogger, type Logger } from './logger'
+import { silentLogger, type LogMeta, type Logger } from './logger'
 import { openRawMhTransport, type MhTransport } from './transport'
 import { lmaForwarding, openKernelDataPlane, type LmaDataPlane, type LmaForwarding } from './forwarding'
 
@@ -139,13 +139,24 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
     const next = run.catch((e: unknown) => log.error('lma held action failed', { mnId, error: e instanceof Error ? e.message : String(e) }))
     held.set(mnId, next)
     void next.then(() => {
+      writeLines()
       if (held.get(mnId) === next) held.delete(mnId)
     })
+  }
+  // The binding lines of a step are written once its answer is out (issue 23): winston formats
+  // and writes synchronously, and at info level those lines came before the netlink requests
+  // that the PBA waits for. A PBA held behind forwarding writes them when it leaves.
+  const lines: [string, LogMeta][] = []
+  let holding = false
+  const writeLines = (): void => {
+    if (holding || lines.length === 0) return
+    for (const [msg, meta] of lines.splice(0)) log.info(msg, meta)
   }
   const send = (c: SendEvent): void => {
     if (stopped) return
     try {
       transport.send(c.bytes, c.to, c.from)
+      writeLines()
       if (log.isLevelEnabled?.('debug') ?? true) log.debug('mh sent', { to: c.to, from: c.from, mnId: c.mnId, reason: c.reason, ...describeMsg(c.msg) })
     } catch (e) {
       log.warn('mh send failed', { to: c.to, error: e instanceof Error ? e.message : String(e), ...describeMsg(c.msg) })
@@ -188,7 +199,7 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
         case 'binding-moved':
         case 'binding-deleted': {
           const { binding: _b, ...fields } = c
-          log.info(c.type, fields)
+          lines.push([c.type, fields])
           if (forwarding !== undefined) {
             const fwd = forwarding
             after(c.mnId, () => fwd.apply(c))
@@ -213,13 +224,20 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
       log.error('lma core error', { event: ev.type, error: e instanceof Error ? e.message : String(e) })
       return
     }
-    execute(cmds)
+    holding = true
+    try {
+      execute(cmds)
+    } finally {
+      holding = false
+    }
+    if (held.size === 0) writeLines()
   }
 
   const fault = (patch: FaultPatch): FaultState => {
     const cmds = core.step({ type: 'fault', at: now(), fault: patch })
     log.info('fault set', { patch, restartCounter: core.restartCounter })
     execute(cmds)
+    writeLines()
     return core.faults()
   }
 

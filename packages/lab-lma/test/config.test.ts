@@ -40,6 +40,11 @@ controlSocket: /tmp/lma.sock
     })
   })
 
+  test('realtimePriority (issue 23): kept when 1-99, absent by default', () => {
+    expect(validateConfig({ address: '2001:db8::2', pool: '2001:db8:100::/48' }).realtimePriority).toBeUndefined()
+    expect(validateConfig({ address: '2001:db8::2', pool: '2001:db8:100::/48', realtimePriority: 10 }).realtimePriority).toBe(10)
+  })
+
   test('JSON works too, and no mns table means accept any MN from the pool', () => {
     const c = parseConfig(JSON.stringify({ address: '2001:db8::2', pool: '2001:db8:100::/48', timestampMode: 'sequence', lifetimeMax: 600 }))
     expect(c).toMatchObject({ acceptUnknown: true, timestampMode: 'sequence', lifetimeMax: 600 })
@@ -58,6 +63,8 @@ controlSocket: /tmp/lma.sock
     [{ address: '2001:db8::2', mns: { a: { prefixes: ['2001:db8:1::/64'], colour: 1 } } }, 'config.mns.a.colour: unknown field'],
     [{ address: '2001:db8::2', pool: '2001:db8:100::/48', mags: ['2001:db8::1', 'x'] }, 'config.mags[1]: not an IPv6 address'],
     [{ address: '2001:db8::2', pool: '2001:db8:100::/48', lifetimeMax: 2 }, 'config.lifetimeMax: must be between 4 and 262140'],
+    [{ address: '2001:db8::2', pool: '2001:db8:100::/48', realtimePriority: 0 }, 'config.realtimePriority: must be between 1 and 99'],
+    [{ address: '2001:db8::2', pool: '2001:db8:100::/48', realtimePriority: 'fifo' }, 'config.realtimePriority: not an integer'],
     [{ address: '2001:db8::2', pool: '2001:db8:100::/48', timestampWindowMs: 1.5 }, 'config.timestampWindowMs: not an integer'],
     [{ address: '2001:db8::2', pool: '2001:db8:100::/48', timestampMode: 'clock' }, "config.timestampMode: must be 'auto', 'timestamps' or 'sequence'"],
     [{ address: '2001:db8::2', pool: '2001:db8:100::/48', poolPrefixLength: 40 }, "config.poolPrefixLength: shorter than the pool's /48"],

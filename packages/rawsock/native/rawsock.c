@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <sys/timex.h>
 #include <unistd.h>
 
@@ -696,6 +697,29 @@ static napi_value js_clock_synced(napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// scheduling: the calling thread only (sched_setscheduler with pid 0 names the caller, not the
+// process), so a daemon can put its event-loop thread under SCHED_RR while V8's helper threads
+// and libuv's threadpool stay ordinary tasks. Priority 0 puts the thread back to SCHED_OTHER.
+
+static napi_value js_set_thread_realtime(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t prio = 0;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &prio) != napi_ok) THROW_TYPE(env, "priority must be an integer");
+  int policy = prio > 0 ? SCHED_RR : SCHED_OTHER;
+  if (prio < 0 || prio > sched_get_priority_max(SCHED_RR)) THROW_TYPE(env, "priority out of range");
+  struct sched_param sp;
+  memset(&sp, 0, sizeof sp);
+  sp.sched_priority = prio;
+  if (sched_setscheduler(0, policy, &sp) < 0) {
+    int e = errno;
+    THROW_ERRNO(env, e, "sched_setscheduler", "sched_setscheduler(SCHED_RR, %d): %s", prio, strerror(e));
+  }
+  return NULL;
+}
+
+// ---------------------------------------------------------------------------------------------
 // interface names
 
 static napi_value js_if_name_to_index(napi_env env, napi_callback_info info) {
@@ -922,6 +946,7 @@ NAPI_MODULE_INIT() {
       {"setRef", NULL, js_set_ref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"peerCredentials", NULL, js_peer_credentials, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clockSynced", NULL, js_clock_synced, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setThreadRealtime", NULL, js_set_thread_realtime, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

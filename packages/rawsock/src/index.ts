@@ -388,6 +388,16 @@ export function clockSynced(): boolean {
   return native().clockSynced()
 }
 
+/**
+ * Puts the calling thread (the event loop's, in a daemon) under SCHED_RR at `priority` (1-99),
+ * or back to SCHED_OTHER with 0. Only this thread: V8's compiler and GC helpers and libuv's
+ * threadpool stay ordinary tasks. Needs CAP_SYS_NICE (or an RLIMIT_RTPRIO); throws code EPERM
+ * otherwise. The kernel keeps 5% of each CPU for ordinary tasks (sched_rt_runtime_us).
+ */
+export function setThreadRealtime(priority: number): void {
+  native().setThreadRealtime(priority)
+}
+
 /** Interface index -> name (if_indextoname); throws code 'ENODEV' for a missing interface. */
 export function ifIndexToName(ifindex: number): string {
   return native().ifIndexToName(ifindex)

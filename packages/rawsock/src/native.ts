@@ -72,6 +72,8 @@ export interface NativeBinding {
   setRef(fd: number, ref: boolean): void
   /** adjtimex(2), read only: the kernel says the system clock is synchronised (STA_UNSYNC clear). */
   clockSynced(): boolean
+  /** sched_setscheduler(0, SCHED_RR, prio) for the calling thread; 0: back to SCHED_OTHER. */
+  setThreadRealtime(priority: number): void
 }
 
 const PACKAGE_NAME = '@pmip6/rawsock'
