@@ -37,12 +37,14 @@ export function formatBindings(list: readonly BindingView[]): string {
     b.mode,
     b.lma ?? '-',
     b.prefixes.join(',') || '-',
+    // RFC 5844: the IPv4 home address, or why an MN asking for one has none.
+    b.ipv4Address ?? (b.ipv4Reason !== '' ? `(${b.ipv4Reason})` : '-'),
     b.lifetimeLeft > 0 ? `${b.lifetimeLeft}s` : '-',
     b.lastStatus === null ? '-' : String(b.lastStatus),
     String(b.retransmissions),
     b.reason,
   ])
-  const head = ['MN', 'LINK', 'STATE', 'MODE', 'LMA', 'PREFIXES', 'LIFETIME', 'STATUS', 'RETX', 'REASON']
+  const head = ['MN', 'LINK', 'STATE', 'MODE', 'LMA', 'PREFIXES', 'IPV4', 'LIFETIME', 'STATUS', 'RETX', 'REASON']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 1)
   return [head, ...rows].map((r) => r.map((c, i) => pad(c, widths[i]!)).join('').trimEnd()).join('\n') + '\n'
 }
