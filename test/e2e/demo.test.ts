@@ -22,6 +22,11 @@ describeLab('mag lab demo', () => {
     expect(detail('mag1: PBU -> LMA')).toMatch(/^HNP 2001:db8:100:/)
     expect(detail('mag2: binding moved')).toMatch(/\(unchanged\)$/)
     expect(detail('mn1 keeps its address')).toMatch(/^2001:db8:100:.* via fe80::1$/)
+    // RFC 5844: the dual-stack mn1's IPv4 home address by DHCPv4, IPv4 pings, kept across the handoff.
+    expect(detail('mn1 (dual-stack): IPv4 home address')).toMatch(/^192\.0\.2\.\d+\/24, default router 192\.0\.2\.1$/)
+    expect(detail('mn1 pings the CN over IPv4 (')).toMatch(/3\/3 replies$/)
+    expect(detail('mn1 keeps its IPv4 address')).toMatch(/^192\.0\.2\.\d+\/24 \(unchanged\)$/)
+    expect(detail('mn1 pings the CN over IPv4 from mag2')).toMatch(/3\/3 replies$/)
     expect(detail('mag1 advertises a local prefix')).toMatch(/^local prefix 2001:db8:a1:/)
     expect(detail('mn2 kernel')).toMatch(/^2001:db8:a1:/)
     expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(`${LAB}-`)

@@ -40,7 +40,7 @@ function pad(s: string, n: number): string {
 }
 
 /** A readable table of the Binding Update List. */
-const BINDING_HEAD = ['MN', 'LINK', 'STATE', 'MODE', 'LMA', 'PREFIXES', 'LIFETIME', 'STATUS', 'RETX', 'REASON']
+const BINDING_HEAD = ['MN', 'LINK', 'STATE', 'MODE', 'LMA', 'PREFIXES', 'IPV4', 'LIFETIME', 'STATUS', 'RETX', 'REASON']
 /** Bindings asked for per request by `mag bindings`. */
 const LIST_PAGE = 1000
 
@@ -52,6 +52,8 @@ function bindingRow(b: BindingView): string[] {
     b.mode,
     b.lma ?? '-',
     b.prefixes.join(',') || '-',
+    // RFC 5844: the IPv4 home address, or why an MN asking for one has none.
+    b.ipv4Address ?? (b.ipv4Reason !== '' ? `(${b.ipv4Reason})` : '-'),
     b.lifetimeLeft > 0 ? `${b.lifetimeLeft}s` : '-',
     b.lastStatus === null ? '-' : String(b.lastStatus),
     String(b.retransmissions),

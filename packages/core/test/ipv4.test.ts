@@ -1,5 +1,6 @@
 // RFC 5844 §3.2 (IPv4 home addresses at the MAG) and RFC 5845 §3 (GRE keys at the MAG), on the
 // fake clock with a scripted LMA (issue 21 items 2 and 6).
+import fc from 'fast-check'
 import { BaStatus, formatIp4, Ipv4HoaReplyStatus, parseIp4, type MobilityOption, type ProxyBindingAck, type ProxyBindingUpdate } from '@pmip6/wire'
 import { ProfileError, ProfileStore, type MagCoreConfig, type PolicyProfile } from '../src'
 import { config, Harness, hnpsOf, lastPbu, LMA, NAI, ofType, opt, pbaFor, pbus, profile, ras, states } from './harness'
@@ -365,5 +366,70 @@ describe('RFC 5845 §3: GRE keys', () => {
     const cmds = h.pba(pbaFor(again, BaStatus.GRE_KEY_OPTION_REQUIRED))
     expect(pbus(cmds)).toEqual([])
     expect(states(cmds).at(-1)).toMatchObject({ to: 'denied', reason: 'pba-rejected:163' })
+  })
+})
+
+describe('RFC 5844 §3.2: properties', () => {
+  // Whatever the LMA answers (accept with a good, refused, unroutable or renumbered address; the
+  // IPv4 statuses; silence) and whatever the MN does (attach, move, detach), at every step the
+  // IPv4 routes the MAG asked for and the lease it gave the access link are exactly the address
+  // `mag bindings` shows, and nothing is left once the MN is gone.
+  type Answer = 'ok' | 'ok-other' | 'reply-132' | 'unroutable' | 'no-router' | 's170' | 's171' | 's172' | 'none'
+  type Act = { kind: 'answer'; a: Answer } | { kind: 'time'; ms: number } | { kind: 'detach' } | { kind: 'attach'; link: string }
+  const act: fc.Arbitrary<Act> = fc.oneof(
+    fc.constantFrom<Answer>('ok', 'ok', 'ok-other', 'reply-132', 'unroutable', 'no-router', 's170', 's171', 's172', 'none').map((a) => ({ kind: 'answer' as const, a })),
+    fc.integer({ min: 100, max: 200_000 }).map((ms) => ({ kind: 'time' as const, ms })),
+    fc.constant({ kind: 'detach' as const }),
+    fc.constantFrom('ppp0', 'ppp1').map((link) => ({ kind: 'attach' as const, link })),
+  )
+
+  test('installed IPv4 routes and the access link lease always match the binding view', () => {
+    fc.assert(
+      fc.property(fc.constantFrom<'ipv4' | 'dual'>('ipv4', 'dual'), fc.array(act, { minLength: 1, maxLength: 40 }), (stack, acts) => {
+        const h = new Harness(cfg({ stack }))
+        const routes = new Set<string>()
+        let lease: string | null = null
+        const apply = (cmds: readonly { type: string }[]): void => {
+          for (const c of cmds as Parameters<typeof ofType>[0]) {
+            if (c.type === 'forwarding-up') for (const a of c.ipv4 ?? []) routes.add(a)
+            else if (c.type === 'forwarding-down') for (const a of c.ipv4 ?? []) routes.delete(a)
+            else if (c.type === 'ipv4-lease') lease = c.lease === null ? null : c.lease.address
+          }
+        }
+        let pending: ProxyBindingUpdate | null = null
+        const track = (cmds: ReturnType<Harness['step']>): void => {
+          apply(cmds)
+          const p = pbus(cmds)
+          if (p.length > 0) pending = p[p.length - 1]!.pbu
+        }
+        track(h.attach())
+        for (const x of acts) {
+          if (x.kind === 'time') track(h.advanceBy(x.ms))
+          else if (x.kind === 'detach') track(h.detach({ link: h.view()?.link ?? 'ppp0' }))
+          else if (x.kind === 'attach') track(h.attach({ link: x.link }))
+          else if (pending !== null && x.a !== 'none') {
+            const p: ProxyBindingUpdate = pending
+            pending = null
+            const status = x.a === 's170' ? 170 : x.a === 's171' ? 171 : x.a === 's172' ? 172 : 0
+            const reply =
+              x.a === 'ok-other' ? { address: '192.0.2.9' } : x.a === 'reply-132' ? { status: 132, address: '0.0.0.0' } : x.a === 'unroutable' ? { address: '224.0.0.9' } : status !== 0 ? { status: 129 } : {}
+            track(h.pba(v4Pba(p, status, { prefixes: [P1], reply, ...(x.a === 'no-router' ? { router: null } : {}) })))
+          }
+          const v = h.view()
+          const shown = v?.ipv4Address?.split('/')[0] ?? null
+          expect([...routes]).toEqual(shown === null ? [] : [shown])
+          expect(lease).toBe(shown)
+        }
+        // Gone for good: detach and let every timer run out.
+        track(h.detach({ link: h.view()?.link ?? 'ppp0' }))
+        track(h.advanceBy(40_000))
+        if (h.view()?.state === 'deregistering') track(h.advanceBy(5_000))
+        if (h.view() === undefined) {
+          expect([...routes]).toEqual([])
+          expect(lease).toBeNull()
+        }
+      }),
+      { numRuns: 150 },
+    )
   })
 })

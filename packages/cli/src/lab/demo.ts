@@ -6,7 +6,7 @@
  * long each step took. Every step is bounded in time; the lab goes down whatever happens.
  */
 import { spawn } from 'node:child_process'
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
@@ -151,6 +151,32 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     if (!m || m[2] !== String(count)) throw new Error(`${m ? `${m[2]}/${m[1]}` : 'no'} replies`)
     return `${/rtt [^=]+= ([\d.]+)\//.exec(r)?.[1] ?? '?'} ms min rtt, ${m[2]}/${m[1]} replies`
   }
+  /** IPv4 pings to the CN (RFC 5844: through the same tunnel, IPv4-in-IPv6). */
+  const ping4 = (i: number, count: number): string => {
+    let r: string
+    try {
+      r = nsExec(n.mn(i), 'ping', ['-4', '-n', '-c', String(count), '-i', '0.2', '-W', '2', PLAN.cn4], { timeoutMs: 5000 + count * 2000 })
+    } catch (e) {
+      throw new Error(`no reply: ${(e as Error).message.split('\n').find((l) => /transmitted/.test(l)) ?? (e as Error).message}`)
+    }
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(r)
+    if (!m || m[2] !== String(count)) throw new Error(`${m ? `${m[2]}/${m[1]}` : 'no'} replies`)
+    return `${/rtt [^=]+= ([\d.]+)\//.exec(r)?.[1] ?? '?'} ms min rtt, ${m[2]}/${m[1]} replies`
+  }
+  /** An unmodified busybox udhcpc in the MN's namespace; its script configures what it got. */
+  const dhcpDir = mkdtempSync(join(tmpdir(), 'mag-demo-dhcp4-'))
+  const dhcpScript = join(dhcpDir, 'udhcpc.sh')
+  writeFileSync(
+    dhcpScript,
+    '#!/bin/sh\ncase "$1" in\n  bound|renew) ip -4 addr flush dev "$interface"; ip -4 addr add "$ip/$mask" dev "$interface"; ip -4 route replace default via "$router" dev "$interface" ;;\n  deconfig) ip -4 addr flush dev "$interface" ;;\nesac\nexit 0\n',
+  )
+  chmodSync(dhcpScript, 0o755)
+  const dhcp4 = (i: number): string => {
+    nsExec(n.mn(i), 'udhcpc', ['-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '2', '-A', '1', '-s', dhcpScript], { timeoutMs: 60_000 })
+    const a = (JSON.parse(ipn(n.mn(i), '-4', '-j', 'addr', 'show', 'dev', 'eth0')) as { addr_info?: { local: string; prefixlen: number }[] }[])[0]?.addr_info?.[0]
+    if (!a) throw new Error('no IPv4 address after udhcpc')
+    return `${a.local}/${a.prefixlen}`
+  }
   /** The MAG's data plane holds this many bindings (its forwarding is installed), when it has one. */
   const forwarded = async (mag: MagName): Promise<number | null> => {
     const st = (await controlRequest(sock(mag), { cmd: 'status' })) as { dataplane?: { state?: { bindings?: number } } }
@@ -160,7 +186,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let capture: LabCapture | undefined
   out(`PMIPv6 MAG demo in lab "${o.name}": LMA ${PLAN.lma}, mag1 ${PLAN.mags.mag1}, mag2 ${PLAN.mags.mag2}, CN ${PLAN.cn}`)
   try {
-    await step('lab up: LMA, two MAGs, CN, 2 MNs in namespaces', () => labUp({ name: o.name, mns: 2, quiet: true }), (s) => `${s.namespaces.length} namespaces, data plane ${s.dataplane}`)
+    // mn1 is dual-stack (RFC 5844): an IPv6 home prefix and an IPv4 home address, the latter from
+    // the MAG's DHCPv4 server; the MAGs carry IPv4 through the same tunnels.
+    const labCfg = {
+      profiles: [
+        { mnId: mnId(1), lma: PLAN.lma, macs: [mnMac(1)], stack: 'dual' },
+        { mnId: mnId(2), lma: PLAN.lma, macs: [mnMac(2)] },
+      ],
+      dataplane: { ipv4: true },
+      dhcp4: { enabled: true },
+    }
+    await step('lab up: LMA, two MAGs, CN, 2 MNs in namespaces', () => labUp({ name: o.name, mns: 2, quiet: true, magConfig: labCfg }), (s) => `${s.namespaces.length} namespaces, data plane ${s.dataplane}`)
     if (o.pcap) capture = await step('capture every lab link (dumpcap in each namespace)', () => startLabCapture(o.name, o.pcap!))
 
     // 1. Registration: attach -> PBU -> PBA -> RA with the HNP -> SLAAC in the MN's kernel.
@@ -192,6 +228,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const a1 = await step('mn1 kernel: address from its HNP by SLAAC', () => waitFor('mn1 SLAAC address', () => usable(1, hnp), STEP_TIMEOUT_MS), (a) => `${a.local}/${a.prefixlen}, default router ${router(1) ?? '-'}`)
     if (dp) await step('mn1 pings the CN through the MAG-LMA tunnel', () => ping(1, 3), (r) => r)
     else noDp('mn1 pings the CN through the MAG-LMA tunnel')
+    // RFC 5844: the dual-stack MN's own DHCPv4 client gets the IPv4 home address of its binding.
+    const v4a = dp ? await step('mn1 (dual-stack): IPv4 home address by DHCPv4 (udhcpc)', () => dhcp4(1), (a) => `${a}, default router ${PLAN.homePool4.replace(/\.0\/24$/, '.1')}`) : undefined
+    if (dp) await step('mn1 pings the CN over IPv4 (IPv4-in-IPv6 tunnel)', () => ping4(1, 3), (r) => r)
 
     // 2. Handoff: layer-2 move to mag2 while a ping runs; same address, same default router.
     let pinger: ReturnType<typeof spawn> | undefined
@@ -228,6 +267,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       return { sent, got }
     }, (r) => `${r.got}/${r.sent} replies, ${r.sent - r.got} lost (${(r.sent - r.got) * 20} ms gap at 20 ms spacing)`)
     pinger?.kill('SIGKILL')
+    if (dp) {
+      await step('mn1 keeps its IPv4 address: udhcpc again, now at mag2', () => {
+        const a = dhcp4(1)
+        if (a !== v4a) throw new Error(`IPv4 address ${a} instead of ${v4a ?? '-'}`)
+        return a
+      }, (a) => `${a} (unchanged)`)
+      await step('mn1 pings the CN over IPv4 from mag2', () => ping4(1, 3), (r) => r)
+    }
 
     // 3. Scenario B (RFC 6612): a Mobile IPv6-capable host gets a local prefix, no tunnel.
     await step('mn2 is switched to host mode (Scenario B) on mag1', () => controlRequest(sock('mag1'), { cmd: 'policy', mn: mnId(2), mode: 'host' }))
@@ -249,6 +296,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       await step('capture written', () => c.stop(), (r) => `${r.file}: ${r.packets} packets on ${r.interfaces.length} interfaces; \`mag trace ${r.file}\``)
     }
   } finally {
+    rmSync(dhcpDir, { recursive: true, force: true })
     // A failed step leaves the capture running: keep what it has, it shows the failure.
     if (capture) await capture.stop().then((r) => out(`capture of the failed run: ${r.file} (${r.packets} packets)`), () => undefined)
     if (failed) {
