@@ -848,11 +848,15 @@ export class MagDaemon implements AaaHost {
   /**
    * A page of the list (`mag bindings` at any size): see MagCore.bindingsPage. Its rows carry the
    * RADIUS profile's extra facts like bindingRows(); the MNs the policy source still holds (no
-   * core entry) are not in the pages.
+   * core entry: pending, aaa-unreachable, denied) come after the core's entries on the last page,
+   * so a paged walk shows every row that bindingRows() does, once.
    */
   bindingsPage(after: number, limit: number): BindingPage {
     const page = this.core.bindingsPage(after, limit, this.deps.clock.now())
-    return this.aaa ? { ...page, bindings: this.withAaa(page.bindings) } : page
+    const aaa = this.aaa
+    if (!aaa) return page
+    const rows = this.withAaa(page.bindings)
+    return { ...page, bindings: page.next === null ? [...rows, ...aaa.views()] : rows }
   }
 
   bindingCount(): number {

@@ -240,7 +240,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   // Dynamic Authorization Server (RFC 5176).
   const pcfg = cfg.policy
   const alog = child(log, 'aaa')
-  const aaa = pcfg && pcfg.source !== 'file' && pcfg.radius ? new AaaPolicy(pcfg.source, pcfg.radius, cfg.core.profiles, cfg.core.unknownMn ?? 'refuse', cfg.address, daemon, alog, clock) : null
+  const aaa = pcfg && pcfg.source !== 'file' && pcfg.radius ? new AaaPolicy(pcfg.source, pcfg.radius, cfg.core.profiles, cfg.core.unknownMn ?? 'refuse', cfg.address, daemon, alog, clock, cfg.dataplane?.ipv4 === true) : null
   const rcfg = pcfg?.radius
   const nas = { ipv6: cfg.address, ...(rcfg?.nasIdentifier ? { identifier: rcfg.nasIdentifier } : {}) }
   const accounting =

@@ -26,6 +26,16 @@ test('a full Accept: LMA, prefix, interface id, IPv4 HoA, DHCP servers, Session-
   })
 })
 
+test('with an IPv4 data plane an IPv4 HoA makes the MN dual-stack asking for it; 0.0.0.0 lets the LMA choose; a Scenario B host stays IPv6-only', () => {
+  const v4 = { ...opts, ipv4: true }
+  const given = profileFromAccept([LMA, octets(155, hex('0020c0000207'))], 'mn', v4)
+  expect(given.ok && given.value.profile).toEqual({ mnId: 'mn', lma: '2001:db8:ffff::2', addressConfig: 'stateless', mode: 'network', stack: 'dual', ipv4HomeAddress: '192.0.2.7' })
+  const any = profileFromAccept([LMA, octets(155, hex('001800000000'))], 'mn', v4)
+  expect(any.ok && any.value.profile).toEqual({ mnId: 'mn', lma: '2001:db8:ffff::2', addressConfig: 'stateless', mode: 'network', stack: 'dual' })
+  const host = profileFromAccept([LMA, octets(155, hex('0020c0000207')), text(11, 'scenario-b')], 'mn', { ...v4, hostMode: { type: 11, value: 'scenario-b' } })
+  expect(host.ok && host.value.profile.stack).toBeUndefined()
+})
+
 test('Mobile-Node-Identifier, else User-Name, names the MN (RFC 6572 §3.1, RFC 2865 §5.1)', () => {
   const a = profileFromAccept([LMA, text(1, 'alias@x'), octets(145, Buffer.from('real@example.org'))], '00-11-22-33-44-55', opts)
   expect(a.ok && a.value.mnId).toBe('real@example.org')

@@ -128,6 +128,8 @@ export class AaaPolicy {
     private readonly host: AaaHost,
     private readonly log: Logger,
     private readonly clock: Clock,
+    /** The data plane carries IPv4 (`dataplane.ipv4`): an IPv4 HoA from RADIUS makes the MN dual-stack. */
+    private readonly ipv4 = false,
   ) {
     this.client = new RadiusClient(
       {
@@ -257,7 +259,7 @@ export class AaaPolicy {
       return this.deny(e, `aaa-reject${msg ? `: ${msg}` : ''}`, outcome.server)
     }
     if (p.code === RadiusCode.ACCESS_CHALLENGE) return this.deny(e, 'aaa-challenge: not supported (no EAP on this path)', outcome.server)
-    const r = profileFromAccept(p.attributes, e.userName, { addressConfig: this.cfg.addressConfig, ...(this.cfg.hostMode ? { hostMode: this.cfg.hostMode } : {}) })
+    const r = profileFromAccept(p.attributes, e.userName, { addressConfig: this.cfg.addressConfig, ipv4: this.ipv4, ...(this.cfg.hostMode ? { hostMode: this.cfg.hostMode } : {}) })
     if (!r.ok) {
       this.counters.inc('accept-unusable')
       return this.deny(e, `aaa-bad-accept: ${r.attribute}: ${r.why}`, outcome.server)

@@ -10,7 +10,7 @@
  *  - Home prefixes: PMIP6-Home-HN-Prefix (§3.5; the Visited one with a visited LMA); none: the
  *    LMA assigns.
  *  - Kept in the profile for what the MAG does not use yet: PMIP6-Home-Interface-ID (§3.7),
- *    PMIP6-Home-IPv4-HoA (§3.8, for when IPv4 support lands), PMIP6-Home-DHCP4/6-Server-Address
+ *    PMIP6-Home-IPv4-HoA (§3.8: the MN is served dual-stack and asks for that address), PMIP6-Home-DHCP4/6-Server-Address
  *    (§3.9, §3.10). A DHCPv6 server address allows stateful configuration (addressConfig 'both').
  *  - Session-Timeout (RFC 2865 §5.27): how long the profile is cached.
  *  - Host mode: a configured attribute with a configured value.
@@ -34,6 +34,8 @@ export interface ProfileOptions {
   readonly hostMode?: AttributeMatch
   /** Address configuration when the Accept says nothing of it. */
   readonly addressConfig: AddressConfig
+  /** The MAG's data plane carries IPv4: only then does an IPv4 HoA make the MN dual-stack. */
+  readonly ipv4?: boolean
 }
 
 export interface AaaProfile {
@@ -151,7 +153,8 @@ function build(attrs: readonly RadiusAttribute[], asked: string, o: ProfileOptio
   const ifId = one(attrs, ifIdType)
   const interfaceId = ifId === undefined ? null : (read(ifIdType, ifId, readIfId).toString('hex').match(/.{4}/g) ?? []).join(':')
   const hoa = one(attrs, Attr.PMIP6_HOME_IPV4_HOA)
-  const ipv4HomeAddress = hoa === undefined ? null : ((p) => `${ip4Text(p.address)}/${p.length}`)(read(Attr.PMIP6_HOME_IPV4_HOA, hoa, readIp4Prefix))
+  const hoaPrefix = hoa === undefined ? null : read(Attr.PMIP6_HOME_IPV4_HOA, hoa, readIp4Prefix)
+  const ipv4HomeAddress = hoaPrefix === null ? null : `${ip4Text(hoaPrefix.address)}/${hoaPrefix.length}`
   const dhcp6Servers = all(attrs, Attr.PMIP6_HOME_DHCP6_SERVER_ADDRESS).map((v) => unicast6(Attr.PMIP6_HOME_DHCP6_SERVER_ADDRESS, v))
   const dhcp4Servers = all(attrs, Attr.PMIP6_HOME_DHCP4_SERVER_ADDRESS).map((v) => ip4Text(read(Attr.PMIP6_HOME_DHCP4_SERVER_ADDRESS, v, readIp4)))
   const st = one(attrs, Attr.SESSION_TIMEOUT)
@@ -165,6 +168,10 @@ function build(attrs: readonly RadiusAttribute[], asked: string, o: ProfileOptio
     ...(homePrefixes.length > 0 ? { homePrefixes } : {}),
     addressConfig,
     mode: host ? 'host' : 'network',
+    // RFC 6572 §3.8: on a MAG whose data plane carries IPv4, an MN given an IPv4 home address is
+    // served dual-stack (RFC 5844 §3.2) and the PBU asks for that address; 0.0.0.0 lets the LMA
+    // choose. Scenario B hosts stay IPv6-only. Elsewhere the address is only shown.
+    ...(hoaPrefix === null || host || o.ipv4 !== true ? {} : { stack: 'dual' as const, ...(ip4Text(hoaPrefix.address) === '0.0.0.0' ? {} : { ipv4HomeAddress: ip4Text(hoaPrefix.address) }) }),
   }
   return { mnId, profile, interfaceId, ipv4HomeAddress, dhcp6Servers, dhcp4Servers, sessionTimeoutS, classes: all(attrs, Attr.CLASS) }
 }
