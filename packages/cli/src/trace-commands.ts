@@ -9,8 +9,19 @@ import { liveLabCapture } from './lab/capture'
 import { LAB_DEFAULT_NAME, PLAN } from './lab/plan'
 import { requireRoot } from './lab/lab'
 
-/** The lab's correspondent node has no signalling of its own to be recognised by. */
-const LAB_HINTS: Hints = { [PLAN.cn]: 'cn' }
+/** The first host address of an IPv4 prefix ('192.0.2.0/24' -> '192.0.2.1'). */
+function firstHost4(prefix: string): string {
+  const [net = '', len = '32'] = prefix.split('/')
+  const n = (net.split('.').reduce((a, o) => a * 256 + Number(o), 0) & (Number(len) === 0 ? 0 : ~0 << (32 - Number(len)))) >>> 0
+  return [24, 16, 8, 0].map((s) => ((n + 1) >>> s) & 255).join('.')
+}
+
+/**
+ * Names for lab addresses no signalling identifies: the correspondent node (IPv6 and IPv4), and
+ * the MNs' IPv4 default router (RFC 5844: the lab LMA's default, the pool's first address), which
+ * every MAG emulates on its access links as it does fe80::1.
+ */
+const LAB_HINTS: Hints = { [PLAN.cn]: 'cn', [PLAN.cn4]: 'cn', [firstHost4(PLAN.homePool4)]: 'ipv4-router' }
 
 /** Reads a pcap or pcapng file into trace packets, in time order. */
 export function tracePackets(bytes: Buffer): { packets: TracePacket[]; lab: boolean } {
