@@ -1,18 +1,9 @@
 // RFC 5844 / RFC 5845 profile fields (issue 21): stack, ipv4HomeAddress, ipv4Allowed, greKey per
 // profile and greKey per LMA reach the core; every bad value is named with its path.
-import { validateConfig, ConfigError } from '../src/config'
+import { validateConfig } from '../src/config'
+import { problems } from './config-problems'
 
 const base = { mag: { address: '2001:db8:ffff::1' } }
-
-function problems(doc: unknown): string[] {
-  try {
-    validateConfig(doc)
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.reason}`)
-    throw e
-  }
-  return []
-}
 
 describe('config: IPv4 home addresses and GRE keys', () => {
   test('RFC 5844 §3.2 stack per profile, the named address and the allowed prefixes; RFC 5845 keys per profile and per LMA', () => {

@@ -1,20 +1,11 @@
 // `lmas:` per-LMA settings (issue 17, item 9): RFC 5847 §5 heartbeat variables per LMA address,
 // validated with the field path of every bad value.
-import { validateConfig, ConfigError } from '../src/config'
+import { validateConfig } from '../src/config'
+import { problems } from './config-problems'
 
 const base = {
   mag: { address: '2001:db8:ffff::1', heartbeatInterval: 30 },
   profiles: [{ mnId: 'mn1@example.com', lma: '2001:db8:ffff::2' }],
-}
-
-function problems(doc: unknown): string[] {
-  try {
-    validateConfig(doc)
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.reason}`)
-    throw e
-  }
-  return []
 }
 
 describe('config lmas', () => {

@@ -2,7 +2,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { validateConfig, loadConfig, ConfigError } from '../src/config'
+import { validateConfig, loadConfig } from '../src/config'
+import { problems } from './config-problems'
 
 const good = {
   mag: { address: '2001:db8:ffff::1', fixedLinkLocal: 'fe80::1', fixedLinkLayer: '02:00:00:00:00:fe', lifetime: 600 },
@@ -11,16 +12,6 @@ const good = {
   profiles: [{ mnId: 'mn1@example.com', lma: '2001:db8:ffff::2', homePrefixes: ['2001:db8:1:1::/64'], macs: ['00:11:22:33:44:55'], mode: 'host' }],
   unknownMn: { lma: '2001:db8:ffff::2', macNaiRealm: 'example.com' },
   localPool: '2001:db8:aa00::/48',
-}
-
-function problems(doc: unknown): string[] {
-  try {
-    validateConfig(doc)
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.reason}`)
-    throw e
-  }
-  return []
 }
 
 describe('config', () => {

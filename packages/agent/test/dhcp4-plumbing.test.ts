@@ -1,23 +1,14 @@
 // Agent side of RFC 5844 §3.4: the `dhcp4:` and `dataplane.ipv4` settings (bad values named), and
 // the lease the DHCPv4 server gets for the core's `ipv4-lease` command.
-import { validateConfig, ConfigError } from '../src/config'
+import { validateConfig } from '../src/config'
 import { leaseFor } from '../src/dhcp4'
+import { problems } from './config-problems'
 
 const good = {
   mag: { address: '2001:db8:ffff::1', fixedLinkLocal: 'fe80::1', fixedLinkLayer: '02:00:00:00:00:fe', lifetime: 600 },
   links: { wlan0: { shared: true } },
   drivers: { mock: { att: 4 } },
   profiles: [{ mnId: 'mn1@example.com', lma: '2001:db8:ffff::2', homePrefixes: ['2001:db8:1:1::/64'], macs: ['00:11:22:33:44:55'] }],
-}
-
-function problems(doc: unknown): string[] {
-  try {
-    validateConfig(doc)
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.reason}`)
-    throw e
-  }
-  return []
 }
 
 describe('IPv4 settings of the agent (RFC 5844)', () => {

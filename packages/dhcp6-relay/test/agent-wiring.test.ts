@@ -1,25 +1,16 @@
 // The agent side of the relay: the `dhcp6Relay` config section (field-named errors) and the
 // daemon's binding hook that feeds the relay (profile addressConfig -> stateful).
-import { validateConfig, ConfigError } from '../../agent/src/config'
+import { validateConfig } from '../../agent/src/config'
 import { MagDaemon } from '../../agent/src/daemon'
 import { relayBindings } from '../../agent/src/dhcp6'
 import type { MagIo } from '../../agent/src/io'
+import { problems } from '../../agent/test/config-problems'
 
 const base = {
   mag: { address: '2001:db8:ffff::1', fixedLinkLocal: 'fe80::1' },
   links: { mn1: null },
   localPool: '2001:db8:a1::/48',
   profiles: [{ mnId: 'mn1@example.com', lma: '2001:db8:ffff::2', mode: 'host', addressConfig: 'stateful' }],
-}
-
-function problems(doc: unknown): string[] {
-  try {
-    validateConfig(doc)
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.reason}`)
-    throw e
-  }
-  return []
 }
 
 describe('dhcp6Relay config', () => {
