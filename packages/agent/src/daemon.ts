@@ -556,7 +556,7 @@ export class MagDaemon implements AaaHost {
         const bytes = nd.encode(c.ra)
         const sentAt = performance.now()
         try {
-          io.sendNd(bytes, c.link, c.to, c.src)
+          io.sendNd(bytes, c.link, c.to, c.src, c.llDst)
           this.counters.inc('nd.tx.ra')
         } catch (e) {
           this.counters.inc('nd.tx-error')

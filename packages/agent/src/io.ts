@@ -5,7 +5,9 @@
  * (the MAG does not process RAs) with the ff02::2 membership on each access link
  * (protocol-reference §9.2), and to Packet Too Big (RFC 5213 §6.9.5: the path MTU to each LMA).
  */
-import { openIcmp6Socket, openMhSocket, ifNameToIndex, ifIndexToName, type RawSocket, type RawMessage, type SendOptions } from '@pmip6/rawsock'
+import { networkInterfaces } from 'node:os'
+import { openIcmp6Socket, openMhSocket, ifNameToIndex, ifIndexToName, ipv6Packet, parseMac, PacketSocket, type RawSocket, type RawMessage, type SendOptions } from '@pmip6/rawsock'
+import { parseIp6, setIcmp6Checksum, IPPROTO_ICMPV6 } from '@pmip6/wire'
 
 export interface Packet {
   readonly data: Buffer
@@ -18,7 +20,11 @@ export interface Packet {
 
 export interface MagIo {
   sendMh(bytes: Buffer, dst: string, src: string): void
-  sendNd(bytes: Buffer, link: string, dst: string, src: string): void
+  /**
+   * An ND message on an access link. `llDst` (a MAC) on a shared link: the frame goes to that
+   * station only, whatever the IPv6 destination (RFC 6085), so no other MN hears the prefixes.
+   */
+  sendNd(bytes: Buffer, link: string, dst: string, src: string, llDst?: string | null): void
   /** An ICMPv6 error (RFC 4443) routed like any unicast packet. */
   sendIcmp(bytes: Buffer, dst: string, src: string): void
   onMh(fn: (p: Packet) => void): void
@@ -50,6 +56,10 @@ export class RawIo implements MagIo {
   private mhSrc = ''
   private mhOpts: SendOptions = {}
   private readonly ifnames = new Map<number, { name: string; at: number }>()
+  /** Opened on the first RA to one station of a shared link (needs CAP_NET_RAW, as the raw sockets do). */
+  private packet: PacketSocket | null = null
+  /** The link-local address of each shared access link, the source of RAs sent in frames. */
+  private readonly linkLocals = new Map<string, { text: string; bytes: Buffer }>()
 
   constructor() {
     // Room for a registration storm's PBAs and an RS flood between two reads (issue 8).
@@ -71,9 +81,35 @@ export class RawIo implements MagIo {
     this.mh.send(bytes, dst, this.mhOpts)
   }
 
-  sendNd(bytes: Buffer, link: string, dst: string, src: string): void {
+  sendNd(bytes: Buffer, link: string, dst: string, src: string, llDst?: string | null): void {
     const ifindex = this.links.get(link) ?? ifNameToIndex(link)
+    if (llDst !== undefined && llDst !== null) return this.sendNdFrame(bytes, link, ifindex, dst, src, llDst)
     this.icmp.send(bytes, dst, { ifindex, hopLimit: ND_HOP_LIMIT, ...(src && src !== '::' ? { src } : {}) })
+  }
+
+  /**
+   * The IPv6 packet built here (the kernel's raw socket would pick the source and the frame
+   * address), in a frame to `llDst`. The source is the configured one or the link's own
+   * link-local address (RFC 4861 §6.1.2: an RA from anything else is dropped by the host).
+   */
+  private sendNdFrame(bytes: Buffer, link: string, ifindex: number, dst: string, src: string, llDst: string): void {
+    const from = src && src !== '::' ? parseIp6(src) : this.linkLocalOf(link)
+    const to = parseIp6(dst)
+    const msg = Buffer.from(bytes)
+    setIcmp6Checksum(msg, from, to)
+    this.packet ??= PacketSocket.open()
+    this.packet.sendIpv6(ipv6Packet(from, to, IPPROTO_ICMPV6, ND_HOP_LIMIT, msg), ifindex, parseMac(llDst))
+  }
+
+  private linkLocalOf(link: string): Buffer {
+    const known = this.linkLocals.get(link)
+    if (known !== undefined) return known.bytes
+    const ll = (networkInterfaces()[link] ?? []).find((a) => a.family === 'IPv6' && /^fe80:/i.test(a.address) && a.scopeid !== undefined && a.scopeid !== 0)
+    if (ll === undefined) throw new Error(`access link ${link} has no IPv6 link-local address yet (an RA needs one as its source)`)
+    const text = ll.address.replace(/%.*$/, '')
+    const bytes = parseIp6(text)
+    this.linkLocals.set(link, { text, bytes })
+    return bytes
   }
 
   sendIcmp(bytes: Buffer, dst: string, src: string): void {
@@ -111,11 +147,13 @@ export class RawIo implements MagIo {
     }
     this.links.delete(link)
     this.names.delete(ifindex)
+    this.linkLocals.delete(link)
   }
 
   close(): void {
     this.mh.close()
     this.icmp.close()
+    this.packet?.close()
   }
 
   private cachedName(ifindex: number): string {

@@ -17,6 +17,7 @@
 #include <net/if.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
+#include <netpacket/packet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +274,62 @@ static napi_value js_open_udp(napi_env env, napi_callback_info info) {
   }
   napi_value r;
   napi_create_int32(env, fd, &r);
+  return r;
+}
+
+// openPacket() -> fd: an AF_PACKET SOCK_DGRAM socket of protocol 0, which receives nothing: it
+// only sends. The caller gives a whole network-layer packet and the link-layer destination; the
+// kernel adds the frame header. For an IPv6 packet to a multicast group that must reach one
+// station only (RFC 6085: a unicast frame may carry a multicast IPv6 destination), which a
+// raw IPv6 socket cannot do: it always maps ff02::1 to 33:33:00:00:00:01.
+static napi_value js_open_packet(napi_env env, napi_callback_info info) {
+  int fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int e = errno;
+    if (e == EPERM || e == EACCES)
+      THROW_ERRNO(env, e, "socket", "socket(AF_PACKET, SOCK_DGRAM, 0): packet sockets need root or CAP_NET_RAW");
+    THROW_ERRNO(env, e, "socket", "socket(AF_PACKET, SOCK_DGRAM, 0): %s", strerror(e));
+  }
+  napi_value r;
+  napi_create_int32(env, fd, &r);
+  return r;
+}
+
+// sendPacket(fd, data, ifindex, lladdr, ethertype) -> bytes sent: sendto(2) with a sockaddr_ll.
+static napi_value js_send_packet(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) THROW_TYPE(env, "sendPacket(fd, data, ifindex, lladdr, ethertype) takes 5 arguments");
+  int fd, ifindex, ethertype;
+  void *data, *ll;
+  size_t len, lllen;
+  if (!arg_fd(env, argv[0], &fd) || !arg_bytes(env, argv[1], "data", &data, &len) ||
+      !arg_int(env, argv[2], "ifindex", 1, INT32_MAX, &ifindex) || !arg_bytes(env, argv[3], "lladdr", &ll, &lllen) ||
+      !arg_int(env, argv[4], "ethertype", 0, 0xffff, &ethertype))
+    return NULL;
+  struct sockaddr_ll to;
+  memset(&to, 0, sizeof to);
+  if (lllen == 0 || lllen > sizeof to.sll_addr) {
+    napi_throw(env, make_error(env, EINVAL, "arg", "lladdr must be 1 to %zu bytes, got %zu", sizeof to.sll_addr, lllen));
+    return NULL;
+  }
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = htons((uint16_t)ethertype);
+  to.sll_ifindex = ifindex;
+  to.sll_halen = (unsigned char)lllen;
+  memcpy(to.sll_addr, ll, lllen);
+  ssize_t n;
+  do {
+    n = sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof to);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    int e = errno;
+    if (e == ENODEV || e == ENXIO) THROW_ERRNO(env, ENODEV, "sendto", "sendto: no such interface index: %d", ifindex);
+    THROW_ERRNO(env, e, "sendto", "sendto (packet, ifindex %d): %s", ifindex, strerror(e));
+  }
+  napi_value r;
+  napi_create_int64(env, (int64_t)n, &r);
   return r;
 }
 
@@ -939,6 +996,8 @@ NAPI_MODULE_INIT() {
       {"recvBatch", NULL, js_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ntop", NULL, js_ntop, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openPacket", NULL, js_open_packet, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendPacket", NULL, js_send_packet, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ifNameToIndex", NULL, js_if_name_to_index, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ifIndexToName", NULL, js_if_index_to_name, NULL, NULL, NULL, napi_enumerable, NULL},
       {"watch", NULL, js_watch, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -64,6 +64,10 @@ export interface NativeBinding {
   ntop(bytes: Uint8Array, offset: number): string
   /** sendmsg(2); the options as arguments (undefined or null: not set), see rawsock.c. */
   send(fd: number, data: Uint8Array, dst: string, src: string | null | undefined, ifindex: number | null | undefined, hopLimit: number | null | undefined, port: number | null | undefined): number
+  /** socket(AF_PACKET, SOCK_DGRAM, 0): a send-only packet socket (rawsock.c). */
+  openPacket(): number
+  /** sendto(2) with a sockaddr_ll: `data` is the network-layer packet; the kernel adds the frame header. */
+  sendPacket(fd: number, data: Uint8Array, ifindex: number, lladdr: Uint8Array, ethertype: number): number
   ifNameToIndex(name: string): number
   peerCredentials(fd: number): PeerCredentials
   ifIndexToName(ifindex: number): string

@@ -16,7 +16,7 @@ export interface Sent {
   readonly msg: MhMessage
 }
 
-export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<string, unknown>; clockSynced?: () => boolean } = {}) {
+export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<string, unknown>; links?: Record<string, unknown>; clockSynced?: () => boolean } = {}) {
   let now = 1_700_000_000_000
   let pending: { fn: () => void; at: number }[] = []
   const clock = {
@@ -34,10 +34,10 @@ export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<
   const icmp: { to: string; src: string; bytes: Buffer }[] = []
   let deliver: (p: Packet) => void = () => undefined
   let deliverNd: (p: Packet) => void = () => undefined
-  const ras: { link: string; to: string; bytes: Buffer }[] = []
+  const ras: { link: string; to: string; bytes: Buffer; llDst: string | null }[] = []
   const io: MagIo = {
     sendMh: (bytes, dst, src) => void sent.push({ to: dst, src, msg: mh.decode(bytes) }),
-    sendNd: (bytes, link, dst) => void ras.push({ link, to: dst, bytes }),
+    sendNd: (bytes, link, dst, _src, llDst) => void ras.push({ link, to: dst, bytes, llDst: llDst ?? null }),
     sendIcmp: (bytes, dst, src) => void icmp.push({ to: dst, src, bytes }),
     onMh: (fn) => void (deliver = fn),
     onNd: (fn) => void (deliverNd = fn),
@@ -50,7 +50,7 @@ export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<
   const log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
   const cfg = validateConfig({
     mag: { address: MAG, fixedLinkLocal: 'fe80::1', heartbeatInterval: 1, heartbeatMissingThreshold: 3, ...opts.mag },
-    links: { mn1: null },
+    links: opts.links ?? { mn1: null },
     profiles: [{ mnId: 'mn1@example.com', lma: LMA }],
   })
   const d = new MagDaemon(cfg, { log, clock, io, drivers: opts.drivers ?? new Map(), ...(opts.clockSynced ? { clockSynced: opts.clockSynced } : {}) })
