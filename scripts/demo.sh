@@ -9,6 +9,6 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v ping >/dev/null || missing+=(iputils-ping)
 command -v g++ >/dev/null || missing+=(g++ make python3)
 if [ ${#missing[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; fi
-if [ ! -d node_modules ]; then npm ci --no-audit --no-fund; fi
+if [ ! -d node_modules ]; then ./scripts/npm-ci.sh; fi
 npm run build >/dev/null
 exec node packages/cli/bin/mag.js lab demo --name magdemo "$@"

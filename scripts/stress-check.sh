@@ -63,7 +63,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "build (the demo runs from the built tree)"
-if [ ! -d node_modules ]; then npm ci --no-audit --no-fund >"$OUT/npm-ci.log" 2>&1; fi
+if [ ! -d node_modules ]; then ./scripts/npm-ci.sh >"$OUT/npm-ci.log" 2>&1; fi
 npm run build >"$OUT/build.log" 2>&1 || { echo "build failed: $OUT/build.log" >&2; exit 1; }
 
 # A hard time limit on the hogs too, should this shell be killed without running its traps.

@@ -52,7 +52,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 20 ]; then echo "Node.js >= 20 is needed (found $(node --version))" >&2; exit 1; fi
 
 phase "npm ci"
-npm ci --no-audit --no-fund
+./scripts/npm-ci.sh
 phase "build"
 npm run build
 phase "lint and type-check"
