@@ -287,6 +287,18 @@ function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly Mobili
     deregister(c, e, e.failReason)
     return
   }
+  if (e.sentAt + lifetime * 1000 <= c.now) {
+    // RFC 6275 §11.7.3: the granted lifetime counts from when the PBU was sent. An answer that
+    // comes after it ran out grants nothing: advertising the prefix now would outlive the
+    // LMA's binding (§6.9.2 item 2). As on expiry: stop any service and register afresh.
+    c.inc('pba-accepted-expired')
+    cancelPbu(c, e)
+    if (wasAdv) stopService(c, e)
+    e.req = prefixes
+    if (e.state !== 'registering') c.changeState(e, 'registering', 'binding-expired')
+    startPbu(c, e, P_REG, HandoffIndicator.UNKNOWN)
+    return
+  }
   cancelPbu(c, e)
   if (v6) {
     // Item 15: never back to an address DAD found in use on this link (an LMA that did not take

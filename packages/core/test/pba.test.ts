@@ -21,6 +21,32 @@ describe('RFC 5213 §6.9.1.2 PBA processing', () => {
     expect(h.core.counters()['pba-status:0']).toBe(1)
   })
 
+  test('RFC 6275 §11.7.3: an acceptance that arrives after the lifetime it grants ran out (counted from the PBU) serves nothing and registers afresh', () => {
+    const h = new Harness(config({ maxRetransmissions: 6 }))
+    // Retransmissions (§6.9.4) at 1, 3, 7, 15 and 31 s; the next waits 32 s: time for a late answer.
+    let pbu = lastPbu(h.attach())
+    let sentAt = h.now
+    while (h.now - sentAt < 16_000) {
+      const sent = pbus(h.advanceBy(500))
+      if (sent.length > 0) {
+        pbu = sent[sent.length - 1]!.pbu
+        sentAt = h.now
+      }
+    }
+    expect(pbus(h.advanceBy(sentAt + 20_000 - h.now))).toEqual([])
+    const cmds = h.pba(pbaFor(pbu, 0, { prefixes: [P1], lifetime: 20 }))
+    expect(ras(cmds)).toEqual([])
+    expect(ofType(cmds, 'forwarding-up')).toEqual([])
+    const again = pbus(cmds)
+    expect(again).toHaveLength(1)
+    expect(hnpsOf(again[0]!.pbu)).toEqual([P1])
+    expect(h.view()).toMatchObject({ state: 'registering' })
+    expect(h.core.counters()['pba-accepted-expired']).toBe(1)
+    // The next answer in time is served as usual.
+    h.pba(pbaFor(again[0]!.pbu, 0, { prefixes: [P1], lifetime: 20 }))
+    expect(h.view()).toMatchObject({ state: 'registered', prefixes: [P1] })
+  })
+
   test('§6.9.1.2: any status below 128 is an acceptance (status 1)', () => {
     const h = new Harness()
     h.pba(pbaFor(lastPbu(h.attach()), 1, { prefixes: [P1] }))

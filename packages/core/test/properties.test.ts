@@ -55,6 +55,13 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ k: fc.constant('hb' as const), what: fc.constantFrom('answer' as const, 'answer' as const, 'stale' as const, 'request' as const, 'unsolicited' as const), rc: fc.nat(2) }) },
 )
 
+/** CORE_PROP_SEED and CORE_PROP_PATH (as a failure prints them) replay one counterexample. */
+function replay<T extends object>(params: T): T & { seed?: number; path?: string } {
+  const seed = process.env.CORE_PROP_SEED
+  const path = process.env.CORE_PROP_PATH
+  return { ...params, ...(seed !== undefined ? { seed: Number(seed) } : {}), ...(path !== undefined ? { path } : {}) }
+}
+
 interface Oracle {
   validUntil: number
   granted: number
@@ -246,7 +253,7 @@ describe('properties', () => {
         }
         expect(w.failures).toEqual([])
       }),
-      { numRuns: Number(process.env.CORE_PROP_RUNS ?? 1000) },
+      replay({ numRuns: Number(process.env.CORE_PROP_RUNS ?? 1000) }),
     )
   })
 
@@ -259,7 +266,7 @@ describe('properties', () => {
         w.drain()
         expect(w.failures).toEqual([])
       }),
-      { numRuns: Number(process.env.CORE_PROP_RUNS ?? 1000) },
+      replay({ numRuns: Number(process.env.CORE_PROP_RUNS ?? 1000) }),
     )
   })
 })
