@@ -197,11 +197,23 @@ describeLab('data plane in the netns lab', () => {
 
   /**
    * Pings the CN every 20 ms, hands mn1 over once replies flow, and waits until the handoff is
-   * complete (the new MAG has the binding, the LMA routes the HNP to it) and 50 more replies came.
+   * complete (the new MAG has the binding, the LMA routes the HNP to it), 50 more replies came and
+   * the last 50 pings were all answered.
    * What loss is right: a handoff breaks the path from the layer-2 move until both ends forward
    * on the new tunnel, so pings are lost in one run inside that window and nowhere else. Checked
    * from ping's own clock (-D: receive time; minus the RTT: send time).
    */
+  /** Pings answered after the last unanswered one (all of them when none was lost). */
+  function answeredSinceLastLoss(out: string): number {
+    const seqs = new Set<number>()
+    for (const m of out.matchAll(/icmp_seq=(\d+) /g)) seqs.add(Number(m[1]))
+    if (seqs.size === 0) return 0
+    const last = Math.max(...seqs)
+    let k = last
+    while (k >= 1 && seqs.has(k)) k--
+    return last - k
+  }
+
   async function handoffWhilePinging(to: 'mag1' | 'mag2', order: 'detach-first' | 'attach-first'): Promise<Handoff> {
     const p = spawn('ip', ['netns', 'exec', NS.mn(1), 'ping', '-n', '-D', '-i', '0.02', '-w', '90', '-W', '1', CN], { stdio: ['ignore', 'pipe', 'ignore'] })
     let out = ''
@@ -218,8 +230,11 @@ describeLab('data plane in the netns lab', () => {
       const peer = to === 'mag2' ? MAG2 : MAG1
       await waitFor('the handoff complete at both ends', () => binding(to, 1)?.state === 'registered' && routes(NS.lma, 166).includes(`segs 1 [ ${peer} ]`), 20_000, 20)
       readyAt = Date.now() / 1000
+      // 50 answered pings in a row after the last lost one: what the test asserts, waited for as
+      // such. Counting 50 replies from readyAt was not it: on a loaded machine the MN's last
+      // losses can come after both ends say ready (its replies queue behind the outage).
       const n = replies()
-      await waitFor('50 replies after the handoff', () => replies() >= n + 50, 20_000, 10)
+      await waitFor('50 replies after the handoff, 50 answered pings after the last lost one', () => replies() >= n + 50 && answeredSinceLastLoss(out) >= 50, 30_000, 10)
       p.kill('SIGINT')
       await Promise.race([done, sleep(10_000)])
     } finally {
