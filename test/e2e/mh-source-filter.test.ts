@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describeLab, labName, mag, magJson, nsRun, waitFor, labUp, LAB_HOOK_TIMEOUT_MS } from './lab-harness'
+import { describeLab, labName, mag, magJson, nsRun, waitFor, labUp, LAB_HOOK_TIMEOUT_MS, TSHARK_START_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e17f')
 const NS = { mag1: `${LAB}-mag1`, mn1: `${LAB}-mn1`, cn: `${LAB}-cn` }
@@ -75,7 +75,7 @@ class Tap {
     await waitFor(`tshark on ${ns}/${iface}`, () => {
       if (child.exitCode !== null) throw new Error(`tshark exited: ${err}`)
       return err.includes('Capturing on')
-    }, 15_000, 50)
+    }, TSHARK_START_TIMEOUT_MS, 50)
   }
 
   async stop(): Promise<void> {

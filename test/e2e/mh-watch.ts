@@ -1,7 +1,7 @@
 // tshark in a lab namespace, decoding Mobility Header packets line by line as they pass, so a
 // test can wait (bounded) for what it expects on the wire instead of stopping a capture first.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { waitFor } from './lab-harness'
+import { waitFor, TSHARK_START_TIMEOUT_MS } from './lab-harness'
 
 /** tshark decoding MH packets line by line as they pass (so a test waits for them, bounded). */
 export class MhWatch {
@@ -29,7 +29,7 @@ export class MhWatch {
     await waitFor(`tshark on ${ns}/${iface}`, () => {
       if (child.exitCode !== null) throw new Error(`tshark exited: ${w.err}`)
       return w.err.includes('Capturing on')
-    }, 15_000, 50)
+    }, TSHARK_START_TIMEOUT_MS, 50)
     return w
   }
 

@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { controlRequest } from '@pmip6/agent'
 import { labDown, labUp } from '../../packages/cli/src/lab/lab'
-import { describeLab, labName, nsRun, waitFor } from './lab-harness'
+import { describeLab, labName, nsRun, waitFor, TSHARK_START_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e17b')
 const MN = 'mn1@example.com'
@@ -87,7 +87,7 @@ describeLab('RFC 6612 §3.3: host -> network keeps the MN\'s default router', ()
     await waitFor('tshark capturing', () => {
       if (ras.exited) throw new Error(`tshark exited: ${ras.err}`)
       return ras.err.includes('Capturing on')
-    }, 15_000, 50)
+    }, TSHARK_START_TIMEOUT_MS, 50)
     const probe = nsRun(MN_NS, ['ip', '-6', 'route', 'add', '2001:db8:dead::/64', 'dev', 'eth0'])
     expect(probe.code).toBe(0)
     await waitFor('route monitor live', () => routes.lines.some((l) => l.includes('2001:db8:dead::/64')), 10_000, 20)
@@ -100,7 +100,7 @@ describeLab('RFC 6612 §3.3: host -> network keeps the MN\'s default router', ()
     }, 20_000)
     const hnp = b.prefixes[0]!.replace(/::\/64$/, '::')
     // The HNP RA has reached the MN (tshark), so everything the switch sent has been seen.
-    await waitFor('HNP RA on the MN link', () => ras.lines.some((l) => l.split('|')[1]?.split(',').includes(hnp)), 15_000, 50)
+    await waitFor('HNP RA on the MN link', () => ras.lines.some((l) => l.split('|')[1]?.split(',').includes(hnp)), 60_000, 50)
     await waitFor('home address on the MN', () => globals().includes(hnp.replace(/::$/, ':')), 15_000)
 
     const zero = ras.lines.filter((l) => l.split('|')[0] === '0')

@@ -63,11 +63,9 @@ describeE2e('ppp driver end to end (pppd hooks run as pppd runs them)', () => {
   }, 240_000)
 
   test('ipv6-up: the session attaches as PPP on ppp0, the LMA accepts, the MN gets its prefix by SLAAC', async () => {
-    const t0 = Date.now()
     const r = runParts('ipv6-up', pppdEnv())
     expect(r.code).toBe(0)
     expect(r.err).toBe('') // the hook only writes when something is wrong
-    expect(Date.now() - t0).toBeLessThan(5000)
     const b = await registered()
     expect(b.link).toBe(IF)
     expect(b.prefixes[0]).toMatch(HOME)

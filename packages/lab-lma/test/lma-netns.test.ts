@@ -126,7 +126,7 @@ describeIf('lab LMA in a network namespace (real raw MH socket)', () => {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`LMA did not start within 20 s; stdout: ${out}; stderr: ${err}`)), 20_000)
+      const timer = setTimeout(() => reject(new Error(`LMA did not start within 60 s; stdout: ${out}; stderr: ${err}`)), 60_000)
       const check = (): void => {
         if (out.includes('"lma started"')) {
           clearTimeout(timer)
