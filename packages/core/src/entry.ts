@@ -62,8 +62,9 @@ export interface Cell {
  */
 /**
  * The fields of an entry that most entries never set: Scenario B's local prefix, a failure's
- * reason, DAD trouble, an RS to answer, sequence resynchronisations. Without Node's pointer
- * compression every field costs 8 bytes on each of a million entries; these nine live here,
+ * reason, DAD trouble, an RS to answer, sequence resynchronisations, and the IPv4 home address
+ * and GRE keys of a dual-stack or IPv4 binding (RFC 5844, RFC 5845). Without Node's pointer
+ * compression every field costs 8 bytes on each of a million entries; these live here,
  * allocated on the first write of a non-default value (issue 23).
  */
 class Rare {
@@ -76,6 +77,22 @@ class Rare {
   failReason: string | null = null
   failState: 'failed' | 'denied' = 'failed'
   rsTo: string | null = null
+  // RFC 5844 / RFC 5845 (ipv4.ts): an IPv6-only MN without GRE keys never sets these.
+  v4: string | null = null
+  v4Addr: Buffer | null = null
+  v4Len = 0
+  v4Router = ''
+  v4Dhcp: 'server' | 'relay' = 'server'
+  v4Lifetime = 0
+  v4Fwd: string | null = null
+  v4Home = false
+  v4Off = false
+  v6Off = false
+  v4NoProfileAddr = false
+  v4Reason = ''
+  greOn = false
+  greDown = -1
+  greUp = -1
 }
 /** The defaults every entry reads until it writes one of its own (never written itself). */
 const NO_RARE: Rare = Object.freeze(new Rare())
@@ -116,28 +133,6 @@ export class Entry {
   /** The LMA whose heartbeat membership this entry holds while lmaState is true (RFC 5847). */
   hbLma: string | null = null
   fwd: Fwd = F_NONE
-  // RFC 5844 (ipv4.ts): the IPv4 home address the binding holds, its prefix length, router and
-  // DHCP mode as the last accepting PBA gave them; v4Fwd is what the data plane routes now.
-  v4: string | null = null
-  v4Addr: Buffer | null = null
-  v4Len = 0
-  v4Router = ''
-  v4Dhcp: 'server' | 'relay' = 'server'
-  v4Lifetime = 0
-  v4Fwd: string | null = null
-  /** An ipv4-lease with a lease sent and not taken back (lease null). */
-  v4Home = false
-  /** This session asks for no IPv4 (the LMA refused it to a dual-stack MN), or no IPv6 (172). */
-  v4Off = false
-  v6Off = false
-  /** The LMA refused the profile's named IPv4 address (171): ask with 0.0.0.0. */
-  v4NoProfileAddr = false
-  /** Why the MN has no IPv4 home address although it asks for one ('' otherwise). */
-  v4Reason = ''
-  // RFC 5845 (ipv4.ts): GRE keys on for this binding; the MAG's downlink key, the LMA's uplink key (-1: none).
-  greOn = false
-  greDown = -1
-  greUp = -1
   /** The MN was told this MAG is a router (an RA with a router lifetime) and not told otherwise since. */
   routerUp = false
   raLeft = 0
@@ -218,6 +213,103 @@ export class Entry {
   }
   set rsTo(v: string | null) {
     if (v !== this.rare.rsTo) this.rareForWrite().rsTo = v
+  }
+  // RFC 5844 (ipv4.ts): the IPv4 home address the binding holds, its prefix length, router and
+  // DHCP mode as the last accepting PBA gave them; v4Fwd is what the data plane routes now.
+  get v4(): string | null {
+    return this.rare.v4
+  }
+  set v4(v: string | null) {
+    if (v !== this.rare.v4) this.rareForWrite().v4 = v
+  }
+  get v4Addr(): Buffer | null {
+    return this.rare.v4Addr
+  }
+  set v4Addr(v: Buffer | null) {
+    if (v !== this.rare.v4Addr) this.rareForWrite().v4Addr = v
+  }
+  get v4Len(): number {
+    return this.rare.v4Len
+  }
+  set v4Len(v: number) {
+    if (v !== this.rare.v4Len) this.rareForWrite().v4Len = v
+  }
+  get v4Router(): string {
+    return this.rare.v4Router
+  }
+  set v4Router(v: string) {
+    if (v !== this.rare.v4Router) this.rareForWrite().v4Router = v
+  }
+  get v4Dhcp(): 'server' | 'relay' {
+    return this.rare.v4Dhcp
+  }
+  set v4Dhcp(v: 'server' | 'relay') {
+    if (v !== this.rare.v4Dhcp) this.rareForWrite().v4Dhcp = v
+  }
+  get v4Lifetime(): number {
+    return this.rare.v4Lifetime
+  }
+  set v4Lifetime(v: number) {
+    if (v !== this.rare.v4Lifetime) this.rareForWrite().v4Lifetime = v
+  }
+  get v4Fwd(): string | null {
+    return this.rare.v4Fwd
+  }
+  set v4Fwd(v: string | null) {
+    if (v !== this.rare.v4Fwd) this.rareForWrite().v4Fwd = v
+  }
+  /** An ipv4-lease with a lease sent and not taken back (lease null). */
+  get v4Home(): boolean {
+    return this.rare.v4Home
+  }
+  set v4Home(v: boolean) {
+    if (v !== this.rare.v4Home) this.rareForWrite().v4Home = v
+  }
+  /** This session asks for no IPv4 (the LMA refused it to a dual-stack MN), or no IPv6 (172). */
+  get v4Off(): boolean {
+    return this.rare.v4Off
+  }
+  set v4Off(v: boolean) {
+    if (v !== this.rare.v4Off) this.rareForWrite().v4Off = v
+  }
+  get v6Off(): boolean {
+    return this.rare.v6Off
+  }
+  set v6Off(v: boolean) {
+    if (v !== this.rare.v6Off) this.rareForWrite().v6Off = v
+  }
+  /** The LMA refused the profile's named IPv4 address (171): ask with 0.0.0.0. */
+  get v4NoProfileAddr(): boolean {
+    return this.rare.v4NoProfileAddr
+  }
+  set v4NoProfileAddr(v: boolean) {
+    if (v !== this.rare.v4NoProfileAddr) this.rareForWrite().v4NoProfileAddr = v
+  }
+  /** Why the MN has no IPv4 home address although it asks for one ('' otherwise). */
+  get v4Reason(): string {
+    return this.rare.v4Reason
+  }
+  set v4Reason(v: string) {
+    if (v !== this.rare.v4Reason) this.rareForWrite().v4Reason = v
+  }
+  // RFC 5845 (ipv4.ts): GRE keys on for this binding; the MAG's downlink key, the LMA's uplink key (-1: none).
+  get greOn(): boolean {
+    return this.rare.greOn
+  }
+  set greOn(v: boolean) {
+    if (v !== this.rare.greOn) this.rareForWrite().greOn = v
+  }
+  get greDown(): number {
+    return this.rare.greDown
+  }
+  set greDown(v: number) {
+    if (v !== this.rare.greDown) this.rareForWrite().greDown = v
+  }
+  get greUp(): number {
+    return this.rare.greUp
+  }
+  set greUp(v: number) {
+    if (v !== this.rare.greUp) this.rareForWrite().greUp = v
   }
 
   constructor(
