@@ -6,43 +6,23 @@ import { NsFixture, withNsFixture } from '@pmip6/testkit'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { Ctl as DataplaneCtl } from '../../packages/dataplane/test/fixtures/netns'
+import { Ctl as DataplaneCtl, ipJson, nsExec, type Run } from '../../packages/dataplane/test/fixtures/netns'
 import { dissect, values } from '../interop/tshark'
 
 export const ROOT = resolve(__dirname, '../..')
 export const IN_CI = process.env['CI'] === 'true'
 
-export function ip(args: readonly string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 })
-}
-export function ipJson<T>(args: readonly string[]): T[] {
-  const out = ip(args).trim()
-  return out === '' ? [] : (JSON.parse(out) as T[])
-}
+// iproute2 with bounded time: the data plane tests' own (packages/dataplane/test/fixtures/netns.ts).
+export { ip, ipJson, listNetns, nsExec, type Run } from '../../packages/dataplane/test/fixtures/netns'
+
 /** Many `ip` commands in one process (`ip -batch`): each exec costs 0.2-0.5 s under UML. */
 export function ipBatch(lines: readonly string[], ns?: string): void {
   execFileSync('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], { input: lines.join('\n') + '\n', encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 })
-}
-export interface Run {
-  readonly code: number
-  readonly out: string
-  readonly err: string
-}
-export function nsExec(ns: string, cmd: readonly string[], timeoutMs = 20_000): Run {
-  const r = spawnSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', timeout: timeoutMs })
-  return { code: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? '' }
 }
 export function sh(cmd: string, timeoutMs = 20_000): Run {
   const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', timeout: timeoutMs })
   return { code: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? '' }
 }
-export function listNetns(): string[] {
-  return ip(['netns', 'list'])
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => n !== '')
-}
-
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** Polls `fn` until it returns something other than null/false, or fails after `timeoutMs`. */
