@@ -21,6 +21,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { writeResult, percentile } = require('./lib')
 const { distribution } = require('./plot')
+const { stopChild, fields } = require('./wire-clock')
 
 const CONNECTS = Number(process.argv[2] || 200)
 const STATIONS = Number(process.argv[3] || 4)
@@ -40,14 +41,9 @@ for (const tool of ['hostapd', 'wpa_supplicant', 'wpa_cli', 'tshark']) {
 }
 
 const { NsLab, NS_PLAN, waitUntil, sleep } = require('../../packages/testkit/dist')
+const { startHostapd, dot1xStations } = require('./dot1x')
 
 const identity = (i) => `mn${i}@example.org`
-
-function tsharkFields(pcap, filter, fields) {
-  const r = spawnSync('tshark', ['-n', '-r', pcap, '-Y', filter, '-T', 'fields', '-E', 'separator=\t', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
-  if (r.status !== 0) throw new Error(`tshark -r ${pcap}: ${r.stderr}`)
-  return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t'))
-}
 
 async function capture(lab, iface, filter, file) {
   const c = spawn('ip', ['netns', 'exec', lab.ns.mag, 'tshark', '-n', '-q', '-i', iface, '-f', filter, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -61,28 +57,12 @@ async function capture(lab, iface, filter, file) {
   return c
 }
 
-async function stopChild(c, sig = 'SIGTERM') {
-  if (!c || c.exitCode !== null || c.signalCode !== null) return
-  const done = new Promise((r) => c.once('exit', r))
-  c.kill(sig)
-  let t
-  await Promise.race([done, new Promise((r) => (t = setTimeout(r, 5000)))])
-  clearTimeout(t)
-  if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-}
-
 async function main() {
   fs.mkdirSync(DIR, { recursive: true, mode: 0o700 })
   const lab = NsLab.create({ prefix: P, mns: STATIONS, access: { kind: 'shared', name: LINK }, stateDir: path.join(DIR, 'lab') })
   const children = []
   try {
-    const ctrlDir = path.join(DIR, 'hostapd')
-    fs.writeFileSync(path.join(DIR, 'eap_users'), Array.from({ length: STATIONS }, (_, k) => `"${identity(k + 1)}" MD5 "secret"\n`).join(''))
-    fs.writeFileSync(path.join(DIR, 'hostapd.conf'), [`interface=${LINK}`, 'driver=wired', `ctrl_interface=${ctrlDir}`, 'ieee8021x=1', 'eapol_version=2', 'eap_server=1', `eap_user_file=${path.join(DIR, 'eap_users')}`, 'use_pae_group_addr=0', ''].join('\n'))
-    const hlog = fs.openSync(path.join(DIR, 'hostapd.log'), 'a')
-    const hapd = spawn('ip', ['netns', 'exec', lab.ns.mag, 'hostapd', path.join(DIR, 'hostapd.conf')], { stdio: ['ignore', hlog, hlog] })
-    children.push(hapd)
-    await waitUntil('hostapd', () => fs.existsSync(path.join(ctrlDir, LINK)), 10_000, 50)
+    const { ctrlDir } = await startHostapd(lab, { dir: DIR, link: LINK, stations: STATIONS, identity, children })
     const lma = await lab.startLma()
     const profiles = Array.from({ length: STATIONS }, (_, k) => ({ mnId: identity(k + 1), lma: NS_PLAN.lma }))
     const mag = await lab.startMag(lab.magConfig({ mag: { logLevel: 'warn' }, drivers: { hostapd: { interfaces: [{ name: LINK, identity: 'dot1x' }], ctrlDir } } }, profiles), 'warn')
@@ -91,34 +71,8 @@ async function main() {
     children.push(await capture(lab, LINK, 'ether proto 0x888e', eapPcap))
     children.push(await capture(lab, 'up0', 'ip6 proto 135', mhPcap))
 
-    const staDir = (i) => path.join(DIR, `sta${i}`)
-    const cli = (i, ...a) => lab.exec(lab.ns.mn(i), ['wpa_cli', '-p', staDir(i), '-i', 'eth0', ...a])
-    const supp = new Map()
-    const startSupplicant = (i) => {
-      const conf = path.join(DIR, `sta${i}.conf`)
-      fs.writeFileSync(conf, [`ctrl_interface=${staDir(i)}`, 'ap_scan=0', 'network={', '  key_mgmt=IEEE8021X', '  eap=MD5', `  identity="${identity(i)}"`, '  password="secret"', '  eapol_flags=0', '}', ''].join('\n'))
-      const fd = fs.openSync(path.join(DIR, `sta${i}.log`), 'a')
-      const c = spawn('ip', ['netns', 'exec', lab.ns.mn(i), 'wpa_supplicant', '-Dwired', '-i', 'eth0', '-c', conf], { stdio: ['ignore', fd, fd] })
-      fs.closeSync(fd)
-      supp.set(i, c)
-      children.push(c)
-    }
+    const { startSupplicant, nudge, cli } = dot1xStations(lab, { dir: DIR, ctrlDir, link: LINK, identity, children })
     for (let i = 1; i <= STATIONS; i++) startSupplicant(i)
-    // wpa_supplicant's wired EAPOL state machine sometimes sits in CONNECTING after a logon;
-    // a real station would retry on its own timers (tens of seconds). Nudge it, harder each time.
-    const nudge = async (i, n) => {
-      if (n % 4 === 1) cli(i, 'logon')
-      else if (n % 4 === 2) cli(i, 'reassociate')
-      else if (n % 4 === 3) {
-        lab.exec(lab.ns.mag, ['hostapd_cli', '-p', ctrlDir, '-i', LINK, 'deauthenticate', NsLab.mnMac(i)])
-        cli(i, 'logoff')
-        await sleep(200)
-        cli(i, 'logon')
-      } else {
-        await stopChild(supp.get(i))
-        startSupplicant(i)
-      }
-    }
     const bindings = async () => (await mag.request({ cmd: 'bindings' })).result
     const state = async (i) => ((await bindings()).find((b) => b.mnId === identity(i)) || {}).state
 
@@ -154,8 +108,8 @@ async function main() {
 
     // Match each EAP-Success (to a station's MAC) with the next registration PBU of that MN.
     const macOf = new Map(Array.from({ length: STATIONS }, (_, k) => [NsLab.mnMac(k + 1), identity(k + 1)]))
-    const successes = tsharkFields(eapPcap, 'eap.code == 3', ['frame.time_epoch', 'eth.dst']).map(([t, dst]) => ({ t: Number(t), mnId: macOf.get(dst) })).filter((s) => s.mnId)
-    const pbus = tsharkFields(mhPcap, 'mip6.mhtype == 5', ['frame.time_epoch', 'mip6.mnid.identifier', 'mip6.bu.lifetime']).map(([t, id, lt]) => ({ t: Number(t), mnId: id, lifetime: Number(lt) }))
+    const successes = fields(eapPcap, 'eap.code == 3', ['frame.time_epoch', 'eth.dst']).map(([t, dst]) => ({ t: Number(t), mnId: macOf.get(dst) })).filter((s) => s.mnId)
+    const pbus = fields(mhPcap, 'mip6.mhtype == 5', ['frame.time_epoch', 'mip6.mnid.identifier', 'mip6.bu.lifetime']).map(([t, id, lt]) => ({ t: Number(t), mnId: id, lifetime: Number(lt) }))
     const lat = []
     // A success while the MN is registered is a re-authentication (a nudge hit a station that
     // was already authorized): hostapd emits no AP-STA-CONNECTED for it, so no PBU follows.

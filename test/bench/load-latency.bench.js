@@ -43,6 +43,7 @@ const { spawnSync } = require('node:child_process')
 const { writeResult, percentile, sleep } = require('./lib')
 const { distribution } = require('./plot')
 const { calibrate, epochNow, ControlConn, dumpcap, raWatcher, stopChild, mobility, eapSuccesses, cpuHogs, hogsLeft, loadSampler } = require('./wire-clock')
+const { startHostapd, dot1xStations } = require('./dot1x')
 
 const N = Number(process.argv[2] || 200)
 const PHASES = (process.argv[3] || 'mock,handoff,hostapd').split(',')
@@ -274,15 +275,7 @@ async function hostapdLab(load) {
   const procs = []
   let conn = null
   try {
-    const ctrlDir = path.join(DIR, 'hostapd')
-    fs.writeFileSync(path.join(DIR, 'eap_users'), Array.from({ length: STATIONS }, (_, k) => `"${identity(k + 1)}" MD5 "secret"\n`).join(''))
-    fs.writeFileSync(path.join(DIR, 'hostapd.conf'), [`interface=${LINK}`, 'driver=wired', `ctrl_interface=${ctrlDir}`, 'ieee8021x=1', 'eapol_version=2', 'eap_server=1', `eap_user_file=${path.join(DIR, 'eap_users')}`, 'use_pae_group_addr=0', ''].join('\n'))
-    const hlog = fs.openSync(path.join(DIR, 'hostapd.log'), 'a')
-    const { spawn } = require('node:child_process')
-    const hapd = spawn('ip', ['netns', 'exec', lab.ns.mag, 'hostapd', path.join(DIR, 'hostapd.conf')], { stdio: ['ignore', hlog, hlog] })
-    fs.closeSync(hlog)
-    children.push(hapd)
-    await waitUntil('hostapd', () => fs.existsSync(path.join(ctrlDir, LINK)), 10_000, 50)
+    const { ctrlDir } = await startHostapd(lab, { dir: DIR, link: LINK, stations: STATIONS, identity, children })
     // The lab's 5 s timestamp window (lab.ts): at load 25 a PBU waited in the LMA's socket past
     // RFC 5213's 300 ms, got status 156, and its MAG then waits for a clock sync that never comes.
     await lab.startLma({ dataplane: true, timestampWindowMs: 5000, ...(RT ? { realtimePriority: RT } : {}) })
@@ -298,34 +291,8 @@ async function hostapdLab(load) {
     conn = new ControlConn(String(lab.magConfig().mag.controlSocket))
     await conn.open()
 
-    const staDir = (i) => path.join(DIR, `sta${i}`)
-    const cli = (i, ...a) => lab.exec(lab.ns.mn(i), ['wpa_cli', '-p', staDir(i), '-i', 'eth0', ...a])
-    const supp = new Map()
-    const startSupplicant = (i) => {
-      const conf = path.join(DIR, `sta${i}.conf`)
-      fs.writeFileSync(conf, [`ctrl_interface=${staDir(i)}`, 'ap_scan=0', 'network={', '  key_mgmt=IEEE8021X', '  eap=MD5', `  identity="${identity(i)}"`, '  password="secret"', '  eapol_flags=0', '}', ''].join('\n'))
-      const fd = fs.openSync(path.join(DIR, `sta${i}.log`), 'a')
-      const c = spawn('ip', ['netns', 'exec', lab.ns.mn(i), 'wpa_supplicant', '-Dwired', '-i', 'eth0', '-c', conf], { stdio: ['ignore', fd, fd] })
-      fs.closeSync(fd)
-      supp.set(i, c)
-      children.push(c)
-    }
+    const { startSupplicant, nudge, cli, supp } = dot1xStations(lab, { dir: DIR, ctrlDir, link: LINK, identity, children })
     const state = async (i) => ((await conn.request({ cmd: 'bindings' })).find((b) => b.mnId === identity(i)) || {}).state
-    // wpa_supplicant's wired EAPOL state machine sometimes stays in CONNECTING after a logon (a
-    // real station retries on its own timers, tens of seconds): nudge it, harder each time.
-    const nudge = async (i, n) => {
-      if (n % 4 === 1) cli(i, 'logon')
-      else if (n % 4 === 2) cli(i, 'reassociate')
-      else if (n % 4 === 3) {
-        lab.exec(lab.ns.mag, ['hostapd_cli', '-p', ctrlDir, '-i', LINK, 'deauthenticate', NsLab.mnMac(i)])
-        cli(i, 'logoff')
-        await sleep(200)
-        cli(i, 'logon')
-      } else {
-        await stopChild(supp.get(i))
-        startSupplicant(i)
-      }
-    }
     calibrate()
     const ls = loadSampler()
     const t0 = epochNow()

@@ -2,7 +2,7 @@
 // keeps its address and flows across a handoff, an MN without a binding sends nothing through
 // the MAG, and a Scenario B MN is routed natively. Every claim is checked on the wire by tshark.
 import { spawn } from 'node:child_process'
-import { Capture, describeLab, labName, mag, magJson, nsRun, sleep, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labUp } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, nsRun, sleep, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e5d')
 const NS = {
@@ -79,10 +79,10 @@ describeLab('data plane in the netns lab', () => {
     labUp(LAB, ['--mns', '2'])
   }, LAB_HOOK_TIMEOUT_MS)
 
-  afterAll(() => {
+  afterAll(async () => {
     for (const c of captures) c.kill()
-    mag(['lab', 'down', '--name', LAB])
-  })
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   // Synced captures: running when started (a marker came through), complete when stopped (a
   // marker sent after the last packet of interest is in the file). No sleeps.

@@ -2,14 +2,14 @@
 // handoff to mag2 with the same prefix, address and router, Scenario B with a local prefix,
 // detach, and the lab removed.
 import { spawnSync } from 'node:child_process'
-import { describeLab, labName, mag, LAB_UP_TIMEOUT_MS } from './lab-harness'
+import { describeLab, labName, mag, LAB_UP_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e5d')
 
 describeLab('mag lab demo', () => {
-  afterAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-  })
+  afterAll(async () => {
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('the timeline ends well, and the lab is gone afterwards', () => {
     // The lab comes up inside the demo: its deadline, plus the steps (milliseconds each when idle).

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { formatIp6, parseIp6 } from '@pmip6/wire'
-import { MAG_JS, ROOT, waitFor } from './lab-harness'
+import { MAG_JS, ROOT, waitFor, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 // Everything goes through the built `mag` CLI and lab module in child processes, as a user
 // would run them (importing @pmip6/agent under jest would load every driver too).
@@ -167,9 +167,9 @@ maybe('DHCPv6 relay in the netns lab: kea behind the MAG, dhclient on the MN', (
 
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
-    if (up) spawnSync(process.execPath, [MAG_JS, 'lab', 'down', '--name', LAB], { stdio: 'ignore', timeout: 20_000 })
+    if (up) await labDown(LAB)
     rmSync(dir, { recursive: true, force: true })
-  }, 30_000)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('the MN gets an address from its home network prefix through the relay on mag1', async () => {
     // The home-link RA must tell the MN to use DHCPv6: M (and O) set for a stateful profile.

@@ -3,10 +3,9 @@
 // Binding Error, status 2 (what a peer without heartbeat support sends, RFC 6275 §9.2), the
 // MAG sends it no more Heartbeats: tshark at the LMA sees them stop, `mag status` says why,
 // and the binding lives on. The Binding Error is sent from the LMA's namespace with its address.
-import { spawnSync } from 'node:child_process'
 import { controlRequest } from '@pmip6/agent'
-import { labDown, labUp } from '../../packages/cli/src/lab/lab'
-import { describeLab, labName, nsRun, RAW_SEND, waitFor } from './lab-harness'
+import { labUp } from '../../packages/cli/src/lab/lab'
+import { describeLab, labName, nsRun, RAW_SEND, waitFor, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 import { MhWatch } from './mh-watch'
 
 const LAB = labName('e17h')
@@ -35,16 +34,15 @@ describeLab('RFC 5847 §3: an LMA without heartbeat support gets no more Heartbe
   let watch: MhWatch | null = null
 
   beforeAll(async () => {
-    await labDown(LAB, { quiet: true }).catch(() => undefined)
+    await labDown(LAB).catch(() => undefined)
     const s = await labUp({ name: LAB, mns: 1, quiet: true, magConfig: { mag: { heartbeatInterval: 0 }, lmas: { [LMA]: { heartbeatInterval: 1 } } } })
     sock = s.sockets['mag1']!
   }, 90_000)
 
   afterAll(async () => {
     watch?.kill()
-    await labDown(LAB, { quiet: true })
-    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(`${LAB}-`)
-  })
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   const status = async (): Promise<Status> => (await controlRequest(sock, { cmd: 'status' }, 5000)) as Status
 

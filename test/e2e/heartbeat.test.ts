@@ -7,11 +7,10 @@
 //     sequence numbers; the LMA answers again: reachable, every MN bound again.
 //  2. The LMA restarts (bindings lost, Restart Counter bumped): the MAG re-registers every MN.
 // One lab for the file, removed in afterAll whatever happened.
-import { spawnSync } from 'node:child_process'
 import { controlRequest } from '@pmip6/agent'
-import { labDown, labRestart, labUp } from '../../packages/cli/src/lab/lab'
+import { labRestart, labUp } from '../../packages/cli/src/lab/lab'
 import { accessLink, mnId, mnMac } from '../../packages/cli/src/lab/plan'
-import { Capture, describeLab, labName, mag, sleep, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, mag, sleep, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('ehb')
 const MAG1 = '2001:db8:ffff::1'
@@ -50,7 +49,7 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
   let lmaSock = ''
 
   beforeAll(async () => {
-    await labDown(LAB, { quiet: true }).catch(() => undefined)
+    await labDown(LAB).catch(() => undefined)
     const s = await labUp({
       name: LAB,
       mns: N,
@@ -62,9 +61,8 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
   }, LAB_HOOK_TIMEOUT_MS)
 
   afterAll(async () => {
-    await labDown(LAB, { quiet: true })
-    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(`${LAB}-`)
-  })
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   const status = async (): Promise<Status> => (await controlRequest(sock, { cmd: 'status' }, 5000)) as Status
   const lmaView = async (): Promise<LmaView | undefined> => (await status()).lmas.find((l) => l.lma === LMA)

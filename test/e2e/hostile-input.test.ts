@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
 import { connect } from 'node:net'
-import { Capture, describeLab, labName, mag, magJson, RAW_SEND, waitFor, LAB_HOOK_TIMEOUT_MS, labUp } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, RAW_SEND, waitFor, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e9h')
 const MAG1 = '2001:db8:ffff::1'
@@ -61,9 +61,9 @@ describeLab('hostile input to the MAG daemon', () => {
     if (a.code !== 0) throw new Error(`attach: ${a.err}`)
   }, LAB_HOOK_TIMEOUT_MS)
 
-  afterAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-  })
+  afterAll(async () => {
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('3,000 random Mobility Headers from the LMA side: counted, dropped, the binding untouched', async () => {
     await waitFor('mn1 registered', bound)

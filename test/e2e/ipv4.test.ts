@@ -8,8 +8,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
-import { labDown, labUp } from '../../packages/cli/src/lab/lab'
-import { Capture, describeLab, labName, mag, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS } from './lab-harness'
+import { labUp } from '../../packages/cli/src/lab/lab'
+import { Capture, describeLab, labName, mag, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e21v4')
 const LMA = '2001:db8:ffff::2'
@@ -42,7 +42,7 @@ describeLab('RFC 5844: IPv4 home addresses in the netns lab (udhcpc, IPv4-in-IPv
       '#!/bin/sh\ncase "$1" in\n  bound|renew) ip -4 addr flush dev "$interface"; ip -4 addr add "$ip/$mask" dev "$interface"; ip -4 route replace default via "$router" dev "$interface" ;;\n  deconfig) ip -4 addr flush dev "$interface" ;;\nesac\nexit 0\n',
     )
     chmodSync(script, 0o755)
-    await labDown(LAB, { quiet: true }).catch(() => undefined)
+    await labDown(LAB).catch(() => undefined)
     const s = await labUp({
       name: LAB,
       mns: 2,
@@ -60,10 +60,9 @@ describeLab('RFC 5844: IPv4 home addresses in the netns lab (udhcpc, IPv4-in-IPv
   }, LAB_HOOK_TIMEOUT_MS)
 
   afterAll(async () => {
-    await labDown(LAB, { quiet: true })
+    await labDown(LAB)
     rmSync(dir, { recursive: true, force: true })
-    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(`${LAB}-`)
-  })
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   const bindings = async (m: string): Promise<View[]> => (await controlRequest(socks[m]!, { cmd: 'bindings' }, 10_000)) as View[]
   const registered = (m: string, i: number): Promise<View> =>

@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describeLab, labName, labUp, mag, MAG_JS, waitFor, LAB_UP_TIMEOUT_MS } from './lab-harness'
+import { describeLab, labName, labUp, mag, MAG_JS, waitFor, LAB_UP_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e9c')
 const DIR = mkdtempSync(join(tmpdir(), 'mag-e2e-capture-'))
@@ -15,10 +15,10 @@ const PCAP = join(DIR, 'demo.pcapng')
 const tshark = (args: string[]): string => execFileSync('tshark', ['-n', '-r', PCAP, ...args], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 })
 
 describeLab('lab captures and ladders', () => {
-  afterAll(() => {
-    mag(['lab', 'down', '--name', LAB])
+  afterAll(async () => {
+    await labDown(LAB)
     rmSync(DIR, { recursive: true, force: true })
-  })
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('mag lab demo --pcap: one pcapng, every lab link named, tshark reads every packet', () => {
     // The demo brings a lab up, runs every step and takes it down: up to a lab start and then some.

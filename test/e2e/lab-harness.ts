@@ -1,6 +1,6 @@
 // Helpers for end-to-end tests in the netns lab: run `mag` as a user would, wait for facts with
 // a bound, and capture packets with tshark inside a lab namespace. Everything here works on
-// namespaces the test created through `mag lab up` and removes them in `mag lab down`.
+// namespaces the test created through `mag lab up` and removes them with labDown() (`mag lab down`).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -103,6 +103,60 @@ export function labUp(name: string, args: readonly string[] = []): void {
   mag(['lab', 'down', '--name', name])
   const up = mag(['lab', 'up', '--name', name, ...args], LAB_UP_TIMEOUT_MS)
   if (up.code !== 0) throw new Error(`mag lab up: ${up.err}`)
+}
+
+/**
+ * Taking a lab down on a loaded machine: `mag lab down` gives the daemons 4 s after SIGTERM, then
+ * kills what still runs in each namespace and deletes them, each `ip` bounded by 15 s. Under load
+ * a 20-60 s budget was not enough and two suites left their labs behind.
+ */
+export const LAB_DOWN_TIMEOUT_MS = 180_000
+/** For an afterAll that takes a lab down: `afterAll(() => labDown(LAB), LAB_DOWN_HOOK_TIMEOUT_MS)`. */
+export const LAB_DOWN_HOOK_TIMEOUT_MS = LAB_DOWN_TIMEOUT_MS + 30_000
+
+/** The network namespaces of lab `name` that still exist. */
+export function labNamespaces(name: string): string[] {
+  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8', timeout: 30_000 })
+  if (r.status !== 0) throw new Error(`ip netns list: ${r.stderr ?? r.error}`)
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((ns) => ns.startsWith(`${name}-`))
+}
+
+/** `mag ...` without blocking the event loop (jest's own deadlines keep running), killed after `timeoutMs`. */
+function magAsync(args: readonly string[], timeoutMs: number): Promise<Run> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [MAG_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+    const timer = setTimeout(() => {
+      err += `\n(killed after ${timeoutMs} ms)`
+      child.kill('SIGKILL')
+    }, timeoutMs)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      done({ code: code ?? -1, out, err })
+    })
+  })
+}
+
+/**
+ * Takes lab `name` down (the suite's afterAll, with LAB_DOWN_HOOK_TIMEOUT_MS) and returns once
+ * its namespaces are gone: `mag lab down` again while any is left (one of its bounded `ip`
+ * commands ran out of time), polling until the deadline; then fails naming what is left.
+ */
+export async function labDown(name: string, timeoutMs = LAB_DOWN_TIMEOUT_MS): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const last = await magAsync(['lab', 'down', '--name', name], Math.max(5_000, until - Date.now()))
+    const left = labNamespaces(name)
+    if (left.length === 0) return
+    if (Date.now() >= until) throw new Error(`lab ${name} not down after ${timeoutMs} ms: ${left.join(', ')} left; the last \`mag lab down\` exited ${last.code}: ${last.err.trim()}`)
+    await sleep(1000)
+  }
 }
 
 /**

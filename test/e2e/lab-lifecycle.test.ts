@@ -3,7 +3,7 @@
 // `mag lab down` removes everything, also after the daemons crashed and the state file is gone.
 import { spawnSync } from 'node:child_process'
 import { existsSync, rmSync, statSync } from 'node:fs'
-import { Capture, describeLab, labName, mag, magJson, waitFor, LAB_HOOK_TIMEOUT_MS, labUp } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, waitFor, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e4l')
 const netnsOfLab = (): string[] =>
@@ -40,10 +40,9 @@ describeLab('netns lab lifecycle', () => {
     labUp(LAB, ['--mns', '2'])
   }, LAB_HOOK_TIMEOUT_MS)
 
-  afterAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-    expect(netnsOfLab()).toEqual([])
-  })
+  afterAll(async () => {
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('status --json names every node, its namespace, interfaces, addresses, control sockets and where each MN is', () => {
     const s = magJson<LabStatus>(['lab', 'status', '--name', LAB, '--json'])

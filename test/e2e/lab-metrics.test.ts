@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { join } from 'node:path'
-import { describeLab, labName, mag, magJson, ROOT, waitFor, LAB_UP_TIMEOUT_MS } from './lab-harness'
+import { describeLab, labName, mag, magJson, ROOT, waitFor, LAB_UP_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e9m')
 const PORT = 19_000 + (process.pid % 1000)
@@ -53,9 +53,9 @@ function getInNs(ns: string, url: string): unknown {
 }
 
 describeLab('lab metrics with Prometheus', () => {
-  afterAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-  })
+  afterAll(async () => {
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('Prometheus scrapes both MAGs; a registration shows in the RFC 6475 families; down stops it', async () => {
     const up = mag(['lab', 'up', '--name', LAB, '--mns', '1', '--metrics', String(PORT)], LAB_UP_TIMEOUT_MS)

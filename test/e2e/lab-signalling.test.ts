@@ -2,9 +2,8 @@
 // own namespace, mobile nodes whose Linux kernels configure themselves from our RAs, and
 // tshark, an independent decoder, on the wire. One lab for the whole file, torn down in
 // afterAll whatever happened.
-import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { Capture, describeLab, labName, mag, magJson, nsRun, RAW_SEND, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labUp } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, nsRun, RAW_SEND, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e4s')
 const NS = {
@@ -98,13 +97,10 @@ describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
     fault('--clear')
   })
 
-  afterAll(() => {
+  afterAll(async () => {
     for (const c of captures.splice(0)) c.kill()
-    const down = mag(['lab', 'down', '--name', LAB])
-    expect(down.code).toBe(0)
-    const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(`${LAB}-`))
-    expect(left).toEqual([])
-  })
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   // Synced captures: running when started, complete up to the moment they are stopped (see
   // Capture.startSynced): what the test asserts on the wire does not depend on the load.

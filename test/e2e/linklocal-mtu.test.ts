@@ -9,13 +9,12 @@
 //     the next RAs carry the new MTU and the MN's kernel takes it.
 //  3. A fixed link-local address (the RFC's other mode): the same story with fe80::1.
 // One lab per mode, removed in afterAll whatever happened.
-import { spawnSync } from 'node:child_process'
 import { controlRequest, type ControlRequest } from '@pmip6/agent'
 import { formatIp6, parseIp6 } from '@pmip6/wire'
 import { linkLocalFor } from '@pmip6/lab-lma'
-import { labDown, labUp } from '../../packages/cli/src/lab/lab'
+import { labUp } from '../../packages/cli/src/lab/lab'
 import { accessLink, mnId, mnMac, PLAN } from '../../packages/cli/src/lab/plan'
-import { Capture, describeLab, labName, mag, nsRun, RAW_SEND, waitFor, type Packet } from './lab-harness'
+import { Capture, describeLab, labName, mag, nsRun, RAW_SEND, waitFor, type Packet, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const MAG1 = PLAN.mags.mag1
 const LMA = PLAN.lma
@@ -71,14 +70,13 @@ function labKit(prefix: string) {
     ns,
     sockets,
     async up(mns: number, magConfig: Record<string, unknown>): Promise<void> {
-      await labDown(LAB, { quiet: true }).catch(() => undefined)
+      await labDown(LAB).catch(() => undefined)
       const s = await labUp({ name: LAB, mns, quiet: true, logLevel: 'debug', magConfig })
       Object.assign(sockets, s.sockets)
     },
     async down(): Promise<void> {
       for (const c of captures.splice(0)) c.kill()
-      await labDown(LAB, { quiet: true })
-      expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(`${LAB}-`)
+      await labDown(LAB)
     },
     async capture(n: string, iface: string, filter: string): Promise<Capture> {
       const c = await Capture.start(n, iface, filter)
@@ -144,7 +142,7 @@ describeLab('RFC 5213 §6.8, §6.9.1.2 item 15: the LMA-supplied link-local addr
     for (const node of ['mag1', 'mag2'] as const) for (const i of [1, 2]) k.sysctl(k.ns[node], `net.ipv6.conf.${accessLink(i)}.accept_dad`, 1)
   }, 90_000)
 
-  afterAll(() => k.down())
+  afterAll(() => k.down(), LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('§6.9.1.2 item 15: the address goes on the access link before the first RA; the MN routes through it and reaches the CN', async () => {
     const up0 = await k.capture(k.ns.mag1, 'up0', 'ip6 proto 135')
@@ -280,7 +278,7 @@ describeLab('RFC 5213 §6.9.3: a fixed link-local address on every access link, 
   const k = labKit('elf')
 
   beforeAll(() => k.up(1, {}), 90_000)
-  afterAll(() => k.down())
+  afterAll(() => k.down(), LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('§6.9.3: the MN routes through fe80::1 on either MAG, reaches the CN; no Link-local Address option in the PBU (§6.9.1.1 item 9)', async () => {
     const up0 = await k.capture(k.ns.mag1, 'up0', 'ip6 proto 135')

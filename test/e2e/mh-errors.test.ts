@@ -6,7 +6,7 @@
 // burst is answered only as far as the RFC 4443 §2.4 token bucket allows. The packets are
 // built in Python from raw bytes (fixtures/forge-mh.py).
 import { spawnSync } from 'node:child_process'
-import { Capture, describeLab, labName, mag, magJson, waitFor, type Packet, labUp, LAB_HOOK_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, magJson, waitFor, type Packet, labUp, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 import { ERROR_BUCKET_SIZE, ERROR_RATE_PER_S } from '../../packages/agent/src/ingress'
 import { join } from 'node:path'
 
@@ -51,9 +51,9 @@ describeLab('issue 17 item 4: RFC 6275 §9.2 Binding Error and Parameter Problem
     labUp(LAB, ['--mns', '1'])
   }, LAB_HOOK_TIMEOUT_MS)
 
-  afterAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-  })
+  afterAll(async () => {
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('§9.2 from the LMA: unknown type -> Binding Error status 2; bad Payload Proto / short Header Len -> Parameter Problem code 0 at octet 40 / 41', async () => {
     const cap = await Capture.start(NS.mag1, 'up0', 'ip6 proto 135 or (icmp6 and ip6[40] == 4)')

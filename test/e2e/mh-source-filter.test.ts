@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describeLab, labName, mag, magJson, nsRun, waitFor, labUp, LAB_HOOK_TIMEOUT_MS, TSHARK_START_TIMEOUT_MS } from './lab-harness'
+import { describeLab, labName, mag, magJson, nsRun, waitFor, labUp, LAB_HOOK_TIMEOUT_MS, TSHARK_START_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e17f')
 const NS = { mag1: `${LAB}-mag1`, mn1: `${LAB}-mn1`, cn: `${LAB}-cn` }
@@ -113,9 +113,9 @@ describeLab('issue 17 item 1: the MAG takes Mobility Headers only from the trans
     labUp(LAB, ['--mns', '1'])
   }, LAB_HOOK_TIMEOUT_MS)
 
-  afterAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-  })
+  afterAll(async () => {
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('RFC 5213 §4: forged PBAs from the access link, LMA source, all 65,536 sequence numbers: none taken, each counted', async () => {
     // The LMA swallows PBUs: the MN's registration stays outstanding for the attacker to hit.

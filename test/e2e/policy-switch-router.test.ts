@@ -3,10 +3,10 @@
 // address that stays (the fixed link-local, RFC 5213 §6.9.3): before the fix the MN's kernel
 // dropped its default route for the few ms until the HNP RA came. The MN's own route table is
 // watched (`ip -6 monitor route`) and the RAs read by tshark on its link, both as they happen.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { controlRequest } from '@pmip6/agent'
-import { labDown, labUp } from '../../packages/cli/src/lab/lab'
-import { describeLab, labName, nsRun, waitFor, TSHARK_START_TIMEOUT_MS } from './lab-harness'
+import { labUp } from '../../packages/cli/src/lab/lab'
+import { describeLab, labName, nsRun, waitFor, labDown, LAB_DOWN_HOOK_TIMEOUT_MS, TSHARK_START_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e17b')
 const MN = 'mn1@example.com'
@@ -53,16 +53,15 @@ describeLab('RFC 6612 §3.3: host -> network keeps the MN\'s default router', ()
   const procs: Lines[] = []
 
   beforeAll(async () => {
-    await labDown(LAB, { quiet: true }).catch(() => undefined)
+    await labDown(LAB).catch(() => undefined)
     const s = await labUp({ name: LAB, mns: 1, quiet: true, magConfig: { mag: { heartbeatInterval: 0 } } })
     sock = s.sockets['mag1']!
   }, 90_000)
 
   afterAll(async () => {
     for (const p of procs) p.kill()
-    await labDown(LAB, { quiet: true })
-    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(`${LAB}-`)
-  })
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   const binding = async (): Promise<View | undefined> => ((await controlRequest(sock, { cmd: 'bindings' }, 5000)) as View[]).find((b) => b.mnId === MN)
   const defaultRoute = (): string => nsRun(MN_NS, ['ip', '-6', 'route', 'show', 'default']).out.trim()

@@ -3,10 +3,9 @@
 // registers them again, and every MN keeps its home prefix, since the LMA still holds it.
 // Kernel state the daemon owns (rules, routes, links) is counted before and after: reconciled,
 // never duplicated.
-import { spawnSync } from 'node:child_process'
 import { controlRequest } from '@pmip6/agent'
-import { labDown, labRestart, labUp, readState } from '../../packages/cli/src/lab/lab'
-import { describeLab, labName, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS } from './lab-harness'
+import { labRestart, labUp, readState } from '../../packages/cli/src/lab/lab'
+import { describeLab, labName, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e9r')
 const LMA = '2001:db8:ffff::2'
@@ -34,16 +33,15 @@ describeLab('restart without loss', () => {
   let lmaSock = ''
 
   beforeAll(async () => {
-    await labDown(LAB, { quiet: true }).catch(() => undefined)
+    await labDown(LAB).catch(() => undefined)
     const s = await labUp({ name: LAB, mns: 1, quiet: true, magConfig: { unknownMn: { lma: LMA }, links: { mn1: { shared: true } } } })
     sock = s.sockets['mag1']!
     lmaSock = s.sockets['lma']!
   }, LAB_HOOK_TIMEOUT_MS)
 
   afterAll(async () => {
-    await labDown(LAB, { quiet: true })
-    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(`${LAB}-`)
-  })
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   const registered = async (): Promise<View[]> => ((await controlRequest(sock, { cmd: 'bindings' }, 10_000)) as View[]).filter((b) => b.state === 'registered')
 

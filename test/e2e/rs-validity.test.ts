@@ -9,7 +9,7 @@
 // beyond the barrier's.
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { Capture, describeLab, labName, mag, magJson, waitFor, labUp, LAB_HOOK_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, waitFor, labUp, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e17r')
 const NS = { mag1: `${LAB}-mag1`, mn1: `${LAB}-mn1` }
@@ -49,9 +49,9 @@ describeLab('issue 17 item 5: RFC 4861 §6.1.1 invalid Router Solicitations are 
     await waitFor('mn1 registered', registered, 30_000)
   }, LAB_HOOK_TIMEOUT_MS + 60_000)
 
-  afterAll(() => {
-    mag(['lab', 'down', '--name', LAB])
-  })
+  afterAll(async () => {
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('§6.1.1 each invalid RS is dropped and counted under its rule; no RA answers any of them', async () => {
     const cap = await Capture.start(NS.mag1, 'mn1', 'icmp6 and (ip6[40] == 133 or ip6[40] == 134)')

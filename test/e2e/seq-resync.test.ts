@@ -5,10 +5,9 @@
 // two as with the random start). The LMA answers 135, the MAG resynchronises, the MN is
 // registered and never denied. tshark on the LMA's side reads the exchange.
 import { readFileSync } from 'node:fs'
-import { spawnSync } from 'node:child_process'
 import { controlRequest } from '@pmip6/agent'
-import { labDown, labRestart, labUp, readState } from '../../packages/cli/src/lab/lab'
-import { describeLab, labName, waitFor } from './lab-harness'
+import { labRestart, labUp, readState } from '../../packages/cli/src/lab/lab'
+import { describeLab, labName, waitFor, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 import { MhWatch } from './mh-watch'
 
 const LAB = labName('e17s')
@@ -29,7 +28,7 @@ describeLab('RFC 6275 §11.7.3: status 135 after a MAG restart resynchronises, n
   let cap: MhWatch | null = null
 
   beforeAll(async () => {
-    await labDown(LAB, { quiet: true }).catch(() => undefined)
+    await labDown(LAB).catch(() => undefined)
     const s = await labUp({ name: LAB, mns: 1, quiet: true, lmaConfig: { timestampMode: 'sequence' }, magConfig: { mag: { initialSequence: 100, heartbeatInterval: 0 } } })
     sock = s.sockets['mag1']!
     log = s.logs['mag1']!
@@ -37,9 +36,8 @@ describeLab('RFC 6275 §11.7.3: status 135 after a MAG restart resynchronises, n
 
   afterAll(async () => {
     cap?.kill()
-    await labDown(LAB, { quiet: true })
-    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(`${LAB}-`)
-  })
+    await labDown(LAB)
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   const binding = async (): Promise<View | undefined> => ((await controlRequest(sock, { cmd: 'bindings' }, 5000)) as View[]).find((b) => b.mnId === MN)
 

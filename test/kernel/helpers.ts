@@ -1,46 +1,28 @@
 // Helpers of the real-kernel tier (runs inside User-Mode Linux, see run.js): iproute2 with
 // bounded time, kernel state snapshots, polling with deadlines, and the data plane fixture of
 // packages/dataplane/test (a DataPlane in a namespace, driven by JSON lines).
-import { execFileSync, spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { NsFixture, withNsFixture } from '@pmip6/testkit'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { Ctl as DataplaneCtl, ipJson, nsExec, type Run } from '../../packages/dataplane/test/fixtures/netns'
 import { dissect, values } from '../interop/tshark'
 
 export const ROOT = resolve(__dirname, '../..')
 export const IN_CI = process.env['CI'] === 'true'
 
-export function ip(args: readonly string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 })
-}
-export function ipJson<T>(args: readonly string[]): T[] {
-  const out = ip(args).trim()
-  return out === '' ? [] : (JSON.parse(out) as T[])
-}
+// iproute2 with bounded time: the data plane tests' own (packages/dataplane/test/fixtures/netns.ts).
+export { ip, ipJson, listNetns, nsExec, type Run } from '../../packages/dataplane/test/fixtures/netns'
+
 /** Many `ip` commands in one process (`ip -batch`): each exec costs 0.2-0.5 s under UML. */
 export function ipBatch(lines: readonly string[], ns?: string): void {
   execFileSync('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], { input: lines.join('\n') + '\n', encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 })
-}
-export interface Run {
-  readonly code: number
-  readonly out: string
-  readonly err: string
-}
-export function nsExec(ns: string, cmd: readonly string[], timeoutMs = 20_000): Run {
-  const r = spawnSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', timeout: timeoutMs })
-  return { code: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? '' }
 }
 export function sh(cmd: string, timeoutMs = 20_000): Run {
   const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', timeout: timeoutMs })
   return { code: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? '' }
 }
-export function listNetns(): string[] {
-  return ip(['netns', 'list'])
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => n !== '')
-}
-
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** Polls `fn` until it returns something other than null/false, or fails after `timeoutMs`. */
@@ -61,42 +43,9 @@ export async function waitFor<T>(what: string, fn: () => T | null | false | unde
 
 // ------------------------------------------------------------------ kernel state
 
-export interface IpRule {
-  priority: number
-  table?: string
-  protocol?: string
-  src?: string
-  dst?: string
-  iif?: string
-  action?: string
-}
-export interface IpRoute {
-  dst: string
-  table?: string
-  protocol?: string
-  dev?: string
-  type?: string
-}
-export interface KState {
-  rules: IpRule[]
-  routes: IpRoute[]
-  links: string[]
-}
-const key = (o: object): string => JSON.stringify(o)
-export const sortRoutes = (r: IpRoute[]): IpRoute[] => [...r].sort((x, y) => key(x).localeCompare(key(y)))
-/** Rules, routes (all tables) and link names of a namespace, read by one `ip -batch`. */
-export function kstate(ns: string): KState {
-  const out = execFileSync('ip', ['-n', ns, '-6', '-j', '-batch', '-'], { input: 'rule show\nroute show table all\nlink show\n', encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 20_000 })
-  const [rules, routes, links] = out
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as unknown[])
-  return {
-    rules: rules as IpRule[],
-    routes: sortRoutes(routes as IpRoute[]),
-    links: (links as { ifname: string }[]).map((l) => l.ifname).sort(),
-  }
-}
+// The snapshot and the fixture are the data plane tests' own (packages/dataplane/test/fixtures/netns.ts).
+export { is158, kstate, ours, sortRoutes, type IpRoute, type IpRule, type KState, type Reply, type Snapshot } from '../../packages/dataplane/test/fixtures/netns'
+
 export interface IpLink {
   ifname: string
   link_type?: string
@@ -110,109 +59,16 @@ export function tunnels(ns: string): IpLink[] {
 
 // ------------------------------------------------------------------ the data plane fixture
 
-const FIXTURE = join(ROOT, 'packages/dataplane/test/fixtures/dataplane-ctl.js')
-
-export interface Snapshot {
-  backend: string
-  tunnels: { peer: string; slot: number; users: number; device: string | null }[]
-  bindings: number
-  objects: number
-  failures: number
-}
-export interface Reply {
-  ok: boolean
-  calls?: number
-  snapshot?: Snapshot
-  state?: { rules: IpRule[]; routes: IpRoute[] }
-  error?: { name: string; message: string; code: string | null; cause: { name: string; message: string; code: string | null } | null }
-  removed?: number
-}
-
-const ctls = new Set<Ctl>()
-
-/** packages/dataplane/test/fixtures/dataplane-ctl.js inside a namespace: one JSON command in, one reply out. */
-export class Ctl {
-  private readonly child: ChildProcessWithoutNullStreams
-  private buf = ''
-  private readonly lines: string[] = []
-  private wake: (() => void) | null = null
-  err = ''
-
-  constructor(readonly ns: string) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, FIXTURE])
-    ctls.add(this)
-    this.child.stdout.setEncoding('utf8')
-    this.child.stderr.setEncoding('utf8')
-    this.child.stdout.on('data', (d: string) => {
-      this.buf += d
-      let nl: number
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        this.lines.push(this.buf.slice(0, nl))
-        this.buf = this.buf.slice(nl + 1)
-      }
-      this.wake?.()
-    })
-    this.child.stderr.on('data', (d: string) => (this.err += d))
-    this.child.on('exit', () => this.wake?.())
-  }
-
-  async send(cmd: object, timeoutMs = 60_000): Promise<Reply> {
-    this.child.stdin.write(`${JSON.stringify(cmd)}\n`)
-    const until = Date.now() + timeoutMs
-    while (this.lines.length === 0) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`fixture in ${this.ns} exited (${this.child.exitCode ?? this.child.signalCode}): ${this.err}`)
-      const left = until - Date.now()
-      if (left <= 0) throw new Error(`fixture in ${this.ns}: no reply to ${JSON.stringify(cmd)} within ${timeoutMs} ms; stderr: ${this.err}`)
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left)
-        this.wake = () => {
-          clearTimeout(t)
-          r()
-        }
-      })
-      this.wake = null
-    }
-    return JSON.parse(this.lines.shift()!) as Reply
-  }
-
-  async ok(cmd: object): Promise<Reply> {
-    const r = await this.send(cmd)
-    if (!r.ok) throw new Error(`${JSON.stringify(cmd)} failed in ${this.ns}: ${JSON.stringify(r.error)}`)
-    return r
-  }
-
-  /** Waits for the fixture to exit on its own (after `exit`), bounded. */
-  async exited(timeoutMs = 10_000): Promise<void> {
-    await waitFor('the fixture to exit', () => this.child.exitCode !== null || this.child.signalCode !== null, timeoutMs, 20)
-    ctls.delete(this)
-  }
-
-  /** Closes stdin (the fixture closes its data plane and exits), bounded; then SIGKILL. */
-  async stop(timeoutMs = 15_000): Promise<void> {
-    ctls.delete(this)
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = new Promise<void>((r) => this.child.once('exit', () => r()))
-      this.child.stdin.end()
-      let t: NodeJS.Timeout | undefined
-      await Promise.race([exited, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))])
-      clearTimeout(t)
-      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL')
-    }
+/** packages/dataplane/test/fixtures/dataplane-ctl.js inside a namespace, with the deadlines of a slow kernel. */
+export class Ctl extends DataplaneCtl {
+  constructor(ns: string) {
+    super(ns, { replyTimeoutMs: 60_000, stopTimeoutMs: 15_000 })
   }
 }
 
-export async function stopAllCtls(): Promise<void> {
-  for (const c of [...ctls]) await c.stop(5_000)
-}
+export const stopAllCtls = (): Promise<void> => NsFixture.stopAll()
 
-export async function withCtl<R>(ns: string, f: (c: Ctl) => Promise<R>): Promise<R> {
-  const c = new Ctl(ns)
-  try {
-    return await f(c)
-  } finally {
-    await c.stop()
-  }
-}
+export const withCtl = <R>(ns: string, f: (c: Ctl) => Promise<R>): Promise<R> => withNsFixture(new Ctl(ns), f)
 
 // ------------------------------------------------------------------ captures
 

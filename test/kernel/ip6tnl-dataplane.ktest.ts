@@ -2,7 +2,7 @@
 // kernel that has ip6_tunnel (User-Mode Linux; this machine's kernel has none, so
 // packages/dataplane/test/kernel.test.ts covers seg6 only): `auto` picks it, a netlink failure
 // at any step leaves nothing behind, and a crashed run's devices, rules and routes go at start.
-import { ip, ipBatch, kstate, listNetns, nsExec, stopAllCtls, tunnels, withCtl, Ctl, type KState } from './helpers'
+import { ip, ipBatch, kstate, listNetns, nsExec, ours, stopAllCtls, tunnels, withCtl, Ctl } from './helpers'
 
 const MAG = '2001:db8:ffff::1'
 const LMA = '2001:db8:ffff::2'
@@ -36,8 +36,6 @@ function magNs(): string {
   return ns
 }
 const magOpts = (extra: object = {}): object => ({ role: 'mag', self: MAG, backend: 'ip6tnl', accessLinks: ['a0', 'a1'], ...extra })
-/** What we hold in a state: rules and routes with protocol 158, our tunnel devices. */
-const ours = (s: KState): string[] => [...s.rules.filter((r) => r.protocol === '158'), ...s.routes.filter((r) => r.protocol === '158')].map((o) => JSON.stringify(o)).sort()
 
 beforeAll(() => {
   for (const ns of listNetns().filter((n) => /^ktdp\d+$/.test(n))) ip(['netns', 'del', ns])

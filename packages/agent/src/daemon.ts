@@ -879,9 +879,9 @@ export class MagDaemon implements AaaHost {
     const aaa = this.aaa
     if (!aaa) return [...list]
     return list.map((b) => {
-      const p = aaa.profileOf(b.mnId)
-      const c = aaa.cacheEntry(b.mnId)
-      if (!p || !c) return b
+      const c = aaa.cachedProfile(b.mnId)
+      if (!c) return b
+      const p = c.profile
       return { ...b, aaa: { server: c.server, cacheExpiresInS: c.expiresInS, interfaceId: p.interfaceId, ipv4HomeAddress: p.ipv4HomeAddress, dhcp6Servers: p.dhcp6Servers, dhcp4Servers: p.dhcp4Servers } }
     })
   }

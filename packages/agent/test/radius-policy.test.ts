@@ -212,3 +212,30 @@ test('radius-then-file: with no server answering, an MN with a file profile is s
   expect(aaa.counters.get('fallback-file')).toBe(1)
   await until('other held', () => aaa.views()[0]?.reason === 'aaa-unreachable', 3000)
 })
+
+test("an MN's cached profile by MN-ID (`mag bindings` rows, Accounting's Class): server and seconds left; two keys for one MN; gone when the last is dropped", async () => {
+  // RADIUS names both asked identities one MN (Mobile-Node-Identifier, RFC 6572 §3).
+  const { s, host, aaa } = await setup([() => ({ code: 2, attrs: [LMA, HNP, text(145, 'mn9@example.org')] })])
+  const server = `127.0.0.1:${s[0]!.sock.address().port}`
+  expect(aaa.cachedProfile('mn9@example.org')).toBeUndefined()
+  aaa.attached('mock', fact('a@example.org'), 0)
+  await until('admitted', () => host.admitted.length === 1)
+  aaa.attached('mock', fact('b@example.org', 'mn2'), 0)
+  await until('admitted', () => host.admitted.length === 2)
+  expect(host.admitted.map((f) => f.mnId)).toEqual(['mn9@example.org', 'mn9@example.org'])
+  const c = aaa.cachedProfile('mn9@example.org')
+  expect(c).toMatchObject({ server, expiresInS: 3600, profile: { mnId: 'mn9@example.org', profile: { lma: '2001:db8:ffff::2' } } })
+  expect(aaa.profileOf('mn9@example.org')).toBe(c!.profile)
+  // Asked under another key than its MN-ID: nothing under the key.
+  expect(aaa.cachedProfile('a@example.org')).toBeUndefined()
+  // One key dropped, the other still holds the MN (and its profile stays in the core's store).
+  const stores = host.profiles.length
+  expect(aaa.dropProfile('a@example.org')).toBe(true)
+  expect(aaa.cachedProfile('mn9@example.org')).toMatchObject({ server })
+  expect(host.profiles).toHaveLength(stores)
+  // The last key dropped: gone, and released from the store (no binding).
+  expect(aaa.dropProfile('b@example.org')).toBe(true)
+  expect(aaa.cachedProfile('mn9@example.org')).toBeUndefined()
+  expect(aaa.profileOf('mn9@example.org')).toBeUndefined()
+  expect(host.profiles.at(-1)).toEqual([])
+})

@@ -56,15 +56,34 @@ export interface Cell {
 }
 
 /**
- * One Binding Update List entry (RFC 5213 §6.1) plus the per-MN RA state. A class with every
- * field set in the constructor keeps one hidden class for all entries; fields are scalars or
- * shared references so an entry stays a few hundred bytes (see test/bench/core-step.bench.js).
+ * RFC 5844 / RFC 5845 (ipv4.ts): the IPv4 home address and GRE keys of a binding, which an
+ * IPv6-only MN without GRE keys never sets. Read through Entry's accessors like Rare's fields.
  */
+class Ip4 {
+  v4: string | null = null
+  v4Addr: Buffer | null = null
+  v4Len = 0
+  v4Router = ''
+  v4Dhcp: 'server' | 'relay' = 'server'
+  v4Lifetime = 0
+  v4Fwd: string | null = null
+  v4Home = false
+  v4Off = false
+  v6Off = false
+  v4NoProfileAddr = false
+  v4Reason = ''
+  greOn = false
+  greDown = -1
+  greUp = -1
+}
+const NO_IP4: Ip4 = Object.freeze(new Ip4())
+
 /**
  * The fields of an entry that most entries never set: Scenario B's local prefix, a failure's
- * reason, DAD trouble, an RS to answer, sequence resynchronisations. Without Node's pointer
- * compression every field costs 8 bytes on each of a million entries; these nine live here,
- * allocated on the first write of a non-default value (issue 23).
+ * reason, DAD trouble, an RS to answer, sequence resynchronisations, and (one more step apart)
+ * the IPv4 and GRE state. Without Node's pointer compression every field costs 8 bytes on each
+ * of a million entries; these live here, allocated on the first write of a non-default value
+ * (issue 23).
  */
 class Rare {
   badLla: string | null = null
@@ -76,10 +95,17 @@ class Rare {
   failReason: string | null = null
   failState: 'failed' | 'denied' = 'failed'
   rsTo: string | null = null
+  /** The IPv4 and GRE state, apart again: an RS alone gives an IPv6-only MN a Rare (rsTo). */
+  ip4: Ip4 = NO_IP4
 }
 /** The defaults every entry reads until it writes one of its own (never written itself). */
 const NO_RARE: Rare = Object.freeze(new Rare())
 
+/**
+ * One Binding Update List entry (RFC 5213 §6.1) plus the per-MN RA state. A class with every
+ * field set in the constructor keeps one hidden class for all entries; fields are scalars or
+ * shared references so an entry stays a few hundred bytes (see test/bench/core-step.bench.js).
+ */
 export class Entry {
   state: BindingState = 'registering'
   reason = ''
@@ -116,28 +142,6 @@ export class Entry {
   /** The LMA whose heartbeat membership this entry holds while lmaState is true (RFC 5847). */
   hbLma: string | null = null
   fwd: Fwd = F_NONE
-  // RFC 5844 (ipv4.ts): the IPv4 home address the binding holds, its prefix length, router and
-  // DHCP mode as the last accepting PBA gave them; v4Fwd is what the data plane routes now.
-  v4: string | null = null
-  v4Addr: Buffer | null = null
-  v4Len = 0
-  v4Router = ''
-  v4Dhcp: 'server' | 'relay' = 'server'
-  v4Lifetime = 0
-  v4Fwd: string | null = null
-  /** An ipv4-lease with a lease sent and not taken back (lease null). */
-  v4Home = false
-  /** This session asks for no IPv4 (the LMA refused it to a dual-stack MN), or no IPv6 (172). */
-  v4Off = false
-  v6Off = false
-  /** The LMA refused the profile's named IPv4 address (171): ask with 0.0.0.0. */
-  v4NoProfileAddr = false
-  /** Why the MN has no IPv4 home address although it asks for one ('' otherwise). */
-  v4Reason = ''
-  // RFC 5845 (ipv4.ts): GRE keys on for this binding; the MAG's downlink key, the LMA's uplink key (-1: none).
-  greOn = false
-  greDown = -1
-  greUp = -1
   /** The MN was told this MAG is a router (an RA with a router lifetime) and not told otherwise since. */
   routerUp = false
   raLeft = 0
@@ -154,6 +158,11 @@ export class Entry {
   private rareForWrite(): Rare {
     if (this.rare === NO_RARE) this.rare = new Rare()
     return this.rare
+  }
+  private ip4ForWrite(): Ip4 {
+    const r = this.rareForWrite()
+    if (r.ip4 === NO_IP4) r.ip4 = new Ip4()
+    return r.ip4
   }
   /** An address DAD found in use on this MN's link: never taken back from a PBA (item 15). */
   get badLla(): string | null {
@@ -218,6 +227,103 @@ export class Entry {
   }
   set rsTo(v: string | null) {
     if (v !== this.rare.rsTo) this.rareForWrite().rsTo = v
+  }
+  // RFC 5844 (ipv4.ts): the IPv4 home address the binding holds, its prefix length, router and
+  // DHCP mode as the last accepting PBA gave them; v4Fwd is what the data plane routes now.
+  get v4(): string | null {
+    return this.rare.ip4.v4
+  }
+  set v4(v: string | null) {
+    if (v !== this.rare.ip4.v4) this.ip4ForWrite().v4 = v
+  }
+  get v4Addr(): Buffer | null {
+    return this.rare.ip4.v4Addr
+  }
+  set v4Addr(v: Buffer | null) {
+    if (v !== this.rare.ip4.v4Addr) this.ip4ForWrite().v4Addr = v
+  }
+  get v4Len(): number {
+    return this.rare.ip4.v4Len
+  }
+  set v4Len(v: number) {
+    if (v !== this.rare.ip4.v4Len) this.ip4ForWrite().v4Len = v
+  }
+  get v4Router(): string {
+    return this.rare.ip4.v4Router
+  }
+  set v4Router(v: string) {
+    if (v !== this.rare.ip4.v4Router) this.ip4ForWrite().v4Router = v
+  }
+  get v4Dhcp(): 'server' | 'relay' {
+    return this.rare.ip4.v4Dhcp
+  }
+  set v4Dhcp(v: 'server' | 'relay') {
+    if (v !== this.rare.ip4.v4Dhcp) this.ip4ForWrite().v4Dhcp = v
+  }
+  get v4Lifetime(): number {
+    return this.rare.ip4.v4Lifetime
+  }
+  set v4Lifetime(v: number) {
+    if (v !== this.rare.ip4.v4Lifetime) this.ip4ForWrite().v4Lifetime = v
+  }
+  get v4Fwd(): string | null {
+    return this.rare.ip4.v4Fwd
+  }
+  set v4Fwd(v: string | null) {
+    if (v !== this.rare.ip4.v4Fwd) this.ip4ForWrite().v4Fwd = v
+  }
+  /** An ipv4-lease with a lease sent and not taken back (lease null). */
+  get v4Home(): boolean {
+    return this.rare.ip4.v4Home
+  }
+  set v4Home(v: boolean) {
+    if (v !== this.rare.ip4.v4Home) this.ip4ForWrite().v4Home = v
+  }
+  /** This session asks for no IPv4 (the LMA refused it to a dual-stack MN), or no IPv6 (172). */
+  get v4Off(): boolean {
+    return this.rare.ip4.v4Off
+  }
+  set v4Off(v: boolean) {
+    if (v !== this.rare.ip4.v4Off) this.ip4ForWrite().v4Off = v
+  }
+  get v6Off(): boolean {
+    return this.rare.ip4.v6Off
+  }
+  set v6Off(v: boolean) {
+    if (v !== this.rare.ip4.v6Off) this.ip4ForWrite().v6Off = v
+  }
+  /** The LMA refused the profile's named IPv4 address (171): ask with 0.0.0.0. */
+  get v4NoProfileAddr(): boolean {
+    return this.rare.ip4.v4NoProfileAddr
+  }
+  set v4NoProfileAddr(v: boolean) {
+    if (v !== this.rare.ip4.v4NoProfileAddr) this.ip4ForWrite().v4NoProfileAddr = v
+  }
+  /** Why the MN has no IPv4 home address although it asks for one ('' otherwise). */
+  get v4Reason(): string {
+    return this.rare.ip4.v4Reason
+  }
+  set v4Reason(v: string) {
+    if (v !== this.rare.ip4.v4Reason) this.ip4ForWrite().v4Reason = v
+  }
+  // RFC 5845 (ipv4.ts): GRE keys on for this binding; the MAG's downlink key, the LMA's uplink key (-1: none).
+  get greOn(): boolean {
+    return this.rare.ip4.greOn
+  }
+  set greOn(v: boolean) {
+    if (v !== this.rare.ip4.greOn) this.ip4ForWrite().greOn = v
+  }
+  get greDown(): number {
+    return this.rare.ip4.greDown
+  }
+  set greDown(v: number) {
+    if (v !== this.rare.ip4.greDown) this.ip4ForWrite().greDown = v
+  }
+  get greUp(): number {
+    return this.rare.ip4.greUp
+  }
+  set greUp(v: number) {
+    if (v !== this.rare.ip4.greUp) this.ip4ForWrite().greUp = v
   }
 
   constructor(

@@ -1,25 +1,19 @@
 // The data plane against a real kernel (RFC 5213 §6.10 at the MAG, §5.6 at the LMA), each
 // scenario in network namespaces this suite creates (dpt-<pid>-<n>) and always deletes. The
 // rtnetlink socket belongs to the namespace of the process that opens it, so a DataPlane runs in
-// fixtures/dataplane-ctl.js under `ip netns exec`, driven by JSON lines; the assertions read the
-// kernel with iproute2 (`ip -6 -j rule`, `ip -6 -j route show table all`, `ip -j link`).
+// fixtures/dataplane-ctl.js under `ip netns exec`, driven by JSON lines (fixtures/netns.ts); the
+// assertions read the kernel with iproute2 (`ip -6 -j rule`, `route show table all`, `link`).
 // Addresses are from 2001:db8::/32, only inside the namespaces. Needs root, iproute2, ping and the
 // built package (packages/dataplane/dist): skipped without them, a failure when CI=true.
 //
 // This kernel may have no ip6_tunnel: everything here runs the seg6 backend (encap.red + End.DT6),
 // chosen explicitly where counting netlink calls matters ('auto' probes with one more call).
-import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { NsFixture } from '@pmip6/testkit'
+import { LMA, MAG, Namespaces, addr, describeInKernel, ip, ipJson, is158, key, kstate, nsExec, ours, sortRoutes, veth, withCtl, Ctl, type IpRoute, type IpRule, type KState } from './fixtures/netns'
 
-const IN_CI = process.env['CI'] === 'true'
-const FIXTURE = join(__dirname, 'fixtures', 'dataplane-ctl.js')
-const PKG = join(__dirname, '..')
 const T = 100 // DataPlane's default first table
 const P = 1000 // and first rule priority
 const MAX_TUNNELS = 64
-const MAG = '2001:db8:ffff::1'
-const LMA = '2001:db8:ffff::2'
 const LMA2 = '2001:db8:ffff::3'
 const HNP1 = '2001:db8:100:1::/64'
 const HNP2 = '2001:db8:100:2::/64'
@@ -28,103 +22,18 @@ const CN = '2001:db8:cccc::2'
 const MN_ADDR = '2001:db8:100:1::10'
 const MN_UNBOUND = '2001:db8:200::10'
 
-function missingPrerequisite(): string | undefined {
-  if (process.getuid?.() !== 0) return `not root (uid ${process.getuid?.()}): ip netns and rtnetlink writes need root`
-  for (const [tool, args] of [
-    ['ip', ['-V']],
-    ['ping', ['-V']],
-  ] as const) {
-    if (spawnSync(tool, args, { stdio: 'ignore' }).status !== 0) return `${tool} is missing`
-  }
-  const dist = join(PKG, 'dist', 'index.js')
-  if (!existsSync(dist)) return 'packages/dataplane is not built: run `npx tsc -b packages/dataplane` (npm run build)'
-  // tsc -b leaves unchanged outputs alone, but always rewrites its build info.
-  const info = join(PKG, 'tsconfig.tsbuildinfo')
-  const built = Math.max(...[info, ...readdirSync(join(PKG, 'dist')).map((f) => join(PKG, 'dist', f))].filter(existsSync).map((f) => statSync(f).mtimeMs))
-  const stale = readdirSync(join(PKG, 'src')).find((f) => statSync(join(PKG, 'src', f)).mtimeMs > built)
-  if (stale !== undefined) return `packages/dataplane/dist is older than src/${stale}: run \`npx tsc -b packages/dataplane\``
-  return undefined
-}
+const describeIf = describeInKernel()
 
-const missing = missingPrerequisite()
-if (missing !== undefined) {
-  if (IN_CI) {
-    test('data plane kernel tests have what they need in CI', () => {
-      throw new Error(`${missing}; CI=true, so this is a failure, not a skip`)
-    })
-  } else {
-    console.warn(`SKIPPED data plane kernel tests: ${missing}`)
-  }
-}
-const describeIf = missing === undefined ? describe : describe.skip
+// ------------------------------------------------------------------ namespaces
 
-// ------------------------------------------------------------------ namespaces and iproute2
-
-function ip(args: readonly string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 })
-}
-function ipJson<T>(args: readonly string[]): T[] {
-  const out = ip(args).trim()
-  return out === '' ? [] : (JSON.parse(out) as T[])
-}
-function nsExec(ns: string, cmd: readonly string[], timeoutMs = 10_000): { code: number; out: string; err: string } {
-  const r = spawnSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', timeout: timeoutMs })
-  return { code: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? '' }
-}
-function listNetns(): string[] {
-  return ip(['netns', 'list'])
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => n !== '')
-}
-function deleteNetns(name: string): void {
-  try {
-    ip(['netns', 'del', name])
-  } catch {
-    // already gone
-  }
-}
-/** Namespaces left by an earlier run whose jest process died. */
-function removeStale(): void {
-  for (const ns of listNetns()) {
-    const m = /^dpt-(\d+)-/.exec(ns)
-    if (m === null || Number(m[1]) === process.pid) continue
-    try {
-      process.kill(Number(m[1]), 0)
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') deleteNetns(ns)
-    }
-  }
-}
-
-const created: string[] = []
-let nsCount = 0
-/** A fresh namespace with lo up and DAD off (addresses are usable at once). */
-function newNs(): string {
-  const ns = `dpt-${process.pid}-${++nsCount}`
-  created.push(ns)
-  ip(['netns', 'add', ns])
-  ip(['-n', ns, 'link', 'set', 'lo', 'up'])
-  const r = nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'])
-  if (r.code !== 0) throw new Error(`sysctl in ${ns}: ${r.err}`)
-  return ns
-}
-/** A veth pair `a` in nsA, `b` in nsB, both up. */
-function veth(nsA: string, a: string, nsB: string, b: string): void {
-  ip(['-n', nsA, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', nsB])
-  ip(['-n', nsA, 'link', 'set', a, 'up'])
-  ip(['-n', nsB, 'link', 'set', b, 'up'])
-}
-function addr(ns: string, dev: string, a: string): void {
-  ip(['-n', ns, '-6', 'addr', 'add', a, 'dev', dev, 'nodad'])
-}
+const namespaces = new Namespaces('dpt')
 /**
  * One namespace standing for a MAG: uplink m0 holding the Proxy-CoA, access links a0 and a1
  * (veth ends peered inside the namespace). Forwarding is on from the start, as the data plane
  * would turn it on (and with it the kernel's subnet-router anycast routes, part of "before").
  */
 function magNs(): string {
-  const ns = newNs()
+  const ns = namespaces.add()
   const r = nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1'])
   if (r.code !== 0) throw new Error(`sysctl in ${ns}: ${r.err}`)
   veth(ns, 'm0', ns, 'm0p')
@@ -134,157 +43,20 @@ function magNs(): string {
   return ns
 }
 
-interface IpRule {
-  priority: number
-  table?: string
-  protocol?: string
-  src?: string
-  srclen?: number
-  dst?: string
-  dstlen?: number
-  iif?: string
-  action?: string
-  ipproto?: string
-}
-interface IpRoute {
-  dst: string
-  table?: string
-  protocol?: string
-  dev?: string
-  from?: string
-}
-interface KState {
-  rules: IpRule[]
-  routes: IpRoute[]
-  links: string[]
-}
-const key = (o: object): string => JSON.stringify(o)
-const sortRoutes = (r: IpRoute[]): IpRoute[] => [...r].sort((x, y) => key(x).localeCompare(key(y)))
-function kstate(ns: string): KState {
-  return {
-    rules: ipJson<IpRule>(['-n', ns, '-6', '-j', 'rule']),
-    routes: sortRoutes(ipJson<IpRoute>(['-n', ns, '-6', '-j', 'route', 'show', 'table', 'all'])),
-    links: ipJson<{ ifname: string }>(['-n', ns, '-j', 'link']).map((l) => l.ifname).sort(),
-  }
-}
-/** Our marks: protocol 158 on rules and routes. */
-const is158 = (o: { protocol?: string }): boolean => o.protocol === '158'
-const ours = (s: { rules: IpRule[]; routes: IpRoute[] }): string[] => [...s.rules.filter(is158), ...s.routes.filter(is158)].map(key).sort()
 const localRules = (s: KState): IpRule[] => s.rules.filter((r) => r.table === 'local')
 /** Objects of `b` not in `a` (by their iproute2 rendering). */
 const added = (a: string[], b: string[]): string[] => b.filter((x) => !a.includes(x))
-
-// ------------------------------------------------------------------ the fixture
-
-interface Snapshot {
-  backend: string
-  tunnels: { peer: string; slot: number; users: number; device: string | null }[]
-  bindings: number
-  objects: number
-  failures: number
-}
-interface Reply {
-  ok: boolean
-  calls?: number
-  snapshot?: Snapshot
-  state?: { rules: IpRule[]; routes: IpRoute[] }
-  error?: { name: string; message: string; code: string | null; cause: { name: string; message: string; code: string | null } | null }
-  routes?: { encapType: number | null; encap: string | null }[]
-  removed?: number
-  failed?: number
-  results?: string[]
-  datagrams?: number
-}
-
-const ctls = new Set<Ctl>()
-
-/** dataplane-ctl.js inside a namespace: one JSON command in, one JSON reply out, each bounded. */
-class Ctl {
-  private readonly child: ChildProcessWithoutNullStreams
-  private buf = ''
-  private readonly lines: string[] = []
-  private wake: (() => void) | null = null
-  err = ''
-
-  constructor(readonly ns: string) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, FIXTURE])
-    ctls.add(this)
-    this.child.stdout.setEncoding('utf8')
-    this.child.stderr.setEncoding('utf8')
-    this.child.stdout.on('data', (d: string) => {
-      this.buf += d
-      let nl: number
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        this.lines.push(this.buf.slice(0, nl))
-        this.buf = this.buf.slice(nl + 1)
-      }
-      this.wake?.()
-    })
-    this.child.stderr.on('data', (d: string) => (this.err += d))
-    this.child.on('exit', () => this.wake?.())
-  }
-
-  async send(cmd: object, timeoutMs = 20_000): Promise<Reply> {
-    this.child.stdin.write(`${JSON.stringify(cmd)}\n`)
-    const until = Date.now() + timeoutMs
-    while (this.lines.length === 0) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`fixture in ${this.ns} exited (${this.child.exitCode ?? this.child.signalCode}): ${this.err}`)
-      const left = until - Date.now()
-      if (left <= 0) throw new Error(`fixture in ${this.ns}: no reply to ${JSON.stringify(cmd)} within ${timeoutMs} ms; stderr: ${this.err}`)
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left)
-        this.wake = () => {
-          clearTimeout(t)
-          r()
-        }
-      })
-      this.wake = null
-    }
-    return JSON.parse(this.lines.shift()!) as Reply
-  }
-
-  /** Sends and insists on ok. */
-  async ok(cmd: object): Promise<Reply> {
-    const r = await this.send(cmd)
-    if (!r.ok) throw new Error(`${JSON.stringify(cmd)} failed in ${this.ns}: ${JSON.stringify(r.error)}`)
-    return r
-  }
-
-  /** Closes stdin (the fixture closes its data plane and exits), bounded; then SIGKILL. */
-  async stop(timeoutMs = 10_000): Promise<void> {
-    ctls.delete(this)
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = new Promise<void>((r) => this.child.once('exit', () => r()))
-      this.child.stdin.end()
-      let t: NodeJS.Timeout | undefined
-      await Promise.race([exited, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))])
-      clearTimeout(t)
-      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL')
-    }
-  }
-}
-
-async function withCtl<R>(ns: string, f: (c: Ctl) => Promise<R>): Promise<R> {
-  const c = new Ctl(ns)
-  try {
-    return await f(c)
-  } finally {
-    await c.stop()
-  }
-}
 
 const magOpts = (extra: object = {}): object => ({ role: 'mag', self: MAG, backend: 'seg6', accessLinks: ['a0', 'a1'], ...extra })
 
 describeIf('data plane in a real kernel (network namespaces)', () => {
   jest.setTimeout(120_000)
 
-  beforeAll(() => removeStale())
+  beforeAll(() => namespaces.removeStale())
 
   afterAll(async () => {
-    for (const c of [...ctls]) await c.stop(5_000)
-    for (const ns of created) deleteNetns(ns)
-    const left = listNetns().filter((n) => created.includes(n))
-    if (left.length > 0) throw new Error(`namespaces left behind: ${left.join(', ')}`)
+    await NsFixture.stopAll()
+    namespaces.deleteAll()
   })
 
   // ---------------------------------------------------------------- encode.ts through the kernel
@@ -535,15 +307,7 @@ describeIf('data plane in a real kernel (network namespaces)', () => {
     const ns = { mag: '', lma: '', mn: '', cn: '' }
 
     beforeAll(() => {
-      ns.mag = newNs()
-      ns.lma = newNs()
-      ns.mn = newNs()
-      ns.cn = newNs()
-      veth(ns.mag, 'm0', ns.lma, 'l0')
-      veth(ns.lma, 'c0', ns.cn, 'eth0')
-      veth(ns.mag, 'a0', ns.mn, 'eth0')
-      addr(ns.mag, 'm0', `${MAG}/64`)
-      addr(ns.lma, 'l0', `${LMA}/64`)
+      Object.assign(ns, namespaces.path())
       addr(ns.lma, 'c0', '2001:db8:cccc::1/64')
       addr(ns.cn, 'eth0', `${CN}/64`)
       ip(['-n', ns.cn, '-6', 'route', 'add', 'default', 'via', '2001:db8:cccc::1', 'dev', 'eth0'])

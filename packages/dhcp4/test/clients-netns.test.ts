@@ -4,10 +4,11 @@
 // binding is gone the MN gets nothing. Namespaces dh4-<pid>-*, created and deleted here;
 // addresses 192.0.2.0/24 only inside them. Needs root, iproute2, udhcpc, dhclient and the built
 // package: skipped without them, a failure with CI=true.
-import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { NsFixture } from '@pmip6/testkit'
 
 const IN_CI = process.env['CI'] === 'true'
 const FIXTURE = join(__dirname, 'fixtures', 'dhcp4-ctl.js')
@@ -34,55 +35,13 @@ const inMn = (cmd: string[], timeoutMs = 30_000): { code: number; out: string } 
   return { code: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` }
 }
 
-class Ctl {
-  readonly child: ChildProcessWithoutNullStreams
-  private buf = ''
-  private readonly lines: string[] = []
-  err = ''
-  constructor() {
-    this.child = spawn('ip', ['netns', 'exec', ns.mag, process.execPath, FIXTURE])
-    this.child.stdout.setEncoding('utf8')
-    this.child.stderr.setEncoding('utf8')
-    this.child.stdout.on('data', (d: string) => {
-      this.buf += d
-      let nl: number
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        this.lines.push(this.buf.slice(0, nl))
-        this.buf = this.buf.slice(nl + 1)
-      }
-    })
-    this.child.stderr.on('data', (d: string) => (this.err += d))
-  }
-  async next(timeoutMs = 15_000): Promise<{ ok: boolean; counters?: Record<string, number>; error?: string }> {
-    const until = Date.now() + timeoutMs
-    while (this.lines.length === 0) {
-      if (this.child.exitCode !== null) throw new Error(`fixture exited: ${this.err}`)
-      if (Date.now() > until) throw new Error(`fixture: no reply within ${timeoutMs} ms: ${this.err}`)
-      await new Promise((r) => setTimeout(r, 20))
-    }
-    return JSON.parse(this.lines.shift()!)
-  }
-  async send(c: object): Promise<{ ok: boolean; counters?: Record<string, number>; error?: string }> {
-    this.child.stdin.write(`${JSON.stringify(c)}\n`)
-    const r = await this.next()
-    if (!r.ok) throw new Error(`${JSON.stringify(c)}: ${r.error}`)
-    return r
-  }
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return
-    const exited = new Promise((r) => this.child.once('exit', r))
-    this.child.stdin.end()
-    let t: NodeJS.Timeout | undefined
-    await Promise.race([exited, new Promise((r) => (t = setTimeout(r, 5_000)))])
-    clearTimeout(t)
-    if (this.child.exitCode === null) this.child.kill('SIGKILL')
-  }
-}
+/** The DHCPv4 server (fixtures/dhcp4-ctl.js) in the MAG's namespace, driven by JSON lines. */
+const newCtl = (): NsFixture<{ ok: boolean; counters?: Record<string, number>; error?: string }> => new NsFixture(ns.mag, FIXTURE, { replyTimeoutMs: 15_000, stopTimeoutMs: 5_000 })
 
 describeIf('DHCPv4 server vs udhcpc and dhclient in network namespaces', () => {
   jest.setTimeout(120_000)
   let dir = ''
-  let ctl: Ctl
+  let ctl: ReturnType<typeof newCtl>
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'dh4-'))
@@ -101,7 +60,7 @@ describeIf('DHCPv4 server vs udhcpc and dhclient in network namespaces', () => {
     writeFileSync(join(dir, 'dhclient.sh'), `#!/bin/sh\necho "$reason ip=$new_ip_address mask=$new_subnet_mask routers=$new_routers lease=$new_dhcp_lease_time" >> ${dir}/dhclient.log\n`)
     chmodSync(join(dir, 'udhcpc.sh'), 0o755)
     chmodSync(join(dir, 'dhclient.sh'), 0o755)
-    ctl = new Ctl()
+    ctl = newCtl()
     await ctl.next()
   })
 
@@ -118,16 +77,16 @@ describeIf('DHCPv4 server vs udhcpc and dhclient in network namespaces', () => {
   test('without an accepted IPv4 binding the MN gets no answer', async () => {
     expect(udhcpc().code).not.toBe(0)
     expect(log('udhcpc.log')).not.toMatch(/bound/)
-    const c = (await ctl.send({ op: 'counters' })).counters!
+    const c = (await ctl.ok({ op: 'counters' })).counters!
     expect(c['drop.no-binding']).toBeGreaterThan(0)
   })
 
   test('udhcpc gets the home address, mask and default router of the binding', async () => {
-    await ctl.send({ op: 'lease', lease: LEASE })
+    await ctl.ok({ op: 'lease', lease: LEASE })
     const r = udhcpc()
     expect([r.code, r.out]).toEqual([0, expect.any(String)])
     expect(log('udhcpc.log')).toMatch(/bound ip=192\.0\.2\.2 subnet=255\.255\.255\.0 router=192\.0\.2\.1 lease=8 serverid=192\.0\.2\.1/)
-    const c = (await ctl.send({ op: 'counters' })).counters!
+    const c = (await ctl.ok({ op: 'counters' })).counters!
     expect(c).toMatchObject({ 'tx.offer': expect.any(Number), 'tx.ack': expect.any(Number) })
   })
 
@@ -146,17 +105,17 @@ describeIf('DHCPv4 server vs udhcpc and dhclient in network namespaces', () => {
     const rel = inMn(['dhclient', '-4', '-r', '-v', '-sf', join(dir, 'dhclient.sh'), '-lf', lf, '-pf', pf, 'eth0'], 30_000)
     expect(rel.code).toBe(0)
     const deadline = Date.now() + 10_000
-    let c = (await ctl.send({ op: 'counters' })).counters!
+    let c = (await ctl.ok({ op: 'counters' })).counters!
     while ((c['release'] ?? 0) === 0 && Date.now() < deadline) {
       await new Promise((x) => setTimeout(x, 200))
-      c = (await ctl.send({ op: 'counters' })).counters!
+      c = (await ctl.ok({ op: 'counters' })).counters!
     }
     expect(c['release']).toBeGreaterThan(0)
     inMn(['ip', '-4', 'addr', 'flush', 'dev', 'eth0'])
   })
 
   test('once the binding is gone (de-registration, detach) the MN gets nothing again', async () => {
-    await ctl.send({ op: 'clear', mnId: LEASE.mnId })
+    await ctl.ok({ op: 'clear', mnId: LEASE.mnId })
     writeFileSync(join(dir, 'udhcpc.log'), '')
     expect(udhcpc().code).not.toBe(0)
     expect(log('udhcpc.log')).not.toMatch(/bound/)

@@ -108,6 +108,8 @@ export class AaaPolicy {
   private readonly entries = new Map<string, Entry>()
   /** By the key the MN was asked under (driver identity or MAC). */
   private readonly cache = new Map<string, Cached>()
+  /** The cache's keys by MN-ID, in the cache's order: an MN's entry is one lookup away (`mag bindings`, release()). */
+  private readonly cacheKeysOf = new Map<string, Set<string>>()
   /** RADIUS profiles in the core's store, by MN-ID: cached ones and those of MNs with a binding. */
   private readonly inCore = new Map<string, PolicyProfile>()
   /** Keys that map to an MN-ID in the core (for Disconnect / CoA by MAC or identity). */
@@ -271,7 +273,7 @@ export class AaaPolicy {
     this.counters.inc('accepted')
     this.remove(e)
     const ttlS = aaa.sessionTimeoutS !== null && aaa.sessionTimeoutS > 0 ? aaa.sessionTimeoutS : this.cfg.cacheTtlS
-    this.cache.set(e.key, { aaa, expiresAt: this.clock.now() + ttlS * 1000, server })
+    this.cachePut(e.key, { aaa, expiresAt: this.clock.now() + ttlS * 1000, server })
     this.keyOf.set(e.key, aaa.mnId)
     const have = this.inCore.get(aaa.mnId)
     if (!have || JSON.stringify(have) !== JSON.stringify(aaa.profile)) {
@@ -344,10 +346,37 @@ export class AaaPolicy {
 
   // ------------------------------------------------------------------ cache
 
-  private expire(key: string): void {
+  private cachePut(key: string, c: Cached): void {
+    this.cacheDelete(key)
+    this.cache.set(key, c)
+    let keys = this.cacheKeysOf.get(c.aaa.mnId)
+    if (!keys) this.cacheKeysOf.set(c.aaa.mnId, (keys = new Set()))
+    keys.add(key)
+  }
+
+  private cacheDelete(key: string): Cached | undefined {
     const c = this.cache.get(key)
-    if (!c) return
+    if (!c) return undefined
     this.cache.delete(key)
+    const keys = this.cacheKeysOf.get(c.aaa.mnId)
+    if (keys) {
+      keys.delete(key)
+      if (keys.size === 0) this.cacheKeysOf.delete(c.aaa.mnId)
+    }
+    return c
+  }
+
+  /** The MN's first cache entry (in the cache's order), by one keyed lookup. */
+  private cachedFor(mnId: string): Cached | undefined {
+    const keys = this.cacheKeysOf.get(mnId)
+    if (!keys) return undefined
+    for (const k of keys) return this.cache.get(k)
+    return undefined
+  }
+
+  private expire(key: string): void {
+    const c = this.cacheDelete(key)
+    if (!c) return
     this.counters.inc('cache-expired')
     this.release(c.aaa.mnId)
   }
@@ -355,7 +384,7 @@ export class AaaPolicy {
   /** The MN's profile leaves the core's store once nothing needs it there. */
   private release(mnId: string): void {
     if (this.host.hasBinding(mnId)) return
-    for (const c of this.cache.values()) if (c.aaa.mnId === mnId) return
+    if (this.cacheKeysOf.has(mnId)) return
     if (this.inCore.delete(mnId)) this.profilesDirty = true
   }
 
@@ -392,7 +421,7 @@ export class AaaPolicy {
     let dropped = false
     for (const [k, c] of [...this.cache]) {
       if (k === mnIdOrKey || c.aaa.mnId === mnIdOrKey) {
-        this.cache.delete(k)
+        this.cacheDelete(k)
         this.release(c.aaa.mnId)
         dropped = true
       }
@@ -413,8 +442,7 @@ export class AaaPolicy {
     this.unknownMn = unknownMn
     const n = this.cache.size
     for (const k of [...this.cache.keys()]) {
-      const c = this.cache.get(k)!
-      this.cache.delete(k)
+      const c = this.cacheDelete(k)!
       this.release(c.aaa.mnId)
     }
     this.counters.inc('cache-flushed', n)
@@ -425,13 +453,13 @@ export class AaaPolicy {
 
   /** Extra profile facts (interface ID, IPv4 HoA, DHCP servers) of an MN, for `mag bindings`. */
   profileOf(mnId: string): AaaProfile | undefined {
-    for (const c of this.cache.values()) if (c.aaa.mnId === mnId) return c.aaa
-    return undefined
+    return this.cachedFor(mnId)?.aaa
   }
 
-  cacheEntry(mnId: string): { server: string; expiresInS: number } | undefined {
-    for (const c of this.cache.values()) if (c.aaa.mnId === mnId) return { server: c.server, expiresInS: Math.max(0, Math.round((c.expiresAt - this.clock.now()) / 1000)) }
-    return undefined
+  /** An MN's cached RADIUS profile with the server that gave it and the seconds it has left, for a row of `mag bindings`. */
+  cachedProfile(mnId: string): { profile: AaaProfile; server: string; expiresInS: number } | undefined {
+    const c = this.cachedFor(mnId)
+    return c && { profile: c.aaa, server: c.server, expiresInS: Math.max(0, Math.round((c.expiresAt - this.clock.now()) / 1000)) }
   }
 
   /** MNs waiting here, as binding views: state 'held' or 'denied' with the reason. */
