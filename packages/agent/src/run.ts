@@ -12,7 +12,7 @@ import { ppp } from '@pmip6/driver-ppp'
 import { loadConfig, type AgentConfig } from './config'
 import { ControlServer, type ControlHandler, type ControlRequest, ControlError } from './control'
 import { MagDaemon, type DataPlane } from './daemon'
-import { openKernelDataPlane } from './forwarding'
+import { greStartProblem, openKernelDataPlane } from './forwarding'
 import { startDhcp6Relay, type Dhcp6RelayHandle } from './dhcp6'
 import { startDhcp4, type Dhcp4Handle } from './dhcp4'
 import { RawIo, type MagIo } from './io'
@@ -212,6 +212,13 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   const tunnelMtuCap = cfg.core.tunnelMtu
   if (!dataplane && cfg.dataplane) {
     const k = await openKernelDataPlane(cfg, cfg.dataplane, child(log, 'dataplane'))
+    // RFC 5845: whether the kernel makes ip6gre devices is known only now; GRE keys the config
+    // asks for and the data plane cannot carry stop the start, naming the fields.
+    const greProblem = greStartProblem(cfg, k.gre)
+    if (greProblem !== null) {
+      await k.close?.(false)
+      throw new Error(greProblem)
+    }
     dataplane = k
     if (cfg.core.tunnelMtu === undefined) cfg = { ...cfg, core: { ...cfg.core, tunnelMtu: k.tunnelMtu } }
   } else if (!dataplane) {
