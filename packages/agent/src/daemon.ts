@@ -45,6 +45,8 @@ export type ForwardingChange = Extract<MagCommand, { type: 'forwarding-up' | 'fo
  */
 export interface DataPlane {
   readonly name: string
+  /** Whether it carries RFC 5845 GRE keys (the kernel's: ip6gre); absent: not known. */
+  readonly gre?: boolean
   apply(cmd: ForwardingChange): void | Promise<void>
   status?(): unknown
   /** Resolves when every change handed over so far is done. */

@@ -212,17 +212,17 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
   const tunnelMtuCap = cfg.core.tunnelMtu
   if (!dataplane && cfg.dataplane) {
     const k = await openKernelDataPlane(cfg, cfg.dataplane, child(log, 'dataplane'))
-    // RFC 5845: whether the kernel makes ip6gre devices is known only now; GRE keys the config
-    // asks for and the data plane cannot carry stop the start, naming the fields.
-    const greProblem = greStartProblem(cfg, k.gre)
-    if (greProblem !== null) {
-      await k.close?.(false)
-      throw new Error(greProblem)
-    }
     dataplane = k
     if (cfg.core.tunnelMtu === undefined) cfg = { ...cfg, core: { ...cfg.core, tunnelMtu: k.tunnelMtu } }
   } else if (!dataplane) {
     log.warn('no data plane configured (dataplane: in the config): signalling only, nothing is forwarded')
+  }
+  // RFC 5845: whether the kernel makes ip6gre devices is known only once the data plane is open;
+  // GRE keys the config asks for and it cannot carry stop the start, naming the fields.
+  const greProblem = dataplane?.gre === false ? greStartProblem(cfg, false) : null
+  if (greProblem !== null) {
+    await dataplane?.close?.(false)
+    throw new Error(greProblem)
   }
   // With real sockets, the kernel too: router addresses on access links (RFC 5213 §6.9.1.2 item
   // 15) and link MTU reports (§6.9.5). An in-memory I/O has neither.
