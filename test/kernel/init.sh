@@ -31,10 +31,11 @@ mount -t tmpfs tmpfs /dev/shm
 mkdir -p /run/netns
 # IPv6 is a module here: rtnetlink requests for AF_INET6 do not load it (only socket() does).
 # ip6_tunnel adds its fallback device ip6tnl0 to every namespace: loaded now, a namespace has
-# it from its start, not from whenever a test first creates a tunnel. ppp_generic makes
+# it from its start, not from whenever a test first creates a tunnel; ip6_gre likewise (ip6gre0;
+# every DataPlane.open probes for it). ppp_generic makes
 # /dev/ppp (devtmpfs has no node to open, so nothing would autoload it for pppd); pppoe is
 # the PPPoE socket family pppd's rp-pppoe plugin opens.
-modprobe -a ipv6 ip6_tunnel ppp_generic pppoe
+modprobe -a ipv6 ip6_tunnel ip6_gre ppp_generic pppoe
 ip link set lo up
 out=/kernel-tier-out
 mkdir -p "$out"

@@ -69,6 +69,10 @@ export interface DataplaneConfig {
   readonly enableForwarding: boolean
   /** RFC 5844: carry MNs' IPv4 home addresses too (IPv4-in-IPv6). Default false. */
   readonly ipv4: boolean
+  /** RFC 5845: first routing table of bindings with GRE keys (two each); default 10000. */
+  readonly greTable: number
+  /** RFC 5845: bindings with GRE keys at once (one ip6gre device each); default 1024. */
+  readonly maxGre: number
 }
 
 /** `dhcp4:` in the config file: the DHCPv4 server for MNs with an IPv4 binding (RFC 5844 §3.4). */
@@ -729,7 +733,7 @@ export function validateConfig(doc: unknown, overrides: { logLevel?: string; con
   return cfg
 }
 
-const DATAPLANE_KEYS = ['backend', 'table', 'rulePriority', 'maxTunnels', 'uplinkSelect', 'localRouting', 'pathMtu', 'enableForwarding', 'ipv4'] as const
+const DATAPLANE_KEYS = ['backend', 'table', 'rulePriority', 'maxTunnels', 'uplinkSelect', 'localRouting', 'pathMtu', 'enableForwarding', 'ipv4', 'greTable', 'maxGre'] as const
 
 /** `dhcp4: { enabled?, maxLeaseSeconds?, dns? }` (an empty mapping turns it on). */
 function readDhcp4(r: Reader, raw: unknown, path: string): Dhcp4Config | undefined {
@@ -759,6 +763,9 @@ function readDataplane(r: Reader, raw: unknown, path: string): DataplaneConfig |
   if (table + maxTunnels + 3 > 253) r.bad(`${path}.table`, `table ${table} leaves no room for maxTunnels ${maxTunnels} + 3 tables below 253 (the kernel's own tables)`)
   const rulePriority = r.num(o['rulePriority'], `${path}.rulePriority`, 1, 32760) ?? 1000
   const pathMtu = r.num(o['pathMtu'], `${path}.pathMtu`, 1320, 65535)
+  const maxGre = r.num(o['maxGre'], `${path}.maxGre`, 1, 65_536) ?? 1024
+  // Above the kernel's own tables (253-255), so never among the range of `table`.
+  const greTable = r.num(o['greTable'], `${path}.greTable`, 256, 0xffffffff - 2 * 65_536) ?? 10_000
   return {
     backend: r.oneOf(o['backend'], `${path}.backend`, ['auto', 'ip6tnl', 'seg6'] as const) ?? 'auto',
     table,
@@ -769,6 +776,8 @@ function readDataplane(r: Reader, raw: unknown, path: string): DataplaneConfig |
     ...(pathMtu !== undefined ? { pathMtu } : {}),
     enableForwarding: r.bool(o['enableForwarding'], `${path}.enableForwarding`) ?? true,
     ipv4: r.bool(o['ipv4'], `${path}.ipv4`) ?? false,
+    greTable,
+    maxGre,
   }
 }
 

@@ -45,6 +45,8 @@ export type ForwardingChange = Extract<MagCommand, { type: 'forwarding-up' | 'fo
  */
 export interface DataPlane {
   readonly name: string
+  /** Whether it carries RFC 5845 GRE keys (the kernel's: ip6gre); absent: not known. */
+  readonly gre?: boolean
   apply(cmd: ForwardingChange): void | Promise<void>
   status?(): unknown
   /** Resolves when every change handed over so far is done. */
@@ -818,7 +820,8 @@ export class MagDaemon implements AaaHost {
     const reason = e instanceof Error ? e.message : String(e)
     this.counters.inc('dataplane.error')
     this.log.error('data plane change failed', { mnId: c.mnId, op: c.type, prefixes: c.prefixes, error: reason })
-    if (c.type === 'forwarding-up') this.enqueue({ type: 'forwarding-failed', at: this.deps.clock.now(), mnId: c.mnId, prefixes: c.prefixes, reason })
+    // The IPv4 home addresses too: for an IPv4-only MN they are all the core can match the failure on.
+    if (c.type === 'forwarding-up') this.enqueue({ type: 'forwarding-failed', at: this.deps.clock.now(), mnId: c.mnId, prefixes: c.prefixes, ...(c.ipv4 && c.ipv4.length > 0 ? { ipv4: c.ipv4 } : {}), reason })
   }
 
   /**

@@ -12,7 +12,7 @@ import { ppp } from '@pmip6/driver-ppp'
 import { loadConfig, type AgentConfig } from './config'
 import { ControlServer, type ControlHandler, type ControlRequest, ControlError } from './control'
 import { MagDaemon, type DataPlane } from './daemon'
-import { openKernelDataPlane } from './forwarding'
+import { greStartProblem, openKernelDataPlane } from './forwarding'
 import { startDhcp6Relay, type Dhcp6RelayHandle } from './dhcp6'
 import { startDhcp4, type Dhcp4Handle } from './dhcp4'
 import { RawIo, type MagIo } from './io'
@@ -216,6 +216,13 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     if (cfg.core.tunnelMtu === undefined) cfg = { ...cfg, core: { ...cfg.core, tunnelMtu: k.tunnelMtu } }
   } else if (!dataplane) {
     log.warn('no data plane configured (dataplane: in the config): signalling only, nothing is forwarded')
+  }
+  // RFC 5845: whether the kernel makes ip6gre devices is known only once the data plane is open;
+  // GRE keys the config asks for and it cannot carry stop the start, naming the fields.
+  const greProblem = dataplane?.gre === false ? greStartProblem(cfg, false) : null
+  if (greProblem !== null) {
+    await dataplane?.close?.(false)
+    throw new Error(greProblem)
   }
   // With real sockets, the kernel too: router addresses on access links (RFC 5213 §6.9.1.2 item
   // 15) and link MTU reports (§6.9.5). An in-memory I/O has neither.

@@ -2,6 +2,7 @@
 // profile and greKey per LMA reach the core; every bad value is named with its path.
 import { validateConfig } from '../src/config'
 import { problems } from './config-problems'
+import { greKeyFields, greStartProblem } from '../src/forwarding'
 
 const base = { mag: { address: '2001:db8:ffff::1' } }
 
@@ -45,5 +46,30 @@ describe('config: IPv4 home addresses and GRE keys', () => {
       'profiles[2].greKey: must be true or false',
       'lmas.2001:db8:ffff::2.greKey: must be true or false',
     ])
+  })
+})
+
+describe('RFC 5845 GRE keys on a data plane without ip6gre', () => {
+  const cfg = validateConfig({
+    ...base,
+    dataplane: {},
+    lmas: { '2001:db8:ffff::2': { greKey: true }, '2001:db8:ffff::3': {} },
+    profiles: [
+      { mnId: 'a@example.com', lma: '2001:db8:ffff::3' },
+      { mnId: 'b@example.com', lma: '2001:db8:ffff::3', greKey: true },
+      { mnId: 'c@example.com', lma: '2001:db8:ffff::3', greKey: false },
+    ],
+    unknownMn: { lma: '2001:db8:ffff::3', greKey: true },
+  })
+
+  test('every field that turns keys on is named', () => {
+    expect(greKeyFields(cfg)).toEqual(['profiles[1].greKey', 'unknownMn.greKey', 'lmas.2001:db8:ffff::2.greKey'])
+  })
+
+  test('the start fails naming them when the kernel makes no ip6gre devices; not otherwise', () => {
+    const why = greStartProblem(cfg, false)
+    expect(why).toMatch(/^profiles\[1\]\.greKey, unknownMn\.greKey, lmas\.2001:db8:ffff::2\.greKey: GRE keys \(RFC 5845\) need ip6gre/)
+    expect(greStartProblem(cfg, true)).toBeNull()
+    expect(greStartProblem(validateConfig({ ...base, dataplane: {}, profiles: [{ mnId: 'a@example.com', lma: '2001:db8:ffff::3' }] }), false)).toBeNull()
   })
 })

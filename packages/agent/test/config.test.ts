@@ -73,15 +73,20 @@ describe('config', () => {
 
   test('dataplane: absent means signalling only; an empty mapping gives the defaults; bad fields are named', () => {
     expect(validateConfig(good).dataplane).toBeUndefined()
-    expect(validateConfig({ ...good, dataplane: {} }).dataplane).toEqual({ backend: 'auto', table: 100, rulePriority: 1000, maxTunnels: 64, uplinkSelect: 'rule', localRouting: false, enableForwarding: true, ipv4: false })
+    expect(validateConfig({ ...good, dataplane: {} }).dataplane).toEqual({ backend: 'auto', table: 100, rulePriority: 1000, maxTunnels: 64, uplinkSelect: 'rule', localRouting: false, enableForwarding: true, ipv4: false, greTable: 10000, maxGre: 1024 })
     expect(validateConfig({ ...good, dataplane: { backend: 'seg6', uplinkSelect: 'subtree', localRouting: true, pathMtu: 9000 } }).dataplane).toMatchObject({ backend: 'seg6', uplinkSelect: 'subtree', localRouting: true, pathMtu: 9000 })
     expect(problems({ ...good, dataplane: { backend: 'gre', table: 250, bogus: 1, pathMtu: 1000 } })).toEqual(
       expect.arrayContaining([
-        'dataplane.bogus: unknown field (known: backend, table, rulePriority, maxTunnels, uplinkSelect, localRouting, pathMtu, enableForwarding, ipv4)',
+        'dataplane.bogus: unknown field (known: backend, table, rulePriority, maxTunnels, uplinkSelect, localRouting, pathMtu, enableForwarding, ipv4, greTable, maxGre)',
         'dataplane.backend: must be one of auto, ip6tnl, seg6',
         'dataplane.table: table 250 leaves no room for maxTunnels 64 + 3 tables below 253 (the kernel\'s own tables)',
         'dataplane.pathMtu: must be between 1320 and 65535',
       ]),
+    )
+    // RFC 5845 bindings' tables lie above the kernel's own; their number is bounded.
+    expect(validateConfig({ ...good, dataplane: { greTable: 2000, maxGre: 8 } }).dataplane).toMatchObject({ greTable: 2000, maxGre: 8 })
+    expect(problems({ ...good, dataplane: { greTable: 255, maxGre: 0 } })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^dataplane\.greTable: must be between 256 and /), 'dataplane.maxGre: must be between 1 and 65536']),
     )
   })
 

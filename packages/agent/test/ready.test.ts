@@ -45,4 +45,26 @@ describe('mag run readiness', () => {
     }
     await expect(controlRequest(sock, { cmd: 'status' }, 1000)).rejects.toThrow(/no daemon is listening/)
   })
+
+  test('RFC 5845: GRE keys in the config on a data plane without ip6gre stop the start, naming the fields; nothing answers, the data plane is closed', async () => {
+    const sock = join(dir, 'gre.sock')
+    const cfg = validateConfig({
+      mag: { address: '2001:db8:ffff::1', controlSocket: sock, fixedLinkLocal: 'fe80::1' },
+      links: { mn1: null },
+      lmas: { '2001:db8:ffff::2': { greKey: true } },
+      profiles: [{ mnId: 'mn1@example.com', lma: '2001:db8:ffff::2', greKey: true }],
+    })
+    let closed = false
+    const dp: DataPlane = {
+      name: 'no-gre',
+      gre: false,
+      apply() {},
+      close: async () => {
+        closed = true
+      },
+    }
+    await expect(startMag(cfg, null, { io: io(), dataplane: dp, logStream: quiet() })).rejects.toThrow(/^profiles\[0\]\.greKey, lmas\.2001:db8:ffff::2\.greKey: GRE keys \(RFC 5845\) need ip6gre/)
+    expect(closed).toBe(true)
+    await expect(controlRequest(sock, { cmd: 'status' }, 1000)).rejects.toThrow(/no daemon is listening/)
+  })
 })

@@ -19,7 +19,7 @@ import { cancelPbu, deregister, fail, finishDereg, resyncSequence, startPbu, tra
 import { greKeysOf, ipv4HomeDown, readGre, readIpv4Answer, rehi, rejectIpv4, updateIpv4Home, wantsV4, wantsV6 } from './ipv4'
 import { holdRouterAddress } from './router-address'
 import { bytesEqualText, fastFormatIp6, isMasked, prefixText, prefixTextIs } from './text'
-import type { PbaEvent } from './types'
+import type { GreKeys, PbaEvent } from './types'
 
 const EMPTY_OPTS: readonly MobilityOption[] = Object.freeze([])
 
@@ -309,6 +309,9 @@ function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly Mobili
   const removed = same ? EMPTY : minus(old, prefixes)
   const added = same ? EMPTY : wasAdv ? minus(prefixes, old) : prefixes
   const profile = e.profile!
+  // The keys the data plane holds now (RFC 5845), to tell whether this PBA changed them.
+  const greBefore = e.fwd === F_TUNNEL ? greKeysOf(e) : null
+  const wasTunnel = e.fwd === F_TUNNEL
   readGre(c, e, status, opts)
   // RFC 5844 §3.2.4: the IPv4 home address is routed like a home prefix (one host route).
   const v4New = v4 !== null && v4.ok ? v4.text : null
@@ -319,9 +322,14 @@ function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly Mobili
   // §6.12: renumbered prefixes lose their routes here and are withdrawn in the RA below.
   if (removed.length > 0 || rm4 !== null) c.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: removed, mode: 'tunnel', lma: profile.lma, ...(rm4 !== null ? { ipv4: rm4 } : {}) })
   e.hnps = sameSet(prefixes, old) ? old : prefixes
+  const gre = greKeysOf(e)
   if (added.length > 0 || add4 !== null) {
-    const gre = greKeysOf(e)
     c.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: added, mode: 'tunnel', lma: profile.lma, ...(add4 !== null ? { ipv4: add4 } : {}), ...(gre !== null ? { greKeys: gre } : {}) })
+  } else if (wasTunnel && !sameGreKeys(greBefore, gre)) {
+    // RFC 5845 §3: the LMA gave another uplink key on a refresh (or keys came or went): the data
+    // plane applies it. The whole set, so a failure names what the binding forwards.
+    c.inc('gre-keys-forwarded')
+    c.out.push({ type: 'forwarding-up', mnId: e.mnId, link: e.link, prefixes: e.hnps, mode: 'tunnel', lma: profile.lma, ...(v4New !== null ? { ipv4: [v4New] } : {}), ...(gre !== null ? { greKeys: gre } : {}) })
   }
   e.v4Fwd = v4New
   e.fwd = F_TUNNEL
@@ -411,4 +419,8 @@ export function deny(c: MagContext, e: Entry, reason: string, block: boolean): v
   if (block) c.blocked.set(e.mnId, reason)
   c.changeState(e, 'denied', reason)
   if (c.s.teardownOnReject) c.out.push({ type: 'link-teardown', link: e.link, mnId: e.mnId, llId: e.mac === null ? null : macText(e.mac) })
+}
+
+function sameGreKeys(a: GreKeys | null, b: GreKeys | null): boolean {
+  return a === null || b === null ? a === b : a.uplink === b.uplink && a.downlink === b.downlink
 }

@@ -335,6 +335,28 @@ describe('RFC 5845 §3: GRE keys', () => {
     expect(opt(lastPbu(h.detach()), 'gre-key')?.key).toBe(k1)
   })
 
+  test('a refresh PBA with another uplink key (or none) hands the data plane the binding again with the new keys; the same key changes nothing', () => {
+    // Refreshes every 50 s, each answered at once (before any retransmission).
+    const h = new Harness(cfg({ stack: 'dual', greKey: true }, { lifetimeS: 100, refreshFraction: 0.5 }))
+    const refresh = (): ProxyBindingUpdate => lastPbu(h.advanceBy(50_200))
+    const p1 = lastPbu(h.attach())
+    const k1 = opt(p1, 'gre-key')!.key
+    h.pba(v4Pba(p1, 0, { prefixes: [P1], gre: 77 }))
+    const same = h.pba(v4Pba(refresh(), 0, { prefixes: [P1], gre: 77 }))
+    expect(ofType(same, 'forwarding-up')).toEqual([])
+    const changed = h.pba(v4Pba(refresh(), 0, { prefixes: [P1], gre: 78 }))
+    // The whole set (a failure names what the binding forwards), with the new keys.
+    expect(ofType(changed, 'forwarding-up')).toEqual([expect.objectContaining({ prefixes: [P1], ipv4: [HOA], greKeys: { uplink: 78, downlink: k1 } })])
+    expect(ofType(changed, 'forwarding-down')).toEqual([])
+    expect(h.view()?.greKeys).toEqual({ uplink: 78, downlink: k1 })
+    // Status 2 on a refresh: keys off, the binding goes back to the plain tunnel.
+    const off = h.pba(v4Pba(refresh(), BaStatus.GRE_KEY_OPTION_NOT_REQUIRED, { prefixes: [P1] }))
+    const up = ofType(off, 'forwarding-up')
+    expect(up).toHaveLength(1)
+    expect(up[0]!.greKeys).toBeUndefined()
+    expect(h.core.counters()['gre-keys-forwarded']).toBe(2)
+  })
+
   test('LMA-wide keys (lmas.<addr>.greKey) for an IPv6-only MN; a key is reused only after its binding is gone', () => {
     const h = new Harness(config({ lmas: { [LMA]: { greKey: true } } }))
     const k = opt(lastPbu(h.attach()), 'gre-key')?.key

@@ -21,7 +21,6 @@ import {
   lmaPrefixObjects,
   localPrefixObjects,
   magPrefixObjects,
-  ourTables,
   prefixOf,
   RT_TABLE_LOCAL,
   RT_TABLE_MAIN,
@@ -46,6 +45,16 @@ import {
   isIpv4Prefix,
   prefix4Of,
   seg6Decap4Objects,
+  GRE_NAME_PREFIX,
+  greBindingObjects,
+  greKeysFor,
+  greLinkObj,
+  greMtuFor,
+  greName,
+  grePrefixObjects,
+  isOurTable,
+  maxGreOf,
+  type GreTarget,
 } from './model'
 import { NetlinkError, NetlinkRtnl, type Rtnl } from './rtnl'
 
@@ -79,6 +88,10 @@ export interface DataPlaneOptions {
    * beside the IPv6 ones, seg6 End.DX4 decapsulation, ip6tnl `mode any`. Default false.
    */
   readonly ipv4?: boolean
+  /** First routing table of bindings with GRE keys (RFC 5845; two each, above 255); default 10000. */
+  readonly greTable?: number
+  /** Bindings with GRE keys at once (one ip6gre device each); default 1024. */
+  readonly maxGre?: number
   /** Default: rtnetlink through npm `netlink`. */
   readonly rtnl?: Rtnl
   readonly log?: LogFn
@@ -96,6 +109,20 @@ export interface ForwardingRequest {
    * Needs the data plane opened with `ipv4`; not for Scenario B (peer null).
    */
   readonly ipv4?: readonly string[]
+  /**
+   * RFC 5845 §3: the binding's GRE keys (uplink: on packets MAG to LMA; downlink: LMA to MAG).
+   * The binding gets its own ip6gre device and tables; needs a kernel with ip6gre (snapshot().gre).
+   * A different uplink key on a later call is set on the device in place; a binding that gains
+   * or loses keys, or whose receive key changes, moves with all its prefixes.
+   */
+  readonly gre?: { readonly uplink: number; readonly downlink: number }
+}
+
+/** RFC 5845 keys as they are on a binding's device. */
+interface GreState {
+  readonly slot: number
+  readonly ikey: number
+  okey: number
 }
 
 export interface DataPlaneSnapshot {
@@ -110,6 +137,10 @@ export interface DataPlaneSnapshot {
   /** Kernel objects we hold right now. */
   readonly objects: number
   readonly failures: number
+  /** The kernel makes ip6gre devices (GRE keys, RFC 5845, can be carried). */
+  readonly gre: boolean
+  /** Bindings with GRE keys (one ip6gre device each). */
+  readonly greBindings: number
 }
 
 /** A change that failed and was rolled back; `cause` is the kernel's refusal. */
@@ -165,6 +196,28 @@ class Binding {
   ) {}
 }
 
+/**
+ * A binding with GRE keys (RFC 5845): its own ip6gre device (slot and keys) instead of the peer's
+ * shared tunnel. A subclass, so the bindings without keys pay nothing for the field (issue 23).
+ */
+class GreBinding extends Binding {
+  constructor(
+    link: string,
+    peer: string,
+    prefixes: string[],
+    readonly gre: GreState,
+  ) {
+    super(link, peer, prefixes)
+  }
+}
+const greOf = (b: Binding): GreState | null => (b instanceof GreBinding ? b.gre : null)
+
+/** Whether a request's keys need the binding's device made again (gained, lost, another receive key). */
+function greMoves(had: GreState | null, want: { ikey: number } | null): boolean {
+  if (had === null || want === null) return had !== want
+  return had.ikey !== want.ikey
+}
+
 /** Plans a prefix text of either family (an IPv6 text always holds a ':', an IPv4 one never). */
 const planPrefix = (text: string): Prefix => (text.includes(':') ? prefixOf(text) : prefix4Of(text))
 
@@ -180,6 +233,7 @@ const FORWARDING4_SYSCTL = '/proc/sys/net/ipv4/ip_forward'
 const PROBE_DEVICE = `${TUNNEL_NAME_PREFIX}probe`
 /** Peer of the probe tunnel: nothing is ever sent through it (documentation prefix, RFC 3849). */
 const PROBE_PEER = '2001:db8::ffff'
+const GRE_PROBE_DEVICE = `${GRE_NAME_PREFIX}probe`
 
 const noLog: LogFn = () => undefined
 const noop = (): void => undefined
@@ -223,6 +277,8 @@ class Tx {
 export class DataPlane {
   private readonly tunnels = new Map<string, Shared>()
   private readonly freeSlots: number[] = []
+  /** Free GRE slots (a device and two tables each, RFC 5845). */
+  private readonly freeGreSlots: number[] = []
   private readonly guards = new Map<string, Shared>()
   /** Path MTU per peer learnt since start (RFC 5213 §6.9.5), over the base one. */
   private readonly peerPathMtu = new Map<string, number>()
@@ -248,8 +304,11 @@ export class DataPlane {
     readonly uplink: string,
     private basePathMtu: number,
     private readonly layout: Layout,
+    /** The kernel makes ip6gre devices (probed at open). */
+    readonly gre: boolean,
   ) {
     for (let i = layout.maxTunnels - 1; i >= 0; i--) this.freeSlots.push(i)
+    for (let i = maxGreOf(layout) - 1; i >= 0; i--) this.freeGreSlots.push(i)
   }
 
   /**
@@ -258,7 +317,13 @@ export class DataPlane {
    * failure what it installed is removed and the socket closed: nothing half-done stays.
    */
   static async open(opts: DataPlaneOptions): Promise<DataPlane> {
-    const layout: Layout = { table: opts.table ?? DEFAULT_TABLE, rulePriority: opts.rulePriority ?? DEFAULT_RULE_PRIORITY, maxTunnels: opts.maxTunnels ?? DEFAULT_MAX_TUNNELS }
+    const layout: Layout = {
+      table: opts.table ?? DEFAULT_TABLE,
+      rulePriority: opts.rulePriority ?? DEFAULT_RULE_PRIORITY,
+      maxTunnels: opts.maxTunnels ?? DEFAULT_MAX_TUNNELS,
+      ...(opts.greTable !== undefined ? { greTable: opts.greTable } : {}),
+      ...(opts.maxGre !== undefined ? { maxGre: opts.maxGre } : {}),
+    }
     checkLayout(layout)
     const log = opts.log ?? noLog
     const rtnl = opts.rtnl ?? new NetlinkRtnl((e) => log('warn', 'netlink socket error (requests caught in it time out and roll back)', { error: e.message }))
@@ -269,11 +334,14 @@ export class DataPlane {
       const pathMtu = opts.pathMtu ?? (await rtnl.links()).find((l) => l.name === uplink)?.mtu ?? FALLBACK_PATH_MTU
       await cleanup(rtnl, layout, log)
       const backend = await chooseBackend(rtnl, opts.backend ?? 'auto', self, log)
+      // RFC 5845 GRE keys need ip6gre devices, whatever the backend of the other bindings.
+      const gre = await rtnl.probeGre(GRE_PROBE_DEVICE, self)
+      if (!gre) log('info', 'ip6gre is not available in this kernel: bindings with GRE keys (RFC 5845) will be refused')
       if (opts.enableForwarding ?? true) enableForwarding(log, FORWARDING_SYSCTL, 'IPv6')
       if ((opts.enableForwarding ?? true) && opts.ipv4 === true) enableForwarding(log, FORWARDING4_SYSCTL, 'IPv4')
-      const dp = new DataPlane({ ...opts, self }, rtnl, log, backend, uplink, pathMtu, layout)
+      const dp = new DataPlane({ ...opts, self }, rtnl, log, backend, uplink, pathMtu, layout, gre)
       await dp.installBase(self)
-      log('info', 'data plane ready', { role: opts.role, backend, uplink, pathMtu, tunnelMtu: tunnelMtuFor(pathMtu), table: layout.table, rulePriority: layout.rulePriority })
+      log('info', 'data plane ready', { role: opts.role, backend, gre, uplink, pathMtu, tunnelMtu: tunnelMtuFor(pathMtu), table: layout.table, rulePriority: layout.rulePriority })
       return dp
     } catch (e) {
       rtnl.close()
@@ -332,7 +400,16 @@ export class DataPlane {
     else if (pathMtu === this.basePathMtu) this.peerPathMtu.delete(key)
     else this.peerPathMtu.set(key, pathMtu)
     const targets = [...this.tunnels.values()].filter((t) => (key === null ? !this.peerPathMtu.has(t.key) : t.key === key))
-    await Promise.all(targets.map((t) => this.retune(t)))
+    // RFC 5845 bindings: each its own device, retuned on the binding's own chain.
+    const greIds: string[] = []
+    for (const [id, b] of this.bindings) if (b instanceof GreBinding && b.peer !== null && (key === null ? !this.peerPathMtu.has(b.peer) : b.peer === key)) greIds.push(id)
+    await Promise.all([...targets.map((t) => this.retune(t)), ...greIds.map((id) => this.serial(id, () => this.retuneGre(id)))])
+  }
+
+  private async retuneGre(id: string): Promise<void> {
+    const b = this.bindings.get(id)
+    if (!(b instanceof GreBinding) || b.peer === null) return
+    await this.rtnl.setLinkMtu(greName(b.gre.slot), greMtuFor(this.pathMtuFor(b.peer)))
   }
 
   private retune(t: Shared): Promise<void> {
@@ -345,8 +422,8 @@ export class DataPlane {
       t.installed = objs
       // 'subtree' with seg6: each MN's uplink route encapsulates too, with the same MTU.
       for (const b of this.bindings.values()) {
-        if (b.peer !== t.key) continue
-        for (const p of b.prefixes) for (const o of this.prefixObjects(b.link, b.peer, planPrefix(p))) if (o.kind === 'route' && o.encap?.type === 'seg6-encap-red') await this.rtnl.replaceRoute(o)
+        if (b.peer !== t.key || b instanceof GreBinding) continue
+        for (const p of b.prefixes) for (const o of this.prefixObjects(b.link, b.peer, planPrefix(p), null)) if (o.kind === 'route' && o.encap?.type === 'seg6-encap-red') await this.rtnl.replaceRoute(o)
       }
       this.log('info', 'tunnel mtu', { peer: t.key, pathMtu, tunnelMtu: tunnelMtuFor(pathMtu) })
     })
@@ -382,6 +459,8 @@ export class DataPlane {
       bindings: this.bindings.size,
       objects: this.objectCount,
       failures: this.failures,
+      gre: this.gre,
+      greBindings: maxGreOf(this.layout) - this.freeGreSlots.length,
     }
   }
 
@@ -447,24 +526,41 @@ export class DataPlane {
 
   private async doUp(req: ForwardingRequest): Promise<void> {
     const peerKey = req.peer === null ? null : canonicalIp6(req.peer)
+    // RFC 5845: the keys as this end's device takes them (ikey received, okey sent).
+    const keys = req.gre === undefined ? null : greKeysFor(this.opts.role, req.gre)
+    // RFC 2890 §2.1: the Key field is 32 bits. Refused before anything of the binding changes.
+    const badKey = keys === null ? undefined : [keys.ikey, keys.okey].find((k) => !Number.isInteger(k) || k < 0 || k > 0xffffffff)
+    if (badKey !== undefined) {
+      this.failures++
+      throw new ForwardingError(req.id, new Error(`not a GRE key (32 bits, RFC 2890 §2.1): ${String(badKey)}`))
+    }
     const old = this.bindings.get(req.id)
-    if (old && (old.link !== req.link || old.peer !== peerKey)) {
-      // Moved (another access link, another MAG at the LMA, a mode switch): the old state goes
-      // first, as both may hold the same route (a prefix in the down table).
+    /** Prefixes that move with the binding when only its GRE keys changed (the caller names the new ones only). */
+    let carried: readonly string[] = []
+    if (old && (old.link !== req.link || old.peer !== peerKey || greMoves(greOf(old), keys))) {
+      // Moved (another access link, another MAG at the LMA, a mode switch, GRE keys gained, lost
+      // or another receive key): the old state goes first, as both may hold the same route.
+      if (old.link === req.link && old.peer === peerKey) carried = old.prefixes.slice()
       this.bindings.delete(req.id)
       await this.release(old)
     }
     const existing = this.bindings.get(req.id)
+    const existingGre = existing ? greOf(existing) : null
     const tx = new Tx(this.rtnl, this.log)
     let guard: Shared | null = null
     let tunnel: Shared | null = null
+    let greSlot: number | null = null
+    /** The okey an existing GRE device had before this call changed it (put back on failure). */
+    let okeyBefore: number | null = null
     let link = req.link
     let peer = peerKey
     const added: string[] = []
     let tunnelSetUp: Promise<Shared> | null = null
     try {
+      if (keys !== null && peerKey === null) throw new Error('GRE keys (RFC 5845) need a tunnel peer')
+      if (!existing && keys !== null && !this.gre) throw new Error('GRE keys (RFC 5845) need ip6gre devices, and this kernel makes none (CONFIG_IPV6_GRE, modprobe ip6_gre)')
       if (!existing && this.opts.role === 'mag') guard = await this.acquire(this.guards, req.link, () => this.guardObjects(req.link))
-      if (!existing && peerKey !== null) {
+      if (!existing && peerKey !== null && keys === null) {
         tunnelSetUp = this.acquire(this.tunnels, peerKey, (r) => this.tunnelObjectsFor(r))
         // A tunnel this call creates has its slot already and its routes queued (seg6): the
         // prefix routes below leave in the same datagram instead of a round trip later, which
@@ -474,28 +570,44 @@ export class DataPlane {
           tunnelSetUp = null
         }
       }
+      if (!existing && keys !== null && peerKey !== null) {
+        // RFC 5845 §3: the binding's own device and tables, device first.
+        const slot = this.freeGreSlots.pop()
+        if (slot === undefined) throw new Error(`no free GRE slot: ${maxGreOf(this.layout)} bindings with GRE keys in use (dataplane.maxGre)`)
+        greSlot = slot
+        for (const o of greBindingObjects(this.layout, this.opts.role, this.greTarget(peerKey, slot, keys))) await tx.add(o)
+      }
+      if (existing && existingGre !== null && keys !== null && existingGre.okey !== keys.okey) {
+        // A new uplink key on a refresh (RFC 5845 §3: the LMA's choice): set on the device in place.
+        await this.rtnl.changeGreLink(greLinkObj(this.greTarget(existing.peer!, existingGre.slot, keys)))
+        okeyBefore = existingGre.okey
+        existingGre.okey = keys.okey
+      }
       // The shared key strings, not a copy per binding.
       if (existing) ({ link, peer } = existing)
       else {
         if (this.opts.role === 'mag') link = this.guards.get(req.link)?.key ?? req.link
-        if (peerKey !== null) peer = this.tunnels.get(peerKey)!.key
+        if (peerKey !== null && keys === null) peer = this.tunnels.get(peerKey)!.key
       }
+      const slotOf = existing ? (existingGre?.slot ?? null) : greSlot
       const objs: KObj[] = []
-      for (const text of req.prefixes) {
+      const v6 = carried.length === 0 ? req.prefixes : [...carried.filter((t) => t.includes(':')), ...req.prefixes]
+      const v4 = carried.length === 0 ? (req.ipv4 ?? []) : [...carried.filter((t) => !t.includes(':')), ...(req.ipv4 ?? [])]
+      for (const text of v6) {
         const p = prefixOf(text)
         const canon = p.text === text ? text : p.text
         if (existing?.prefixes.includes(canon) || added.includes(canon)) continue
         added.push(canon)
-        for (const o of this.prefixObjects(link, peer, p)) objs.push(o)
+        for (const o of this.prefixObjects(link, peer, p, slotOf)) objs.push(o)
       }
-      for (const text of req.ipv4 ?? []) {
+      for (const text of v4) {
         if (this.opts.ipv4 !== true) throw new Error('an IPv4 home address needs the data plane opened with ipv4')
         if (peer === null) throw new Error('IPv4 home addresses are carried through a tunnel only (no Scenario B for IPv4)')
         const p = prefix4Of(text)
         const canon = p.text === text ? text : p.text
         if (existing?.prefixes.includes(canon) || added.includes(canon)) continue
         added.push(canon)
-        for (const o of this.prefixObjects(link, peer, p)) objs.push(o)
+        for (const o of this.prefixObjects(link, peer, p, slotOf)) objs.push(o)
       }
       const adding = tx.addAll(objs)
       if (tunnelSetUp !== null) {
@@ -512,6 +624,17 @@ export class DataPlane {
         if (tr.status === 'fulfilled') tunnel = tr.value
       }
       await tx.rollback()
+      if (greSlot !== null) this.freeGreSlots.push(greSlot)
+      if (okeyBefore !== null && existing && existingGre !== null) {
+        // The key this call set goes back with the rest of it.
+        const back = { ikey: existingGre.ikey, okey: okeyBefore }
+        try {
+          await this.rtnl.changeGreLink(greLinkObj(this.greTarget(existing.peer!, existingGre.slot, back)))
+          existingGre.okey = okeyBefore
+        } catch (e2) {
+          this.log('error', 'rollback could not put the GRE key back', { id: req.id, okey: okeyBefore, error: e2 instanceof Error ? e2.message : String(e2) })
+        }
+      }
       // The shared sets this call created go too before it rejects ("nothing of this call
       // stays"): their removal runs on their own chains, so wait for it.
       const released: Promise<void>[] = []
@@ -529,15 +652,22 @@ export class DataPlane {
     this.objectCount += tx.added.length
     if (existing) existing.prefixes.push(...added)
     // A copy of exactly its length: `added` grew by push() and holds room for 16 more (136 bytes).
+    else if (greSlot !== null && keys !== null && peer !== null) this.bindings.set(req.id, new GreBinding(link, peer, added.slice(), { slot: greSlot, ikey: keys.ikey, okey: keys.okey }))
     else this.bindings.set(req.id, new Binding(link, peer, added.slice()))
+    if (greSlot !== null) this.log('info', 'gre device up', { id: req.id, device: greName(greSlot), peer: peerKey, ikey: keys?.ikey, okey: keys?.okey })
+  }
+
+  private greTarget(peer: string, slot: number, keys: { readonly ikey: number; readonly okey: number }): GreTarget {
+    return { slot, self: this.opts.self, peer, ikey: keys.ikey, okey: keys.okey, pathMtu: this.pathMtuFor(peer), ipv4: this.opts.ipv4 === true }
   }
 
   /**
    * The kernel objects of one prefix of a binding (model.ts): planned on install, and planned
    * again on removal (the same inputs give the same objects; a removal names a route by its
-   * table, prefixes and device, never by its MTU).
+   * table, prefixes and device, never by its MTU). `gre`: the binding's GRE slot (RFC 5845).
    */
-  private prefixObjects(link: string, peer: string | null, p: Prefix): KObj[] {
+  private prefixObjects(link: string, peer: string | null, p: Prefix, gre: number | null): KObj[] {
+    if (gre !== null) return grePrefixObjects(this.layout, this.opts.role, p, link, gre)
     if (peer === null) return localPrefixObjects(this.layout, p, link)
     const t: TunnelTarget = { backend: this.backend, slot: this.tunnels.get(peer)!.slot, peer, uplink: this.uplink, pathMtu: this.pathMtuFor(peer) }
     // RFC 5844: an IPv4 home address (family 4) has its own routes and rules beside the IPv6 ones.
@@ -546,7 +676,7 @@ export class DataPlane {
   }
 
   private async removePrefix(b: Binding, text: string): Promise<void> {
-    await this.removeObjs(this.prefixObjects(b.link, b.peer, planPrefix(text)))
+    await this.removeObjs(this.prefixObjects(b.link, b.peer, planPrefix(text), greOf(b)?.slot ?? null))
   }
 
   private async doDown(id: string, prefixes?: readonly string[]): Promise<void> {
@@ -571,7 +701,12 @@ export class DataPlane {
   /** Removes a binding's prefix objects and drops its references to the shared ones. */
   private async release(b: Binding): Promise<void> {
     for (const p of b.prefixes) await this.removePrefix(b, p)
-    if (b.peer !== null) {
+    if (b instanceof GreBinding && b.peer !== null) {
+      // RFC 5845: the binding's own device and tables go with it.
+      await this.removeObjs(greBindingObjects(this.layout, this.opts.role, this.greTarget(b.peer, b.gre.slot, b.gre)))
+      this.freeGreSlots.push(b.gre.slot)
+      this.log('info', 'gre device down', { device: greName(b.gre.slot), peer: b.peer })
+    } else if (b.peer !== null) {
       const t = this.tunnels.get(b.peer)
       if (t) this.releaseShared(this.tunnels, t)
     }
@@ -699,7 +834,8 @@ export class DataPlane {
 
 /**
  * Removes what an earlier run of a daemon with this layout left: rules at our priorities that
- * carry our protocol number, routes of our protocol in our tables, our tunnel devices; and puts
+ * carry our protocol number, routes of our protocol in our tables (the GRE range too), our
+ * tunnel devices (ip6tnl `pmip6t*`, ip6gre `pmip6g*`); and puts
  * the `local` rule back at 0 if a seg6 run moved it. Nothing else is touched.
  */
 export async function cleanup(rtnl: Rtnl, layout: Layout, log: LogFn = noLog): Promise<number> {
@@ -718,14 +854,14 @@ export async function cleanup(rtnl: Rtnl, layout: Layout, log: LogFn = noLog): P
     await rtnl.delRuleInfo(r)
     removed++
   }
-  const tables = new Set(ourTables(layout))
   for (const r of await rtnl.routes()) {
-    if (!tables.has(r.table) || r.protocol !== RTPROT_PMIP) continue
+    if (!isOurTable(layout, r.table) || r.protocol !== RTPROT_PMIP) continue
     await rtnl.delRouteInfo(r)
     removed++
   }
   for (const l of await rtnl.links()) {
-    if (!l.name.startsWith(TUNNEL_NAME_PREFIX) || l.kind !== 'ip6tnl') continue
+    const ours = (l.name.startsWith(TUNNEL_NAME_PREFIX) && l.kind === 'ip6tnl') || (l.name.startsWith(GRE_NAME_PREFIX) && l.kind === 'ip6gre')
+    if (!ours) continue
     await rtnl.delLinkByName(l.name)
     removed++
   }

@@ -103,6 +103,53 @@ export function ip6tnlLinkInfo(local: string, remote: string, hopLimit = 64, pro
   return Buffer.concat([nlattr(IFLA_INFO_KIND, Buffer.from('ip6tnl\0', 'latin1')), nlattr(IFLA_INFO_DATA, data, true)])
 }
 
+/** linux/if_tunnel.h `enum { IFLA_GRE_UNSPEC, IFLA_GRE_LINK, ... }`: the ip6gre link attributes we set. */
+export const IFLA_GRE_IFLAGS = 2
+export const IFLA_GRE_OFLAGS = 3
+export const IFLA_GRE_IKEY = 4
+export const IFLA_GRE_OKEY = 5
+export const IFLA_GRE_LOCAL = 6
+export const IFLA_GRE_REMOTE = 7
+export const IFLA_GRE_TTL = 8
+export const IFLA_GRE_FLAGS = 13
+/** linux/if_tunnel.h GRE_KEY (`__cpu_to_be16(0x2000)`): the Key Present bit of RFC 2890 §2. */
+export const GRE_KEY = 0x2000
+/** RFC 2784 §2 / RFC 5845 §3: IP protocol number of GRE (the outer Next Header). */
+export const IPPROTO_GRE = 47
+
+/** A 16-bit value in network byte order (the `__be16` GRE flag attributes). */
+function be16(v: number): Buffer {
+  const b = Buffer.alloc(2)
+  b.writeUInt16BE(v)
+  return b
+}
+/** A 32-bit value in network byte order (the `__be32` GRE keys). */
+function be32(v: number): Buffer {
+  const b = Buffer.alloc(4)
+  b.writeUInt32BE(v >>> 0)
+  return b
+}
+
+/**
+ * IFLA_LINKINFO payload for an ip6gre device with keys (`ip link add NAME type ip6gre local L
+ * remote R ikey I okey O encaplimit none`, RFC 5845 §3): the Key Present bit on both directions,
+ * keys in network byte order. The kernel's changelink reads every parameter from the request,
+ * so a key change sends the whole set again (NetlinkRtnl.changeGreLink).
+ */
+export function ip6greLinkInfo(local: string, remote: string, ikey: number, okey: number, hopLimit = 64): Buffer {
+  const data = Buffer.concat([
+    nlattr(IFLA_GRE_IFLAGS, be16(GRE_KEY)),
+    nlattr(IFLA_GRE_OFLAGS, be16(GRE_KEY)),
+    nlattr(IFLA_GRE_IKEY, be32(ikey)),
+    nlattr(IFLA_GRE_OKEY, be32(okey)),
+    nlattr(IFLA_GRE_LOCAL, parseIp6(local)),
+    nlattr(IFLA_GRE_REMOTE, parseIp6(remote)),
+    nlattr(IFLA_GRE_TTL, Buffer.from([hopLimit])),
+    nlattr(IFLA_GRE_FLAGS, u32(IP6_TNL_F_IGN_ENCAP_LIMIT)),
+  ])
+  return Buffer.concat([nlattr(IFLA_INFO_KIND, Buffer.from('ip6gre\0', 'latin1')), nlattr(IFLA_INFO_DATA, data, true)])
+}
+
 // ---------------------------------------------------------------- whole rule and route messages
 // The hot path (a few objects per binding) is encoded here and sent in batches (batch.ts);
 // numbers from linux/rtnetlink.h and linux/fib_rules.h.

@@ -26,6 +26,20 @@
  * `to <own address> ipproto 4 lookup T` (next header 4 told apart from 41 by the rule) finds
  * `<own address>/128 encap seg6local End.DX4 nh4 0.0.0.0` in T (IPv6; T holds only MN prefixes
  * otherwise, never our own address), which routes the inner packet on its destination.
+ *
+ * GRE keys (RFC 5845 §3; a binding whose PBA gave keys): the binding's own ip6gre device
+ * `pmip6g<g>` (slot g of a second range), ikey the key this end receives with, okey the one it
+ * sends with, so the key tells the MN's flows apart and two MNs of different LMAs may hold the
+ * same private IPv4 address at one MAG. Tables from `greTable` (G, above the kernel's 255:
+ * RTA_TABLE/FRA_TABLE carry 32 bits): G+2g the binding's down table (its MN's routes on the
+ * access link), G+2g+1 its up table (one default route into its device, both families).
+ * MAG rules, before every shared one:
+ *   P        `iif pmip6g<g> lookup G+2g`: what its device decapsulates reaches its MN only
+ *   P+1      `from <HNP|HoA> iif <link> lookup G+2g+1` (after the `local` rule, before P+2's
+ *            `to <HoA>` rules of other MNs: a GRE MN is never routed locally to another MN);
+ *            `iif pmip6g<g> blackhole` (the floor of its device)
+ * LMA: the device and `<HNP|HoA> dev pmip6g<g>` in the up table (T+2+n). One LMA serves each
+ * address once: overlapping addresses are told apart at the MAG, not at the LMA.
  */
 import { IPPROTO_IPIP } from './encode'
 import { canonicalIp6, parsePrefix, parseIp6, formatPrefix, parseIp4, formatIp4, ip4ToNumber, numberToIp4 } from '@pmip6/wire'
@@ -41,6 +55,17 @@ export const RT_TABLE_LOCAL = 255
 export const DEFAULT_MAX_TUNNELS = 64
 /** ip6tnl devices we create are named `<prefix><slot>`; at start only devices with this prefix are removed. */
 export const TUNNEL_NAME_PREFIX = 'pmip6t'
+/** ip6gre devices of bindings with GRE keys (RFC 5845) are `<prefix><slot>`; at start these go too. */
+export const GRE_NAME_PREFIX = 'pmip6g'
+/** First GRE table by default: far above the kernel's 253-255 and the default range 100-166. */
+export const DEFAULT_GRE_TABLE = 10_000
+/** GRE bindings one daemon holds at once by default (two tables and one device each). */
+export const DEFAULT_MAX_GRE = 1024
+/**
+ * Bytes an ip6gre encapsulation with a key adds: the outer IPv6 header (40), the GRE header (4)
+ * and its Key field (4, RFC 2890 §2.1); no checksum, no sequence number, no encapsulation limit.
+ */
+export const GRE_KEYED_OVERHEAD = 48
 
 export const PRIO_DECAP = 0
 export const PRIO_LOCAL = 1
@@ -64,6 +89,10 @@ export interface Layout {
   readonly table: number
   readonly rulePriority: number
   readonly maxTunnels: number
+  /** First table of the GRE range (RFC 5845 bindings, two tables each); default DEFAULT_GRE_TABLE. */
+  readonly greTable?: number
+  /** Bindings with GRE keys held at once (one device each); default DEFAULT_MAX_GRE. */
+  readonly maxGre?: number
 }
 
 export interface Prefix {
@@ -159,7 +188,22 @@ export interface LocalRuleObj {
   readonly priority: number
 }
 
-export type KObj = RuleObj | RouteObj | TunnelLinkObj | LocalRuleObj
+/**
+ * An ip6gre device of one binding with GRE keys (RFC 5845 §3): GRE over IPv6 to the peer, the
+ * GRE Key field on every packet (RFC 2890 §2.1). ikey: the key on packets this end receives (the
+ * MAG's downlink key at the MAG, the LMA's uplink key at the LMA); okey: the key it sends with.
+ */
+export interface GreLinkObj {
+  readonly kind: 'gre-link'
+  readonly name: string
+  readonly local: string
+  readonly remote: string
+  readonly ikey: number
+  readonly okey: number
+  readonly mtu: number
+}
+
+export type KObj = RuleObj | RouteObj | TunnelLinkObj | LocalRuleObj | GreLinkObj
 
 export function describe(o: KObj): string {
   switch (o.kind) {
@@ -186,6 +230,8 @@ export function describe(o: KObj): string {
       return `link ${o.name} ip6tnl${o.anyProto === true ? ' mode any' : ''} ${o.local} -> ${o.remote} mtu ${o.mtu}`
     case 'local-rule':
       return `rule pref ${o.priority} lookup local (moved from 0)`
+    case 'gre-link':
+      return `link ${o.name} ip6gre ${o.local} -> ${o.remote} ikey ${o.ikey} okey ${o.okey} mtu ${o.mtu}`
   }
 }
 
@@ -199,6 +245,15 @@ export function ourTables(l: Layout): number[] {
   for (let i = 0; i < l.maxTunnels + 3; i++) t.push(l.table + i)
   return t
 }
+export const greTableBase = (l: Layout): number => l.greTable ?? DEFAULT_GRE_TABLE
+export const maxGreOf = (l: Layout): number => l.maxGre ?? DEFAULT_MAX_GRE
+/** The down table of GRE slot g (its MN's routes on the access link). */
+export const greDownTable = (l: Layout, g: number): number => greTableBase(l) + 2 * g
+/** The up table of GRE slot g (the default route into its device). */
+export const greUpTable = (l: Layout, g: number): number => greTableBase(l) + 2 * g + 1
+export const greName = (g: number): string => `${GRE_NAME_PREFIX}${g}`
+/** Tables cleanup() flushes: the shared range and the GRE range. */
+export const isOurTable = (l: Layout, t: number): boolean => (t >= l.table && t < l.table + l.maxTunnels + 3) || (t >= greTableBase(l) && t < greTableBase(l) + 2 * maxGreOf(l))
 export const isOurPriority = (l: Layout, p: number): boolean => p >= l.rulePriority && p < l.rulePriority + PRIO_SPAN
 export const tunnelName = (slot: number): string => `${TUNNEL_NAME_PREFIX}${slot}`
 
@@ -211,6 +266,11 @@ export function checkLayout(l: Layout): void {
   if (!Number.isInteger(l.rulePriority) || l.rulePriority < 1 || l.rulePriority + PRIO_SPAN > 32766) {
     throw new RangeError(`rulePriority ${l.rulePriority} must leave room for ${PRIO_SPAN} rules below 32766 (the main table's rule)`)
   }
+  const g = greTableBase(l)
+  const n = maxGreOf(l)
+  if (!Number.isInteger(n) || n < 1 || n > 65_536) throw new RangeError(`maxGre ${n} must be 1..65536`)
+  // Above the kernel's own tables (255 is the last) and within the 32-bit table ids.
+  if (!Number.isInteger(g) || g < 256 || g + 2 * n > 0xffffffff) throw new RangeError(`greTable ${g} + ${2 * n} tables must stay within 256..4294967295`)
 }
 
 /**
@@ -377,6 +437,68 @@ export function accessLinkObjects(l: Layout, link: string, select: UplinkSelect 
   if (select === 'subtree') objs.push({ kind: 'rule', priority: l.rulePriority + PRIO_MN, action: 'lookup', table: upTable(l), iif: link })
   objs.push({ kind: 'rule', priority: l.rulePriority + PRIO_DROP, action: 'blackhole', iif: link })
   return objs
+}
+
+/** What one GRE binding's planners need (RFC 5845). */
+export interface GreTarget {
+  readonly slot: number
+  readonly self: string
+  readonly peer: string
+  /** The key on packets this end receives; the key it sends with. */
+  readonly ikey: number
+  readonly okey: number
+  readonly pathMtu: number
+  /** RFC 5844: IPv4 routes and rules too. */
+  readonly ipv4: boolean
+}
+
+/** ikey/okey from the RFC 5845 uplink (MAG to LMA) and downlink (LMA to MAG) keys, by role. */
+export function greKeysFor(role: 'mag' | 'lma', keys: { readonly uplink: number; readonly downlink: number }): { ikey: number; okey: number } {
+  return role === 'mag' ? { ikey: keys.downlink, okey: keys.uplink } : { ikey: keys.uplink, okey: keys.downlink }
+}
+
+export function greLinkObj(g: GreTarget): GreLinkObj {
+  return { kind: 'gre-link', name: greName(g.slot), local: canonicalIp6(g.self), remote: canonicalIp6(g.peer), ikey: g.ikey, okey: g.okey, mtu: greMtuFor(g.pathMtu) }
+}
+
+/**
+ * The per-binding objects of a binding with GRE keys, device first. MAG: the up table's default
+ * routes into the device, the device's decapsulated packets to the binding's down table (P,
+ * before every shared rule) and its floor (P+1). LMA: the device alone (prefix routes follow).
+ */
+export function greBindingObjects(l: Layout, role: 'mag' | 'lma', g: GreTarget): KObj[] {
+  const link = greLinkObj(g)
+  if (role === 'lma') return [link]
+  const name = link.name
+  const up = greUpTable(l, g.slot)
+  const down = greDownTable(l, g.slot)
+  const objs: KObj[] = [link, { kind: 'route', table: up, dst: DEFAULT_PREFIX, dev: name }]
+  if (g.ipv4) objs.push({ kind: 'route', family: 4, table: up, dst: DEFAULT_PREFIX4, dev: name })
+  for (const family of g.ipv4 ? [6, 4] : [6]) {
+    const f = family === 4 ? { family: 4 as const } : {}
+    objs.push({ kind: 'rule', ...f, priority: l.rulePriority + PRIO_DECAP, action: 'lookup', table: down, iif: name })
+    objs.push({ kind: 'rule', ...f, priority: l.rulePriority + PRIO_LOCAL, action: 'blackhole', iif: name })
+  }
+  return objs
+}
+
+/**
+ * One prefix or IPv4 home address of a GRE binding. MAG: its route on the access link in the
+ * binding's down table, and the source rule into the binding's up table (P+1). LMA: its route
+ * into the binding's device in the up table.
+ */
+export function grePrefixObjects(l: Layout, role: 'mag' | 'lma', p: Prefix, link: string, slot: number): KObj[] {
+  const f = isIpv4Prefix(p) ? { family: 4 as const } : {}
+  if (role === 'lma') return [{ kind: 'route', ...f, table: upTable(l), dst: p, dev: greName(slot) }]
+  return [
+    { kind: 'route', ...f, table: greDownTable(l, slot), dst: p, dev: link },
+    { kind: 'rule', ...f, priority: l.rulePriority + PRIO_LOCAL, action: 'lookup', table: greUpTable(l, slot), src: p, iif: link },
+  ]
+}
+
+/** ip6gre device MTU from the path MTU towards the peer (RFC 5845 keyed GRE over IPv6). */
+export function greMtuFor(pathMtu: number): number {
+  return Math.max(1280, pathMtu - GRE_KEYED_OVERHEAD)
 }
 
 /** Tunnel MTU from the path MTU towards the peer (RFC 5213 §6.9.5, RFC 2473 §6.1). */

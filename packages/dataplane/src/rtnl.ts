@@ -7,6 +7,7 @@ import { createRtNetlink, FlagsNew, type rt, type RtNetlinkSocket } from 'netlin
 import { formatIp4, formatIp6, parseIp4, parseIp6 } from '@pmip6/wire'
 import {
   ip6tnlLinkInfo,
+  ip6greLinkInfo,
   LWTUNNEL_ENCAP_SEG6,
   LWTUNNEL_ENCAP_SEG6_LOCAL,
   NLM_F_CREATE,
@@ -25,7 +26,7 @@ import {
   IPPROTO_IPV6,
 } from './encode'
 import { BatchRtnl, RtnlRefusal } from './batch'
-import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type KObj, type Prefix, type RouteObj, type RuleObj } from './model'
+import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type GreLinkObj, type KObj, type Prefix, type RouteObj, type RuleObj } from './model'
 
 const AF_INET6 = 10
 const AF_INET = 2
@@ -117,6 +118,13 @@ export interface Rtnl {
   /** Replaces a route in place (same table, prefixes and device): a new MTU, RFC 5213 §6.9.5. */
   replaceRoute(o: RouteObj): Promise<void>
   setLinkMtu(name: string, mtu: number): Promise<void>
+  /** Sets an existing ip6gre device's parameters in place (RFC 5845: a new key on a refresh). */
+  changeGreLink(o: GreLinkObj): Promise<void>
+  /**
+   * Whether the kernel makes ip6gre devices: a device `name` is created and deleted again. A
+   * probe, not a change: failure injection does not count it.
+   */
+  probeGre(name: string, local: string): Promise<boolean>
   close(): void
 }
 
@@ -289,19 +297,12 @@ export class NetlinkRtnl implements Rtnl {
         case 'route':
           await this.batch.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, await this.routeBody(o, true))
           return
-        case 'link': {
-          await this.s.newLink({ family: 0 }, { ifname: o.name, mtu: o.mtu, linkinfo: ip6tnlLinkInfo(o.local, o.remote, 64, o.anyProto === true ? IP6TNL_PROTO_ANY : IPPROTO_IPV6) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
-          this.ifindex.delete(o.name)
-          try {
-            const index = await this.index(o.name)
-            await this.s.setLink({ index, change: { up: true }, flags: { up: true } }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
-          } catch (e) {
-            // One object, one step: a device that cannot come up is not left behind.
-            await this.delLinkByName(o.name).catch(() => undefined)
-            throw e
-          }
+        case 'link':
+          await this.newUpLink(o.name, o.mtu, ip6tnlLinkInfo(o.local, o.remote, 64, o.anyProto === true ? IP6TNL_PROTO_ANY : IPPROTO_IPV6))
           return
-        }
+        case 'gre-link':
+          await this.newUpLink(o.name, o.mtu, ip6greLinkInfo(o.local, o.remote, o.ikey, o.okey))
+          return
         case 'local-rule': {
           // Add the moved rule first: there is never a moment without a `local` rule.
           await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: o.priority, table: RT_TABLE_LOCAL, protocol: RTPROT_PMIP }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
@@ -314,6 +315,42 @@ export class NetlinkRtnl implements Rtnl {
         }
       }
     })
+  }
+
+  /** Creates a tunnel device and brings it up: one object, one step. */
+  private async newUpLink(name: string, mtu: number, linkinfo: Buffer): Promise<void> {
+    await this.s.newLink({ family: 0 }, { ifname: name, mtu, linkinfo }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+    this.ifindex.delete(name)
+    try {
+      const index = await this.index(name)
+      await this.s.setLink({ index, change: { up: true }, flags: { up: true } }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+    } catch (e) {
+      // A device that cannot come up is not left behind.
+      await this.delLinkByName(name).catch(() => undefined)
+      throw e
+    }
+  }
+
+  async changeGreLink(o: GreLinkObj): Promise<void> {
+    await this.wrap('add', () => `${describe(o)} (change)`, async () => {
+      const index = await this.index(o.name)
+      // RTM_NEWLINK without NLM_F_CREATE on an existing device: the kind's changelink (it
+      // re-links the tunnel with the new keys under RTNL). With IFLA_MTU, or ip6gre would reset
+      // the MTU from the route to the peer.
+      await this.s.newLink({ family: 0, index }, { mtu: o.mtu, linkinfo: ip6greLinkInfo(o.local, o.remote, o.ikey, o.okey) }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+    })
+  }
+
+  async probeGre(name: string, local: string): Promise<boolean> {
+    try {
+      // A documentation-prefix peer (RFC 3849): nothing is ever sent through the probe.
+      await this.s.newLink({ family: 0 }, { ifname: name, mtu: 1280, linkinfo: ip6greLinkInfo(local, '2001:db8::ffff', 1, 1) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+    } catch {
+      return false
+    }
+    this.ifindex.delete(name)
+    await this.delLinkByName(name)
+    return true
   }
 
   del(o: KObj): Promise<void> {
@@ -332,6 +369,7 @@ export class NetlinkRtnl implements Rtnl {
           await this.batch.request(RTM_DELROUTE, 0, await this.routeBody(o, false))
           return
         case 'link':
+        case 'gre-link':
           await this.delLinkByName(o.name)
           return
         case 'local-rule':
@@ -540,6 +578,13 @@ export class FaultyRtnl implements Rtnl {
   async setLinkMtu(name: string, mtu: number): Promise<void> {
     this.tick('add', `link ${name} mtu ${mtu}`)
     await this.inner.setLinkMtu(name, mtu)
+  }
+  async changeGreLink(o: GreLinkObj): Promise<void> {
+    this.tick('add', `${describe(o)} (change)`)
+    await this.inner.changeGreLink(o)
+  }
+  probeGre(name: string, local: string): Promise<boolean> {
+    return this.inner.probeGre(name, local)
   }
   close(): void {
     this.inner.close()

@@ -128,6 +128,30 @@ describeIf('IPv4 home addresses in the data plane (RFC 5844; seg6 End.DX4 in a r
     })
   })
 
+  test('RFC 5845 on a kernel without ip6gre: open() reports gre false and a binding with GRE keys is refused with the reason, leaving nothing', async () => {
+    // Whether this kernel makes ip6gre devices, asked of iproute2: the data plane's probe must agree.
+    const probe = nsExec(ns.mag, ['ip', 'link', 'add', 'dp4greprobe', 'type', 'ip6gre', 'local', MAG, 'remote', '2001:db8::fffe'])
+    const kernelHasGre = probe.code === 0
+    if (kernelHasGre) ip(['-n', ns.mag, 'link', 'del', 'dp4greprobe'])
+    await withCtl(ns.mag, async (c) => {
+      const r = await c.ok({ op: 'open', opts: { role: 'mag', self: MAG, backend: 'seg6', accessLinks: ['a0'], ipv4: true } })
+      expect(r.snapshot).toMatchObject({ gre: kernelHasGre, greBindings: 0 })
+      // Where the kernel has ip6gre, test/kernel/gre.ktest.ts covers the devices themselves.
+      if (!kernelHasGre) {
+        const base = ours4(k46(ns.mag))
+        const f = await c.send({ op: 'up', req: { id: 'mn1', link: 'a0', prefixes: [HNP1], ipv4: [HOA], peer: LMA, gre: { uplink: 1, downlink: 2 } } })
+        expect(f.ok).toBe(false)
+        expect(f.error).toMatchObject({ name: 'ForwardingError' })
+        expect(f.error!.message).toContain('ip6gre')
+        expect(f.snapshot).toMatchObject({ bindings: 0, greBindings: 0, failures: 1 })
+        expect(ours4(k46(ns.mag))).toEqual(base)
+        // The same MN without keys is served: the refusal held nothing back.
+        await c.ok({ op: 'up', req: { id: 'mn1', link: 'a0', prefixes: [HNP1], ipv4: [HOA], peer: LMA } })
+      }
+      await c.ok({ op: 'close' })
+    })
+  })
+
   test('open() removes IPv4 leftovers of a crashed run', async () => {
     const original = ours4(k46(ns.mag))
     await withCtl(ns.mag, async (c) => {

@@ -16,6 +16,8 @@ import type { Logger } from './logger'
 export interface LmaDataPlane {
   /** 'seg6' / 'ip6tnl' for the kernel's; anything for a test's. */
   readonly backend: string
+  /** The kernel makes ip6gre devices (RFC 5845 keys can be carried); absent: a test's, no GRE. */
+  readonly gre?: boolean
   up(req: ForwardingRequest): Promise<void>
   down(id: string): Promise<void>
   idle(): Promise<void>
@@ -50,6 +52,7 @@ export async function openKernelDataPlane(address: string, cfg: LmaDataplaneConf
   })
   return {
     backend: dp.backend,
+    gre: dp.gre,
     up: (req) => dp.up(req),
     down: (id) => dp.down(id),
     idle: () => dp.idle(),
@@ -64,6 +67,15 @@ export function ipv4Of(ev: BindingEvent): { ipv4?: readonly string[] } {
   return a === undefined ? {} : { ipv4: [a.slice(0, a.indexOf('/'))] }
 }
 
+/**
+ * RFC 5845: the binding's keys for the data plane when both are known (the uplink key assigned
+ * here, the downlink key the MAG chose): the binding then gets its own ip6gre device.
+ */
+export function greOf(ev: BindingEvent): { gre?: { uplink: number; downlink: number } } {
+  const { greUplinkKey: uplink, greDownlinkKey: downlink } = ev.binding
+  return uplink === undefined || downlink === undefined ? {} : { gre: { uplink, downlink } }
+}
+
 /** Follows binding events on `dp`. */
 export function lmaForwarding(dp: LmaDataPlane, log: Logger): LmaForwarding {
   let failures = 0
@@ -71,10 +83,10 @@ export function lmaForwarding(dp: LmaDataPlane, log: Logger): LmaForwarding {
     switch (ev.type) {
       case 'binding-created':
       case 'binding-moved':
-        return dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag, ...ipv4Of(ev) })
+        return dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag, ...ipv4Of(ev), ...greOf(ev) })
       case 'binding-updated':
         // §5.3.5: a de-registered binding forwards nothing while it waits to be deleted.
-        return ev.reason === 'deregistered' ? dp.down(ev.mnId) : dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag, ...ipv4Of(ev) })
+        return ev.reason === 'deregistered' ? dp.down(ev.mnId) : dp.up({ id: ev.mnId, link: '', prefixes: ev.prefixes, peer: ev.mag, ...ipv4Of(ev), ...greOf(ev) })
       case 'binding-deleted':
         return dp.down(ev.mnId)
     }

@@ -104,7 +104,13 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
   let forwarding: LmaForwarding | undefined
   if (config.dataplane !== undefined && opts.openDataplane !== null) {
     const open = opts.openDataplane ?? ((c: LmaConfig, l: Logger) => openKernelDataPlane(c.address, c.dataplane!, l, c.ipv4Pool !== undefined))
-    forwarding = lmaForwarding(await open(config, log), log)
+    const dp = await open(config, log)
+    // RFC 5845: keys this LMA hands out must be carried; a data plane without ip6gre cannot.
+    if ((config.greKeys ?? 'off') !== 'off' && dp.gre === false) {
+      await dp.close().catch(() => undefined)
+      throw new Error(`greKeys: ${config.greKeys} needs ip6gre devices in the data plane, and this kernel makes none (CONFIG_IPV6_GRE, modprobe ip6_gre); set greKeys: off or leave dataplane out`)
+    }
+    forwarding = lmaForwarding(dp, log)
   }
   let transport: MhTransport
   try {

@@ -112,4 +112,16 @@ describe('lab LMA start order and readiness (RFC 5213 §5.6: no binding without 
     net.deliver(pbuBytes({ seq: 1 }, Date.now()), MAG1, LMA)
     expect(net.sent).toEqual([])
   })
+
+  test('RFC 5845: greKeys on a data plane without ip6gre stops the start naming greKeys; with ip6gre, a keyed binding asks for its keys', async () => {
+    const keyed = validateConfig({ address: LMA, pool: '2001:db8:100::/48', dataplane: true, greKeys: 'on' })
+    const noGre = Object.assign(new ScriptedDataPlane(), { gre: false })
+    await expect(startLma(keyed, { transport: new MemoryTransport(), controlSocket: null, openDataplane: async () => noGre })).rejects.toThrow(/^greKeys: on needs ip6gre/)
+    expect(noGre.closed).toBe(true)
+    const net = new MemoryTransport()
+    const withGre = Object.assign(dp, { gre: true })
+    lma = await startLma(keyed, { transport: net, controlSocket: null, openDataplane: async () => withGre })
+    net.deliver(pbuBytes({ seq: 1, extra: [{ type: 'gre-key', key: 0x1001 }] }, Date.now()), MAG1, LMA)
+    expect(dp.ups).toEqual([expect.objectContaining({ id: NAI, peer: MAG1, gre: { uplink: expect.any(Number), downlink: 0x1001 } })])
+  })
 })
