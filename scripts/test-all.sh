@@ -32,7 +32,9 @@ phase() { # phase NAME: closes the running phase, starts NAME
 # prometheus scrapes the lab MAGs and socat forwards to it (`mag lab up --metrics`, lab-metrics e2e).
 # freeradius + freeradius-utils: the RADIUS policy source's e2e test and benchmark run a real
 # FreeRADIUS 3.2 (its dictionary.rfc6572) in a namespace, and radclient sends RFC 5176 requests.
-DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils user-mode-linux kmod ppp pppoe openssl libstrongswan-standard-plugins prometheus socat freeradius freeradius-utils)
+# udhcpc (busybox's DHCP client) is the unmodified IPv4 client of the MNs in the RFC 5844 tests
+# (test/e2e/ipv4.test.ts, the lab demo, test/kernel/ip6tnl-ipv4.ktest.ts).
+DEB_PACKAGES=(tshark iproute2 iputils-ping procps g++ make python3 kea-dhcp6-server isc-dhcp-client strongswan-swanctl strongswan-charon hostapd wpasupplicant debianutils user-mode-linux kmod ppp pppoe openssl libstrongswan-standard-plugins prometheus socat freeradius freeradius-utils udhcpc)
 phase "Debian packages"
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -104,8 +104,10 @@ const pingCn = (i: number) => waitFor(`MN ${i} to reach CN over PPP`, () => /1 r
 let syslog: ChildProcess | null = null
 function startSyslog(): void {
   if (existsSync('/dev/log')) return
+  // A deep queue (default 10 datagrams): a busy guest must never make pppd wait in syslog().
   const py = `
 import os, socket, sys
+open('/proc/sys/net/unix/max_dgram_qlen', 'w').write('4096')
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind('/dev/log')
 os.chmod('/dev/log', 0o666)
