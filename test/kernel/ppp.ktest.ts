@@ -31,7 +31,7 @@ interface Binding {
   prefixes: string[]
 }
 
-jest.setTimeout(600_000)
+jest.setTimeout(900_000)
 
 const pppds = new Map<number, ChildProcess>()
 const sock = () => readState(LAB).sockets['mag1']!
