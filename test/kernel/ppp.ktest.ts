@@ -5,7 +5,7 @@
 // plain host: its address comes from our RA's home network prefix and the interface identifier
 // IPv6CP negotiated (RFC 5072 §4.1, RFC 4862).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { controlRequest } from '@pmip6/agent'
 import { labDown, labRestart, labUp, readState } from '../../packages/cli/src/lab/lab'
 import { ip, nsExec, saveArtifacts, waitFor } from './helpers'
@@ -31,13 +31,31 @@ interface Binding {
   prefixes: string[]
 }
 
-jest.setTimeout(600_000)
+jest.setTimeout(900_000)
 
 const pppds = new Map<number, ChildProcess>()
 const sock = () => readState(LAB).sockets['mag1']!
 const bindings = async () => (await controlRequest(sock(), { cmd: 'bindings' }, 10_000)) as Binding[]
-const registered = (i: number) => waitFor(`${pmn(i)} registered`, async () => (await bindings()).find((b) => b.mnId === pmn(i) && b.state === 'registered'), 60_000, 250)
-const gone = (i: number) => waitFor(`${pmn(i)} gone from the MAG`, async () => !(await bindings()).some((b) => b.mnId === pmn(i)), 60_000, 250)
+/**
+ * A session's way to a binding runs several programs in the guest (the MN's pppd through `ip
+ * netns exec`, Debian's ipv6-up, run-parts, the node hook), each 1.5-5.5 s there on an idle host
+ * and several times that on a loaded one: the deadlines are sized for that. A timeout says what
+ * the MAG last showed for the MN (absent: its hook never reached the agent).
+ */
+const SESSION_DEADLINE_MS = 180_000
+async function registered(i: number): Promise<Binding> {
+  let last = 'no binding'
+  try {
+    return await waitFor(`${pmn(i)} registered`, async () => {
+      const b = (await bindings()).find((x) => x.mnId === pmn(i))
+      last = b ? `state ${b.state} on ${b.link}` : 'no binding'
+      return b?.state === 'registered' ? b : null
+    }, SESSION_DEADLINE_MS, 250)
+  } catch (e) {
+    throw new Error(`${(e as Error).message} (the MAG last showed: ${last})`)
+  }
+}
+const gone = (i: number) => waitFor(`${pmn(i)} gone from the MAG`, async () => !(await bindings()).some((b) => b.mnId === pmn(i)), SESSION_DEADLINE_MS, 250)
 
 /** The MN's namespace: a host with its own /etc/ppp (ip netns exec binds /etc/netns/<ns>/ppp there), so only the MAG's pppd runs our hooks. */
 function mnHost(i: number): void {
@@ -76,7 +94,29 @@ function mnAddress(i: number, prefix: string): string | null {
   const a = ((JSON.parse(r.out) as { addr_info?: { local: string; scope: string }[] }[])[0]?.addr_info ?? []).find((x) => x.scope === 'global' && x.local.startsWith(net))
   return a?.local ?? null
 }
-const pingCn = (i: number) => waitFor(`MN ${i} to reach CN over PPP`, () => /1 received/.test(nsExec(mnNs(i), ['ping', '-n', '-c', '1', '-W', '2', CN], 30_000).out), 60_000, 200)
+const pingCn = (i: number) => waitFor(`MN ${i} to reach CN over PPP`, () => /1 received/.test(nsExec(mnNs(i), ['ping', '-n', '-c', '1', '-W', '2', CN], 30_000).out), SESSION_DEADLINE_MS, 200)
+
+/**
+ * The guest runs no syslog daemon, so what the hooks log when they fail (they run with pppd's
+ * stdio on /dev/null, and tell syslog) and pppd's own script reports would be lost: a reader on
+ * /dev/log writes them to syslog.log in the lab's folder, kept with the other logs.
+ */
+let syslog: ChildProcess | null = null
+function startSyslog(): void {
+  if (existsSync('/dev/log')) return
+  // A deep queue (default 10 datagrams): a busy guest must never make pppd wait in syslog().
+  const py = `
+import os, socket, sys
+open('/proc/sys/net/unix/max_dgram_qlen', 'w').write('4096')
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind('/dev/log')
+os.chmod('/dev/log', 0o666)
+f = open(sys.argv[1], 'ab', 0)
+while True:
+    f.write(s.recv(65536).rstrip(b'\\0\\n') + b'\\n')
+`
+  syslog = spawn('python3', ['-c', py, `${DIR}/syslog.log`], { stdio: 'ignore' })
+}
 
 /** Sends SIGTERM / SIGKILL to the processes in a namespace of ours (the MN's pppd). */
 function signalNs(ns: string, sig: NodeJS.Signals): number {
@@ -103,8 +143,9 @@ beforeAll(async () => {
     magConfigs: { mag1: { drivers: { ppp: { socket: SOCK, stateFile: `${DIR}/ppp-sessions.json` } } } },
     // (The lab's set-up took over 600 s once, at load 40 on 2 cores: hence the 1,200 s deadline.)
   })
-  const inst = spawnSync(process.execPath, [MAG_JS, 'ppp', 'install-hooks', '--dir', '/etc/ppp', '--socket', SOCK, '--timeout-ms', '15000'], { encoding: 'utf8', timeout: 60_000 })
+  const inst = spawnSync(process.execPath, [MAG_JS, 'ppp', 'install-hooks', '--dir', '/etc/ppp', '--socket', SOCK, '--timeout-ms', '15000'], { encoding: 'utf8', timeout: SESSION_DEADLINE_MS })
   if (inst.status !== 0) throw new Error(`mag ppp install-hooks: ${inst.stderr}`)
+  startSyslog()
   mnHost(1)
   mnHost(2)
 }, 1_200_000)
@@ -112,6 +153,9 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const p of pppds.values()) if (p.exitCode === null) p.kill('SIGKILL')
   stopPppoeServer()
+  // Each pppd's log is written when it exits: wait for that (bounded) before the logs are kept.
+  await waitFor('the pppds to exit', () => [...pppds.values()].every((p) => p.exitCode !== null || p.signalCode !== null), 30_000, 100).catch(() => undefined)
+  syslog?.kill('SIGTERM')
   saveArtifacts('ppp', DIR)
   await labDown(LAB, { quiet: true })
 })
@@ -123,7 +167,7 @@ test('§6.9.1.1 pppd session up -> ipv6-up hook -> PBU -> RA with the HNP over t
   const b = await registered(1)
   expect(b.link).toBe('ppp0')
   hnp1 = b.prefixes[0]!
-  const addr = await waitFor('MN 1 address from the HNP on ppp0', () => mnAddress(1, hnp1), 60_000, 250)
+  const addr = await waitFor('MN 1 address from the HNP on ppp0', () => mnAddress(1, hnp1), SESSION_DEADLINE_MS, 250)
   expect(addr).toBe(hnp1.replace(/::\/64$/, mnIid(1)))
   await pingCn(1)
 })
@@ -133,7 +177,7 @@ test('two sessions at once: each its own ppp interface, binding and prefix', asy
   const b2 = await registered(2)
   expect(b2.link).toBe('ppp1')
   expect(b2.prefixes[0]).not.toBe(hnp1)
-  await waitFor('MN 2 address', () => mnAddress(2, b2.prefixes[0]!), 60_000, 250)
+  await waitFor('MN 2 address', () => mnAddress(2, b2.prefixes[0]!), SESSION_DEADLINE_MS, 250)
   await pingCn(2)
   expect((await registered(1)).link).toBe('ppp0')
 })
@@ -151,11 +195,11 @@ test('the MAG killed (-9) and started again while both sessions are up finds the
 test('LCP terminate (the MN ends its pppd) -> ipv6-down -> de-registration; a new session on the re-created ppp0 (new ifindex) gets its RA and address again', async () => {
   expect(signalNs(mnNs(1), 'SIGTERM')).toBeGreaterThan(0)
   await gone(1)
-  await waitFor("the MAG's pppd for MN 1 to exit", () => pppds.get(1)!.exitCode !== null || pppds.get(1)!.signalCode !== null, 30_000, 200)
+  await waitFor("the MAG's pppd for MN 1 to exit", () => pppds.get(1)!.exitCode !== null || pppds.get(1)!.signalCode !== null, SESSION_DEADLINE_MS, 200)
   startSession(1)
   const b = await registered(1)
   expect(b.link).toBe('ppp0')
-  await waitFor('MN 1 address after the new session', () => mnAddress(1, b.prefixes[0]!), 60_000, 250)
+  await waitFor('MN 1 address after the new session', () => mnAddress(1, b.prefixes[0]!), SESSION_DEADLINE_MS, 250)
   await pingCn(1)
 })
 
@@ -203,7 +247,7 @@ test('PPPoE (RFC 2516): pppd with its rp-pppoe plugin on the MN, pppoe-server on
   pppds.set(PPPOE_MN, child)
   const b = await registered(PPPOE_MN)
   expect(b.link).toMatch(/^ppp\d+$/)
-  const addr = await waitFor('the PPPoE MN address from its HNP', () => mnAddress(PPPOE_MN, b.prefixes[0]!), 60_000, 250)
+  const addr = await waitFor('the PPPoE MN address from its HNP', () => mnAddress(PPPOE_MN, b.prefixes[0]!), SESSION_DEADLINE_MS, 250)
   expect(addr).toBe(b.prefixes[0]!.replace(/::\/64$/, mnIid(PPPOE_MN)))
   await pingCn(PPPOE_MN)
   // The MN hangs up (LCP Terminate, then PADT): the MAG's pppd runs ipv6-down.

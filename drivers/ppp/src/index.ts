@@ -30,7 +30,13 @@ export const DEFAULT_PPP_STATE_FILE = '/run/mag/ppp-sessions.json'
 export const DEFAULT_INTERFACE_PATTERN = '^ppp[0-9]+$'
 /** A hook sends one short line; anything longer is not a hook. */
 const MAX_LINE = 64 * 1024
-const IP_TIMEOUT_MS = 3_000
+/**
+ * `ip -j link show` answers presence queries: a deadline, sized for a loaded machine (under
+ * User-Mode Linux every exec is ptraced, seconds each at load 20-40). A listing that times out
+ * makes the query fail, which the daemon takes as "not here" and de-registers the MN; the core
+ * waits MAX_BINDACK_TIMEOUT_MS (32 s) for the answer, so it stays below that.
+ */
+const IP_TIMEOUT_MS = 20_000
 
 export interface PppInit {
   /** The socket the hooks connect to. */

@@ -6,6 +6,7 @@
  * source of the replies and the MN's next hop) and a permanent neighbour entry for the home
  * address with the MN's MAC, so the reply needs no ARP answer from a client that has no address
  * yet (dhclient and udhcpc read port 68 on a packet socket before they are configured).
+ * The router address goes again with the last lease on that link that names it.
  */
 import { createSocket, type Socket } from 'node:dgram'
 import { execFile } from 'node:child_process'
@@ -16,6 +17,8 @@ import { Dhcp4Server, type Dhcp4Lease, type Dhcp4Outcome } from './server'
 export interface LinkSetup {
   /** The lease's router address on its access link (a /32), idempotent. */
   addRouter(link: string, router: string): Promise<void>
+  /** Takes the router address off the link again (the last lease using it there is gone). */
+  delRouter(link: string, router: string): Promise<void>
   /** A permanent neighbour entry: the home address at the MN's MAC on the link. */
   addNeighbour(link: string, address: string, mac: string): Promise<void>
   delNeighbour(link: string, address: string): Promise<void>
@@ -29,6 +32,7 @@ function ip(args: readonly string[]): Promise<void> {
 
 export const IPROUTE2_LINK_SETUP: LinkSetup = {
   addRouter: (link, router) => ip(['-4', 'addr', 'replace', `${router}/32`, 'dev', link]),
+  delRouter: (link, router) => ip(['-4', 'addr', 'del', `${router}/32`, 'dev', link]),
   addNeighbour: (link, address, mac) => ip(['-4', 'neigh', 'replace', address, 'lladdr', mac, 'dev', link, 'nud', 'permanent']),
   delNeighbour: (link, address) => ip(['-4', 'neigh', 'del', address, 'dev', link]),
 }
@@ -83,6 +87,7 @@ export class Dhcp4Service {
     await this.#setup.addRouter(l.link, l.router)
     await this.#setup.addNeighbour(l.link, l.address, l.mac)
     this.server.setLease(l)
+    if (old !== undefined && (old.link !== l.link || old.router !== l.router)) await this.#dropRouterIfUnused(old.link, old.router)
     this.#log('info', 'dhcp4 lease', { mnId: l.mnId, link: l.link, address: `${l.address}/${l.prefixLength}`, router: l.router })
   }
 
@@ -91,7 +96,18 @@ export class Dhcp4Service {
     if (l === undefined) return
     this.server.clearLease(mnId)
     await this.#setup.delNeighbour(l.link, l.address).catch(() => undefined)
+    await this.#dropRouterIfUnused(l.link, l.router)
     this.#log('info', 'dhcp4 lease gone', { mnId, link: l.link, address: l.address })
+  }
+
+  /**
+   * The MAG is an MN's IPv4 default router only while the MN has an IPv4 binding (RFC 5844
+   * §3.4): the router address leaves the access link with the last lease that names it there,
+   * so a detach leaves no address (and no local route) behind.
+   */
+  async #dropRouterIfUnused(link: string, router: string): Promise<void> {
+    if (this.server.leases().some((o) => o.link === link && o.router === router)) return
+    await this.#setup.delRouter(link, router).catch((e: unknown) => this.#log('warn', 'dhcp4 router address not removed', { link, router, error: e instanceof Error ? e.message : String(e) }))
   }
 
   #onMessage(b: Buffer): void {

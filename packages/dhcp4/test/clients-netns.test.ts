@@ -1,9 +1,9 @@
 // The MAG's DHCPv4 server against unmodified clients (RFC 5844 §3.4): busybox udhcpc and ISC
 // dhclient -4 in an MN namespace get the IPv4 home address, mask and default router of the MN's
 // binding; nothing without a binding; renewal (dhclient) and release reach the server; after the
-// binding is gone the MN gets nothing. Namespaces dh4-<pid>-*, created and deleted here;
-// addresses 192.0.2.0/24 only inside them. Needs root, iproute2, udhcpc, dhclient and the built
-// package: skipped without them, a failure with CI=true.
+// binding is gone the MN gets nothing and the router address is off the link. Namespaces
+// dh4-<pid>-*, created and deleted here; addresses 192.0.2.0/24 only inside them. Needs root,
+// iproute2, udhcpc, dhclient and the built package: skipped without them, a failure with CI=true.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -72,6 +72,8 @@ describeIf('DHCPv4 server vs udhcpc and dhclient in network namespaces', () => {
   })
 
   const udhcpc = (): { code: number; out: string } => inMn(['udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '3', '-T', '1', '-A', '1', '-s', join(dir, 'udhcpc.sh')], 30_000)
+  const routerAddresses = (): string[] =>
+    (JSON.parse(ip(['-n', ns.mag, '-4', '-j', 'addr', 'show', 'dev', 'a0'])) as { addr_info?: { local: string; prefixlen: number }[] }[]).flatMap((i) => (i.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`))
   const log = (f: string): string => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '')
 
   test('without an accepted IPv4 binding the MN gets no answer', async () => {
@@ -115,7 +117,10 @@ describeIf('DHCPv4 server vs udhcpc and dhclient in network namespaces', () => {
   })
 
   test('once the binding is gone (de-registration, detach) the MN gets nothing again', async () => {
+    expect(routerAddresses()).toEqual([`${LEASE.router}/32`])
     await ctl.ok({ op: 'clear', mnId: LEASE.mnId })
+    // The router address went with the last lease that named it: nothing left on the link.
+    expect(routerAddresses()).toEqual([])
     writeFileSync(join(dir, 'udhcpc.log'), '')
     expect(udhcpc().code).not.toBe(0)
     expect(log('udhcpc.log')).not.toMatch(/bound/)
