@@ -6,7 +6,7 @@
  * (protocol-reference §9.2), and to Packet Too Big (RFC 5213 §6.9.5: the path MTU to each LMA).
  */
 import { networkInterfaces } from 'node:os'
-import { openIcmp6Socket, openMhSocket, ifNameToIndex, ifIndexToName, ipv6Packet, parseMac, PacketSocket, type RawSocket, type RawMessage, type SendOptions } from '@pmip6/rawsock'
+import { openIcmp6Socket, openMhSocket, ifNameToIndex, ifIndexToName, ipv6Packet, parseMac, PacketSocket, IPV6_HEADER_LENGTH, type RawSocket, type RawMessage, type SendOptions } from '@pmip6/rawsock'
 import { parseIp6, setIcmp6Checksum, IPPROTO_ICMPV6 } from '@pmip6/wire'
 
 export interface Packet {
@@ -59,7 +59,7 @@ export class RawIo implements MagIo {
   /** Opened on the first RA to one station of a shared link (needs CAP_NET_RAW, as the raw sockets do). */
   private packet: PacketSocket | null = null
   /** The link-local address of each shared access link, the source of RAs sent in frames. */
-  private readonly linkLocals = new Map<string, { text: string; bytes: Buffer }>()
+  private readonly linkLocals = new Map<string, Buffer>()
 
   constructor() {
     // Room for a registration storm's PBAs and an RS flood between two reads (issue 8).
@@ -95,20 +95,20 @@ export class RawIo implements MagIo {
   private sendNdFrame(bytes: Buffer, link: string, ifindex: number, dst: string, src: string, llDst: string): void {
     const from = src && src !== '::' ? parseIp6(src) : this.linkLocalOf(link)
     const to = parseIp6(dst)
-    const msg = Buffer.from(bytes)
-    setIcmp6Checksum(msg, from, to)
+    // The payload is copied into the packet once; its checksum is written there.
+    const pkt = ipv6Packet(from, to, IPPROTO_ICMPV6, ND_HOP_LIMIT, bytes)
+    setIcmp6Checksum(pkt.subarray(IPV6_HEADER_LENGTH), from, to)
     this.packet ??= PacketSocket.open()
-    this.packet.sendIpv6(ipv6Packet(from, to, IPPROTO_ICMPV6, ND_HOP_LIMIT, msg), ifindex, parseMac(llDst))
+    this.packet.sendIpv6(pkt, ifindex, parseMac(llDst))
   }
 
   private linkLocalOf(link: string): Buffer {
     const known = this.linkLocals.get(link)
-    if (known !== undefined) return known.bytes
+    if (known !== undefined) return known
     const ll = (networkInterfaces()[link] ?? []).find((a) => a.family === 'IPv6' && /^fe80:/i.test(a.address) && a.scopeid !== undefined && a.scopeid !== 0)
     if (ll === undefined) throw new Error(`access link ${link} has no IPv6 link-local address yet (an RA needs one as its source)`)
-    const text = ll.address.replace(/%.*$/, '')
-    const bytes = parseIp6(text)
-    this.linkLocals.set(link, { text, bytes })
+    const bytes = parseIp6(ll.address.replace(/%.*$/, ''))
+    this.linkLocals.set(link, bytes)
     return bytes
   }
 
