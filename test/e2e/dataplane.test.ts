@@ -2,7 +2,7 @@
 // keeps its address and flows across a handoff, an MN without a binding sends nothing through
 // the MAG, and a Scenario B MN is routed natively. Every claim is checked on the wire by tshark.
 import { spawn } from 'node:child_process'
-import { Capture, describeLab, labName, mag, magJson, nsRun, sleep, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, mag, nsRun, sleep, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS, labBindings, labStatus } from './lab-harness'
 
 const LAB = labName('e5d')
 const NS = {
@@ -37,8 +37,12 @@ const ctl = (node: 'mag1' | 'mag2', ...args: string[]) => {
   if (r.code !== 0) throw new Error(`mag ${args.join(' ')} on ${node}: ${r.err}`)
   return r.out
 }
-const bindings = (node: 'mag1' | 'mag2') => magJson<Binding[]>(['lab', 'ctl', '--name', LAB, node, '--', 'bindings', '--json'])
-const binding = (node: 'mag1' | 'mag2', i: number) => bindings(node).find((b) => b.mnId === mnId(i))
+const binding = async (node: 'mag1' | 'mag2', i: number): Promise<Binding | undefined> => (await labBindings<Binding>(LAB, node)).find((b) => b.mnId === mnId(i))
+/** mn`i`'s binding at `node` once it is in `state`, else null (for waitFor). */
+const bindingIn = async (node: 'mag1' | 'mag2', i: number, state: string): Promise<Binding | null> => {
+  const b = await binding(node, i)
+  return b?.state === state ? b : null
+}
 const attach = (node: 'mag1' | 'mag2', i: number, hint = 'new') => ctl(node, 'attach', '--link', `mn${i}`, '--mn', mnId(i), '--mac', mnMac(i), '--att', 'wifi', '--hint', hint)
 const detach = (node: 'mag1' | 'mag2', i: number) => ctl(node, 'detach', '--mn', mnId(i))
 const fault = (...args: string[]) => {
@@ -101,7 +105,7 @@ describeLab('data plane in the netns lab', () => {
 
   test('MN pings CN through the tunnel: tshark sees IPv6-in-IPv6, Proxy-CoA <-> LMA outside, MN <-> CN inside, both ways', async () => {
     attach('mag1', 1)
-    const b = await waitFor('mn1 registered on mag1', () => (binding('mag1', 1)?.state === 'registered' ? binding('mag1', 1)! : null))
+    const b = await waitFor('mn1 registered on mag1', () => bindingIn('mag1', 1, 'registered'))
     hnp1 = b.prefixes[0]!
     addr1 = await waitFor('mn1 SLAAC address from its HNP', () => usable(1, hnp1))
     const cap = await capture(NS.lma, 'p-mag1', 'ip6 proto 41')
@@ -123,8 +127,8 @@ describeLab('data plane in the netns lab', () => {
 
   /** Leaves mn2 detached from mag1 whatever happened, so one test's failure does not cascade. */
   async function mn2Leaves(): Promise<void> {
-    if (binding('mag1', 2)) detach('mag1', 2)
-    await waitFor('mn2 gone from mag1', () => binding('mag1', 2) === undefined)
+    if (await binding('mag1', 2)) detach('mag1', 2)
+    await waitFor('mn2 gone from mag1', async () => (await binding('mag1', 2)) === undefined)
     ctl('mag1', 'policy', 'network', '--mn', mnId(2))
   }
 
@@ -139,7 +143,7 @@ describeLab('data plane in the netns lab', () => {
   async function scenarioB(): Promise<void> {
     ctl('mag1', 'policy', 'host', '--mn', mnId(2))
     attach('mag1', 2)
-    const local = await waitFor('mn2 in host mode', () => (binding('mag1', 2)?.state === 'local' ? binding('mag1', 2)! : null))
+    const local = await waitFor('mn2 in host mode', () => bindingIn('mag1', 2, 'local'))
     const localPrefix = local.prefixes[0]!
     expect(localPrefix.startsWith('2001:db8:a1:')).toBe(true)
     const localAddr = await waitFor('mn2 address from the local prefix', () => usable(2, localPrefix))
@@ -153,7 +157,7 @@ describeLab('data plane in the netns lab', () => {
     for (const p of mine) expect(p.all('ipv6.src')).toHaveLength(1)
 
     ctl('mag1', 'policy', 'network', '--mn', mnId(2))
-    const b = await waitFor('mn2 registered again', () => (binding('mag1', 2)?.state === 'registered' ? binding('mag1', 2)! : null))
+    const b = await waitFor('mn2 registered again', () => bindingIn('mag1', 2, 'registered'))
     const hnpAddr = await waitFor('mn2 address from its HNP', () => usable(2, b.prefixes[0]!))
     // The local prefix was withdrawn (lifetime 0): its address is no longer preferred.
     await waitFor('local address deprecated', () => usable(2, localPrefix) === null)
@@ -164,7 +168,7 @@ describeLab('data plane in the netns lab', () => {
     fault('--clear', '--status', '152:always')
     try {
       attach('mag1', 2)
-      await waitFor('mn2 denied', () => binding('mag1', 2)?.state === 'denied')
+      await waitFor('mn2 denied', async () => (await binding('mag1', 2))?.state === 'denied')
       // The MN makes up addresses: one from the home pool, and mn1's own home address.
       const made = '2001:db8:100:ffff::10'
       nsRun(NS.mn(2), ['ip', '-6', 'addr', 'add', `${made}/64`, 'dev', 'eth0', 'nodad'])
@@ -228,7 +232,7 @@ describeLab('data plane in the netns lab', () => {
       const move = mag(['lab', 'move', '--name', LAB, 'mn1', '--to', to, '--order', order])
       expect(move.code).toBe(0)
       const peer = to === 'mag2' ? MAG2 : MAG1
-      await waitFor('the handoff complete at both ends', () => binding(to, 1)?.state === 'registered' && routes(NS.lma, 166).includes(`segs 1 [ ${peer} ]`), 20_000, 20)
+      await waitFor('the handoff complete at both ends', async () => (await binding(to, 1))?.state === 'registered' && routes(NS.lma, 166).includes(`segs 1 [ ${peer} ]`), 20_000, 20)
       readyAt = Date.now() / 1000
       // 50 answered pings in a row after the last lost one: what the test asserts, waited for as
       // such. Counting 50 replies from readyAt was not it: on a loaded machine the MN's last
@@ -272,8 +276,8 @@ describeLab('data plane in the netns lab', () => {
     const r = await handoffWhilePinging('mag2', 'detach-first')
     // Flows continue: every ping after the one outage is answered, 50 of them at least.
     expect(r.after).toBeGreaterThanOrEqual(50)
-    expect(await waitFor('mn1 registered on mag2', () => binding('mag2', 1)?.state === 'registered')).toBe(true)
-    expect(binding('mag2', 1)!.prefixes).toEqual([hnp1])
+    expect(await waitFor('mn1 registered on mag2', async () => (await binding('mag2', 1))?.state === 'registered')).toBe(true)
+    expect((await binding('mag2', 1))!.prefixes).toEqual([hnp1])
     expect(usable(1, hnp1)).toBe(addr1)
     expect(defaultRouter(1)).toBe('fe80::1')
     expect(routes(NS.lma, 166)).toContain(`segs 1 [ ${MAG2} ]`)
@@ -281,15 +285,15 @@ describeLab('data plane in the netns lab', () => {
     // mag1 served only mn1 through its tunnel to the LMA: tunnel and MN state are gone.
     await waitFor('mag1 tunnel removed', () => routes(NS.mag1, 102) === '')
     expect(nsRun(NS.mag1, ['ip', '-6', 'rule']).out).not.toContain(hnp1)
-    const st = magJson<{ dataplane: { state: { tunnels: unknown[]; bindings: number } } }>(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'status', '--json'])
+    const st = await labStatus<{ dataplane: { state: { tunnels: unknown[]; bindings: number } } }>(LAB)
     expect(st.dataplane.state).toMatchObject({ tunnels: [], bindings: 0 })
   })
 
   test('handoff back while pinging (attach at the new MAG first, then the old one detaches): the late de-registration does not take the route away', async () => {
     const r = await handoffWhilePinging('mag1', 'attach-first')
     expect(r.after).toBeGreaterThanOrEqual(50)
-    expect(await waitFor('mn1 registered on mag1', () => binding('mag1', 1)?.state === 'registered')).toBe(true)
-    await waitFor('mn1 gone from mag2', () => binding('mag2', 1) === undefined)
+    expect(await waitFor('mn1 registered on mag1', async () => (await binding('mag1', 1))?.state === 'registered')).toBe(true)
+    await waitFor('mn1 gone from mag2', async () => (await binding('mag2', 1)) === undefined)
     expect(usable(1, hnp1)).toBe(addr1)
     expect(defaultRouter(1)).toBe('fe80::1')
     expect(routes(NS.lma, 166)).toContain(`segs 1 [ ${MAG1} ]`)

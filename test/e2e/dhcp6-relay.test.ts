@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { formatIp6, parseIp6 } from '@pmip6/wire'
-import { MAG_JS, ROOT, waitFor, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { LiveFields, MAG_JS, ROOT, waitFor, labDown, LAB_DOWN_HOOK_TIMEOUT_MS, labBindings, labStatus } from './lab-harness'
 
 // Everything goes through the built `mag` CLI and lab module in child processes, as a user
 // would run them (importing @pmip6/agent under jest would load every driver too).
@@ -56,6 +56,7 @@ if (why !== null) console.warn(`dhcp6-relay e2e: ${why}${process.env['CI'] === '
 maybe('DHCPv6 relay in the netns lab: kea behind the MAG, dhclient on the MN', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mag-dhcp6-e2e-'))
   const children: ChildProcess[] = []
+  const lives: LiveFields[] = []
   let up = false
   let prefix = ''
   let address = ''
@@ -66,9 +67,9 @@ maybe('DHCPv6 relay in the netns lab: kea behind the MAG, dhclient on the MN', (
     return r.stdout
   }
   const ctl = (node: string, ...args: string[]): string => mag(['lab', 'ctl', '--name', LAB, node, '--', ...args])
-  const status = async (node: string): Promise<Status> => JSON.parse(ctl(node, 'status', '--json')) as Status
+  const status = (node: string): Promise<Status> => labStatus<Status>(LAB, node)
   const counter = async (node: string, name: string): Promise<number> => (await status(node)).counters[name] ?? 0
-  const binding = async (node: string, i: number): Promise<View | undefined> => (JSON.parse(ctl(node, 'bindings', '--json')) as View[]).find((b) => b.mnId === mnId(i))
+  const binding = async (node: string, i: number): Promise<View | undefined> => (await labBindings<View>(LAB, node)).find((b) => b.mnId === mnId(i))
   const attach = (node: string, i: number, hint?: string): string => ctl(node, 'attach', '--mn', mnId(i), '--link', `mn${i}`, '--mac', mac(i), '--att', 'wifi', ...(hint ? ['--hint', hint] : []))
 
   const outputs = new Map<string, string>()
@@ -167,20 +168,15 @@ maybe('DHCPv6 relay in the netns lab: kea behind the MAG, dhclient on the MN', (
 
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+    for (const l of lives) l.kill()
     if (up) await labDown(LAB)
     rmSync(dir, { recursive: true, force: true })
   }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('the MN gets an address from its home network prefix through the relay on mag1', async () => {
     // The home-link RA must tell the MN to use DHCPv6: M (and O) set for a stateful profile.
-    const ra = spawn('ip', ['netns', 'exec', NS.mn(1), 'tshark', '-n', '-l', '-i', 'eth0', '-f', 'icmp6 and ip6[40] == 134', '-c', '1', '-a', 'duration:90', '-T', 'fields', '-e', 'icmpv6.nd.ra.flag.m', '-e', 'icmpv6.nd.ra.flag.o', '-e', 'icmpv6.opt.prefix'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    children.push(ra)
-    let raOut = ''
-    let raErr = ''
-    ra.stdout?.on('data', (d: Buffer) => (raOut += d.toString()))
-    ra.stderr?.on('data', (d: Buffer) => (raErr += d.toString()))
-    const raDone = new Promise<number | null>((r) => ra.on('exit', (c) => r(c)))
-    await waitFor('tshark capturing on the MN', () => raErr.includes('Capturing on'), 60_000, 50)
+    const ra = await LiveFields.start(NS.mn(1), 'eth0', 'icmp6 and ip6[40] == 134', ['icmpv6.nd.ra.flag.m', 'icmpv6.nd.ra.flag.o', 'icmpv6.opt.prefix'])
+    lives.push(ra)
     attach('mag1', 1)
     const b = await waitFor('mn1 registered at mag1', async () => {
       const v = await binding('mag1', 1)
@@ -190,8 +186,7 @@ maybe('DHCPv6 relay in the netns lab: kea behind the MAG, dhclient on the MN', (
     expect(prefix).toMatch(/^2001:db8:100:[0-9a-f]{0,4}:?:\/64$/)
     const p = SUBNETS.find((s) => `${canonical(`${s}:`)}/64` === prefix)
     expect(p).toBeDefined()
-    await raDone
-    const [m, o, pio] = raOut.trim().split('\n')[0]!.split('\t')
+    const [m, o, pio] = await waitFor('the first RA on the MN link', () => ra.rows[0] ?? null, 90_000, 50)
     expect({ m, o, pio }).toEqual({ m: '1', o: '1', pio: prefix.replace(/\/64$/, '') })
 
     const c = dhclient(1)

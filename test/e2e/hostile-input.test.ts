@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
 import { connect } from 'node:net'
-import { Capture, describeLab, labName, mag, magJson, RAW_SEND, waitFor, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, RAW_SEND, waitFor, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS, labBindings, labStatus } from './lab-harness'
 
 const LAB = labName('e9h')
 const MAG1 = '2001:db8:ffff::1'
@@ -13,9 +13,8 @@ const MN = 'mn1@example.com'
 interface Status {
   counters: Record<string, number>
 }
-const status = (): Status => magJson<Status>(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'status', '--json'])
-const bound = (): boolean =>
-  (JSON.parse(mag(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'bindings', '--json']).out || '[]') as { mnId: string; state: string }[]).some((b) => b.mnId === MN && b.state === 'registered')
+const status = (): Promise<Status> => labStatus<Status>(LAB)
+const bound = async (): Promise<boolean> => (await labBindings(LAB)).some((b) => b.mnId === MN && b.state === 'registered')
 const alive = (): boolean => magJson<{ nodes: Record<string, { running?: boolean }> }>(['lab', 'status', '--name', LAB, '--json']).nodes['mag1']?.running === true
 
 /** Counters once `key` has stopped growing for half a second (bounded). */
@@ -23,7 +22,7 @@ async function settled(key: string): Promise<Record<string, number>> {
   let last = -1
   let since = Date.now()
   return waitFor(`${key} settled`, async () => {
-    const c = status().counters
+    const c = (await status()).counters
     const v = c[key] ?? 0
     if (v !== last) {
       last = v
@@ -67,7 +66,7 @@ describeLab('hostile input to the MAG daemon', () => {
 
   test('3,000 random Mobility Headers from the LMA side: counted, dropped, the binding untouched', async () => {
     await waitFor('mn1 registered', bound)
-    const before = status().counters
+    const before = (await status()).counters
     const sent = flood(`${LAB}-lma`, 'mh', MAG1, Array.from({ length: 3000 }, randomMh))
     expect(sent).toBe(3000)
     const c = await settled('mh.rx')
@@ -87,11 +86,11 @@ describeLab('hostile input to the MAG daemon', () => {
     expect(delta('mh.malformed')).toBeGreaterThan(0)
     expect(delta('core.binding-accepted')).toBe(0)
     expect(alive()).toBe(true)
-    expect(bound()).toBe(true)
+    expect(await bound()).toBe(true)
   })
 
   test('a PBA from a spoofed source for the MN is ignored (RFC 5213 §6.9.1.2 item 5)', async () => {
-    const before = status().counters
+    const before = (await status()).counters
     // Status 152 (PROXY_REG_NOT_ENABLED) with the MN's identifier, from the CN instead of the LMA.
     const nai = Buffer.from(MN)
     const opt = Buffer.concat([Buffer.from([8, nai.length + 1, 1]), nai])
@@ -101,23 +100,23 @@ describeLab('hostile input to the MAG daemon', () => {
     const msg = Buffer.concat([Buffer.from([59, (len + pad) / 8 - 1, 6, 0, 0, 0]), body, pad >= 2 ? Buffer.from([1, pad - 2, ...Array(pad - 2).fill(0)]) : Buffer.alloc(pad)])
     expect(flood(`${LAB}-cn`, 'mh', MAG1, [msg.toString('hex')])).toBe(1)
     // Not an LMA of this MAG: dropped before it is even decoded (issue 17 item 1).
-    await waitFor('PBA dropped', () => (status().counters['mh.rx.dropped.unknown-peer'] ?? 0) > (before['mh.rx.dropped.unknown-peer'] ?? 0))
-    const c = status().counters
+    await waitFor('PBA dropped', async () => ((await status()).counters['mh.rx.dropped.unknown-peer'] ?? 0) > (before['mh.rx.dropped.unknown-peer'] ?? 0))
+    const c = (await status()).counters
     expect((c['core.pba-received'] ?? 0) - (before['core.pba-received'] ?? 0)).toBe(0)
-    expect(bound()).toBe(true)
+    expect(await bound()).toBe(true)
   })
 
   test('an RS flood gets rate-limited RAs (RFC 4861 §6.2.6), and hop limits other than 255 are dropped', async () => {
     const cap = await Capture.startSynced(`${LAB}-mag1`, 'mn1', 'icmp6 and ip6[40] == 134')
     try {
-      const before = status().counters
+      const before = (await status()).counters
       const rs = '8500000000000000' + '0101020000000101' // RS with the MN's source link-layer address
       const t0 = Date.now()
       expect(flood(`${LAB}-mn1`, 'icmp6', 'ff02::2', Array(2000).fill(rs), 'eth0', 255)).toBe(2000)
       expect(flood(`${LAB}-mn1`, 'icmp6', 'ff02::2', Array(100).fill(rs), 'eth0', 64)).toBe(100)
       // The 100 hop-limit-64 RSs went last on the same socket: once all are counted, so is the rest.
-      const c = await waitFor('the last 100 RSs counted', () => {
-        const now = status().counters
+      const c = await waitFor('the last 100 RSs counted', async () => {
+        const now = (await status()).counters
         return (now['core.rs-dropped:hop-limit'] ?? 0) - (before['core.rs-dropped:hop-limit'] ?? 0) >= 100 ? now : null
       }, 30_000)
       // Ours, plus any the MN's own kernel sends meanwhile.
@@ -157,7 +156,7 @@ describeLab('hostile input to the MAG daemon', () => {
     expect(replies.length).toBe(2000)
     for (const r of replies) expect((JSON.parse(r) as { ok: boolean }).ok).toBe(false)
     expect(alive()).toBe(true)
-    expect(status().counters['control.badRequests']).toBeGreaterThanOrEqual(2000)
-    expect(bound()).toBe(true)
+    expect((await status()).counters['control.badRequests']).toBeGreaterThanOrEqual(2000)
+    expect(await bound()).toBe(true)
   })
 })

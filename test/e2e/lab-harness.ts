@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { controlRequest, type ControlRequest } from '@pmip6/agent'
+import { labSocket } from '../../packages/cli/src/lab/lab'
 import { dissect, haveTshark, values, type Field } from '../interop/tshark'
 
 export const ROOT = resolve(__dirname, '../..')
@@ -76,6 +78,35 @@ export function magJson<T>(args: readonly string[]): T {
   const r = mag(args)
   if (r.code !== 0) throw new Error(`mag ${args.join(' ')} exited ${r.code}: ${r.err}`)
   return JSON.parse(r.out) as T
+}
+
+/**
+ * One control request to a lab daemon (`mag1`, `mag2`, `lma`), made in this process. Polling with
+ * `mag lab ctl` starts two node processes per poll (some 0.4 s of CPU each): at a poll every
+ * 100 ms that alone kept a core busy and slowed the lab it was waiting on.
+ */
+export function labAsk<T>(name: string, node: string, req: ControlRequest, timeoutMs = 10_000): Promise<T> {
+  return controlRequest(labSocket(name, node), req, timeoutMs) as Promise<T>
+}
+
+/** The binding update list of a lab MAG, as `mag bindings --json` prints it. */
+export const labBindings = <T = LabBinding>(name: string, node = 'mag1'): Promise<T[]> => labAsk<T[]>(name, node, { cmd: 'bindings' })
+
+/** A lab daemon's status, as `mag status --json` prints it. */
+export const labStatus = <T = LabStatus>(name: string, node = 'mag1'): Promise<T> => labAsk<T>(name, node, { cmd: 'status' })
+
+/** The fields of a binding view the tests read (the view has more). */
+export interface LabBinding {
+  readonly mnId: string
+  readonly state: string
+  readonly [k: string]: unknown
+}
+
+/** The fields of a status answer the tests read. */
+export interface LabStatus {
+  readonly ready?: boolean
+  readonly counters: Record<string, number>
+  readonly [k: string]: unknown
 }
 
 export function nsRun(ns: string, cmd: readonly string[], timeoutMs = 30_000): Run {
@@ -300,4 +331,73 @@ export class Capture {
 /** A lab name of at most 12 characters, unique per test process. */
 export function labName(prefix: string): string {
   return `${prefix}${process.pid % 100000}`.slice(0, 12)
+}
+
+/**
+ * tshark in a lab namespace printing the named fields of each packet as it passes (`-l -T
+ * fields`), so a test waits (bounded) for what it expects on the wire. `start()` returns once a
+ * marker packet it sent on the interface has come back through tshark: 'Capturing on' is printed
+ * before dumpcap has the interface open, and an RA in that gap was missed (a stress-check run).
+ * `sync()` does the same later: every packet that crossed before the call is in `rows` after it.
+ * Markers (echo requests to ff02::1, see MARKER_FILTER) are kept out of `rows`.
+ */
+export class LiveFields {
+  /** One row per packet: the values of the requested fields, in order ('' when absent). */
+  readonly rows: string[][] = []
+  private err = ''
+  private readonly seen = new Set<string>()
+  private readonly tag = randomBytes(4).toString('hex')
+  private markers = 0
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly ns: string,
+    private readonly iface: string,
+  ) {}
+
+  static async start(ns: string, iface: string, filter: string, fields: readonly string[]): Promise<LiveFields> {
+    // Three fields of our own after the caller's: what tells a marker apart.
+    const all = [...fields, 'icmpv6.type', 'ipv6.dst', 'data.data']
+    const child = spawn('ip', ['netns', 'exec', ns, 'tshark', '-n', '-l', '-i', iface, '-f', `(${filter}) or (${MARKER_FILTER})`, '-T', 'fields', '-E', 'separator=|', ...all.flatMap((f) => ['-e', f])], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const w = new LiveFields(child, ns, iface)
+    let buf = ''
+    child.stdout!.setEncoding('utf8')
+    child.stdout!.on('data', (c: string) => {
+      buf += c
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const row = buf.slice(0, i).split('|')
+        buf = buf.slice(i + 1)
+        const [type, dst, data] = row.slice(fields.length)
+        if (type === '128' && dst === 'ff02::1') w.seen.add((data ?? '').replace(/:/g, ''))
+        else w.rows.push(row.slice(0, fields.length))
+      }
+    })
+    child.stderr!.setEncoding('utf8')
+    child.stderr!.on('data', (c: string) => (w.err += c))
+    try {
+      await w.sync(TSHARK_START_TIMEOUT_MS)
+    } catch (e) {
+      w.kill()
+      throw e
+    }
+    return w
+  }
+
+  /** Sends a marker on the interface (again each second) until tshark has printed it (bounded). */
+  async sync(timeoutMs = 20_000): Promise<void> {
+    const token = `${this.tag}${(++this.markers).toString(16).padStart(8, '0')}`
+    let lastSent = 0
+    await waitFor(`tshark marker on ${this.ns}/${this.iface}`, () => {
+      if (this.child.exitCode !== null) throw new Error(`tshark exited: ${this.err}`)
+      for (const d of this.seen) if (d.includes(token)) return true
+      if (Date.now() - lastSent >= 1000) {
+        spawnSync('ip', ['netns', 'exec', this.ns, 'ping', '-6', '-n', '-q', '-c', '1', '-W', '1', '-s', '24', '-p', token, '-I', this.iface, 'ff02::1'], { stdio: 'ignore', timeout: 5000 })
+        lastSent = Date.now()
+      }
+      return false
+    }, timeoutMs, 10)
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL')
+  }
 }

@@ -3,7 +3,7 @@
 // `mag lab down` removes everything, also after the daemons crashed and the state file is gone.
 import { spawnSync } from 'node:child_process'
 import { existsSync, rmSync, statSync } from 'node:fs'
-import { Capture, describeLab, labName, mag, magJson, waitFor, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, mag, magJson, waitFor, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS, labBindings } from './lab-harness'
 
 const LAB = labName('e4l')
 const netnsOfLab = (): string[] =>
@@ -66,13 +66,9 @@ describeLab('netns lab lifecycle', () => {
   })
 
   test('SIGTERM: the MAG de-registers every MN before it exits (shutdown: deregister)', async () => {
-    const ctl = (...a: string[]) => mag(['lab', 'ctl', '--name', LAB, 'mag2', '--', ...a])
     // mn2 moves to mag2 at layer 2 and attaches there.
     expect(mag(['lab', 'move', '--name', LAB, 'mn2', '--to', 'mag2']).code).toBe(0)
-    await waitFor('mn2 registered on mag2', () => {
-      const b = JSON.parse(ctl('bindings', '--json').out || '[]') as { mnId: string; state: string }[]
-      return b.some((x) => x.mnId === 'mn2@example.com' && x.state === 'registered')
-    })
+    await waitFor('mn2 registered on mag2', async () => (await labBindings(LAB, 'mag2')).some((x) => x.mnId === 'mn2@example.com' && x.state === 'registered'))
     const cap = await Capture.startSynced(`${LAB}-mag2`, 'up0', 'ip6 proto 135')
     try {
       const s = magJson<LabStatus>(['lab', 'status', '--name', LAB, '--json'])

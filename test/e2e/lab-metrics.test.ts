@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { join } from 'node:path'
-import { describeLab, labName, mag, magJson, ROOT, waitFor, LAB_UP_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { describeLab, labName, mag, magJson, ROOT, waitFor, LAB_UP_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS, labBindings } from './lab-harness'
 
 const LAB = labName('e9m')
 const PORT = 19_000 + (process.pid % 1000)
@@ -65,7 +65,7 @@ describeLab('lab metrics with Prometheus', () => {
     await waitFor('both MAGs scraped', async () => (await scalar('count(mag_up == 1)')) === 2, 90_000, 500)
 
     expect(mag(['attach', '--socket', SOCK('mag1'), '--mn', 'mn1@example.com', '--link', 'mn1', '--mac', '02:00:00:00:01:01', '--hint', 'new']).code).toBe(0)
-    await waitFor('registered', () => magJson<{ state: string }[]>(['bindings', '--json', '--socket', SOCK('mag1')])[0]?.state === 'registered', 30_000)
+    await waitFor('registered', async () => (await labBindings(LAB, 'mag1'))[0]?.state === 'registered', 30_000)
     await waitFor('the registration in Prometheus', async () => (await scalar('sum(mag_bindings_by_state{state="registered"})')) === 1, 60_000, 500)
     expect(await scalar('mag_pbu_sent_by_hi_total{mag="mag1",hi="1",handoff="new-interface"}')).toBe(1)
     expect(await scalar('mag_registration_latency_seconds_count{mag="mag1"}')).toBe(1)

@@ -3,7 +3,7 @@
 // tshark, an independent decoder, on the wire. One lab for the whole file, torn down in
 // afterAll whatever happened.
 import { readFileSync, writeFileSync } from 'node:fs'
-import { Capture, describeLab, labName, mag, magJson, nsRun, RAW_SEND, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labBindings, labName, labStatus, mag, magJson, nsRun, RAW_SEND, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labUp, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e4s')
 const NS = {
@@ -37,10 +37,9 @@ interface Status {
 }
 
 const ctl = (...args: string[]) => mag(['lab', 'ctl', '--name', LAB, 'mag1', '--', ...args])
-const bindings = (): View[] => magJson<View[]>(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'bindings', '--json'])
-const binding = (i: number): View | undefined => bindings().find((b) => b.mnId === mnId(i))
-const status = (): Status => magJson<Status>(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'status', '--json'])
-const counter = (name: string): number => status().counters[name] ?? 0
+const binding = async (i: number): Promise<View | undefined> => (await labBindings<View>(LAB)).find((b) => b.mnId === mnId(i))
+const status = (): Promise<Status> => labStatus<Status>(LAB)
+const counter = async (name: string): Promise<number> => (await status()).counters[name] ?? 0
 const fault = (...args: string[]) => {
   const r = mag(['lab', 'fault', '--name', LAB, ...args])
   if (r.code !== 0) throw new Error(`mag lab fault ${args.join(' ')}: ${r.err}`)
@@ -118,8 +117,8 @@ describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
   test('attach: the LMA accepts, the MN configures a home address by SLAAC and a default route via fe80::1; tshark reads every option', async () => {
     const up0 = await capture(NS.mag1, 'up0', 'ip6 proto 135')
     attach(1, 'new')
-    const b = await waitFor('mn1 registered', () => {
-      const v = binding(1)
+    const b = await waitFor('mn1 registered', async () => {
+      const v = await binding(1)
       return v?.state === 'registered' ? v : null
     })
     expect(b).toMatchObject({ link: 'mn1', mode: 'network', lma: LMA, lastStatus: 0, retransmissions: 0 })
@@ -168,7 +167,10 @@ describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
     // the 5th PBU on a loaded machine (each look is a \`mag\` process of its own).
     fault('--drop', '4')
     attach(2)
-    const b = await waitFor('mn2 registered after the retransmissions', () => (binding(2)?.state === 'registered' ? binding(2)! : null), 60_000, 200)
+    const b = await waitFor('mn2 registered after the retransmissions', async () => {
+      const v = await binding(2)
+      return v?.state === 'registered' ? v : null
+    }, 60_000, 200)
     expect(b.retransmissions).toBe(4)
     await waitFor('SLAAC address on mn2', () => mnGlobal(2, b.prefixes[0]!) ?? null)
     const mh = (await stop(up0)).filter((p) => mnIdOf(p) === mnId(2))
@@ -204,7 +206,10 @@ describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
       const up0 = await capture(NS.mag1, 'up0', 'ip6 proto 135')
       const acc = await capture(NS.mag1, 'mn3', 'icmp6 and ip6[40] == 134')
       attach(3)
-      const b = await waitFor('mn3 denied', () => (binding(3)?.state === 'denied' ? binding(3)! : null))
+      const b = await waitFor('mn3 denied', async () => {
+        const v = await binding(3)
+        return v?.state === 'denied' ? v : null
+      })
       expect(b).toMatchObject({ lastStatus: 152, reason: 'pba-rejected:152' })
       expect(b.prefixes).toEqual([])
       // Nothing outstanding for a denied MN: no retransmission is armed, so no PBU can follow.
@@ -219,14 +224,14 @@ describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
       expect(mnAddrs(3).filter((a) => a.scope === 'global')).toEqual([])
       // Item 7: no new PBU for a denied MN, even when it attaches again, until an admin action.
       fault('--clear')
-      const facts = counter('driver.mock.attached')
+      const facts = await counter('driver.mock.attached')
       attach(3)
       // The MAG has taken the attach in (counted as it reaches the core), and still denies.
-      await waitFor('the attach taken in', () => counter('driver.mock.attached') > facts)
-      expect(binding(3)).toMatchObject({ state: 'denied', pending: null })
+      await waitFor('the attach taken in', async () => (await counter('driver.mock.attached')) > facts)
+      expect(await binding(3)).toMatchObject({ state: 'denied', pending: null })
       expect(ctl('admin-clear').code).toBe(0)
       attach(3)
-      await waitFor('mn3 registered after admin-clear', () => binding(3)?.state === 'registered')
+      await waitFor('mn3 registered after admin-clear', async () => (await binding(3))?.state === 'registered')
       detach(3)
     } finally {
       writeFileSync(cfgPath, original)
@@ -236,12 +241,15 @@ describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
 
   test('detach: de-registration PBU (lifetime 0, HI 4), an RA withdrawing the prefix, the binding gone', async () => {
     attach(4)
-    const b = await waitFor('mn4 registered', () => (binding(4)?.state === 'registered' ? binding(4)! : null))
+    const b = await waitFor('mn4 registered', async () => {
+      const v = await binding(4)
+      return v?.state === 'registered' ? v : null
+    })
     await waitFor('SLAAC address on mn4', () => mnGlobal(4, b.prefixes[0]!) ?? null)
     const up0 = await capture(NS.mag1, 'up0', 'ip6 proto 135')
     const acc = await capture(NS.mag1, 'mn4', 'icmp6 and ip6[40] == 134')
     detach(4)
-    await waitFor('mn4 gone from the binding update list', () => binding(4) === undefined)
+    await waitFor('mn4 gone from the binding update list', async () => (await binding(4)) === undefined)
     await waitFor('mn4 address deprecated', () => mnGlobal(4, b.prefixes[0]!)?.preferred_life_time === 0)
     const mh = (await stop(up0)).filter((p) => mnIdOf(p) === mnId(4))
     const ras = await stop(acc)
@@ -259,7 +267,7 @@ describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
   })
 
   test('malformed MH and RS are counted and dropped; the daemon stays up and keeps serving', async () => {
-    const before = status().counters
+    const before = (await status()).counters
     // A PBA whose MN-ID option claims 200 bytes in a 24-byte message (kernel checks pass: valid
     // MH length and checksum), and an MH of an unknown type with a body that is too short.
     const badPba = '3b020600' + '0000' + '00' + '20' + '0000' + '0000' + '08c8' + '01' + '00'.repeat(9)
@@ -272,8 +280,8 @@ describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
     const rs = '85000000' + '00000000'
     expect(nsRun(NS.mn(1), ['node', RAW_SEND, 'icmp6', 'ff02::2', rs, 'eth0', '64']).code).toBe(0)
     const grew = (c: Record<string, number>, k: string) => (c[k] ?? 0) > (before[k] ?? 0)
-    const after = await waitFor('malformed counters', () => {
-      const c = status().counters
+    const after = await waitFor('malformed counters', async () => {
+      const c = (await status()).counters
       return grew(c, 'mh.malformed') && grew(c, 'nd.malformed') && grew(c, 'core.rs-dropped:hop-limit') ? c : null
     })
     expect(after['mh.malformed']! - (before['mh.malformed'] ?? 0)).toBe(1)
@@ -283,10 +291,10 @@ describeLab('netns lab: the MAG daemon on real sockets (RFC 5213 §6)', () => {
     const s = magJson<{ nodes: Record<string, { running?: boolean }> }>(['lab', 'status', '--name', LAB, '--json'])
     expect(s.nodes['mag1']?.running).toBe(true)
     detach(1)
-    await waitFor('mn1 gone', () => binding(1) === undefined)
+    await waitFor('mn1 gone', async () => (await binding(1)) === undefined)
     attach(1)
-    await waitFor('mn1 registered again', () => binding(1)?.state === 'registered')
-    expect(counter('mh.malformed')).toBe(after['mh.malformed'])
+    await waitFor('mn1 registered again', async () => (await binding(1))?.state === 'registered')
+    expect(await counter('mh.malformed')).toBe(after['mh.malformed'])
   })
 
   test('mag errors are one clear line and a non-zero exit', () => {

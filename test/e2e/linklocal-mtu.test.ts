@@ -79,13 +79,13 @@ function labKit(prefix: string) {
       await labDown(LAB)
     },
     async capture(n: string, iface: string, filter: string): Promise<Capture> {
-      const c = await Capture.start(n, iface, filter)
+      const c = await Capture.startSynced(n, iface, filter)
       captures.push(c)
       return c
     },
     async stop(c: Capture): Promise<Packet[]> {
       captures.splice(captures.indexOf(c), 1)
-      return c.stop()
+      return c.stopSynced()
     },
     ctl: (node: 'mag1' | 'mag2' | 'lma', req: ControlRequest): Promise<unknown> => controlRequest(sockets[node]!, req, 5000),
     async bindings(node: 'mag1' | 'mag2'): Promise<View[]> {

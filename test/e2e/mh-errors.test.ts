@@ -6,7 +6,7 @@
 // burst is answered only as far as the RFC 4443 §2.4 token bucket allows. The packets are
 // built in Python from raw bytes (fixtures/forge-mh.py).
 import { spawnSync } from 'node:child_process'
-import { Capture, describeLab, labName, magJson, waitFor, type Packet, labUp, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, waitFor, type Packet, labUp, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS, labStatus } from './lab-harness'
 import { ERROR_BUCKET_SIZE, ERROR_RATE_PER_S } from '../../packages/agent/src/ingress'
 import { join } from 'node:path'
 
@@ -27,7 +27,7 @@ const BAD_PROTO = '06010d0000000000' + '0000000100000000'
 const SHORT_BA = '3b00060000000000'
 const MALFORMED = [UNKNOWN_TYPE, BAD_PROTO, SHORT_BA]
 
-const counters = (): Record<string, number> => magJson<{ counters: Record<string, number> }>(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'status', '--json']).counters
+const counters = async (): Promise<Record<string, number>> => (await labStatus(LAB)).counters
 
 function forge(ns: string, args: string[]): number {
   const r = spawnSync('ip', ['netns', 'exec', ns, 'python3', FORGE, ...args], { encoding: 'utf8', timeout: 60_000 })
@@ -37,8 +37,8 @@ function forge(ns: string, args: string[]): number {
 
 /** Waits until `key` has risen by `by` since `before` (bounded). */
 const risen = (before: Record<string, number>, key: string, by: number) =>
-  waitFor(`${key} +${by}`, () => {
-    const c = counters()
+  waitFor(`${key} +${by}`, async () => {
+    const c = await counters()
     return (c[key] ?? 0) - (before[key] ?? 0) >= by ? c : null
   }, 20_000, 100)
 
@@ -56,13 +56,13 @@ describeLab('issue 17 item 4: RFC 6275 §9.2 Binding Error and Parameter Problem
   }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('§9.2 from the LMA: unknown type -> Binding Error status 2; bad Payload Proto / short Header Len -> Parameter Problem code 0 at octet 40 / 41', async () => {
-    const cap = await Capture.start(NS.mag1, 'up0', 'ip6 proto 135 or (icmp6 and ip6[40] == 4)')
+    const cap = await Capture.startSynced(NS.mag1, 'up0', 'ip6 proto 135 or (icmp6 and ip6[40] == 4)')
     try {
-      const before = counters()
+      const before = await counters()
       for (const hex of MALFORMED) expect(forge(NS.lma, ['raw-l3', LMA, MAG1, hex])).toBe(1)
       await risen(before, 'mh.tx.binding-error', 1)
       await risen(before, 'icmp6.tx.parameter-problem', 2)
-      const out = fromMag(await cap.stop())
+      const out = fromMag(await cap.stopSynced())
       const be = out.filter((p) => p.v('mip6.mhtype') === '7')
       expect(be).toHaveLength(1)
       expect(be[0]!.v('ipv6.dst')).toBe(LMA)
@@ -84,9 +84,9 @@ describeLab('issue 17 item 4: RFC 6275 §9.2 Binding Error and Parameter Problem
   })
 
   test('no answer to a host that is not an LMA of ours, nor to an MN on its access link claiming the LMA address', async () => {
-    const caps = [await Capture.start(NS.mag1, 'up0', 'ip6 proto 135 or (icmp6 and ip6[40] == 4)'), await Capture.start(NS.mag1, 'mn1', 'ip6 proto 135 or (icmp6 and ip6[40] == 4)')]
+    const caps = [await Capture.startSynced(NS.mag1, 'up0', 'ip6 proto 135 or (icmp6 and ip6[40] == 4)'), await Capture.startSynced(NS.mag1, 'mn1', 'ip6 proto 135 or (icmp6 and ip6[40] == 4)')]
     try {
-      const before = counters()
+      const before = await counters()
       for (const hex of MALFORMED) {
         expect(forge(NS.cn, ['raw-l3', CN, MAG1, hex])).toBe(1)
         expect(forge(NS.mn1, ['ip6-l2', 'eth0', MN_MAC, MAG_MAC, LMA, MAG1, '135', '64', hex])).toBe(1)
@@ -94,13 +94,13 @@ describeLab('issue 17 item 4: RFC 6275 §9.2 Binding Error and Parameter Problem
       const c = await risen(before, 'mh.rx.dropped', 6)
       expect((c['mh.rx.dropped.unknown-peer'] ?? 0) - (before['mh.rx.dropped.unknown-peer'] ?? 0)).toBe(3)
       expect((c['mh.rx.dropped.access-link'] ?? 0) - (before['mh.rx.dropped.access-link'] ?? 0)).toBe(3)
-      const [up, acc] = [await caps[0]!.stop(), await caps[1]!.stop()]
+      const [up, acc] = [await caps[0]!.stopSynced(), await caps[1]!.stopSynced()]
       // The six arrived (tshark saw them), and nothing left the MAG in answer.
       expect(up.filter((p) => p.v('ipv6.src') === CN)).toHaveLength(3)
       expect(acc.filter((p) => p.v('ipv6.src') === LMA)).toHaveLength(3)
       expect(fromMag(up)).toEqual([])
       expect(fromMag(acc)).toEqual([])
-      const after = counters()
+      const after = await counters()
       expect(after['mh.tx.binding-error'] ?? 0).toBe(before['mh.tx.binding-error'] ?? 0)
       expect(after['icmp6.tx.parameter-problem'] ?? 0).toBe(before['icmp6.tx.parameter-problem'] ?? 0)
     } finally {
@@ -109,9 +109,9 @@ describeLab('issue 17 item 4: RFC 6275 §9.2 Binding Error and Parameter Problem
   })
 
   test('RFC 4443 §2.4 (f): a burst of 100 unknown types from the LMA is answered at most ERROR_BUCKET_SIZE + ERROR_RATE_PER_S per second', async () => {
-    const cap = await Capture.start(NS.mag1, 'up0', `ip6 proto 135 and src host ${MAG1}`)
+    const cap = await Capture.startSynced(NS.mag1, 'up0', `ip6 proto 135 and src host ${MAG1}`)
     try {
-      const before = counters()
+      const before = await counters()
       const t0 = Date.now()
       expect(forge(NS.lma, ['raw-l3', LMA, MAG1, UNKNOWN_TYPE, '100'])).toBe(100)
       const c = await risen(before, 'mh.drop.unexpected-other', 100)
@@ -121,7 +121,7 @@ describeLab('issue 17 item 4: RFC 6275 §9.2 Binding Error and Parameter Problem
       expect(d('mh.tx.binding-error')).toBeGreaterThanOrEqual(1)
       expect(d('mh.tx.binding-error')).toBeLessThanOrEqual(ERROR_BUCKET_SIZE + Math.ceil(ERROR_RATE_PER_S * elapsedS))
       expect(d('mh.errors.rate-limited')).toBeGreaterThan(0)
-      const be = (await cap.stop()).filter((p) => p.v('mip6.mhtype') === '7')
+      const be = (await cap.stopSynced()).filter((p) => p.v('mip6.mhtype') === '7')
       expect(be).toHaveLength(d('mh.tx.binding-error'))
     } finally {
       cap.kill()

@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describeLab, labName, mag, magJson, nsRun, waitFor, labUp, LAB_HOOK_TIMEOUT_MS, TSHARK_START_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { describeLab, labName, mag, nsRun, waitFor, labUp, LAB_HOOK_TIMEOUT_MS, TSHARK_START_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS, labBindings, labStatus } from './lab-harness'
 
 const LAB = labName('e17f')
 const NS = { mag1: `${LAB}-mag1`, mn1: `${LAB}-mn1`, cn: `${LAB}-cn` }
@@ -28,8 +28,8 @@ interface View {
   prefixes: string[]
 }
 const ctl = (...a: string[]) => mag(['lab', 'ctl', '--name', LAB, 'mag1', '--', ...a])
-const counters = (): Record<string, number> => magJson<{ counters: Record<string, number> }>(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'status', '--json']).counters
-const binding = (): View | undefined => magJson<View[]>(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'bindings', '--json']).find((b) => b.mnId === MN)
+const counters = async (): Promise<Record<string, number>> => (await labStatus(LAB)).counters
+const binding = async (): Promise<View | undefined> => (await labBindings<View>(LAB)).find((b) => b.mnId === MN)
 const fault = (...a: string[]) => {
   const r = mag(['lab', 'fault', '--name', LAB, ...a])
   if (r.code !== 0) throw new Error(`mag lab fault ${a.join(' ')}: ${r.err}`)
@@ -43,8 +43,8 @@ const metrics = (): string => {
 async function settled(key: string): Promise<Record<string, number>> {
   let last = -1
   let since = Date.now()
-  return waitFor(`${key} to settle`, () => {
-    const c = counters()
+  return waitFor(`${key} to settle`, async () => {
+    const c = await counters()
     const v = c[key] ?? 0
     if (v !== last) {
       last = v
@@ -72,7 +72,7 @@ class Tap {
     this.child = child
     let err = ''
     child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c))
-    await waitFor(`tshark on ${ns}/${iface}`, () => {
+    await waitFor(`tshark on ${ns}/${iface}`, async () => {
       if (child.exitCode !== null) throw new Error(`tshark exited: ${err}`)
       return err.includes('Capturing on')
     }, TSHARK_START_TIMEOUT_MS, 50)
@@ -122,8 +122,8 @@ describeLab('issue 17 item 1: the MAG takes Mobility Headers only from the trans
     fault('--drop', 'all')
     const a = ctl('attach', '--mn', MN, '--link', 'mn1', '--mac', MN_MAC, '--att', 'wifi')
     if (a.code !== 0) throw new Error(`attach: ${a.err}`)
-    await waitFor('the registration outstanding', () => binding()?.state === 'registering')
-    const before = counters()
+    await waitFor('the registration outstanding', async () => (await binding())?.state === 'registering')
+    const before = await counters()
     const tap = new Tap()
     try {
       await tap.start(NS.mag1, 'mn1', 'ip6 proto 135 or (icmp6 and ip6[40] == 134)')
@@ -132,7 +132,7 @@ describeLab('issue 17 item 1: the MAG takes Mobility Headers only from the trans
       await tap.stop()
       const d = (k: string): number => (c[k] ?? 0) - (before[k] ?? 0)
       // The binding did not move: no forged prefix (before the fix: registered with it).
-      const b = binding()
+      const b = await binding()
       expect(b?.prefixes ?? []).toEqual([])
       expect(b?.state).toBe('registering')
       // Each forged PBA that reached the daemon was dropped for where it came from, before any
@@ -160,8 +160,8 @@ describeLab('issue 17 item 1: the MAG takes Mobility Headers only from the trans
 
     // The real LMA answers again: the MN registers with a prefix from the LMA's pool.
     fault('--clear')
-    const ok = await waitFor('registration with the LMA', () => {
-      const v = binding()
+    const ok = await waitFor('registration with the LMA', async () => {
+      const v = await binding()
       return v?.state === 'registered' ? v : null
     }, 90_000, 250)
     expect(ok.prefixes.some((p) => p.startsWith('2001:db8:100:'))).toBe(true)
@@ -169,9 +169,9 @@ describeLab('issue 17 item 1: the MAG takes Mobility Headers only from the trans
 
   test('from a host on the transport side that is not an LMA of ours: PBAs and heartbeats dropped as unknown-peer, the binding untouched', async () => {
     fault('--clear')
-    await waitFor('mn1 registered', () => binding()?.state === 'registered', 90_000, 250)
-    const held = binding()!.prefixes
-    const before = counters()
+    await waitFor('mn1 registered', async () => (await binding())?.state === 'registered', 90_000, 250)
+    const held = (await binding())!.prefixes
+    const before = await counters()
     const tap = new Tap()
     try {
       await tap.start(NS.mag1, 'up0', `ip6 and host ${CN}`)
@@ -192,7 +192,7 @@ describeLab('issue 17 item 1: the MAG takes Mobility Headers only from the trans
       await tap.stop()
       tap.remove()
     }
-    const b = binding()
+    const b = await binding()
     expect(b?.state).toBe('registered')
     expect(b?.prefixes).toEqual(held)
   })

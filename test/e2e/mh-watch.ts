@@ -1,39 +1,29 @@
 // tshark in a lab namespace, decoding Mobility Header packets line by line as they pass, so a
 // test can wait (bounded) for what it expects on the wire instead of stopping a capture first.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { waitFor, TSHARK_START_TIMEOUT_MS } from './lab-harness'
+import { LiveFields } from './lab-harness'
 
-/** tshark decoding MH packets line by line as they pass (so a test waits for them, bounded). */
+/** One MH packet: source, MH type, sequence number (PBU, PBA or Heartbeat), PBA status. */
+export interface MhRow {
+  readonly src: string
+  readonly type: string
+  readonly seq: number
+  readonly status: string
+}
+
+/** tshark decoding MH packets as they pass; live once start() resolves (a marker came through). */
 export class MhWatch {
-  /** One row per MH packet: source, MH type, sequence number (PBU, PBA or Heartbeat), PBA status. */
-  readonly rows: { src: string; type: string; seq: number; status: string }[] = []
-  private err = ''
-  private constructor(private readonly child: ChildProcess) {}
+  private constructor(private readonly live: LiveFields) {}
 
   static async start(ns: string, iface: string): Promise<MhWatch> {
-    const fields = ['ipv6.src', 'mip6.mhtype', 'mip6.bu.seqnr', 'mip6.ba.seqnr', 'mip6.ba.status', 'mip6.hb.seqnr']
-    const child = spawn('ip', ['netns', 'exec', ns, 'tshark', '-n', '-l', '-i', iface, '-f', 'ip6 proto 135', '-T', 'fields', '-E', 'separator=|', ...fields.flatMap((f) => ['-e', f])], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const w = new MhWatch(child)
-    let buf = ''
-    child.stdout!.setEncoding('utf8')
-    child.stdout!.on('data', (c: string) => {
-      buf += c
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const [src, type, buSeq, baSeq, status, hbSeq] = buf.slice(0, i).split('|')
-        buf = buf.slice(i + 1)
-        w.rows.push({ src: src ?? '', type: type ?? '', seq: Number(buSeq || baSeq || hbSeq), status: status ?? '' })
-      }
-    })
-    child.stderr!.setEncoding('utf8')
-    child.stderr!.on('data', (c: string) => (w.err += c))
-    await waitFor(`tshark on ${ns}/${iface}`, () => {
-      if (child.exitCode !== null) throw new Error(`tshark exited: ${w.err}`)
-      return w.err.includes('Capturing on')
-    }, TSHARK_START_TIMEOUT_MS, 50)
-    return w
+    return new MhWatch(await LiveFields.start(ns, iface, 'ip6 proto 135', ['ipv6.src', 'mip6.mhtype', 'mip6.bu.seqnr', 'mip6.ba.seqnr', 'mip6.ba.status', 'mip6.hb.seqnr']))
+  }
+
+  /** Every MH packet seen so far, in order. */
+  get rows(): MhRow[] {
+    return this.live.rows.map(([src, type, buSeq, baSeq, status, hbSeq]) => ({ src: src ?? '', type: type ?? '', seq: Number(buSeq || baSeq || hbSeq), status: status ?? '' }))
   }
 
   kill(): void {
-    if (this.child.exitCode === null) this.child.kill('SIGKILL')
+    this.live.kill()
   }
 }

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { controlRequest } from '@pmip6/agent'
 import { labUp } from '../../packages/cli/src/lab/lab'
-import { describeLab, labName, nsRun, waitFor, labDown, LAB_DOWN_HOOK_TIMEOUT_MS, TSHARK_START_TIMEOUT_MS } from './lab-harness'
+import { describeLab, labName, LiveFields, nsRun, waitFor, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e17b')
 const MN = 'mn1@example.com'
@@ -50,7 +50,7 @@ interface View {
 describeLab('RFC 6612 §3.3: host -> network keeps the MN\'s default router', () => {
   jest.setTimeout(120_000)
   let sock = ''
-  const procs: Lines[] = []
+  const procs: { kill(): void }[] = []
 
   beforeAll(async () => {
     await labDown(LAB).catch(() => undefined)
@@ -81,12 +81,8 @@ describeLab('RFC 6612 §3.3: host -> network keeps the MN\'s default router', ()
     // Watch the MN's routes and the RAs on its link, each confirmed live before the switch.
     const routes = Lines.start(MN_NS, ['ip', '-6', 'monitor', 'route'])
     procs.push(routes)
-    const ras = Lines.start(MN_NS, ['tshark', '-n', '-l', '-i', 'eth0', '-f', 'icmp6 and ip6[40] == 134', '-T', 'fields', '-E', 'separator=|', '-e', 'icmpv6.nd.ra.router_lifetime', '-e', 'icmpv6.opt.prefix', '-e', 'icmpv6.opt.prefix.valid_lifetime'])
+    const ras = await LiveFields.start(MN_NS, 'eth0', 'icmp6 and ip6[40] == 134', ['icmpv6.nd.ra.router_lifetime', 'icmpv6.opt.prefix', 'icmpv6.opt.prefix.valid_lifetime'])
     procs.push(ras)
-    await waitFor('tshark capturing', () => {
-      if (ras.exited) throw new Error(`tshark exited: ${ras.err}`)
-      return ras.err.includes('Capturing on')
-    }, TSHARK_START_TIMEOUT_MS, 50)
     const probe = nsRun(MN_NS, ['ip', '-6', 'route', 'add', '2001:db8:dead::/64', 'dev', 'eth0'])
     expect(probe.code).toBe(0)
     await waitFor('route monitor live', () => routes.lines.some((l) => l.includes('2001:db8:dead::/64')), 10_000, 20)
@@ -99,14 +95,13 @@ describeLab('RFC 6612 §3.3: host -> network keeps the MN\'s default router', ()
     }, 20_000)
     const hnp = b.prefixes[0]!.replace(/::\/64$/, '::')
     // The HNP RA has reached the MN (tshark), so everything the switch sent has been seen.
-    await waitFor('HNP RA on the MN link', () => ras.lines.some((l) => l.split('|')[1]?.split(',').includes(hnp)), 60_000, 50)
+    await waitFor('HNP RA on the MN link', () => ras.rows.some((r) => r[1]?.split(',').includes(hnp)), 60_000, 50)
     await waitFor('home address on the MN', () => globals().includes(hnp.replace(/::$/, ':')), 15_000)
 
-    const zero = ras.lines.filter((l) => l.split('|')[0] === '0')
+    const zero = ras.rows.filter((r) => r[0] === '0')
     expect(zero).toEqual([])
     // The withdrawal of the local prefix did go out (zero lifetime), in an RA that kept the router.
-    const withdrawal = ras.lines.find((l) => {
-      const [rl, prefixes, lifetimes] = l.split('|')
+    const withdrawal = ras.rows.find(([rl, prefixes, lifetimes]) => {
       const i = (prefixes ?? '').split(',').indexOf(local.replace(/\/64$/, ''))
       return i >= 0 && (lifetimes ?? '').split(',')[i] === '0' && Number(rl) > 0
     })

@@ -49,7 +49,7 @@ describeLab('RFC 5213 §6.7: the MN keeps its home address while a 20 s binding 
   }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('§6.7 sampled every 200 ms for 130 s: the SLAAC address from the HNP is there in every sample; every RA carries the granted 20 s', async () => {
-    cap = await Capture.start(`${LAB}-mn1`, 'eth0', 'icmp6 and ip6[40] == 134')
+    cap = await Capture.startSynced(`${LAB}-mn1`, 'eth0', 'icmp6 and ip6[40] == 134')
     await controlRequest(sock, { cmd: 'attach', link: 'mn1', mn: MN, mac: MAC, att: 'wifi', hint: 'new' })
     const b = await waitFor('mn1 registered', async () => {
       const v = ((await controlRequest(sock, { cmd: 'bindings' })) as View[]).find((x) => x.mnId === MN)
@@ -73,7 +73,7 @@ describeLab('RFC 5213 §6.7: the MN keeps its home address while a 20 s binding 
     }
     const v = ((await controlRequest(sock, { cmd: 'bindings' })) as View[]).find((x) => x.mnId === MN)
     const st = (await controlRequest(sock, { cmd: 'status' })) as { counters: Record<string, number> }
-    const ras = await cap.stop()
+    const ras = await cap.stopSynced()
     cap = null
 
     expect(missing).toEqual([])

@@ -9,7 +9,7 @@
 // beyond the barrier's.
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { Capture, describeLab, labName, mag, magJson, waitFor, labUp, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, mag, waitFor, labUp, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS, labBindings, labStatus } from './lab-harness'
 
 const LAB = labName('e17r')
 const NS = { mag1: `${LAB}-mag1`, mn1: `${LAB}-mn1` }
@@ -29,8 +29,8 @@ const INVALID = [
   { rule: 'ICMP length 6', src: 'fe80::a5', hop: 255, hex: '850000000000', counter: 'nd.malformed.truncated' },
 ] as const
 
-const counters = (): Record<string, number> => magJson<{ counters: Record<string, number> }>(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'status', '--json']).counters
-const registered = (): boolean => magJson<{ mnId: string; state: string }[]>(['lab', 'ctl', '--name', LAB, 'mag1', '--', 'bindings', '--json']).some((b) => b.mnId === MN && b.state === 'registered')
+const counters = async (): Promise<Record<string, number>> => (await labStatus(LAB)).counters
+const registered = async (): Promise<boolean> => (await labBindings(LAB)).some((b) => b.mnId === MN && b.state === 'registered')
 
 function sendRs(src: string, hop: number, hex: string): void {
   const r = spawnSync('ip', ['netns', 'exec', NS.mn1, 'python3', FORGE, 'ip6-l2', 'eth0', MN_MAC, ALL_ROUTERS_MAC, src, 'ff02::2', '58', String(hop), hex], { encoding: 'utf8', timeout: 30_000 })
@@ -54,14 +54,14 @@ describeLab('issue 17 item 5: RFC 4861 §6.1.1 invalid Router Solicitations are 
   }, LAB_DOWN_HOOK_TIMEOUT_MS)
 
   test('§6.1.1 each invalid RS is dropped and counted under its rule; no RA answers any of them', async () => {
-    const cap = await Capture.start(NS.mag1, 'mn1', 'icmp6 and (ip6[40] == 133 or ip6[40] == 134)')
+    const cap = await Capture.startSynced(NS.mag1, 'mn1', 'icmp6 and (ip6[40] == 133 or ip6[40] == 134)')
     try {
-      const before = counters()
+      const before = await counters()
       for (const r of INVALID) sendRs(r.src, r.hop, r.hex)
       // The ones with a rule of their own in the decoder or core are counted once they are read;
       // they were sent after the first, so it has been read too.
-      await waitFor('the invalid RSs read', () => {
-        const c = counters()
+      await waitFor('the invalid RSs read', async () => {
+        const c = await counters()
         return INVALID.slice(1).every((r) => (c[r.counter] ?? 0) - (before[r.counter] ?? 0) === 1) ? c : null
       }, 20_000)
       // Barrier: valid RSs (link-local source, the MN's SLLA) until one gets its unicast answer.
@@ -74,14 +74,14 @@ describeLab('issue 17 item 5: RFC 4861 §6.1.1 invalid Router Solicitations are 
         sendRs(src, 255, RS + SLLA)
         const until = Date.now() + 6000
         while (Date.now() < until) {
-          const c = counters()
+          const c = await counters()
           if ((c['core.ra-sent:solicited'] ?? 0) > (before['core.ra-sent:solicited'] ?? 0)) return true
           await new Promise((r) => setTimeout(r, 100))
         }
         return null
       }, 60_000, 0)
-      const after = counters()
-      const pkts = await cap.stop()
+      const after = await counters()
+      const pkts = await cap.stopSynced()
       const ras = pkts.filter((p) => p.v('icmpv6.type') === '134')
       const solicited = ras.filter((p) => barrier.includes(p.v('ipv6.dst') ?? ''))
       answeredTo = solicited[0]?.v('ipv6.dst') ?? ''
@@ -109,16 +109,16 @@ describeLab('issue 17 item 5: RFC 4861 §6.1.1 invalid Router Solicitations are 
   })
 
   test('§6.1.1 an RS from the unspecified address without the SLLA option is valid and answered (to all-nodes)', async () => {
-    const before = counters()
+    const before = await counters()
     await waitFor('a solicited RA for an RS from ::', async () => {
       sendRs('::', 255, RS)
       const until = Date.now() + 6000
       while (Date.now() < until) {
-        if ((counters()['core.ra-sent:solicited'] ?? 0) > (before['core.ra-sent:solicited'] ?? 0)) return true
+        if (((await counters())['core.ra-sent:solicited'] ?? 0) > (before['core.ra-sent:solicited'] ?? 0)) return true
         await new Promise((r) => setTimeout(r, 100))
       }
       return null
     }, 60_000, 0)
-    expect(counters()['nd.drop.unspecified-source-with-slla']).toBe(before['nd.drop.unspecified-source-with-slla'])
+    expect((await counters())['nd.drop.unspecified-source-with-slla']).toBe(before['nd.drop.unspecified-source-with-slla'])
   })
 })
