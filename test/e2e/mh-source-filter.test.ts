@@ -72,7 +72,7 @@ class Tap {
     this.child = child
     let err = ''
     child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c))
-    await waitFor(`tshark on ${ns}/${iface}`, async () => {
+    await waitFor(`tshark on ${ns}/${iface}`, () => {
       if (child.exitCode !== null) throw new Error(`tshark exited: ${err}`)
       return err.includes('Capturing on')
     }, TSHARK_START_TIMEOUT_MS, 50)
