@@ -13,13 +13,15 @@ import { readFileSync } from 'node:fs'
 import { createRtNetlink, FlagsNew, type RtNetlinkSocket, type rt } from 'netlink'
 import { canonicalIp6, parseIp6 } from '@pmip6/wire'
 import { NetlinkError } from './rtnl'
+import { NetlinkRequests, NetlinkTimeout } from './request'
 
 const AF_INET6 = 10
 /**
  * Bound on one netlink request. The kernel answers at once; what is slow is this process getting
  * the CPU back: starved for a few seconds (a single-CPU VM on a busy host), it resumes with the
- * reply queued and its timer already due, and Node runs due timers before polling sockets. 2 s
- * failed the lab LMA's start that way in the real-kernel tier; 15 s still bounds a stuck call.
+ * reply queued and its timer already due. NetlinkRequests (request.ts) lets such a reply win over
+ * the timer; the bound still covers long starvation (2 s failed the lab LMA's start in the
+ * real-kernel tier).
  */
 const REQUEST_TIMEOUT_MS = 15_000
 /** RFC 4291 §2.5.6: link-local addresses are fe80::/64. */
@@ -59,6 +61,7 @@ export interface LinkFact {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 function codeOf(e: unknown): string {
+  if (e instanceof NetlinkTimeout) return e.code
   const m = /\b(E[A-Z0-9]+)\b/.exec(e instanceof Error ? e.message : String(e))
   return m?.[1] ?? 'EIO'
 }
@@ -77,6 +80,8 @@ export class NetlinkLinkAddresses implements LinkAddressOps {
   private readonly s: RtNetlinkSocket
   private readonly port: number
   private closed = false
+  /** Deadlines of the requests (not the library's timeout: see request.ts). */
+  private readonly req = new NetlinkRequests(REQUEST_TIMEOUT_MS)
 
   constructor(onError?: (e: Error) => void) {
     this.s = createRtNetlink()
@@ -84,18 +89,19 @@ export class NetlinkLinkAddresses implements LinkAddressOps {
     this.s.socket.on('error', (e: Error) => onError?.(e))
   }
 
+  /** Our port, and the library's timeout as a backstop only. */
   private opts() {
-    return { timeout: REQUEST_TIMEOUT_MS, localPort: this.port }
+    return { timeout: this.req.libraryTimeoutMs, localPort: this.port }
   }
 
   private async index(link: string): Promise<number> {
-    const l = (await this.s.getLinks({}, {}, this.opts())).find((m) => m.attrs.ifname === link)
+    const l = (await this.req.run('RTM_GETLINK dump', () => this.s.getLinks({}, {}, this.opts()))).find((m) => m.attrs.ifname === link)
     if (l?.data.index === undefined) throw new NetlinkError('lookup', `interface ${link}`, 'ENODEV', 'no such interface')
     return l.data.index
   }
 
   private async flags(index: number, want: Buffer): Promise<rt.AddressFlags | null> {
-    const all = await this.s.getAddresses({ family: AF_INET6, index }, {}, this.opts())
+    const all = await this.req.run(`RTM_GETADDR dump (ifindex ${index})`, () => this.s.getAddresses({ family: AF_INET6, index }, {}, this.opts()))
     const hit = all.find((a) => a.data.index === index && (a.attrs.address ?? a.attrs.local)?.equals(want))
     if (!hit) return null
     return hit.attrs.flags ?? hit.data.flags ?? {}
@@ -115,7 +121,7 @@ export class NetlinkLinkAddresses implements LinkAddressOps {
     const dadOff = sysctlInt(`${conf}/accept_dad`, 1) <= 0 || sysctlInt(`${conf}/dad_transmits`, 1) <= 0
     let added = true
     try {
-      await this.s.newAddress({ family: AF_INET6, prefixlen: LINK_LOCAL_PREFIX_LENGTH, scope: RT_SCOPE_LINK, index }, { address: bytes, local: bytes }, { ...this.opts(), flags: FlagsNew.CREATE | FlagsNew.EXCL })
+      await this.req.run(`RTM_NEWADDR ${what}`, () => this.s.newAddress({ family: AF_INET6, prefixlen: LINK_LOCAL_PREFIX_LENGTH, scope: RT_SCOPE_LINK, index }, { address: bytes, local: bytes }, { ...this.opts(), flags: FlagsNew.CREATE | FlagsNew.EXCL }))
     } catch (e) {
       if (codeOf(e) !== 'EEXIST') throw new NetlinkError('add', what, codeOf(e), e instanceof Error ? e.message : String(e))
       added = false
@@ -152,7 +158,7 @@ export class NetlinkLinkAddresses implements LinkAddressOps {
     try {
       const bytes = parseIp6(canonicalIp6(address))
       const index = await this.index(link)
-      await this.s.delAddress({ family: AF_INET6, prefixlen: LINK_LOCAL_PREFIX_LENGTH, index }, { address: bytes, local: bytes }, this.opts())
+      await this.req.run(`RTM_DELADDR ${what}`, () => this.s.delAddress({ family: AF_INET6, prefixlen: LINK_LOCAL_PREFIX_LENGTH, index }, { address: bytes, local: bytes }, this.opts()))
     } catch (e) {
       const code = e instanceof NetlinkError ? e.code : codeOf(e)
       // Gone already (the link went, or someone removed it): the goal is met.
@@ -176,6 +182,7 @@ export class NetlinkLinkAddresses implements LinkAddressOps {
 export class LinkWatcher {
   private readonly s: RtNetlinkSocket
   private readonly port: number
+  private readonly req = new NetlinkRequests(REQUEST_TIMEOUT_MS)
 
   constructor(onLink: (l: LinkFact) => void, onError?: (e: Error) => void) {
     this.s = createRtNetlink()
@@ -196,7 +203,7 @@ export class LinkWatcher {
 
   async links(): Promise<LinkFact[]> {
     const out: LinkFact[] = []
-    for (const m of await this.s.getLinks({}, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })) {
+    for (const m of await this.req.run('RTM_GETLINK dump', () => this.s.getLinks({}, {}, { timeout: this.req.libraryTimeoutMs, localPort: this.port }))) {
       if (m.data.index !== undefined && m.attrs.ifname !== undefined && m.attrs.mtu !== undefined) out.push({ index: m.data.index, name: m.attrs.ifname, mtu: m.attrs.mtu })
     }
     return out
@@ -205,7 +212,7 @@ export class LinkWatcher {
   /** Name of the interface holding `addr` (the MAG's uplink: where its Proxy-CoA lives). */
   async addressDev(addr: string): Promise<string | null> {
     const want = parseIp6(canonicalIp6(addr))
-    const all = await this.s.getAddresses({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+    const all = await this.req.run('RTM_GETADDR dump', () => this.s.getAddresses({ family: AF_INET6 }, {}, { timeout: this.req.libraryTimeoutMs, localPort: this.port }))
     const hit = all.find((a) => (a.attrs.address ?? a.attrs.local)?.equals(want))
     if (hit?.data.index === undefined) return null
     return (await this.links()).find((l) => l.index === hit.data.index)?.name ?? null

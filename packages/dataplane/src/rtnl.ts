@@ -26,6 +26,7 @@ import {
   IPPROTO_IPV6,
 } from './encode'
 import { BatchRtnl, RtnlRefusal } from './batch'
+import { NetlinkRequests, NetlinkTimeout } from './request'
 import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type GreLinkObj, type KObj, type Prefix, type RouteObj, type RuleObj } from './model'
 
 const AF_INET6 = 10
@@ -37,9 +38,9 @@ const RTPROT_KERNEL = 2
 /**
  * Bound on one netlink request. The kernel answers at once; what is slow is this process getting
  * the CPU back: starved for a few seconds (a single-CPU VM on a busy host), it resumes with the
- * reply queued and its timer already due, and Node runs due timers before polling sockets. 2 s
- * failed the lab LMA's start that way in the real-kernel tier; 15 s still bounds a stuck call. Dumps
- * of a million bindings are answered late the same way on a loaded machine (issue 23).
+ * reply queued and its timer already due. NetlinkRequests (request.ts) lets such a reply win over
+ * the timer; the bound still covers long starvation (2 s failed the lab LMA's start in the
+ * real-kernel tier) and dumps of a million bindings on a loaded machine (issue 23).
  */
 const REQUEST_TIMEOUT_MS = 15_000
 /** Waits before each retry of an add the kernel refused for want of memory for a moment. */
@@ -70,7 +71,7 @@ function asNetlinkError(op: 'add' | 'del', o: KObj, e: unknown): NetlinkError {
 }
 
 function codeOf(e: unknown): NetlinkErrorCode {
-  if (e instanceof RtnlRefusal) return e.code
+  if (e instanceof RtnlRefusal || e instanceof NetlinkTimeout) return e.code
   const m = /\b(E[A-Z0-9]+)\b/.exec(e instanceof Error ? e.message : String(e))
   return m?.[1] ?? 'EIO'
 }
@@ -163,6 +164,14 @@ export class NetlinkRtnl implements Rtnl {
 
   /** The per-binding rules and routes go out batched on their own socket. */
   private readonly batch: BatchRtnl
+
+  /** Deadlines of the typed requests on `s` (not the library's timeout: see request.ts). */
+  private readonly req = new NetlinkRequests(REQUEST_TIMEOUT_MS)
+
+  /** Options of every typed request: our port, and the library's timeout as a backstop only. */
+  private opts(flags?: number): { timeout: number; localPort: number; flags?: number } {
+    return { ...(flags !== undefined ? { flags } : {}), timeout: this.req.libraryTimeoutMs, localPort: this.port }
+  }
 
   constructor(onError?: (e: Error) => void) {
     // Socket-level errors (a receive-queue overrun) are reported, never thrown out of a native callback.
@@ -305,9 +314,9 @@ export class NetlinkRtnl implements Rtnl {
           return
         case 'local-rule': {
           // Add the moved rule first: there is never a moment without a `local` rule.
-          await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: o.priority, table: RT_TABLE_LOCAL, protocol: RTPROT_PMIP }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+          await this.req.run(`RTM_NEWRULE local pref ${o.priority}`, () => this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: o.priority, table: RT_TABLE_LOCAL, protocol: RTPROT_PMIP }, this.opts(CREATE)))
           try {
-            await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+            await this.req.run('RTM_DELRULE local pref 0', () => this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL }, this.opts()))
           } catch (e) {
             if (codeOf(e) !== 'ENOENT') throw e
           }
@@ -319,11 +328,11 @@ export class NetlinkRtnl implements Rtnl {
 
   /** Creates a tunnel device and brings it up: one object, one step. */
   private async newUpLink(name: string, mtu: number, linkinfo: Buffer): Promise<void> {
-    await this.s.newLink({ family: 0 }, { ifname: name, mtu, linkinfo }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+    await this.req.run(`RTM_NEWLINK ${name}`, () => this.s.newLink({ family: 0 }, { ifname: name, mtu, linkinfo }, this.opts(CREATE)))
     this.ifindex.delete(name)
     try {
       const index = await this.index(name)
-      await this.s.setLink({ index, change: { up: true }, flags: { up: true } }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.req.run(`RTM_SETLINK ${name} up`, () => this.s.setLink({ index, change: { up: true }, flags: { up: true } }, {}, this.opts()))
     } catch (e) {
       // A device that cannot come up is not left behind.
       await this.delLinkByName(name).catch(() => undefined)
@@ -337,14 +346,14 @@ export class NetlinkRtnl implements Rtnl {
       // RTM_NEWLINK without NLM_F_CREATE on an existing device: the kind's changelink (it
       // re-links the tunnel with the new keys under RTNL). With IFLA_MTU, or ip6gre would reset
       // the MTU from the route to the peer.
-      await this.s.newLink({ family: 0, index }, { mtu: o.mtu, linkinfo: ip6greLinkInfo(o.local, o.remote, o.ikey, o.okey) }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.req.run(`RTM_NEWLINK ${o.name} (change)`, () => this.s.newLink({ family: 0, index }, { mtu: o.mtu, linkinfo: ip6greLinkInfo(o.local, o.remote, o.ikey, o.okey) }, this.opts()))
     })
   }
 
   async probeGre(name: string, local: string): Promise<boolean> {
     try {
       // A documentation-prefix peer (RFC 3849): nothing is ever sent through the probe.
-      await this.s.newLink({ family: 0 }, { ifname: name, mtu: 1280, linkinfo: ip6greLinkInfo(local, '2001:db8::ffff', 1, 1) }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.req.run(`RTM_NEWLINK ${name} (probe)`, () => this.s.newLink({ family: 0 }, { ifname: name, mtu: 1280, linkinfo: ip6greLinkInfo(local, '2001:db8::ffff', 1, 1) }, this.opts(CREATE)))
     } catch {
       return false
     }
@@ -383,11 +392,11 @@ export class NetlinkRtnl implements Rtnl {
   private async restoreLocalRule(priority: number): Promise<void> {
     try {
       // Protocol "kernel", as the rule the kernel made at boot: put back exactly as it was.
-      await this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL, protocol: RTPROT_KERNEL }, { flags: CREATE, timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.req.run('RTM_NEWRULE local pref 0', () => this.s.newRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority: 0, table: RT_TABLE_LOCAL, protocol: RTPROT_KERNEL }, this.opts(CREATE)))
     } catch (e) {
       if (codeOf(e) !== 'EEXIST') throw e
     }
-    await this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority, table: RT_TABLE_LOCAL }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+    await this.req.run(`RTM_DELRULE local pref ${priority}`, () => this.s.delRule({ family: AF_INET6, action: 'toTbl', table: RT_TABLE_LOCAL }, { priority, table: RT_TABLE_LOCAL }, this.opts()))
   }
 
   /** Rules of both families: IPv4 ones are ours too since RFC 5844 (cleanup must see them). */
@@ -395,7 +404,7 @@ export class NetlinkRtnl implements Rtnl {
     return this.wrap('list', 'rules', async () => {
       const out: RuleInfo[] = []
       for (const family of [6, 4] as const) {
-        for (const m of await this.s.getRules({ family: family === 4 ? AF_INET : AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })) {
+        for (const m of await this.req.run(`RTM_GETRULE dump (IPv${family})`, () => this.s.getRules({ family: family === 4 ? AF_INET : AF_INET6 }, {}, this.opts()))) {
           out.push({
             priority: m.attrs.priority ?? 0,
             table: m.attrs.table ?? m.data.table ?? 0,
@@ -417,7 +426,7 @@ export class NetlinkRtnl implements Rtnl {
     return this.wrap('list', 'routes', async () => {
       const out: RouteInfo[] = []
       for (const family of [6, 4] as const) {
-        for (const m of await this.s.getRoutes({ family: family === 4 ? AF_INET : AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })) {
+        for (const m of await this.req.run(`RTM_GETROUTE dump (IPv${family})`, () => this.s.getRoutes({ family: family === 4 ? AF_INET : AF_INET6 }, {}, this.opts()))) {
           out.push({
             table: m.attrs.table ?? m.data.table ?? 0,
             dst: prefixInfo(m.attrs.dst ?? Buffer.alloc(family === 4 ? 4 : 16), m.data.dstLen ?? 0, family)!,
@@ -433,7 +442,7 @@ export class NetlinkRtnl implements Rtnl {
 
   async links(): Promise<LinkInfo[]> {
     return this.wrap('list', 'links', async () =>
-      (await this.s.getLinks({}, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })).map((m) => ({
+      (await this.req.run('RTM_GETLINK dump', () => this.s.getLinks({}, {}, this.opts()))).map((m) => ({
         index: m.data.index ?? 0,
         name: m.attrs.ifname ?? '',
         kind: m.attrs.linkinfo ? linkKind(m.attrs.linkinfo) : null,
@@ -444,7 +453,7 @@ export class NetlinkRtnl implements Rtnl {
 
   async routeDev(addr: string): Promise<string> {
     return this.wrap('lookup', `route to ${addr}`, async () => {
-      const r = await this.s.getRoute({ family: AF_INET6, dstLen: 128 }, { dst: parseIp6(addr) }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      const r = await this.req.run(`RTM_GETROUTE ${addr}`, () => this.s.getRoute({ family: AF_INET6, dstLen: 128 }, { dst: parseIp6(addr) }, this.opts()))
       const oif = r[0]?.attrs.oif
       if (oif === undefined) throw new NetlinkError('lookup', `route to ${addr}`, 'ENETUNREACH', 'no route')
       const l = (await this.links()).find((x) => x.index === oif)
@@ -456,7 +465,7 @@ export class NetlinkRtnl implements Rtnl {
   async addressDev(addr: string): Promise<string | null> {
     return this.wrap('lookup', `address ${addr}`, async () => {
       const want = parseIp6(addr)
-      const addrs = await this.s.getAddresses({ family: AF_INET6 }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      const addrs = await this.req.run('RTM_GETADDR dump', () => this.s.getAddresses({ family: AF_INET6 }, {}, this.opts()))
       const hit = addrs.find((a) => (a.attrs.address ?? a.attrs.local)?.equals(want))
       if (!hit) return null
       return (await this.links()).find((l) => l.index === hit.data.index)?.name ?? null
@@ -471,7 +480,7 @@ export class NetlinkRtnl implements Rtnl {
       if (r.dst) attrs.dst = Buffer.from(withBytes(r.dst).bytes)
       if (r.iif) attrs.iifname = r.iif
       if (r.ipProto !== null) attrs.ipProto = r.ipProto
-      await this.s.delRule(data, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.req.run(`RTM_DELRULE pref ${r.priority}`, () => this.s.delRule(data, attrs, this.opts()))
     })
   }
 
@@ -480,14 +489,14 @@ export class NetlinkRtnl implements Rtnl {
       const attrs: rt.RouteAttrs = { table: r.table }
       if (r.dst.length > 0) attrs.dst = Buffer.from(withBytes(r.dst).bytes)
       if (r.src) attrs.src = Buffer.from(withBytes(r.src).bytes)
-      await this.s.delRoute({ family: r.family === 4 ? AF_INET : AF_INET6, dstLen: r.dst.length, srcLen: r.src?.length ?? 0, table: 0 }, attrs, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.req.run(`RTM_DELROUTE ${r.dst.text} table ${r.table}`, () => this.s.delRoute({ family: r.family === 4 ? AF_INET : AF_INET6, dstLen: r.dst.length, srcLen: r.src?.length ?? 0, table: 0 }, attrs, this.opts()))
     })
   }
 
   async delLinkByName(name: string): Promise<void> {
     await this.wrap('del', `link ${name}`, async () => {
       const i = await this.index(name)
-      await this.s.delLink({ index: i }, {}, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.req.run(`RTM_DELLINK ${name}`, () => this.s.delLink({ index: i }, {}, this.opts()))
       this.ifindex.delete(name)
     })
   }
@@ -501,7 +510,7 @@ export class NetlinkRtnl implements Rtnl {
   async setLinkMtu(name: string, mtu: number): Promise<void> {
     await this.wrap('add', `link ${name} mtu ${mtu}`, async () => {
       const index = await this.index(name)
-      await this.s.setLink({ index }, { mtu }, { timeout: REQUEST_TIMEOUT_MS, localPort: this.port })
+      await this.req.run(`RTM_SETLINK ${name} mtu ${mtu}`, () => this.s.setLink({ index }, { mtu }, this.opts()))
     })
   }
 
