@@ -45,8 +45,7 @@ describe('mag bindings: the IPV4 column', () => {
   })
 
   test('a view from a daemon without ipv4Requested still formats', () => {
-    const old = { ...base } as Partial<BindingView>
-    delete old.ipv4Requested
+    const { ipv4Requested: _gone, ...old } = base
     expect(ipv4Column(old as BindingView)).toBe('192.0.2.2/24')
   })
 })
