@@ -41,7 +41,7 @@
  * next one: a retransmission, a refresh or a new registration); a changed uplink key on a
  * refresh is taken but not re-installed.
  */
-import { BaStatus, formatIp4, HandoffIndicator, ip4ToNumber, parseIp4, type MobilityOption } from '@pmip6/wire'
+import { BaStatus, formatIp4, HandoffIndicator, ip4ToNumber, numberToIp4, parseIp4, type MobilityOption } from '@pmip6/wire'
 import { findOnLink } from './bul'
 import type { MagContext } from './context'
 import type { Entry } from './entry'
@@ -148,7 +148,7 @@ export function beginIpv4Session(c: MagContext, e: Entry): void {
 export function ipv4RequestOption(e: Entry): MobilityOption | null {
   if (!wantsV4(e)) return null
   if (e.v4Addr !== null) return { type: 'ipv4-hoa-request', prefixLength: e.v4Len, address: e.v4Addr }
-  const named = e.v4NoProfileAddr ? e.v4Want : (e.profile!.ipv4Request ?? e.v4Want)
+  const named = (e.v4NoProfileAddr ? null : e.profile!.ipv4Request) ?? e.v4Want
   return named === null ? ALL_ZERO_V4_REQUEST : { type: 'ipv4-hoa-request', prefixLength: IPV4_HOST_LENGTH, address: named }
 }
 
@@ -180,14 +180,8 @@ export function requestRefusal(e: Entry | null, link: string | undefined, mac: s
   if (why !== null) return `not-unicast:${why}`
   if (p.ipv4Allowed.length === 0) return 'no-ipv4Allowed'
   if (!p.ipv4Allowed.some((a) => ((n & a.mask) >>> 0) === a.net)) return 'outside-ipv4Allowed'
-  if (e.v4Refused === formatIp4(numberBytes(n))) return 'refused-by-lma'
+  if (e.v4Refused === formatIp4(numberToIp4(n))) return 'refused-by-lma'
   return null
-}
-
-const numberBytes = (n: number): Buffer => {
-  const b = Buffer.alloc(4)
-  b.writeUInt32BE(n >>> 0)
-  return b
 }
 
 /** The entry an MN's DHCP request is about: on its link by MAC, else by the MN the MAC names. */
@@ -217,17 +211,17 @@ export function onIpv4Requested(c: MagContext, ev: Ipv4RequestedEvent): void {
     c.inc(`ipv4-request-ignored:${why.startsWith('state:') ? 'state' : why.startsWith('not-unicast:') ? 'not-unicast' : why}`)
     return
   }
-  const text = formatIp4(numberBytes(n))
+  const text = formatIp4(numberToIp4(n))
   // A DHCP client repeats itself (DISCOVER every few seconds): the same wish counts once.
   if (e!.v4Want !== null && e!.v4Asked === text) return
   c.inc('ipv4-requested')
-  e!.v4Want = numberBytes(n)
+  e!.v4Want = numberToIp4(n)
   e!.v4Asked = text
   e!.v4AskedOutcome = 'pending'
 }
 
 /** The LMA did not give the MN the address it asked for: the reason is kept for the view. */
-function askedRefused(c: MagContext, e: Entry, outcome: string): void {
+export function askedRefused(c: MagContext, e: Entry, outcome: string): void {
   if (e.v4Want === null) return
   c.inc('ipv4-requested-refused')
   e.v4Refused = e.v4Asked

@@ -581,6 +581,17 @@ describe('RFC 5844 §3.3.1, §3.4.1: the address the MN\'s own DHCPv4 client ask
     expect(h2.view()).toMatchObject({ ipv4Address: `${HOA}/24`, ipv4Requested: { address: HOA, outcome: 'used' } })
   })
 
+  test('an IPv4-only MN whose asked-for address the Reply refuses in an accepted PBA is denied (as with 0.0.0.0), the outcome recorded', () => {
+    const h = new Harness(cfg(ALLOWED))
+    h.attach()
+    ask(h)
+    const d = lastPbu(h.pba(v4Pba(lastPbu(h.advanceBy(1_000)), 0, { reply: { status: Ipv4HoaReplyStatus.INVALID_IPV4_ADDRESS, address: WANT } })))
+    expect(d.lifetime).toBe(0)
+    h.pba(v4Pba(d, 0, { reply: null }))
+    expect(h.view()).toMatchObject({ state: 'denied', ipv4Requested: { address: WANT, outcome: 'refused:ipv4-reply:131' } })
+    expect(counters(h)['ipv4-requested-refused']).toBe(1)
+  })
+
   test('a new session forgets the wish and the refusal', () => {
     const h = new Harness(cfg(ALLOWED))
     h.attach()
