@@ -29,9 +29,9 @@
  *
  * - An address the MN's own DHCPv4 client asks for (ipv4-requested: option 50 or ciaddr while
  *   the DHCPv4 server has no lease for it) is named in its next PBU instead of 0.0.0.0 (§3.3.1:
- *   the field names the address requested, 0.0.0.0 none; §3.4.1: the MAG's DHCP server learns the MN's
- *   wish and the PBU follows), under the rules of requestRefusal: untrusted input, never over
- *   an address the profile fixes or the LMA already assigned. An LMA refusing it (171, or an
+ *   the option names the address requested, 0.0.0.0 none; §3.4.1: the MAG's DHCP server learns
+ *   the MN's wish and the PBU follows), under the rules of requestRefusal: untrusted input, never
+ *   over an address the profile fixes or the LMA already assigned. An LMA refusing it (171, or an
  *   acceptance with another address) wins: the MN is asked for again with 0.0.0.0 or keeps
  *   what the LMA assigned, and the DHCP server answers only with that (RFC 2131 §4.3.2: a
  *   REQUEST for another address gets a NAK).
