@@ -914,12 +914,27 @@ export class MagDaemon implements AaaHost {
     return typeof this.unknownMn === 'object' ? (this.unknownMn.profile.addressConfig ?? 'stateless') : 'stateless'
   }
 
-  /** Counters of a service beside the daemon, shown in `mag status` under `<prefix>`. */
   /** Who follows the core's IPv4 lease facts (the DHCPv4 server, RFC 5844 §3.4). */
   private readonly ipv4LeaseSinks: ((c: Ipv4LeaseCommand) => void)[] = []
   onIpv4Lease(sink: (c: Ipv4LeaseCommand) => void): void {
     this.ipv4LeaseSinks.push(sink)
   }
+
+  /**
+   * The MN's DHCPv4 client asked for an address while it had no lease (RFC 5844 §3.4.1): the
+   * core decides whether its next PBU names it (ipv4-requested). A MAC that is no MAC is dropped here.
+   */
+  ipv4Requested(r: { readonly mac: string; readonly address: string; readonly via: 'option-50' | 'ciaddr'; readonly link?: string }): void {
+    let llId: Buffer
+    try {
+      llId = parseMac(r.mac)
+    } catch {
+      return
+    }
+    this.enqueue({ type: 'ipv4-requested', at: this.deps.clock.now(), llId, address: r.address, via: r.via, ...(r.link !== undefined ? { link: r.link } : {}) })
+  }
+
+  /** Counters of a service beside the daemon, shown in `mag status` under `<prefix>`. */
 
   addCounters(prefix: string, fn: () => Readonly<Record<string, number>>): void {
     this.counterSources.set(prefix, fn)

@@ -1,7 +1,8 @@
 /**
  * Wires the DHCPv4 server (RFC 5844 §3.4, @pmip6/dhcp4) to the daemon: it follows the core's
  * `ipv4-lease` commands (the IPv4 home address, prefix length and default router of an accepted
- * binding; null when the binding is gone) and shows its counters in `mag status` under `dhcp4.`.
+ * binding; null when the binding is gone), hands the core the address an MN without a lease asks
+ * for (ipv4-requested), and shows its counters in `mag status` under `dhcp4.`.
  * An MN without a MAC (PPP) gets its IPv4 address from IPCP instead, not from here.
  */
 import { Dhcp4Service } from '@pmip6/dhcp4'
@@ -31,7 +32,11 @@ export function leaseFor(c: Ipv4LeaseCommand, cfg: Dhcp4Config): Parameters<Dhcp
 }
 
 export async function startDhcp4(daemon: MagDaemon, cfg: Dhcp4Config, log: Logger): Promise<Dhcp4Handle> {
-  const service = await Dhcp4Service.open({ log: (level, msg, fields) => log[level](msg, fields ?? {}) })
+  const service = await Dhcp4Service.open({
+    log: (level, msg, fields) => log[level](msg, fields ?? {}),
+    // RFC 5844 §3.4.1: what an MN without a lease asks for may go into its next PBU (the core's rules).
+    onRequested: (r) => daemon.ipv4Requested(r),
+  })
   // Lease changes of one MN run in order; a failure (iproute2 refusing) is logged, never thrown.
   const chains = new Map<string, Promise<void>>()
   daemon.onIpv4Lease((c) => {

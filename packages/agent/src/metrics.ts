@@ -81,6 +81,11 @@ export function formatMetrics(s: DaemonStatus): string {
   e.add('mag_nd_malformed_total', 'counter', 'ND messages dropped as malformed.', get('nd.malformed'))
   e.add('mag_binding_errors_sent_total', 'counter', 'Binding Errors sent to LMAs for an unknown MH type (RFC 6275 §9.2).', get('mh.tx.binding-error'))
   e.add('mag_parameter_problems_sent_total', 'counter', 'ICMPv6 Parameter Problems sent to LMAs for a malformed MH (RFC 6275 §9.2).', get('icmp6.tx.parameter-problem'))
+  // RFC 5844 §3.3.1: addresses MNs' own DHCPv4 clients asked for (ipv4.ts in the core): taken for
+  // the next PBU, granted by the LMA, refused by it (or another one assigned), not taken at all.
+  for (const [outcome, k] of [['requested', 'ipv4-requested'], ['used', 'ipv4-requested-used'], ['refused', 'ipv4-requested-refused'], ['ignored', 'ipv4-request-ignored']] as const) {
+    e.add('mag_ipv4_requested_total', 'counter', 'IPv4 addresses asked for by MNs\' DHCPv4 clients, by outcome (RFC 5844 §3.3.1).', get(`core.${k}`), { outcome })
+  }
   e.add('mag_errors_rate_limited_total', 'counter', 'Binding Errors and Parameter Problems not sent for the rate limit (RFC 4443 §2.4).', get('mh.errors.rate-limited'))
   for (const [k, v] of Object.entries(c)) {
     let m: RegExpExecArray | null

@@ -53,12 +53,23 @@ function bindingRow(b: BindingView): string[] {
     b.lma ?? '-',
     b.prefixes.join(',') || '-',
     // RFC 5844: the IPv4 home address, or why an MN asking for one has none.
-    b.ipv4Address ?? (b.ipv4Reason !== '' ? `(${b.ipv4Reason})` : '-'),
+    ipv4Cell(b),
     b.lifetimeLeft > 0 ? `${b.lifetimeLeft}s` : '-',
     b.lastStatus === null ? '-' : String(b.lastStatus),
     String(b.retransmissions),
     b.reason,
   ]
+}
+
+/**
+ * The IPV4 column: the address (or why none), and the one the MN's DHCP client asked for when it
+ * is not the address it has (RFC 5844 §3.3.1), e.g. `192.0.2.9/24 asked:192.0.2.77=assigned-other:192.0.2.9`.
+ */
+function ipv4Cell(b: BindingView): string {
+  const have = b.ipv4Address ?? (b.ipv4Reason !== '' ? `(${b.ipv4Reason})` : '-')
+  // A daemon of an earlier version sends no ipv4Requested.
+  const asked = (b.ipv4Requested as BindingView['ipv4Requested'] | undefined) ?? null
+  return asked === null || asked.outcome === 'used' ? have : `${have} asked:${asked.address}=${asked.outcome}`
 }
 
 /** Column widths fitting these bindings (a long list is laid out by its first page). */

@@ -11,6 +11,7 @@
  *   router-address.ts §6.8, §6.9.1.2 item 15: the link-local router address
  *   scenario-b.ts     RFC 6612 §3.3, RFC 5213 §6.14: host mode
  *   heartbeat.ts      RFC 5847
+ *   ipv4.ts           RFC 5844 §3.2-3.4, RFC 5845 §3: IPv4 home addresses, GRE keys
  * Speed devices stay in named helpers: entry.ts (TimeSlab-backed entries), inflight.ts (the
  * per-LMA window), pool.ts, slab.ts, text.ts.
  *
@@ -38,7 +39,7 @@ import { onLinkAddress, type RouterAddr, routerAddress } from './router-address'
 import { onPolicy } from './scenario-b'
 import { type Settings, settingsOf } from './settings'
 import { TimeSlab } from './slab'
-import { greKeysOf, sessionStack } from './ipv4'
+import { greKeysOf, onIpv4Requested, sessionStack } from './ipv4'
 import type { BindingErrorEvent, BindingPage, BindingState, BindingView, HeartbeatEvent, LinkConfig, LmaHeartbeatView, MagCommand, MagCore, MagCoreConfig, MagEvent, Millis, MobilityMode, StateTarget, TimerEvent, TimerKind } from './types'
 
 /** Mixed into the seed for the first heartbeat sequence number (any constant will do). */
@@ -187,6 +188,9 @@ export class Core implements MagCore {
       case 'link-address':
         onLinkAddress(this, ev)
         break
+      case 'ipv4-requested':
+        onIpv4Requested(this, ev)
+        break
       default:
         assertNever(ev, 'event')
     }
@@ -269,6 +273,7 @@ export class Core implements MagCore {
       ipv4Address: bound && e.v4Fwd !== null ? `${e.v4Fwd}/${e.v4Len}` : null,
       ipv4Router: bound && e.v4Fwd !== null ? e.v4Router : null,
       ipv4Reason: e.v4Reason,
+      ipv4Requested: e.v4Asked === null ? null : { address: e.v4Asked, outcome: e.v4AskedOutcome },
       greKeys: greKeysOf(e),
     }
   }

@@ -72,6 +72,10 @@ class Ip4 {
   v6Off = false
   v4NoProfileAddr = false
   v4Reason = ''
+  v4Want: Buffer | null = null
+  v4Asked: string | null = null
+  v4AskedOutcome = ''
+  v4Refused: string | null = null
   greOn = false
   greDown = -1
   greUp = -1
@@ -305,6 +309,33 @@ export class Entry {
   }
   set v4Reason(v: string) {
     if (v !== this.rare.ip4.v4Reason) this.ip4ForWrite().v4Reason = v
+  }
+  /** RFC 5844 §3.3.1: the address the MN's own DHCP client asked for, to name in the next PBU (ipv4.ts). */
+  get v4Want(): Buffer | null {
+    return this.rare.ip4.v4Want
+  }
+  set v4Want(v: Buffer | null) {
+    if (v !== this.rare.ip4.v4Want) this.ip4ForWrite().v4Want = v
+  }
+  /** The last address the MN asked for in this session (text), and what became of it ('pending', 'used', ...). */
+  get v4Asked(): string | null {
+    return this.rare.ip4.v4Asked
+  }
+  set v4Asked(v: string | null) {
+    if (v !== this.rare.ip4.v4Asked) this.ip4ForWrite().v4Asked = v
+  }
+  get v4AskedOutcome(): string {
+    return this.rare.ip4.v4AskedOutcome
+  }
+  set v4AskedOutcome(v: string) {
+    if (v !== this.rare.ip4.v4AskedOutcome) this.ip4ForWrite().v4AskedOutcome = v
+  }
+  /** An address the MN asked for that the LMA refused: never named again in this session. */
+  get v4Refused(): string | null {
+    return this.rare.ip4.v4Refused
+  }
+  set v4Refused(v: string | null) {
+    if (v !== this.rare.ip4.v4Refused) this.ip4ForWrite().v4Refused = v
   }
   // RFC 5845 (ipv4.ts): GRE keys on for this binding; the MAG's downlink key, the LMA's uplink key (-1: none).
   get greOn(): boolean {

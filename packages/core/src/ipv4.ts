@@ -27,16 +27,27 @@
  *   (GRE_KEY_OPTION_NOT_REQUIRED) turns keys off for the binding; 163 (GRE_KEY_OPTION_REQUIRED)
  *   turns them on and registers again, once.
  *
+ * - An address the MN's own DHCPv4 client asks for (ipv4-requested: option 50 or ciaddr while
+ *   the DHCPv4 server has no lease for it) is named in its next PBU instead of 0.0.0.0 (§3.3.1:
+ *   the option names the address requested, 0.0.0.0 none; §3.4.1: the MAG's DHCP server learns
+ *   the MN's wish and the PBU follows), under the rules of requestRefusal: untrusted input, never
+ *   over an address the profile fixes or the LMA already assigned. An LMA refusing it (171, or an
+ *   acceptance with another address) wins: the MN is asked for again with 0.0.0.0 or keeps
+ *   what the LMA assigned, and the DHCP server answers only with that (RFC 2131 §4.3.2: a
+ *   REQUEST for another address gets a NAK).
+ *
  * Left out: IPv4 transport between MAG and LMA (§4); the DHCP exchange itself (the agent's DHCPv4
- * server follows ipv4-lease); an address the MN names in its own DHCP request (the
- * profile's ipv4HomeAddress only); a changed uplink key on a refresh is taken but not re-installed.
+ * server follows ipv4-lease); a PBU sent only because the MN asked (the address waits for the
+ * next one: a retransmission, a refresh or a new registration); a changed uplink key on a
+ * refresh is taken but not re-installed.
  */
-import { BaStatus, formatIp4, HandoffIndicator, ip4ToNumber, parseIp4, type MobilityOption } from '@pmip6/wire'
+import { BaStatus, formatIp4, HandoffIndicator, ip4ToNumber, numberToIp4, parseIp4, type MobilityOption } from '@pmip6/wire'
+import { findOnLink } from './bul'
 import type { MagContext } from './context'
 import type { Entry } from './entry'
 import { P_REFRESH, P_REG } from './entry'
-import { macText } from './profiles'
-import type { GreKeys, IpStack } from './types'
+import { macKey, macText } from './profiles'
+import type { GreKeys, IpStack, Ipv4RequestedEvent } from './types'
 
 /** An IPv4 prefix as numbers: `(addr & mask) === net` tells membership. */
 export interface Ipv4Net {
@@ -125,6 +136,10 @@ export function beginIpv4Session(c: MagContext, e: Entry): void {
   e.v4Off = false
   e.v6Off = false
   e.v4Reason = ''
+  e.v4Want = null
+  e.v4Asked = null
+  e.v4AskedOutcome = ''
+  e.v4Refused = null
   const p = e.profile
   e.greOn = p !== null && (p.greKey || c.s.greLmas.has(p.lma))
 }
@@ -133,8 +148,85 @@ export function beginIpv4Session(c: MagContext, e: Entry): void {
 export function ipv4RequestOption(e: Entry): MobilityOption | null {
   if (!wantsV4(e)) return null
   if (e.v4Addr !== null) return { type: 'ipv4-hoa-request', prefixLength: e.v4Len, address: e.v4Addr }
-  const named = e.v4NoProfileAddr ? null : e.profile!.ipv4Request
+  const named = (e.v4NoProfileAddr ? null : e.profile!.ipv4Request) ?? e.v4Want
   return named === null ? ALL_ZERO_V4_REQUEST : { type: 'ipv4-hoa-request', prefixLength: IPV4_HOST_LENGTH, address: named }
+}
+
+/** States in which the MN is attached here and its PBUs may still ask for an IPv4 address. */
+const REQUEST_STATES: ReadonlySet<string> = new Set(['registering', 'registered', 'refreshing'])
+
+/**
+ * Why the address an MN's DHCPv4 client asked for is not named in its PBUs, or null. Each rule
+ * once, in the order they are checked:
+ * - the MN must be attached here, on the link the request came from when that is known, with
+ *   the MAC of the request (the DHCP chaddr is the MN's word only: untrusted input), and in a
+ *   state whose PBUs still carry an IPv4 request (not de-registering, denied, held or local);
+ * - §3.2.2: the MN's policy profile enables IPv4 home address mobility for this session;
+ * - §3.2.2, §3.3.1: an address the profile fixes is the one requested, whatever the MN says;
+ * - §3.2.1: an address the LMA already assigned (held in the BUL entry) stands; the DHCPv4
+ *   server answers with it (a REQUEST for another one gets a NAK, RFC 2131 §4.3.2);
+ * - a unicast address (RFC 1122 §3.2.1.3, as unroutableWhy) inside the profile's ipv4Allowed:
+ *   without ipv4Allowed the operator allowed no MN-chosen address, so none is taken;
+ * - §3.3.5 (171): not an address the LMA refused in this session.
+ */
+export function requestRefusal(e: Entry | null, link: string | undefined, mac: string, n: number): string | null {
+  if (e === null || e.mac !== mac || (link !== undefined && e.link !== link)) return 'not-attached'
+  if (!REQUEST_STATES.has(e.state) || e.mode !== 'network') return `state:${e.state}`
+  if (!wantsV4(e)) return 'ipv4-not-enabled'
+  const p = e.profile!
+  if (p.ipv4Request !== null) return 'profile-address'
+  if (e.v4Addr !== null) return 'assigned'
+  const why = unroutableWhy(n)
+  if (why !== null) return `not-unicast:${why}`
+  if (p.ipv4Allowed.length === 0) return 'no-ipv4Allowed'
+  if (!p.ipv4Allowed.some((a) => ((n & a.mask) >>> 0) === a.net)) return 'outside-ipv4Allowed'
+  if (e.v4Refused === formatIp4(numberToIp4(n))) return 'refused-by-lma'
+  return null
+}
+
+/** The entry an MN's DHCP request is about: on its link by MAC, else by the MN the MAC names. */
+function entryOfRequest(c: MagContext, link: string | undefined, mac: string): Entry | null {
+  if (link !== undefined) return findOnLink(c, link, mac)
+  const r = c.store.resolve(undefined, mac)
+  return r === null ? null : (c.findMn(r.mnId) ?? null)
+}
+
+/** ipv4-requested: the address goes into the MN's next PBU, or the request is counted and dropped. */
+export function onIpv4Requested(c: MagContext, ev: Ipv4RequestedEvent): void {
+  let n: number
+  let mac: string
+  try {
+    if (ev.llId.length === 0) throw new RangeError('no MAC')
+    mac = macKey(ev.llId)
+    n = ip4ToNumber(parseIp4(ev.address))
+  } catch {
+    c.inc('ipv4-request-ignored')
+    c.inc('ipv4-request-ignored:malformed')
+    return
+  }
+  const e = entryOfRequest(c, ev.link, mac)
+  const why = requestRefusal(e, ev.link, mac, n)
+  if (why !== null) {
+    c.inc('ipv4-request-ignored')
+    c.inc(`ipv4-request-ignored:${why.startsWith('state:') ? 'state' : why.startsWith('not-unicast:') ? 'not-unicast' : why}`)
+    return
+  }
+  const text = formatIp4(numberToIp4(n))
+  // A DHCP client repeats itself (DISCOVER every few seconds): the same wish counts once.
+  if (e!.v4Want !== null && e!.v4Asked === text) return
+  c.inc('ipv4-requested')
+  e!.v4Want = numberToIp4(n)
+  e!.v4Asked = text
+  e!.v4AskedOutcome = 'pending'
+}
+
+/** The LMA did not give the MN the address it asked for: the reason is kept for the view. */
+export function askedRefused(c: MagContext, e: Entry, outcome: string): void {
+  if (e.v4Want === null) return
+  c.inc('ipv4-requested-refused')
+  e.v4Refused = e.v4Asked
+  e.v4Want = null
+  e.v4AskedOutcome = outcome
 }
 
 /** RFC 5845 §3: the GRE Key option with the MAG's downlink key, or null without keys. */
@@ -244,9 +336,18 @@ export function updateIpv4Home(c: MagContext, e: Entry, a: Ipv4Answer, lifetime:
     e.v4Reason = a.reason
     if (e.v4Home) ipv4HomeDown(c, e)
     e.v4Addr = null
+    askedRefused(c, e, `refused:${a.reason}`)
     return
   }
   e.v4Reason = ''
+  if (e.v4Want !== null) {
+    // §3.3.2: the Reply's address is the MN's home address; another than the one asked stands.
+    if (a.text === e.v4Asked) {
+      c.inc('ipv4-requested-used')
+      e.v4Want = null
+      e.v4AskedOutcome = 'used'
+    } else askedRefused(c, e, `assigned-other:${a.text}`)
+  }
   const changed = !e.v4Home || e.v4 !== a.text || e.v4Len !== a.len || e.v4Router !== a.router || e.v4Dhcp !== a.dhcp || e.v4Lifetime !== lifetime
   if (!changed) return
   if (e.v4Home && e.v4 !== a.text) ipv4HomeDown(c, e)
@@ -301,7 +402,17 @@ export function rejectIpv4(c: MagContext, e: Entry, status: number, opts: readon
     replyStatus >= 0
   if (!v4Refusal || !wantsV4(e)) return false
   const reason = `ipv4-refused:${status}${replyStatus >= 0 ? `/${replyStatus}` : ''}`
-  const named = e.v4Addr !== null || (!e.v4NoProfileAddr && p.ipv4Request !== null)
+  const profileNamed = e.v4Addr !== null || (!e.v4NoProfileAddr && p.ipv4Request !== null)
+  const mnNamed = !profileNamed && e.v4Want !== null
+  // The address the MN asked for was refused, whatever the status: never named again this session.
+  askedRefused(c, e, `refused:${status}${replyStatus >= 0 ? `/${replyStatus}` : ''}`)
+  if (status === BaStatus.NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS && mnNamed) {
+    // §3.3.5: as for a profile's address below, the LMA assigns one instead (0.0.0.0).
+    e.v4Reason = reason
+    restart(`pba-rejected:${status}`)
+    return true
+  }
+  const named = profileNamed
   if (status === BaStatus.NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS && named) {
     // As RFC 5213 §6.9.1.2 item 10 for prefixes: never name that address again; let the LMA assign.
     c.inc('ipv4-named-address-refused')

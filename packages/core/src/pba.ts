@@ -16,7 +16,7 @@ import { setPhase } from './inflight'
 import { EMPTY, macText } from './profiles'
 import { rememberPrefix } from './ra'
 import { cancelPbu, deregister, fail, finishDereg, resyncSequence, startPbu, transmit } from './registration'
-import { greKeysOf, ipv4HomeDown, readGre, readIpv4Answer, rehi, rejectIpv4, updateIpv4Home, wantsV4, wantsV6 } from './ipv4'
+import { askedRefused, greKeysOf, ipv4HomeDown, readGre, readIpv4Answer, rehi, rejectIpv4, updateIpv4Home, wantsV4, wantsV6 } from './ipv4'
 import { holdRouterAddress } from './router-address'
 import { bytesEqualText, fastFormatIp6, isMasked, prefixText, prefixTextIs } from './text'
 import type { GreKeys, PbaEvent } from './types'
@@ -283,7 +283,10 @@ function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly Mobili
     if (v4Fatal) c.inc('ipv4-unroutable')
     e.failReason = v4 !== null && !v4.ok && (v4Fatal || !v6) ? v4.reason : 'pba-accepted-without-prefix'
     e.failState = 'denied'
-    if (v4 !== null && !v4.ok) e.v4Reason = v4.reason
+    if (v4 !== null && !v4.ok) {
+      e.v4Reason = v4.reason
+      askedRefused(c, e, `refused:${v4.reason}`)
+    }
     deregister(c, e, e.failReason)
     return
   }

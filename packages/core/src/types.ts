@@ -306,8 +306,28 @@ export interface BindingErrorEvent {
   readonly error: BindingError
 }
 
+/**
+ * RFC 5844 §3.3.1, §3.4.1: the MN's own DHCPv4 client asked for an IPv4 address (a DISCOVER or
+ * REQUEST with the Requested IP Address option 50, RFC 2132 §9.1, or a renewing/rebinding
+ * REQUEST's ciaddr, RFC 2131 §4.3.2) while the access link's DHCPv4 server had no lease for it.
+ * Untrusted input: the core names the address in the MN's next PBU only under the rules of
+ * ipv4.ts (onIpv4Requested).
+ */
+export interface Ipv4RequestedEvent {
+  readonly type: 'ipv4-requested'
+  readonly at: Millis
+  /** The client hardware address (chaddr) of the request. */
+  readonly llId: Buffer
+  /** The access link the request came in on, when the daemon knows it. */
+  readonly link?: LinkRef
+  /** Dotted quad. */
+  readonly address: string
+  readonly via: 'option-50' | 'ciaddr'
+}
+
 export type MagEvent =
   | AttachedEvent
+  | Ipv4RequestedEvent
   | BindingErrorEvent
   | ForwardingFailedEvent
   | DetachedEvent
@@ -545,6 +565,11 @@ export interface BindingView {
   readonly ipv4Router: string | null
   /** Why an MN that asks for IPv4 has none ('' when served or not asked), e.g. 'ipv4-reply:132'. */
   readonly ipv4Reason: string
+  /**
+   * RFC 5844 §3.3.1: the address the MN's DHCPv4 client asked for in this session and what
+   * became of it ('pending', 'used', 'assigned-other:<address>', 'refused:<why>'), or null.
+   */
+  readonly ipv4Requested: { readonly address: string; readonly outcome: string } | null
   /** RFC 5845 GRE keys of the binding, or null when it has none. */
   readonly greKeys: GreKeys | null
 }

@@ -455,3 +455,152 @@ describe('RFC 5844 §3.2: properties', () => {
     )
   })
 })
+
+describe('RFC 5844 §3.3.1, §3.4.1: the address the MN\'s own DHCPv4 client asks for', () => {
+  const WANT = '192.0.2.77'
+  const ALLOWED = { stack: 'ipv4' as const, ipv4Allowed: ['192.0.2.0/24'] }
+  type Ask = Partial<Extract<Parameters<Harness['step']>[0], { type: 'ipv4-requested' }>>
+  const ask = (h: Harness, o: Ask = {}) => h.step({ type: 'ipv4-requested', at: h.now, llId: MAC_BYTES, link: 'ppp0', address: WANT, via: 'option-50', ...o })
+  const MAC_BYTES = Buffer.from('001122334455', 'hex')
+  const counters = (h: Harness) => h.core.counters()
+
+  test('asked for while the registration is unanswered: the next PBU (the retransmission) names it, the LMA grants it, the DHCP lease is it', () => {
+    const h = new Harness(cfg(ALLOWED))
+    expect(v4Req(lastPbu(h.attach()))).toBe('0.0.0.0/0')
+    expect(ask(h)).toEqual([]) // no PBU of its own: the address waits for the next one
+    const re = lastPbu(h.advanceBy(1_000))
+    expect(v4Req(re)).toBe(`${WANT}/32`)
+    expect(h.view()?.ipv4Requested).toEqual({ address: WANT, outcome: 'pending' })
+    const cmds = h.pba(v4Pba(re, 0, { reply: { address: WANT } }))
+    expect(ofType(cmds, 'ipv4-lease').map((c) => c.lease?.address)).toEqual([WANT])
+    expect(h.view()).toMatchObject({ state: 'registered', ipv4Address: `${WANT}/24`, ipv4Requested: { address: WANT, outcome: 'used' } })
+    expect(counters(h)).toMatchObject({ 'ipv4-requested': 1, 'ipv4-requested-used': 1 })
+    expect(counters(h)['ipv4-requested-refused']).toBeUndefined()
+    // Refreshes name the binding's address, as before.
+    expect(v4Req(lastPbu(h.advanceBy(3_000_000)))).toBe(`${WANT}/24`)
+  })
+
+  test('without the arrival link, the MAC names the MN through its profile; a renewing ciaddr counts like option 50; the same wish counts once', () => {
+    const h = new Harness(config({ profiles: [profile({ ...ALLOWED, macs: ['00:11:22:33:44:55'] })] }))
+    h.attach()
+    ask(h, { link: undefined, via: 'ciaddr' })
+    ask(h, { link: undefined })
+    expect(counters(h)['ipv4-requested']).toBe(1)
+    expect(v4Req(lastPbu(h.advanceBy(1_000)))).toBe(`${WANT}/32`)
+    // A later, different wish replaces a pending one.
+    ask(h, { address: '192.0.2.78' })
+    expect(counters(h)['ipv4-requested']).toBe(2)
+    expect(v4Req(lastPbu(h.advanceBy(2_000)))).toBe('192.0.2.78/32')
+  })
+
+  test.each<[string, Partial<PolicyProfile>, (h: Harness) => void, Ask, string]>([
+    ['an MN that is not attached', ALLOWED, () => undefined, {}, 'not-attached'],
+    ['an MN attached on another link', ALLOWED, (h) => void h.attach(), { link: 'ppp1' }, 'not-attached'],
+    ['another MAC on the MN\'s link', ALLOWED, (h) => void h.attach(), { llId: Buffer.from('0011223344aa', 'hex') }, 'not-attached'],
+    ['an unknown MAC without a link', ALLOWED, (h) => void h.attach(), { link: undefined }, 'not-attached'],
+    ['an MN being de-registered', ALLOWED, (h) => void (h.attach(), h.detach()), {}, 'state'],
+    ['§3.2.2 an IPv6-only MN', {}, (h) => void h.attach(), {}, 'ipv4-not-enabled'],
+    ['§3.2.2 a profile that fixes the address', { ...ALLOWED, ipv4HomeAddress: '192.0.2.50' }, (h) => void h.attach(), {}, 'profile-address'],
+    ['a multicast address', ALLOWED, (h) => void h.attach(), { address: '224.0.0.1' }, 'not-unicast'],
+    ['the broadcast address', ALLOWED, (h) => void h.attach(), { address: '255.255.255.255' }, 'not-unicast'],
+    ['0.0.0.0', ALLOWED, (h) => void h.attach(), { address: '0.0.0.0' }, 'not-unicast'],
+    ['an address outside ipv4Allowed', ALLOWED, (h) => void h.attach(), { address: '198.51.100.7' }, 'outside-ipv4Allowed'],
+    ['a profile without ipv4Allowed', { stack: 'ipv4' }, (h) => void h.attach(), {}, 'no-ipv4Allowed'],
+    ['no address at all', ALLOWED, (h) => void h.attach(), { address: '192.0.2.300' }, 'malformed'],
+  ])('ignored: %s', (_what, p, setup, o, why) => {
+    const h = new Harness(cfg(p))
+    setup(h)
+    expect(pbus(ask(h, o))).toEqual([])
+    expect(counters(h)).toMatchObject({ 'ipv4-request-ignored': 1, [`ipv4-request-ignored:${why}`]: 1 })
+    expect(counters(h)['ipv4-requested']).toBeUndefined()
+    const next = pbus(h.advanceBy(1_000)).map((c) => c.pbu).filter((x) => x.lifetime > 0)
+    for (const pbu of next) expect(v4Req(pbu)).not.toBe(`${o.address ?? WANT}/32`)
+    expect(h.view()?.ipv4Requested ?? null).toBeNull()
+  })
+
+  test('§3.2.1 an address the LMA already assigned stands: the request is ignored and the refresh names the assigned one', () => {
+    const h = new Harness(cfg(ALLOWED))
+    h.pba(v4Pba(lastPbu(h.attach()), 0, { lifetime: 100 }))
+    ask(h)
+    expect(counters(h)['ipv4-request-ignored:assigned']).toBe(1)
+    expect(v4Req(lastPbu(h.advanceBy(80_000)))).toBe(`${HOA}/24`)
+  })
+
+  test('§3.3.2 the LMA assigns another address than the one asked for: that one stands (lease), the wish is recorded as refused', () => {
+    const h = new Harness(cfg(ALLOWED))
+    h.attach()
+    ask(h)
+    const cmds = h.pba(v4Pba(lastPbu(h.advanceBy(1_000)), 0))
+    expect(ofType(cmds, 'ipv4-lease').map((c) => c.lease?.address)).toEqual([HOA])
+    expect(h.view()).toMatchObject({ ipv4Address: `${HOA}/24`, ipv4Requested: { address: WANT, outcome: `assigned-other:${HOA}` } })
+    expect(counters(h)['ipv4-requested-refused']).toBe(1)
+  })
+
+  test('§3.3.5 171 for the address asked for: the PBU asks again with 0.0.0.0 and the LMA\'s address is taken; that address is never named again in the session', () => {
+    const h = new Harness(cfg(ALLOWED))
+    h.attach()
+    ask(h)
+    const named = lastPbu(h.advanceBy(1_000))
+    expect(v4Req(named)).toBe(`${WANT}/32`)
+    const again = lastPbu(h.pba(v4Pba(named, BaStatus.NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS, { reply: { status: Ipv4HoaReplyStatus.INCORRECT_IPV4_HOME_ADDRESS, address: WANT } })))
+    expect(v4Req(again)).toBe('0.0.0.0/0')
+    expect(h.view()).toMatchObject({ state: 'registering', ipv4Requested: { address: WANT, outcome: 'refused:171/130' } })
+    ask(h)
+    expect(counters(h)['ipv4-request-ignored:refused-by-lma']).toBe(1)
+    h.pba(v4Pba(again, 0))
+    expect(h.view()).toMatchObject({ state: 'registered', ipv4Address: `${HOA}/24`, ipv4Reason: '' })
+    expect(counters(h)).toMatchObject({ 'ipv4-requested': 1, 'ipv4-requested-refused': 1 })
+  })
+
+  test('a dual-stack MN whose asked-for address is refused with 170 registers IPv6-only (the RFC 5844 fallback), the reason recorded', () => {
+    const h = new Harness(cfg({ stack: 'dual', ipv4Allowed: ['192.0.2.0/24'] }))
+    h.attach()
+    ask(h)
+    const named = lastPbu(h.advanceBy(1_000))
+    const again = lastPbu(h.pba(v4Pba(named, BaStatus.NOT_AUTHORIZED_FOR_IPV4_MOBILITY_SERVICE, { reply: { status: 129, address: WANT } })))
+    expect(opt(again, 'ipv4-hoa-request')).toBeUndefined()
+    expect(h.view()).toMatchObject({ stack: 'ipv6', ipv4Requested: { address: WANT, outcome: 'refused:170/129' } })
+  })
+
+  test('handoff: between links of this MAG the assigned address stays (the request is ignored); at a new MAG the old address asked for again is named and granted', () => {
+    const h = new Harness(cfg(ALLOWED))
+    h.pba(v4Pba(lastPbu(h.attach()), 0))
+    const moved = lastPbu(h.attach({ link: 'ppp1', hint: 'other-interface' }))
+    expect(v4Req(moved)).toBe(`${HOA}/24`)
+    ask(h, { link: 'ppp1', address: '192.0.2.99' })
+    expect(counters(h)['ipv4-request-ignored:assigned']).toBe(1)
+    expect(v4Req(lastPbu(h.advanceBy(1_000)))).toBe(`${HOA}/24`)
+    // A second MAG: the MN's client asks for the address it had (init-reboot, option 50) before
+    // the PBA; the LMA's binding holds it, so it comes back and the lease is the same.
+    const h2 = new Harness(cfg(ALLOWED))
+    h2.attach({ hint: 'other-interface' })
+    ask(h2, { address: HOA })
+    const re = lastPbu(h2.advanceBy(1_000))
+    expect(v4Req(re)).toBe(`${HOA}/32`)
+    h2.pba(v4Pba(re, 0))
+    expect(h2.view()).toMatchObject({ ipv4Address: `${HOA}/24`, ipv4Requested: { address: HOA, outcome: 'used' } })
+  })
+
+  test('an IPv4-only MN whose asked-for address the Reply refuses in an accepted PBA is denied (as with 0.0.0.0), the outcome recorded', () => {
+    const h = new Harness(cfg(ALLOWED))
+    h.attach()
+    ask(h)
+    const d = lastPbu(h.pba(v4Pba(lastPbu(h.advanceBy(1_000)), 0, { reply: { status: Ipv4HoaReplyStatus.INVALID_IPV4_ADDRESS, address: WANT } })))
+    expect(d.lifetime).toBe(0)
+    h.pba(v4Pba(d, 0, { reply: null }))
+    expect(h.view()).toMatchObject({ state: 'denied', ipv4Requested: { address: WANT, outcome: 'refused:ipv4-reply:131' } })
+    expect(counters(h)['ipv4-requested-refused']).toBe(1)
+  })
+
+  test('a new session forgets the wish and the refusal', () => {
+    const h = new Harness(cfg(ALLOWED))
+    h.attach()
+    ask(h)
+    h.pba(v4Pba(lastPbu(h.advanceBy(1_000)), BaStatus.NOT_AUTHORIZED_FOR_IPV4_HOME_ADDRESS, { reply: { status: 130, address: WANT } }))
+    h.detach()
+    h.attach({ link: 'ppp1' })
+    expect(h.view()?.ipv4Requested).toBeNull()
+    ask(h, { link: 'ppp1' })
+    expect(counters(h)['ipv4-requested']).toBe(2)
+  })
+})

@@ -49,11 +49,37 @@ export interface Dhcp4Lease {
 /** Where a reply goes (RFC 2131 §4.1). */
 export type Dhcp4Destination = { readonly kind: 'broadcast' } | { readonly kind: 'unicast'; readonly address: string }
 
+/**
+ * An address a client without a lease asked for (RFC 5844 §3.4.1: the MAG learns it here and may
+ * name it in the PBU, §3.3.1): option 50 of a DISCOVER or REQUEST (RFC 2132 §9.1), else the
+ * ciaddr of a renewing or rebinding REQUEST (RFC 2131 §4.3.2).
+ */
+export interface Dhcp4Requested {
+  /** The client hardware address, lower-case colon text. */
+  readonly mac: string
+  readonly address: string
+  readonly via: 'option-50' | 'ciaddr'
+}
+
 export type Dhcp4Outcome =
   | { readonly kind: 'reply'; readonly message: Dhcp4Message; readonly to: Dhcp4Destination; readonly mnId: string; readonly type: string }
-  | { readonly kind: 'drop'; readonly reason: string; readonly mnId?: string }
+  | { readonly kind: 'drop'; readonly reason: string; readonly mnId?: string; readonly requested?: Dhcp4Requested }
   /** Counted, not answered (RELEASE, DECLINE). */
   | { readonly kind: 'noted'; readonly type: 'release' | 'decline'; readonly mnId: string; readonly address: string }
+
+/**
+ * The address a client asks for in a DISCOVER or REQUEST (see Dhcp4Requested), or undefined. A
+ * REQUEST with a Server Identifier answers some server's offer (SELECTING): that is a choice
+ * among offers, not the client's own wish, and is not handed on. 0.0.0.0 asks for nothing.
+ */
+export function requestedAddress(m: Dhcp4Message, type: number, mac: string): Dhcp4Requested | undefined {
+  if (type !== MsgType.DISCOVER && type !== MsgType.REQUEST) return undefined
+  if (type === MsgType.REQUEST && addressOption(m, Opt.SERVER_ID) !== undefined) return undefined
+  const opt50 = addressOption(m, Opt.REQUESTED_IP)
+  if (opt50 !== undefined) return opt50 === '0.0.0.0' ? undefined : { mac, address: opt50, via: 'option-50' }
+  const ci = formatIp4(m.ciaddr)
+  return type === MsgType.REQUEST && ci !== '0.0.0.0' ? { mac, address: ci, via: 'ciaddr' } : undefined
+}
 
 export class Dhcp4Server {
   readonly #byMac = new Map<string, Dhcp4Lease>()
@@ -92,7 +118,7 @@ export class Dhcp4Server {
 
   /** Handles one request that arrived on `link`. */
   handle(link: string, m: Dhcp4Message): Dhcp4Outcome {
-    const drop = (reason: string, mnId?: string): Dhcp4Outcome => {
+    const drop = (reason: string, mnId?: string): Extract<Dhcp4Outcome, { kind: 'drop' }> => {
       this.#inc(`drop.${reason}`)
       return { kind: 'drop', reason, ...(mnId !== undefined ? { mnId } : {}) }
     }
@@ -104,8 +130,13 @@ export class Dhcp4Server {
     if (mac === undefined) return drop('not-ethernet')
     const lease = this.#byMac.get(mac)
     // RFC 5844 §3.4: nothing is answered for an MN without an accepted IPv4 binding, nor on
-    // another link than the binding's.
-    if (lease === undefined) return drop('no-binding')
+    // another link than the binding's. What it asked for is handed on (the next PBU may name it).
+    if (lease === undefined) {
+      const requested = requestedAddress(m, type, mac)
+      if (requested === undefined) return drop('no-binding')
+      this.#inc('requested')
+      return { ...drop('no-binding'), requested }
+    }
     if (lease.link !== link) return drop('wrong-link', lease.mnId)
     this.#inc(`rx.${MSG_TYPE_NAMES[type] ?? 'other'}`)
     const requested = addressOption(m, Opt.REQUESTED_IP)

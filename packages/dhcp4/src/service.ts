@@ -11,7 +11,7 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { execFile } from 'node:child_process'
 import { CLIENT_PORT, SERVER_PORT, Dhcp4Error, decode, encode } from './codec'
-import { Dhcp4Server, type Dhcp4Lease, type Dhcp4Outcome } from './server'
+import { Dhcp4Server, type Dhcp4Lease, type Dhcp4Outcome, type Dhcp4Requested } from './server'
 
 /** How the service changes the access link; the default runs iproute2. */
 export interface LinkSetup {
@@ -44,6 +44,8 @@ export interface Dhcp4ServiceOptions {
   readonly clientPort?: number
   readonly setup?: LinkSetup
   readonly log?: Dhcp4Log
+  /** A client without a lease asked for an address (RFC 5844 §3.4.1): the agent tells the core. */
+  readonly onRequested?: (r: Dhcp4Requested) => void
 }
 
 export class Dhcp4Service {
@@ -52,6 +54,7 @@ export class Dhcp4Service {
   readonly #setup: LinkSetup
   readonly #log: Dhcp4Log
   readonly #clientPort: number
+  readonly #onRequested: ((r: Dhcp4Requested) => void) | undefined
   #malformed = 0
 
   private constructor(sock: Socket, opts: Dhcp4ServiceOptions) {
@@ -59,6 +62,7 @@ export class Dhcp4Service {
     this.#setup = opts.setup ?? IPROUTE2_LINK_SETUP
     this.#log = opts.log ?? (() => undefined)
     this.#clientPort = opts.clientPort ?? CLIENT_PORT
+    this.#onRequested = opts.onRequested
     sock.on('message', (b) => this.#onMessage(b))
     sock.on('error', (e) => this.#log('error', 'dhcp4 socket error', { error: e.message }))
   }
@@ -125,7 +129,8 @@ export class Dhcp4Service {
     const lease = this.server.leases().find((l) => l.mac === mac)
     const out: Dhcp4Outcome = this.server.handle(lease?.link ?? '', m)
     if (out.kind === 'drop') {
-      this.#log('debug', 'dhcp4 dropped', { reason: out.reason, mac })
+      this.#log('debug', 'dhcp4 dropped', { reason: out.reason, mac, ...(out.requested !== undefined ? { requested: out.requested.address } : {}) })
+      if (out.requested !== undefined) this.#onRequested?.(out.requested)
       return
     }
     if (out.kind === 'noted') {

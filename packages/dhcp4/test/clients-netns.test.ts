@@ -36,7 +36,7 @@ const inMn = (cmd: string[], timeoutMs = 30_000): { code: number; out: string } 
 }
 
 /** The DHCPv4 server (fixtures/dhcp4-ctl.js) in the MAG's namespace, driven by JSON lines. */
-const newCtl = (): NsFixture<{ ok: boolean; counters?: Record<string, number>; error?: string }> => new NsFixture(ns.mag, FIXTURE, { replyTimeoutMs: 15_000, stopTimeoutMs: 5_000 })
+const newCtl = (): NsFixture<{ ok: boolean; counters?: Record<string, number>; requested?: { mac: string; address: string; via: string }[]; error?: string }> => new NsFixture(ns.mag, FIXTURE, { replyTimeoutMs: 15_000, stopTimeoutMs: 5_000 })
 
 describeIf('DHCPv4 server vs udhcpc and dhclient in network namespaces', () => {
   jest.setTimeout(120_000)
@@ -81,6 +81,14 @@ describeIf('DHCPv4 server vs udhcpc and dhclient in network namespaces', () => {
     expect(log('udhcpc.log')).not.toMatch(/bound/)
     const c = (await ctl.ok({ op: 'counters' })).counters!
     expect(c['drop.no-binding']).toBeGreaterThan(0)
+  })
+
+  test('udhcpc -r ADDR without a binding: no answer, and option 50 of its DISCOVERs is handed on (RFC 5844 §3.4.1)', async () => {
+    const r = inMn(['udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '2', '-T', '1', '-A', '1', '-r', '192.0.2.77', '-s', join(dir, 'udhcpc.sh')], 30_000)
+    expect(r.code).not.toBe(0)
+    const got = (await ctl.ok({ op: 'counters' })).requested!
+    expect(got.length).toBeGreaterThan(0)
+    expect(new Set(got.map((x) => JSON.stringify(x)))).toEqual(new Set([JSON.stringify({ mac: MAC, address: '192.0.2.77', via: 'option-50' })]))
   })
 
   test('udhcpc gets the home address, mask and default router of the binding', async () => {

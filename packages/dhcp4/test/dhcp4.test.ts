@@ -1,7 +1,7 @@
 // DHCPv4 codec (RFC 2131 §2, RFC 2132) and the MAG's server logic (RFC 5844 §3.4): golden bytes
 // written out by hand, every message type, nothing answered without a binding, fuzzing.
 import fc from 'fast-check'
-import { decode, encode, Dhcp4Error, Dhcp4Server, MsgType, Opt, messageType, type Dhcp4Message, type Dhcp4Lease } from '../src'
+import { decode, encode, Dhcp4Error, Dhcp4Server, MsgType, Opt, messageType, requestedAddress, type Dhcp4Message, type Dhcp4Lease } from '../src'
 
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 20_000)
 const z = (n: number): string => '00'.repeat(n)
@@ -139,5 +139,47 @@ describe('the MAG DHCPv4 server (RFC 5844 §3.4, RFC 2131 §4.3)', () => {
     expect(kind(s.handle('a1', req(MsgType.DISCOVER)))).toBe('offer')
     expect(kind(s.handle('a1', req(MsgType.DISCOVER, [], { giaddr: Buffer.from([10, 0, 0, 1]) })))).toBe('drop:relayed')
     expect(kind(s.handle('a1', { ...req(MsgType.DISCOVER), options: [] }))).toBe('drop:no-message-type')
+  })
+})
+
+describe('RFC 5844 §3.4.1: the address a client without a lease asks for is handed on', () => {
+  const MAC = '02:00:00:00:00:01'
+  const requested = (o: ReturnType<Dhcp4Server['handle']>) => (o.kind === 'drop' ? (o.requested ?? null) : `not dropped: ${o.kind}`)
+
+  test('option 50 of a DISCOVER or an init-reboot REQUEST, the ciaddr of a renewing/rebinding REQUEST', () => {
+    const s = new Dhcp4Server()
+    expect(requested(s.handle('a0', req(MsgType.DISCOVER, [ipOpt(Opt.REQUESTED_IP, '192.0.2.77')])))).toEqual({ mac: MAC, address: '192.0.2.77', via: 'option-50' })
+    expect(requested(s.handle('a0', req(MsgType.REQUEST, [ipOpt(Opt.REQUESTED_IP, '192.0.2.78')])))).toEqual({ mac: MAC, address: '192.0.2.78', via: 'option-50' })
+    expect(requested(s.handle('a0', req(MsgType.REQUEST, [], { ciaddr: Buffer.from([192, 0, 2, 79]) })))).toEqual({ mac: MAC, address: '192.0.2.79', via: 'ciaddr' })
+    // Option 50 wins over ciaddr when a client sends both.
+    expect(requested(s.handle('a0', req(MsgType.REQUEST, [ipOpt(Opt.REQUESTED_IP, '192.0.2.80')], { ciaddr: Buffer.from([192, 0, 2, 79]) })))).toMatchObject({ address: '192.0.2.80' })
+    expect(s.counters).toMatchObject({ requested: 4, 'drop.no-binding': 4 })
+  })
+
+  test('nothing is handed on: no address asked, 0.0.0.0, a bad option length, a SELECTING REQUEST (some server\'s offer), other message types', () => {
+    const s = new Dhcp4Server()
+    expect(requested(s.handle('a0', req(MsgType.DISCOVER)))).toBeNull()
+    expect(requested(s.handle('a0', req(MsgType.DISCOVER, [ipOpt(Opt.REQUESTED_IP, '0.0.0.0')])))).toBeNull()
+    expect(requested(s.handle('a0', req(MsgType.DISCOVER, [{ code: Opt.REQUESTED_IP, data: Buffer.from([192, 0, 2]) }])))).toBeNull()
+    expect(requested(s.handle('a0', req(MsgType.REQUEST, [ipOpt(Opt.REQUESTED_IP, '192.0.2.77'), ipOpt(Opt.SERVER_ID, '192.0.2.1')])))).toBeNull()
+    expect(requested(s.handle('a0', req(MsgType.DISCOVER, [], { ciaddr: Buffer.from([192, 0, 2, 79]) })))).toBeNull()
+    for (const t of [MsgType.DECLINE, MsgType.INFORM, MsgType.RELEASE]) expect(requested(s.handle('a0', req(t, [ipOpt(Opt.REQUESTED_IP, '192.0.2.77')], { ciaddr: Buffer.from([192, 0, 2, 79]) })))).toBeNull()
+    expect(s.counters['requested']).toBeUndefined()
+  })
+
+  test('with a lease the binding\'s address stands: a REQUEST for another gets a NAK and nothing is handed on (RFC 2131 §4.3.2)', () => {
+    const s = new Dhcp4Server()
+    s.setLease(LEASE)
+    const o = s.handle('a0', req(MsgType.REQUEST, [ipOpt(Opt.REQUESTED_IP, '192.0.2.77')]))
+    expect(o.kind === 'reply' && o.type).toBe('nak')
+    const offer = s.handle('a0', req(MsgType.DISCOVER, [ipOpt(Opt.REQUESTED_IP, '192.0.2.77')]))
+    expect(offer.kind === 'reply' && offer.message.yiaddr.toString('hex')).toBe('c0000202')
+    expect(s.counters['requested']).toBeUndefined()
+  })
+
+  test('requestedAddress on its own: only DISCOVER and REQUEST', () => {
+    const m = req(MsgType.DISCOVER, [ipOpt(Opt.REQUESTED_IP, '192.0.2.77')])
+    expect(requestedAddress(m, MsgType.DISCOVER, MAC)).toEqual({ mac: MAC, address: '192.0.2.77', via: 'option-50' })
+    expect(requestedAddress(m, MsgType.OFFER, MAC)).toBeUndefined()
   })
 })

@@ -487,6 +487,7 @@ export class AaaPolicy {
       ipv4Address: null,
       ipv4Router: null,
       ipv4Reason: '',
+      ipv4Requested: null,
       greKeys: null,
     }))
   }

@@ -16,7 +16,7 @@ export interface Sent {
   readonly msg: MhMessage
 }
 
-export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<string, unknown>; links?: Record<string, unknown>; clockSynced?: () => boolean } = {}) {
+export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<string, unknown>; links?: Record<string, unknown>; profiles?: readonly Record<string, unknown>[]; clockSynced?: () => boolean } = {}) {
   let now = 1_700_000_000_000
   let pending: { fn: () => void; at: number }[] = []
   const clock = {
@@ -51,7 +51,7 @@ export function world(opts: { drivers?: Map<string, AccessDriver>; mag?: Record<
   const cfg = validateConfig({
     mag: { address: MAG, fixedLinkLocal: 'fe80::1', heartbeatInterval: 1, heartbeatMissingThreshold: 3, ...opts.mag },
     links: opts.links ?? { mn1: null },
-    profiles: [{ mnId: 'mn1@example.com', lma: LMA }],
+    profiles: opts.profiles ?? [{ mnId: 'mn1@example.com', lma: LMA }],
   })
   const d = new MagDaemon(cfg, { log, clock, io, drivers: opts.drivers ?? new Map(), ...(opts.clockSynced ? { clockSynced: opts.clockSynced } : {}) })
   /** Moves the clock on by `ms`, running the timers that fall due on the way. */
