@@ -54,6 +54,10 @@ describeLab('NetBuild on the real ip', () => {
       new RegExp(`^sysctl -w net\\.ipv6\\.conf\\.nosuch0\\.autoconf=0 in namespace ${NS}: .*nosuch0`),
     )
     expect(inNs(NS, ['cat', '/proc/sys/net/ipv6/conf/br0/autoconf'])).toBe('0')
+    // One ip forks a shell per namespace: the line that failed says which namespace.
+    const gone = `${LAB}x-gone`
+    expect(() => new NetBuild().sysctl(NS, 'net.ipv6.conf.br0.autoconf', 1).sysctl(gone, 'net.ipv6.conf.all.forwarding', 1).run()).toThrow(new RegExp(`^sysctl settings in namespace ${gone} failed: .*${gone}`))
+    expect(inNs(NS, ['cat', '/proc/sys/net/ipv6/conf/br0/autoconf'])).toBe('1')
   })
 
   test('a lab build stopped half-way (namespaces, defaults, links): `mag lab down` removes it all, and nothing was made here', async () => {

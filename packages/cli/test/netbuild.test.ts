@@ -8,11 +8,13 @@ import { names } from '../src/lab/plan'
 const ok: RunResult = { status: 0, stdout: '', stderr: '' }
 
 describe('NetBuild: grouping', () => {
-  test('one batch per (kind, namespace, family), in the order each first appears, lines in order', () => {
+  test('one ip batch per (namespace, family), one for the sysctls, in the order each first appears, lines in order', () => {
     const nb = new NetBuild()
       .ip('a', ['link', 'set', 'lo', 'up'])
       .ip('b', ['link', 'set', 'lo', 'up'])
+      .sysctl('b', 'net.ipv6.conf.all.forwarding', 1)
       .sysctl('a', 'net.ipv6.conf.all.forwarding', 1)
+      .sysctl('b', 'net.ipv4.ip_forward', 1)
       .ip('a', ['addr', 'add', '2001:db8::1/64', 'dev', 'eth0'])
       .ip('a', ['route', 'add', 'default', 'via', '2001:db8::2'], { family: 6 })
       .ip('a', ['route', 'add', 'default', 'via', '192.0.2.2'], { family: 4 })
@@ -21,7 +23,19 @@ describe('NetBuild: grouping', () => {
     expect(nb.batches()).toEqual([
       { kind: 'ip', ns: 'a', lines: ['link set lo up', 'addr add 2001:db8::1/64 dev eth0'] },
       { kind: 'ip', ns: 'b', lines: ['link set lo up'] },
-      { kind: 'sysctl', ns: 'a', settings: [{ key: 'net.ipv6.conf.all.forwarding', value: '1', ifPresent: false }] },
+      {
+        kind: 'sysctl',
+        namespaces: [
+          {
+            ns: 'b',
+            settings: [
+              { key: 'net.ipv6.conf.all.forwarding', value: '1', ifPresent: false },
+              { key: 'net.ipv4.ip_forward', value: '1', ifPresent: false },
+            ],
+          },
+          { ns: 'a', settings: [{ key: 'net.ipv6.conf.all.forwarding', value: '1', ifPresent: false }] },
+        ],
+      },
       { kind: 'ip', ns: 'a', family: 6, lines: ['route add default via 2001:db8::2', 'route add 2001:db8:1::/48 via 2001:db8::3'] },
       { kind: 'ip', ns: 'a', family: 4, lines: ['route add default via 192.0.2.2'] },
       { kind: 'ip', ns: null, lines: ['netns add c'] },
@@ -38,18 +52,22 @@ describe('NetBuild: grouping', () => {
     expect(() => nb.sysctl('a', 'net/../../etc', 1)).toThrow(/bad key/)
     expect(() => nb.sysctl('a', 'net.ipv6.conf.x y.accept_ra', 1)).toThrow(/bad key/)
     expect(() => nb.sysctl('a', 'net.ipv4.ping_group_range', "0'; reboot")).toThrow(/bad value/)
+    expect(() => nb.sysctl('a', 'net.ipv4.ping_group_range', '0" x')).toThrow(/bad value/)
+    expect(() => nb.sysctl('a', 'net.ipv4.ping_group_range', '0 #1')).toThrow(/bad value/)
     expect(nb.size).toBe(0)
   })
 
-  test('the process for each batch: ip [-n NS] [-4|-6] -batch - with the lines on stdin; sysctls in one shell', () => {
+  test('the process for each batch: ip [-n NS] [-4|-6] -batch - with the lines on stdin; sysctls one shell per namespace, forked by one ip', () => {
     expect(batchCommand({ kind: 'ip', ns: 'a', family: 6, lines: ['route add default via 2001:db8::2', 'link set lo up'] })).toEqual({
       cmd: 'ip',
       args: ['-n', 'a', '-6', '-batch', '-'],
       input: 'route add default via 2001:db8::2\nlink set lo up\n',
     })
     expect(batchCommand({ kind: 'ip', ns: null, lines: ['netns add a'] })).toEqual({ cmd: 'ip', args: ['-batch', '-'], input: 'netns add a\n' })
-    const s = batchCommand({ kind: 'sysctl', ns: 'a', settings: [{ key: 'net.ipv4.ip_forward', value: '1', ifPresent: false }] })
-    expect(s.args.slice(0, 5)).toEqual(['netns', 'exec', 'a', 'sh', '-c'])
+    const settings = [{ key: 'net.ipv4.ip_forward', value: '1', ifPresent: false }]
+    const s = batchCommand({ kind: 'sysctl', namespaces: [{ ns: 'a', settings }, { ns: 'b', settings }] })
+    expect(s.args).toEqual(['-batch', '-'])
+    expect(s.input.split('\n')).toEqual([`netns exec a sh -c "${sysctlScript(settings)}"`, `netns exec b sh -c "${sysctlScript(settings)}"`, ''])
   })
 
   test('the sysctl script writes /proc/sys paths, skips absent optional keys, and names the setting it failed on', () => {
@@ -57,11 +75,14 @@ describe('NetBuild: grouping', () => {
       { key: 'net.ipv6.conf.mn1.accept_ra', value: '0', ifPresent: false },
       { key: 'net.bridge.bridge-nf-call-ip6tables', value: '0', ifPresent: true },
       { key: 'net/ipv6/conf/eth0.100/accept_ra', value: '2', ifPresent: false },
-    ]).split('\n')
-    expect(script[1]).toBe("printf '%s\\n' '0' > /proc/sys/net/ipv6/conf/mn1/accept_ra || f 'net.ipv6.conf.mn1.accept_ra=0'")
-    expect(script[2]).toBe("[ ! -e /proc/sys/net/bridge/bridge-nf-call-ip6tables ] || printf '%s\\n' '0' > /proc/sys/net/bridge/bridge-nf-call-ip6tables || f 'net.bridge.bridge-nf-call-ip6tables=0'")
+    ])
+    // One line, one argument of an ip batch line: no double quotes, no '#'.
+    expect(script).not.toMatch(/["#\n]/)
+    const parts = script.split('; ')
+    expect(parts[0]).toBe(`echo '0' > /proc/sys/net/ipv6/conf/mn1/accept_ra || { echo '${SYSCTL_FAILED} net.ipv6.conf.mn1.accept_ra=0' >&2`)
+    expect(script).toContain(`[ ! -e /proc/sys/net/bridge/bridge-nf-call-ip6tables ] || echo '0' > /proc/sys/net/bridge/bridge-nf-call-ip6tables || {`)
     // A key with '/' is a path: interface names may hold dots.
-    expect(script[3]).toContain('> /proc/sys/net/ipv6/conf/eth0.100/accept_ra ||')
+    expect(script).toContain("echo '2' > /proc/sys/net/ipv6/conf/eth0.100/accept_ra ||")
   })
 })
 
@@ -89,11 +110,20 @@ describe('NetBuild: failures name the command and the namespace', () => {
     expect(explainFailure(batch, { status: null, stdout: '', stderr: '', error: new Error('spawnSync ip ETIMEDOUT') }).message).toBe('ip batch of 3 lines in namespace lab-mag1: spawnSync ip ETIMEDOUT')
   })
 
-  test('a sysctl batch: the setting its script named, and the shell says why', () => {
-    const b: NetBatch = { kind: 'sysctl', ns: 'lab-mn1', settings: [{ key: 'net.ipv6.conf.eth0.accept_ra', value: '1', ifPresent: false }] }
-    const e = explainFailure(b, { status: 1, stdout: '', stderr: `sh: 1: cannot create /proc/sys/net/ipv6/conf/eth0/accept_ra: Directory nonexistent\n${SYSCTL_FAILED} net.ipv6.conf.eth0.accept_ra=1\n` })
-    expect(e).toMatchObject({ ns: 'lab-mn1', command: 'net.ipv6.conf.eth0.accept_ra=1' })
-    expect(e.message).toBe('sysctl -w net.ipv6.conf.eth0.accept_ra=1 in namespace lab-mn1: sh: 1: cannot create /proc/sys/net/ipv6/conf/eth0/accept_ra: Directory nonexistent')
+  test('a sysctl batch: the namespace from the line number, the setting its script named, and the shell says why', () => {
+    const settings = [{ key: 'net.ipv6.conf.eth0.accept_ra', value: '1', ifPresent: false }]
+    const b: NetBatch = { kind: 'sysctl', namespaces: [{ ns: 'lab-mn1', settings }, { ns: 'lab-mn2', settings }] }
+    const e = explainFailure(b, {
+      status: 1,
+      stdout: '',
+      stderr: `sh: 1: cannot create /proc/sys/net/ipv6/conf/eth0/accept_ra: Directory nonexistent\n${SYSCTL_FAILED} net.ipv6.conf.eth0.accept_ra=1\nCommand failed -:2\n`,
+    })
+    expect(e).toMatchObject({ ns: 'lab-mn2', line: 2, command: 'net.ipv6.conf.eth0.accept_ra=1' })
+    expect(e.message).toBe('sysctl -w net.ipv6.conf.eth0.accept_ra=1 in namespace lab-mn2: sh: 1: cannot create /proc/sys/net/ipv6/conf/eth0/accept_ra: Directory nonexistent')
+    // The namespace gone (ip could not enter it): no setting named, the namespace still is.
+    expect(explainFailure(b, { status: 1, stdout: '', stderr: 'Cannot open network namespace "lab-mn1": No such file or directory\nCommand failed -:1' }).message).toBe(
+      'sysctl settings in namespace lab-mn1 failed: Cannot open network namespace "lab-mn1": No such file or directory',
+    )
   })
 
   test('run() stops at the first failing batch, throws its error, and forgets what it collected', () => {
@@ -118,12 +148,12 @@ describe('the lab topology plan', () => {
       .filter((b): b is Extract<NetBatch, { kind: 'ip' }> => b.kind === 'ip' && b.ns === ns)
       .flatMap((b) => b.lines)
 
-  test.each([1, 2, 10, 200])('%i MNs: 27 + 3 per MN processes, no family options, every veth made in place', (mns) => {
+  test.each([1, 2, 10, 200])('%i MNs: 21 + 2 per MN processes, no family options, every veth made in place', (mns) => {
     const p = planTopology(n, mns)
     const batches = p.phases.flatMap((x) => x.build.batches())
-    // A sysctl batch is two processes (ip netns exec, then sh), an ip batch one.
-    expect(batches.length).toBe(19 + 2 * mns)
-    expect(batches.reduce((sum, b) => sum + (b.kind === 'sysctl' ? 2 : 1), 0)).toBe(27 + 3 * mns)
+    // A sysctl batch is one ip and a shell per namespace, an ip batch one process.
+    expect(batches.length).toBe(13 + mns)
+    expect(batches.reduce((sum, b) => sum + (b.kind === 'sysctl' ? 1 + b.namespaces.length : 1), 0)).toBe(21 + 2 * mns)
     expect(p.namespaces.length).toBe(5 + mns)
     for (const b of batches) if (b.kind === 'ip') expect(b.family).toBeUndefined()
     // The root namespace makes namespaces and links and holds none of them.
@@ -136,8 +166,8 @@ describe('the lab topology plan', () => {
     const p = planTopology(n, 2)
     const order = p.phases.map((x) => x.what)
     expect(order).toEqual(['namespaces', 'namespace defaults', 'links', 'interface settings', 'addresses and links up', 'routes'])
-    const settings = p.phases[3]!.build.batches().find((b) => b.kind === 'sysctl' && b.ns === 't-mag2')
-    expect(settings?.kind === 'sysctl' && settings.settings.map((s) => s.key)).toContain('net.ipv6.conf.mn2.addr_gen_mode')
+    const [settings] = p.phases[3]!.build.batches()
+    expect(settings?.kind === 'sysctl' && settings.namespaces.find((x) => x.ns === 't-mag2')?.settings.map((s) => s.key)).toContain('net.ipv6.conf.mn2.addr_gen_mode')
     expect(lines(p, 'addresses and links up', 't-mag2')).toEqual([
       'link set lo up',
       'addr add 2001:db8:ffff::3/64 dev up0 nodad',

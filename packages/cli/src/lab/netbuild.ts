@@ -2,12 +2,14 @@
  * Network settings in few processes. The lab used to run one `ip` or `sysctl` process per
  * setting, each 10-30 ms of CPU (far more on a loaded machine or in single-CPU User-Mode Linux).
  * NetBuild collects a phase's commands per network namespace and runs each group as one
- * `ip [-n NS] -batch -` or one shell writing /proc/sys, and maps a failing batch line back to
- * its command and namespace.
+ * `ip [-n NS] -batch -`, and a phase's sysctls as one `ip -batch -` of `netns exec NS sh -c`
+ * lines (ip forks each shell itself: one process per namespace, not two), and maps a failing
+ * batch line back to its command and namespace.
  *
- * Ordering: a phase's commands run grouped by (kind, namespace, address family), the groups in
- * the order each first appears, each group's commands in the order given. A command that must
- * follow one from another group goes in a later phase (a later `run()`).
+ * Ordering: a phase's ip commands run grouped by (namespace, address family), its sysctls as
+ * one group, per namespace; the groups in the order each first appears, each group's commands
+ * in the order given. A command that must follow one from another group goes in a later phase
+ * (a later `run()`).
  */
 import { spawnSync } from 'node:child_process'
 
@@ -21,9 +23,15 @@ export interface SysctlSetting {
   readonly ifPresent: boolean
 }
 
+export interface NsSysctls {
+  readonly ns: string
+  readonly settings: readonly SysctlSetting[]
+}
+
 export type NetBatch =
   | { readonly kind: 'ip'; readonly ns: string | null; readonly family?: Family; readonly lines: readonly string[] }
-  | { readonly kind: 'sysctl'; readonly ns: string; readonly settings: readonly SysctlSetting[] }
+  /** Run from the root namespace, one line per namespace. */
+  | { readonly kind: 'sysctl'; readonly namespaces: readonly NsSysctls[] }
 
 export interface BatchCommand {
   readonly cmd: string
@@ -35,9 +43,9 @@ export class NetBuildError extends Error {
   constructor(
     message: string,
     readonly ns: string | null,
-    /** The failing `ip` line or `key=value`, when the output names it. */
+    /** The failing `ip` line or sysctl `key=value`, when the output names it. */
     readonly command?: string,
-    /** 1-based line of the batch, for `ip`. */
+    /** 1-based line of the batch. */
     readonly line?: number,
   ) {
     super(message)
@@ -63,11 +71,13 @@ export const spawnRunner: Runner = (c, timeoutMs) => {
 export const BATCH_BASE_TIMEOUT_MS = 15_000
 export const BATCH_MS_PER_LINE = 250
 
-// ip's batch reader splits on blanks and honours quotes, backslashes and '#' comments: an
-// argument is written only when none of them can change how it is read back.
+// ip's batch reader splits on blanks and honours quotes and '#' comments: an argument is
+// written only when none of them (nor a backslash) can change how it is read back. A sysctl
+// script is one double-quoted argument: no double quote, '#' or newline in it; values are
+// single-quoted inside it.
 const SAFE_ARG = /^[^\s"'\\#]+$/
 const SYSCTL_KEY = /^[A-Za-z0-9_.\-/]+$/
-const SYSCTL_VALUE = /^[^\n'\\]*$/
+const SYSCTL_VALUE = /^[^\n\r'"\\#]*$/
 
 type Step = { kind: 'ip'; ns: string | null; family: Family | undefined; line: string } | { kind: 'sysctl'; ns: string; setting: SysctlSetting }
 
@@ -98,18 +108,22 @@ export class NetBuild {
 
   /** The batches the collected commands make, in the order they run. */
   batches(): NetBatch[] {
-    const groups = new Map<string, { kind: 'ip'; ns: string | null; family?: Family; lines: string[] } | { kind: 'sysctl'; ns: string; settings: SysctlSetting[] }>()
+    const groups = new Map<string, { kind: 'ip'; ns: string | null; family?: Family; lines: string[] } | { kind: 'sysctl'; perNs: Map<string, SysctlSetting[]> }>()
     for (const s of this.steps) {
-      const id = s.kind === 'ip' ? `ip ${s.ns ?? ''} ${s.family ?? ''}` : `sysctl ${s.ns}`
+      const id = s.kind === 'ip' ? `ip ${s.ns ?? ''} ${s.family ?? ''}` : 'sysctl'
       let g = groups.get(id)
       if (g === undefined) {
-        g = s.kind === 'ip' ? { kind: 'ip', ns: s.ns, ...(s.family !== undefined ? { family: s.family } : {}), lines: [] } : { kind: 'sysctl', ns: s.ns, settings: [] }
+        g = s.kind === 'ip' ? { kind: 'ip', ns: s.ns, ...(s.family !== undefined ? { family: s.family } : {}), lines: [] } : { kind: 'sysctl', perNs: new Map() }
         groups.set(id, g)
       }
       if (s.kind === 'ip' && g.kind === 'ip') g.lines.push(s.line)
-      else if (s.kind === 'sysctl' && g.kind === 'sysctl') g.settings.push(s.setting)
+      else if (s.kind === 'sysctl' && g.kind === 'sysctl') {
+        const list = g.perNs.get(s.ns) ?? []
+        list.push(s.setting)
+        g.perNs.set(s.ns, list)
+      }
     }
-    return [...groups.values()]
+    return [...groups.values()].map((g) => (g.kind === 'ip' ? g : { kind: 'sysctl', namespaces: [...g.perNs].map(([ns, settings]) => ({ ns, settings })) }))
   }
 
   /** Runs the collected commands, batch by batch, and forgets them; throws NetBuildError at the first failure. */
@@ -124,7 +138,7 @@ export class NetBuild {
 }
 
 export function batchSize(b: NetBatch): number {
-  return b.kind === 'ip' ? b.lines.length : b.settings.length
+  return b.kind === 'ip' ? b.lines.length : b.namespaces.reduce((n, x) => n + x.settings.length, 0)
 }
 
 export function batchTimeoutMs(b: NetBatch): number {
@@ -137,7 +151,7 @@ export function batchCommand(b: NetBatch): BatchCommand {
     const args = [...(b.ns !== null ? ['-n', b.ns] : []), ...(b.family !== undefined ? [`-${b.family}`] : []), '-batch', '-']
     return { cmd: 'ip', args, input: b.lines.map((l) => `${l}\n`).join('') }
   }
-  return { cmd: 'ip', args: ['netns', 'exec', b.ns, 'sh', '-c', sysctlScript(b.settings)], input: '' }
+  return { cmd: 'ip', args: ['-batch', '-'], input: b.namespaces.map((x) => `netns exec ${x.ns} sh -c "${sysctlScript(x.settings)}"\n`).join('') }
 }
 
 /** Marks the setting a sysctl script failed on, on stderr. */
@@ -147,15 +161,15 @@ function sysctlPath(key: string): string {
   return `/proc/sys/${key.includes('/') ? key : key.replace(/\./g, '/')}`
 }
 
-/** One shell writing every setting, stopping at the first that fails, which it names. */
+/** A shell script on one line writing every setting, stopping at the first that fails, which it names. */
 export function sysctlScript(settings: readonly SysctlSetting[]): string {
-  const lines = [`f() { echo "${SYSCTL_FAILED} $1" >&2; exit 1; }`]
-  for (const s of settings) {
-    const p = sysctlPath(s.key)
-    const write = `printf '%s\\n' '${s.value}' > ${p} || f '${s.key}=${s.value}'`
-    lines.push(s.ifPresent ? `[ ! -e ${p} ] || ${write}` : write)
-  }
-  return lines.join('\n')
+  return settings
+    .map((s) => {
+      const p = sysctlPath(s.key)
+      const write = `echo '${s.value}' > ${p} || { echo '${SYSCTL_FAILED} ${s.key}=${s.value}' >&2; exit 1; }`
+      return s.ifPresent ? `[ ! -e ${p} ] || ${write}` : write
+    })
+    .join('; ')
 }
 
 function where(ns: string | null): string {
@@ -166,29 +180,32 @@ function where(ns: string | null): string {
 export function explainFailure(b: NetBatch, r: RunResult): NetBuildError {
   const stderr = r.stderr.trim()
   if (r.error !== undefined && r.status === null) {
-    const what = b.kind === 'ip' ? `ip batch of ${b.lines.length} lines` : `${b.settings.length} sysctl settings`
-    return new NetBuildError(`${what} in ${where(b.ns)}: ${r.error.message}${stderr ? `: ${stderr}` : ''}`, b.ns)
+    if (b.kind === 'sysctl') return new NetBuildError(`sysctl settings for ${b.namespaces.map((x) => x.ns).join(', ')}: ${r.error.message}${stderr ? `: ${stderr}` : ''}`, null)
+    return new NetBuildError(`ip batch of ${b.lines.length} lines in ${where(b.ns)}: ${r.error.message}${stderr ? `: ${stderr}` : ''}`, b.ns)
   }
+  // ip -batch: "<why>\nCommand failed -:<line>" (1-based), and it stops there.
+  const m = /^Command failed \S*:(\d+)$/m.exec(stderr)
+  const line = m ? Number(m[1]) : undefined
+  const before = stderr.slice(0, m ? m.index : undefined).trim()
   if (b.kind === 'ip') {
-    // ip -batch: "<why>\nCommand failed -:<line>" (1-based), and it stops there.
-    const m = /^Command failed \S*:(\d+)$/m.exec(stderr)
-    const line = m ? Number(m[1]) : undefined
-    const why = stderr.slice(0, m ? m.index : undefined).trim() || `exit status ${r.status}`
+    const why = before || `exit status ${r.status}`
     const cmd = line !== undefined ? b.lines[line - 1] : undefined
     const fam = b.family !== undefined ? `-${b.family} ` : ''
     if (cmd === undefined) return new NetBuildError(`ip ${fam}batch in ${where(b.ns)} failed: ${why}`, b.ns)
     return new NetBuildError(`ip ${b.ns !== null ? `-n ${b.ns} ` : ''}${fam}${cmd} (line ${line} of a batch in ${where(b.ns)}): ${why}`, b.ns, cmd, line)
   }
-  const m = new RegExp(`^${SYSCTL_FAILED} (.*)$`, 'm').exec(stderr)
-  const cmd = m ? m[1] : undefined
+  const ns = line !== undefined ? b.namespaces[line - 1]?.ns : undefined
+  const named = new RegExp(`^${SYSCTL_FAILED} (.*)$`, 'm').exec(before)
+  const cmd = named ? named[1] : undefined
   const why =
-    stderr
+    before
       .split('\n')
       .filter((l) => !l.startsWith(SYSCTL_FAILED))
       .join('; ')
       .trim() || `exit status ${r.status}`
-  if (cmd === undefined) return new NetBuildError(`sysctl in ${where(b.ns)} failed: ${why}`, b.ns)
-  return new NetBuildError(`sysctl -w ${cmd} in ${where(b.ns)}: ${why}`, b.ns, cmd)
+  if (ns === undefined) return new NetBuildError(`sysctl settings for ${b.namespaces.map((x) => x.ns).join(', ')} failed: ${why}`, null)
+  if (cmd === undefined) return new NetBuildError(`sysctl settings in ${where(ns)} failed: ${why}`, ns, undefined, line)
+  return new NetBuildError(`sysctl -w ${cmd} in ${where(ns)}: ${why}`, ns, cmd, line)
 }
 
 /**

@@ -1,13 +1,13 @@
 /**
  * The lab's namespaces, links, addresses, routes and sysctls (plan.ts draws them), as NetBuild
- * phases: a few `ip -batch` and sysctl processes per namespace instead of one per setting.
+ * phases: about two processes per namespace (its `ip -batch` and its sysctl shell), plus one
+ * `ip -batch` per phase in the root namespace, instead of one process per setting.
  *
  * Each phase needs what the one before made:
- *   1. namespaces (one `ip -batch` in the root namespace);
+ *   1. namespaces;
  *   2. namespace defaults, before any interface exists, so every interface made later
  *      (veths now, the daemons' tunnels later) inherits them;
- *   3. links: every veth made in place with both ends named in their namespaces, the bridges
- *      (one `ip -batch` in the root namespace);
+ *   3. links: every veth made in place with both ends named in their namespaces, the bridges;
  *   4. per-interface settings, before the interface goes up (no EUI-64 link-local address on
  *      an access link, ever), and forwarding;
  *   5. bridge ports, addresses, links up;
