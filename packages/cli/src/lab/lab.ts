@@ -9,7 +9,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join, resolve } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
 import { PLAN, MAGS, LAB_METRICS_PORT, accessLink, mnId, mnMac, names, type LabNames, type MagName } from './plan'
-import { ipn, listNetns, nsExec, sh, shTry, sysctl, sysctlIfPresent, waitFor, sleep } from './sh'
+import { ipn, listNetns, nsExec, waitFor, sleep } from './sh'
+import { NetBuild, ipBatchAll } from './netbuild'
+import { airPort, planTopology } from './topology'
 
 export interface LabState {
   readonly name: string
@@ -67,31 +69,6 @@ function writeState(n: LabNames, s: LabState): void {
 export function addLabProcess(name: string, key: string, pid: number): void {
   const s = readState(name)
   writeState(names(name), { ...s, pids: { ...s.pids, [key]: pid } })
-}
-
-function addNs(ns: string, created: string[]): void {
-  sh('ip', ['netns', 'add', ns])
-  created.push(ns)
-  ipn(ns, 'link', 'set', 'lo', 'up')
-  // Every address in the lab is planned and unique: no DAD, or each fresh link-local address
-  // stays tentative for a second and holds the first neighbour solicitations (and pings) back.
-  sysctl(ns, 'net.ipv6.conf.default.accept_dad', 0)
-  sysctl(ns, 'net.ipv6.conf.all.accept_dad', 0)
-}
-
-/** A veth pair between two namespaces, both ends up unless told otherwise. */
-function veth(nsA: string, ifA: string, nsB: string, ifB: string, opts: { macA?: string; macB?: string; upA?: boolean; upB?: boolean } = {}): void {
-  const tmpA = `v${process.pid % 100000}a${Math.floor(Math.random() * 1e4)}`
-  const tmpB = `v${process.pid % 100000}b${Math.floor(Math.random() * 1e4)}`
-  sh('ip', ['link', 'add', tmpA, 'type', 'veth', 'peer', 'name', tmpB])
-  sh('ip', ['link', 'set', tmpA, 'netns', nsA, 'name', ifA])
-  sh('ip', ['link', 'set', tmpB, 'netns', nsB, 'name', ifB])
-  if (opts.macA) ipn(nsA, 'link', 'set', ifA, 'address', opts.macA)
-  if (opts.macB) ipn(nsB, 'link', 'set', ifB, 'address', opts.macB)
-}
-
-function up(ns: string, ifname: string): void {
-  ipn(ns, 'link', 'set', ifname, 'up')
 }
 
 function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string, unknown>, logLevel: string, dataplane: boolean, metrics = false): Record<string, unknown> {
@@ -232,85 +209,21 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
     throw new Error(`lab ${n.name} is already up (or left over): run \`mag lab down --name ${n.name}\` first`)
   }
   mkdirSync(n.stateDir, { recursive: true, mode: 0o700 })
-  const created: string[] = []
   const pids: Record<string, number> = {}
   const logs: Record<string, string> = {}
   const log = (s: string) => o.quiet || process.stderr.write(`lab: ${s}\n`)
   try {
     log(`creating namespaces for ${o.mns} MNs`)
-    for (const ns of [n.lma, n.cn, n.air, n.mag.mag1, n.mag.mag2]) addNs(ns, created)
-    // "air" is layer 2 only: its bridge ports must not configure themselves from our RAs.
-    sysctl(n.air, 'net.ipv6.conf.default.disable_ipv6', 1)
-    sysctl(n.air, 'net.ipv6.conf.all.disable_ipv6', 1)
-    for (let i = 1; i <= o.mns; i++) addNs(n.mn(i), created)
-    // The lab's bridges forward frames, nothing more: where br_netfilter is built in it would
-    // run ip6tables on every bridged frame (per namespace, on by default), a cost a real
-    // transport or radio link does not add to the figures measured across the lab.
-    for (const ns of [n.lma, n.air]) sysctlIfPresent(ns, 'net.bridge.bridge-nf-call-ip6tables', 0)
-
-    // Transport network: a bridge in the LMA namespace, one port per MAG.
-    ipn(n.lma, 'link', 'add', 'br0', 'type', 'bridge')
-    ipn(n.lma, 'addr', 'add', `${PLAN.lma}/${PLAN.transportPrefixLength}`, 'dev', 'br0', 'nodad')
-    up(n.lma, 'br0')
-    for (const mag of MAGS) {
-      const ns = n.mag[mag]
-      veth(ns, 'up0', n.lma, `p-${mag}`)
-      ipn(n.lma, 'link', 'set', `p-${mag}`, 'master', 'br0')
-      up(n.lma, `p-${mag}`)
-      ipn(ns, 'addr', 'add', `${PLAN.mags[mag]}/${PLAN.transportPrefixLength}`, 'dev', 'up0', 'nodad')
-      up(ns, 'up0')
-      sysctl(ns, 'net.ipv6.conf.all.forwarding', 1)
-      // The LMA is also the transport network's router: towards the correspondent, and back to
-      // each MAG's local prefixes (Scenario B traffic is routed natively, not tunnelled).
-      ipn(ns, '-6', 'route', 'add', 'default', 'via', PLAN.lma, 'dev', 'up0')
-      ipn(n.lma, '-6', 'route', 'add', PLAN.localPools[mag], 'via', PLAN.mags[mag], 'dev', 'br0')
-    }
-    sysctl(n.lma, 'net.ipv6.conf.all.forwarding', 1)
-
-    // Correspondent node behind the LMA.
-    veth(n.cn, 'eth0', n.lma, 'cn0')
-    ipn(n.cn, 'addr', 'add', `${PLAN.cn}/${PLAN.cnPrefixLength}`, 'dev', 'eth0', 'nodad')
-    ipn(n.lma, 'addr', 'add', `${PLAN.cnLinkLma}/${PLAN.cnPrefixLength}`, 'dev', 'cn0', 'nodad')
-    up(n.cn, 'eth0')
-    up(n.lma, 'cn0')
-    ipn(n.cn, '-6', 'route', 'add', 'default', 'via', PLAN.cnLinkLma, 'dev', 'eth0')
-    // ... and its IPv4 side (RFC 5844): the LMA routes the MNs' IPv4 to it.
-    ipn(n.cn, '-4', 'addr', 'add', `${PLAN.cn4}/${PLAN.cn4PrefixLength}`, 'dev', 'eth0')
-    ipn(n.lma, '-4', 'addr', 'add', `${PLAN.cn4LinkLma}/${PLAN.cn4PrefixLength}`, 'dev', 'cn0')
-    ipn(n.cn, '-4', 'route', 'add', 'default', 'via', PLAN.cn4LinkLma, 'dev', 'eth0')
-    sysctl(n.lma, 'net.ipv4.ip_forward', 1)
-
-    // Mobile nodes: eth0 -> a bridge in "air" -> one port per MAG; only the port to mag1 is up.
-    const mnAt: Record<string, MagName> = {}
-    for (let i = 1; i <= o.mns; i++) {
-      const mns = n.mn(i)
-      sysctl(mns, 'net.ipv6.conf.all.accept_dad', 0)
-      sysctl(mns, 'net.ipv6.conf.default.accept_dad', 0)
-      veth(mns, 'eth0', n.air, `m${i}`, { macA: mnMac(i) })
-      ipn(n.air, 'link', 'add', `b${i}`, 'type', 'bridge')
-      ipn(n.air, 'link', 'set', `m${i}`, 'master', `b${i}`)
-      up(n.air, `m${i}`)
-      for (const mag of MAGS) {
-        const port = `${mag === 'mag1' ? 'x' : 'y'}${i}`
-        const ns = n.mag[mag]
-        const link = accessLink(i)
-        veth(n.air, port, ns, link, { macB: PLAN.fixedLinkLayer })
-        ipn(n.air, 'link', 'set', port, 'master', `b${i}`)
-        // Only the fixed link-local address on the access link: the MN sees one router everywhere.
-        sysctl(ns, `net.ipv6.conf.${link}.addr_gen_mode`, 1)
-        sysctl(ns, `net.ipv6.conf.${link}.accept_ra`, 0)
-        sysctl(ns, `net.ipv6.conf.${link}.accept_dad`, 0)
-        up(ns, link)
-        ipn(ns, 'addr', 'add', `${PLAN.fixedLinkLocal}/64`, 'dev', link, 'nodad')
-        if (mag === 'mag1') up(n.air, port)
+    const topo = planTopology(n, o.mns)
+    // On failure `down` (below) removes what was made, found by the lab's name prefix.
+    for (const p of topo.phases) {
+      try {
+        p.build.run()
+      } catch (e) {
+        throw new Error(`lab ${n.name}: ${p.what}: ${(e as Error).message}`, { cause: e })
       }
-      up(n.air, `b${i}`)
-      // The MN is a plain IPv6 host: SLAAC from the RAs its MAG emulates (RFC 4862).
-      sysctl(mns, 'net.ipv6.conf.eth0.accept_ra', 1)
-      sysctl(mns, 'net.ipv6.conf.eth0.autoconf', 1)
-      up(mns, 'eth0')
-      mnAt[mnId(i)] = 'mag1'
     }
+    const mnAt: Record<string, MagName> = { ...topo.mnAt }
 
     // Daemons.
     const level = o.logLevel ?? 'info'
@@ -330,7 +243,7 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
       logs[mag] = d.log
       sockets[mag] = join(n.stateDir, `${mag}.sock`)
     }
-    let state: LabState = { name: n.name, mns: o.mns, createdAt: new Date().toISOString(), namespaces: created, pids, sockets, logs, mnAt, dataplane: 'none' }
+    let state: LabState = { name: n.name, mns: o.mns, createdAt: new Date().toISOString(), namespaces: topo.namespaces, pids, sockets, logs, mnAt, dataplane: 'none' }
     writeState(n, state)
     // Readiness, not timing: `mag lab up` returns once every daemon says it is ready for traffic.
     let dataplane = 'none'
@@ -369,26 +282,23 @@ export async function labDown(name: string, o: { quiet?: boolean } = {}): Promis
   const until = Date.now() + 4000
   while (pids.some(pidAlive) && Date.now() < until) await sleep(50)
   for (const pid of pids) if (pidAlive(pid)) process.kill(pid, 'SIGKILL')
-  // Anything still running inside the lab's namespaces (a crashed lab has no state file).
+  // Anything still running inside the lab's namespaces (a crashed lab has no state file). One
+  // `ip -batch` for all of them, and one to delete them: cleanup costs two processes, not 2 per
+  // namespace.
   const ours = listNetns().filter((x) => x.startsWith(`${n.name}-`))
-  for (const ns of ours) {
-    const pidsIn = (() => {
-      try {
-        return sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean).map(Number)
-      } catch {
-        return []
-      }
-    })()
-    for (const pid of pidsIn) {
-      try {
-        process.kill(pid, 'SIGKILL')
-        processes++
-      } catch {
-        // gone
-      }
+  const pidsIn = ipBatchAll(ours.map((ns) => `netns pids ${ns}`))
+    .stdout.split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+  for (const pid of pidsIn) {
+    try {
+      process.kill(pid, 'SIGKILL')
+      processes++
+    } catch {
+      // gone
     }
   }
-  for (const ns of ours) shTry('ip', ['netns', 'del', ns])
+  ipBatchAll(ours.map((ns) => `netns del ${ns}`))
   rmSync(n.stateDir, { recursive: true, force: true })
   if (!o.quiet) process.stderr.write(`lab: ${n.name} down (${ours.length} namespaces, ${processes} processes)\n`)
   return { namespaces: ours.length, processes }
@@ -442,8 +352,10 @@ export function labMoveL2(name: string, i: number, to: MagName): void {
   const n = names(name)
   if (i < 1 || i > s.mns) throw new Error(`no mn${i} in lab ${name}`)
   const from: MagName = to === 'mag1' ? 'mag2' : 'mag1'
-  ipn(n.air, 'link', 'set', `${from === 'mag1' ? 'x' : 'y'}${i}`, 'down')
-  ipn(n.air, 'link', 'set', `${to === 'mag1' ? 'x' : 'y'}${i}`, 'up')
+  new NetBuild()
+    .ip(n.air, ['link', 'set', airPort(from, i), 'down'])
+    .ip(n.air, ['link', 'set', airPort(to, i), 'up'])
+    .run()
   writeState(n, { ...s, mnAt: { ...s.mnAt, [mnId(i)]: to } })
 }
 

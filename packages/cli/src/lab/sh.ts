@@ -13,11 +13,6 @@ export function sh(cmd: string, args: readonly string[], opts: { timeoutMs?: num
   }
 }
 
-/** Like sh, but failure is fine (cleanup). Returns whether it worked. */
-export function shTry(cmd: string, args: readonly string[]): boolean {
-  return spawnSync(cmd, args, { stdio: 'ignore', timeout: 15_000 }).status === 0
-}
-
 /** `ip -n NS ...` */
 export function ipn(ns: string, ...args: string[]): string {
   return sh('ip', ['-n', ns, ...args])
@@ -25,20 +20,6 @@ export function ipn(ns: string, ...args: string[]): string {
 
 export function nsExec(ns: string, cmd: string, args: readonly string[], opts: { timeoutMs?: number } = {}): string {
   return sh('ip', ['netns', 'exec', ns, cmd, ...args], opts)
-}
-
-export function sysctl(ns: string, key: string, value: string | number): void {
-  nsExec(ns, 'sysctl', ['-qw', `${key}=${value}`])
-}
-
-/** sysctl for a key that only some kernels have (e.g. br_netfilter's): false when it is absent. */
-export function sysctlIfPresent(ns: string, key: string, value: string | number): boolean {
-  try {
-    sysctl(ns, key, value)
-    return true
-  } catch {
-    return false
-  }
 }
 
 export function listNetns(): string[] {

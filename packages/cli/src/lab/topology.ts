@@ -1,0 +1,147 @@
+/**
+ * The lab's namespaces, links, addresses, routes and sysctls (plan.ts draws them), as NetBuild
+ * phases: about two processes per namespace (its `ip -batch` and its sysctl shell), plus one
+ * `ip -batch` per phase in the root namespace, instead of one process per setting.
+ *
+ * Each phase needs what the one before made:
+ *   1. namespaces;
+ *   2. namespace defaults, before any interface exists, so every interface made later
+ *      (veths now, the daemons' tunnels later) inherits them;
+ *   3. links: every veth made in place with both ends named in their namespaces, the bridges;
+ *   4. per-interface settings, before the interface goes up (no EUI-64 link-local address on
+ *      an access link, ever), and forwarding;
+ *   5. bridge ports, addresses, links up;
+ *   6. routes, once both ends of every link are up (as the lab always added them).
+ */
+import { NetBuild } from './netbuild'
+import { PLAN, MAGS, accessLink, mnId, mnMac, type LabNames, type MagName } from './plan'
+
+export interface TopologyPlan {
+  readonly namespaces: readonly string[]
+  readonly phases: readonly { readonly what: string; readonly build: NetBuild }[]
+  /** Which MAG each MN's air port is up towards. */
+  readonly mnAt: Record<string, MagName>
+}
+
+/** MN i's air port towards a MAG, in the "air" namespace. */
+export function airPort(mag: MagName, i: number): string {
+  return `${mag === 'mag1' ? 'x' : 'y'}${i}`
+}
+
+export function planTopology(n: LabNames, mns: number): TopologyPlan {
+  const mnNs = Array.from({ length: mns }, (_, k) => n.mn(k + 1))
+  const namespaces = [n.lma, n.cn, n.air, n.mag.mag1, n.mag.mag2, ...mnNs]
+
+  const nsPhase = new NetBuild()
+  for (const ns of namespaces) nsPhase.ip(null, ['netns', 'add', ns])
+
+  const defaults = new NetBuild()
+  for (const ns of namespaces) {
+    // Every address in the lab is planned and unique: no DAD, or each fresh link-local address
+    // stays tentative for a second and holds the first neighbour solicitations (and pings) back.
+    defaults.sysctl(ns, 'net.ipv6.conf.default.accept_dad', 0)
+    defaults.sysctl(ns, 'net.ipv6.conf.all.accept_dad', 0)
+  }
+  // "air" is layer 2 only: its bridge ports must not configure themselves from our RAs.
+  defaults.sysctl(n.air, 'net.ipv6.conf.default.disable_ipv6', 1)
+  defaults.sysctl(n.air, 'net.ipv6.conf.all.disable_ipv6', 1)
+  // The lab's bridges forward frames, nothing more: where br_netfilter is built in it would
+  // run ip6tables on every bridged frame (per namespace, on by default), a cost a real
+  // transport or radio link does not add to the figures measured across the lab.
+  for (const ns of [n.lma, n.air]) defaults.sysctl(ns, 'net.bridge.bridge-nf-call-ip6tables', 0, { ifPresent: true })
+  // The MN is a plain IPv6 host: SLAAC from the RAs its MAG emulates (RFC 4862). Its eth0,
+  // made in the next phase, inherits these.
+  for (const ns of mnNs) {
+    defaults.sysctl(ns, 'net.ipv6.conf.default.accept_ra', 1)
+    defaults.sysctl(ns, 'net.ipv6.conf.default.autoconf', 1)
+  }
+
+  const links = new NetBuild()
+  const veth = (nsA: string, ifA: string, nsB: string, ifB: string, o: { macA?: string; macB?: string } = {}) =>
+    links.ip(null, ['link', 'add', ifA, 'netns', nsA, ...(o.macA ? ['address', o.macA] : []), 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB, ...(o.macB ? ['address', o.macB] : [])])
+  // Transport network: a bridge in the LMA namespace, one port per MAG.
+  links.ip(null, ['link', 'add', 'br0', 'netns', n.lma, 'type', 'bridge'])
+  for (const mag of MAGS) veth(n.mag[mag], 'up0', n.lma, `p-${mag}`)
+  // Correspondent node behind the LMA.
+  veth(n.cn, 'eth0', n.lma, 'cn0')
+  // Mobile nodes: eth0 -> a bridge in "air" -> one port per MAG.
+  for (let i = 1; i <= mns; i++) {
+    veth(n.mn(i), 'eth0', n.air, `m${i}`, { macA: mnMac(i) })
+    links.ip(null, ['link', 'add', `b${i}`, 'netns', n.air, 'type', 'bridge'])
+    for (const mag of MAGS) veth(n.air, airPort(mag, i), n.mag[mag], accessLink(i), { macB: PLAN.fixedLinkLayer })
+  }
+
+  const ifSettings = new NetBuild()
+  for (const mag of MAGS) {
+    const ns = n.mag[mag]
+    ifSettings.sysctl(ns, 'net.ipv6.conf.all.forwarding', 1)
+    for (let i = 1; i <= mns; i++) {
+      // Only the fixed link-local address on the access link: the MN sees one router everywhere.
+      const link = accessLink(i)
+      ifSettings.sysctl(ns, `net.ipv6.conf.${link}.addr_gen_mode`, 1)
+      ifSettings.sysctl(ns, `net.ipv6.conf.${link}.accept_ra`, 0)
+      ifSettings.sysctl(ns, `net.ipv6.conf.${link}.accept_dad`, 0)
+    }
+  }
+  ifSettings.sysctl(n.lma, 'net.ipv6.conf.all.forwarding', 1)
+  ifSettings.sysctl(n.lma, 'net.ipv4.ip_forward', 1)
+
+  const up = new NetBuild()
+  for (const ns of namespaces) up.ip(ns, ['link', 'set', 'lo', 'up'])
+  up.ip(n.lma, ['addr', 'add', `${PLAN.lma}/${PLAN.transportPrefixLength}`, 'dev', 'br0', 'nodad'])
+  up.ip(n.lma, ['link', 'set', 'br0', 'up'])
+  for (const mag of MAGS) {
+    up.ip(n.lma, ['link', 'set', `p-${mag}`, 'master', 'br0'])
+    up.ip(n.lma, ['link', 'set', `p-${mag}`, 'up'])
+    up.ip(n.mag[mag], ['addr', 'add', `${PLAN.mags[mag]}/${PLAN.transportPrefixLength}`, 'dev', 'up0', 'nodad'])
+    up.ip(n.mag[mag], ['link', 'set', 'up0', 'up'])
+  }
+  up.ip(n.cn, ['addr', 'add', `${PLAN.cn}/${PLAN.cnPrefixLength}`, 'dev', 'eth0', 'nodad'])
+  // ... and its IPv4 side (RFC 5844): the LMA routes the MNs' IPv4 to it.
+  up.ip(n.cn, ['addr', 'add', `${PLAN.cn4}/${PLAN.cn4PrefixLength}`, 'dev', 'eth0'])
+  up.ip(n.lma, ['addr', 'add', `${PLAN.cnLinkLma}/${PLAN.cnPrefixLength}`, 'dev', 'cn0', 'nodad'])
+  up.ip(n.lma, ['addr', 'add', `${PLAN.cn4LinkLma}/${PLAN.cn4PrefixLength}`, 'dev', 'cn0'])
+  up.ip(n.cn, ['link', 'set', 'eth0', 'up'])
+  up.ip(n.lma, ['link', 'set', 'cn0', 'up'])
+  const mnAt: Record<string, MagName> = {}
+  for (let i = 1; i <= mns; i++) {
+    up.ip(n.air, ['link', 'set', `m${i}`, 'master', `b${i}`])
+    up.ip(n.air, ['link', 'set', `m${i}`, 'up'])
+    for (const mag of MAGS) {
+      const ns = n.mag[mag]
+      const link = accessLink(i)
+      up.ip(n.air, ['link', 'set', airPort(mag, i), 'master', `b${i}`])
+      up.ip(ns, ['link', 'set', link, 'up'])
+      up.ip(ns, ['addr', 'add', `${PLAN.fixedLinkLocal}/64`, 'dev', link, 'nodad'])
+      // Only the port to mag1 is up: the MN starts there.
+      if (mag === 'mag1') up.ip(n.air, ['link', 'set', airPort(mag, i), 'up'])
+    }
+    up.ip(n.air, ['link', 'set', `b${i}`, 'up'])
+    up.ip(n.mn(i), ['link', 'set', 'eth0', 'up'])
+    mnAt[mnId(i)] = 'mag1'
+  }
+
+  // No -6/-4 needed: ip takes the family from the gateway's address.
+  const routes = new NetBuild()
+  for (const mag of MAGS) {
+    // The LMA is also the transport network's router: towards the correspondent, and back to
+    // each MAG's local prefixes (Scenario B traffic is routed natively, not tunnelled).
+    routes.ip(n.mag[mag], ['route', 'add', 'default', 'via', PLAN.lma, 'dev', 'up0'])
+    routes.ip(n.lma, ['route', 'add', PLAN.localPools[mag], 'via', PLAN.mags[mag], 'dev', 'br0'])
+  }
+  routes.ip(n.cn, ['route', 'add', 'default', 'via', PLAN.cnLinkLma, 'dev', 'eth0'])
+  routes.ip(n.cn, ['route', 'add', 'default', 'via', PLAN.cn4LinkLma, 'dev', 'eth0'])
+
+  return {
+    namespaces,
+    mnAt,
+    phases: [
+      { what: 'namespaces', build: nsPhase },
+      { what: 'namespace defaults', build: defaults },
+      { what: 'links', build: links },
+      { what: 'interface settings', build: ifSettings },
+      { what: 'addresses and links up', build: up },
+      { what: 'routes', build: routes },
+    ],
+  }
+}
