@@ -7,7 +7,7 @@ import { greKeyFields, greStartProblem } from '../src/forwarding'
 const base = { mag: { address: '2001:db8:ffff::1' } }
 
 describe('config: IPv4 home addresses and GRE keys', () => {
-  test('RFC 5844 §3.2 stack per profile, the named address and the allowed prefixes; RFC 5845 keys per profile and per LMA', () => {
+  test('RFC 5844 §3.2.2 stack per profile, the named address and the allowed prefixes; RFC 5845 keys per profile and per LMA', () => {
     const c = validateConfig({
       ...base,
       lmas: { '2001:db8:ffff::2': { greKey: true } },

@@ -3,8 +3,8 @@
  * considerations) with the options and statuses of §3.3, and RFC 5845 §3 (the MAG's side of GRE
  * key negotiation).
  *
- * - Per profile an MN is IPv6-only, IPv4-only or dual-stack (§3.2: the MN's policy profile says
- *   whether IPv4 home address mobility is enabled for it).
+ * - Per profile an MN is IPv6-only, IPv4-only or dual-stack (§3.2.2, §3.2.3.1: the MN's policy
+ *   profile says whether IPv4 home address mobility is enabled for it).
  * - The PBU carries the IPv4 Home Address Request (§3.3.1): the address the binding holds (a
  *   refresh, a de-registration, a registration after expiry or after a move between this MAG's
  *   links), else the one the profile asks for, else 0.0.0.0 (the LMA assigns). An IPv4-only MN's
@@ -114,7 +114,7 @@ export function parseIpv4Unicast(text: string): Buffer | string {
   return why === null ? b : `not a unicast address (${why}): ${text}`
 }
 
-/** The MN gets an IPv4 home address in this session (RFC 5844 §3.2: enabled in its profile). */
+/** The MN gets an IPv4 home address in this session (RFC 5844 §3.2.2: enabled in its profile). */
 export function wantsV4(e: Entry): boolean {
   return e.profile !== null && e.profile.stack !== 'ipv6' && !e.v4Off
 }

@@ -200,7 +200,7 @@ function echoMismatch(e: Entry, opts: readonly MobilityOption[], idMatched: bool
       case 'timestamp':
       case 'restart-counter':
       case 'gre-key':
-      case 'ipv4-hoa-request': // RFC 5844 §3.3: LMA answers, not echoes; the IPv4 rules read them
+      case 'ipv4-hoa-request': // RFC 5844 §3.3.1-3.3.2: a PBU option, answered by a Reply; the IPv4 rules read them
       case 'ipv4-hoa-reply':
       case 'ipv4-default-router':
       case 'ipv4-dhcp-support-mode':
@@ -252,7 +252,7 @@ function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly Mobili
       lla = fastFormatIp6(o.address)
     }
   }
-  // RFC 5844 §3.2: an IPv4-only MN has no IPv6 home prefix; one the LMA names anyway is not
+  // RFC 5844 §3.2.2: an IPv4-only MN has no IPv6 home prefix; one the LMA names anyway is not
   // advertised or routed. Its IPv4 answer is read only when it asked for one.
   const v6 = wantsV6(e)
   if (!v6 && granted.length > 0) {

@@ -6,7 +6,7 @@
  * order of Figure 12 and reproduces protocol-reference §10.1 byte for byte. Options that are the
  * same in every PBU (HI values, ALL_ZERO HNP and Link-local Address) are frozen and shared.
  * The IPv4 Home Address Request (RFC 5844 §3.3.1) and GRE Key (RFC 5845 §3.1) follow, when the
- * MN's profile asks for them (ipv4.ts); an IPv4-only MN's PBU has no HNP option (RFC 5844 §3.2).
+ * MN's profile asks for them (ipv4.ts); an IPv4-only MN's PBU has no HNP option (RFC 5844 §3.2.3.1).
  * Left out: the Alternate Care-of Address.
  */
 import { ALL_ZERO_ADDR, HandoffIndicator, MN_ID_SUBTYPE_NAI, PBU_FLAGS, timestampFromMs, type MobilityOption, type ProxyBindingUpdate } from '@pmip6/wire'
@@ -67,7 +67,7 @@ export interface PbuParts {
   readonly macHex: string | null
   /** undefined: no Link-local Address option (a fixed one is configured); null: ALL_ZERO; else the address. */
   readonly linkLocal: Buffer | null | undefined
-  /** RFC 5844 §3.2: an IPv4-only MN's PBU carries no HNP option. */
+  /** RFC 5844 §3.2.3.1: an IPv4-only MN's PBU carries no HNP option. */
   readonly noHnp?: boolean
   /** RFC 5844 §3.3.1 IPv4 Home Address Request, or null. */
   readonly ipv4?: MobilityOption | null
@@ -104,7 +104,7 @@ export function hexBytes(hex: string): Buffer {
 export function buildPbu(p: PbuParts): ProxyBindingUpdate {
   const options: MobilityOption[] = [{ type: 'mn-id', subtype: MN_ID_SUBTYPE_NAI, id: textBytes(p.mnId) }]
   if (p.noHnp === true) {
-    // RFC 5844 §3.2: no IPv6 home prefix is asked for an IPv4-only MN.
+    // RFC 5844 §3.2.3.1: no IPv6 home prefix is asked for an IPv4-only MN.
   } else if (p.hnps.length === 0) options.push(ALL_ZERO_HNP)
   else for (const h of p.hnps) options.push(h)
   options.push(HI_OPTIONS[p.hi] ?? { type: 'handoff-indicator', value: p.hi }, attOption(p.att))

@@ -24,7 +24,7 @@ export interface CompiledProfile {
   readonly mode: MobilityMode
   readonly otherConfig: boolean
   readonly macNaiRealm: string | null
-  /** RFC 5844 §3.2: which home addresses the MN gets. */
+  /** RFC 5844 §3.2.2: which home addresses the MN gets. */
   readonly stack: IpStack
   /** RFC 5844 §3.3.1: the IPv4 home address to request (4 bytes), or null for 0.0.0.0. */
   readonly ipv4Request: Buffer | null

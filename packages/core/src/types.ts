@@ -30,8 +30,9 @@ export type HandoffHint = 'new' | 'same-interface' | 'other-interface' | 'unknow
 export type MobilityMode = 'network' | 'host'
 export type AddressConfig = 'stateless' | 'stateful' | 'both'
 /**
- * RFC 5844 §3.2: the home addresses an MN gets. 'ipv6' (RFC 5213 only, the default), 'ipv4'
- * (an IPv4 home address and no home network prefix) or 'dual' (both).
+ * RFC 5844 §3.2.2 (the policy profile's IP versions): the home addresses an MN gets. 'ipv6'
+ * (RFC 5213 only, the default), 'ipv4' (an IPv4 home address and no home network prefix) or
+ * 'dual' (both).
  */
 export type IpStack = 'ipv6' | 'ipv4' | 'dual'
 
@@ -53,7 +54,7 @@ export interface PolicyProfile {
   readonly macs?: readonly string[]
   /** RA O flag; default: set when stateful configuration is allowed. */
   readonly otherConfig?: boolean
-  /** RFC 5844 §3.2: IPv6-only (default), IPv4-only or dual-stack. */
+  /** RFC 5844 §3.2.2: IPv6-only (default), IPv4-only or dual-stack. */
   readonly stack?: IpStack
   /**
    * RFC 5844 §3.3.1: the IPv4 home address to request, e.g. '192.0.2.20'; absent: 0.0.0.0 (the
@@ -440,7 +441,7 @@ export type ForwardingUpCommand = ForwardingBase & {
 export type ForwardingDownCommand = ForwardingBase & { readonly type: 'forwarding-down' } & ForwardingTarget
 export type ForwardingCommand = ForwardingUpCommand | ForwardingDownCommand
 /**
- * RFC 5844 §3.2, §3.4: the MN's IPv4 configuration as the accepted PBA gave it (IPv4 Home
+ * RFC 5844 §3.2.1, §3.4: the MN's IPv4 configuration as the accepted PBA gave it (IPv4 Home
  * Address Reply and IPv4 Default-Router Address), for the MAG's DHCPv4 server; `lease` null when
  * the IPv4 binding is gone (de-registration, detach, refusal, an address the MAG cannot route).
  * Emitted on every change (registration, refresh with a new lifetime, handoff to this MAG).

@@ -42,7 +42,7 @@ const v4Req = (pbu: ProxyBindingUpdate): string | undefined => {
   return r === undefined ? undefined : `${formatIp4(r.address)}/${r.prefixLength}`
 }
 
-describe('RFC 5844 §3.2: profiles', () => {
+describe('RFC 5844 §3.2.2: profiles', () => {
   test('stack, ipv4HomeAddress, ipv4Allowed and greKey are checked and the bad field named', () => {
     const bad = (p: Partial<PolicyProfile>): string => {
       try {
@@ -64,7 +64,7 @@ describe('RFC 5844 §3.2: profiles', () => {
   })
 })
 
-describe('RFC 5844 §3.2: the PBU', () => {
+describe('RFC 5844 §3.2.3.1: the PBU', () => {
   test('an IPv6-only MN asks for no IPv4; a dual-stack MN asks for 0.0.0.0 beside the ALL_ZERO HNP; an IPv4-only MN sends no HNP option', () => {
     const v6 = lastPbu(new Harness().attach())
     expect(opt(v6, 'ipv4-hoa-request')).toBeUndefined()

@@ -28,7 +28,7 @@ import {
   type Dhcp4Option,
 } from './codec'
 
-/** What the agent knows of one MN's accepted IPv4 binding (RFC 5844 §3.2, the PBA's options). */
+/** What the agent knows of one MN's accepted IPv4 binding (RFC 5844 §3.2.1: the BUL's IPv4 fields, from the PBA). */
 export interface Dhcp4Lease {
   readonly mnId: string
   /** Access link name. */

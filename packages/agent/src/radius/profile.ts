@@ -169,7 +169,7 @@ function build(attrs: readonly RadiusAttribute[], asked: string, o: ProfileOptio
     addressConfig,
     mode: host ? 'host' : 'network',
     // RFC 6572 §3.8: on a MAG whose data plane carries IPv4, an MN given an IPv4 home address is
-    // served dual-stack (RFC 5844 §3.2) and the PBU asks for that address; 0.0.0.0 lets the LMA
+    // served dual-stack (RFC 5844 §3.2.2) and the PBU asks for that address; 0.0.0.0 lets the LMA
     // choose. Scenario B hosts stay IPv6-only. Elsewhere the address is only shown.
     ...(hoaPrefix === null || host || o.ipv4 !== true ? {} : { stack: 'dual' as const, ...(ip4Text(hoaPrefix.address) === '0.0.0.0' ? {} : { ipv4HomeAddress: ip4Text(hoaPrefix.address) }) }),
   }
