@@ -10,6 +10,7 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { DaemonStatus } from './daemon'
+import { JsonText, Turns, type RowRun } from './listing'
 
 export interface MetricsConfig {
   /** host:port or [v6]:port; a loopback or management address, never the access links. */
@@ -18,15 +19,16 @@ export interface MetricsConfig {
   readonly views?: boolean
 }
 
-/** The read-only JSON views, by path: each the same answer the control socket gives. */
+/** The read-only JSON views, by path: each the same answer the control socket gives (a value, JsonText, or a promise of either). */
 export type MetricsViews = Readonly<Record<'/bindings' | '/status', () => unknown>>
 
 /**
- * The binding list in pages (`after` and `limit` as given in the query, checked by the callee,
- * which throws on bad ones). With it GET /bindings streams the whole list page by page, the
- * event loop free between pages, and GET /bindings?limit=N[&after=C] answers one page.
+ * The binding list in pages, as JSON text built in slices (listing.ts; `after` and `limit` as
+ * given in the query, checked by the callee, which throws on bad ones). With it GET /bindings
+ * streams the whole list page by page, never holding the event loop long, and
+ * GET /bindings?limit=N[&after=C] answers one page (possibly short: only next: null ends it).
  */
-export type BindingPager = (after: string | undefined, limit: string | undefined) => { readonly bindings: readonly unknown[]; readonly next: number | null }
+export type BindingPager = (after: string | undefined, limit: string | undefined, turns: Turns) => Promise<RowRun>
 
 /** Handoff Indicator values by name (RFC 5213 §8.4), as label values. */
 const HI_LABELS = ['reserved', 'new-interface', 'interface-switch', 'mag-switch', 'unknown', 'not-changed'] as const
@@ -162,41 +164,58 @@ export interface MetricsServer {
   close(): Promise<void>
 }
 
-/** Streams every page of the list as one JSON array, yielding to the event loop between pages (and while the client is slow). */
-function streamBindings(res: ServerResponse, pager: BindingPager): void {
-  res.writeHead(200, { 'content-type': 'application/json' })
-  res.write('[')
-  let after: string | undefined
-  let first = true
-  const next = (): void => {
-    if (gone) return
-    let page: ReturnType<BindingPager>
-    try {
-      page = pager(after, undefined)
-    } catch (e) {
-      // Headers are gone: end the body unterminated, so the client sees broken JSON, not a short list.
-      res.destroy(e as Error)
-      return
-    }
-    let chunk = ''
-    for (const b of page.bindings) {
-      chunk += (first ? '' : ',') + JSON.stringify(b)
-      first = false
-    }
-    if (page.next === null) {
-      res.end(chunk + ']\n')
-      return
-    }
-    after = String(page.next)
-    if (res.write(chunk)) setImmediate(next)
-    else res.once('drain', next)
-  }
+/** Streams every page of the list as one JSON array, built in slices, waiting while the client is slow. */
+async function streamBindings(res: ServerResponse, pager: BindingPager): Promise<void> {
   // A client that hangs up stops the walk.
   let gone = false
   res.on('close', () => {
     gone = true
   })
-  next()
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.write('[')
+  let after: string | undefined
+  let first = true
+  for (;;) {
+    let page: RowRun
+    try {
+      page = await pager(after, undefined, new Turns())
+    } catch (e) {
+      // Headers are gone: end the body unterminated, so the client sees broken JSON, not a short list.
+      res.destroy(e as Error)
+      return
+    }
+    if (gone) return
+    let ok = true
+    for (const c of page.chunks) {
+      ok = res.write(first ? c : ',' + c)
+      first = false
+    }
+    if (page.next === null) {
+      res.end(']\n')
+      return
+    }
+    after = String(page.next)
+    if (!ok) await new Promise((r) => res.once('drain', r))
+    else await new Promise((r) => setImmediate(r))
+    if (gone) return
+  }
+}
+
+/** Writes a view's answer: JSON text part by part, anything else through JSON.stringify. */
+async function sendView(res: ServerResponse, view: () => unknown): Promise<void> {
+  let v: unknown
+  try {
+    v = view()
+    if (v instanceof Promise) v = await v
+  } catch (e) {
+    res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`)
+    return
+  }
+  res.writeHead(200, { 'content-type': 'application/json' })
+  if (v instanceof JsonText) {
+    for (const p of v.parts) res.write(p)
+    res.end('\n')
+  } else res.end(JSON.stringify(v) + '\n')
 }
 
 export async function startMetricsServer(cfg: MetricsConfig, status: () => DaemonStatus, views?: MetricsViews, pager?: BindingPager): Promise<MetricsServer> {
@@ -213,25 +232,39 @@ export async function startMetricsServer(cfg: MetricsConfig, status: () => Daemo
     if (path === '/bindings' && pager) {
       const q = new URL(req.url ?? '/', 'http://x').searchParams
       if (!q.has('limit') && !q.has('after')) {
-        streamBindings(res, pager)
+        void streamBindings(res, pager)
         return
       }
+      let run: Promise<RowRun>
       try {
-        const page = pager(q.get('after') ?? undefined, q.get('limit') ?? undefined)
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page) + '\n')
+        run = pager(q.get('after') ?? undefined, q.get('limit') ?? undefined, new Turns())
       } catch (e) {
         res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`)
+        return
       }
+      run.then(
+        (page) => {
+          res.writeHead(200, { 'content-type': 'application/json' })
+          res.write('{"bindings":[')
+          page.chunks.forEach((c, i) => res.write(i === 0 ? c : ',' + c))
+          res.end(`],"next":${page.next === null ? 'null' : page.next}}\n`)
+        },
+        (e: unknown) => res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`),
+      )
+      return
+    }
+    if (view) {
+      void sendView(res, view)
       return
     }
     let body: string
     try {
-      body = view ? JSON.stringify(view()) + '\n' : formatMetrics(status())
+      body = formatMetrics(status())
     } catch (e) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`)
       return
     }
-    res.writeHead(200, { 'content-type': view ? 'application/json' : 'text/plain; version=0.0.4; charset=utf-8' }).end(body)
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body)
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

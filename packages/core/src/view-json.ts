@@ -7,6 +7,7 @@
 import type { BindingView } from './types'
 
 /** Characters JSON.stringify escapes: '"', '\', controls, and surrogates (lone ones are written as \uXXXX). */
+// eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
 
 function str(s: string): string {
