@@ -11,6 +11,8 @@
 //     lateness of a timer is the longest turn that held it back), the longest turn the control
 //     server saw one request hold (status.control.longestReplyMs), and `status` round trips
 //     from another connection;
+//   - the same listing through a second control socket whose `bindings` answers the old way
+//     (views, then JSON.stringify of the page, one turn a page): the baseline, same load;
 //   - `status` alone: round trips over the socket, and the daemon's status() in process;
 //   - per row, in process, the whole list walked in pages of 1,000: the old way (views, then
 //     JSON.stringify of the page: one turn per page) against listing.ts's (rows as text in
@@ -21,8 +23,8 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { PassThrough } = require('node:stream')
-const { monitorEventLoopDelay } = require('node:perf_hooks')
-const { startMag, validateConfig, controlRequest, pageJson, listRows, Turns } = require('@pmip6/agent')
+const { monitorEventLoopDelay, PerformanceObserver, constants: perfConstants } = require('node:perf_hooks')
+const { startMag, validateConfig, controlRequest, controlHandlers, ControlServer, writeRows, Turns } = require('@pmip6/agent')
 const { LmaCore } = require('@pmip6/lab-lma')
 const { bindingViewJson } = require('@pmip6/core')
 const { writeResult, percentile, sleep } = require('./lib')
@@ -54,6 +56,36 @@ function loopIo(lma) {
     removeLink() {},
     close() {},
   }
+}
+
+/** Garbage-collection pauses while `fn` runs: what a turn of the loop cannot avoid, apart from the listing's own work. */
+async function withGcWatch(fn) {
+  const pauses = []
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) pauses.push({ ms: e.duration, kind: e.detail ? e.detail.kind : e.kind })
+  })
+  obs.observe({ entryTypes: ['gc'] })
+  try {
+    const r = await fn()
+    // The observer reports on a later turn.
+    await sleep(50)
+    return { r, pauses }
+  } finally {
+    obs.disconnect()
+  }
+}
+const GC_KIND = { [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' }
+function gcSummary(pauses) {
+  const out = { count: pauses.length, totalMs: 0, maxMs: 0, byKind: {} }
+  for (const p of pauses) {
+    out.totalMs += p.ms
+    out.maxMs = Math.max(out.maxMs, p.ms)
+    const k = GC_KIND[p.kind] || String(p.kind)
+    const b = (out.byKind[k] ??= { count: 0, maxMs: 0 })
+    b.count++
+    b.maxMs = Math.max(b.maxMs, p.ms)
+  }
+  return out
 }
 
 /** `mag bindings --json` in a child process: wall time and the rows it printed (one a line). */
@@ -138,13 +170,31 @@ async function main() {
     })()
     h.enable()
     extra.loads.listing = load()
-    const cli = await cliList(sock)
+    const { r: cli, pauses } = await withGcWatch(() => cliList(sock))
     h.disable()
+    extra.gcWhileListing = gcSummary(pauses)
     listing = false
     await statusLoop
     const after = await controlRequest(sock, { cmd: 'status' })
     process.stderr.write(`listing: mag bindings --json ${Math.round(cli.wallMs)} ms, ${cli.rows} rows (load ${load()})\n`)
     if (cli.rows !== COUNT) throw new Error(`mag bindings --json printed ${cli.rows} rows, not ${COUNT}`)
+
+    // ---- the same through a second control socket answering pages the old way (views, then
+    // JSON.stringify of the page, in one turn), for a baseline under the same load
+    const oldSock = path.join(dir, 'old.sock')
+    const oldHandlers = controlHandlers(mag.daemon, () => ({}))
+    oldHandlers.set('bindings', (req) => mag.daemon.bindingsPage(Number(req.after ?? 0), Number(req.limit ?? 500)))
+    const oldServer = new ControlServer(oldSock, oldHandlers)
+    await oldServer.start()
+    const hOld = monitorEventLoopDelay({ resolution: 1 })
+    hOld.enable()
+    extra.loads.listingOld = load()
+    const { r: cliOld, pauses: pausesOld } = await withGcWatch(() => cliList(oldSock))
+    hOld.disable()
+    extra.gcWhileListingOld = gcSummary(pausesOld)
+    extra.cliOld = cliOld
+    await oldServer.stop()
+    process.stderr.write(`listing: old way ${Math.round(cliOld.wallMs)} ms, ${cliOld.rows} rows (load ${load()})\n`)
 
     // ---- per row, in process: old (views + JSON.stringify per page) and new (listing.ts)
     const d = mag.daemon
@@ -183,10 +233,11 @@ async function main() {
       let longest = 0
       for (let after = 0; after !== null; ) {
         const turns = new Turns(turnMs)
-        const text = await pageJson(d.listing, after, PAGE, turns)
+        // As the control socket does: the text handed on as it is made (here, dropped).
+        const r = await writeRows(d.listing, after, PAGE, turns, () => undefined)
         turns.done()
         longest = Math.max(longest, turns.longestMs)
-        after = JSON.parse(text.parts[text.parts.length - 1].slice('],"next":'.length, -1))
+        after = r.next
       }
       return { totalMs: ms(t0), longestMs: longest }
     }
@@ -196,17 +247,24 @@ async function main() {
     const med = (xs, k) => percentile(xs.map((x) => x[k]), 50)
     const olds = [walkOld(), walkOld(), walkOld()]
     const news = [await walkNew(Infinity), await walkNew(Infinity), await walkNew(Infinity)]
-    const sliced = [await walkNew(2), await walkNew(2), await walkNew(2)]
+    const slicedGc = await withGcWatch(async () => [await walkNew(2), await walkNew(2), await walkNew(2)])
+    const sliced = slicedGc.r
+    extra.gcWhileSliced = gcSummary(slicedGc.pauses)
     const parts = [walkParts(), walkParts(), walkParts()]
     extra.loads.perRow = load()
-    // The rows one page request of listRows can cover: a check that the cap is what it says.
-    const capRun = await listRows(d.listing, 0, Infinity, new Turns())
+    // The rows one page request can cover (at most PAGE_SLOTS_MAX slots): the cap, checked.
+    const capRun = await writeRows(d.listing, 0, Infinity, new Turns(), () => undefined)
     const perRow = (x) => (x * 1000) / COUNT
 
     figures.push(
       { metric: `mag bindings --json, ${COUNT} bindings (CLI wall time)`, value: cli.wallMs, unit: 'ms' },
       { metric: 'longest event-loop turn while listing (monitorEventLoopDelay max)', value: h.max / 1e6, unit: 'ms', goal: '<= 10' },
       { metric: 'event-loop delay p99 while listing', value: h.percentile(99) / 1e6, unit: 'ms' },
+      { metric: 'longest GC pause while listing', value: extra.gcWhileListing.maxMs, unit: 'ms' },
+      { metric: 'old way (one turn a page): mag bindings --json wall time', value: cliOld.wallMs, unit: 'ms' },
+      { metric: 'old way: longest event-loop turn while listing', value: hOld.max / 1e6, unit: 'ms' },
+      { metric: 'old way: event-loop delay p99 while listing', value: hOld.percentile(99) / 1e6, unit: 'ms' },
+      { metric: 'old way: longest GC pause while listing', value: extra.gcWhileListingOld.maxMs, unit: 'ms' },
       { metric: 'longest turn one control request held (status.control.longestReplyMs)', value: after.control.longestReplyMs, unit: 'ms', goal: '<= 10' },
       { metric: 'status round trip during the listing, p50', value: percentile(duringStatus, 50), unit: 'ms' },
       { metric: 'status round trip during the listing, max', value: Math.max(...duringStatus), unit: 'ms' },
@@ -221,13 +279,14 @@ async function main() {
       { metric: 'per row, new: listing.ts pages of 1000, yielding every 2 ms', value: perRow(med(sliced, 'totalMs')), unit: 'µs' },
       { metric: 'old: longest page of 1000 (one turn)', value: med(olds, 'longestMs'), unit: 'ms' },
       { metric: 'new: longest turn, yielding every 2 ms', value: med(sliced, 'longestMs'), unit: 'ms', goal: '<= 10' },
+      { metric: 'new: longest GC pause in those walks', value: extra.gcWhileSliced.maxMs, unit: 'ms' },
     )
     extra.cli = cli
     extra.statusAtSize = { links: after.links.length, linkCount: after.linkCount, bindings: after.bindings }
     extra.capRows = capRun.rows
     extra.loadNote = 'load average (1 min) at each phase: the machine is shared with other work'
     writeResult(`listing-${COUNT}`, figures, extra)
-    process.stdout.write(`listing: load average idle ${extra.loads.idle}, listing ${extra.loads.listing}, per-row ${extra.loads.perRow}\n`)
+    process.stdout.write(`listing: load average (1 min) bound ${extra.loads.idle}, listing ${extra.loads.listing}, old-way listing ${extra.loads.listingOld}, per-row walks ${extra.loads.perRow}\n`)
   } finally {
     await mag.stop(false)
     fs.rmSync(dir, { recursive: true, force: true })

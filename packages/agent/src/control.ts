@@ -11,12 +11,12 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import { peerCredentials } from '@pmip6/rawsock'
-import { JsonText, Turns } from './listing'
+import { JsonStream, Turns } from './listing'
 
 export type ControlRequest = { readonly cmd: string } & Readonly<Record<string, unknown>>
 /**
- * Answers one request: a value, JSON text already (JsonText), or a promise of either. `turns`
- * is the request's: a handler that works in slices calls turns.check() between them.
+ * Answers one request: a value, JSON text written as it is made (JsonStream), or a promise of a
+ * value. `turns` is the request's: a handler that works in slices calls turns.check() between them.
  */
 export type ControlHandler = (req: ControlRequest, turns: Turns) => unknown
 export class ControlError extends Error {}
@@ -158,15 +158,29 @@ export class ControlServer {
     }
     if (error !== null) {
       if (!sock.destroyed) sock.write(JSON.stringify({ ok: false, error }) + '\n')
-    } else if (result instanceof JsonText) {
-      // Part by part, in turns like the building: a long answer is never one big string.
-      if (!sock.destroyed) sock.write('{"ok":true,"result":')
-      for (const part of result.parts) {
-        if (sock.destroyed) break
-        sock.write(part)
-        await turns.check()
+    } else if (result instanceof JsonStream) {
+      // Written as it is made, in turns, no faster than the client reads: a long answer is
+      // never one big string, nor queued in the heap.
+      const write = (json: string): Promise<void> | undefined => {
+        if (sock.destroyed || sock.write(json)) return undefined
+        return new Promise<void>((resolve) => {
+          const done = (): void => {
+            sock.off('drain', done)
+            sock.off('close', done)
+            resolve()
+          }
+          sock.on('drain', done)
+          sock.on('close', done)
+        })
       }
-      if (!sock.destroyed) sock.write('}\n')
+      await write('{"ok":true,"result":')
+      try {
+        await result.writeTo(write, turns)
+        await write('}\n')
+      } catch {
+        // Half an answer is out: the client must see a broken reply, not a short list.
+        sock.destroy()
+      }
     } else if (!sock.destroyed) sock.write(JSON.stringify({ ok: true, result }) + '\n')
     turns.done()
     if (turns.longestMs > this.longestReplyMs) this.longestReplyMs = turns.longestMs

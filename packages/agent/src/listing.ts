@@ -48,12 +48,28 @@ export class Turns {
   }
 }
 
-/** A result that is JSON text already, in parts (the writer hands them over one by one). */
-export class JsonText {
-  constructor(readonly parts: readonly string[]) {}
+/**
+ * Takes a piece of JSON text; a promise when the reader is behind (the socket's buffer is full),
+ * and the writer waits for it before making more.
+ */
+export type JsonWrite = (json: string) => void | Promise<void>
 
-  get text(): string {
-    return this.parts.join('')
+/**
+ * A result written as JSON text as it is made: `writeTo` hands the text over piece by piece (to
+ * a socket), waiting while the reader is behind, so a long answer is neither one big string nor
+ * queued whole in the heap, where every young-generation collection would copy it (issue 23:
+ * those pauses hold the loop like any other work).
+ */
+export class JsonStream {
+  constructor(readonly writeTo: (write: JsonWrite, turns: Turns) => Promise<void>) {}
+
+  /** The whole text (tests, and a caller that needs it in one piece). */
+  async text(turns = new Turns()): Promise<string> {
+    const parts: string[] = []
+    await this.writeTo((j) => {
+      parts.push(j)
+    }, turns)
+    return parts.join('')
   }
 }
 
@@ -74,67 +90,69 @@ export function rowJson(r: ListingRow): string {
   return r.aaa === undefined ? v : v.slice(0, -1) + ',"aaa":' + JSON.stringify(r.aaa) + '}'
 }
 
-/** Rows as JSON text: `chunks` joined with ',' are the inside of a JSON array. */
+/** Where a run of rows ended. */
 export interface RowRun {
-  readonly chunks: readonly string[]
   readonly rows: number
   /** The cursor to go on from, or null when the list ended here. */
   readonly next: number | null
 }
 
 /**
- * Up to `limit` rows after the cursor `after`, looking at no more than `maxSlots` slots; the held
- * rows come after the core's entries once the walk reaches the end of the list.
+ * Writes up to `limit` rows after the cursor `after` as the inside of a JSON array, a slice at a
+ * time, looking at no more than `maxSlots` slots; the held rows come after the core's entries
+ * once the walk reaches the end of the list. `comma`: a row was written before (a ',' goes first).
  */
-export async function listRows(src: ListingSource, after: number, limit: number, turns: Turns, maxSlots = PAGE_SLOTS_MAX): Promise<RowRun> {
-  const chunks: string[] = []
+export async function writeRows(src: ListingSource, after: number, limit: number, turns: Turns, write: JsonWrite, maxSlots = PAGE_SLOTS_MAX, comma = false): Promise<RowRun> {
   let rows = 0
   let cursor: number | null = after
   let slots = 0
+  const put = async (run: readonly ListingRow[]): Promise<void> => {
+    let text = ''
+    for (const r of run) {
+      text += (comma ? ',' : '') + rowJson(r)
+      comma = true
+    }
+    rows += run.length
+    const w = write(text)
+    if (w) await w
+  }
   while (cursor !== null && rows < limit && slots < maxSlots) {
     const from: number = cursor
     const p = src.bindingsPage(from, Math.min(SLICE_ROWS, limit - rows), Math.min(SLICE_SLOTS_MAX, maxSlots - slots))
-    if (p.bindings.length > 0) {
-      chunks.push(p.bindings.map(rowJson).join(','))
-      rows += p.bindings.length
-    }
+    if (p.bindings.length > 0) await put(p.bindings)
     cursor = p.next
     if (cursor !== null) slots += cursor - from
     await turns.check()
   }
   if (cursor === null) {
-    let run: string[] = []
+    let run: ListingRow[] = []
     for (const r of src.heldRows()) {
-      run.push(rowJson(r))
-      rows++
+      run.push(r)
       if (run.length === SLICE_ROWS) {
-        chunks.push(run.join(','))
+        await put(run)
         run = []
         await turns.check()
       }
     }
-    if (run.length > 0) chunks.push(run.join(','))
+    if (run.length > 0) await put(run)
   }
-  return { chunks, rows, next: cursor }
+  return { rows, next: cursor }
 }
 
 /** `{"bindings":[...],"next":n}`: one page, as `bindings` with `limit`/`after` answers it. */
-export async function pageJson(src: ListingSource, after: number, limit: number, turns: Turns, maxSlots = PAGE_SLOTS_MAX): Promise<JsonText> {
-  const r = await listRows(src, after, limit, turns, maxSlots)
-  return new JsonText(['{"bindings":[', ...withCommas(r.chunks), `],"next":${r.next === null ? 'null' : r.next}}`])
+export function pageJson(src: ListingSource, after: number, limit: number, maxSlots = PAGE_SLOTS_MAX): JsonStream {
+  return new JsonStream(async (write, turns) => {
+    await write('{"bindings":[')
+    const r = await writeRows(src, after, limit, turns, write, maxSlots)
+    await write(`],"next":${r.next === null ? 'null' : r.next}}`)
+  })
 }
 
 /** `[...]`: the whole list, in slices, with no cap on the slots looked at. */
-export async function listJson(src: ListingSource, turns: Turns): Promise<JsonText> {
-  const r = await listRows(src, 0, Infinity, turns, Infinity)
-  return new JsonText(['[', ...withCommas(r.chunks), ']'])
-}
-
-function withCommas(chunks: readonly string[]): string[] {
-  const out: string[] = []
-  for (let i = 0; i < chunks.length; i++) {
-    if (i > 0) out.push(',')
-    out.push(chunks[i]!)
-  }
-  return out
+export function listJson(src: ListingSource): JsonStream {
+  return new JsonStream(async (write, turns) => {
+    await write('[')
+    await writeRows(src, 0, Infinity, turns, write, Infinity)
+    await write(']')
+  })
 }

@@ -10,7 +10,7 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { DaemonStatus } from './daemon'
-import { JsonText, Turns, type RowRun } from './listing'
+import { JsonStream, Turns, type JsonWrite, type RowRun } from './listing'
 
 export interface MetricsConfig {
   /** host:port or [v6]:port; a loopback or management address, never the access links. */
@@ -19,7 +19,7 @@ export interface MetricsConfig {
   readonly views?: boolean
 }
 
-/** The read-only JSON views, by path: each the same answer the control socket gives (a value, JsonText, or a promise of either). */
+/** The read-only JSON views, by path: each the same answer the control socket gives (a value, a JsonStream, or a promise of a value). */
 export type MetricsViews = Readonly<Record<'/bindings' | '/status', () => unknown>>
 
 /**
@@ -28,7 +28,7 @@ export type MetricsViews = Readonly<Record<'/bindings' | '/status', () => unknow
  * streams the whole list page by page, never holding the event loop long, and
  * GET /bindings?limit=N[&after=C] answers one page (possibly short: only next: null ends it).
  */
-export type BindingPager = (after: string | undefined, limit: string | undefined, turns: Turns) => Promise<RowRun>
+export type BindingPager = (after: string | undefined, limit: string | undefined, turns: Turns, write: JsonWrite, comma: boolean) => Promise<RowRun>
 
 /** Handoff Indicator values by name (RFC 5213 §8.4), as label values. */
 const HI_LABELS = ['reserved', 'new-interface', 'interface-switch', 'mag-switch', 'unknown', 'not-changed'] as const
@@ -174,31 +174,40 @@ async function streamBindings(res: ServerResponse, pager: BindingPager): Promise
   res.writeHead(200, { 'content-type': 'application/json' })
   res.write('[')
   let after: string | undefined
-  let first = true
+  let rows = 0
+  const write = (json: string): Promise<void> | undefined => (gone || res.write(json) ? undefined : drained(res))
   for (;;) {
     let page: RowRun
     try {
-      page = await pager(after, undefined, new Turns())
+      page = await pager(after, undefined, new Turns(), write, rows > 0)
     } catch (e) {
       // Headers are gone: end the body unterminated, so the client sees broken JSON, not a short list.
       res.destroy(e as Error)
       return
     }
     if (gone) return
-    let ok = true
-    for (const c of page.chunks) {
-      ok = res.write(first ? c : ',' + c)
-      first = false
-    }
+    rows += page.rows
     if (page.next === null) {
       res.end(']\n')
       return
     }
     after = String(page.next)
-    if (!ok) await new Promise((r) => res.once('drain', r))
-    else await new Promise((r) => setImmediate(r))
+    await new Promise((r) => setImmediate(r))
     if (gone) return
   }
+}
+
+/** Resolves when the response can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
 }
 
 /** Writes a view's answer: JSON text part by part, anything else through JSON.stringify. */
@@ -212,9 +221,13 @@ async function sendView(res: ServerResponse, view: () => unknown): Promise<void>
     return
   }
   res.writeHead(200, { 'content-type': 'application/json' })
-  if (v instanceof JsonText) {
-    for (const p of v.parts) res.write(p)
-    res.end('\n')
+  if (v instanceof JsonStream) {
+    try {
+      await v.writeTo((j) => (res.write(j) ? undefined : drained(res)), new Turns())
+      res.end('\n')
+    } catch (e) {
+      res.destroy(e as Error)
+    }
   } else res.end(JSON.stringify(v) + '\n')
 }
 
@@ -235,21 +248,24 @@ export async function startMetricsServer(cfg: MetricsConfig, status: () => Daemo
         void streamBindings(res, pager)
         return
       }
+      // The arguments are checked before anything is written: a bad one is a 400.
+      const write = (j: string): Promise<void> | undefined => {
+        if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/json' }).write('{"bindings":[')
+        return res.write(j) ? undefined : drained(res)
+      }
       let run: Promise<RowRun>
       try {
-        run = pager(q.get('after') ?? undefined, q.get('limit') ?? undefined, new Turns())
+        run = pager(q.get('after') ?? undefined, q.get('limit') ?? undefined, new Turns(), write, false)
       } catch (e) {
         res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`)
         return
       }
       run.then(
         (page) => {
-          res.writeHead(200, { 'content-type': 'application/json' })
-          res.write('{"bindings":[')
-          page.chunks.forEach((c, i) => res.write(i === 0 ? c : ',' + c))
+          void write('')
           res.end(`],"next":${page.next === null ? 'null' : page.next}}\n`)
         },
-        (e: unknown) => res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`),
+        (e: unknown) => res.destroy(e as Error),
       )
       return
     }

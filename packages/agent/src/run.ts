@@ -12,7 +12,7 @@ import { ppp } from '@pmip6/driver-ppp'
 import { loadConfig, type AgentConfig } from './config'
 import { ControlServer, type ControlHandler, type ControlRequest, ControlError } from './control'
 import { MagDaemon, type DataPlane } from './daemon'
-import { listRows, listJson, pageJson, Turns } from './listing'
+import { writeRows, listJson, pageJson, Turns } from './listing'
 import { greStartProblem, openKernelDataPlane } from './forwarding'
 import { startDhcp6Relay, type Dhcp6RelayHandle } from './dhcp6'
 import { startDhcp4, type Dhcp4Handle } from './dhcp4'
@@ -155,13 +155,13 @@ export function controlHandlers(d: MagDaemon, reload: () => unknown, isReady: ()
   // PAGE_SLOTS_MAX slots are looked at), only next: null ends the list. The whole list in one
   // answer only while it is small. Both are built in slices: never more than a few ms of the
   // event loop in one go, however long the list (issue 23).
-  m.set('bindings', (req, turns) => {
+  m.set('bindings', (req) => {
     if (req['limit'] === undefined && req['after'] === undefined) {
       const n = d.bindingCount()
       if (n > UNPAGED_BINDINGS_MAX) throw new ControlError(`${n} bindings: ask for them in pages ("limit" up to ${BINDINGS_PAGE_MAX}, then "after" set to the "next" of the page before)`)
-      return listJson(d.listing, turns)
+      return listJson(d.listing)
     }
-    return pageJson(d.listing, ...pageArgs(req['after'], req['limit']), turns)
+    return pageJson(d.listing, ...pageArgs(req['after'], req['limit']))
   })
   m.set('status', () => {
     const mem = process.memoryUsage()
@@ -339,7 +339,7 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     if (cfg.metrics) {
       // The HTTP views answer exactly what the control socket answers: one handler each.
       const view = (cmd: 'bindings' | 'status') => () => handlers.get(cmd)!({ cmd }, new Turns())
-      metrics = await startMetricsServer(cfg.metrics, () => daemon.status(), { '/bindings': view('bindings'), '/status': view('status') }, (after, limit, turns) => listRows(daemon.listing, ...pageArgs(after, limit), turns))
+      metrics = await startMetricsServer(cfg.metrics, () => daemon.status(), { '/bindings': view('bindings'), '/status': view('status') }, (after, limit, turns, write, comma) => writeRows(daemon.listing, ...pageArgs(after, limit), turns, write, undefined, comma))
       log.info('metrics endpoint ready', { url: `http://${cfg.metrics.listen}/metrics`, views: cfg.metrics.views === true })
     }
   } catch (e) {

@@ -6,7 +6,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ControlServer, ControlError, controlRequest, MAX_REQUEST_BYTES, type ControlHandler } from '../src/control'
-import { JsonText } from '../src/listing'
+import { JsonStream } from '../src/listing'
 
 function rawExchange(path: string, payload: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
@@ -166,10 +166,23 @@ describe('control socket: answers built over several turns (issue 23)', () => {
         ['fast', (r) => ({ fast: r['n'] ?? null })],
         [
           'text',
-          async (_r, turns) => {
-            await turns.check()
-            return new JsonText(['{"a":', '[1,', '2]', '}'])
-          },
+          () =>
+            new JsonStream(async (write, turns) => {
+              write('{"a":')
+              await turns.check()
+              write('[1,')
+              await new Promise((r) => setImmediate(r))
+              write('2]}')
+            }),
+        ],
+        [
+          'broken',
+          () =>
+            new JsonStream(async (write) => {
+              write('[1,')
+              await Promise.resolve()
+              throw new Error('the list went away')
+            }),
         ],
         [
           'reject',
@@ -235,5 +248,11 @@ describe('control socket: answers built over several turns (issue 23)', () => {
     expect(lines[2]).toBe('{"ok":true,"result":{"a":[1,2]}}')
     expect(server.counters.badRequests).toBe(1)
     expect(server.longestReplyMs).toBeGreaterThan(0)
+  })
+
+  test('an answer that fails half-written ends the connection: the client sees a broken reply, never a short list', async () => {
+    const lines = await rawExchange(path, '{"cmd":"broken"}\n{"cmd":"fast"}\n')
+    expect(lines).toEqual(['{"ok":true,"result":[1,'])
+    expect(() => JSON.parse(lines[0]!) as unknown).toThrow()
   })
 })

@@ -2,7 +2,7 @@
 // list's order, every entry once through the cursor, at most PAGE_SLOTS_MAX slots a page, and
 // the event loop handed back between slices. A real MagCore holds the entries.
 import { createMagCore, type BindingView, type MagCore } from '@pmip6/core'
-import { JsonText, PAGE_SLOTS_MAX, SLICE_ROWS, Turns, listJson, listRows, pageJson, rowJson, type ListingRow, type ListingSource } from '../src/listing'
+import { JsonStream, PAGE_SLOTS_MAX, SLICE_ROWS, Turns, listJson, pageJson, rowJson, writeRows, type ListingRow, type ListingSource } from '../src/listing'
 
 const T0 = 1_700_000_000_000
 const LMA = '2001:db8:ffff::2'
@@ -55,15 +55,18 @@ describe('listing in slices', () => {
     const core = coreWith(300)
     const held = [heldRow('held1@example.com'), { ...heldRow('held2@example.com'), aaa: { server: '192.0.2.1:1812', cacheExpiresInS: 5, interfaceId: undefined } }]
     const src = sourceOf(core, held)
-    const turns = new Turns()
-    const out = await listJson(src, turns)
-    expect(out).toBeInstanceOf(JsonText)
+    const out = listJson(src)
+    expect(out).toBeInstanceOf(JsonStream)
+    // Written a slice at a time.
+    const pieces: string[] = []
+    await out.writeTo((j) => void pieces.push(j), new Turns())
     const want: unknown[] = [...core.bindings(T0), ...held]
-    expect(out.text).toBe(JSON.stringify(want))
+    expect(pieces.join('')).toBe(JSON.stringify(want))
+    expect(pieces.length).toBeGreaterThanOrEqual(2 + Math.ceil(300 / SLICE_ROWS))
     expect(src.calls.every((c) => c.maxRows <= SLICE_ROWS)).toBe(true)
     expect(src.calls.length).toBeGreaterThanOrEqual(Math.ceil(300 / SLICE_ROWS))
-    expect(JSON.parse(new JsonText(['[]']).text)).toEqual([])
-    expect((await listJson(sourceOf(coreWith(0)), new Turns())).text).toBe('[]')
+    expect(await listJson(sourceOf(coreWith(0))).text()).toBe('[]')
+    expect(await listJson(sourceOf(coreWith(0), held)).text()).toBe(JSON.stringify(held))
   })
 
   test('rowJson: a row with the RADIUS facts is JSON.stringify of it too', () => {
@@ -80,7 +83,7 @@ describe('listing in slices', () => {
     const seen: string[] = []
     let after = 0
     for (let n = 0; ; n++) {
-      const text = (await pageJson(src, after, 50, new Turns())).text
+      const text = await pageJson(src, after, 50).text()
       const page = JSON.parse(text) as { bindings: { mnId: string }[]; next: number | null }
       const core50 = core.bindingsPage(after, 50, T0)
       if (page.next !== null) expect(text).toBe(JSON.stringify(core50))
@@ -103,8 +106,9 @@ describe('listing in slices', () => {
     let after = 0
     let short = 0
     for (let n = 0; ; n++) {
-      const r = await listRows(src, after, 1000, new Turns(), 64)
-      const page = JSON.parse(`[${r.chunks.join(',')}]`) as { mnId: string }[]
+      const chunks: string[] = []
+      const r = await writeRows(src, after, 1000, new Turns(), (j) => void chunks.push(j), 64)
+      const page = JSON.parse(`[${chunks.join('')}]`) as { mnId: string }[]
       expect(page.length).toBe(r.rows)
       seen.push(...page.map((b) => b.mnId))
       if (r.next === null) break
@@ -131,9 +135,9 @@ describe('listing in slices', () => {
     setImmediate(tick)
     // turnMs 0: a yield after every slice.
     const turns = new Turns(0)
-    const out = await listJson(src, turns)
+    const out = await listJson(src).text(turns)
     stop = true
-    expect(JSON.parse(out.text)).toHaveLength(2000)
+    expect(JSON.parse(out)).toHaveLength(2000)
     expect(ticks).toBeGreaterThanOrEqual(Math.floor(2000 / SLICE_ROWS) - 1)
     turns.done()
     expect(turns.longestMs).toBeGreaterThan(0)
@@ -143,8 +147,8 @@ describe('listing in slices', () => {
     const core = coreWith(500)
     let ticks = 0
     setImmediate(() => ticks++)
-    const out = await listJson(sourceOf(core), new Turns(Infinity))
+    const out = await listJson(sourceOf(core)).text(new Turns(Infinity))
     expect(ticks).toBe(0)
-    expect(JSON.parse(out.text)).toHaveLength(500)
+    expect(JSON.parse(out)).toHaveLength(500)
   })
 })
