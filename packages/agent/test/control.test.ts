@@ -252,7 +252,9 @@ describe('control socket: answers built over several turns (issue 23)', () => {
 
   test('an answer that fails half-written ends the connection: the client sees a broken reply, never a short list', async () => {
     const lines = await rawExchange(path, '{"cmd":"broken"}\n{"cmd":"fast"}\n')
-    expect(lines).toEqual(['{"ok":true,"result":[1,'])
-    expect(() => JSON.parse(lines[0]!) as unknown).toThrow()
+    // What was written of it, if anything, is no JSON; the connection is gone, the next request unanswered.
+    expect(lines.length).toBeLessThanOrEqual(1)
+    for (const l of lines) expect(() => JSON.parse(l) as unknown).toThrow()
+    await expect(controlRequest(path, { cmd: 'fast', n: 1 })).resolves.toEqual({ fast: 1 })
   })
 })
