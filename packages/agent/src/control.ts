@@ -185,10 +185,11 @@ export class ControlServer {
           sock.on('close', done)
         })
       }
-      await write('{"ok":true,"result":')
+      write('{"ok":true,"result":')
       try {
         await result.writeTo(write, turns)
-        await write('}\n', true)
+        const w = write('}\n', true)
+        if (w) await turns.wait(w)
       } catch {
         // Half an answer is out: the client must see a broken reply, not a short list.
         sock.destroy()

@@ -37,6 +37,13 @@ export class Turns {
     this.start = performance.now()
   }
 
+  /** Waits for something else (a slow reader): the turn ends here, and a new one starts after. */
+  async wait(p: Promise<void>): Promise<void> {
+    this.end(performance.now())
+    await p
+    this.start = performance.now()
+  }
+
   /** The job is over (its last turn counted). */
   done(): void {
     this.end(performance.now())
@@ -84,6 +91,12 @@ export interface ListingSource {
   heldRows(): Iterable<ListingRow>
 }
 
+/** Hands a piece on; while the reader is behind, the wait is no turn of ours. */
+async function send(write: JsonWrite, json: string, turns: Turns): Promise<void> {
+  const w = write(json)
+  if (w) await turns.wait(w)
+}
+
 /** JSON.stringify(row), with the view's part written by hand (bindingViewJson). */
 export function rowJson(r: ListingRow): string {
   const v = bindingViewJson(r)
@@ -113,8 +126,7 @@ export async function writeRows(src: ListingSource, after: number, limit: number
       comma = true
     }
     rows += run.length
-    const w = write(text)
-    if (w) await w
+    await send(write, text, turns)
   }
   while (cursor !== null && rows < limit && slots < maxSlots) {
     const from: number = cursor
@@ -142,17 +154,17 @@ export async function writeRows(src: ListingSource, after: number, limit: number
 /** `{"bindings":[...],"next":n}`: one page, as `bindings` with `limit`/`after` answers it. */
 export function pageJson(src: ListingSource, after: number, limit: number, maxSlots = PAGE_SLOTS_MAX): JsonStream {
   return new JsonStream(async (write, turns) => {
-    await write('{"bindings":[')
+    await send(write, '{"bindings":[', turns)
     const r = await writeRows(src, after, limit, turns, write, maxSlots)
-    await write(`],"next":${r.next === null ? 'null' : r.next}}`)
+    await send(write, `],"next":${r.next === null ? 'null' : r.next}}`, turns)
   })
 }
 
 /** `[...]`: the whole list, in slices, with no cap on the slots looked at. */
 export function listJson(src: ListingSource): JsonStream {
   return new JsonStream(async (write, turns) => {
-    await write('[')
+    await send(write, '[', turns)
     await writeRows(src, 0, Infinity, turns, write, Infinity)
-    await write(']')
+    await send(write, ']', turns)
   })
 }

@@ -151,4 +151,18 @@ describe('listing in slices', () => {
     expect(ticks).toBe(0)
     expect(JSON.parse(out)).toHaveLength(500)
   })
+
+  test('a wait for the reader is not counted as a turn held: only the work before and after it', async () => {
+    const turns = new Turns(1000)
+    const spin = (ms: number): void => {
+      const end = performance.now() + ms
+      while (performance.now() < end);
+    }
+    spin(3)
+    await turns.wait(new Promise((r) => setTimeout(r, 300)))
+    spin(3)
+    turns.done()
+    expect(turns.longestMs).toBeGreaterThanOrEqual(3)
+    expect(turns.longestMs).toBeLessThan(200)
+  })
 })
