@@ -2,17 +2,27 @@
  * The control socket: a UNIX stream socket speaking newline-delimited JSON. Each request is
  * one line `{"cmd": "...", ...}`; each gets one reply line, `{"ok": true, "result": ...}` or
  * `{"ok": false, "error": "..."}`. A bad line (not JSON, unknown command, oversized) gets an
- * error reply and is counted; the connection and the daemon stay up. Only the daemon's own user
+ * error reply and is counted; the connection and the daemon stay up. A handler may answer with a
+ * promise (the listing builds a long answer over many turns of the event loop): the requests of
+ * one connection are still answered one after the other, in order. Only the daemon's own user
  * (and root) may talk to it: the socket's mode, and the peer's credentials on every connection.
  */
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import { peerCredentials } from '@pmip6/rawsock'
+import { JsonStream, Turns } from './listing'
 
 export type ControlRequest = { readonly cmd: string } & Readonly<Record<string, unknown>>
-export type ControlHandler = (req: ControlRequest) => unknown
+/**
+ * Answers one request: a value, JSON text written as it is made (JsonStream), or a promise of a
+ * value. `turns` is the request's: a handler that works in slices calls turns.check() between them.
+ */
+export type ControlHandler = (req: ControlRequest, turns: Turns) => unknown
 export class ControlError extends Error {}
+
+/** Bytes (about) of an answer handed to the socket in one write. */
+const WRITE_BYTES = 64 * 1024
 
 /** Longest request line accepted; a longer one is refused and the connection closed. */
 export const MAX_REQUEST_BYTES = 64 * 1024
@@ -48,9 +58,9 @@ export class ControlServer {
   private readonly sockets = new Set<Socket>()
   readonly counters: ControlCounters = { requests: 0, badRequests: 0, connections: 0, refused: 0 }
   /**
-   * The longest one request held the event loop (handler, JSON encoding, hand-over to the
-   * socket), in ms since start or the last resetLongestReply(): a listing at a million bindings
-   * must come in pages short enough to never stall the MAG (issue 23).
+   * The longest one request held the event loop in one go (handler, JSON encoding, hand-over to
+   * the socket; for an answer built in slices, its longest turn), in ms since start or the last
+   * resetLongestReply(): a listing at a million bindings must never stall the MAG (issue 23).
    */
   longestReplyMs = 0
 
@@ -113,13 +123,20 @@ export class ControlServer {
     }
     sock.setEncoding('utf8')
     let buf = ''
+    // One answer after the other: the next request waits for the answer before it to be written.
+    let queue: Promise<void> = Promise.resolve()
     sock.on('data', (chunk: string) => {
       buf += chunk
       let nl: number
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl)
         buf = buf.slice(nl + 1)
-        if (line.trim() !== '') this.reply(sock, line)
+        if (line.trim() === '') continue
+        queue = queue
+          .then(() => this.reply(sock, line))
+          .catch(() => {
+            sock.destroy()
+          })
       }
       if (buf.length > MAX_REQUEST_BYTES) {
         this.counters.badRequests++
@@ -130,22 +147,59 @@ export class ControlServer {
     sock.on('error', () => sock.destroy())
   }
 
-  private reply(sock: Socket, line: string): void {
-    const t0 = performance.now()
+  private async reply(sock: Socket, line: string): Promise<void> {
+    const turns = new Turns()
     this.counters.requests++
-    let out: unknown
+    let result: unknown
+    let error: string | null = null
     try {
-      out = { ok: true, result: this.handle(line) }
+      result = this.handle(line, turns)
+      if (result instanceof Promise) result = await result
     } catch (e) {
       this.counters.badRequests++
-      out = { ok: false, error: e instanceof Error ? e.message : String(e) }
+      error = e instanceof Error ? e.message : String(e)
     }
-    if (!sock.destroyed) sock.write(JSON.stringify(out) + '\n')
-    const took = performance.now() - t0
-    if (took > this.longestReplyMs) this.longestReplyMs = took
+    if (error !== null) {
+      if (!sock.destroyed) sock.write(JSON.stringify({ ok: false, error }) + '\n')
+    } else if (result instanceof JsonStream) {
+      // Written as it is made, in turns, no faster than the client reads: a long answer is
+      // never one big string, nor queued in the heap.
+      // Pieces gathered to WRITE_BYTES before each socket write: fewer write requests to settle.
+      let held: string[] = []
+      let heldBytes = 0
+      const write = (json: string, flush = false): Promise<void> | undefined => {
+        held.push(json)
+        heldBytes += json.length
+        if (!flush && heldBytes < WRITE_BYTES) return undefined
+        const out = held.join('')
+        held = []
+        heldBytes = 0
+        if (sock.destroyed || sock.write(out)) return undefined
+        return new Promise<void>((resolve) => {
+          const done = (): void => {
+            sock.off('drain', done)
+            sock.off('close', done)
+            resolve()
+          }
+          sock.on('drain', done)
+          sock.on('close', done)
+        })
+      }
+      write('{"ok":true,"result":')
+      try {
+        await result.writeTo(write, turns)
+        const w = write('}\n', true)
+        if (w) await turns.wait(w)
+      } catch {
+        // Half an answer is out: the client must see a broken reply, not a short list.
+        sock.destroy()
+      }
+    } else if (!sock.destroyed) sock.write(JSON.stringify({ ok: true, result }) + '\n')
+    turns.done()
+    if (turns.longestMs > this.longestReplyMs) this.longestReplyMs = turns.longestMs
   }
 
-  private handle(line: string): unknown {
+  private handle(line: string, turns: Turns): unknown {
     let req: unknown
     try {
       req = JSON.parse(line)
@@ -157,7 +211,7 @@ export class ControlServer {
     if (typeof cmd !== 'string') throw new ControlError('request needs a "cmd" string')
     const h = this.handlers.get(cmd)
     if (!h) throw new ControlError(`unknown command "${cmd}" (known: ${[...this.handlers.keys()].sort().join(', ')})`)
-    return h(req as ControlRequest)
+    return h(req as ControlRequest, turns)
   }
 }
 

@@ -32,6 +32,7 @@ import { LinkAddressExecutor } from './link-address'
 import { PathMtuTable, type TunnelMtuChange } from './path-mtu'
 import type { AaaHost, AaaPolicy, AaaStatus } from './radius/aaa'
 import type { ServerView } from './radius/client'
+import type { ListingSource } from './listing'
 
 /** RFC 6275 §6.1.1: where the fields a Parameter Problem points at sit in the Mobility Header. */
 const MH_PAYLOAD_PROTO_OFFSET = 0
@@ -101,7 +102,10 @@ export interface DaemonStatus {
   readonly uptimeS: number
   readonly address: string
   readonly drivers: readonly string[]
+  /** The first STATUS_LINKS_MAX access links (a PPP MAG has one per session: status stays O(1)). */
   readonly links: readonly string[]
+  /** All access links. */
+  readonly linkCount: number
   readonly bindings: number
   readonly states: Record<string, number>
   readonly counters: Record<string, number>
@@ -122,6 +126,9 @@ export interface DaemonStatus {
   /** The RADIUS policy source, when `policy.source` is not `file`. */
   readonly aaa?: AaaStatus & { readonly accounting?: readonly ServerView[] }
 }
+
+/** Access links `status` names; `linkCount` counts them all. */
+export const STATUS_LINKS_MAX = 64
 
 /** A binding as `mag bindings` shows it: with what RADIUS said of the MN, when it did. */
 export type BindingRow = BindingView & { readonly aaa?: Readonly<Record<string, unknown>> }
@@ -867,6 +874,18 @@ export class MagDaemon implements AaaHost {
   }
 
   /**
+   * What the sliced listing reads (listing.ts): the core's slots with the RADIUS facts, at most
+   * `maxSlots` of them a call, then the MNs the policy source holds.
+   */
+  readonly listing: ListingSource = {
+    bindingsPage: (after, maxRows, maxSlots) => {
+      const page = this.core.bindingsPage(after, maxRows, this.deps.clock.now(), maxSlots)
+      return this.aaa ? { bindings: this.withAaa(page.bindings), next: page.next } : page
+    },
+    heldRows: () => this.aaa?.heldViews() ?? [],
+  }
+
+  /**
    * What `mag bindings` shows: the core's entries (with the RADIUS profile's extra facts for an
    * MN that got it from RADIUS), then the MNs the policy source still holds (pending,
    * aaa-unreachable, denied).
@@ -966,7 +985,8 @@ export class MagDaemon implements AaaHost {
       uptimeS: Math.round((this.deps.clock.now() - this.startedAt) / 1000),
       address: this.cfg.address,
       drivers: [...this.deps.drivers.keys()],
-      links: [...this.links],
+      links: firstOf(this.links, STATUS_LINKS_MAX),
+      linkCount: this.links.size,
       bindings,
       states,
       counters: { ...this.counters.snapshot(), ...prefixKeys('core.', this.core.counters()), ...this.extraCounters() },
@@ -991,6 +1011,15 @@ function isUnspecified(a: string): boolean {
   } catch {
     return false
   }
+}
+
+function firstOf<T>(set: ReadonlySet<T>, n: number): T[] {
+  const out: T[] = []
+  for (const x of set) {
+    if (out.length === n) break
+    out.push(x)
+  }
+  return out
 }
 
 function prefixKeys(p: string, o: Readonly<Record<string, number>>): Record<string, number> {

@@ -10,6 +10,7 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { DaemonStatus } from './daemon'
+import { JsonStream, Turns, type JsonWrite, type RowRun } from './listing'
 
 export interface MetricsConfig {
   /** host:port or [v6]:port; a loopback or management address, never the access links. */
@@ -18,15 +19,16 @@ export interface MetricsConfig {
   readonly views?: boolean
 }
 
-/** The read-only JSON views, by path: each the same answer the control socket gives. */
+/** The read-only JSON views, by path: each the same answer the control socket gives (a value, a JsonStream, or a promise of a value). */
 export type MetricsViews = Readonly<Record<'/bindings' | '/status', () => unknown>>
 
 /**
- * The binding list in pages (`after` and `limit` as given in the query, checked by the callee,
- * which throws on bad ones). With it GET /bindings streams the whole list page by page, the
- * event loop free between pages, and GET /bindings?limit=N[&after=C] answers one page.
+ * The binding list in pages, as JSON text built in slices (listing.ts; `after` and `limit` as
+ * given in the query, checked by the callee, which throws on bad ones). With it GET /bindings
+ * streams the whole list page by page, never holding the event loop long, and
+ * GET /bindings?limit=N[&after=C] answers one page (possibly short: only next: null ends it).
  */
-export type BindingPager = (after: string | undefined, limit: string | undefined) => { readonly bindings: readonly unknown[]; readonly next: number | null }
+export type BindingPager = (after: string | undefined, limit: string | undefined, turns: Turns, write: JsonWrite, comma: boolean) => Promise<RowRun>
 
 /** Handoff Indicator values by name (RFC 5213 §8.4), as label values. */
 const HI_LABELS = ['reserved', 'new-interface', 'interface-switch', 'mag-switch', 'unknown', 'not-changed'] as const
@@ -167,41 +169,71 @@ export interface MetricsServer {
   close(): Promise<void>
 }
 
-/** Streams every page of the list as one JSON array, yielding to the event loop between pages (and while the client is slow). */
-function streamBindings(res: ServerResponse, pager: BindingPager): void {
-  res.writeHead(200, { 'content-type': 'application/json' })
-  res.write('[')
-  let after: string | undefined
-  let first = true
-  const next = (): void => {
-    if (gone) return
-    let page: ReturnType<BindingPager>
-    try {
-      page = pager(after, undefined)
-    } catch (e) {
-      // Headers are gone: end the body unterminated, so the client sees broken JSON, not a short list.
-      res.destroy(e as Error)
-      return
-    }
-    let chunk = ''
-    for (const b of page.bindings) {
-      chunk += (first ? '' : ',') + JSON.stringify(b)
-      first = false
-    }
-    if (page.next === null) {
-      res.end(chunk + ']\n')
-      return
-    }
-    after = String(page.next)
-    if (res.write(chunk)) setImmediate(next)
-    else res.once('drain', next)
-  }
+/** Streams every page of the list as one JSON array, built in slices, waiting while the client is slow. */
+async function streamBindings(res: ServerResponse, pager: BindingPager): Promise<void> {
   // A client that hangs up stops the walk.
   let gone = false
   res.on('close', () => {
     gone = true
   })
-  next()
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.write('[')
+  let after: string | undefined
+  let rows = 0
+  const write = (json: string): Promise<void> | undefined => (gone || res.write(json) ? undefined : drained(res))
+  for (;;) {
+    let page: RowRun
+    try {
+      page = await pager(after, undefined, new Turns(), write, rows > 0)
+    } catch (e) {
+      // Headers are gone: end the body unterminated, so the client sees broken JSON, not a short list.
+      res.destroy(e as Error)
+      return
+    }
+    if (gone) return
+    rows += page.rows
+    if (page.next === null) {
+      res.end(']\n')
+      return
+    }
+    after = String(page.next)
+    await new Promise((r) => setImmediate(r))
+    if (gone) return
+  }
+}
+
+/** Resolves when the response can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
+}
+
+/** Writes a view's answer: JSON text part by part, anything else through JSON.stringify. */
+async function sendView(res: ServerResponse, view: () => unknown): Promise<void> {
+  let v: unknown
+  try {
+    v = view()
+    if (v instanceof Promise) v = await v
+  } catch (e) {
+    res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`)
+    return
+  }
+  res.writeHead(200, { 'content-type': 'application/json' })
+  if (v instanceof JsonStream) {
+    try {
+      await v.writeTo((j) => (res.write(j) ? undefined : drained(res)), new Turns())
+      res.end('\n')
+    } catch (e) {
+      res.destroy(e as Error)
+    }
+  } else res.end(JSON.stringify(v) + '\n')
 }
 
 export async function startMetricsServer(cfg: MetricsConfig, status: () => DaemonStatus, views?: MetricsViews, pager?: BindingPager): Promise<MetricsServer> {
@@ -218,25 +250,42 @@ export async function startMetricsServer(cfg: MetricsConfig, status: () => Daemo
     if (path === '/bindings' && pager) {
       const q = new URL(req.url ?? '/', 'http://x').searchParams
       if (!q.has('limit') && !q.has('after')) {
-        streamBindings(res, pager)
+        void streamBindings(res, pager)
         return
       }
+      // The arguments are checked before anything is written: a bad one is a 400.
+      const write = (j: string): Promise<void> | undefined => {
+        if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/json' }).write('{"bindings":[')
+        return res.write(j) ? undefined : drained(res)
+      }
+      let run: Promise<RowRun>
       try {
-        const page = pager(q.get('after') ?? undefined, q.get('limit') ?? undefined)
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page) + '\n')
+        run = pager(q.get('after') ?? undefined, q.get('limit') ?? undefined, new Turns(), write, false)
       } catch (e) {
         res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`)
+        return
       }
+      run.then(
+        (page) => {
+          void write('')
+          res.end(`],"next":${page.next === null ? 'null' : page.next}}\n`)
+        },
+        (e: unknown) => res.destroy(e as Error),
+      )
+      return
+    }
+    if (view) {
+      void sendView(res, view)
       return
     }
     let body: string
     try {
-      body = view ? JSON.stringify(view()) + '\n' : formatMetrics(status())
+      body = formatMetrics(status())
     } catch (e) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`)
       return
     }
-    res.writeHead(200, { 'content-type': view ? 'application/json' : 'text/plain; version=0.0.4; charset=utf-8' }).end(body)
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body)
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

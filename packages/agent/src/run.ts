@@ -12,6 +12,7 @@ import { ppp } from '@pmip6/driver-ppp'
 import { loadConfig, type AgentConfig } from './config'
 import { ControlServer, type ControlHandler, type ControlRequest, ControlError } from './control'
 import { MagDaemon, type DataPlane } from './daemon'
+import { writeRows, listJson, pageJson, Turns } from './listing'
 import { greStartProblem, openKernelDataPlane } from './forwarding'
 import { startDhcp6Relay, type Dhcp6RelayHandle } from './dhcp6'
 import { startDhcp4, type Dhcp4Handle } from './dhcp4'
@@ -74,9 +75,12 @@ function attTech(v: string | undefined): number | undefined {
   throw new ControlError(`unknown access technology "${v}" (wifi, ppp, ethernet, virtual or a number)`)
 }
 
-/** Above this many bindings `bindings` answers in pages only. */
+/**
+ * Above this many bindings `bindings` answers in pages only: built in slices it never stalls the
+ * MAG, but its answer is one line the client holds whole (~600 bytes a row).
+ */
 export const UNPAGED_BINDINGS_MAX = 10_000
-/** Largest page; measured at 1,000 views: a few ms of the event loop on a busy machine (docs/performance.md). */
+/** Largest page. Built in slices (listing.ts), its size bounds the client's memory, not the MAG's stalls. */
 export const BINDINGS_PAGE_MAX = 1000
 export const BINDINGS_PAGE_DEFAULT = 500
 
@@ -147,15 +151,17 @@ export function controlHandlers(d: MagDaemon, reload: () => unknown, isReady: ()
     gc()
     return { heapUsedBytes: process.memoryUsage().heapUsed }
   })
-  // A page: {"limit": n, "after": cursor} -> {bindings, next}. The whole list in one answer only
-  // while it is small: at a million bindings it would hold the event loop for seconds.
+  // A page: {"limit": n, "after": cursor} -> {bindings, next}; a page may be short (at most
+  // PAGE_SLOTS_MAX slots are looked at), only next: null ends the list. The whole list in one
+  // answer only while it is small. Both are built in slices: never more than a few ms of the
+  // event loop in one go, however long the list (issue 23).
   m.set('bindings', (req) => {
     if (req['limit'] === undefined && req['after'] === undefined) {
       const n = d.bindingCount()
       if (n > UNPAGED_BINDINGS_MAX) throw new ControlError(`${n} bindings: ask for them in pages ("limit" up to ${BINDINGS_PAGE_MAX}, then "after" set to the "next" of the page before)`)
-      return d.bindingRows()
+      return listJson(d.listing)
     }
-    return d.bindingsPage(...pageArgs(req['after'], req['limit']))
+    return pageJson(d.listing, ...pageArgs(req['after'], req['limit']))
   })
   m.set('status', () => {
     const mem = process.memoryUsage()
@@ -332,8 +338,8 @@ export async function startMag(cfg: AgentConfig, configPath: string | null, deps
     await control.start()
     if (cfg.metrics) {
       // The HTTP views answer exactly what the control socket answers: one handler each.
-      const view = (cmd: 'bindings' | 'status') => () => handlers.get(cmd)!({ cmd })
-      metrics = await startMetricsServer(cfg.metrics, () => daemon.status(), { '/bindings': view('bindings'), '/status': view('status') }, (after, limit) => daemon.bindingsPage(...pageArgs(after, limit)))
+      const view = (cmd: 'bindings' | 'status') => () => handlers.get(cmd)!({ cmd }, new Turns())
+      metrics = await startMetricsServer(cfg.metrics, () => daemon.status(), { '/bindings': view('bindings'), '/status': view('status') }, (after, limit, turns, write, comma) => writeRows(daemon.listing, ...pageArgs(after, limit), turns, write, undefined, comma))
       log.info('metrics endpoint ready', { url: `http://${cfg.metrics.listen}/metrics`, views: cfg.metrics.views === true })
     }
   } catch (e) {

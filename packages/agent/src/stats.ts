@@ -73,13 +73,25 @@ export class LatencyRecorder {
   }
   reset(): void {
     this.n = 0
+    this.sortedAt = -1
   }
   samples(): Float64Array {
     return this.buf.slice(0, Math.min(this.n, this.buf.length))
   }
   percentile(p: number): number | null {
-    const s = this.samples().sort()
+    const s = this.sorted()
     if (s.length === 0) return null
     return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!
+  }
+
+  /** The window sorted, kept until the next sample: a status poll asks for several percentiles of each recorder. */
+  private sortedAt = -1
+  private sortedBuf: Float64Array = new Float64Array(0)
+  private sorted(): Float64Array {
+    if (this.sortedAt !== this.n) {
+      this.sortedBuf = this.samples().sort()
+      this.sortedAt = this.n
+    }
+    return this.sortedBuf
   }
 }

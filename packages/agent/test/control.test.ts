@@ -5,7 +5,8 @@ import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ControlServer, ControlError, controlRequest, MAX_REQUEST_BYTES } from '../src/control'
+import { ControlServer, ControlError, controlRequest, MAX_REQUEST_BYTES, type ControlHandler } from '../src/control'
+import { JsonStream } from '../src/listing'
 
 function rawExchange(path: string, payload: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
@@ -136,5 +137,124 @@ if (!IS_ROOT && process.env['CI'] === 'true') {
     expect(reply.error).toMatch(/not allowed: uid 65534/)
     expect(server.counters.refused).toBe(1)
     await expect(controlRequest(join(dir, 'open.sock'), { cmd: 'status' })).resolves.toEqual({ up: true })
+  })
+})
+
+describe('control socket: answers built over several turns (issue 23)', () => {
+  let dir: string
+  let server: ControlServer
+  let path: string
+  // The slow answer waits for this: the test lets it go once it has seen what it must see meanwhile.
+  let release: () => void = () => undefined
+  const released = () => new Promise<void>((r) => (release = r))
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mag-ctl-async-'))
+    path = join(dir, 'mag.sock')
+    let gate = released()
+    server = new ControlServer(
+      path,
+      new Map<string, ControlHandler>([
+        [
+          'slow',
+          async (r, turns) => {
+            await gate
+            gate = released()
+            await turns.check()
+            return { slow: r['n'] ?? null }
+          },
+        ],
+        ['fast', (r) => ({ fast: r['n'] ?? null })],
+        [
+          'text',
+          () =>
+            new JsonStream(async (write, turns) => {
+              write('{"a":')
+              await turns.check()
+              write('[1,')
+              await new Promise((r) => setImmediate(r))
+              write('2]}')
+            }),
+        ],
+        [
+          'broken',
+          () =>
+            new JsonStream(async (write) => {
+              write('[1,')
+              await Promise.resolve()
+              throw new Error('the list went away')
+            }),
+        ],
+        [
+          'reject',
+          async () => {
+            await Promise.resolve()
+            throw new ControlError('refused later')
+          },
+        ],
+      ]),
+      0o600,
+      () => null,
+    )
+    await server.start()
+  })
+  afterEach(async () => {
+    release()
+    await server.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  test("one connection's answers come in the order of its requests; another connection is served meanwhile", async () => {
+    const s = connect(path)
+    s.setEncoding('utf8')
+    const lines: string[] = []
+    let buf = ''
+    const arrived = (n: number) =>
+      new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`only ${lines.length} answers: ${lines.join(' | ')}`)), 5000)
+        const look = () => {
+          if (lines.length >= n) {
+            clearTimeout(t)
+            s.off('data', look)
+            resolve()
+          }
+        }
+        s.on('data', look)
+        look()
+      })
+    s.on('data', (c: string) => {
+      buf += c
+      let nl: number
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        lines.push(buf.slice(0, nl))
+        buf = buf.slice(nl + 1)
+      }
+    })
+    await new Promise<void>((r) => s.once('connect', () => r()))
+    s.write('{"cmd":"slow","n":1}\n{"cmd":"fast","n":2}\n{"cmd":"text"}\n{"cmd":"reject"}\n{"cmd":"fast","n":3}\n')
+    // The slow answer is held back: another connection is answered all the same...
+    await expect(controlRequest(path, { cmd: 'fast', n: 9 })).resolves.toEqual({ fast: 9 })
+    // ...and this connection's later requests wait behind it.
+    expect(lines).toEqual([])
+    release()
+    await arrived(5)
+    s.destroy()
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([
+      { ok: true, result: { slow: 1 } },
+      { ok: true, result: { fast: 2 } },
+      { ok: true, result: { a: [1, 2] } },
+      { ok: false, error: 'refused later' },
+      { ok: true, result: { fast: 3 } },
+    ])
+    expect(lines[2]).toBe('{"ok":true,"result":{"a":[1,2]}}')
+    expect(server.counters.badRequests).toBe(1)
+    expect(server.longestReplyMs).toBeGreaterThan(0)
+  })
+
+  test('an answer that fails half-written ends the connection: the client sees a broken reply, never a short list', async () => {
+    const lines = await rawExchange(path, '{"cmd":"broken"}\n{"cmd":"fast"}\n')
+    // What was written of it, if anything, is no JSON; the connection is gone, the next request unanswered.
+    expect(lines.length).toBeLessThanOrEqual(1)
+    for (const l of lines) expect(() => JSON.parse(l) as unknown).toThrow()
+    await expect(controlRequest(path, { cmd: 'fast', n: 1 })).resolves.toEqual({ fast: 1 })
   })
 })

@@ -176,4 +176,33 @@ describe('read-only HTTP views', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  test('status at size (issue 23): the first 64 access links and linkCount; the listing through the socket is the same text as JSON.stringify of the rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mag-status-'))
+    const io: MagIo = { sendMh() {}, sendNd() {}, sendIcmp() {}, onMh() {}, onNd() {}, addLink() {}, removeLink() {}, close() {} }
+    const clock = { now: () => 1_700_000_000_000, setTimeout: () => ({}), clearTimeout() {} }
+    const sock = join(dir, 'mag.sock')
+    const links = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`acc${i}`, { shared: true }]))
+    const cfg = validateConfig({
+      mag: { address: '2001:db8:ffff::1', controlSocket: sock, fixedLinkLocal: 'fe80::1', heartbeatInterval: 0 },
+      links,
+      drivers: { mock: {} },
+      unknownMn: { lma: '2001:db8:ffff::2' },
+    })
+    const mag = await startMag(cfg, null, { io, clock, logStream: new PassThrough() })
+    try {
+      const st = (await controlRequest(sock, { cmd: 'status' })) as { ready: boolean; links: string[]; linkCount: number }
+      expect(st.ready).toBe(true)
+      expect(st.linkCount).toBe(70)
+      expect(st.links).toEqual(Array.from({ length: 64 }, (_, i) => `acc${i}`))
+      await controlRequest(sock, { cmd: 'attach-range', link: 'acc3', count: 400, mnPrefix: 'st' })
+      const all = await controlRequest(sock, { cmd: 'bindings' })
+      expect(all).toEqual(JSON.parse(JSON.stringify(mag.daemon.bindingRows())))
+      // About 200 KB: several socket writes.
+      expect((all as unknown[]).length).toBe(400)
+    } finally {
+      await mag.stop(false)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })

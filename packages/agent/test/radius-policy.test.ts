@@ -88,6 +88,16 @@ const cfgFor = (ports: number[], over: Partial<RadiusPolicyConfig> = {}): Radius
 const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined }
 const fact = (mnId: string, link = 'mn1'): AttachedFact => ({ type: 'attached', link, mnId, mac: '02:00:00:00:01:01', att: 4 })
 
+/** status() keeps its held counts as entries change (issue 23: no walk); they must match a walk of the views. */
+function countsMatchViews(aaa: AaaPolicy): { pending: number; unreachable: number; denied: number } {
+  const { pending, unreachable, denied } = aaa.status()
+  const v = aaa.views()
+  expect(denied).toBe(v.filter((x) => x.state === 'denied').length)
+  expect(pending).toBe(v.filter((x) => x.reason === 'aaa-pending').length)
+  expect(unreachable).toBe(v.filter((x) => x.reason === 'aaa-unreachable').length)
+  return { pending, unreachable, denied }
+}
+
 const servers: FakeServer[] = []
 const policies: AaaPolicy[] = []
 async function setup(answers: ((p: RadiusPacket) => Answer)[], over: Partial<RadiusPolicyConfig> = {}, source: 'radius' | 'radius-then-file' = 'radius', file: PolicyProfile[] = []) {
@@ -135,7 +145,9 @@ test('Access-Reject: denied with the Reply-Message; a malformed Accept: denied n
   const { host, aaa } = await setup([(p) => (p.attributes[0]!.value.toString() === 'bad@x' ? { code: 3, attrs: [text(18, 'subscriber barred')] } : { code: 2, attrs: [HNP] })])
   aaa.attached('mock', fact('bad@x'), 0)
   aaa.attached('mock', fact('nolma@x', 'mn2'), 0)
+  expect(countsMatchViews(aaa)).toEqual({ pending: 2, unreachable: 0, denied: 0 })
   await until('both denied', () => aaa.views().filter((v) => v.state === 'denied').length === 2)
+  expect(countsMatchViews(aaa)).toEqual({ pending: 0, unreachable: 0, denied: 2 })
   const r = Object.fromEntries(aaa.views().map((v) => [v.mnId, v.reason]))
   expect(r['bad@x']).toBe('aaa-reject: subscriber barred')
   expect(r['nolma@x']).toMatch(/^aaa-bad-accept: PMIP6-Home-LMA-IPv6-Address: missing/)
@@ -143,6 +155,7 @@ test('Access-Reject: denied with the Reply-Message; a malformed Accept: denied n
   // A detach forgets a denied MN.
   aaa.detached({ type: 'detached', link: 'mn1', mnId: 'bad@x', cause: 'left' })
   expect(aaa.views().map((v) => v.mnId)).toEqual(['nolma@x'])
+  expect(countsMatchViews(aaa)).toEqual({ pending: 0, unreachable: 0, denied: 1 })
 })
 
 test('no server answers: held aaa-unreachable and asked again with backoff until one does', async () => {
@@ -151,11 +164,13 @@ test('no server answers: held aaa-unreachable and asked again with backoff until
   aaa.attached('mock', fact('mn1@example.org'), 0)
   await until('unreachable', () => aaa.views()[0]?.reason === 'aaa-unreachable', 3000)
   expect(aaa.views()[0]!.state).toBe('held')
+  expect(countsMatchViews(aaa)).toEqual({ pending: 0, unreachable: 1, denied: 0 })
   const firstRound = s[0]!.seen.length
   expect(firstRound).toBe(2) // the first send and one retransmission, same Identifier
   expect(new Set(s[0]!.seen.map((p) => p.identifier)).size).toBe(1)
   up = true
   await until('admitted after recovery', () => host.admitted.length === 1, 5000)
+  expect(countsMatchViews(aaa)).toEqual({ pending: 0, unreachable: 0, denied: 0 })
   expect(aaa.status().servers[0]!.timeouts).toBeGreaterThanOrEqual(1)
   expect(aaa.counters.get('unreachable')).toBeGreaterThanOrEqual(1)
 })
@@ -198,6 +213,7 @@ test('at most maxPending MNs wait; more attaches are refused and counted', async
   const { aaa } = await setup([() => null], { maxPending: 2, timeoutMs: 1000 })
   for (const m of ['a', 'b', 'c']) aaa.attached('mock', fact(`${m}@x`, m), 0)
   expect(aaa.views()).toHaveLength(2)
+  expect(countsMatchViews(aaa)).toEqual({ pending: 2, unreachable: 0, denied: 0 })
   expect(aaa.counters.get('refused-overload')).toBe(1)
 })
 

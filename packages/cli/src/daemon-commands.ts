@@ -144,7 +144,8 @@ export function addDaemonCommands(program: Command): void {
     .option(...socketOpt)
     .action(async (o: { json?: boolean; socket: string }) => {
       // Page by page, printed as they come: the MAG never builds a million-entry answer, and
-      // the first lines show at once (issue 23).
+      // the first lines show at once (issue 23). A page may be short, even empty (the MAG looks
+      // at a bounded number of slots per request): only next: null ends the list.
       let after: number | null = 0
       let widths: number[] | undefined
       let n = 0
@@ -216,6 +217,13 @@ export function addDaemonCommands(program: Command): void {
     return [`policy       ${a.source}: ${a.cached} cached, ${a.pending} pending, ${a.unreachable} aaa-unreachable, ${a.denied} denied`, ...a.servers.map(server), ...(a.accounting ?? []).map(server)]
   }
 
+  /** The links `status` names (the first 64) and how many more there are (linkCount). */
+  const linksLine = (s: Record<string, unknown>): string => {
+    const named = s['links'] as string[]
+    const count = typeof s['linkCount'] === 'number' ? s['linkCount'] : named.length
+    return (named.join(', ') || '-') + (count > named.length ? ` and ${count - named.length} more (${count} links)` : '')
+  }
+
   program
     .command('status')
     .description('counters, uptime, drivers, data plane, LMAs')
@@ -229,7 +237,7 @@ export function addDaemonCommands(program: Command): void {
         `uptime       ${String(s['uptimeS'])} s`,
         `address      ${String(s['address'])}`,
         `drivers      ${(s['drivers'] as string[]).join(', ') || '-'}`,
-        `links        ${(s['links'] as string[]).join(', ') || '-'}`,
+        `links        ${linksLine(s)}`,
         `bindings     ${String(s['bindings'])} ${JSON.stringify(s['states'])}`,
         ...latencyLines(s),
         ...dataplaneLines(s),

@@ -208,19 +208,22 @@ export class Core implements MagCore {
    * A page of the list (issue 23: a million entries are never listed in one go). The cursor is
    * an entry's ref, its slot number, which it keeps for as long as it lives: walking the slots
    * in order lists every entry that lives through the walk exactly once; one that comes or goes
-   * meanwhile is listed once or not at all.
+   * meanwhile is listed once or not at all. `maxSlots` bounds the slots looked at, free ones
+   * included (after a detach storm most are): the page may then come back short, or empty, with
+   * a `next` to go on from.
    */
-  bindingsPage(after: number, limit: number, now?: Millis): BindingPage {
+  bindingsPage(after: number, limit: number, now?: Millis, maxSlots = Infinity): BindingPage {
     const t = now ?? this.now
     const refs = this.byRef
     const views: BindingView[] = []
     let i = Math.max(1, Math.floor(after) + 1)
-    for (; i < refs.length && views.length < limit; i++) {
+    const end = Math.min(refs.length, i + maxSlots)
+    for (; i < end && views.length < limit; i++) {
       const e = refs[i]
       if (e !== undefined) views.push(this.view(e, t))
     }
     // Past the free slots at the end, so the last page says so.
-    while (i < refs.length && refs[i] === undefined) i++
+    while (i < end && refs[i] === undefined) i++
     return { bindings: views, next: i < refs.length ? i - 1 : null }
   }
 

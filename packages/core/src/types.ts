@@ -612,9 +612,10 @@ export interface MagCore {
   bindings(now?: Millis): readonly BindingView[]
   /**
    * Up to `limit` entries after the cursor `after` (0: from the start). An entry that exists for
-   * the whole walk is listed exactly once, whatever else comes and goes meanwhile.
+   * the whole walk is listed exactly once, whatever else comes and goes meanwhile. At most
+   * `maxSlots` slots are looked at: a short page is not the end of the list, only next: null is.
    */
-  bindingsPage(after: number, limit: number, now?: Millis): BindingPage
+  bindingsPage(after: number, limit: number, now?: Millis, maxSlots?: number): BindingPage
   /** Entries in the list, O(1). */
   bindingCount(): number
   /** One MN's binding, or undefined when the MAG has no entry for it. */

@@ -56,4 +56,29 @@ describe('bindingsPage / bindingCount', () => {
     // The views are the same as the full list's.
     expect(h.core.bindingsPage(0, 100).bindings).toEqual(h.core.bindings())
   })
+
+  test('maxSlots bounds the slots a page looks at: after most entries left, pages come back short or empty with a next, and the walk still lists every entry once', () => {
+    const h = new Harness(config({ unknownMn: { profile: { lma: LMA } } }))
+    for (let i = 0; i < 50; i++) attach(h, i)
+    // Entries go at once (detached while registering), leaving their slots free.
+    for (let i = 0; i < 50; i++) if (i % 10 !== 0) h.step({ type: 'detached', at: h.now, link: `ppp${i}`, mnId: id(i), cause: 'left' })
+    // Their de-registrations go unanswered until the core gives up on them.
+    h.advanceBy(120_000)
+    const left = h.core.bindings().map((b) => b.mnId).sort()
+    expect(left.length).toBeGreaterThan(0)
+    const got: string[] = []
+    let after = 0
+    let empty = 0
+    for (let n = 0; ; n++) {
+      const p = h.core.bindingsPage(after, 100, undefined, 4)
+      got.push(...p.bindings.map((b) => b.mnId))
+      if (p.bindings.length === 0 && p.next !== null) empty++
+      if (p.next === null) break
+      expect(p.next - after).toBeLessThanOrEqual(4)
+      after = p.next
+      expect(n).toBeLessThan(100)
+    }
+    expect(got.sort()).toEqual(left)
+    expect(empty).toBeGreaterThan(0)
+  })
 })

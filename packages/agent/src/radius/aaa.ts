@@ -106,6 +106,8 @@ export interface AaaStatus {
 export class AaaPolicy {
   private readonly client: RadiusClient
   private readonly entries = new Map<string, Entry>()
+  /** The entries per state, kept as they change: `mag status` reads them without a walk (issue 23). */
+  private readonly perState: Record<EntryState, number> = { pending: 0, unreachable: 0, denied: 0 }
   /** By the key the MN was asked under (driver identity or MAC). */
   private readonly cache = new Map<string, Cached>()
   /** The cache's keys by MN-ID, in the cache's order: an MN's entry is one lookup away (`mag bindings`, release()). */
@@ -207,6 +209,7 @@ export class AaaPolicy {
       round: 0,
     }
     this.entries.set(key, entry)
+    this.perState.pending++
     this.counters.inc('cache-miss')
     void this.ask(entry)
   }
@@ -225,7 +228,18 @@ export class AaaPolicy {
     e.round++
     if (e.timer !== null) this.clock.clearTimeout(e.timer)
     e.timer = null
-    if (this.entries.get(e.key) === e) this.entries.delete(e.key)
+    if (this.entries.get(e.key) === e) {
+      this.entries.delete(e.key)
+      this.perState[e.state]--
+    }
+  }
+
+  private setState(e: Entry, s: EntryState): void {
+    if (this.entries.get(e.key) === e) {
+      this.perState[e.state]--
+      this.perState[s]++
+    }
+    e.state = s
   }
 
   // ------------------------------------------------------------------ the request
@@ -315,7 +329,7 @@ export class AaaPolicy {
       return
     }
     const first = e.state !== 'unreachable'
-    e.state = 'unreachable'
+    this.setState(e, 'unreachable')
     e.reason = 'aaa-unreachable'
     const wait = Math.round(e.backoffMs * (0.9 + 0.2 * Math.random()))
     e.backoffMs = Math.min(2 * e.backoffMs, this.cfg.retryMaxMs)
@@ -338,7 +352,7 @@ export class AaaPolicy {
 
   private deny(e: Entry, reason: string, server: string): void {
     this.counters.inc('denied')
-    e.state = 'denied'
+    this.setState(e, 'denied')
     e.reason = reason
     e.since = this.clock.now()
     this.log.warn('aaa: MN denied', { mn: e.key, reason, server })
@@ -464,7 +478,16 @@ export class AaaPolicy {
 
   /** MNs waiting here, as binding views: state 'held' or 'denied' with the reason. */
   views(): BindingView[] {
-    return [...this.entries.values()].map((e) => ({
+    return [...this.heldViews()]
+  }
+
+  /** views() one at a time: the listing turns them into text in slices (issue 23). */
+  *heldViews(): Generator<BindingView> {
+    for (const e of this.entries.values()) yield this.heldView(e)
+  }
+
+  private heldView(e: Entry): BindingView {
+    return {
       mnId: e.key,
       link: e.fact.link,
       state: e.state === 'denied' ? 'denied' : 'held',
@@ -489,18 +512,11 @@ export class AaaPolicy {
       ipv4Reason: '',
       ipv4Requested: null,
       greKeys: null,
-    }))
+    }
   }
 
   status(): AaaStatus {
-    let pending = 0
-    let unreachable = 0
-    let denied = 0
-    for (const e of this.entries.values()) {
-      if (e.state === 'pending') pending++
-      else if (e.state === 'unreachable') unreachable++
-      else denied++
-    }
+    const { pending, unreachable, denied } = this.perState
     return { source: this.source, cached: this.cache.size, pending, unreachable, denied, servers: this.client.views() }
   }
 
