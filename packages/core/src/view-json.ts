@@ -37,6 +37,7 @@ function strings(a: readonly string[]): string {
 /** JSON.stringify(v) for a BindingView with its fields in the order MagCore gives them. */
 export function bindingViewJson(v: BindingView): string {
   const g = v.greKeys
+  const q = v.ipv4Requested
   return (
     '{"mnId":' +
     str(v.mnId) +
@@ -80,6 +81,8 @@ export function bindingViewJson(v: BindingView): string {
     strOrNull(v.ipv4Router) +
     ',"ipv4Reason":' +
     str(v.ipv4Reason) +
+    ',"ipv4Requested":' +
+    (q === null ? 'null' : '{"address":' + str(q.address) + ',"outcome":' + str(q.outcome) + '}') +
     ',"greKeys":' +
     (g === null ? 'null' : '{"uplink":' + num(g.uplink) + ',"downlink":' + num(g.downlink) + '}') +
     '}'

@@ -14,9 +14,9 @@ const view: fc.Arbitrary<BindingView> = fc
   .tuple(
     fc.tuple(text, text, text, text, text, orNull(text), fc.array(text, { maxLength: 4 }), fc.array(text, { maxLength: 4 })),
     fc.tuple(number, number, orNull(number), number, orNull(text), number, orNull(text), number, text, text),
-    fc.tuple(orNull(text), orNull(text), text, orNull(fc.record({ uplink: number, downlink: number }))),
+    fc.tuple(orNull(text), orNull(text), text, orNull(fc.record({ address: text, outcome: text })), orNull(fc.record({ uplink: number, downlink: number }))),
   )
-  .map(([[mnId, link, state, reason, mode, lma, prefixes, homePrefixes], [lifetimeLeft, grantedLifetime, lastStatus, retransmissions, pending, att, mac, hi, routerAddress, stack], [ipv4Address, ipv4Router, ipv4Reason, greKeys]]) => ({ mnId, link, state, reason, mode, lma, prefixes, homePrefixes, lifetimeLeft, grantedLifetime, lastStatus, retransmissions, pending, att, mac, hi, routerAddress, stack, ipv4Address, ipv4Router, ipv4Reason, greKeys }) as unknown as BindingView)
+  .map(([[mnId, link, state, reason, mode, lma, prefixes, homePrefixes], [lifetimeLeft, grantedLifetime, lastStatus, retransmissions, pending, att, mac, hi, routerAddress, stack], [ipv4Address, ipv4Router, ipv4Reason, ipv4Requested, greKeys]]) => ({ mnId, link, state, reason, mode, lma, prefixes, homePrefixes, lifetimeLeft, grantedLifetime, lastStatus, retransmissions, pending, att, mac, hi, routerAddress, stack, ipv4Address, ipv4Router, ipv4Reason, ipv4Requested, greKeys }) as unknown as BindingView)
 
 describe('bindingViewJson', () => {
   test('equals JSON.stringify of the view for any field values', () => {
