@@ -26,7 +26,7 @@ function sourceOf(core: MagCore, held: ListingRow[] = []): ListingSource & { cal
   }
 }
 
-const heldRow = (mnId: string): ListingRow => ({ mnId, link: 'wlan0', state: 'held', reason: 'aaa-pending', mode: 'network', lma: null, prefixes: [], homePrefixes: [], lifetimeLeft: 0, grantedLifetime: 0, lastStatus: null, retransmissions: 0, pending: null, att: 4, mac: null, hi: 0, routerAddress: '', stack: 'ipv6', ipv4Address: null, ipv4Router: null, ipv4Reason: '', greKeys: null }) as ListingRow
+const heldRow = (mnId: string): ListingRow => ({ mnId, link: 'wlan0', state: 'held', reason: 'aaa-pending', mode: 'network', lma: null, prefixes: [], homePrefixes: [], lifetimeLeft: 0, grantedLifetime: 0, lastStatus: null, retransmissions: 0, pending: null, att: 4, mac: null, hi: 0, routerAddress: '', stack: 'ipv6', ipv4Address: null, ipv4Router: null, ipv4Reason: '', ipv4Requested: null, greKeys: null }) as ListingRow
 
 /**
  * Detaches MNs 0..n-1 but one in `keepEvery`, then runs the core's timers for two minutes: the
