@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
 import { labUp } from '../../packages/cli/src/lab/lab'
+import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
 import { Capture, describeLab, labName, mag, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('ipv4req')
@@ -36,10 +37,7 @@ describeLab('RFC 5844 §3.3.1: the IPv4 address an unmodified DHCPv4 client asks
 
   beforeAll(async () => {
     if (spawnSync('sh', ['-c', 'command -v udhcpc'], { stdio: 'ignore' }).status !== 0) throw new Error('udhcpc is missing')
-    writeFileSync(
-      script,
-      '#!/bin/sh\ncase "$1" in\n  bound|renew) ip -4 addr flush dev "$interface"; ip -4 addr add "$ip/$mask" dev "$interface"; ip -4 route replace default via "$router" dev "$interface" ;;\n  deconfig) ip -4 addr flush dev "$interface" ;;\nesac\nexit 0\n',
-    )
+    writeFileSync(script, UDHCPC_SCRIPT)
     chmodSync(script, 0o755)
     await labDown(LAB).catch(() => undefined)
     const s = await labUp({

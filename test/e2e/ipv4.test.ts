@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
 import { labUp } from '../../packages/cli/src/lab/lab'
+import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
 import { Capture, describeLab, labName, mag, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e21v4')
@@ -36,11 +37,8 @@ describeLab('RFC 5844: IPv4 home addresses in the netns lab (udhcpc, IPv4-in-IPv
 
   beforeAll(async () => {
     if (spawnSync('sh', ['-c', 'command -v udhcpc'], { stdio: 'ignore' }).status !== 0) throw new Error('udhcpc is missing')
-    // udhcpc runs a script with what it got; this one configures the MN as Debian's would.
-    writeFileSync(
-      script,
-      '#!/bin/sh\ncase "$1" in\n  bound|renew) ip -4 addr flush dev "$interface"; ip -4 addr add "$ip/$mask" dev "$interface"; ip -4 route replace default via "$router" dev "$interface" ;;\n  deconfig) ip -4 addr flush dev "$interface" ;;\nesac\nexit 0\n',
-    )
+    // udhcpc runs a script with what it got; the demo's configures the MN as Debian's would.
+    writeFileSync(script, UDHCPC_SCRIPT)
     chmodSync(script, 0o755)
     await labDown(LAB).catch(() => undefined)
     const s = await labUp({

@@ -11,7 +11,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import { peerCredentials } from '@pmip6/rawsock'
-import { JsonStream, Turns } from './listing'
+import { drained, JsonStream, Turns } from './listing'
 
 export type ControlRequest = { readonly cmd: string } & Readonly<Record<string, unknown>>
 /**
@@ -175,15 +175,7 @@ export class ControlServer {
         held = []
         heldBytes = 0
         if (sock.destroyed || sock.write(out)) return undefined
-        return new Promise<void>((resolve) => {
-          const done = (): void => {
-            sock.off('drain', done)
-            sock.off('close', done)
-            resolve()
-          }
-          sock.on('drain', done)
-          sock.on('close', done)
-        })
+        return drained(sock)
       }
       write('{"ok":true,"result":')
       try {

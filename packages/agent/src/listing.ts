@@ -80,6 +80,25 @@ export class JsonStream {
   }
 }
 
+/** A writable that says when it can take more ('drain') or is gone ('close'): a socket, an HTTP response. */
+export interface Drainable {
+  on(event: 'drain' | 'close', f: () => void): unknown
+  off(event: 'drain' | 'close', f: () => void): unknown
+}
+
+/** Resolves when `w` can take more, or is gone. */
+export function drained(w: Drainable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      w.off('drain', done)
+      w.off('close', done)
+      resolve()
+    }
+    w.on('drain', done)
+    w.on('close', done)
+  })
+}
+
 /** A row of `mag bindings`: a binding view, with what RADIUS said of the MN when it did. */
 export type ListingRow = BindingView & { readonly aaa?: Readonly<Record<string, unknown>> }
 

@@ -10,7 +10,7 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { DaemonStatus } from './daemon'
-import { JsonStream, Turns, type JsonWrite, type RowRun } from './listing'
+import { drained, JsonStream, Turns, type JsonWrite, type RowRun } from './listing'
 
 export interface MetricsConfig {
   /** host:port or [v6]:port; a loopback or management address, never the access links. */
@@ -202,18 +202,6 @@ async function streamBindings(res: ServerResponse, pager: BindingPager): Promise
   }
 }
 
-/** Resolves when the response can take more, or is gone. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      res.off('drain', done)
-      res.off('close', done)
-      resolve()
-    }
-    res.on('drain', done)
-    res.on('close', done)
-  })
-}
 
 /** Writes a view's answer: JSON text part by part, anything else through JSON.stringify. */
 async function sendView(res: ServerResponse, view: () => unknown): Promise<void> {

@@ -16,6 +16,13 @@ import { startLabCapture, type LabCapture } from './capture'
 import { PLAN, accessLink, mnId, mnMac, names, type MagName } from './plan'
 import { ipn, nsExec, waitFor } from './sh'
 
+/**
+ * busybox udhcpc's script (`-s`): it configures what the MAG's DHCPv4 server gave, as Debian's
+ * default script would (address with its mask, default route via the router), and takes it
+ * away on deconfig. The demo's MNs and the IPv4 tests use it.
+ */
+export const UDHCPC_SCRIPT = '#!/bin/sh\ncase "$1" in\n  bound|renew) ip -4 addr flush dev "$interface"; ip -4 addr add "$ip/$mask" dev "$interface"; ip -4 route replace default via "$router" dev "$interface" ;;\n  deconfig) ip -4 addr flush dev "$interface" ;;\nesac\nexit 0\n'
+
 export interface DemoOptions {
   readonly name: string
   /** Leave the lab up at the end (to look around with `mag lab status`). */
@@ -166,10 +173,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   /** An unmodified busybox udhcpc in the MN's namespace; its script configures what it got. */
   const dhcpDir = mkdtempSync(join(tmpdir(), 'mag-demo-dhcp4-'))
   const dhcpScript = join(dhcpDir, 'udhcpc.sh')
-  writeFileSync(
-    dhcpScript,
-    '#!/bin/sh\ncase "$1" in\n  bound|renew) ip -4 addr flush dev "$interface"; ip -4 addr add "$ip/$mask" dev "$interface"; ip -4 route replace default via "$router" dev "$interface" ;;\n  deconfig) ip -4 addr flush dev "$interface" ;;\nesac\nexit 0\n',
-  )
+  writeFileSync(dhcpScript, UDHCPC_SCRIPT)
   chmodSync(dhcpScript, 0o755)
   const dhcp4 = (i: number): string => {
     nsExec(n.mn(i), 'udhcpc', ['-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '2', '-A', '1', '-s', dhcpScript], { timeoutMs: 60_000 })
