@@ -6,9 +6,9 @@
 // the GRE key tells their packets apart. tshark reads the keys off a capture; each LMA's device
 // counts only its own MN's packets; a new uplink key is set in place; a netlink failure at any
 // step leaves nothing; leftovers of a crashed run go at start; close() leaves nothing.
-// Namespaces ktgre*, created and deleted here; addresses 2001:db8::/32, 10.0.0.0/24 and
-// 203.0.113.0/24 only inside them.
-import { Capture, Ctl, ip, ipBatch, ipJson, listNetns, nsExec, stopAllCtls, waitFor, withCtl } from './helpers'
+// Namespaces ktgre-<pid>-<n> (the data plane's netns fixture), created and deleted here, also on
+// failure; addresses 2001:db8::/32, 10.0.0.0/24 and 203.0.113.0/24 only inside them.
+import { Capture, Ctl, ipBatch, ipJson, Namespaces, nsExec, pingEach, stopAllCtls, waitFor, withCtl } from './helpers'
 
 // Three data planes, a dozen pings and a tshark start-up under ptrace on a busy host: bounded, generously.
 jest.setTimeout(600_000)
@@ -23,8 +23,9 @@ const HNP1 = '2001:db8:100:1::/64'
 /** Keys as each side would negotiate them (RFC 5845 §3): the MAG's downlink keys are its own, unique on it; both LMAs chose the same uplink key 1. */
 const K = { mn1: { uplink: 1, downlink: 0x1001 }, mn2: { uplink: 1, downlink: 0x1002 } }
 
-const NS = { t: 'ktgreT', mag: 'ktgreM', lma1: 'ktgreL1', lma2: 'ktgreL2', mn1: 'ktgreN1', mn2: 'ktgreN2' }
-const ALL = Object.values(NS)
+const namespaces = new Namespaces('ktgre')
+/** The transit bridge's namespace, the MAG, both LMAs and both MNs: named in beforeAll. */
+const NS = { t: '', mag: '', lma1: '', lma2: '', mn1: '', mn2: '' }
 
 interface LinkStats {
   ifname: string
@@ -54,28 +55,19 @@ function ours(ns: string): { rules: string[]; routes: string[]; links: string[] 
   }
 }
 
-/** `deadlineS` bounds the whole ping: long where replies are expected, short where none may come. */
-function ping(ns: string, dst: string, n: number, deadlineS = 30): { sent: number; received: number } {
-  const r = nsExec(ns, ['ping', '-4', '-n', '-q', '-c', String(n), '-i', '0.2', '-w', String(deadlineS), dst], (deadlineS + 30) * 1000)
-  const m = /(\d+) packets transmitted, (\d+) received/.exec(r.out)
-  if (!m) throw new Error(`ping in ${ns} gave no summary: ${r.out}${r.err}`)
-  return { sent: Number(m[1]), received: Number(m[2]) }
-}
-
 const magOpts = { role: 'mag', self: MAG, backend: 'ip6tnl', ipv4: true, accessLinks: ['a0', 'a1'] }
 const lmaOpts = (self: string): object => ({ role: 'lma', self, backend: 'ip6tnl', ipv4: true })
 const magReq = (id: 'mn1' | 'mn2', extra: object = {}): object => ({ id, link: id === 'mn1' ? 'a0' : 'a1', prefixes: [], ipv4: [HOA], peer: id === 'mn1' ? LMA1 : LMA2, gre: K[id], ...extra })
 const lmaReq = (id: 'mn1' | 'mn2'): object => ({ id, link: '', prefixes: [], ipv4: [HOA], peer: MAG, gre: K[id] })
 
 beforeAll(() => {
-  for (const ns of listNetns().filter((n) => n.startsWith('ktgre'))) ip(['netns', 'del', ns])
-  for (const ns of ALL) {
-    ip(['netns', 'add', ns])
+  namespaces.removeStale()
+  for (const k of Object.keys(NS) as (keyof typeof NS)[]) {
+    const ns = (NS[k] = namespaces.add())
     // No link-local addresses on new devices (our ip6gre ones too): no router solicitations or
     // MLD reports through the tunnels, so a device's counters hold the MNs' packets only.
-    const r = nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.addr_gen_mode=1', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'])
+    const r = nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.addr_gen_mode=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'])
     if (r.code !== 0) throw new Error(`sysctl in ${ns}: ${r.err}`)
-    ip(['-n', ns, 'link', 'set', 'lo', 'up'])
   }
   // The transport: a bridge joining the MAG and both LMAs (2001:db8:ffff::/64).
   ipBatch(
@@ -90,7 +82,7 @@ beforeAll(() => {
     ],
     NS.t,
   )
-  ipBatch(['link set m0 up', `address add ${MAG}/64 dev m0 nodad`, 'link add a0 type veth peer name e0 netns ktgreN1', 'link add a1 type veth peer name e0 netns ktgreN2', 'link set a0 up', 'link set a1 up', `address add ${ROUTER4}/32 dev a0`, `address add ${ROUTER4}/32 dev a1`], NS.mag)
+  ipBatch(['link set m0 up', `address add ${MAG}/64 dev m0 nodad`, `link add a0 type veth peer name e0 netns ${NS.mn1}`, `link add a1 type veth peer name e0 netns ${NS.mn2}`, 'link set a0 up', 'link set a1 up', `address add ${ROUTER4}/32 dev a0`, `address add ${ROUTER4}/32 dev a1`], NS.mag)
   for (const [ns, self] of [
     [NS.lma1, LMA1],
     [NS.lma2, LMA2],
@@ -103,13 +95,10 @@ beforeAll(() => {
 })
 
 afterAll(async () => {
-  await stopAllCtls()
-  for (const ns of ALL) {
-    try {
-      ip(['netns', 'del', ns])
-    } catch {
-      // already gone
-    }
+  try {
+    await stopAllCtls()
+  } finally {
+    namespaces.deleteAll()
   }
 })
 
@@ -125,7 +114,7 @@ test('RFC 5845: two MNs with the same IPv4 home address at one MAG, each behind 
     await lma2.ok({ op: 'open', opts: lmaOpts(LMA2) })
     await lma1.ok({ op: 'up', req: lmaReq('mn1') })
     await lma2.ok({ op: 'up', req: lmaReq('mn2') })
-    expect(ping(NS.mn1, CN, 1, 2).received).toBe(0) // the access link's floor: no binding yet
+    expect(pingEach(NS.mn1, CN, 1, 2).received).toBe(0) // the access link's floor: no binding yet
     await mag.ok({ op: 'up', req: magReq('mn1') })
     const two = await mag.ok({ op: 'up', req: magReq('mn2') })
     expect(two.snapshot).toMatchObject({ bindings: 2, greBindings: 2, tunnels: [] })
@@ -145,14 +134,15 @@ test('RFC 5845: two MNs with the same IPv4 home address at one MAG, each behind 
     ])
 
     // Neighbours resolved first (ARP at both ends), then counted pings.
-    await waitFor('mn1 to reach the CN behind LMA1', () => ping(NS.mn1, CN, 1).received === 1, 60_000, 200)
-    await waitFor('mn2 to reach the CN behind LMA2', () => ping(NS.mn2, CN, 1).received === 1, 60_000, 200)
+    await waitFor('mn1 to reach the CN behind LMA1', () => pingEach(NS.mn1, CN, 1, 5).received === 1, 120_000, 200)
+    await waitFor('mn2 to reach the CN behind LMA2', () => pingEach(NS.mn2, CN, 1, 5).received === 1, 120_000, 200)
     const rx = (ns: string): number => greLinks(ns)[0]!.stats64!.rx.packets
     const rx0 = { lma1: rx(NS.lma1), lma2: rx(NS.lma2) }
-    const cap = await Capture.start(NS.mag, 'm0', 'ip6 proto 47')
-    const p1 = ping(NS.mn1, CN, 4)
-    const p2 = ping(NS.mn2, CN, 3)
-    const pkts = await cap.stop()
+    // Synced at both ends (a marker on m0): no packet lost to dumpcap's start or stop.
+    const cap = await Capture.startSynced(NS.mag, 'm0', 'ip6 proto 47')
+    const p1 = pingEach(NS.mn1, CN, 4)
+    const p2 = pingEach(NS.mn2, CN, 3)
+    const pkts = await cap.stopSynced()
     expect(p1).toEqual({ sent: 4, received: 4 })
     expect(p2).toEqual({ sent: 3, received: 3 })
     // Each LMA's device took exactly its own MN's echo requests.
@@ -178,12 +168,12 @@ test('RFC 5845: two MNs with the same IPv4 home address at one MAG, each behind 
     const changed = await mag.ok({ op: 'up', req: magReq('mn1', { gre: { uplink: 9, downlink: K.mn1.downlink } }) })
     expect(changed.calls).toBe(1) // one RTM_NEWLINK, nothing re-made
     expect(greLinks(NS.mag)[0]!.linkinfo?.info_data?.okey).toBe(dotted(9))
-    expect(ping(NS.mn1, CN, 2)).toEqual({ sent: 2, received: 2 })
+    expect(pingEach(NS.mn1, CN, 2)).toEqual({ sent: 2, received: 2 })
 
     await mag.ok({ op: 'down', id: 'mn1' })
     await mag.ok({ op: 'idle' })
-    expect(ping(NS.mn1, CN, 1, 2).received).toBe(0)
-    expect(ping(NS.mn2, CN, 1).received).toBe(1) // the other binding is untouched
+    expect(pingEach(NS.mn1, CN, 1, 2).received).toBe(0)
+    expect(pingEach(NS.mn2, CN, 1).received).toBe(1) // the other binding is untouched
     await mag.ok({ op: 'down', id: 'mn2' })
     const idle = await mag.ok({ op: 'idle' })
     expect(idle.snapshot).toMatchObject({ bindings: 0, greBindings: 0, objects: 4 }) // the access links' floors

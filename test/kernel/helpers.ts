@@ -3,6 +3,7 @@
 // packages/dataplane/test (a DataPlane in a namespace, driven by JSON lines).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { NsFixture, withNsFixture } from '@pmip6/testkit'
+import { randomBytes } from 'node:crypto'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -13,7 +14,7 @@ export const ROOT = resolve(__dirname, '../..')
 export const IN_CI = process.env['CI'] === 'true'
 
 // iproute2 with bounded time: the data plane tests' own (packages/dataplane/test/fixtures/netns.ts).
-export { ip, ipJson, listNetns, nsExec, type Run } from '../../packages/dataplane/test/fixtures/netns'
+export { ip, ipJson, listNetns, Namespaces, nsExec, type Run } from '../../packages/dataplane/test/fixtures/netns'
 
 /** Many `ip` commands in one process (`ip -batch`): each exec costs 0.2-0.5 s under UML. */
 export function ipBatch(lines: readonly string[], ns?: string): void {
@@ -39,6 +40,25 @@ export async function waitFor<T>(what: string, fn: () => T | null | false | unde
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`)
     await sleep(everyMs)
   }
+}
+
+/**
+ * `n` echo requests from a namespace, one ping process each, every one answered within `replyS`
+ * seconds or counted lost. One at a time because a counted flood cannot be bounded both ways on
+ * a loaded single-CPU guest: `ping -c n -w` keeps sending until n replies came (more than n sent
+ * once a reply is slower than the interval), and `-c n -W` gives up on a late reply after twice
+ * the largest round trip seen.
+ */
+export function pingEach(ns: string, dst: string, n: number, replyS = 20): { sent: number; received: number } {
+  const sum = { sent: 0, received: 0 }
+  for (let i = 0; i < n; i++) {
+    const r = nsExec(ns, ['ping', '-n', '-q', '-c', '1', '-W', String(replyS), dst], (replyS + 30) * 1000)
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(r.out)
+    if (!m) throw new Error(`ping ${dst} in ${ns} gave no summary: ${r.out}${r.err}`)
+    sum.sent += Number(m[1])
+    sum.received += Number(m[2])
+  }
+  return sum
 }
 
 // ------------------------------------------------------------------ kernel state
@@ -90,28 +110,44 @@ export interface Packet {
 }
 
 /**
- * dumpcap writing a pcap inside a namespace (tshark's own capture engine: it starts in a
- * fraction of tshark's time under UML); stop() has tshark dissect what it saw.
- */
-/**
  * tshark's start-up (thousands of dissectors registered) is exec- and syscall-heavy: under UML on
  * a busy 2-core host it took over 60 s. A deadline, not a timing.
  */
 const TSHARK_TIMEOUT_MS = 300_000
+/** How long a sync marker may take to show in the pcap: dumpcap flushes its file about every 0.5 s, a loaded single-CPU guest is slower. */
+const SYNC_TIMEOUT_MS = 60_000
 
+/**
+ * The capture filter that lets sync markers through: ICMPv6 echo requests to ff02::1 (nothing in
+ * the tier's captures sends those but a marker; echo replies to them are unicast and stay out).
+ */
+const MARKER_FILTER = 'icmp6 and ip6[40] == 128 and dst host ff02::1'
+const isMarker = (p: Packet): boolean => p.v('icmpv6.type') === '128' && p.v('ipv6.dst') === 'ff02::1'
+
+/**
+ * dumpcap writing a pcap inside a namespace (tshark's own capture engine: it starts in a
+ * fraction of tshark's time under UML); stop() has tshark dissect what it saw.
+ */
 export class Capture {
   private readonly file: string
+  private markers = 0
+  private readonly tag = randomBytes(4).toString('hex')
   private constructor(
     private readonly child: ChildProcess,
     private readonly dir: string,
+    private readonly where?: { readonly ns: string; readonly iface: string },
   ) {
     this.file = join(dir, 'cap.pcap')
   }
 
-  static async start(ns: string, iface: string, filter: string): Promise<Capture> {
+  /**
+   * dumpcap running. It says 'Capturing on' before the interface is open, so a packet sent right
+   * after this resolves may be lost: where a test counts packets, use startSynced().
+   */
+  static async start(ns: string, iface: string, filter: string, where?: { readonly ns: string; readonly iface: string }): Promise<Capture> {
     const dir = mkdtempSync(join(tmpdir(), 'kt-cap-'))
     const child = spawn('ip', ['netns', 'exec', ns, 'dumpcap', '-q', '-P', '-i', iface, '-f', filter, '-w', join(dir, 'cap.pcap')], { stdio: ['ignore', 'ignore', 'pipe'] })
-    const cap = new Capture(child, dir)
+    const cap = new Capture(child, dir, where)
     captures.add(cap)
     let err = ''
     child.stderr?.setEncoding('utf8')
@@ -121,6 +157,56 @@ export class Capture {
       return err.includes('Capturing on')
     }, 30_000, 50)
     return cap
+  }
+
+  /**
+   * A capture known to see the interface when this resolves: a marker packet (an echo request to
+   * ff02::1 with a payload unique to this capture) is sent on the interface until the pcap holds
+   * it. stopSynced() does the same before stopping, so everything that crossed the interface
+   * before it was called is in the file, whatever the load. Markers are not returned.
+   */
+  static async startSynced(ns: string, iface: string, filter: string): Promise<Capture> {
+    const cap = await Capture.start(ns, iface, `(${filter}) or (${MARKER_FILTER})`, { ns, iface })
+    try {
+      await cap.sync()
+    } catch (e) {
+      cap.kill()
+      throw e
+    }
+    return cap
+  }
+
+  /** Sends a marker on the interface, again every second, until the pcap file holds it (bounded). */
+  async sync(timeoutMs = SYNC_TIMEOUT_MS): Promise<void> {
+    if (this.where === undefined) throw new Error('sync() needs a capture made by Capture.startSynced')
+    const { ns, iface } = this.where
+    const token = `${this.tag}${(++this.markers).toString(16).padStart(8, '0')}`
+    const needle = Buffer.from(token, 'hex')
+    let lastSent = 0
+    await waitFor(`capture marker on ${ns}/${iface}`, () => {
+      if (this.child.exitCode !== null) throw new Error('dumpcap exited')
+      if (Date.now() - lastSent >= 1000) {
+        // -W 1: a neighbour may answer, none need to; the marker is the request itself.
+        spawnSync('ip', ['netns', 'exec', ns, 'ping', '-6', '-n', '-q', '-c', '1', '-W', '1', '-s', '24', '-p', token, '-I', iface, 'ff02::1'], { stdio: 'ignore', timeout: 20_000 })
+        lastSent = Date.now()
+      }
+      try {
+        return readFileSync(this.file).includes(needle)
+      } catch {
+        return false
+      }
+    }, timeoutMs, 50)
+  }
+
+  /** sync(), then stop(): every packet up to this call, dissected, the markers left out. */
+  async stopSynced(): Promise<Packet[]> {
+    try {
+      await this.sync()
+    } catch (e) {
+      this.kill()
+      throw e
+    }
+    return (await this.stop()).filter((p) => !isMarker(p))
   }
 
   /**
