@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
+import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
 import { labDown, labUp, readState } from '../../packages/cli/src/lab/lab'
 import { Capture, ipJson, killCaptures, nsExec, pingEach, saveArtifacts, tunnels, waitFor, type IpRoute, type IpRule, type Packet } from './helpers'
 
@@ -82,10 +83,7 @@ let hnp = ''
 
 beforeAll(async () => {
   // udhcpc hands what it got to a script; this one configures the MN as Debian's would.
-  writeFileSync(
-    script,
-    '#!/bin/sh\ncase "$1" in\n  bound|renew) ip -4 addr flush dev "$interface"; ip -4 addr add "$ip/$mask" dev "$interface"; ip -4 route replace default via "$router" dev "$interface" ;;\n  deconfig) ip -4 addr flush dev "$interface" ;;\nesac\nexit 0\n',
-  )
+  writeFileSync(script, UDHCPC_SCRIPT)
   chmodSync(script, 0o755)
   await labDown(LAB, { quiet: true })
   await labUp({
