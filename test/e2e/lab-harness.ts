@@ -223,6 +223,23 @@ export interface Packet {
  */
 const MARKER_FILTER = 'icmp6 and ip6[40] == 128 and dst host ff02::1'
 
+/**
+ * Sends a marker (an echo request to ff02::1 carrying `token`) on `iface` in `ns`, again each
+ * second, until `seen()` finds it (bounded). -W 1: someone on the link may answer, nobody need;
+ * the marker is the request itself.
+ */
+async function markerSeen(what: string, ns: string, iface: string, token: string, seen: () => boolean, timeoutMs: number): Promise<void> {
+  let lastSent = 0
+  await waitFor(what, () => {
+    if (seen()) return true
+    if (Date.now() - lastSent >= 1000) {
+      spawnSync('ip', ['netns', 'exec', ns, 'ping', '-6', '-n', '-q', '-c', '1', '-W', '1', '-s', '24', '-p', token, '-I', iface, 'ff02::1'], { stdio: 'ignore', timeout: 5000 })
+      lastSent = Date.now()
+    }
+    return false
+  }, timeoutMs, 10)
+}
+
 /** tshark writing a pcap inside a namespace; `stop()` dissects what it saw. */
 export class Capture {
   private readonly dir: string
@@ -261,20 +278,14 @@ export class Capture {
     const { ns, iface } = this.where
     const token = `${this.tag}${(++this.markers).toString(16).padStart(8, '0')}`
     const needle = Buffer.from(token, 'hex')
-    let lastSent = 0
-    await waitFor(`capture marker on ${ns}/${iface}`, () => {
+    await markerSeen(`capture marker on ${ns}/${iface}`, ns, iface, token, () => {
       if (this.child.exitCode !== null) throw new Error('tshark exited')
-      if (Date.now() - lastSent >= 1000) {
-        // -W 1: someone on the link may answer, nobody need; the marker is the request itself.
-        spawnSync('ip', ['netns', 'exec', ns, 'ping', '-6', '-n', '-q', '-c', '1', '-W', '1', '-s', '24', '-p', token, '-I', iface, 'ff02::1'], { stdio: 'ignore', timeout: 5000 })
-        lastSent = Date.now()
-      }
       try {
         return readFileSync(this.file).includes(needle)
       } catch {
         return false
       }
-    }, timeoutMs, 10)
+    }, timeoutMs)
   }
 
   /** sync(), then stop(): every packet up to this call, the markers left out. */
@@ -385,16 +396,11 @@ export class LiveFields {
   /** Sends a marker on the interface (again each second) until tshark has printed it (bounded). */
   async sync(timeoutMs = 20_000): Promise<void> {
     const token = `${this.tag}${(++this.markers).toString(16).padStart(8, '0')}`
-    let lastSent = 0
-    await waitFor(`tshark marker on ${this.ns}/${this.iface}`, () => {
+    await markerSeen(`tshark marker on ${this.ns}/${this.iface}`, this.ns, this.iface, token, () => {
       if (this.child.exitCode !== null) throw new Error(`tshark exited: ${this.err}`)
       for (const d of this.seen) if (d.includes(token)) return true
-      if (Date.now() - lastSent >= 1000) {
-        spawnSync('ip', ['netns', 'exec', this.ns, 'ping', '-6', '-n', '-q', '-c', '1', '-W', '1', '-s', '24', '-p', token, '-I', this.iface, 'ff02::1'], { stdio: 'ignore', timeout: 5000 })
-        lastSent = Date.now()
-      }
       return false
-    }, timeoutMs, 10)
+    }, timeoutMs)
   }
 
   kill(): void {
