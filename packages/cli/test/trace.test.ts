@@ -220,6 +220,12 @@ describe('ladder', () => {
     expect(l.rows.filter((r) => r.kind === 'arrow')).toHaveLength(4)
   })
 
+  test('MN columns stand in name order whichever MN spoke first (mn2 before mn10)', () => {
+    const rsOn = (ms: number, link: string, mac: string): TracePacket => at(ms, `mag1:${link}`, dissect(LINKTYPE_ETHERNET, eth(mac, '33:33:00:00:00:02', ipv6('fe80::200:ff:fe00:909', 'ff02::2', 58, nd.encode(rs), 255))))
+    const l = buildLadder([rsOn(-9, 'mn10', '02:00:00:00:10:10'), rsOn(-8, 'mn2', '02:00:00:00:02:02'), ...exchange()])
+    expect(l.columns).toEqual(['mn1', 'mn2', 'mn10', 'mag1', 'LMA'])
+  })
+
   test('the same message captured at two points of its path is one arrow', () => {
     const e = exchange()
     const dup = { ...e[1]!, us: e[1]!.us + 200, iface: 'lma:br0' }

@@ -141,6 +141,10 @@ interface Flow {
 
 const DEDUP_WINDOW_US = 50_000
 
+/** MNs and MAGs stand in name order (mn2 before mn10), whichever spoke first, so a ladder's
+ * columns are the same on every run of the same lab. */
+const byName = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true })
+
 export class LadderBuilder {
   private readonly nodes = new Map<string, Node>()
   /** Address or MAC -> node key. */
@@ -179,7 +183,7 @@ export class LadderBuilder {
   }
 
   private sorted(): (Node & { key: string })[] {
-    return [...this.nodes.entries()].map(([key, n]) => ({ key, ...n })).sort((x, y) => ROLE_ORDER[x.role] - ROLE_ORDER[y.role] || (x.role === 'mag' ? x.name.localeCompare(y.name) : x.first - y.first))
+    return [...this.nodes.entries()].map(([key, n]) => ({ key, ...n })).sort((x, y) => ROLE_ORDER[x.role] - ROLE_ORDER[y.role] || (x.role === 'mag' || x.role === 'mn' ? byName(x.name, y.name) : x.first - y.first))
   }
 
   private col(key: string): number {
