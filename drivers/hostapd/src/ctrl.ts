@@ -7,6 +7,7 @@
 import { existsSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { createSocket, type UnixDgramSocket } from 'unix-dgram'
+import { startDeadline, type Deadline } from '@pmip6/driver-api'
 import { isEventDatagram } from './parse'
 
 export class CtrlError extends Error {
@@ -25,7 +26,7 @@ interface Pending {
   readonly cmd: string
   resolve(s: string): void
   reject(e: Error): void
-  timer: NodeJS.Timeout
+  deadline: Deadline
 }
 
 export class CtrlSocket {
@@ -85,8 +86,9 @@ export class CtrlSocket {
       new Promise<string>((resolve, reject) => {
         const s = this.sock
         if (!s) return reject(new CtrlError('closed', `control socket ${this.remotePath} is closed`))
-        const timer = setTimeout(() => this.failPending(new CtrlError('timeout', `${cmd.split(' ')[0]} to ${this.remotePath}: no reply in ${timeoutMs} ms`)), timeoutMs)
-        this.pending = { cmd, resolve, reject, timer }
+        // A reply already queued on a starved agent's socket wins over the due timer.
+        const deadline = startDeadline(timeoutMs, () => this.failPending(new CtrlError('timeout', `${cmd.split(' ')[0]} to ${this.remotePath}: no reply in ${timeoutMs} ms`)))
+        this.pending = { cmd, resolve, reject, deadline }
         s.send(Buffer.from(cmd, 'ascii'), (e) => {
           if (e) this.failPending(new CtrlError('send', `${cmd.split(' ')[0]} to ${this.remotePath}: ${e.message}`))
         })
@@ -124,7 +126,7 @@ export class CtrlSocket {
     const p = this.pending
     if (!p) return // a late reply to a request that timed out
     this.pending = null
-    clearTimeout(p.timer)
+    p.deadline.cancel()
     p.resolve(text)
   }
 
@@ -132,7 +134,7 @@ export class CtrlSocket {
     const p = this.pending
     if (!p) return
     this.pending = null
-    clearTimeout(p.timer)
+    p.deadline.cancel()
     p.reject(e)
   }
 }

@@ -18,7 +18,7 @@ import { execFile, spawn } from 'node:child_process'
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
-import { FactEmitter, type AccessDriver, type AttachedFact, type DriverFactory, type Logger, type PresenceQuery } from '@pmip6/driver-api'
+import { FactEmitter, startDeadline, type AccessDriver, type AttachedFact, type DriverFactory, type Logger, type PresenceQuery } from '@pmip6/driver-api'
 import { HookMessageError, parseHookMessage, sessionMnId, type IdentitySource, type PppSession } from './session'
 
 export * from './session'
@@ -137,11 +137,12 @@ export function socketAnswers(path: string, timeoutMs = 2_000): Promise<boolean>
   return new Promise((resolve) => {
     const c = createConnection(path)
     const done = (v: boolean) => {
-      clearTimeout(t)
+      t.cancel()
       c.destroy()
       resolve(v)
     }
-    const t = setTimeout(() => done(false), timeoutMs)
+    // A connection already accepted wins over the due timer in a starved process (a UML guest).
+    const t = startDeadline(timeoutMs, () => done(false))
     c.once('connect', () => done(true))
     c.once('error', () => done(false))
   })

@@ -10,6 +10,7 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
+import { startDeadline } from '@pmip6/driver-api'
 import { peerCredentials } from '@pmip6/rawsock'
 import { drained, JsonStream, Turns } from './listing'
 
@@ -214,10 +215,11 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 50
     // Chunks until the newline: a large answer (a page of a big list) is searched once, not
     // again from its start on every chunk.
     const parts: string[] = []
-    const timer = setTimeout(() => {
+    // A starved client (a loaded lab host, a UML guest) takes an answer already queued first.
+    const deadline = startDeadline(timeoutMs, () => {
       sock.destroy()
       reject(new Error(`no answer from the daemon on ${path} within ${timeoutMs} ms`))
-    }, timeoutMs)
+    })
     sock.setEncoding('utf8')
     sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'))
     let answered = false
@@ -230,7 +232,7 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 50
       }
       parts.push(c.slice(0, nl))
       answered = true
-      clearTimeout(timer)
+      deadline.cancel()
       sock.end()
       let rep: { ok?: boolean; result?: unknown; error?: string } & Record<string, unknown>
       try {
@@ -244,7 +246,7 @@ export function controlRequest(path: string, req: ControlRequest, timeoutMs = 50
       else reject(new ControlError(rep.error ?? 'the daemon refused the request'))
     })
     sock.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer)
+      deadline.cancel()
       const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? `no daemon is listening on ${path} (${e.code})` : e.code === 'EACCES' ? `not allowed to use ${path} (EACCES): run as the daemon's user` : e.message
       reject(new Error(why))
     })

@@ -1,18 +1,13 @@
 /**
  * The deadline of a netlink request, kept here instead of in npm `netlink`.
  *
- * The library's `timeout` option is a plain setTimeout that rejects the request. In each turn of
- * Node's event loop the timers phase runs before the poll phase, where sockets are read. A
- * process starved of the CPU past the deadline (a single-CPU User-Mode Linux kernel, a loaded
- * host) wakes with the kernel's answer queued on its socket and its timer due: the timer runs
- * first and fails the request with a timeout although the answer is there (the real-kernel tier
- * saw bindings torn down that way). Here the verdict of a passed deadline waits for the poll
- * phase of that turn (setImmediate runs after it), a bounded number of times, so that an answer
- * already readable wins.
+ * The library's `timeout` option is a plain setTimeout that rejects the request: a process
+ * starved of the CPU past it (the real-kernel tier saw bindings torn down that way) loses an
+ * answer already queued on its socket, because timers run before sockets are read in a turn of
+ * the event loop. Our deadline is `startDeadline` (driver-api), which lets such an answer win.
  */
+import { DEADLINE_POLL_DEFERRALS, startDeadline } from '@pmip6/driver-api'
 
-/** Poll phases a passed deadline waits for before it fails the request. */
-const MAX_DEFERRALS = 2
 /**
  * The library's own timeout, as a multiple of our deadline. It is passed only because the library
  * forgets a request (drops it from its pending map and lets go of its hold on the event loop) when
@@ -41,7 +36,7 @@ export class NetlinkRequests {
 
   constructor(
     readonly deadlineMs: number,
-    private readonly maxDeferrals = MAX_DEFERRALS,
+    private readonly maxDeferrals = DEADLINE_POLL_DEFERRALS,
   ) {
     this.libraryTimeoutMs = deadlineMs * LIBRARY_BACKSTOP_FACTOR
   }
@@ -53,22 +48,18 @@ export class NetlinkRequests {
   run<T>(what: string, fn: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false
-      let deferrals = 0
-      const verdict = (): void => {
-        if (settled) return
-        if (deferrals < this.maxDeferrals) {
-          deferrals++
-          setImmediate(verdict)
-          return
-        }
-        settled = true
-        reject(new NetlinkTimeout(what, this.deadlineMs))
-      }
-      const timer = setTimeout(verdict, this.deadlineMs)
+      const deadline = startDeadline(
+        this.deadlineMs,
+        () => {
+          settled = true
+          reject(new NetlinkTimeout(what, this.deadlineMs))
+        },
+        { deferrals: this.maxDeferrals },
+      )
       const settle = (f: () => void): void => {
         if (settled) return
         settled = true
-        clearTimeout(timer)
+        deadline.cancel()
         f()
       }
       let p: Promise<T>

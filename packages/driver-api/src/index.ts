@@ -117,3 +117,4 @@ export class FactEmitter {
     this.open = true
   }
 }
+export * from './deadline'

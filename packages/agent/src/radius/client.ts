@@ -12,6 +12,7 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { isIP } from 'node:net'
 import { LatencyRecorder } from '../stats'
+import { startDeadline, type Deadline } from '@pmip6/driver-api'
 import type { Clock } from '../timers'
 import { CODE_NAMES } from './constants'
 import { decode, RadiusError, verifyResponse, type RadiusPacket } from './codec'
@@ -53,7 +54,8 @@ interface Pending {
   readonly authenticator: Buffer
   readonly startedAt: number
   sends: number
-  timer: unknown
+  /** The wait for this send's answer: then a retransmission, or after the last one failover. */
+  deadline: Deadline | null
   readonly done: (o: { packet: RadiusPacket; rttUs: number } | null) => void
 }
 
@@ -164,7 +166,7 @@ export class RadiusClient {
 
   private attempt(s: ServerState, identifier: number, bytes: Buffer, authenticator: Buffer): Promise<{ packet: RadiusPacket; rttUs: number } | null> {
     return new Promise((resolve) => {
-      const p: Pending = { server: s, identifier, bytes, authenticator, startedAt: performance.now(), sends: 0, timer: null, done: resolve }
+      const p: Pending = { server: s, identifier, bytes, authenticator, startedAt: performance.now(), sends: 0, deadline: null, done: resolve }
       s.pending.set(identifier, p)
       s.requests++
       this.send(p)
@@ -179,18 +181,23 @@ export class RadiusClient {
     this.socket(family).send(p.bytes, p.server.cfg.port, p.server.cfg.address, (e) => {
       if (e) p.server.drop('send-error')
     })
-    p.timer = this.clock.setTimeout(() => {
-      p.timer = null
-      if (p.sends <= this.o.retries) this.send(p)
-      else this.finish(p, null)
-    }, this.o.timeoutMs)
+    // An Accept already on the socket of a starved process wins over the retransmission timer.
+    p.deadline = startDeadline(
+      this.o.timeoutMs,
+      () => {
+        p.deadline = null
+        if (p.sends <= this.o.retries) this.send(p)
+        else this.finish(p, null)
+      },
+      { timers: this.clock },
+    )
   }
 
   private finish(p: Pending, r: { packet: RadiusPacket; rttUs: number } | null): void {
     if (p.server.pending.get(p.identifier) !== p) return
     p.server.pending.delete(p.identifier)
-    if (p.timer !== null) this.clock.clearTimeout(p.timer)
-    p.timer = null
+    p.deadline?.cancel()
+    p.deadline = null
     p.done(r)
   }
 
