@@ -153,16 +153,20 @@ describe('listing in slices', () => {
   })
 
   test('a wait for the reader is not counted as a turn held: only the work before and after it', async () => {
-    const turns = new Turns(1000)
-    const spin = (ms: number): void => {
-      const end = performance.now() + ms
-      while (performance.now() < end);
-    }
-    spin(3)
-    await turns.wait(new Promise((r) => setTimeout(r, 300)))
-    spin(3)
+    // Its own clock: on a loaded machine wall time between two statements is the scheduler's.
+    let t = 0
+    const turns = new Turns(1000, () => t)
+    t += 3 // work before the wait
+    await turns.wait(
+      new Promise<void>((r) =>
+        setImmediate(() => {
+          t += 300 // the reader takes its time
+          r()
+        }),
+      ),
+    )
+    t += 5 // work after it
     turns.done()
-    expect(turns.longestMs).toBeGreaterThanOrEqual(3)
-    expect(turns.longestMs).toBeLessThan(200)
+    expect(turns.longestMs).toBe(5)
   })
 })
