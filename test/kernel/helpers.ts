@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Ctl as DataplaneCtl, ipJson, nsExec, type Run } from '../../packages/dataplane/test/fixtures/netns'
+import { MARKER_FILTER, markerSeen } from '../e2e/marker'
 import { dissect, values } from '../interop/tshark'
 
 export const ROOT = resolve(__dirname, '../..')
@@ -117,11 +118,8 @@ const TSHARK_TIMEOUT_MS = 300_000
 /** How long a sync marker may take to show in the pcap: dumpcap flushes its file about every 0.5 s, a loaded single-CPU guest is slower. */
 const SYNC_TIMEOUT_MS = 60_000
 
-/**
- * The capture filter that lets sync markers through: ICMPv6 echo requests to ff02::1 (nothing in
- * the tier's captures sends those but a marker; echo replies to them are unicast and stay out).
- */
-const MARKER_FILTER = 'icmp6 and ip6[40] == 128 and dst host ff02::1'
+/** The marker loop's pace here: an `ip netns exec ... ping` may take seconds in the guest. */
+const MARKER_PACE = { pingTimeoutMs: 20_000, everyMs: 50 }
 const isMarker = (p: Packet): boolean => p.v('icmpv6.type') === '128' && p.v('ipv6.dst') === 'ff02::1'
 
 /**
@@ -182,20 +180,14 @@ export class Capture {
     const { ns, iface } = this.where
     const token = `${this.tag}${(++this.markers).toString(16).padStart(8, '0')}`
     const needle = Buffer.from(token, 'hex')
-    let lastSent = 0
-    await waitFor(`capture marker on ${ns}/${iface}`, () => {
+    await markerSeen(`capture marker on ${ns}/${iface}`, ns, iface, token, () => {
       if (this.child.exitCode !== null) throw new Error('dumpcap exited')
-      if (Date.now() - lastSent >= 1000) {
-        // -W 1: a neighbour may answer, none need to; the marker is the request itself.
-        spawnSync('ip', ['netns', 'exec', ns, 'ping', '-6', '-n', '-q', '-c', '1', '-W', '1', '-s', '24', '-p', token, '-I', iface, 'ff02::1'], { stdio: 'ignore', timeout: 20_000 })
-        lastSent = Date.now()
-      }
       try {
         return readFileSync(this.file).includes(needle)
       } catch {
         return false
       }
-    }, timeoutMs, 50)
+    }, timeoutMs, MARKER_PACE)
   }
 
   /** sync(), then stop(): every packet up to this call, dissected, the markers left out. */
