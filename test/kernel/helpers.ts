@@ -4,12 +4,12 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { NsFixture, withNsFixture } from '@pmip6/testkit'
 import { randomBytes } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Ctl as DataplaneCtl, ipJson, nsExec, type Run } from '../../packages/dataplane/test/fixtures/netns'
 import { MARKER_FILTER, markerSeen } from '../e2e/marker'
-import { dissect, values } from '../interop/tshark'
+import { dissect, parsePdml, values, type Field } from '../interop/tshark'
 
 export const ROOT = resolve(__dirname, '../..')
 export const IN_CI = process.env['CI'] === 'true'
@@ -115,6 +115,27 @@ export interface Packet {
  * a busy 2-core host it took over 60 s. A deadline, not a timing.
  */
 const TSHARK_TIMEOUT_MS = 300_000
+let dissections = 0
+/**
+ * tshark's fields of each packet in `pcap`. When run.js serves dissections (KT_DISSECT: a folder
+ * of the host's result folder), the host runs tshark: the same binary and settings (the guest's
+ * root is the host's /), without its start-up in the guest, where 160 MB of page faults through
+ * ptrace cost 20-60 s per capture on a busy host. The request is written under a temporary name
+ * and renamed, so the host never reads half a file; the answer likewise.
+ */
+async function dissectPcap(pcap: Buffer): Promise<Field[][]> {
+  const dir = process.env['KT_DISSECT']
+  if (!dir || !existsSync(dir)) return dissect(pcap, TSHARK_TIMEOUT_MS)
+  const id = `${process.pid}-${++dissections}-${randomBytes(4).toString('hex')}`
+  writeFileSync(join(dir, `${id}.pcap.part`), pcap)
+  renameSync(join(dir, `${id}.pcap.part`), join(dir, `${id}.pcap`))
+  // Listed, not looked up by name: the answer's name is only ever opened once it exists.
+  const answer = await waitFor("the host's tshark", () => readdirSync(dir).find((f) => f === `${id}.pdml` || f === `${id}.err`), TSHARK_TIMEOUT_MS, 100)
+  const text = readFileSync(join(dir, answer), 'utf8')
+  rmSync(join(dir, answer), { force: true })
+  if (answer.endsWith('.err')) throw new Error(text)
+  return parsePdml(text)
+}
 /** How long a sync marker may take to show in the pcap: dumpcap flushes its file about every 0.5 s, a loaded single-CPU guest is slower. */
 const SYNC_TIMEOUT_MS = 60_000
 
@@ -241,9 +262,9 @@ export class Capture {
   /** Stops the capture (bounded) and returns every packet, dissected by tshark. */
   async stop(): Promise<Packet[]> {
     const pcap = await this.halt()
-    let fields: ReturnType<typeof dissect>
+    let fields: Field[][]
     try {
-      fields = dissect(pcap, TSHARK_TIMEOUT_MS)
+      fields = await dissectPcap(pcap)
     } catch (e) {
       // A plain error: spawnSync's carries a circular 'error' property, and jest's --json
       // writer then failed on it, losing the tier's whole result file.
