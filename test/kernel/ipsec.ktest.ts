@@ -11,7 +11,7 @@
 // checks read the outer Next Header from the capture (a tshark start-up costs a minute or more
 // under UML on a busy host).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NsLab, type Daemon } from '@pmip6/testkit'
@@ -49,12 +49,16 @@ async function startCharon(s: Swan): Promise<void> {
     join(s.dir, 'strongswan.conf'),
     `charon {\n  install_routes = no\n  retransmit_timeout = 1\n  retransmit_base = 1.4\n  retransmit_tries = 2\n  filelog {\n    log { path = ${join(s.dir, 'charon.log')}\n      append = yes\n      default = 1\n      ike = 2\n      cfg = 2\n    }\n  }\n  plugins {\n    vici { socket = ${vici(s)} }\n    bypass-lan { load = no }\n  }\n}\n`,
   )
+  // A socket file the previous charon (restart tests) left would pass the check below at once.
+  rmSync(join(s.dir, 'charon.vici'), { force: true })
   const proc = spawn('ip', ['netns', 'exec', s.ns, 'unshare', '--mount', 'sh', '-c', `mount -t tmpfs tmpfs /run && exec ${CHARON}`], { env: env(s), stdio: 'ignore' })
   s.proc = proc
   await waitFor(`charon in ${s.ns}`, () => {
     if (proc.exitCode !== null) throw new Error(`charon in ${s.ns} exited (${proc.exitCode}); see charon.log`)
-    return swanctl(s, '--stats').status === 0
-  }, 60_000, 250)
+    // swanctl is two execs here, each costing the charon that is starting on the guest's one CPU:
+    // asked only once the vici socket is there (a stat).
+    return existsSync(join(s.dir, 'charon.vici')) && swanctl(s, '--stats').status === 0
+  }, 60_000, 100)
 }
 /** Stops charon as a service manager would (SIGTERM: it removes its SAs and policies), bounded. */
 async function stopCharon(s: Swan): Promise<void> {
