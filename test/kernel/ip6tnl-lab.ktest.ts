@@ -115,9 +115,11 @@ test('§6.10.5 MN pings CN through an ip6ip6 device: tshark on the MAG-LMA link 
   // has no `ipv4`, so its end is ip6ip6. IPv6 crosses both alike.
   expect(tunnels(NS.lma)).toEqual([expect.objectContaining({ linkinfo: expect.objectContaining({ info_data: expect.objectContaining({ proto: 'any', local: LMA, remote: MAG1 }) }) })])
   await reachable(NS.mn(1), CN)
-  const cap = await Capture.start(NS.lma, 'p-mag1', 'ip6 proto 41')
+  // Synced (a marker at both ends): dumpcap says 'Capturing on' before the interface is open, and
+  // on a quiet machine the first two of these pings went by before it was (3 of 5 captured).
+  const cap = await Capture.startSynced(NS.lma, 'p-mag1', 'ip6 proto 41')
   const r = ping(NS.mn(1), CN, 5)
-  const pkts = await cap.stop()
+  const pkts = await cap.stopSynced()
   expect(r).toEqual({ sent: 5, received: 5 })
   const up = pkts.filter((p) => p.v('icmpv6.type') === '128').map(layers)
   const down = pkts.filter((p) => p.v('icmpv6.type') === '129').map(layers)
@@ -146,13 +148,14 @@ test('§6.10.5 a decapsulated packet for a destination with no access route is d
   const before = rxPackets(NS.mag1, 'pmip6t0')
   const cnEchos = snmp6(NS.cn)['Icmp6InEchos']!
   const mnEchos = snmp6(NS.mn(1))['Icmp6InEchos']!
-  const atCn = await Capture.start(NS.cn, 'eth0', 'icmp6 and ip6[40] == 128')
+  // Synced too: a packet missed at the start would hide the very leak this looks for.
+  const atCn = await Capture.startSynced(NS.cn, 'eth0', 'icmp6 and ip6[40] == 128')
   injectDecap(LMA, CN, 'pmip6-kt-not-an-mn')
   injectDecap(LMA, addr1, 'pmip6-kt-to-mn1')
   // The MAG's tunnel device took all six: the three for CN reached the MAG and were decapsulated.
   await waitFor('the MAG to decapsulate the injected packets', () => rxPackets(NS.mag1, 'pmip6t0') >= before + 6, 10_000, 100)
   await waitFor('mn1 to get its three', () => snmp6(NS.mn(1))['Icmp6InEchos']! >= mnEchos + 3, 10_000, 100)
-  const toCn = await atCn.stop()
+  const toCn = await atCn.stopSynced()
   expect(toCn.filter((p) => p.v('ipv6.dst') === CN)).toEqual([])
   expect(snmp6(NS.cn)['Icmp6InEchos']).toBe(cnEchos)
   const rules = ipJson<{ priority: number; iif?: string; action?: string }>(['-n', NS.mag1, '-6', '-j', 'rule']).filter((x) => x.iif === 'pmip6t0')
