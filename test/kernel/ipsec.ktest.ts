@@ -210,14 +210,15 @@ describe.each(['psk', 'pubkey'] as const)('mag ipsec-config (%s) with real charo
   })
 
   test(`§4 ${auth}: the IKEv2 SA comes up on the first PBU; PBU and PBA travel as ESP only (no plaintext MH on the wire); the MN registers`, async () => {
-    const cap = await Capture.start(lab.ns.lma, 't0', 'ip6 and not icmp6')
+    // Synced (a marker at both ends): dumpcap says 'Capturing on' before the interface is open.
+    const cap = await Capture.startSynced(lab.ns.lma, 't0', 'ip6 and not icmp6')
     await mag.request({ cmd: 'attach', mn: MN, link: 'mn1', mac: NsLab.mnMac(1), att: 'wifi', hint: 'new' })
     await waitFor('the MAG binding registered', magRegistered, 90_000, 250)
     const sas = swanctl(magSwan, '--list-sas').stdout
     expect(sas).toMatch(/ESTABLISHED/)
     expect(sas).toMatch(/pmip6-mh: #\d+, reqid \d+, INSTALLED, TRANSPORT, ESP/)
     if (auth === 'pubkey') expect(swanctl(lmaSwan, '--list-sas').stdout).toMatch(/remote '2001:db8:ffff::1' @/)
-    const pkts = await cap.stop()
+    const pkts = await cap.stopSynced()
     const nxt = pkts.map((p) => p.all('ipv6.nxt')[0])
     expect(nxt.filter((n) => n === '135')).toEqual([])
     expect(nxt.filter((n) => n === '50').length).toBeGreaterThanOrEqual(2)
@@ -241,13 +242,14 @@ describe.each(['psk', 'pubkey'] as const)('mag ipsec-config (%s) with real charo
   })
 
   test(`§4 ${auth}: a plaintext PBA forged on the link toward the MAG is dropped by the kernel's policy (counted in xfrm_stat); the agent never sees it and the binding stays`, async () => {
-    const cap = await Capture.start(lab.ns.mag, 'up0', 'ip6 proto 135')
+    // Synced: on a quiet machine the three were sent before dumpcap had opened the interface.
+    const cap = await Capture.startSynced(lab.ns.mag, 'up0', 'ip6 proto 135')
     const x0 = xfrmStat(lab.ns.mag)['XfrmInTmplMismatch'] ?? 0
     const c0 = await counters()
     forgePba(lab.ns, MN, 3)
     await waitFor('the kernel to drop the three forged PBAs', () => (xfrmStat(lab.ns.mag)['XfrmInTmplMismatch'] ?? 0) >= x0 + 3, 30_000, 200)
     // They reached the MAG's interface in plain text...
-    const pkts = await cap.stop()
+    const pkts = await cap.stopSynced()
     expect(pkts.filter((p) => p.v('ipv6.src') === LMA && p.v('mip6.mhtype') === '6')).toHaveLength(3)
     // ...and never the agent: nothing dropped or refused there, the binding is still registered
     // and the LMA still accepts its refreshes.
