@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path'
 import { controlRequest, type ControlRequest } from '@pmip6/agent'
 import { labSocket } from '../../packages/cli/src/lab/lab'
 import { dissect, haveTshark, values, type Field } from '../interop/tshark'
+import { MARKER_FILTER, markerSeen } from './marker'
 
 export const ROOT = resolve(__dirname, '../..')
 export const MAG_JS = join(ROOT, 'packages/cli/bin/mag.js')
@@ -215,29 +216,6 @@ export interface Packet {
   readonly fields: readonly Field[]
   v(name: string): string | undefined
   all(name: string): string[]
-}
-
-/**
- * The capture filter that lets a Capture's sync markers through: ICMPv6 echo requests to ff02::1
- * (nothing in the lab sends those but a marker; a MAG's ND socket never sees them).
- */
-const MARKER_FILTER = 'icmp6 and ip6[40] == 128 and dst host ff02::1'
-
-/**
- * Sends a marker (an echo request to ff02::1 carrying `token`) on `iface` in `ns`, again each
- * second, until `seen()` finds it (bounded). -W 1: someone on the link may answer, nobody need;
- * the marker is the request itself.
- */
-async function markerSeen(what: string, ns: string, iface: string, token: string, seen: () => boolean, timeoutMs: number): Promise<void> {
-  let lastSent = 0
-  await waitFor(what, () => {
-    if (seen()) return true
-    if (Date.now() - lastSent >= 1000) {
-      spawnSync('ip', ['netns', 'exec', ns, 'ping', '-6', '-n', '-q', '-c', '1', '-W', '1', '-s', '24', '-p', token, '-I', iface, 'ff02::1'], { stdio: 'ignore', timeout: 5000 })
-      lastSent = Date.now()
-    }
-    return false
-  }, timeoutMs, 10)
 }
 
 /** tshark writing a pcap inside a namespace; `stop()` dissects what it saw. */

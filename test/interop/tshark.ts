@@ -25,8 +25,18 @@ export function dissect(pcap: Buffer, timeoutMs = 60_000): Field[][] {
   try {
     const file = join(dir, 'in.pcap')
     writeFileSync(file, pcap)
-    const xml = execFileSync('tshark', ['-n', '-r', file, '-T', 'pdml'], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 })
-    return xml.split('<packet>').slice(1).map((pkt) => {
+    return parsePdml(execFileSync('tshark', ['-n', '-r', file, '-T', 'pdml'], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 }))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The fields of each packet in tshark's PDML output. */
+export function parsePdml(xml: string): Field[][] {
+  return xml
+    .split('<packet>')
+    .slice(1)
+    .map((pkt) => {
       const out: Field[] = []
       const tag = /<(?:field|proto)\s[^>]*>/g
       let m: RegExpExecArray | null
@@ -37,9 +47,6 @@ export function dissect(pcap: Buffer, timeoutMs = 60_000): Field[][] {
       }
       return out
     })
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
 }
 
 /** Every shown value of a field in a packet. */

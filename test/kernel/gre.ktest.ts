@@ -8,6 +8,7 @@
 // step leaves nothing; leftovers of a crashed run go at start; close() leaves nothing.
 // Namespaces ktgre-<pid>-<n> (the data plane's netns fixture), created and deleted here, also on
 // failure; addresses 2001:db8::/32, 10.0.0.0/24 and 203.0.113.0/24 only inside them.
+import { execFileSync } from 'node:child_process'
 import { Capture, Ctl, ipBatch, ipJson, Namespaces, nsExec, pingEach, stopAllCtls, waitFor, withCtl } from './helpers'
 
 // Three data planes, a dozen pings and a tshark start-up under ptrace on a busy host: bounded, generously.
@@ -40,18 +41,24 @@ const dotted = (k: number): string => [24, 16, 8, 0].map((s) => (k >>> s) & 0xff
 interface Obj {
   protocol?: string
 }
-/** Our objects (protocol 158) of both families and the links: what "nothing left" compares. */
+/**
+ * Our objects (protocol 158) of both families and the links: what "nothing left" compares. Two
+ * `ip -batch` runs, not five execs (each costs 0.2-0.5 s or more under UML; the netlink-failure
+ * test reads this a dozen times). `link show` goes last: ip sets its family for later lines.
+ */
 function ours(ns: string): { rules: string[]; routes: string[]; links: string[] } {
-  const get = (fam: string, what: string[]): string[] =>
-    ipJson<Obj>(['-n', ns, fam, '-j', ...what])
-      .filter((o) => o.protocol === '158')
-      .map((o) => JSON.stringify(o))
+  const batch = (fam: string, lines: string[]): unknown[][] =>
+    execFileSync('ip', ['-n', ns, fam, '-j', '-batch', '-'], { input: lines.join('\n') + '\n', encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 })
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown[])
+  const [rules6, routes6, links] = batch('-6', ['rule show', 'route show table all', 'link show']) as [Obj[], Obj[], { ifname: string }[]]
+  const [rules4, routes4] = batch('-4', ['rule show', 'route show table all']) as [Obj[], Obj[]]
+  const mine = (os: Obj[]): string[] => os.filter((o) => o.protocol === '158').map((o) => JSON.stringify(o))
   return {
-    rules: [...get('-6', ['rule']), ...get('-4', ['rule'])].sort(),
-    routes: [...get('-6', ['route', 'show', 'table', 'all']), ...get('-4', ['route', 'show', 'table', 'all'])].sort(),
-    links: ipJson<{ ifname: string }>(['-n', ns, '-j', 'link', 'show'])
-      .map((l) => l.ifname)
-      .sort(),
+    rules: [...mine(rules6), ...mine(rules4)].sort(),
+    routes: [...mine(routes6), ...mine(routes4)].sort(),
+    links: links.map((l) => l.ifname).sort(),
   }
 }
 

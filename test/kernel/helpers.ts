@@ -4,11 +4,12 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { NsFixture, withNsFixture } from '@pmip6/testkit'
 import { randomBytes } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { Ctl as DataplaneCtl, ipJson, nsExec, type Run } from '../../packages/dataplane/test/fixtures/netns'
-import { dissect, values } from '../interop/tshark'
+import { MARKER_FILTER, markerSeen } from '../e2e/marker'
+import { dissect, parsePdml, values, type Field } from '../interop/tshark'
 
 export const ROOT = resolve(__dirname, '../..')
 export const IN_CI = process.env['CI'] === 'true'
@@ -114,14 +115,32 @@ export interface Packet {
  * a busy 2-core host it took over 60 s. A deadline, not a timing.
  */
 const TSHARK_TIMEOUT_MS = 300_000
+let dissections = 0
+/**
+ * tshark's fields of each packet in `pcap`. When run.js serves dissections (KT_DISSECT: a folder
+ * of the host's result folder), the host runs tshark: the same binary and settings (the guest's
+ * root is the host's /), without its start-up in the guest, where 160 MB of page faults through
+ * ptrace cost 20-60 s per capture on a busy host. The request is written under a temporary name
+ * and renamed, so the host never reads half a file; the answer likewise.
+ */
+async function dissectPcap(pcap: Buffer): Promise<Field[][]> {
+  const dir = process.env['KT_DISSECT']
+  if (!dir || !existsSync(dir)) return dissect(pcap, TSHARK_TIMEOUT_MS)
+  const id = `${process.pid}-${++dissections}-${randomBytes(4).toString('hex')}`
+  writeFileSync(join(dir, `${id}.pcap.part`), pcap)
+  renameSync(join(dir, `${id}.pcap.part`), join(dir, `${id}.pcap`))
+  // Listed, not looked up by name: the answer's name is only ever opened once it exists.
+  const answer = await waitFor("the host's tshark", () => readdirSync(dir).find((f) => f === `${id}.pdml` || f === `${id}.err`), TSHARK_TIMEOUT_MS, 100)
+  const text = readFileSync(join(dir, answer), 'utf8')
+  rmSync(join(dir, answer), { force: true })
+  if (answer.endsWith('.err')) throw new Error(text)
+  return parsePdml(text)
+}
 /** How long a sync marker may take to show in the pcap: dumpcap flushes its file about every 0.5 s, a loaded single-CPU guest is slower. */
 const SYNC_TIMEOUT_MS = 60_000
 
-/**
- * The capture filter that lets sync markers through: ICMPv6 echo requests to ff02::1 (nothing in
- * the tier's captures sends those but a marker; echo replies to them are unicast and stay out).
- */
-const MARKER_FILTER = 'icmp6 and ip6[40] == 128 and dst host ff02::1'
+/** The marker loop's pace here: an `ip netns exec ... ping` may take seconds in the guest. */
+const MARKER_PACE = { pingTimeoutMs: 20_000, everyMs: 50 }
 const isMarker = (p: Packet): boolean => p.v('icmpv6.type') === '128' && p.v('ipv6.dst') === 'ff02::1'
 
 /**
@@ -182,20 +201,14 @@ export class Capture {
     const { ns, iface } = this.where
     const token = `${this.tag}${(++this.markers).toString(16).padStart(8, '0')}`
     const needle = Buffer.from(token, 'hex')
-    let lastSent = 0
-    await waitFor(`capture marker on ${ns}/${iface}`, () => {
+    await markerSeen(`capture marker on ${ns}/${iface}`, ns, iface, token, () => {
       if (this.child.exitCode !== null) throw new Error('dumpcap exited')
-      if (Date.now() - lastSent >= 1000) {
-        // -W 1: a neighbour may answer, none need to; the marker is the request itself.
-        spawnSync('ip', ['netns', 'exec', ns, 'ping', '-6', '-n', '-q', '-c', '1', '-W', '1', '-s', '24', '-p', token, '-I', iface, 'ff02::1'], { stdio: 'ignore', timeout: 20_000 })
-        lastSent = Date.now()
-      }
       try {
         return readFileSync(this.file).includes(needle)
       } catch {
         return false
       }
-    }, timeoutMs, 50)
+    }, timeoutMs, MARKER_PACE)
   }
 
   /** sync(), then stop(): every packet up to this call, dissected, the markers left out. */
@@ -249,9 +262,9 @@ export class Capture {
   /** Stops the capture (bounded) and returns every packet, dissected by tshark. */
   async stop(): Promise<Packet[]> {
     const pcap = await this.halt()
-    let fields: ReturnType<typeof dissect>
+    let fields: Field[][]
     try {
-      fields = dissect(pcap, TSHARK_TIMEOUT_MS)
+      fields = await dissectPcap(pcap)
     } catch (e) {
       // A plain error: spawnSync's carries a circular 'error' property, and jest's --json
       // writer then failed on it, losing the tier's whole result file.

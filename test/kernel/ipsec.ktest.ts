@@ -11,7 +11,7 @@
 // checks read the outer Next Header from the capture (a tshark start-up costs a minute or more
 // under UML on a busy host).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NsLab, type Daemon } from '@pmip6/testkit'
@@ -49,12 +49,16 @@ async function startCharon(s: Swan): Promise<void> {
     join(s.dir, 'strongswan.conf'),
     `charon {\n  install_routes = no\n  retransmit_timeout = 1\n  retransmit_base = 1.4\n  retransmit_tries = 2\n  filelog {\n    log { path = ${join(s.dir, 'charon.log')}\n      append = yes\n      default = 1\n      ike = 2\n      cfg = 2\n    }\n  }\n  plugins {\n    vici { socket = ${vici(s)} }\n    bypass-lan { load = no }\n  }\n}\n`,
   )
+  // A socket file the previous charon (restart tests) left would pass the check below at once.
+  rmSync(join(s.dir, 'charon.vici'), { force: true })
   const proc = spawn('ip', ['netns', 'exec', s.ns, 'unshare', '--mount', 'sh', '-c', `mount -t tmpfs tmpfs /run && exec ${CHARON}`], { env: env(s), stdio: 'ignore' })
   s.proc = proc
   await waitFor(`charon in ${s.ns}`, () => {
     if (proc.exitCode !== null) throw new Error(`charon in ${s.ns} exited (${proc.exitCode}); see charon.log`)
-    return swanctl(s, '--stats').status === 0
-  }, 60_000, 250)
+    // swanctl is two execs here, each costing the charon that is starting on the guest's one CPU:
+    // asked only once the vici socket is there (a stat).
+    return existsSync(join(s.dir, 'charon.vici')) && swanctl(s, '--stats').status === 0
+  }, 60_000, 100)
 }
 /** Stops charon as a service manager would (SIGTERM: it removes its SAs and policies), bounded. */
 async function stopCharon(s: Swan): Promise<void> {
@@ -206,14 +210,15 @@ describe.each(['psk', 'pubkey'] as const)('mag ipsec-config (%s) with real charo
   })
 
   test(`§4 ${auth}: the IKEv2 SA comes up on the first PBU; PBU and PBA travel as ESP only (no plaintext MH on the wire); the MN registers`, async () => {
-    const cap = await Capture.start(lab.ns.lma, 't0', 'ip6 and not icmp6')
+    // Synced (a marker at both ends): dumpcap says 'Capturing on' before the interface is open.
+    const cap = await Capture.startSynced(lab.ns.lma, 't0', 'ip6 and not icmp6')
     await mag.request({ cmd: 'attach', mn: MN, link: 'mn1', mac: NsLab.mnMac(1), att: 'wifi', hint: 'new' })
     await waitFor('the MAG binding registered', magRegistered, 90_000, 250)
     const sas = swanctl(magSwan, '--list-sas').stdout
     expect(sas).toMatch(/ESTABLISHED/)
     expect(sas).toMatch(/pmip6-mh: #\d+, reqid \d+, INSTALLED, TRANSPORT, ESP/)
     if (auth === 'pubkey') expect(swanctl(lmaSwan, '--list-sas').stdout).toMatch(/remote '2001:db8:ffff::1' @/)
-    const pkts = await cap.stop()
+    const pkts = await cap.stopSynced()
     const nxt = pkts.map((p) => p.all('ipv6.nxt')[0])
     expect(nxt.filter((n) => n === '135')).toEqual([])
     expect(nxt.filter((n) => n === '50').length).toBeGreaterThanOrEqual(2)
@@ -237,13 +242,14 @@ describe.each(['psk', 'pubkey'] as const)('mag ipsec-config (%s) with real charo
   })
 
   test(`§4 ${auth}: a plaintext PBA forged on the link toward the MAG is dropped by the kernel's policy (counted in xfrm_stat); the agent never sees it and the binding stays`, async () => {
-    const cap = await Capture.start(lab.ns.mag, 'up0', 'ip6 proto 135')
+    // Synced: on a quiet machine the three were sent before dumpcap had opened the interface.
+    const cap = await Capture.startSynced(lab.ns.mag, 'up0', 'ip6 proto 135')
     const x0 = xfrmStat(lab.ns.mag)['XfrmInTmplMismatch'] ?? 0
     const c0 = await counters()
     forgePba(lab.ns, MN, 3)
     await waitFor('the kernel to drop the three forged PBAs', () => (xfrmStat(lab.ns.mag)['XfrmInTmplMismatch'] ?? 0) >= x0 + 3, 30_000, 200)
     // They reached the MAG's interface in plain text...
-    const pkts = await cap.stop()
+    const pkts = await cap.stopSynced()
     expect(pkts.filter((p) => p.v('ipv6.src') === LMA && p.v('mip6.mhtype') === '6')).toHaveLength(3)
     // ...and never the agent: nothing dropped or refused there, the binding is still registered
     // and the LMA still accepts its refreshes.

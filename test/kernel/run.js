@@ -15,6 +15,8 @@ const os = require('node:os')
 const path = require('node:path')
 
 const ROOT = path.resolve(__dirname, '../..')
+/** Bound of one tshark run for the guest (see serveDissections). */
+const DISSECT_TIMEOUT_MS = 300_000
 const UML = '/usr/bin/linux.uml'
 const MODULES = '/usr/lib/uml/modules'
 
@@ -43,6 +45,93 @@ function prereqs() {
   return null
 }
 
+/**
+ * Dissects, with the host's tshark, the pcaps the guest puts in `dir` (test/kernel/helpers.ts:
+ * <id>.pcap in, <id>.pdml or <id>.err out, each written under a temporary name and renamed). The
+ * guest's root is this host's /, so it is the same tshark with the same settings; run here, its
+ * start-up does not cost the guest's one ptraced CPU a minute. Returns a function that stops it.
+ */
+function serveDissections(dir) {
+  const busy = new Set()
+  const answer = (id, name, body) => {
+    const tmp = path.join(dir, `${id}.part`)
+    fs.writeFileSync(tmp, body)
+    fs.renameSync(tmp, path.join(dir, name))
+  }
+  const timer = setInterval(() => {
+    let names
+    try {
+      names = fs.readdirSync(dir)
+    } catch {
+      return
+    }
+    for (const name of names) {
+      if (!name.endsWith('.pcap') || busy.has(name)) continue
+      busy.add(name)
+      const id = name.slice(0, -'.pcap'.length)
+      const pcap = path.join(dir, name)
+      // The arguments of test/interop/tshark.ts dissect().
+      const child = spawn('tshark', ['-n', '-r', pcap, '-T', 'pdml'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const out = []
+      let err = ''
+      child.stdout.on('data', (c) => out.push(c))
+      child.stderr.on('data', (c) => (err = (err + c).slice(-4000)))
+      const kill = setTimeout(() => child.kill('SIGKILL'), DISSECT_TIMEOUT_MS)
+      let done = false
+      const finish = (code, why) => {
+        if (done) return
+        done = true
+        clearTimeout(kill)
+        try {
+          if (code === 0) answer(id, `${id}.pdml`, Buffer.concat(out))
+          else answer(id, `${id}.err`, `tshark on the host: ${why}: ${err.trim()}`)
+          fs.rmSync(pcap, { force: true })
+        } catch {
+          // the work folder is gone: the VM has ended
+        }
+        busy.delete(name)
+      }
+      child.on('error', (e) => finish(null, e.message))
+      child.on('close', (code, signal) => finish(code, `exit ${code ?? signal}`))
+    }
+  }, 100)
+  return () => clearInterval(timer)
+}
+
+/**
+ * Compiles the ktests the patterns select, and what they import, in a child process while the VM
+ * boots (precompile.js); the guest waits for precompiled.json or precompiled.err in `out`.
+ */
+function startPrecompile(out, patterns) {
+  const dir = __dirname
+  const ktests = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ktest.ts'))
+    .map((f) => path.join(dir, f))
+    // jest's test-path patterns: case-insensitive regular expressions over the path.
+    .filter((f) => patterns.length === 0 || patterns.some((p) => new RegExp(p, 'i').test(f)))
+  const started = Date.now()
+  const child = spawn(process.execPath, [path.join(dir, 'precompile.js'), path.join(out, 'precompiled.json'), ...ktests], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let text = ''
+  child.stdout.on('data', (c) => (text += c))
+  child.stderr.on('data', (c) => (text += c))
+  const failed = (why) => {
+    try {
+      fs.writeFileSync(path.join(out, 'precompiled.err'), why)
+    } catch {
+      // the VM has ended
+    }
+  }
+  child.on('error', (e) => failed(e.message))
+  child.on('close', (code) => {
+    if (code !== 0) {
+      failed(text)
+      console.warn(`kernel tier: precompiling on the host failed (the guest's ts-jest compiles instead): ${text.trim().split('\n').slice(-3).join(' / ')}`)
+    } else console.log(`kernel tier: ${text.trim()} on the host in ${((Date.now() - started) / 1000).toFixed(1)} s (beside the boot)`)
+  })
+  return child
+}
+
 function main() {
   const opts = parseArgs(process.argv.slice(2))
   const why = prereqs()
@@ -64,6 +153,7 @@ function main() {
   fs.mkdirSync(umlDir)
   const umid = `pmip6kt${process.pid}`
   fs.writeFileSync(path.join(out, 'args.json'), JSON.stringify({ patterns: opts.patterns }))
+  fs.mkdirSync(path.join(out, 'dissect'))
   const cmdline = [
     `mem=${opts.mem}`,
     `umid=${umid}`,
@@ -90,6 +180,8 @@ function main() {
   const started = Date.now()
   // Its own process group, so the watchdog kills UML and every helper it forked.
   const vm = spawn(UML, cmdline, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const precompiling = startPrecompile(out, opts.patterns)
+  const stopDissections = serveDissections(path.join(out, 'dissect'))
   vm.stdout.pipe(process.stdout)
   vm.stderr.pipe(process.stderr)
   let timedOut = false
@@ -114,6 +206,8 @@ function main() {
 
   vm.on('exit', (code, signal) => {
     clearTimeout(watchdog)
+    stopDissections()
+    if (precompiling.exitCode === null) precompiling.kill('SIGKILL')
     // Helpers UML forked may outlive the main process for a moment.
     killVm()
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
@@ -147,6 +241,23 @@ function main() {
           console.log(`  ${mark}  ${((t.duration ?? 0) / 1000).toFixed(1).padStart(6)} s  ${rel} › ${t.fullName}`)
         }
       }
+    }
+    if (report !== null) {
+      // Where the VM's time went: jest's start-up (to its first test file) and each file.
+      const files = [...report.testResults].sort((a, b) => a.startTime - b.startTime)
+      const read = (f) => {
+        try {
+          return JSON.parse(fs.readFileSync(path.join(out, f), 'utf8'))
+        } catch {
+          return null
+        }
+      }
+      const t = read('guest-times.json')
+      const st = read('transform-stats.json')
+      if (t !== null && files.length > 0) {
+        console.log(`kernel tier: guest.js ${((t.jest - t.guestJs) / 1000).toFixed(1)} s waiting for the host's TypeScript, jest start-up to its first file ${((files[0].startTime - t.jest) / 1000).toFixed(1)} s` + (st ? ` (modules: ${st.precompiled} precompiled on the host, ${st.tsJest} by ts-jest in the guest)` : ''))
+      }
+      console.log('kernel tier, per file: ' + files.map((f) => `${path.basename(f.name)} ${((f.endTime - f.startTime) / 1000).toFixed(0)} s`).join(', '))
     }
     let status = rc === null || Number.isNaN(rc) ? 1 : rc
     if (timedOut || report === null) status = status || 1

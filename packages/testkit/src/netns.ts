@@ -56,6 +56,16 @@ function must(cmd: string, args: readonly string[]): string {
   return r.out
 }
 
+/** `ip [ARGS] -batch -` over `lines`; a failure names the batch's failing line. */
+function batch(args: readonly string[], lines: readonly string[]): void {
+  if (lines.length === 0) return
+  const r = spawnSync('ip', [...args, '-batch', '-'], { input: lines.join('\n') + '\n', encoding: 'utf8', timeout: 15_000 + 250 * lines.length })
+  if (r.status !== 0) {
+    const n = /-:(\d+)/.exec(r.stderr ?? '')
+    throw new NsError(`ip ${args.join(' ')} -batch exited ${r.status ?? r.signal ?? String(r.error)}: ${(r.stderr ?? '').trim()}${n ? ` (line: ${lines[Number(n[1]) - 1]})` : ''}`)
+  }
+}
+
 /** One JSON-line request on a daemon's control socket (MAG or lab LMA). */
 export function control(path: string, req: Record<string, unknown>, timeoutMs = 3000): Promise<Record<string, unknown>> {
   return new Promise((resolvePromise, reject) => {
@@ -150,7 +160,6 @@ export class Daemon {
 
 export class NsLab {
   readonly ns: { readonly lma: string; readonly mag: string; readonly air: string; mn(i: number): string }
-  private readonly created: string[] = []
   private readonly daemons: Daemon[] = []
 
   private constructor(readonly o: NsLabOptions) {
@@ -187,82 +196,61 @@ export class NsLab {
     return run('ip', ['netns', 'exec', ns, ...cmd], timeoutMs)
   }
 
-  private sysctl(ns: string, key: string, v: string | number): void {
-    must('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `${key}=${v}`])
-  }
-
-  private addNs(ns: string): void {
-    must('ip', ['netns', 'add', ns])
-    this.created.push(ns)
-    this.ip(ns, 'link', 'set', 'lo', 'up')
-  }
-
-  private veth(nsA: string, ifA: string, nsB: string, ifB: string): void {
-    const tag = `${process.pid % 10000}${Math.floor(Math.random() * 1e5)}`
-    const a = `va${tag}`.slice(0, 15)
-    const b = `vb${tag}`.slice(0, 15)
-    must('ip', ['link', 'add', a, 'type', 'veth', 'peer', 'name', b])
-    must('ip', ['link', 'set', a, 'netns', nsA, 'name', ifA])
-    must('ip', ['link', 'set', b, 'netns', nsB, 'name', ifB])
-  }
-
-  private magAccess(name: string): void {
-    const ns = this.ns.mag
-    this.ip(ns, 'link', 'set', name, 'address', NS_PLAN.fixedLinkLayer)
-    // Only the fixed link-local address: the MN sees the same router on every MAG.
-    this.sysctl(ns, `net.ipv6.conf.${name}.addr_gen_mode`, 1)
-    this.sysctl(ns, `net.ipv6.conf.${name}.accept_ra`, 0)
-    this.sysctl(ns, `net.ipv6.conf.${name}.accept_dad`, 0)
-    this.ip(ns, 'link', 'set', name, 'up')
-    this.ip(ns, 'addr', 'add', `${NS_PLAN.fixedLinkLocal}/64`, 'dev', name, 'nodad')
-  }
-
-  private mnEth(i: number): void {
-    const ns = this.ns.mn(i)
-    this.ip(ns, 'link', 'set', 'eth0', 'address', NsLab.mnMac(i))
-    this.sysctl(ns, 'net.ipv6.conf.eth0.accept_dad', 0)
-    this.sysctl(ns, 'net.ipv6.conf.eth0.accept_ra', 1)
-    this.sysctl(ns, 'net.ipv6.conf.eth0.autoconf', 1)
-    this.ip(ns, 'link', 'set', 'eth0', 'up')
-  }
-
+  /**
+   * The topology in a handful of processes, not one or two per setting (each exec costs 0.2-0.5 s
+   * or more in single-CPU User-Mode Linux, where the kernel tier builds this lab): one `ip -batch`
+   * makes the namespaces and the veths straight inside them, one runs each namespace's sysctls
+   * (`netns exec`, before any link is up: no EUI-64 link-local appears on an access link), then one
+   * `ip -n NS -batch` per namespace sets its addresses and links.
+   */
   private build(): void {
     const { o, ns } = this
     if (this.listOurs().length > 0) throw new NsError(`namespaces ${o.prefix}-* exist already`)
     mkdirSync(o.stateDir, { recursive: true, mode: 0o700 })
-    this.addNs(ns.lma)
-    this.addNs(ns.mag)
-    for (let i = 1; i <= o.mns; i++) this.addNs(ns.mn(i))
-    this.veth(ns.mag, 'up0', ns.lma, 't0')
-    this.ip(ns.mag, 'addr', 'add', `${NS_PLAN.mag}/64`, 'dev', 'up0', 'nodad')
-    this.ip(ns.lma, 'addr', 'add', `${NS_PLAN.lma}/64`, 'dev', 't0', 'nodad')
-    this.ip(ns.mag, 'link', 'set', 'up0', 'up')
-    this.ip(ns.lma, 'link', 'set', 't0', 'up')
-    this.sysctl(ns.mag, 'net.ipv6.conf.all.forwarding', 1)
-    this.sysctl(ns.lma, 'net.ipv6.conf.all.forwarding', 1)
+    const mns = Array.from({ length: o.mns }, (_, k) => k + 1)
+    const all = [ns.lma, ns.mag, ...mns.map((i) => ns.mn(i)), ...(o.access.kind === 'shared' ? [ns.air] : [])]
+    const root = all.map((n) => `netns add ${n}`)
+    const sysctls = new Map<string, string[]>(all.map((n) => [n, []]))
+    const lines = new Map<string, string[]>(all.map((n) => [n, ['link set lo up']]))
+    const at = (m: Map<string, string[]>, n: string): string[] => m.get(n)!
+    const veth = (nsA: string, ifA: string, nsB: string, ifB: string) => root.push(`link add ${ifA} netns ${nsA} type veth peer name ${ifB} netns ${nsB}`)
+    veth(ns.mag, 'up0', ns.lma, 't0')
+    at(lines, ns.mag).push(`addr add ${NS_PLAN.mag}/64 dev up0 nodad`, 'link set up0 up')
+    at(lines, ns.lma).push(`addr add ${NS_PLAN.lma}/64 dev t0 nodad`, 'link set t0 up')
+    at(sysctls, ns.mag).push('net.ipv6.conf.all.forwarding=1')
+    at(sysctls, ns.lma).push('net.ipv6.conf.all.forwarding=1')
+    const magAccess = (name: string) => {
+      // Only the fixed link-local address: the MN sees the same router on every MAG.
+      at(sysctls, ns.mag).push(`net.ipv6.conf.${name}.addr_gen_mode=1`, `net.ipv6.conf.${name}.accept_ra=0`, `net.ipv6.conf.${name}.accept_dad=0`)
+      at(lines, ns.mag).push(`link set ${name} address ${NS_PLAN.fixedLinkLayer}`, `link set ${name} up`, `addr add ${NS_PLAN.fixedLinkLocal}/64 dev ${name} nodad`)
+    }
+    const mnEth = (i: number) => {
+      at(sysctls, ns.mn(i)).push('net.ipv6.conf.eth0.accept_dad=0', 'net.ipv6.conf.eth0.accept_ra=1', 'net.ipv6.conf.eth0.autoconf=1')
+      at(lines, ns.mn(i)).push(`link set eth0 address ${NsLab.mnMac(i)}`, 'link set eth0 up')
+    }
     if (o.access.kind === 'shared') {
-      this.addNs(ns.air)
-      this.ip(ns.air, 'link', 'add', 'b0', 'type', 'bridge')
       // Forward 01:80:c2:00:00:03 (802.1X PAE), which bridges keep to themselves by default.
-      this.ip(ns.air, 'link', 'set', 'b0', 'type', 'bridge', 'group_fwd_mask', '8')
-      this.veth(ns.mag, o.access.name, ns.air, 'a0')
-      this.ip(ns.air, 'link', 'set', 'a0', 'master', 'b0')
-      this.ip(ns.air, 'link', 'set', 'a0', 'up')
-      this.magAccess(o.access.name)
-      for (let i = 1; i <= o.mns; i++) {
-        this.veth(ns.mn(i), 'eth0', ns.air, `m${i}`)
-        this.ip(ns.air, 'link', 'set', `m${i}`, 'master', 'b0')
-        this.ip(ns.air, 'link', 'set', `m${i}`, 'up')
-        this.mnEth(i)
+      at(lines, ns.air).push('link add b0 type bridge', 'link set b0 type bridge group_fwd_mask 8')
+      veth(ns.mag, o.access.name, ns.air, 'a0')
+      at(lines, ns.air).push('link set a0 master b0', 'link set a0 up')
+      magAccess(o.access.name)
+      for (const i of mns) {
+        veth(ns.mn(i), 'eth0', ns.air, `m${i}`)
+        at(lines, ns.air).push(`link set m${i} master b0`, `link set m${i} up`)
+        mnEth(i)
       }
-      this.ip(ns.air, 'link', 'set', 'b0', 'up')
+      at(lines, ns.air).push('link set b0 up')
     } else {
-      for (let i = 1; i <= o.mns; i++) {
-        this.veth(ns.mn(i), 'eth0', ns.mag, o.access.name(i))
-        this.magAccess(o.access.name(i))
-        this.mnEth(i)
+      for (const i of mns) {
+        const name = o.access.name(i)
+        veth(ns.mn(i), 'eth0', ns.mag, name)
+        magAccess(name)
+        mnEth(i)
       }
     }
+    batch([], root)
+    batch([], [...sysctls].filter(([, kv]) => kv.length > 0).map(([n, kv]) => `netns exec ${n} sysctl -qw ${kv.join(' ')}`))
+    for (const [n, l] of lines) batch(['-n', n], l)
   }
 
   /** Starts a daemon in a namespace: `mag <args>`, output to `<stateDir>/<name>.log`. */
