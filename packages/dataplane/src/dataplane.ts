@@ -173,6 +173,8 @@ interface Shared {
    * socket already queued (acquire's fast path): the caller's own requests join the same datagram.
    */
   pipelined?: boolean
+  /** Steps on `chain` not finished yet (holdInstalled takes a reference only when there are none). */
+  queued: number
 }
 
 /**
@@ -362,7 +364,7 @@ export class DataPlane {
       for (const link of this.opts.accessLinks ?? []) {
         const objs = this.guardObjects(link)
         for (const o of objs) await tx.add(o)
-        this.guards.set(link, { key: link, users: 0, installed: objs, chain: Promise.resolve(), slot: -1, pinned: true })
+        this.guards.set(link, { key: link, users: 0, installed: objs, chain: Promise.resolve(), slot: -1, pinned: true, queued: 0 })
       }
     } catch (e) {
       this.guards.clear()
@@ -413,6 +415,7 @@ export class DataPlane {
   }
 
   private retune(t: Shared): Promise<void> {
+    t.queued++
     const step = t.chain.then(async () => {
       if (t.installed === null || t.slot < 0) return
       const pathMtu = this.pathMtuFor(t.key)
@@ -427,6 +430,10 @@ export class DataPlane {
       }
       this.log('info', 'tunnel mtu', { peer: t.key, pathMtu, tunnelMtu: tunnelMtuFor(pathMtu) })
     })
+    void step.then(
+      () => t.queued--,
+      () => t.queued--,
+    )
     t.chain = step.catch(() => undefined)
     return step
   }
@@ -486,8 +493,9 @@ export class DataPlane {
 
   private serial(id: string, f: () => Promise<void>): Promise<void> {
     if (this.closed) return Promise.reject(new Error('data plane closed'))
-    const prev = this.chains.get(id) ?? Promise.resolve()
-    const run = prev.then(() => this.limited(f))
+    const prev = this.chains.get(id)
+    // Nothing ahead for this binding: start now, not a turn of the microtask queue later.
+    const run = prev === undefined ? this.limited(f) : prev.then(() => this.limited(f))
     const tail = run.catch(() => undefined)
     this.chains.set(id, tail)
     this.inFlight.add(tail)
@@ -559,8 +567,9 @@ export class DataPlane {
     try {
       if (keys !== null && peerKey === null) throw new Error('GRE keys (RFC 5845) need a tunnel peer')
       if (!existing && keys !== null && !this.gre) throw new Error('GRE keys (RFC 5845) need ip6gre devices, and this kernel makes none (CONFIG_IPV6_GRE, modprobe ip6_gre)')
-      if (!existing && this.opts.role === 'mag') guard = await this.acquire(this.guards, req.link, () => this.guardObjects(req.link))
-      if (!existing && peerKey !== null && keys === null) {
+      if (!existing && this.opts.role === 'mag') guard = this.holdInstalled(this.guards, req.link) ?? (await this.acquire(this.guards, req.link, () => this.guardObjects(req.link)))
+      if (!existing && peerKey !== null && keys === null) tunnel = this.holdInstalled(this.tunnels, peerKey)
+      if (!existing && peerKey !== null && keys === null && tunnel === null) {
         tunnelSetUp = this.acquire(this.tunnels, peerKey, (r) => this.tunnelObjectsFor(r))
         // A tunnel this call creates has its slot already and its routes queued (seg6): the
         // prefix routes below leave in the same datagram instead of a round trip later, which
@@ -724,7 +733,7 @@ export class DataPlane {
     let r = map.get(key)
     const fresh = r === undefined
     if (!r) {
-      r = { key, users: 0, installed: null, chain: Promise.resolve(), slot: -1, pinned: false }
+      r = { key, users: 0, installed: null, chain: Promise.resolve(), slot: -1, pinned: false, queued: 0 }
       map.set(key, r)
     }
     const res = r
@@ -752,8 +761,10 @@ export class DataPlane {
     }
     // A set made by this call has nothing queued on its chain: its install starts now, in this
     // tick (see doUp). Otherwise it waits its turn behind a removal or an MTU change.
+    res.queued++
     const step = (fresh ? install() : res.chain.then(install)).finally(() => {
       res.pipelined = false
+      res.queued--
     })
     res.chain = step.catch(() => undefined)
     try {
@@ -769,15 +780,35 @@ export class DataPlane {
   /** Gives a reference back; the last one removes the objects (RFC 5213 §6.10.1 for tunnels). */
   private releaseShared(map: Map<string, Shared>, res: Shared): void {
     res.users--
-    res.chain = res.chain.then(async () => {
-      if (res.users > 0 || res.pinned || res.installed === null) return
-      const objs = res.installed
-      res.installed = null
-      await this.removeObjs(objs)
-      this.freeSlot(res)
-      if (map === this.tunnels) this.log('info', 'tunnel down', { peer: res.key })
-      this.forgetIfUnused(map, res)
-    })
+    // Still used, or kept for the daemon's life: nothing to queue (a later last release queues the removal).
+    if (res.users > 0 || res.pinned) return
+    res.queued++
+    res.chain = res.chain
+      .then(async () => {
+        if (res.users > 0 || res.pinned || res.installed === null) return
+        const objs = res.installed
+        res.installed = null
+        await this.removeObjs(objs)
+        this.freeSlot(res)
+        if (map === this.tunnels) this.log('info', 'tunnel down', { peer: res.key })
+        this.forgetIfUnused(map, res)
+      })
+      .finally(() => {
+        res.queued--
+      })
+  }
+
+  /**
+   * A reference to a shared set that is installed with nothing queued on its chain, taken at
+   * once (a speed device: every binding after a link's or a peer's first comes here, and
+   * acquire() costs a few promises and turns of the microtask queue, twice per MAG binding).
+   * null: acquire() it, behind whatever its chain holds.
+   */
+  private holdInstalled(map: Map<string, Shared>, key: string): Shared | null {
+    const r = map.get(key)
+    if (r === undefined || r.installed === null || r.queued > 0) return null
+    r.users++
+    return r
   }
 
   private forgetIfUnused(map: Map<string, Shared>, res: Shared): void {
