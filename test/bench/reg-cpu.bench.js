@@ -131,7 +131,7 @@ async function until(what, cond, state, ms = 120_000) {
   const end = Date.now() + ms
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out: ${what} (${JSON.stringify(state())})`)
-    await new Promise((r) => setTimeout(r, 5))
+    await new Promise((r) => setTimeout(r, 50))
   }
 }
 
@@ -160,8 +160,8 @@ async function main() {
   const handlers = controlHandlers(mag.daemon, () => ({}))
   const attachRange = handlers.get('attach-range')
   const detach = handlers.get('detach')
-  const registered = () => mag.daemon.status().states.registered ?? 0
-  const magFwd = () => magDp.status().bindings
+  const registered = () => mag.daemon.core.stateCounts().registered ?? 0
+  const magFwd = () => magDp.status().bindings // the data plane's snapshot: O(1)
   const lmaFwd = () => lma.status().dataplane?.state?.bindings ?? 0
   const state = () => ({ mag: mag.daemon.status().states, magFwd: magFwd(), lmaFwd: lmaFwd(), lmaBindings: lma.bindings().length, magBindings: mag.daemon.bindingCount(), magCounters: Object.fromEntries(Object.entries(mag.daemon.status().counters).filter(([k]) => /pbu|pba|dereg|dataplane/.test(k))), lma: lma.status().counters })
   const rounds = []
