@@ -187,15 +187,47 @@ interface Shared {
  * already canonical, so none of them is a copy per binding.
  */
 class Binding {
+  /**
+   * Canonical prefix texts; prefixes come and go one by one. RFC 5844 IPv4 home addresses are
+   * here too, as canonical IPv4 prefix texts ("192.0.2.2/32"): no ':' tells them apart. A single
+   * prefix (almost every binding) is held as its text: an array of one costs 56 bytes more.
+   */
+  private held: string | string[]
+
   constructor(
     readonly link: string,
     readonly peer: string | null,
-    /**
-     * Canonical prefix texts; prefixes come and go one by one. RFC 5844 IPv4 home addresses are
-     * here too, as canonical IPv4 prefix texts ("192.0.2.2/32"): no ':' tells them apart.
-     */
-    readonly prefixes: string[],
-  ) {}
+    prefixes: readonly string[],
+  ) {
+    this.held = prefixes.length === 1 ? prefixes[0]! : prefixes.slice()
+  }
+
+  /** The prefix texts (a copy when there is one). */
+  get prefixes(): readonly string[] {
+    return typeof this.held === 'string' ? [this.held] : this.held
+  }
+
+  has(text: string): boolean {
+    return typeof this.held === 'string' ? this.held === text : this.held.includes(text)
+  }
+
+  add(texts: readonly string[]): void {
+    if (texts.length === 0) return
+    this.held = [...this.prefixes, ...texts]
+  }
+
+  /** false: it was not there. */
+  remove(text: string): boolean {
+    if (typeof this.held === 'string') {
+      if (this.held !== text) return false
+      this.held = []
+      return true
+    }
+    const i = this.held.indexOf(text)
+    if (i < 0) return false
+    this.held.splice(i, 1)
+    return true
+  }
 }
 
 /**
@@ -206,7 +238,7 @@ class GreBinding extends Binding {
   constructor(
     link: string,
     peer: string,
-    prefixes: string[],
+    prefixes: readonly string[],
     readonly gre: GreState,
   ) {
     super(link, peer, prefixes)
@@ -605,7 +637,7 @@ export class DataPlane {
       for (const text of v6) {
         const p = prefixOf(text)
         const canon = p.text === text ? text : p.text
-        if (existing?.prefixes.includes(canon) || added.includes(canon)) continue
+        if (existing?.has(canon) || added.includes(canon)) continue
         added.push(canon)
         for (const o of this.prefixObjects(link, peer, p, slotOf)) objs.push(o)
       }
@@ -614,7 +646,7 @@ export class DataPlane {
         if (peer === null) throw new Error('IPv4 home addresses are carried through a tunnel only (no Scenario B for IPv4)')
         const p = prefix4Of(text)
         const canon = p.text === text ? text : p.text
-        if (existing?.prefixes.includes(canon) || added.includes(canon)) continue
+        if (existing?.has(canon) || added.includes(canon)) continue
         added.push(canon)
         for (const o of this.prefixObjects(link, peer, p, slotOf)) objs.push(o)
       }
@@ -659,10 +691,10 @@ export class DataPlane {
       throw err
     }
     this.objectCount += tx.added.length
-    if (existing) existing.prefixes.push(...added)
-    // A copy of exactly its length: `added` grew by push() and holds room for 16 more (136 bytes).
-    else if (greSlot !== null && keys !== null && peer !== null) this.bindings.set(req.id, new GreBinding(link, peer, added.slice(), { slot: greSlot, ikey: keys.ikey, okey: keys.okey }))
-    else this.bindings.set(req.id, new Binding(link, peer, added.slice()))
+    if (existing) existing.add(added)
+    // Binding keeps a copy of exactly its length (or the one text): `added` grew by push() and holds room for 16 more (136 bytes).
+    else if (greSlot !== null && keys !== null && peer !== null) this.bindings.set(req.id, new GreBinding(link, peer, added, { slot: greSlot, ikey: keys.ikey, okey: keys.okey }))
+    else this.bindings.set(req.id, new Binding(link, peer, added))
     if (greSlot !== null) this.log('info', 'gre device up', { id: req.id, device: greName(greSlot), peer: peerKey, ikey: keys?.ikey, okey: keys?.okey })
   }
 
@@ -695,9 +727,7 @@ export class DataPlane {
       const gone = new Set(prefixes.map((p) => planPrefix(p).text))
       if (b.prefixes.some((p) => !gone.has(p))) {
         for (const p of gone) {
-          const i = b.prefixes.indexOf(p)
-          if (i < 0) continue
-          b.prefixes.splice(i, 1)
+          if (!b.remove(p)) continue
           await this.removePrefix(b, p)
         }
         return
