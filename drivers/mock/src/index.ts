@@ -250,7 +250,7 @@ export const mock: DriverFactory<MockInit> = (init, ctx): MockDriver => {
         type: 'attached',
         link: a.link,
         att: a.att ?? init.att ?? ATT_VIRTUAL,
-        ...(a.mac ? { mac: normalizeMac(a.mac) } : {}),
+        ...(a.mac ? { mac: fastNormalizeMac(a.mac) } : {}),
         ...(a.mnId ? { mnId: flat(a.mnId) } : {}),
         ...(a.hint ? { hint: a.hint } : {}),
       }

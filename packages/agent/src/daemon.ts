@@ -147,6 +147,12 @@ export class MagDaemon implements AaaHost {
   // Bumped for every PBU and PBA (2,000 each a second at 100,000 bindings): held, not looked up.
   private readonly cMhRx = this.counters.cell('mh.rx')
   private readonly cMhTx = this.counters.cell('mh.tx')
+  // One attach and one forwarding change per registration: held too, not names built per event.
+  private readonly cFwdUp = this.counters.cell('dataplane.forwarding-up')
+  private readonly cFwdDown = this.counters.cell('dataplane.forwarding-down')
+  private readonly cNdTxRa = this.counters.cell('nd.tx.ra')
+  /** `driver.<name>.attached` / `.detached` of each driver. */
+  private readonly cFacts = new Map<string, { readonly attached: { n: number }; readonly detached: { n: number } }>()
   /** Where Mobility Headers are taken from (item 1 of issue 17). */
   private readonly ingress: MhIngress
   /** RFC 4443 §2.4 (f): Binding Errors and Parameter Problems share one bucket. */
@@ -285,7 +291,7 @@ export class MagDaemon implements AaaHost {
 
   onFact(driver: string, f: LinkEvent): void {
     if (this.stopped) return
-    this.counters.inc(`driver.${driver}.${f.type}`)
+    this.factCells(driver)[f.type].n++
     if (f.type === 'attached') {
       if (this.aaa) this.aaa.attached(driver, f, performance.now())
       else this.admit(driver, f, performance.now())
@@ -293,6 +299,15 @@ export class MagDaemon implements AaaHost {
     }
     this.aaa?.detached(f)
     this.enqueue({ type: 'detached', at: this.deps.clock.now(), link: f.link, cause: f.cause, ...(f.mnId ? { mnId: f.mnId } : {}), ...(f.mac ? { llId: parseMac(f.mac) } : {}) })
+  }
+
+  private factCells(driver: string): { readonly attached: { n: number }; readonly detached: { n: number } } {
+    let c = this.cFacts.get(driver)
+    if (c === undefined) {
+      c = { attached: this.counters.cell(`driver.${driver}.attached`), detached: this.counters.cell(`driver.${driver}.detached`) }
+      this.cFacts.set(driver, c)
+    }
+    return c
   }
 
   /** An attach goes on to the core (after the policy source, if any); `startedAt`: when the driver reported it (performance.now()). */
@@ -566,7 +581,7 @@ export class MagDaemon implements AaaHost {
         const sentAt = performance.now()
         try {
           io.sendNd(bytes, c.link, c.to, c.src, c.llDst)
-          this.counters.inc('nd.tx.ra')
+          this.cNdTxRa.n++
         } catch (e) {
           this.counters.inc('nd.tx-error')
           log.warn('ra send failed', { mnId: c.mnId, link: c.link, to: c.to, error: (e as Error).message })
@@ -586,7 +601,7 @@ export class MagDaemon implements AaaHost {
         return
       case 'forwarding-up':
       case 'forwarding-down':
-        this.counters.inc(`dataplane.${c.type}`)
+        ;(c.type === 'forwarding-up' ? this.cFwdUp : this.cFwdDown).n++
         try {
           const done = this.dataplane.apply(c)
           if (done) done.catch((e: unknown) => this.forwardingFailed(c, e))

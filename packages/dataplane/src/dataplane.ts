@@ -173,6 +173,8 @@ interface Shared {
    * socket already queued (acquire's fast path): the caller's own requests join the same datagram.
    */
   pipelined?: boolean
+  /** Steps on `chain` not finished yet (holdInstalled takes a reference only when there are none). */
+  queued: number
 }
 
 /**
@@ -185,15 +187,47 @@ interface Shared {
  * already canonical, so none of them is a copy per binding.
  */
 class Binding {
+  /**
+   * Canonical prefix texts; prefixes come and go one by one. RFC 5844 IPv4 home addresses are
+   * here too, as canonical IPv4 prefix texts ("192.0.2.2/32"): no ':' tells them apart. A single
+   * prefix (almost every binding) is held as its text: an array of one costs 56 bytes more.
+   */
+  private held: string | string[]
+
   constructor(
     readonly link: string,
     readonly peer: string | null,
-    /**
-     * Canonical prefix texts; prefixes come and go one by one. RFC 5844 IPv4 home addresses are
-     * here too, as canonical IPv4 prefix texts ("192.0.2.2/32"): no ':' tells them apart.
-     */
-    readonly prefixes: string[],
-  ) {}
+    prefixes: readonly string[],
+  ) {
+    this.held = prefixes.length === 1 ? prefixes[0]! : prefixes.slice()
+  }
+
+  /** The prefix texts (a copy when there is one). */
+  get prefixes(): readonly string[] {
+    return typeof this.held === 'string' ? [this.held] : this.held
+  }
+
+  has(text: string): boolean {
+    return typeof this.held === 'string' ? this.held === text : this.held.includes(text)
+  }
+
+  add(texts: readonly string[]): void {
+    if (texts.length === 0) return
+    this.held = [...this.prefixes, ...texts]
+  }
+
+  /** false: it was not there. */
+  remove(text: string): boolean {
+    if (typeof this.held === 'string') {
+      if (this.held !== text) return false
+      this.held = []
+      return true
+    }
+    const i = this.held.indexOf(text)
+    if (i < 0) return false
+    this.held.splice(i, 1)
+    return true
+  }
 }
 
 /**
@@ -204,7 +238,7 @@ class GreBinding extends Binding {
   constructor(
     link: string,
     peer: string,
-    prefixes: string[],
+    prefixes: readonly string[],
     readonly gre: GreState,
   ) {
     super(link, peer, prefixes)
@@ -362,7 +396,7 @@ export class DataPlane {
       for (const link of this.opts.accessLinks ?? []) {
         const objs = this.guardObjects(link)
         for (const o of objs) await tx.add(o)
-        this.guards.set(link, { key: link, users: 0, installed: objs, chain: Promise.resolve(), slot: -1, pinned: true })
+        this.guards.set(link, { key: link, users: 0, installed: objs, chain: Promise.resolve(), slot: -1, pinned: true, queued: 0 })
       }
     } catch (e) {
       this.guards.clear()
@@ -413,6 +447,7 @@ export class DataPlane {
   }
 
   private retune(t: Shared): Promise<void> {
+    t.queued++
     const step = t.chain.then(async () => {
       if (t.installed === null || t.slot < 0) return
       const pathMtu = this.pathMtuFor(t.key)
@@ -427,6 +462,10 @@ export class DataPlane {
       }
       this.log('info', 'tunnel mtu', { peer: t.key, pathMtu, tunnelMtu: tunnelMtuFor(pathMtu) })
     })
+    void step.then(
+      () => t.queued--,
+      () => t.queued--,
+    )
     t.chain = step.catch(() => undefined)
     return step
   }
@@ -486,8 +525,9 @@ export class DataPlane {
 
   private serial(id: string, f: () => Promise<void>): Promise<void> {
     if (this.closed) return Promise.reject(new Error('data plane closed'))
-    const prev = this.chains.get(id) ?? Promise.resolve()
-    const run = prev.then(() => this.limited(f))
+    const prev = this.chains.get(id)
+    // Nothing ahead for this binding: start now, not a turn of the microtask queue later.
+    const run = prev === undefined ? this.limited(f) : prev.then(() => this.limited(f))
     const tail = run.catch(() => undefined)
     this.chains.set(id, tail)
     this.inFlight.add(tail)
@@ -559,8 +599,9 @@ export class DataPlane {
     try {
       if (keys !== null && peerKey === null) throw new Error('GRE keys (RFC 5845) need a tunnel peer')
       if (!existing && keys !== null && !this.gre) throw new Error('GRE keys (RFC 5845) need ip6gre devices, and this kernel makes none (CONFIG_IPV6_GRE, modprobe ip6_gre)')
-      if (!existing && this.opts.role === 'mag') guard = await this.acquire(this.guards, req.link, () => this.guardObjects(req.link))
-      if (!existing && peerKey !== null && keys === null) {
+      if (!existing && this.opts.role === 'mag') guard = this.holdInstalled(this.guards, req.link) ?? (await this.acquire(this.guards, req.link, () => this.guardObjects(req.link)))
+      if (!existing && peerKey !== null && keys === null) tunnel = this.holdInstalled(this.tunnels, peerKey)
+      if (!existing && peerKey !== null && keys === null && tunnel === null) {
         tunnelSetUp = this.acquire(this.tunnels, peerKey, (r) => this.tunnelObjectsFor(r))
         // A tunnel this call creates has its slot already and its routes queued (seg6): the
         // prefix routes below leave in the same datagram instead of a round trip later, which
@@ -596,7 +637,7 @@ export class DataPlane {
       for (const text of v6) {
         const p = prefixOf(text)
         const canon = p.text === text ? text : p.text
-        if (existing?.prefixes.includes(canon) || added.includes(canon)) continue
+        if (existing?.has(canon) || added.includes(canon)) continue
         added.push(canon)
         for (const o of this.prefixObjects(link, peer, p, slotOf)) objs.push(o)
       }
@@ -605,7 +646,7 @@ export class DataPlane {
         if (peer === null) throw new Error('IPv4 home addresses are carried through a tunnel only (no Scenario B for IPv4)')
         const p = prefix4Of(text)
         const canon = p.text === text ? text : p.text
-        if (existing?.prefixes.includes(canon) || added.includes(canon)) continue
+        if (existing?.has(canon) || added.includes(canon)) continue
         added.push(canon)
         for (const o of this.prefixObjects(link, peer, p, slotOf)) objs.push(o)
       }
@@ -650,10 +691,10 @@ export class DataPlane {
       throw err
     }
     this.objectCount += tx.added.length
-    if (existing) existing.prefixes.push(...added)
-    // A copy of exactly its length: `added` grew by push() and holds room for 16 more (136 bytes).
-    else if (greSlot !== null && keys !== null && peer !== null) this.bindings.set(req.id, new GreBinding(link, peer, added.slice(), { slot: greSlot, ikey: keys.ikey, okey: keys.okey }))
-    else this.bindings.set(req.id, new Binding(link, peer, added.slice()))
+    if (existing) existing.add(added)
+    // Binding keeps a copy of exactly its length (or the one text): `added` grew by push() and holds room for 16 more (136 bytes).
+    else if (greSlot !== null && keys !== null && peer !== null) this.bindings.set(req.id, new GreBinding(link, peer, added, { slot: greSlot, ikey: keys.ikey, okey: keys.okey }))
+    else this.bindings.set(req.id, new Binding(link, peer, added))
     if (greSlot !== null) this.log('info', 'gre device up', { id: req.id, device: greName(greSlot), peer: peerKey, ikey: keys?.ikey, okey: keys?.okey })
   }
 
@@ -686,9 +727,7 @@ export class DataPlane {
       const gone = new Set(prefixes.map((p) => planPrefix(p).text))
       if (b.prefixes.some((p) => !gone.has(p))) {
         for (const p of gone) {
-          const i = b.prefixes.indexOf(p)
-          if (i < 0) continue
-          b.prefixes.splice(i, 1)
+          if (!b.remove(p)) continue
           await this.removePrefix(b, p)
         }
         return
@@ -724,7 +763,7 @@ export class DataPlane {
     let r = map.get(key)
     const fresh = r === undefined
     if (!r) {
-      r = { key, users: 0, installed: null, chain: Promise.resolve(), slot: -1, pinned: false }
+      r = { key, users: 0, installed: null, chain: Promise.resolve(), slot: -1, pinned: false, queued: 0 }
       map.set(key, r)
     }
     const res = r
@@ -752,8 +791,10 @@ export class DataPlane {
     }
     // A set made by this call has nothing queued on its chain: its install starts now, in this
     // tick (see doUp). Otherwise it waits its turn behind a removal or an MTU change.
+    res.queued++
     const step = (fresh ? install() : res.chain.then(install)).finally(() => {
       res.pipelined = false
+      res.queued--
     })
     res.chain = step.catch(() => undefined)
     try {
@@ -769,15 +810,35 @@ export class DataPlane {
   /** Gives a reference back; the last one removes the objects (RFC 5213 §6.10.1 for tunnels). */
   private releaseShared(map: Map<string, Shared>, res: Shared): void {
     res.users--
-    res.chain = res.chain.then(async () => {
-      if (res.users > 0 || res.pinned || res.installed === null) return
-      const objs = res.installed
-      res.installed = null
-      await this.removeObjs(objs)
-      this.freeSlot(res)
-      if (map === this.tunnels) this.log('info', 'tunnel down', { peer: res.key })
-      this.forgetIfUnused(map, res)
-    })
+    // Still used, or kept for the daemon's life: nothing to queue (a later last release queues the removal).
+    if (res.users > 0 || res.pinned) return
+    res.queued++
+    res.chain = res.chain
+      .then(async () => {
+        if (res.users > 0 || res.pinned || res.installed === null) return
+        const objs = res.installed
+        res.installed = null
+        await this.removeObjs(objs)
+        this.freeSlot(res)
+        if (map === this.tunnels) this.log('info', 'tunnel down', { peer: res.key })
+        this.forgetIfUnused(map, res)
+      })
+      .finally(() => {
+        res.queued--
+      })
+  }
+
+  /**
+   * A reference to a shared set that is installed with nothing queued on its chain, taken at
+   * once (a speed device: every binding after a link's or a peer's first comes here, and
+   * acquire() costs a few promises and turns of the microtask queue, twice per MAG binding).
+   * null: acquire() it, behind whatever its chain holds.
+   */
+  private holdInstalled(map: Map<string, Shared>, key: string): Shared | null {
+    const r = map.get(key)
+    if (r === undefined || r.installed === null || r.queued > 0) return null
+    r.users++
+    return r
   }
 
   private forgetIfUnused(map: Map<string, Shared>, res: Shared): void {

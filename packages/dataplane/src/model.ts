@@ -390,8 +390,12 @@ export interface TunnelTarget {
 
 /** A route into the tunnel (the same thing the peer table's default route does). */
 function intoTunnel(table: number, dst: Prefix, t: TunnelTarget, src?: Prefix): RouteObj {
-  const base = { kind: 'route' as const, table, dst, ...(src ? { src } : {}) }
-  return t.backend === 'seg6' ? { ...base, dev: t.uplink, encap: { type: 'seg6-encap-red', to: canonicalIp6(t.peer) }, mtu: t.pathMtu } : { ...base, dev: tunnelName(t.slot) }
+  // Plain literals, no spreads: two of these per binding and storm (issue 23).
+  if (t.backend === 'seg6') {
+    const encap: Encap = { type: 'seg6-encap-red', to: canonicalIp6(t.peer) }
+    return src ? { kind: 'route', table, dst, src, dev: t.uplink, encap, mtu: t.pathMtu } : { kind: 'route', table, dst, dev: t.uplink, encap, mtu: t.pathMtu }
+  }
+  return src ? { kind: 'route', table, dst, src, dev: tunnelName(t.slot) } : { kind: 'route', table, dst, dev: tunnelName(t.slot) }
 }
 
 /**

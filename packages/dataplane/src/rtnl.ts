@@ -130,20 +130,23 @@ export interface Rtnl {
 }
 
 /** A prefix with its address bytes (objects built elsewhere, e.g. from JSON, may lack them). */
-function withBytes(p: Prefix): { bytes: Uint8Array; length: number } {
-  return { bytes: p.bytes ?? (p.family === 4 ? parseIp4(p.addr) : parseIp6(p.addr)), length: p.length }
+function withBytes(p: Prefix): { readonly bytes: Uint8Array; readonly length: number } {
+  if (p.bytes !== undefined) return p as { readonly bytes: Uint8Array; readonly length: number }
+  return { bytes: p.family === 4 ? parseIp4(p.addr) : parseIp6(p.addr), length: p.length }
 }
 
-function ruleFields(o: RuleObj): RuleFields {
+/** The fields of a rule message; `protocol` set on adds. One literal, no spreads (issue 23). */
+function ruleFields(o: RuleObj, protocol?: number): RuleFields {
   return {
-    ...(o.family === 4 ? { family: 4 as const } : {}),
+    family: o.family === 4 ? 4 : 6,
     priority: o.priority,
     action: o.action,
-    ...(o.table !== undefined ? { table: o.table } : {}),
-    ...(o.src ? { src: withBytes(o.src) } : {}),
-    ...(o.dst ? { dst: withBytes(o.dst) } : {}),
-    ...(o.iif !== undefined ? { iif: o.iif } : {}),
-    ...(o.ipProto !== undefined ? { ipProto: o.ipProto } : {}),
+    table: o.table,
+    src: o.src ? withBytes(o.src) : undefined,
+    dst: o.dst ? withBytes(o.dst) : undefined,
+    iif: o.iif,
+    ipProto: o.ipProto,
+    protocol,
   }
 }
 
@@ -228,14 +231,14 @@ export class NetlinkRtnl implements Rtnl {
             ? { type: LWTUNNEL_ENCAP_SEG6_LOCAL, data: seg6LocalEndDt6(o.encap.table) }
             : { type: LWTUNNEL_ENCAP_SEG6_LOCAL, data: seg6LocalEndDx4() }
     return routeMsg({
-      ...(o.family === 4 ? { family: 4 as const } : {}),
+      family: o.family === 4 ? 4 : 6,
       table: o.table,
       dst: withBytes(o.dst),
-      ...(o.src ? { src: withBytes(o.src) } : {}),
+      src: o.src ? withBytes(o.src) : undefined,
       oif,
       protocol: RTPROT_PMIP,
-      ...(encap ? { encap } : {}),
-      ...(forAdd && o.mtu !== undefined ? { mtu: o.mtu } : {}),
+      encap,
+      mtu: forAdd ? o.mtu : undefined,
     })
   }
 
@@ -255,7 +258,7 @@ export class NetlinkRtnl implements Rtnl {
    * async frames (a storm of a million MNs adds two million routes).
    */
   private quick(o: KObj, forAdd: boolean): Promise<void> | null {
-    if (o.kind === 'rule') return this.batch.request(forAdd ? RTM_NEWRULE : RTM_DELRULE, forAdd ? NLM_F_CREATE | NLM_F_EXCL : 0, ruleMsg(forAdd ? { ...ruleFields(o), protocol: RTPROT_PMIP } : ruleFields(o)))
+    if (o.kind === 'rule') return this.batch.request(forAdd ? RTM_NEWRULE : RTM_DELRULE, forAdd ? NLM_F_CREATE | NLM_F_EXCL : 0, ruleMsg(ruleFields(o, forAdd ? RTPROT_PMIP : undefined)))
     if (o.kind !== 'route') return null
     const oif = this.ifindex.get(o.dev)
     if (oif === undefined) return null
@@ -301,7 +304,7 @@ export class NetlinkRtnl implements Rtnl {
     await this.wrap('add', () => describe(o), async () => {
       switch (o.kind) {
         case 'rule':
-          await this.batch.request(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, ruleMsg({ ...ruleFields(o), protocol: RTPROT_PMIP }))
+          await this.batch.request(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, ruleMsg(ruleFields(o, RTPROT_PMIP)))
           return
         case 'route':
           await this.batch.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, await this.routeBody(o, true))

@@ -204,8 +204,11 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
         case 'binding-updated':
         case 'binding-moved':
         case 'binding-deleted': {
-          const { binding: _b, ...fields } = c
-          lines.push([c.type, fields])
+          // The line is built only when it will be written (one per binding change, issue 23).
+          if (log.isLevelEnabled?.('info') ?? true) {
+            const { binding: _b, ...fields } = c
+            lines.push([c.type, fields])
+          }
           if (forwarding !== undefined) {
             const fwd = forwarding
             after(c.mnId, () => fwd.apply(c))

@@ -34,13 +34,24 @@ export function createJsonLogger(level: LogLevel = 'info', component = 'lab-lma'
     transports: [new transports.Console({ stderrLevels: [] })],
   })
   // winston filters by level only after building and streaming the message: check first, so a
-  // disabled per-PBU debug line costs nothing on the answer path.
+  // disabled per-PBU debug line costs nothing on the answer path. winston's isLevelEnabled()
+  // builds an array of its transports on every call, and the runner asks once per PBA: its
+  // answers are kept until the level changes (as the MAG's child loggers do, issue 23).
+  let seenLevel: string | null = null
+  const enabled: Record<LogLevel, boolean> = { error: false, warn: false, info: false, debug: false }
+  const isEnabled = (l: LogLevel): boolean => {
+    if (w.level !== seenLevel) {
+      seenLevel = w.level
+      for (const k of LOG_LEVELS) enabled[k] = w.isLevelEnabled(k)
+    }
+    return enabled[l]
+  }
   const gate =
     (l: LogLevel) =>
     (msg: string, meta?: LogMeta): void => {
-      if (!w.isLevelEnabled(l)) return
+      if (!isEnabled(l)) return
       if (meta === undefined) w.log(l, msg)
       else w.log(l, msg, meta)
     }
-  return { error: gate('error'), warn: gate('warn'), info: gate('info'), debug: gate('debug'), isLevelEnabled: (l: LogLevel) => w.isLevelEnabled(l) }
+  return { error: gate('error'), warn: gate('warn'), info: gate('info'), debug: gate('debug'), isLevelEnabled: isEnabled }
 }

@@ -15,58 +15,130 @@ export function parseIp6(text: string): Buffer {
 }
 
 export function isIp6(text: string): boolean {
-  try {
-    parseIp6(text)
-    return true
-  } catch {
-    return false
+  return scanIp6(text, GROUPS)
+}
+
+/**
+ * The eight 16-bit groups of the last address scanned: scanIp6() fills it, the caller reads it
+ * before the next scan. One array for the process (JavaScript runs one call at a time here), so
+ * parsing allocates nothing: addresses are parsed and printed several times per registration
+ * at both ends, and the split/regex parser was a tenth of the CPU of a registration (issue 23).
+ */
+const GROUPS = new Uint16Array(8)
+
+const COLON = 0x3a
+const DOT = 0x2e
+
+/** Value of a hexadecimal digit's char code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30
+  const l = c | 0x20
+  if (l >= 0x61 && l <= 0x66) return l - 0x61 + 10
+  return -1
+}
+
+/**
+ * Reads an embedded IPv4 tail (RFC 4291 §2.2 form 3: "::ffff:192.0.2.1") from `start` to
+ * `end` into two groups at `g[n]`, `g[n + 1]`: four decimal parts of 1-3 digits, each 0-255.
+ */
+function scanIp4Tail(text: string, start: number, end: number, g: Uint16Array, n: number): boolean {
+  let part = 0
+  let value = 0
+  let digits = 0
+  let hi = 0
+  for (let i = start; i <= end; i++) {
+    const c = i < end ? text.charCodeAt(i) : DOT
+    if (c === DOT) {
+      if (digits === 0 || value > 255 || part > 3) return false
+      if (part === 0 || part === 2) hi = value
+      else g[n + (part >> 1)] = (hi << 8) | value
+      part++
+      value = 0
+      digits = 0
+      continue
+    }
+    if (c < 0x30 || c > 0x39 || ++digits > 3) return false
+    value = value * 10 + (c - 0x30)
   }
+  return part === 4
+}
+
+/**
+ * Scans an address text into `g` (eight groups); false when it is not one. Accepts RFC 4291
+ * §2.2 text: groups of 1-4 hexadecimal digits, at most one "::", an IPv4 tail after the last
+ * colon; a zone id ("%eth0") is dropped.
+ */
+function scanIp6(text: string, g: Uint16Array): boolean {
+  const pct = text.indexOf('%')
+  const end = pct >= 0 ? pct : text.length
+  let n = 0
+  /** Groups before the "::", or -1 when there is none. */
+  let dbl = -1
+  let i = 0
+  if (end >= 2 && text.charCodeAt(0) === COLON) {
+    if (text.charCodeAt(1) !== COLON) return false
+    dbl = 0
+    i = 2
+  }
+  while (i < end) {
+    let value = 0
+    let j = i
+    for (; j < end; j++) {
+      const h = hexDigit(text.charCodeAt(j))
+      if (h < 0) break
+      value = value * 16 + h
+    }
+    if (j < end && text.charCodeAt(j) === DOT) {
+      // The IPv4 tail: only after the last colon, and it ends the text.
+      if (text.lastIndexOf(':', end - 1) >= i || n > 6 || !scanIp4Tail(text, i, end, g, n)) return false
+      n += 2
+      break
+    }
+    const digits = j - i
+    if (digits === 0 || digits > 4 || n >= 8) return false
+    g[n++] = value
+    if (j === end) break
+    if (text.charCodeAt(j) !== COLON) return false
+    if (j + 1 < end && text.charCodeAt(j + 1) === COLON) {
+      if (dbl >= 0) return false
+      dbl = n
+      i = j + 2
+      continue
+    }
+    i = j + 1
+    if (i === end) return false
+  }
+  if (dbl < 0) return n === 8
+  if (n > 7) return false
+  // Move the groups after the "::" to the end and zero the gap.
+  const tail = n - dbl
+  for (let k = 0; k < tail; k++) g[7 - k] = g[n - 1 - k]!
+  for (let k = dbl; k < 8 - tail; k++) g[k] = 0
+  return true
 }
 
 /** Writes the 16 bytes of `text` at `offset` of `buf`. */
 export function writeIp6(text: string, buf: Buffer, offset: number): void {
-  const bad = (): WireError => new WireError('bad-address', { offset: 0, text })
-  const pct = text.indexOf('%')
-  let s = pct >= 0 ? text.slice(0, pct) : text
-  const groups: number[] = []
-  // An embedded IPv4 tail (::ffff:192.0.2.1) becomes two groups.
-  const lastColon = s.lastIndexOf(':')
-  if (lastColon >= 0 && s.indexOf('.', lastColon) > 0) {
-    const v4 = s.slice(lastColon + 1).split('.')
-    if (v4.length !== 4) throw bad()
-    const b = v4.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : 256))
-    if (b.some((x) => x > 255)) throw bad()
-    s = `${s.slice(0, lastColon + 1)}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`
+  if (!scanIp6(text, GROUPS)) throw new WireError('bad-address', { offset: 0, text })
+  for (let i = 0; i < 8; i++) {
+    buf[offset + 2 * i] = GROUPS[i]! >> 8
+    buf[offset + 2 * i + 1] = GROUPS[i]! & 0xff
   }
-  const dbl = s.indexOf('::')
-  if (dbl !== s.lastIndexOf('::')) throw bad()
-  const parseGroups = (part: string): number[] => {
-    if (part === '') return []
-    return part.split(':').map((g) => {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw bad()
-      return parseInt(g, 16)
-    })
-  }
-  if (dbl >= 0) {
-    const head = parseGroups(s.slice(0, dbl))
-    const tail = parseGroups(s.slice(dbl + 2))
-    if (head.length + tail.length > 7) throw bad()
-    groups.push(...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail)
-  } else {
-    groups.push(...parseGroups(s))
-    if (groups.length !== 8) throw bad()
-  }
-  for (let i = 0; i < 8; i++) buf.writeUInt16BE(groups[i]!, offset + 2 * i)
 }
 
 /** RFC 5952 text of the 16 bytes at `offset`. */
 export function formatIp6(buf: Uint8Array, offset = 0): string {
-  const g = new Array<number>(8)
-  for (let i = 0; i < 8; i++) g[i] = (buf[offset + 2 * i]! << 8) | buf[offset + 2 * i + 1]!
+  for (let i = 0; i < 8; i++) GROUPS[i] = (buf[offset + 2 * i]! << 8) | buf[offset + 2 * i + 1]!
+  return formatGroups(GROUPS)
+}
+
+/** RFC 5952 text of eight groups. */
+function formatGroups(g: Uint16Array): string {
   // IPv4-mapped addresses keep their dotted tail (RFC 5952 §5).
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     return `::ffff:${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`
   }
+  // The longest run of two or more zero groups, leftmost on a tie (RFC 5952 §4.2).
   let bestStart = -1
   let bestLen = 1
   for (let i = 0; i < 8; ) {
@@ -82,15 +154,23 @@ export function formatIp6(buf: Uint8Array, offset = 0): string {
     }
     i = j
   }
-  if (bestStart < 0) return g.map((x) => x.toString(16)).join(':')
-  const head = g.slice(0, bestStart).map((x) => x.toString(16)).join(':')
-  const tail = g.slice(bestStart + bestLen).map((x) => x.toString(16)).join(':')
-  return `${head}::${tail}`
+  let out = ''
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::'
+      i += bestLen - 1
+      continue
+    }
+    if (out !== '' && i !== bestStart + bestLen) out += ':'
+    out += g[i]!.toString(16)
+  }
+  return out
 }
 
 /** Canonical RFC 5952 form of an address text (throws WireError on a bad one). */
 export function canonicalIp6(text: string): string {
-  return formatIp6(parseIp6(text))
+  if (!scanIp6(text, GROUPS)) throw new WireError('bad-address', { offset: 0, text })
+  return formatGroups(GROUPS)
 }
 
 export function isAllZero(buf: Uint8Array, offset = 0, length = buf.length - offset): boolean {
@@ -132,11 +212,18 @@ export function formatMac(buf: Uint8Array, offset = 0, length = buf.length - off
 }
 
 export function parseMac(text: string): Buffer {
-  const parts = text.split(/[:-]/)
-  if (parts.length < 1 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {
-    throw new WireError('bad-address', { offset: 0, text, why: 'link-layer address' })
+  // Octets of two hexadecimal digits, each pair apart by ':' or '-'.
+  const n = (text.length + 1) / 3
+  if (!Number.isInteger(n) || n < 1) throw new WireError('bad-address', { offset: 0, text, why: 'link-layer address' })
+  const out = Buffer.allocUnsafe(n)
+  for (let k = 0; k < n; k++) {
+    const hi = hexDigit(text.charCodeAt(3 * k))
+    const lo = hexDigit(text.charCodeAt(3 * k + 1))
+    const sep = k < n - 1 ? text.charCodeAt(3 * k + 2) : COLON
+    if (hi < 0 || lo < 0 || (sep !== COLON && sep !== 0x2d)) throw new WireError('bad-address', { offset: 0, text, why: 'link-layer address' })
+    out[k] = (hi << 4) | lo
   }
-  return Buffer.from(parts.map((p) => parseInt(p, 16)))
+  return out
 }
 
 /** Dotted-quad IPv4 text to 4 bytes; strict (four decimal octets 0-255, no leading zeros). */
