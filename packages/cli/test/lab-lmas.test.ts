@@ -74,10 +74,14 @@ describe('lab shapes', () => {
     ])
   })
 
-  test('GRE keys: no reverse path filtering at the MAGs and LMAs, set as namespace defaults (before any device)', () => {
+  test('GRE keys: no reverse path filtering at the MAGs and LMAs, set as namespace defaults (before any device); no link-local addresses on devices the daemons make', () => {
     const p = planTopology(n, 2, { lmas: 2, greKeys: true })
     for (const ns of ['t-mag1', 't-mag2', 't-lma', 't-lma2']) expect(sysctls(p, 'namespace defaults', ns)).toEqual(expect.arrayContaining(['net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']))
     for (const ns of ['t-mn1', 't-cn', 't-cn2']) expect(sysctls(p, 'namespace defaults', ns).filter((s) => s.includes('rp_filter'))).toEqual([])
+    // ... and the daemons' devices (made after the lab's links) get no link-local address.
+    for (const ns of ['t-mag1', 't-lma2']) expect(sysctls(p, 'interface settings', ns)).toContain('net.ipv6.conf.default.addr_gen_mode=1')
+    expect(sysctls(p, 'namespace defaults', 't-mag1')).not.toContain('net.ipv6.conf.default.addr_gen_mode=1')
+    expect(sysctls(planTopology(n, 2, { lmas: 2, greKeys: false }), 'interface settings', 't-mag1').filter((s) => s.includes('default.addr_gen_mode'))).toEqual([])
   })
 
   test('refusals: overlapping pools without GRE keys (naming ipv4Pools and greKeys), a bad count, a bad pool; overlapping pools with GRE keys are taken', () => {

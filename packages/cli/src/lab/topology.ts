@@ -111,6 +111,12 @@ export function planTopology(n: LabNames, mns: number, shape: LabShape = SINGLE_
     ifSettings.sysctl(n.lma2, 'net.ipv6.conf.all.forwarding', 1)
     ifSettings.sysctl(n.lma2, 'net.ipv4.ip_forward', 1)
   }
+  if (shape.greKeys) {
+    // Set after the lab's own links exist, so only devices made later (the daemons' ip6gre
+    // devices) get no IPv6 link-local address: no router solicitations or MLD reports of their
+    // own through a binding's device, whose counters then hold its MN's packets only.
+    for (const ns of [n.mag.mag1, n.mag.mag2, n.lma, ...(second ? [n.lma2] : [])]) ifSettings.sysctl(ns, 'net.ipv6.conf.default.addr_gen_mode', 1)
+  }
 
   const up = new NetBuild()
   for (const ns of namespaces) up.ip(ns, ['link', 'set', 'lo', 'up'])
