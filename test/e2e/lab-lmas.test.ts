@@ -146,3 +146,57 @@ describeLab('mag lab up --lmas 2: two LMAs, each serving its own MNs (IPv6 and d
     expect(labNamespaces(REFUSED)).toEqual([])
   })
 })
+
+// The GRE lab's signalling on this kernel: with --no-dataplane no ip6gre device is needed, so
+// the real agent and the real lab LMAs negotiate keys (RFC 5845) and both LMAs hand out 192.0.2.2
+// from their shared pool. Both MNs then hold that one address at mag1, and each MN's own udhcpc
+// still gets it, on its own access link: the MAG has no route to the address (no data plane at
+// all), so only a reply sent as a frame on the lease's link reaches the MN.
+const SIG = labName('gre2s')
+
+describeLab('mag lab up --lmas 2 --gre-keys --no-dataplane: two MNs with one IPv4 home address at one MAG, told apart by GRE keys; each gets its DHCPv4 lease on its own link', () => {
+  jest.setTimeout(300_000)
+  let sock = ''
+  const dir = mkdtempSync(join(tmpdir(), 'mag-e2e-gre-sig-'))
+  const script = join(dir, 'udhcpc.sh')
+
+  beforeAll(async () => {
+    if (spawnSync('sh', ['-c', 'command -v udhcpc'], { stdio: 'ignore' }).status !== 0) throw new Error('udhcpc is missing')
+    writeFileSync(script, UDHCPC_SCRIPT)
+    chmodSync(script, 0o755)
+    labUp(SIG, ['--mns', '2', '--lmas', '2', '--gre-keys', '--no-dataplane'])
+    sock = (JSON.parse(readFileSync(`/run/mag-lab/${SIG}/state.json`, 'utf8')) as { sockets: Record<string, string> }).sockets['mag1']!
+  }, LAB_HOOK_TIMEOUT_MS)
+
+  afterAll(async () => {
+    await labDown(SIG)
+    rmSync(dir, { recursive: true, force: true })
+  }, LAB_DOWN_HOOK_TIMEOUT_MS)
+
+  test('both LMAs hand out 192.0.2.0/24; mn1 (lma) and mn2 (lma2) register with the same address and GRE keys; each udhcpc binds it on its own link', async () => {
+    const s = magJson<{ lmas: number; greKeys: boolean; nodes: Record<string, Node> }>(['lab', 'status', '--name', SIG, '--json'])
+    expect(s).toMatchObject({ lmas: 2, greKeys: true })
+    expect([s.nodes['lma']!.ipv4Pool, s.nodes['lma2']!.ipv4Pool]).toEqual(['192.0.2.0/24', '192.0.2.0/24'])
+    for (const i of [1, 2]) await controlRequest(sock, { cmd: 'attach', link: `mn${i}`, mn: mnId(i), mac: mac(i), att: 'wifi', hint: 'new' }, 10_000)
+    const v: View[] = []
+    for (const i of [1, 2]) {
+      v.push(await waitFor(`mn${i} registered with an IPv4 home address and GRE keys`, async () => (await controlRequest(sock, { cmd: 'bindings' }, 10_000) as View[]).find((b) => b.mnId === mnId(i) && b.state === 'registered' && b.ipv4Address !== null && b.greKeys !== null) ?? null, 60_000, 250))
+    }
+    expect(v.map((x) => [x.lma, x.ipv4Address, x.ipv4Router])).toEqual([
+      [LMA.lma, '192.0.2.2/24', '192.0.2.1'],
+      [LMA.lma2, '192.0.2.2/24', '192.0.2.1'],
+    ])
+    const keys = v.map((x) => x.greKeys as { uplink: number; downlink: number })
+    expect(keys[0]!.downlink).not.toBe(keys[1]!.downlink)
+    // Nothing in mag1 routes 192.0.2.2: only its neighbour entries, one per access link.
+    expect(JSON.parse(nsRun(`${SIG}-mag1`, ['ip', '-4', '-j', 'route', 'get', '192.0.2.2']).out || '[]')).toEqual([])
+    for (const i of [1, 2]) {
+      await waitFor(`mn${i}'s udhcpc to bind`, () => nsRun(`${SIG}-mn${i}`, ['udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '2', '-A', '1', '-s', script], 60_000).code === 0, 120_000, 500)
+      const a = JSON.parse(nsRun(`${SIG}-mn${i}`, ['ip', '-4', '-j', 'addr', 'show', 'dev', 'eth0']).out || '[]') as { addr_info?: { local: string; prefixlen: number }[] }[]
+      expect(a[0]?.addr_info?.map((x) => `${x.local}/${x.prefixlen}`)).toEqual(['192.0.2.2/24'])
+    }
+    const st = (await controlRequest(sock, { cmd: 'status' }, 10_000)) as { counters: Record<string, number> }
+    expect(st.counters['dhcp4.tx.ack']).toBeGreaterThanOrEqual(2)
+    expect(st.counters['dhcp4.drop.wrong-link'] ?? 0).toBe(0)
+  })
+})
