@@ -36,6 +36,9 @@ export async function startDhcp4(daemon: MagDaemon, cfg: Dhcp4Config, log: Logge
     log: (level, msg, fields) => log[level](msg, fields ?? {}),
     // RFC 5844 §3.4.1: what an MN without a lease asks for may go into its next PBU (the core's rules).
     onRequested: (r) => daemon.ipv4Requested(r),
+    // Each reply on its lease's access link to its MN's MAC: two MNs of different LMAs may hold
+    // one IPv4 home address here (RFC 5845 GRE keys), which no route of the MAG's tells apart.
+    replyVia: 'link',
   })
   // Lease changes of one MN run in order; a failure (iproute2 refusing) is logged, never thrown.
   const chains = new Map<string, Promise<void>>()

@@ -27,17 +27,22 @@ export function addLabCommands(program: Command): void {
 
   lab
     .command('up')
-    .description('create the namespaces and links and start the LMA and both MAGs')
+    .description('create the namespaces and links and start the LMA (or two, --lmas 2) and both MAGs')
     .option(...nameOpt)
     .option('--mns <n>', 'number of mobile nodes', '2')
     .option('--log-level <level>', 'log level of the daemons', 'info')
     .option('--no-dataplane', 'signalling only: no tunnels or routes on the LMA and the MAGs')
     .option('--metrics [port]', "the MAGs serve metrics, and Debian's Prometheus scrapes them, reachable at 127.0.0.1:<port> (default 9090)")
+    .option('--lmas <n>', 'LMAs: 1, or 2 (lma2 with its own CN and pools serves the even-numbered MNs; dual-stack MNs, DHCPv4 at the MAGs)', '1')
+    .option('--gre-keys', 'RFC 5845 GRE keys (greKeys): both LMAs hand out IPv4 home addresses from one pool, told apart by keys (needs ip6gre in the kernel)')
+    .option('--ipv4-pools <list>', "each LMA's IPv4 pool, comma-separated (overlapping only with --gre-keys)")
     .action(
-      wrap(async (o: { name: string; mns: string; logLevel: string; dataplane: boolean; metrics?: string | true }) => {
+      wrap(async (o: { name: string; mns: string; logLevel: string; dataplane: boolean; metrics?: string | true; lmas: string; greKeys?: boolean; ipv4Pools?: string }) => {
         const port = o.metrics === undefined ? null : o.metrics === true ? 9090 : Number(o.metrics)
         if (port !== null && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new CliError('--metrics takes a TCP port')
-        const s = await labUp({ name: o.name, mns: Number(o.mns), logLevel: o.logLevel, dataplane: o.dataplane, ...(port !== null ? { metrics: true } : {}) })
+        if (!/^\d+$/.test(o.lmas)) throw new CliError(`--lmas takes 1 or 2, not ${o.lmas}`)
+        const shape = { lmas: Number(o.lmas), ...(o.greKeys ? { greKeys: true } : {}), ...(o.ipv4Pools !== undefined ? { ipv4Pools: o.ipv4Pools.split(',').map((x) => x.trim()) } : {}) }
+        const s = await labUp({ name: o.name, mns: Number(o.mns), logLevel: o.logLevel, dataplane: o.dataplane, ...shape, ...(port !== null ? { metrics: true } : {}) })
         process.stdout.write(`lab ${s.name} up: ${s.namespaces.length} namespaces, data plane ${s.dataplane}; \`mag lab status --name ${s.name}\`\n`)
         if (port !== null) {
           try {
@@ -122,7 +127,7 @@ export function addLabCommands(program: Command): void {
   lab
     .command('restart')
     .description('start a lab daemon again with its configuration (e.g. after kill -9): mag lab restart mag1; the LMA comes back with its bindings lost and its Restart Counter bumped (RFC 5847)')
-    .argument('<node>', 'lma, mag1 or mag2')
+    .argument('<node>', 'lma, lma2 (a lab with two), mag1 or mag2')
     .option(...nameOpt)
     .action(
       wrap(async (node: string, o: { name: string }) => {

@@ -7,10 +7,18 @@
  * address with the MN's MAC, so the reply needs no ARP answer from a client that has no address
  * yet (dhclient and udhcpc read port 68 on a packet socket before they are configured).
  * The router address goes again with the last lease on that link that names it.
+ *
+ * `replyVia: 'link'` (the agent's): replies leave as frames on the lease's access link to the
+ * MN's MAC, through a packet socket (frame.ts), not through the MAG's routes. Two MNs holding the
+ * same home address at one MAG (RFC 5845 GRE keys, different LMAs) each get their own replies on
+ * their own link; a UDP socket (no IP_PKTINFO in node:dgram) could send to the address only
+ * where the routing table says, and a GRE-keyed MN's address is in no table a local packet uses.
  */
 import { createSocket, type Socket } from 'node:dgram'
 import { execFile } from 'node:child_process'
+import { PacketSocket, ifNameToIndex, parseMac } from '@pmip6/rawsock'
 import { CLIENT_PORT, SERVER_PORT, Dhcp4Error, decode, encode } from './codec'
+import { udp4Packet } from './frame'
 import { Dhcp4Server, type Dhcp4Lease, type Dhcp4Outcome, type Dhcp4Requested } from './server'
 
 /** How the service changes the access link; the default runs iproute2. */
@@ -37,6 +45,24 @@ export const IPROUTE2_LINK_SETUP: LinkSetup = {
   delNeighbour: (link, address) => ip(['-4', 'neigh', 'del', address, 'dev', link]),
 }
 
+/** Sends a whole IPv4 packet in a frame to `mac` on access link `link`. */
+export interface LinkSender {
+  send(link: string, mac: string, ipv4: Buffer): void
+  close(): void
+}
+
+/** A send-only packet socket (CAP_NET_RAW), opened on first use. */
+export function packetLinkSender(): LinkSender {
+  let sock: PacketSocket | null = null
+  return {
+    send: (link, mac, ipv4) => {
+      sock ??= PacketSocket.open()
+      sock.sendIpv4(ipv4, ifNameToIndex(link), parseMac(mac))
+    },
+    close: () => sock?.close(),
+  }
+}
+
 export type Dhcp4Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void
 
 export interface Dhcp4ServiceOptions {
@@ -46,6 +72,13 @@ export interface Dhcp4ServiceOptions {
   readonly log?: Dhcp4Log
   /** A client without a lease asked for an address (RFC 5844 §3.4.1): the agent tells the core. */
   readonly onRequested?: (r: Dhcp4Requested) => void
+  /**
+   * 'socket' (default): replies through the UDP socket, routed by the MAG's tables. 'link': as
+   * frames on the lease's access link to the MN's MAC (see above).
+   */
+  readonly replyVia?: 'socket' | 'link'
+  /** For 'link': how frames are sent; default a packet socket. */
+  readonly linkSender?: LinkSender
 }
 
 export class Dhcp4Service {
@@ -55,6 +88,7 @@ export class Dhcp4Service {
   readonly #log: Dhcp4Log
   readonly #clientPort: number
   readonly #onRequested: ((r: Dhcp4Requested) => void) | undefined
+  readonly #link: LinkSender | null
   #malformed = 0
 
   private constructor(sock: Socket, opts: Dhcp4ServiceOptions) {
@@ -63,6 +97,7 @@ export class Dhcp4Service {
     this.#log = opts.log ?? (() => undefined)
     this.#clientPort = opts.clientPort ?? CLIENT_PORT
     this.#onRequested = opts.onRequested
+    this.#link = opts.replyVia === 'link' ? (opts.linkSender ?? packetLinkSender()) : null
     sock.on('message', (b) => this.#onMessage(b))
     sock.on('error', (e) => this.#log('error', 'dhcp4 socket error', { error: e.message }))
   }
@@ -138,13 +173,24 @@ export class Dhcp4Service {
       return
     }
     const to = out.to.kind === 'unicast' ? out.to.address : lease!.address
-    this.#sock.send(encode(out.message), this.#clientPort, to, (e) => {
-      if (e) this.#log('warn', 'dhcp4 send failed', { mnId: out.mnId, to, error: e.message })
-    })
-    this.#log('debug', `dhcp4 ${out.type}`, { mnId: out.mnId, to })
+    if (this.#link !== null) {
+      // From the router address (the server identifier), on the lease's link, to its MN's MAC.
+      try {
+        this.#link.send(lease!.link, lease!.mac, udp4Packet(lease!.router, to, SERVER_PORT, this.#clientPort, encode(out.message)))
+      } catch (e) {
+        this.#log('warn', 'dhcp4 send failed', { mnId: out.mnId, to, link: lease!.link, error: e instanceof Error ? e.message : String(e) })
+        return
+      }
+    } else {
+      this.#sock.send(encode(out.message), this.#clientPort, to, (e) => {
+        if (e) this.#log('warn', 'dhcp4 send failed', { mnId: out.mnId, to, error: e.message })
+      })
+    }
+    this.#log('debug', `dhcp4 ${out.type}`, { mnId: out.mnId, to, ...(this.#link !== null ? { link: lease!.link } : {}) })
   }
 
   close(): Promise<void> {
+    this.#link?.close()
     return new Promise((resolve) => this.#sock.close(() => resolve()))
   }
 }

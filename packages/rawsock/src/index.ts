@@ -25,7 +25,7 @@ import { native } from './native'
 
 export * from './constants'
 export type { PeerCredentials, RawMessage, SendOptions } from './native'
-export { PacketSocket, ipv6Packet, parseMac, ETH_P_IPV6, IPV6_HEADER_LENGTH } from './packet'
+export { PacketSocket, ipv6Packet, parseMac, ETH_P_IP, ETH_P_IPV6, IPV6_HEADER_LENGTH } from './packet'
 
 /** What the addon throws: a system error with its errno name. */
 export interface RawSocketError extends Error {

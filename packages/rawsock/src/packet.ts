@@ -7,6 +7,8 @@ import { native } from './native'
 
 /** EtherType of IPv6 (IEEE 802 numbers; RFC 2464 §3). */
 export const ETH_P_IPV6 = 0x86dd
+/** EtherType of IPv4 (RFC 894). */
+export const ETH_P_IP = 0x0800
 /** IPv6 fixed header length (RFC 8200 §3). */
 export const IPV6_HEADER_LENGTH = 40
 
@@ -57,6 +59,12 @@ export class PacketSocket {
   sendIpv6(ipv6: Uint8Array, ifindex: number, lladdr: Uint8Array): number {
     if (this.#fd === CLOSED) throw new Error('packet socket is closed')
     return native().sendPacket(this.#fd, ipv6, ifindex, lladdr, ETH_P_IPV6)
+  }
+
+  /** Sends the IPv4 packet `ipv4` (header included) in a frame to `lladdr` on interface `ifindex`. */
+  sendIpv4(ipv4: Uint8Array, ifindex: number, lladdr: Uint8Array): number {
+    if (this.#fd === CLOSED) throw new Error('packet socket is closed')
+    return native().sendPacket(this.#fd, ipv4, ifindex, lladdr, ETH_P_IP)
   }
 
   close(): void {

@@ -20,7 +20,7 @@ export interface CapturePoint {
   readonly links: readonly { readonly ifname: string; readonly description: string }[]
 }
 
-/** Where the lab is captured: each MAG's side of its access links and its uplink, and the CN's link. */
+/** Where the lab is captured: each MAG's side of its access links and its uplink, and each CN's link. */
 export function capturePoints(lab: string): CapturePoint[] {
   const s = readState(lab)
   const n = names(lab)
@@ -31,6 +31,7 @@ export function capturePoints(lab: string): CapturePoint[] {
     points.push({ node: mag, namespace: n.mag[mag], links })
   }
   points.push({ node: 'cn', namespace: n.cn, links: [{ ifname: 'eth0', description: 'correspondent node link to the LMA' }] })
+  if ((s.lmas ?? 1) > 1) points.push({ node: 'cn2', namespace: n.cn2, links: [{ ifname: 'eth0', description: 'correspondent node link to lma2' }] })
   return points
 }
 

@@ -4,11 +4,11 @@
  * started inside their namespaces. `down` removes everything the lab created, found by its
  * name prefix, so it also cleans up after a crash.
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
-import { PLAN, MAGS, LAB_METRICS_PORT, accessLink, mnId, mnMac, names, type LabNames, type MagName } from './plan'
+import { PLAN, MAGS, LAB_METRICS_PORT, SINGLE_LMA, accessLink, lmaPlans, mnId, mnLma, mnMac, names, poolRouter, type LabNames, type LabShape, type LmaName, type LmaPlan, type MagName } from './plan'
 import { ipn, listNetns, nsExec, waitFor, sleep } from './sh'
 import { NetBuild, ipBatchAll } from './netbuild'
 import { airPort, planTopology } from './topology'
@@ -24,6 +24,22 @@ export interface LabState {
   /** Which MAG each MN's air port is up towards. */
   readonly mnAt: Record<string, MagName>
   readonly dataplane: string
+  /** How many LMAs (absent: one, a lab from before there could be two). */
+  readonly lmas?: number
+  /** RFC 5845 GRE keys on (the MAGs' profiles and every LMA). */
+  readonly greKeys?: boolean
+  /** Each LMA's IPv4 pool, when given at `up`. */
+  readonly ipv4Pools?: readonly string[]
+}
+
+/** The shape a lab was made with (labs from before --lmas have one LMA). */
+export function labShape(s: Pick<LabState, 'lmas' | 'greKeys' | 'ipv4Pools'>): LabShape {
+  return { lmas: s.lmas ?? 1, greKeys: s.greKeys ?? false, ...(s.ipv4Pools !== undefined ? { ipv4Pools: s.ipv4Pools } : {}) }
+}
+
+/** The LMA of a lab node name ("lma", "lma2"), or null. */
+function lmaNode(node: string): LmaName | null {
+  return node === 'lma' || node === 'lma2' ? node : null
 }
 
 export interface LabUpOptions {
@@ -34,6 +50,21 @@ export interface LabUpOptions {
   /** Extra fields for one MAG only, merged after magConfig (a driver only mag1 runs, say). */
   readonly magConfigs?: Partial<Record<MagName, Record<string, unknown>>>
   readonly lmaConfig?: Record<string, unknown>
+  /** Extra fields for one LMA only, merged after lmaConfig. */
+  readonly lmaConfigs?: Partial<Record<LmaName, Record<string, unknown>>>
+  /**
+   * LMAs (1 or 2; default 1). With two, MN i is served by lma (odd i) or lma2 (even i), the MNs
+   * are dual-stack (RFC 5844) and the MAGs answer their DHCPv4 clients.
+   */
+  readonly lmas?: number
+  /**
+   * RFC 5845 GRE keys: the MAGs ask for them (profiles' greKey), the LMAs hand them out, and both
+   * LMAs hand out IPv4 home addresses from the same pool. Needs ip6gre in the kernel when the
+   * data plane is on: refused up front otherwise, naming this field.
+   */
+  readonly greKeys?: boolean
+  /** Each LMA's IPv4 pool (overlapping ones only with greKeys); default plan.ts's. */
+  readonly ipv4Pools?: readonly string[]
   /** Install forwarding state (tunnels, routes) on the LMA and the MAGs; default true. */
   readonly dataplane?: boolean
   readonly logLevel?: string
@@ -71,11 +102,28 @@ export function addLabProcess(name: string, key: string, pid: number): void {
   writeState(names(name), { ...s, pids: { ...s.pids, [key]: pid } })
 }
 
-function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string, unknown>, logLevel: string, dataplane: boolean, metrics = false): Record<string, unknown> {
+/** Whether a lab of this shape gives its MNs IPv4 home addresses by default (two LMAs, or GRE keys). */
+export function ipv4Lab(shape: LabShape): boolean {
+  return shape.lmas > 1 || shape.greKeys
+}
+
+/** The MAGs' MN profiles: each names the LMA that serves it; dual-stack in an IPv4 lab. */
+export function labProfiles(mns: number, shape: LabShape): Record<string, unknown>[] {
+  const plans = lmaPlans(shape)
+  const v4 = ipv4Lab(shape)
+  const profiles = []
+  for (let i = 1; i <= mns; i++) {
+    const lma = plans.find((p) => p.node === mnLma(i, shape.lmas))!
+    profiles.push({ mnId: mnId(i), lma: lma.address, macs: [mnMac(i)], ...(v4 ? { stack: 'dual' } : {}), ...(shape.greKeys ? { greKey: true } : {}) })
+  }
+  return profiles
+}
+
+function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string, unknown>, logLevel: string, dataplane: boolean, metrics = false, shape: LabShape = SINGLE_LMA): Record<string, unknown> {
   const links: Record<string, unknown> = {}
   for (let i = 1; i <= mns; i++) links[accessLink(i)] = {}
-  const profiles = []
-  for (let i = 1; i <= mns; i++) profiles.push({ mnId: mnId(i), lma: PLAN.lma, macs: [mnMac(i)] })
+  const profiles = labProfiles(mns, shape)
+  const v4 = ipv4Lab(shape)
   const base: Record<string, unknown> = {
     mag: {
       address: PLAN.mags[mag],
@@ -91,7 +139,9 @@ function magConfig(n: LabNames, mag: MagName, mns: number, extra: Record<string,
     // The mock link keeps its stations in a file, as a real link keeps them while the MAG restarts.
     drivers: { mock: { att: 4, stateFile: join(n.stateDir, `${mag}-mock.json`) } },
     profiles,
-    ...(dataplane ? { dataplane: {} } : {}),
+    ...(dataplane ? { dataplane: v4 ? { ipv4: true } : {} } : {}),
+    // RFC 5844 §3.4: the MNs' own DHCPv4 clients get their IPv4 home addresses from the MAG.
+    ...(v4 ? { dhcp4: { enabled: true } } : {}),
     // On the transport address: reachable from the LMA's namespace, never from an access link.
     ...(metrics ? { metrics: { listen: `[${PLAN.mags[mag]}]:${LAB_METRICS_PORT}`, views: true } } : {}),
   }
@@ -111,15 +161,17 @@ function mergeConfig(a: Record<string, unknown>, b: Record<string, unknown>): Re
   return out
 }
 
-function lmaConfig(n: LabNames, extra: Record<string, unknown>, dataplane: boolean): Record<string, unknown> {
+function lmaConfig(n: LabNames, extra: Record<string, unknown>, dataplane: boolean, lma: LmaPlan = lmaPlans(SINGLE_LMA)[0]!, greKeys = false): Record<string, unknown> {
   return {
-    address: PLAN.lma,
-    pool: PLAN.homePool,
+    address: lma.address,
+    pool: lma.homePool,
     // RFC 5844 §3.1: IPv4 home addresses for MNs whose PBU asks for one.
-    ipv4Pool: PLAN.homePool4,
+    ipv4Pool: lma.homePool4,
     acceptUnknown: true,
-    controlSocket: join(n.stateDir, 'lma.sock'),
+    controlSocket: join(n.stateDir, `${lma.node}.sock`),
     ...(dataplane ? { dataplane: true } : {}),
+    // RFC 5845 §3: a key for every PBU that carries the GRE Key option.
+    ...(greKeys ? { greKeys: 'on' } : {}),
     // Every node of the lab reads the same kernel clock, so a PBU's timestamp can only be off by
     // the time it waited in the LMA's socket. RFC 5213 §9.1's 300 ms default was too little on a
     // loaded 2-core machine: a storm of 200 attaches got 43 status 156 answers, and those MNs
@@ -201,9 +253,31 @@ export async function waitDaemonReady(node: string, pid: number, sock: string, l
   }
 }
 
+/** The device name of the ip6gre probe (an interface name: at most 15 bytes). */
+const GRE_PROBE = 'labgreprobe'
+
+/**
+ * Whether the kernel makes ip6gre devices, tried in namespace `ns` (the device goes again at
+ * once): null when it does, else what `ip` said.
+ */
+export function probeIp6gre(ns: string, local: string, remote: string): string | null {
+  const add = spawnSync('ip', ['-n', ns, 'link', 'add', GRE_PROBE, 'type', 'ip6gre', 'local', local, 'remote', remote, 'ikey', '1', 'okey', '1'], { encoding: 'utf8', timeout: 30_000 })
+  if (add.status !== 0) return (add.stderr || add.error?.message || `exit status ${add.status}`).trim()
+  spawnSync('ip', ['-n', ns, 'link', 'del', GRE_PROBE], { timeout: 30_000 })
+  return null
+}
+
+/** The refusal of GRE keys on a kernel without ip6gre, naming the lab field. */
+export function greKeysRefusal(why: string): string {
+  return `greKeys: GRE keys (RFC 5845) need ip6gre devices in the data plane, and this kernel makes none (${why}; CONFIG_IPV6_GRE, modprobe ip6_gre): run the GRE lab on a kernel with ip6gre (User-Mode Linux: test/kernel/gre-lab.ktest.ts), leave greKeys off, or use --no-dataplane`
+}
+
 export async function labUp(o: LabUpOptions): Promise<LabState> {
   requireRoot()
   if (!Number.isInteger(o.mns) || o.mns < 1 || o.mns > 200) throw new Error('--mns must be between 1 and 200')
+  const shape: LabShape = { lmas: o.lmas ?? 1, greKeys: o.greKeys ?? false, ...(o.ipv4Pools !== undefined ? { ipv4Pools: o.ipv4Pools } : {}) }
+  // Refused before anything is made: a bad LMA count, overlapping pools without GRE keys.
+  const plans = lmaPlans(shape)
   const n = names(o.name)
   if (existsSync(statePath(n)) || listNetns().some((x) => x.startsWith(`${n.name}-`))) {
     throw new Error(`lab ${n.name} is already up (or left over): run \`mag lab down --name ${n.name}\` first`)
@@ -213,8 +287,8 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
   const logs: Record<string, string> = {}
   const log = (s: string) => o.quiet || process.stderr.write(`lab: ${s}\n`)
   try {
-    log(`creating namespaces for ${o.mns} MNs`)
-    const topo = planTopology(n, o.mns)
+    log(`creating namespaces for ${o.mns} MNs${plans.length > 1 ? ` and ${plans.length} LMAs` : ''}`)
+    const topo = planTopology(n, o.mns, shape)
     // On failure `down` (below) removes what was made, found by the lab's name prefix.
     for (const p of topo.phases) {
       try {
@@ -224,31 +298,43 @@ export async function labUp(o: LabUpOptions): Promise<LabState> {
       }
     }
     const mnAt: Record<string, MagName> = { ...topo.mnAt }
+    const dp = o.dataplane ?? true
+    // RFC 5845 keys in the kernel need ip6gre devices: asked once here, so the refusal names
+    // the lab's field before any daemon starts (each daemon would refuse too, naming its own).
+    if (shape.greKeys && dp) {
+      const why = probeIp6gre(n.mag.mag1, PLAN.mags.mag1, PLAN.lma)
+      if (why !== null) throw new Error(greKeysRefusal(why))
+    }
 
     // Daemons.
     const level = o.logLevel ?? 'info'
-    const lmaCfg = join(n.stateDir, 'lma.json')
-    const dp = o.dataplane ?? true
-    writeFileSync(lmaCfg, JSON.stringify(lmaConfig(n, o.lmaConfig ?? {}, dp), null, 2))
-    const lma = startDaemon(n, 'lma', n.lma, ['lma', '--config', lmaCfg, '--log-level', level])
-    pids['lma'] = lma.pid
-    logs['lma'] = lma.log
-    const sockets: Record<string, string> = { lma: join(n.stateDir, 'lma.sock') }
+    const sockets: Record<string, string> = {}
+    for (const p of plans) {
+      const lmaCfg = join(n.stateDir, `${p.node}.json`)
+      const extra = mergeConfig(o.lmaConfig ?? {}, o.lmaConfigs?.[p.node] ?? {})
+      writeFileSync(lmaCfg, JSON.stringify(lmaConfig(n, extra, dp, p, shape.greKeys), null, 2))
+      const lma = startDaemon(n, p.node, p.node === 'lma' ? n.lma : n.lma2, ['lma', '--config', lmaCfg, '--log-level', level])
+      pids[p.node] = lma.pid
+      logs[p.node] = lma.log
+      sockets[p.node] = join(n.stateDir, `${p.node}.sock`)
+    }
     for (const mag of MAGS) {
       const cfgPath = join(n.stateDir, `${mag}.json`)
       const extra = mergeConfig(o.magConfig ?? {}, o.magConfigs?.[mag] ?? {})
-      writeFileSync(cfgPath, JSON.stringify(magConfig(n, mag, o.mns, extra, level, dp, o.metrics), null, 2))
+      writeFileSync(cfgPath, JSON.stringify(magConfig(n, mag, o.mns, extra, level, dp, o.metrics, shape), null, 2))
       const d = startDaemon(n, mag, n.mag[mag], ['run', '--config', cfgPath])
       pids[mag] = d.pid
       logs[mag] = d.log
       sockets[mag] = join(n.stateDir, `${mag}.sock`)
     }
-    let state: LabState = { name: n.name, mns: o.mns, createdAt: new Date().toISOString(), namespaces: topo.namespaces, pids, sockets, logs, mnAt, dataplane: 'none' }
+    // A one-LMA lab's state is as it always was: the shape's fields only when they say more.
+    const shapeFields = { ...(plans.length > 1 ? { lmas: plans.length } : {}), ...(shape.greKeys ? { greKeys: true } : {}), ...(o.ipv4Pools !== undefined ? { ipv4Pools: o.ipv4Pools } : {}) }
+    let state: LabState = { name: n.name, mns: o.mns, createdAt: new Date().toISOString(), namespaces: topo.namespaces, pids, sockets, logs, mnAt, dataplane: 'none', ...shapeFields }
     writeState(n, state)
     // Readiness, not timing: `mag lab up` returns once every daemon says it is ready for traffic.
-    let dataplane = 'none'
-    const ready = await Promise.all(['lma', ...MAGS].map((node) => waitDaemonReady(node, pids[node]!, sockets[node]!, logs[node]!, { dataplane: dp, ...(o.startTimeoutMs ? { timeoutMs: o.startTimeoutMs } : {}) })))
-    dataplane = (ready[1]?.['dataplane'] as { name?: string } | undefined)?.name ?? 'none'
+    const nodes = [...plans.map((p) => p.node), ...MAGS]
+    const ready = await Promise.all(nodes.map((node) => waitDaemonReady(node, pids[node]!, sockets[node]!, logs[node]!, { dataplane: dp, ...(o.startTimeoutMs ? { timeoutMs: o.startTimeoutMs } : {}) })))
+    const dataplane = (ready[nodes.indexOf('mag1')]?.['dataplane'] as { name?: string } | undefined)?.name ?? 'none'
     state = { ...state, dataplane }
     writeState(n, state)
     log(`lab ${n.name} is up`)
@@ -334,16 +420,23 @@ export function labStatus(name: string): Record<string, unknown> {
         })),
     }
   }
-  const nodes: Record<string, unknown> = {
-    lma: { ...node(n.lma), address: PLAN.lma, controlSocket: s.sockets['lma'], pid: s.pids['lma'], running: pidAlive(s.pids['lma']!) },
-    cn: { ...node(n.cn), address: PLAN.cn, ipv4Address: PLAN.cn4 },
+  const shape = labShape(s)
+  const plans = lmaPlans(shape)
+  const multi = plans.length > 1
+  const nodes: Record<string, unknown> = {}
+  for (const p of plans) {
+    const [lmaNs, cnNs] = p.node === 'lma' ? [n.lma, n.cn] : [n.lma2, n.cn2]
+    // With two LMAs each says what it hands out (RFC 5844 §3.1 pools, RFC 5845 keys).
+    const pools = multi || shape.greKeys ? { homePool: p.homePool, ipv4Pool: p.homePool4, ipv4Router: poolRouter(p.homePool4), greKeys: shape.greKeys, cn: p.cnNode } : {}
+    nodes[p.node] = { ...node(lmaNs), address: p.address, controlSocket: s.sockets[p.node], pid: s.pids[p.node], running: pidAlive(s.pids[p.node]!), ...pools }
+    nodes[p.cnNode] = { ...node(cnNs), address: p.cn, ipv4Address: p.cn4, ...(multi ? { lma: p.node } : {}) }
   }
   for (const mag of MAGS) nodes[mag] = { ...node(n.mag[mag]), address: PLAN.mags[mag], controlSocket: s.sockets[mag], pid: s.pids[mag], running: pidAlive(s.pids[mag]!), log: s.logs[mag] }
   for (let i = 1; i <= s.mns; i++) {
     const at = s.mnAt[mnId(i)] ?? 'mag1'
-    nodes[`mn${i}`] = { ...node(n.mn(i)), mnId: mnId(i), mac: mnMac(i), mag: at, link: accessLink(i) }
+    nodes[`mn${i}`] = { ...node(n.mn(i)), mnId: mnId(i), mac: mnMac(i), mag: at, link: accessLink(i), ...(multi ? { lma: mnLma(i, plans.length) } : {}) }
   }
-  return { name: s.name, createdAt: s.createdAt, dataplane: s.dataplane, nodes }
+  return { name: s.name, createdAt: s.createdAt, dataplane: s.dataplane, ...(multi || shape.greKeys ? { lmas: plans.length, greKeys: shape.greKeys } : {}), nodes }
 }
 
 /** Moves MN i's layer-2 attachment to another MAG (the air port flip); signalling is separate. */
@@ -366,18 +459,20 @@ export function labMoveL2(name: string, i: number, to: MagName): void {
 export async function labRestart(name: string, node: string, o: { startTimeoutMs?: number } = {}): Promise<number> {
   const s = readState(name)
   const n = names(name)
-  if (node !== 'lma' && node !== 'mag1' && node !== 'mag2') throw new Error(`only lma, mag1 and mag2 can be restarted, not ${node}`)
+  const lma = lmaNode(node)
+  if (lma !== null && !(s.sockets[lma] !== undefined)) throw new Error(`no ${lma} in lab ${name}`)
+  if (lma === null && node !== 'mag1' && node !== 'mag2') throw new Error(`only lma, lma2, mag1 and mag2 can be restarted, not ${node}`)
   const old = s.pids[node]
   const cfg = join(n.stateDir, `${node}.json`)
   // RFC 5847 §3.2: a restarted LMA has a new Restart Counter, so its MAGs learn that it lost
   // their bindings. The lab LMA keeps no state file; the lab bumps the counter in its config.
-  if (node === 'lma') await bumpRestartCounter(cfg, s.sockets['lma'], old !== undefined && pidAlive(old))
+  if (lma !== null) await bumpRestartCounter(cfg, s.sockets[lma], old !== undefined && pidAlive(old))
   if (old !== undefined && pidAlive(old)) {
     process.kill(old, 'SIGTERM')
     await waitFor(`${node} to stop`, () => (pidAlive(old) ? undefined : true), 5000, 20).catch(() => process.kill(old, 'SIGKILL'))
   }
-  const args = node === 'lma' ? ['lma', '--config', cfg] : ['run', '--config', cfg]
-  const d = startDaemon(n, node, node === 'lma' ? n.lma : n.mag[node as MagName], args)
+  const args = lma !== null ? ['lma', '--config', cfg] : ['run', '--config', cfg]
+  const d = startDaemon(n, node, lma === 'lma' ? n.lma : lma === 'lma2' ? n.lma2 : n.mag[node as MagName], args)
   writeState(n, { ...s, pids: { ...s.pids, [node]: d.pid } })
   await waitDaemonReady(node, d.pid, s.sockets[node]!, d.log, { dataplane: s.dataplane !== 'none', ...(o.startTimeoutMs ? { timeoutMs: o.startTimeoutMs } : {}) })
   return d.pid
@@ -411,6 +506,8 @@ export function labNamespace(name: string, node: string): string {
   if (m) return n.mn(Number(m[1]))
   if (node === 'lma') return n.lma
   if (node === 'cn') return n.cn
+  if (node === 'lma2') return n.lma2
+  if (node === 'cn2') return n.cn2
   if (node === 'air') return n.air
   if (node === 'mag1' || node === 'mag2') return n.mag[node]
   throw new Error(`unknown lab node ${node}`)

@@ -14,7 +14,7 @@
  *   6. routes, once both ends of every link are up (as the lab always added them).
  */
 import { NetBuild } from './netbuild'
-import { PLAN, MAGS, accessLink, mnId, mnMac, type LabNames, type MagName } from './plan'
+import { PLAN, MAGS, SINGLE_LMA, accessLink, lmaPlans, mnId, mnMac, type LabNames, type LabShape, type MagName } from './plan'
 
 export interface TopologyPlan {
   readonly namespaces: readonly string[]
@@ -28,9 +28,16 @@ export function airPort(mag: MagName, i: number): string {
   return `${mag === 'mag1' ? 'x' : 'y'}${i}`
 }
 
-export function planTopology(n: LabNames, mns: number): TopologyPlan {
+/**
+ * The lab of `shape` (one LMA by default). A second LMA (lma2) hangs off the transport bridge in
+ * lma's namespace with its own CN (cn2) behind it; with GRE keys the MAGs and LMAs do no reverse
+ * path filtering (see below).
+ */
+export function planTopology(n: LabNames, mns: number, shape: LabShape = SINGLE_LMA): TopologyPlan {
+  const lmas = lmaPlans(shape)
+  const second = lmas[1]
   const mnNs = Array.from({ length: mns }, (_, k) => n.mn(k + 1))
-  const namespaces = [n.lma, n.cn, n.air, n.mag.mag1, n.mag.mag2, ...mnNs]
+  const namespaces = [n.lma, n.cn, ...(second ? [n.lma2, n.cn2] : []), n.air, n.mag.mag1, n.mag.mag2, ...mnNs]
 
   const nsPhase = new NetBuild()
   for (const ns of namespaces) nsPhase.ip(null, ['netns', 'add', ns])
@@ -49,6 +56,16 @@ export function planTopology(n: LabNames, mns: number): TopologyPlan {
   // run ip6tables on every bridged frame (per namespace, on by default), a cost a real
   // transport or radio link does not add to the figures measured across the lab.
   for (const ns of [n.lma, n.air]) defaults.sysctl(ns, 'net.bridge.bridge-nf-call-ip6tables', 0, { ifPresent: true })
+  if (shape.greKeys) {
+    // RFC 5845: a GRE-keyed MN's IPv4 home address is routed only in its binding's own tables
+    // (iif rules), which a reverse path check (a lookup towards the source, iif lo) never
+    // reaches, and two MNs may share the address: the check would drop their uplink. Set before
+    // any interface exists: a device's check is the larger of `all` and its own.
+    for (const ns of [n.mag.mag1, n.mag.mag2, n.lma, ...(second ? [n.lma2] : [])]) {
+      defaults.sysctl(ns, 'net.ipv4.conf.all.rp_filter', 0)
+      defaults.sysctl(ns, 'net.ipv4.conf.default.rp_filter', 0)
+    }
+  }
   // The MN is a plain IPv6 host: SLAAC from the RAs its MAG emulates (RFC 4862). Its eth0,
   // made in the next phase, inherits these.
   for (const ns of mnNs) {
@@ -64,6 +81,11 @@ export function planTopology(n: LabNames, mns: number): TopologyPlan {
   for (const mag of MAGS) veth(n.mag[mag], 'up0', n.lma, `p-${mag}`)
   // Correspondent node behind the LMA.
   veth(n.cn, 'eth0', n.lma, 'cn0')
+  // The second LMA: one more port on the transport bridge, its own correspondent node.
+  if (second) {
+    veth(n.lma2, 'up0', n.lma, 'p-lma2')
+    veth(n.cn2, 'eth0', n.lma2, 'cn0')
+  }
   // Mobile nodes: eth0 -> a bridge in "air" -> one port per MAG.
   for (let i = 1; i <= mns; i++) {
     veth(n.mn(i), 'eth0', n.air, `m${i}`, { macA: mnMac(i) })
@@ -85,6 +107,16 @@ export function planTopology(n: LabNames, mns: number): TopologyPlan {
   }
   ifSettings.sysctl(n.lma, 'net.ipv6.conf.all.forwarding', 1)
   ifSettings.sysctl(n.lma, 'net.ipv4.ip_forward', 1)
+  if (second) {
+    ifSettings.sysctl(n.lma2, 'net.ipv6.conf.all.forwarding', 1)
+    ifSettings.sysctl(n.lma2, 'net.ipv4.ip_forward', 1)
+  }
+  if (shape.greKeys) {
+    // Set after the lab's own links exist, so only devices made later (the daemons' ip6gre
+    // devices) get no IPv6 link-local address: no router solicitations or MLD reports of their
+    // own through a binding's device, whose counters then hold its MN's packets only.
+    for (const ns of [n.mag.mag1, n.mag.mag2, n.lma, ...(second ? [n.lma2] : [])]) ifSettings.sysctl(ns, 'net.ipv6.conf.default.addr_gen_mode', 1)
+  }
 
   const up = new NetBuild()
   for (const ns of namespaces) up.ip(ns, ['link', 'set', 'lo', 'up'])
@@ -103,6 +135,18 @@ export function planTopology(n: LabNames, mns: number): TopologyPlan {
   up.ip(n.lma, ['addr', 'add', `${PLAN.cn4LinkLma}/${PLAN.cn4PrefixLength}`, 'dev', 'cn0'])
   up.ip(n.cn, ['link', 'set', 'eth0', 'up'])
   up.ip(n.lma, ['link', 'set', 'cn0', 'up'])
+  if (second) {
+    up.ip(n.lma, ['link', 'set', 'p-lma2', 'master', 'br0'])
+    up.ip(n.lma, ['link', 'set', 'p-lma2', 'up'])
+    up.ip(n.lma2, ['addr', 'add', `${second.address}/${PLAN.transportPrefixLength}`, 'dev', 'up0', 'nodad'])
+    up.ip(n.lma2, ['link', 'set', 'up0', 'up'])
+    up.ip(n.cn2, ['addr', 'add', `${second.cn}/${PLAN.cnPrefixLength}`, 'dev', 'eth0', 'nodad'])
+    up.ip(n.cn2, ['addr', 'add', `${second.cn4}/${PLAN.cn4PrefixLength}`, 'dev', 'eth0'])
+    up.ip(n.lma2, ['addr', 'add', `${second.cnLinkLma}/${PLAN.cnPrefixLength}`, 'dev', 'cn0', 'nodad'])
+    up.ip(n.lma2, ['addr', 'add', `${second.cn4LinkLma}/${PLAN.cn4PrefixLength}`, 'dev', 'cn0'])
+    up.ip(n.cn2, ['link', 'set', 'eth0', 'up'])
+    up.ip(n.lma2, ['link', 'set', 'cn0', 'up'])
+  }
   const mnAt: Record<string, MagName> = {}
   for (let i = 1; i <= mns; i++) {
     up.ip(n.air, ['link', 'set', `m${i}`, 'master', `b${i}`])
@@ -131,6 +175,11 @@ export function planTopology(n: LabNames, mns: number): TopologyPlan {
   }
   routes.ip(n.cn, ['route', 'add', 'default', 'via', PLAN.cnLinkLma, 'dev', 'eth0'])
   routes.ip(n.cn, ['route', 'add', 'default', 'via', PLAN.cn4LinkLma, 'dev', 'eth0'])
+  if (second) {
+    // cn2 reaches only lma2; the MNs lma2 serves reach cn2 through their tunnels.
+    routes.ip(n.cn2, ['route', 'add', 'default', 'via', second.cnLinkLma, 'dev', 'eth0'])
+    routes.ip(n.cn2, ['route', 'add', 'default', 'via', second.cn4LinkLma, 'dev', 'eth0'])
+  }
 
   return {
     namespaces,
