@@ -3,7 +3,7 @@
  * @pmip6/wire's formatIp6, property-tested against it) and byte/string comparisons that do not
  * build strings. The wire versions are written for clarity; these run once per PBA.
  */
-import { formatIp6 } from '@pmip6/wire'
+import { formatIp6, longestZeroRun, zeroRunLength } from '@pmip6/wire'
 
 function hex16(v: number): string {
   return v.toString(16)
@@ -22,21 +22,8 @@ export function fastFormatIp6(b: Uint8Array, offset = 0): string {
   // IPv4-mapped addresses keep a dotted tail (RFC 5952 §5): rare, leave them to the wire code.
   if ((g0 | g1 | g2 | g3 | g4) === 0 && g5 === 0xffff) return formatIp6(b, offset)
   const g = [g0, g1, g2, g3, g4, g5, g6, g7]
-  let bestStart = -1
-  let bestLen = 1
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++
-      continue
-    }
-    let j = i
-    while (j < 8 && g[j] === 0) j++
-    if (j - i > bestLen) {
-      bestStart = i
-      bestLen = j - i
-    }
-    i = j
-  }
+  const bestStart = longestZeroRun(g)
+  const bestLen = bestStart < 0 ? 0 : zeroRunLength(g, bestStart)
   // Parts joined once: a flat string, not the rope `+=` would build (prefix texts live long).
   const parts: string[] = []
   if (bestStart < 0) {

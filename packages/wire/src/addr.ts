@@ -132,13 +132,8 @@ export function formatIp6(buf: Uint8Array, offset = 0): string {
   return formatGroups(GROUPS)
 }
 
-/** RFC 5952 text of eight groups. */
-function formatGroups(g: Uint16Array): string {
-  // IPv4-mapped addresses keep their dotted tail (RFC 5952 §5).
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`
-  }
-  // The longest run of two or more zero groups, leftmost on a tie (RFC 5952 §4.2).
+/** Start of the longest run of two or more zero groups of eight, leftmost on a tie (RFC 5952 §4.2), or -1. */
+export function longestZeroRun(g: ArrayLike<number>): number {
   let bestStart = -1
   let bestLen = 1
   for (let i = 0; i < 8; ) {
@@ -154,6 +149,24 @@ function formatGroups(g: Uint16Array): string {
     }
     i = j
   }
+  return bestStart
+}
+
+/** How many zero groups the run at `start` holds. */
+export function zeroRunLength(g: ArrayLike<number>, start: number): number {
+  let j = start
+  while (j < 8 && g[j] === 0) j++
+  return j - start
+}
+
+/** RFC 5952 text of eight groups. */
+function formatGroups(g: Uint16Array): string {
+  // IPv4-mapped addresses keep their dotted tail (RFC 5952 §5).
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${g[6]! >> 8}.${g[6]! & 255}.${g[7]! >> 8}.${g[7]! & 255}`
+  }
+  const bestStart = longestZeroRun(g)
+  const bestLen = bestStart < 0 ? 0 : zeroRunLength(g, bestStart)
   let out = ''
   for (let i = 0; i < 8; i++) {
     if (i === bestStart) {
