@@ -7,13 +7,13 @@
 // the CN behind its own LMA (203.0.113.2 on both sides: two separate networks); tshark on mag1's
 // transport link reads each packet's GRE key (gre.key), and each LMA's ip6gre device counts
 // only its own MN's packets. Detach leaves no GRE device at either end.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
 import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
 import { labDown, labStatus, labUp, readState } from '../../packages/cli/src/lab/lab'
-import { Capture, ipJson, killCaptures, nsExec, pingEach, saveArtifacts, waitFor } from './helpers'
+import { Capture, endLab, ipJson, nsExec, pingEach, waitFor } from './helpers'
 
 const LAB = 'ktg'
 const NS = { lma: `${LAB}-lma`, lma2: `${LAB}-lma2`, mag1: `${LAB}-mag1`, mn1: `${LAB}-mn1`, mn2: `${LAB}-mn2` }
@@ -79,15 +79,7 @@ beforeAll(async () => {
   })
 }, 1_200_000)
 
-afterAll(async () => {
-  try {
-    killCaptures()
-    saveArtifacts('gre-lab', `/run/mag-lab/${LAB}`)
-  } finally {
-    await labDown(LAB, { quiet: true })
-    rmSync(dir, { recursive: true, force: true })
-  }
-})
+afterAll(() => endLab('gre-lab', LAB, dir))
 
 test('`mag lab status` names both LMAs, their shared IPv4 pool, GRE keys on, and which LMA serves each MN', () => {
   const s = labStatus(LAB) as { lmas: number; greKeys: boolean; nodes: Record<string, Record<string, unknown>> }

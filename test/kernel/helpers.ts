@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { labDown } from '../../packages/cli/src/lab/lab'
 import { Ctl as DataplaneCtl, ipJson, nsExec, type Run } from '../../packages/dataplane/test/fixtures/netns'
 import { MARKER_FILTER, markerSeen } from '../e2e/marker'
 import { dissect, parsePdml, values, type Field } from '../interop/tshark'
@@ -294,4 +295,18 @@ export function saveArtifacts(name: string, dir: string, match: RegExp = /\.(log
   const to = join(out, 'artifacts', name)
   mkdirSync(to, { recursive: true })
   for (const f of readdirSync(dir)) if (match.test(f)) copyFileSync(join(dir, f), join(to, f))
+}
+
+/**
+ * A lab test file's teardown: captures stopped, the lab's logs kept as artifacts/<name>/, the lab
+ * taken down (also when keeping the logs failed) and the test's own folder removed.
+ */
+export async function endLab(name: string, lab: string, dir?: string): Promise<void> {
+  try {
+    killCaptures()
+    saveArtifacts(name, `/run/mag-lab/${lab}`)
+  } finally {
+    await labDown(lab, { quiet: true })
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  }
 }

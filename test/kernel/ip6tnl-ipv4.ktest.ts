@@ -5,14 +5,14 @@
 // MAG's DHCPv4 server (RFC 5844 §3.4), pings the CN's 203.0.113.2 through the tunnel, and tshark
 // on the MAG-LMA link sees IPv4-in-IPv6 (outer next header 4, RFC 2473 §3) beside mn1's IPv6
 // (next header 41) on the same `mode any` devices; detach leaves the IPv4 state as it was.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
 import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
 import { labDown, labUp, readState } from '../../packages/cli/src/lab/lab'
-import { Capture, ipJson, killCaptures, nsExec, pingEach, saveArtifacts, tunnels, waitFor, type IpRoute, type IpRule, type Packet } from './helpers'
+import { Capture, endLab, ipJson, nsExec, pingEach, tunnels, waitFor, type IpRoute, type IpRule, type Packet } from './helpers'
 
 const LAB = 'kt4'
 const NS = { lma: `${LAB}-lma`, mag1: `${LAB}-mag1`, mn1: `${LAB}-mn1` }
@@ -101,15 +101,7 @@ beforeAll(async () => {
   })
 }, 1_200_000)
 
-afterAll(async () => {
-  try {
-    killCaptures()
-    saveArtifacts('ip6tnl-ipv4', `/run/mag-lab/${LAB}`)
-  } finally {
-    await labDown(LAB, { quiet: true })
-    rmSync(dir, { recursive: true, force: true })
-  }
-})
+afterAll(() => endLab('ip6tnl-ipv4', LAB, dir))
 
 test('RFC 5844 §3.4 the dual-stack MN registers; its own udhcpc gets the IPv4 home address and default router of the binding; the ip6tnl devices at the MAG and the LMA are `mode any`', async () => {
   before = { mag: v4state(NS.mag1), lma: v4state(NS.lma), magRules6: v6rules(NS.mag1) }

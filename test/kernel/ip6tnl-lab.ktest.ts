@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process'
 import { controlRequest } from '@pmip6/agent'
 import { labDown, labMoveL2, labUp, readState } from '../../packages/cli/src/lab/lab'
-import { Capture, ipJson, killCaptures, nsExec, saveArtifacts, snmp6, tunnels, waitFor, type Packet } from './helpers'
+import { Capture, endLab, ipJson, nsExec, snmp6, tunnels, waitFor, type Packet } from './helpers'
 
 const LAB = 'kt6'
 const NS = { lma: `${LAB}-lma`, cn: `${LAB}-cn`, mag1: `${LAB}-mag1`, mag2: `${LAB}-mag2`, mn: (i: number) => `${LAB}-mn${i}` }
@@ -92,11 +92,7 @@ beforeAll(async () => {
   await labDown(LAB, { quiet: true })
   await labUp({ name: LAB, mns: 2, quiet: true, startTimeoutMs: 120_000, magConfig: { dataplane: { backend: 'auto' } }, lmaConfig: { dataplane: { backend: 'auto' }, timestampWindowMs: TIMESTAMP_WINDOW_MS } })
 }, 1_200_000)
-afterAll(async () => {
-  killCaptures()
-  saveArtifacts('ip6tnl-lab', `/run/mag-lab/${LAB}`)
-  await labDown(LAB, { quiet: true })
-})
+afterAll(() => endLab('ip6tnl-lab', LAB))
 
 let hnp1 = ''
 let addr1 = ''
