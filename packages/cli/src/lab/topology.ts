@@ -122,30 +122,27 @@ export function planTopology(n: LabNames, mns: number, shape: LabShape = SINGLE_
   for (const ns of namespaces) up.ip(ns, ['link', 'set', 'lo', 'up'])
   up.ip(n.lma, ['addr', 'add', `${PLAN.lma}/${PLAN.transportPrefixLength}`, 'dev', 'br0', 'nodad'])
   up.ip(n.lma, ['link', 'set', 'br0', 'up'])
-  for (const mag of MAGS) {
-    up.ip(n.lma, ['link', 'set', `p-${mag}`, 'master', 'br0'])
-    up.ip(n.lma, ['link', 'set', `p-${mag}`, 'up'])
-    up.ip(n.mag[mag], ['addr', 'add', `${PLAN.mags[mag]}/${PLAN.transportPrefixLength}`, 'dev', 'up0', 'nodad'])
-    up.ip(n.mag[mag], ['link', 'set', 'up0', 'up'])
+  /** A node on the transport bridge: its port on the LMA's bridge, its address on its up0. */
+  const onTransport = (ns: string, port: string, address: string): void => {
+    up.ip(n.lma, ['link', 'set', port, 'master', 'br0'])
+    up.ip(n.lma, ['link', 'set', port, 'up'])
+    up.ip(ns, ['addr', 'add', `${address}/${PLAN.transportPrefixLength}`, 'dev', 'up0', 'nodad'])
+    up.ip(ns, ['link', 'set', 'up0', 'up'])
   }
-  up.ip(n.cn, ['addr', 'add', `${PLAN.cn}/${PLAN.cnPrefixLength}`, 'dev', 'eth0', 'nodad'])
-  // ... and its IPv4 side (RFC 5844): the LMA routes the MNs' IPv4 to it.
-  up.ip(n.cn, ['addr', 'add', `${PLAN.cn4}/${PLAN.cn4PrefixLength}`, 'dev', 'eth0'])
-  up.ip(n.lma, ['addr', 'add', `${PLAN.cnLinkLma}/${PLAN.cnPrefixLength}`, 'dev', 'cn0', 'nodad'])
-  up.ip(n.lma, ['addr', 'add', `${PLAN.cn4LinkLma}/${PLAN.cn4PrefixLength}`, 'dev', 'cn0'])
-  up.ip(n.cn, ['link', 'set', 'eth0', 'up'])
-  up.ip(n.lma, ['link', 'set', 'cn0', 'up'])
+  /** A CN behind an LMA, IPv6 and IPv4 (RFC 5844: the LMA routes the MNs' IPv4 to it). */
+  const cnBehind = (lmaNs: string, cnNs: string, a: { cn: string; cn4: string; cnLinkLma: string; cn4LinkLma: string }): void => {
+    up.ip(cnNs, ['addr', 'add', `${a.cn}/${PLAN.cnPrefixLength}`, 'dev', 'eth0', 'nodad'])
+    up.ip(cnNs, ['addr', 'add', `${a.cn4}/${PLAN.cn4PrefixLength}`, 'dev', 'eth0'])
+    up.ip(lmaNs, ['addr', 'add', `${a.cnLinkLma}/${PLAN.cnPrefixLength}`, 'dev', 'cn0', 'nodad'])
+    up.ip(lmaNs, ['addr', 'add', `${a.cn4LinkLma}/${PLAN.cn4PrefixLength}`, 'dev', 'cn0'])
+    up.ip(cnNs, ['link', 'set', 'eth0', 'up'])
+    up.ip(lmaNs, ['link', 'set', 'cn0', 'up'])
+  }
+  for (const mag of MAGS) onTransport(n.mag[mag], `p-${mag}`, PLAN.mags[mag])
+  cnBehind(n.lma, n.cn, PLAN)
   if (second) {
-    up.ip(n.lma, ['link', 'set', 'p-lma2', 'master', 'br0'])
-    up.ip(n.lma, ['link', 'set', 'p-lma2', 'up'])
-    up.ip(n.lma2, ['addr', 'add', `${second.address}/${PLAN.transportPrefixLength}`, 'dev', 'up0', 'nodad'])
-    up.ip(n.lma2, ['link', 'set', 'up0', 'up'])
-    up.ip(n.cn2, ['addr', 'add', `${second.cn}/${PLAN.cnPrefixLength}`, 'dev', 'eth0', 'nodad'])
-    up.ip(n.cn2, ['addr', 'add', `${second.cn4}/${PLAN.cn4PrefixLength}`, 'dev', 'eth0'])
-    up.ip(n.lma2, ['addr', 'add', `${second.cnLinkLma}/${PLAN.cnPrefixLength}`, 'dev', 'cn0', 'nodad'])
-    up.ip(n.lma2, ['addr', 'add', `${second.cn4LinkLma}/${PLAN.cn4PrefixLength}`, 'dev', 'cn0'])
-    up.ip(n.cn2, ['link', 'set', 'eth0', 'up'])
-    up.ip(n.lma2, ['link', 'set', 'cn0', 'up'])
+    onTransport(n.lma2, 'p-lma2', second.address)
+    cnBehind(n.lma2, n.cn2, second)
   }
   const mnAt: Record<string, MagName> = {}
   for (let i = 1; i <= mns; i++) {
