@@ -5,14 +5,13 @@
 // names the address, the PBA grants it and udhcpc is bound to it. A dual-stack MN that asks for
 // an address after the LMA assigned one keeps the assigned one (the DHCP server offers only
 // that). One lab for the file, removed in afterAll whatever happened.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
 import { labUp } from '../../packages/cli/src/lab/lab'
-import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
-import { Capture, describeLab, labName, mag, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { installUdhcpcScript, Capture, describeLab, labName, mag, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('ipv4req')
 const LMA = '2001:db8:ffff::2'
@@ -36,9 +35,7 @@ describeLab('RFC 5844 §3.3.1: the IPv4 address an unmodified DHCPv4 client asks
   const children: ChildProcess[] = []
 
   beforeAll(async () => {
-    if (spawnSync('sh', ['-c', 'command -v udhcpc'], { stdio: 'ignore' }).status !== 0) throw new Error('udhcpc is missing')
-    writeFileSync(script, UDHCPC_SCRIPT)
-    chmodSync(script, 0o755)
+    installUdhcpcScript(script)
     await labDown(LAB).catch(() => undefined)
     const s = await labUp({
       name: LAB,

@@ -3,14 +3,12 @@
 // unmodified busybox udhcpc, ping the CN over IPv4 through the tunnel (tshark sees IPv4-in-IPv6,
 // next header 4, on the MAG-LMA link), keep the address across a handoff to mag2 and lose it on
 // detach. One lab for the file, removed in afterAll whatever happened.
-import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
 import { labUp } from '../../packages/cli/src/lab/lab'
-import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
-import { Capture, describeLab, labName, mag, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { installUdhcpcScript, Capture, describeLab, labName, mag, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('e21v4')
 const LMA = '2001:db8:ffff::2'
@@ -36,10 +34,8 @@ describeLab('RFC 5844: IPv4 home addresses in the netns lab (udhcpc, IPv4-in-IPv
   const script = join(dir, 'udhcpc.sh')
 
   beforeAll(async () => {
-    if (spawnSync('sh', ['-c', 'command -v udhcpc'], { stdio: 'ignore' }).status !== 0) throw new Error('udhcpc is missing')
     // udhcpc runs a script with what it got; the demo's configures the MN as Debian's would.
-    writeFileSync(script, UDHCPC_SCRIPT)
-    chmodSync(script, 0o755)
+    installUdhcpcScript(script)
     await labDown(LAB).catch(() => undefined)
     const s = await labUp({
       name: LAB,

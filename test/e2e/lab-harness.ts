@@ -3,10 +3,11 @@
 // namespaces the test created through `mag lab up` and removes them with labDown() (`mag lab down`).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { controlRequest, type ControlRequest } from '@pmip6/agent'
+import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
 import { labSocket } from '../../packages/cli/src/lab/lab'
 import { dissect, haveTshark, values, type Field } from '../interop/tshark'
 import { MARKER_FILTER, markerSeen } from './marker'
@@ -113,6 +114,16 @@ export interface LabStatus {
 export function nsRun(ns: string, cmd: readonly string[], timeoutMs = 30_000): Run {
   const r = spawnSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', timeout: timeoutMs })
   return { code: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? '' }
+}
+
+/**
+ * The demo's udhcpc script at `path` (an MN configured as Debian's udhcpc would), for suites
+ * whose MNs run busybox udhcpc: a missing udhcpc is a failure, not a skip.
+ */
+export function installUdhcpcScript(path: string): void {
+  if (spawnSync('sh', ['-c', 'command -v udhcpc'], { stdio: 'ignore' }).status !== 0) throw new Error('udhcpc is missing')
+  writeFileSync(path, UDHCPC_SCRIPT)
+  chmodSync(path, 0o755)
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

@@ -5,13 +5,11 @@
 // and IPv6 pings reach the CN behind its own LMA only (each CN's own ICMP counters). The
 // refusals: GRE keys where the kernel makes no ip6gre (naming greKeys, nothing left behind),
 // and overlapping IPv4 pools without GRE keys (naming ipv4Pools, nothing made).
-import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
-import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
-import { describeLab, labName, labNamespaces, labUp, labDown, mag, magJson, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS, LAB_DOWN_HOOK_TIMEOUT_MS, LAB_UP_TIMEOUT_MS } from './lab-harness'
+import { installUdhcpcScript, describeLab, labName, labNamespaces, labUp, labDown, mag, magJson, nsRun, waitFor, LAB_HOOK_TIMEOUT_MS, LAB_DOWN_HOOK_TIMEOUT_MS, LAB_UP_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('gre2l')
 const REFUSED = labName('gre2r')
@@ -61,9 +59,7 @@ describeLab('mag lab up --lmas 2: two LMAs, each serving its own MNs (IPv6 and d
   const views: Record<number, View> = {}
 
   beforeAll(async () => {
-    if (spawnSync('sh', ['-c', 'command -v udhcpc'], { stdio: 'ignore' }).status !== 0) throw new Error('udhcpc is missing')
-    writeFileSync(script, UDHCPC_SCRIPT)
-    chmodSync(script, 0o755)
+    installUdhcpcScript(script)
     labUp(LAB, ['--mns', '2', '--lmas', '2'])
     sock = (JSON.parse(readFileSync(`/run/mag-lab/${LAB}/state.json`, 'utf8')) as { sockets: Record<string, string> }).sockets['mag1']!
   }, LAB_HOOK_TIMEOUT_MS)
@@ -161,9 +157,7 @@ describeLab('mag lab up --lmas 2 --gre-keys --no-dataplane: two MNs with one IPv
   const script = join(dir, 'udhcpc.sh')
 
   beforeAll(async () => {
-    if (spawnSync('sh', ['-c', 'command -v udhcpc'], { stdio: 'ignore' }).status !== 0) throw new Error('udhcpc is missing')
-    writeFileSync(script, UDHCPC_SCRIPT)
-    chmodSync(script, 0o755)
+    installUdhcpcScript(script)
     labUp(SIG, ['--mns', '2', '--lmas', '2', '--gre-keys', '--no-dataplane'])
     sock = (JSON.parse(readFileSync(`/run/mag-lab/${SIG}/state.json`, 'utf8')) as { sockets: Record<string, string> }).sockets['mag1']!
   }, LAB_HOOK_TIMEOUT_MS)
