@@ -5,6 +5,7 @@
  * have no route of their own to it in the MAG's main table, and one address could not name two
  * links anyway. The lease names the link and the MAC: the frame goes there. Pure.
  */
+import { internetSum } from '@pmip6/wire'
 import { ip4 } from './codec'
 
 /** IPv4 header without options (RFC 791 §3.1). */
@@ -13,16 +14,6 @@ export const UDP_HEADER_LENGTH = 8
 export const IPPROTO_UDP = 17
 /** Time to live of the replies: the MN is one hop away; 64 as the kernel's default. */
 export const REPLY_TTL = 64
-
-/** RFC 1071 sum of `b` (16-bit big-endian words, an odd last byte padded), folded, not complemented. */
-function sum16(b: Uint8Array, start = 0): number {
-  let s = start
-  const even = b.length & ~1
-  for (let i = 0; i < even; i += 2) s += (b[i]! << 8) | b[i + 1]!
-  if (b.length & 1) s += b[b.length - 1]! << 8
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16)
-  return s
-}
 
 /**
  * The IPv4 packet (RFC 791) carrying `payload` in UDP (RFC 768) from src:sport to dst:dport,
@@ -41,15 +32,15 @@ export function udp4Packet(src: string, dst: string, sport: number, dport: numbe
   b[9] = IPPROTO_UDP
   b.set(s, 12)
   b.set(d, 16)
-  b.writeUInt16BE(~sum16(b.subarray(0, IPV4_HEADER_LENGTH)) & 0xffff, 10)
+  b.writeUInt16BE(~internetSum(b.subarray(0, IPV4_HEADER_LENGTH)) & 0xffff, 10)
   const u = b.subarray(IPV4_HEADER_LENGTH)
   u.writeUInt16BE(sport, 0)
   u.writeUInt16BE(dport, 2)
   u.writeUInt16BE(udpLen, 4)
   u.set(payload, UDP_HEADER_LENGTH)
   // Pseudo-header (RFC 768): source, destination, zero, protocol, UDP length.
-  const pseudo = sum16(s) + sum16(d) + IPPROTO_UDP + udpLen
-  const c = ~sum16(u, pseudo) & 0xffff
+  const pseudo = internetSum(s) + internetSum(d) + IPPROTO_UDP + udpLen
+  const c = ~internetSum(u, pseudo) & 0xffff
   u.writeUInt16BE(c === 0 ? 0xffff : c, 6)
   return b
 }
