@@ -7,6 +7,7 @@ if [ "$(id -u)" != 0 ]; then echo "demo: run as root (network namespaces)" >&2; 
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)
 command -v ping >/dev/null || missing+=(iputils-ping)
+command -v udhcpc >/dev/null || missing+=(udhcpc)   # the dual-stack MN's DHCPv4 client (RFC 5844)
 command -v g++ >/dev/null || missing+=(g++ make python3)
 if [ ${#missing[@]} -gt 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; fi
 if [ ! -d node_modules ]; then ./scripts/npm-ci.sh; fi

@@ -14,7 +14,7 @@ import { likelyCause, type DaemonLog } from './diagnose'
 import { labDown, labMoveL2, labUp, readState } from './lab'
 import { startLabCapture, type LabCapture } from './capture'
 import { PLAN, accessLink, mnId, mnMac, names, type MagName } from './plan'
-import { ipn, nsExec, waitFor } from './sh'
+import { ipn, missingTools, nsExec, waitFor } from './sh'
 
 /**
  * busybox udhcpc's script (`-s`): it configures what the MAG's DHCPv4 server gave, as Debian's
@@ -22,6 +22,9 @@ import { ipn, nsExec, waitFor } from './sh'
  * away on deconfig. The demo's MNs and the IPv4 tests use it.
  */
 export const UDHCPC_SCRIPT = '#!/bin/sh\ncase "$1" in\n  bound|renew) ip -4 addr flush dev "$interface"; ip -4 addr add "$ip/$mask" dev "$interface"; ip -4 route replace default via "$router" dev "$interface" ;;\n  deconfig) ip -4 addr flush dev "$interface" ;;\nesac\nexit 0\n'
+
+/** What the demo runs in the MNs' namespaces besides the daemons, and the Debian package of each. */
+export const DEMO_TOOLS: Readonly<Record<string, string>> = { ip: 'iproute2', ping: 'iputils-ping', udhcpc: 'udhcpc' }
 
 export interface DemoOptions {
   readonly name: string
@@ -185,6 +188,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const forwarded = async (mag: MagName): Promise<number | null> => {
     const st = (await controlRequest(sock(mag), { cmd: 'status' })) as { dataplane?: { state?: { bindings?: number } } }
     return st.dataplane?.state?.bindings ?? null
+  }
+
+  // A missing tool is said before anything starts, not as a failed step half-way through.
+  const missing = missingTools(DEMO_TOOLS)
+  if (missing.length > 0) {
+    out(`the demo needs ${missing.map((m) => `${m.cmd} (Debian package ${m.pkg})`).join(', ')}, not found on PATH`)
+    out(`install it: apt-get install -y --no-install-recommends ${missing.map((m) => m.pkg).join(' ')}   (./scripts/demo.sh does this)`)
+    return { ok: false, steps }
   }
 
   let capture: LabCapture | undefined

@@ -1,5 +1,7 @@
 /** Running the system tools the lab is made of (iproute2, sysctl), with bounded time and clear errors. */
 import { execFileSync, spawnSync } from 'node:child_process'
+import { accessSync, constants, statSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
 
 export class ShellError extends Error {}
 
@@ -20,6 +22,29 @@ export function ipn(ns: string, ...args: string[]): string {
 
 export function nsExec(ns: string, cmd: string, args: readonly string[], opts: { timeoutMs?: number } = {}): string {
   return sh('ip', ['netns', 'exec', ns, cmd, ...args], opts)
+}
+
+/** Whether `cmd` is an executable file in a directory of `path` (as a shell would find it). */
+export function onPath(cmd: string, path: string = process.env.PATH ?? ''): boolean {
+  return path
+    .split(delimiter)
+    .filter((d) => d.length > 0)
+    .some((d) => {
+      try {
+        const f = join(d, cmd)
+        accessSync(f, constants.X_OK)
+        return statSync(f).isFile()
+      } catch {
+        return false
+      }
+    })
+}
+
+/** The tools of `needs` (command -> Debian package) that are not on PATH, with their packages. */
+export function missingTools(needs: Readonly<Record<string, string>>, path?: string): { cmd: string; pkg: string }[] {
+  return Object.entries(needs)
+    .filter(([cmd]) => !onPath(cmd, path))
+    .map(([cmd, pkg]) => ({ cmd, pkg }))
 }
 
 export function listNetns(): string[] {
