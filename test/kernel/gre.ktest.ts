@@ -9,7 +9,7 @@
 // Namespaces ktgre-<pid>-<n> (the data plane's netns fixture), created and deleted here, also on
 // failure; addresses 2001:db8::/32, 10.0.0.0/24 and 203.0.113.0/24 only inside them.
 import { execFileSync } from 'node:child_process'
-import { Capture, Ctl, ipBatch, ipJson, Namespaces, nsExec, pingEach, stopAllCtls, waitFor, withCtl } from './helpers'
+import { Capture, Ctl, ip6Addrs, ipBatch, ipJson, Namespaces, nsExec, pingEach, stopAllCtls, waitFor, withCtl } from './helpers'
 
 // Three data planes, a dozen pings and a tshark start-up under ptrace on a busy host: bounded, generously.
 jest.setTimeout(600_000)
@@ -71,9 +71,9 @@ beforeAll(() => {
   namespaces.removeStale()
   for (const k of Object.keys(NS) as (keyof typeof NS)[]) {
     const ns = (NS[k] = namespaces.add())
-    // No link-local addresses on new devices (our ip6gre ones too): no router solicitations or
-    // MLD reports through the tunnels, so a device's counters hold the MNs' packets only.
-    const r = nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.default.addr_gen_mode=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'])
+    // Our ip6gre devices make no link-local address themselves (the data plane says so when it
+    // brings them up), so a device's counters hold the MNs' packets only: asserted below.
+    const r = nsExec(ns, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'])
     if (r.code !== 0) throw new Error(`sysctl in ${ns}: ${r.err}`)
   }
   // The transport: a bridge joining the MAG and both LMAs (2001:db8:ffff::/64).
@@ -133,6 +133,7 @@ test('RFC 5845: two MNs with the same IPv4 home address at one MAG, each behind 
       ['pmip6g1', 'ip6gre', LMA2, dotted(K.mn2.downlink), dotted(K.mn2.uplink)],
     ])
     expect(greLinks(NS.lma1).map((l) => [l.linkinfo?.info_data?.ikey, l.linkinfo?.info_data?.okey])).toEqual([[dotted(K.mn1.uplink), dotted(K.mn1.downlink)]])
+    for (const [ns, dev] of [[NS.mag, 'pmip6g0'], [NS.mag, 'pmip6g1'], [NS.lma1, 'pmip6g0'], [NS.lma2, 'pmip6g0']] as const) expect([ns, dev, ip6Addrs(ns, dev)]).toEqual([ns, dev, []])
     // Neither MN's address is in the shared down table: each is in its binding's own.
     const routes4 = ipJson<{ dst: string; dev?: string; table?: string }>(['-n', NS.mag, '-4', '-j', 'route', 'show', 'table', 'all']).filter((r) => r.dst === HOA)
     expect(routes4.map((r) => [r.table, r.dev]).sort()).toEqual([

@@ -79,6 +79,11 @@ export function tunnels(ns: string): IpLink[] {
   return ipJson<IpLink>(['-n', ns, '-d', '-j', 'link', 'show']).filter((l) => l.ifname.startsWith('pmip6t'))
 }
 
+/** The IPv6 addresses on a device: none on our tunnels (they make no link-local of their own). */
+export function ip6Addrs(ns: string, dev: string): string[] {
+  return ipJson<{ addr_info?: { local: string }[] }>(['-n', ns, '-6', '-j', 'addr', 'show', 'dev', dev]).flatMap((l) => (l.addr_info ?? []).map((a) => a.local))
+}
+
 // ------------------------------------------------------------------ the data plane fixture
 
 /** packages/dataplane/test/fixtures/dataplane-ctl.js inside a namespace, with the deadlines of a slow kernel. */

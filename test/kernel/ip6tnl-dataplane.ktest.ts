@@ -2,7 +2,7 @@
 // kernel that has ip6_tunnel (User-Mode Linux; this machine's kernel has none, so
 // packages/dataplane/test/kernel.test.ts covers seg6 only): `auto` picks it, a netlink failure
 // at any step leaves nothing behind, and a crashed run's devices, rules and routes go at start.
-import { ip, ipBatch, kstate, listNetns, nsExec, ours, stopAllCtls, tunnels, withCtl, Ctl } from './helpers'
+import { ip, ip6Addrs, ipBatch, kstate, listNetns, nsExec, ours, stopAllCtls, tunnels, withCtl, Ctl } from './helpers'
 
 const MAG = '2001:db8:ffff::1'
 const LMA = '2001:db8:ffff::2'
@@ -67,6 +67,8 @@ test('§6.10.1 one RFC 2473 ip6ip6 device per LMA, shared by its MNs, removed wi
     const t = tunnels(ns)
     expect(t).toHaveLength(1)
     expect(t[0]).toMatchObject({ ifname: 'pmip6t0', mtu: 1460, linkinfo: { info_kind: 'ip6tnl', info_data: { proto: 'ip6ip6', local: MAG, remote: LMA } } })
+    // No link-local of its own: the tunnel carries the MNs' packets only (no RS, MLD or DAD of ours).
+    expect(ip6Addrs(ns, 'pmip6t0')).toEqual([])
     const rules = kstate(ns).rules.filter((r) => r.iif === 'pmip6t0')
     expect(rules).toEqual([expect.objectContaining({ priority: 1002, table: '100' }), expect.objectContaining({ priority: 1004, action: 'blackhole' })])
     await c.ok({ op: 'down', id: 'mn1' })

@@ -38,6 +38,9 @@ export const IPPROTO_IPIP = 4
 export const IP6TNL_PROTO_ANY = 0
 /** Bytes an IPv6-in-IPv6 encapsulation adds (RFC 2473 §6.1, no encapsulation limit option). */
 export const IPV6_IN_IPV6_OVERHEAD = 40
+/** linux/if_link.h IFLA_INET6_ADDR_GEN_MODE and `enum in6_addr_gen_mode`: no link-local address. */
+export const IFLA_INET6_ADDR_GEN_MODE = 8
+export const IN6_ADDR_GEN_MODE_NONE = 1
 /** Netlink marks nested attributes with this bit (linux/netlink.h NLA_F_NESTED). */
 const NLA_F_NESTED = 0x8000
 
@@ -49,6 +52,17 @@ export function nlattr(type: number, payload: Buffer, nested = false): Buffer {
   b.writeUInt16LE(nested ? type | NLA_F_NESTED : type, 2)
   payload.copy(b, 4)
   return b
+}
+
+/**
+ * IFLA_AF_SPEC of a device that makes no IPv6 link-local address of its own: a tunnel carries
+ * the MNs' packets only, no router solicitations, MLD reports or DAD probes of the MAG's, and
+ * the lab and tests need no namespace-wide addr_gen_mode. The kernel takes it on RTM_SETLINK,
+ * not on create (EAFNOSUPPORT: the device has no IPv6 state yet), and before the `up` of the
+ * same message: `ip link set X addrgenmode none up` leaves X without a link-local.
+ */
+export function noLinkLocalAfSpec(): Map<number, Buffer> {
+  return new Map([[AF_INET6, nlattr(IFLA_INET6_ADDR_GEN_MODE, Buffer.from([IN6_ADDR_GEN_MODE_NONE]))]])
 }
 
 export function u32(v: number): Buffer {
@@ -166,7 +180,8 @@ export const NLM_F_EXCL = 0x200
 export const NLM_F_CREATE = 0x400
 export const NLMSG_ERROR = 2
 export const NLMSG_HDRLEN = 16
-const AF_INET6 = 10
+/** linux/socket.h */
+export const AF_INET6 = 10
 const AF_INET = 2
 /** rtattr types (linux/rtnetlink.h enum rtattr_type_t). */
 const RTA_DST = 1

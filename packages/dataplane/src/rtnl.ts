@@ -24,12 +24,13 @@ import {
   seg6LocalEndDx4,
   IP6TNL_PROTO_ANY,
   IPPROTO_IPV6,
+  AF_INET6,
+  noLinkLocalAfSpec,
 } from './encode'
 import { BatchRtnl, RtnlRefusal } from './batch'
 import { NetlinkRequests, NetlinkTimeout } from './request'
 import { RTPROT_PMIP, RT_TABLE_LOCAL, describe, type GreLinkObj, type KObj, type Prefix, type RouteObj, type RuleObj } from './model'
 
-const AF_INET6 = 10
 const AF_INET = 2
 /** linux/netlink.h NLM_F_REPLACE: an RTM_NEWROUTE that replaces the route with the same key. */
 const NLM_F_REPLACE = 0x100
@@ -335,7 +336,7 @@ export class NetlinkRtnl implements Rtnl {
     this.ifindex.delete(name)
     try {
       const index = await this.index(name)
-      await this.req.run(`RTM_SETLINK ${name} up`, () => this.s.setLink({ index, change: { up: true }, flags: { up: true } }, {}, this.opts()))
+      await this.req.run(`RTM_SETLINK ${name} addrgenmode none up`, () => this.s.setLink({ index, change: { up: true }, flags: { up: true } }, { afSpec: noLinkLocalAfSpec() }, this.opts()))
     } catch (e) {
       // A device that cannot come up is not left behind.
       await this.delLinkByName(name).catch(() => undefined)

@@ -21,6 +21,7 @@ import {
   downTable,
   hostPrefix,
   ip6tnlLinkInfo,
+  noLinkLocalAfSpec,
   isOurPriority,
   lmaBaseObjects,
   lmaPrefixObjects,
@@ -308,6 +309,12 @@ describe('encode.ts golden bytes', () => {
     expect(inner.get(8)!.readUInt32LE(0)).toBe(0x1)
     expect(inner.get(9)![0]).toBe(41)
     expect(ip6tnlLinkInfo(MAG, LMA, 255).subarray(12 + 4 + 40 + 4, 12 + 4 + 40 + 5)[0]).toBe(255)
+  })
+
+  test('noLinkLocalAfSpec: IFLA_AF_SPEC entry AF_INET6 holding IFLA_INET6_ADDR_GEN_MODE (u8) IN6_ADDR_GEN_MODE_NONE', () => {
+    const m = noLinkLocalAfSpec()
+    expect([...m.keys()]).toEqual([10]) // AF_INET6 (linux/socket.h)
+    expect(m.get(10)!.toString('hex')).toBe(hex(`0500 0800 01 000000  # IFLA_INET6_ADDR_GEN_MODE (linux/if_link.h) = 1, padded`))
   })
 })
 
