@@ -194,12 +194,17 @@ export function addDaemonCommands(program: Command): void {
 
   /** The data plane: backend, tunnels with their MNs, kernel objects held, failed set-ups. */
   const dataplaneLines = (s: Record<string, unknown>): string[] => {
-    const d = s['dataplane'] as { name: string; state?: { uplinkSelect: string; uplink: string; tunnelMtu: number; tunnels: { peer: string; users: number; device: string | null }[]; bindings: number; objects: number; failures: number } } | undefined
+    const d = s['dataplane'] as { name: string; state?: { uplinkSelect: string; uplink: string; tunnelMtu: number; tunnels: { peer: string; users: number; device: string | null }[]; bindings: number; objects: number; failures: number; reversePathFiltered?: string[] } } | undefined
     if (!d) return []
     if (!d.state) return [`dataplane    ${d.name} (signalling only: nothing is forwarded)`]
     const st = d.state
     const tunnels = st.tunnels.map((t) => `${t.peer} (${t.users} MN${t.users === 1 ? '' : 's'}${t.device ? `, ${t.device}` : ''})`).join(', ') || 'none'
-    return [`dataplane    ${d.name}, ${st.uplinkSelect}, uplink ${st.uplink}, tunnel MTU ${st.tunnelMtu}; ${st.bindings} bindings, ${st.objects} kernel objects, ${st.failures} failed set-ups`, `tunnels      ${tunnels}`]
+    const rpf = st.reversePathFiltered ?? []
+    return [
+      `dataplane    ${d.name}, ${st.uplinkSelect}, uplink ${st.uplink}, tunnel MTU ${st.tunnelMtu}; ${st.bindings} bindings, ${st.objects} kernel objects, ${st.failures} failed set-ups`,
+      `tunnels      ${tunnels}`,
+      ...(rpf.length > 0 ? [`warning      rp_filter drops GRE-keyed MNs' IPv4 uplink on ${rpf.join(', ')}: sysctl -w net.ipv4.conf.all.rp_filter=0 ${rpf.map((l) => `net.ipv4.conf.${l}.rp_filter=0`).join(' ')}`] : []),
+    ]
   }
 
   /** The RADIUS policy source: MNs it holds, then one line per server. */

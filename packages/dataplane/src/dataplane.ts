@@ -92,6 +92,8 @@ export interface DataPlaneOptions {
   readonly greTable?: number
   /** Bindings with GRE keys at once (one ip6gre device each); default 1024. */
   readonly maxGre?: number
+  /** Where the kernel's sysctls are read (a test points it at a directory of its own); default /proc/sys. */
+  readonly procSys?: string
   /** Default: rtnetlink through npm `netlink`. */
   readonly rtnl?: Rtnl
   readonly log?: LogFn
@@ -141,6 +143,8 @@ export interface DataPlaneSnapshot {
   readonly gre: boolean
   /** Bindings with GRE keys (one ip6gre device each). */
   readonly greBindings: number
+  /** Access links where reverse path filtering drops GRE-keyed MNs' IPv4 uplink (see checkReversePath). */
+  readonly reversePathFiltered: readonly string[]
 }
 
 /** A change that failed and was rolled back; `cause` is the kernel's refusal. */
@@ -328,6 +332,8 @@ export class DataPlane {
   private waitHead = 0
   private objectCount = 0
   private failures = 0
+  /** Links already found behind reverse path filtering (said once each). */
+  private readonly rpFiltered = new Set<string>()
   private closed = false
 
   private constructor(
@@ -500,6 +506,7 @@ export class DataPlane {
       failures: this.failures,
       gre: this.gre,
       greBindings: maxGreOf(this.layout) - this.freeGreSlots.length,
+      reversePathFiltered: [...this.rpFiltered],
     }
   }
 
@@ -696,6 +703,28 @@ export class DataPlane {
     else if (greSlot !== null && keys !== null && peer !== null) this.bindings.set(req.id, new GreBinding(link, peer, added, { slot: greSlot, ikey: keys.ikey, okey: keys.okey }))
     else this.bindings.set(req.id, new Binding(link, peer, added))
     if (greSlot !== null) this.log('info', 'gre device up', { id: req.id, device: greName(greSlot), peer: peerKey, ikey: keys?.ikey, okey: keys?.okey })
+    if (keys !== null && this.opts.role === 'mag' && (req.ipv4?.length ?? 0) > 0) this.checkReversePath(req.link)
+  }
+
+  /**
+   * RFC 5845 at the MAG: a GRE-keyed MN's IPv4 home address is routed only in its binding's own
+   * tables (another MN may hold it too), which the kernel's reverse path check, a lookup towards
+   * the source as if sent from the host, never reaches. Strict filtering (1) then drops the MN's
+   * uplink before our rules see it; loose (2) does unless the host has some route to the address
+   * (a default route). The host's filter is the operator's; the data plane says so, once a link,
+   * with the setting that lets the MN through (the effective mode is the larger of `all` and the
+   * link's own).
+   */
+  private checkReversePath(link: string): void {
+    if (this.rpFiltered.has(link)) return
+    const mode = reversePathFilter(this.opts.procSys ?? '/proc/sys', link)
+    if (mode === 0) return
+    this.rpFiltered.add(link)
+    this.log('warn', "reverse path filtering drops the IPv4 uplink of GRE-keyed MNs on this link (RFC 5845: their home addresses are routed in their bindings' own tables)", {
+      link,
+      rpFilter: mode,
+      fix: `sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.${link}.rp_filter=0`,
+    })
   }
 
   private greTarget(peer: string, slot: number, keys: { readonly ikey: number; readonly okey: number }): GreTarget {
@@ -940,6 +969,19 @@ async function chooseBackend(rtnl: Rtnl, choice: BackendChoice, self: string, lo
   }
   await rtnl.delLinkByName(PROBE_DEVICE)
   return 'ip6tnl'
+}
+
+/** The effective IPv4 reverse path filter of a device: the larger of `all` and its own (0 where unreadable). */
+function reversePathFilter(procSys: string, dev: string): number {
+  const read = (d: string): number => {
+    try {
+      const v = Number.parseInt(readFileSync(`${procSys}/net/ipv4/conf/${d}/rp_filter`, 'utf8'), 10)
+      return Number.isInteger(v) && v > 0 ? v : 0
+    } catch {
+      return 0
+    }
+  }
+  return Math.max(read('all'), read(dev))
 }
 
 function enableForwarding(log: LogFn, path: string, family: string): void {

@@ -2,6 +2,9 @@
 // the objects (by what they are, as the kernel would refuse a duplicate or a missing one), so
 // the transactions, moves and key changes can be checked step by step here; the devices and the
 // packets themselves are the real-kernel tier's (test/kernel/gre.ktest.ts).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { DataPlane, FaultyRtnl, ForwardingError, NetlinkError, describe as describeObj, type GreLinkObj, type KObj, type LinkInfo, type RouteInfo, type RouteObj, type Rtnl, type RuleInfo } from '../src'
 
 const MAG = '2001:db8:ffff::1'
@@ -169,5 +172,37 @@ describe('DataPlane with GRE keys (RFC 5845), bookkeeping', () => {
     expect(ok.dp.snapshot()).toMatchObject({ bindings: 0, greBindings: 0, failures: 2 })
     await dp.close()
     await ok.dp.close()
+  })
+
+  test('reverse path filtering on an access link (the larger of `all` and its own) is said once per link, with the fix; an IPv6-only GRE binding or a filter-free link says nothing', async () => {
+    const sys = mkdtempSync(join(tmpdir(), 'dp-procsys-'))
+    try {
+      const set = (dev: string, v: number): void => {
+        mkdirSync(join(sys, 'net/ipv4/conf', dev), { recursive: true })
+        writeFileSync(join(sys, 'net/ipv4/conf', dev, 'rp_filter'), `${v}\n`)
+      }
+      set('all', 0)
+      set('a0', 1)
+      set('a1', 0)
+      const lines: { level: string; msg: string; f: Record<string, unknown> }[] = []
+      const { dp } = await open(new MemRtnl(), { procSys: sys, log: (level: string, msg: string, f: Record<string, unknown> = {}) => lines.push({ level, msg, f }) })
+      const warned = (): unknown[] => lines.filter((l) => l.level === 'warn' && l.msg.startsWith('reverse path filtering')).map((l) => l.f)
+      await dp.up(req({ ipv4: [] }))
+      expect(warned()).toEqual([])
+      await dp.up(req({ id: 'mn2', link: 'a1', gre: { uplink: 2, downlink: 0x1002 } }))
+      expect(warned()).toEqual([])
+      await dp.up(req({ id: 'mn3', gre: { uplink: 3, downlink: 0x1003 } }))
+      await dp.up(req({ id: 'mn4', ipv4: ['10.0.0.3'], gre: { uplink: 4, downlink: 0x1004 } }))
+      expect(warned()).toEqual([{ link: 'a0', rpFilter: 1, fix: 'sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.a0.rp_filter=0' }])
+      expect(dp.snapshot().reversePathFiltered).toEqual(['a0'])
+      // `all` wins over a link's own 0 (loose mode, 2).
+      set('all', 2)
+      await dp.up(req({ id: 'mn5', link: 'a1', gre: { uplink: 5, downlink: 0x1005 } }))
+      expect(warned()).toHaveLength(2)
+      expect(dp.snapshot().reversePathFiltered).toEqual(['a0', 'a1'])
+      await dp.close()
+    } finally {
+      rmSync(sys, { recursive: true, force: true })
+    }
   })
 })
