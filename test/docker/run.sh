@@ -69,6 +69,23 @@ engine_up "${ENGINE_BIN:-}"
 server=$(docker version -f '{{.Server.Version}}')
 client=$(docker version -f '{{.Client.Version}}')
 
+# A run killed before its cleanup (SIGKILL, a reset machine) leaves its compose project behind,
+# and its networks then overlap this run's fixed subnets ("Pool overlaps with other one on this
+# address space"). Remove the projects of our runs (pmip6ci<pid>) whose run.sh is gone.
+stale_projects() {
+  {
+    docker ps -a --filter label=com.docker.compose.project --format '{{.Label "com.docker.compose.project"}}'
+    docker network ls --filter label=com.docker.compose.project --format '{{.Label "com.docker.compose.project"}}'
+  } 2>/dev/null | grep -E '^pmip6ci[0-9]+$' | sort -u | while read -r p; do
+    grep -qs 'run\.sh' "/proc/${p#pmip6ci}/cmdline" || echo "$p"
+  done
+}
+for p in $(stale_projects); do
+  docker ps -aq --filter "label=com.docker.compose.project=$p" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker network ls -q --filter "label=com.docker.compose.project=$p" | xargs -r docker network rm >/dev/null 2>&1 || true
+  phase "removed what an interrupted run left behind: compose project $p"
+done
+
 phase "base image"
 if docker image inspect node:20-bookworm-slim >/dev/null 2>&1 && docker image inspect node:20-bookworm >/dev/null 2>&1; then
   build_args=()
