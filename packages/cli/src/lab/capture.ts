@@ -39,7 +39,7 @@ const DUMPCAP = process.env['MAG_DUMPCAP'] ?? 'dumpcap'
 const START_TIMEOUT_MS = 20_000
 const STOP_TIMEOUT_MS = 10_000
 
-interface Running {
+export interface Running {
   readonly point: CapturePoint
   readonly child: ChildProcess
   readonly file: string | null
@@ -47,8 +47,8 @@ interface Running {
   exited: boolean
 }
 
-function startDumpcap(point: CapturePoint, out: string | null): Running {
-  const args = ['netns', 'exec', point.namespace, DUMPCAP]
+export function startDumpcap(point: CapturePoint, out: string | null, bin: string = DUMPCAP): Running {
+  const args = ['netns', 'exec', point.namespace, bin]
   for (const l of point.links) args.push('-i', l.ifname)
   // -n: pcapng even for one interface; -w - streams it to stdout (live trace).
   args.push('-n', '-w', out ?? '-')
@@ -59,20 +59,25 @@ function startDumpcap(point: CapturePoint, out: string | null): Running {
   return r
 }
 
-/** Waits until every dumpcap says it is capturing (readiness, not a sleep). */
-async function ready(all: readonly Running[]): Promise<void> {
+/**
+ * Waits until every dumpcap has its interfaces open (readiness, not a sleep). dumpcap prints
+ * 'Capturing on' before it opens them, and 'File: <name>' once they are open and the file's
+ * headers are written ("capture started successfully"): a packet sent between the two is lost
+ * (the demo's first RA was, under load).
+ */
+export async function ready(all: readonly Running[]): Promise<void> {
   await waitFor(
     'dumpcap capturing on every lab link',
     () => {
       for (const r of all) if (r.exited) throw new Error(`dumpcap in ${r.point.namespace} exited: ${r.stderr.trim().split('\n').pop() ?? ''}`)
-      return all.every((r) => /Capturing on/.test(r.stderr)) ? true : undefined
+      return all.every((r) => /^File: /m.test(r.stderr)) ? true : undefined
     },
     START_TIMEOUT_MS,
     20,
   )
 }
 
-async function stopAll(all: readonly Running[]): Promise<void> {
+export async function stopAll(all: readonly Running[]): Promise<void> {
   for (const r of all) if (!r.exited) r.child.kill('SIGINT')
   try {
     await waitFor('dumpcap to finish its files', () => (all.every((r) => r.exited) ? true : undefined), STOP_TIMEOUT_MS, 20)
