@@ -58,8 +58,7 @@ export function nlattr(type: number, payload: Buffer, nested = false): Buffer {
  * IFLA_AF_SPEC of a device that makes no IPv6 link-local address of its own: a tunnel carries
  * the MNs' packets only, no router solicitations, MLD reports or DAD probes of the MAG's, and
  * the lab and tests need no namespace-wide addr_gen_mode. The kernel takes it on RTM_SETLINK,
- * not on create (EAFNOSUPPORT: the device has no IPv6 state yet), and before the `up` of the
- * same message: `ip link set X addrgenmode none up` leaves X without a link-local.
+ * not on create (EAFNOSUPPORT: the device has no IPv6 state yet), and while the device is down.
  */
 export function noLinkLocalAfSpec(): Map<number, Buffer> {
   return new Map([[AF_INET6, nlattr(IFLA_INET6_ADDR_GEN_MODE, Buffer.from([IN6_ADDR_GEN_MODE_NONE]))]])

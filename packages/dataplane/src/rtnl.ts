@@ -336,7 +336,10 @@ export class NetlinkRtnl implements Rtnl {
     this.ifindex.delete(name)
     try {
       const index = await this.index(name)
-      await this.req.run(`RTM_SETLINK ${name} addrgenmode none up`, () => this.s.setLink({ index, change: { up: true }, flags: { up: true } }, { afSpec: noLinkLocalAfSpec() }, this.opts()))
+      // Two messages: some kernels (Debian's 6.1 UML) apply IFLA_AF_SPEC after the flags of the
+      // same message, when the link-local address has been made already.
+      await this.req.run(`RTM_SETLINK ${name} addrgenmode none`, () => this.s.setLink({ index }, { afSpec: noLinkLocalAfSpec() }, this.opts()))
+      await this.req.run(`RTM_SETLINK ${name} up`, () => this.s.setLink({ index, change: { up: true }, flags: { up: true } }, {}, this.opts()))
     } catch (e) {
       // A device that cannot come up is not left behind.
       await this.delLinkByName(name).catch(() => undefined)
