@@ -71,13 +71,14 @@ client=$(docker version -f '{{.Client.Version}}')
 
 # A run killed before its cleanup (SIGKILL, a reset machine) leaves its compose project behind,
 # and its networks then overlap this run's fixed subnets ("Pool overlaps with other one on this
-# address space"). Remove the projects of our runs (pmip6ci<pid>) whose run.sh is gone.
+# address space"). Remove the projects of our runs (pmip6ci<pid>x<n>) whose run.sh is gone.
 stale_projects() {
   {
     docker ps -a --filter label=com.docker.compose.project --format '{{.Label "com.docker.compose.project"}}'
     docker network ls --filter label=com.docker.compose.project --format '{{.Label "com.docker.compose.project"}}'
-  } 2>/dev/null | grep -E '^pmip6ci[0-9]+$' | sort -u | while read -r p; do
-    grep -qs 'run\.sh' "/proc/${p#pmip6ci}/cmdline" || echo "$p"
+  } 2>/dev/null | grep -E '^pmip6ci[0-9]+x[0-9]+$' | sort -u | while read -r p; do
+    pid=${p#pmip6ci}
+    grep -qs 'run\.sh' "/proc/${pid%%x*}/cmdline" || echo "$p"
   done
 }
 for p in $(stale_projects); do
