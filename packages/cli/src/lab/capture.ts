@@ -5,7 +5,8 @@
  * renamed `<node>:<link>`, which is what `mag trace` reads to name the ladder's columns.
  * One capture point per link, so no packet is seen twice on one hop.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -38,6 +39,9 @@ export function capturePoints(lab: string): CapturePoint[] {
 const DUMPCAP = process.env['MAG_DUMPCAP'] ?? 'dumpcap'
 const START_TIMEOUT_MS = 20_000
 const STOP_TIMEOUT_MS = 10_000
+const SYNC_TIMEOUT_MS = 30_000
+/** A marker not in the file yet is sent again after this long. */
+const MARKER_RESEND_MS = 1000
 
 export interface Running {
   readonly point: CapturePoint
@@ -77,6 +81,85 @@ export async function ready(all: readonly Running[]): Promise<void> {
   )
 }
 
+/**
+ * Sync markers. A capture is complete only up to what dumpcap has written: libpcap hands packets
+ * over a ring block at a time, so the last ones before a stop can still be in the kernel, and
+ * under load even the first ones after 'File:' were missed. So at the start and before the stop
+ * an ICMPv6 echo request to ff02::1 carrying this capture's tag goes out of every captured link
+ * until each file holds it; markers and the answers to them (which echo the tag) are left out of
+ * the merged file.
+ */
+export class Markers {
+  private readonly tag = randomBytes(8)
+  private n = 0
+
+  /**
+   * Sends a fresh marker on every link of every capture that can carry one (up, with a carrier:
+   * the lab keeps a MAG's access link down until an MN moves there), until each file holds its
+   * own (bounded).
+   */
+  async sync(all: readonly Running[], timeoutMs = SYNC_TIMEOUT_MS): Promise<void> {
+    const pending = all
+      .filter((r) => r.file !== null)
+      .flatMap((r) => {
+        const live = linksWithCarrier(r.point.namespace)
+        return r.point.links.filter((l) => live.has(l.ifname)).map((l) => ({ r, link: l.ifname, token: this.token(), sent: 0 }))
+      })
+    await waitFor(
+      `capture sync markers on ${pending.map((p) => `${p.r.point.node}:${p.link}`).join(', ')}`,
+      () => {
+        for (let i = pending.length - 1; i >= 0; i--) {
+          const p = pending[i]!
+          if (p.r.exited) throw new Error(`dumpcap in ${p.r.point.namespace} exited: ${p.r.stderr.trim().split('\n').pop() ?? ''}`)
+          if (fileHolds(p.r.file!, p.token)) pending.splice(i, 1)
+          else if (Date.now() - p.sent >= MARKER_RESEND_MS) {
+            // -W 1: whoever is on the link may answer, nobody need; the marker is the request.
+            // -s 32: ping's timestamp takes the first 16 bytes, the whole token is in the next 16.
+            spawnSync('ip', ['netns', 'exec', p.r.point.namespace, 'ping', '-6', '-n', '-q', '-c', '1', '-W', '1', '-s', '32', '-p', p.token.toString('hex'), '-I', p.link, 'ff02::1'], { stdio: 'ignore', timeout: 5000 })
+            p.sent = Date.now()
+          }
+        }
+        return pending.length === 0 ? true : undefined
+      },
+      timeoutMs,
+      20,
+    )
+  }
+
+  /** A marker, or an answer to one: an ICMPv6 echo whose data carries this capture's tag. */
+  isMarker(p: CapturedPacket): boolean {
+    const d = p.data
+    // Ethernet, IPv6 (next header ICMPv6 straight away), echo request or reply.
+    if (d.length < 14 + 40 + 8 + this.tag.length || d.readUInt16BE(12) !== 0x86dd || d[14 + 6] !== 58) return false
+    const type = d[14 + 40]
+    return (type === 128 || type === 129) && d.subarray(14 + 40 + 8).includes(this.tag)
+  }
+
+  /** 16 bytes, the most ping -p takes: the tag, then a counter. */
+  private token(): Buffer {
+    const b = Buffer.alloc(16)
+    this.tag.copy(b, 0)
+    b.writeUInt32BE(++this.n, 12)
+    return b
+  }
+}
+
+/** The links of a namespace that are up with a carrier (`ip -j link`: flags UP and LOWER_UP). */
+function linksWithCarrier(ns: string): Set<string> {
+  const r = spawnSync('ip', ['-n', ns, '-j', 'link', 'show'], { encoding: 'utf8', timeout: 15_000 })
+  if (r.status !== 0) throw new Error(`ip -n ${ns} link show: ${r.stderr.trim()}`)
+  const links = JSON.parse(r.stdout) as { ifname: string; flags?: string[] }[]
+  return new Set(links.filter((l) => l.flags?.includes('UP') && l.flags.includes('LOWER_UP')).map((l) => l.ifname))
+}
+
+function fileHolds(file: string, needle: Buffer): boolean {
+  try {
+    return readFileSync(file).includes(needle)
+  } catch {
+    return false
+  }
+}
+
 export async function stopAll(all: readonly Running[]): Promise<void> {
   for (const r of all) if (!r.exited) r.child.kill('SIGINT')
   try {
@@ -93,13 +176,20 @@ export interface LabCapture {
   abort(): Promise<void>
 }
 
-export async function startLabCapture(lab: string, outFile: string): Promise<LabCapture> {
+export function startLabCapture(lab: string, outFile: string): Promise<LabCapture> {
+  return startCapture(capturePoints(lab), outFile, { comment: `PMIPv6 lab "${lab}": every link, captured at one end; interfaces are named <node>:<link>` })
+}
+
+/** Captures these points into one pcapng at `outFile` (on stop), interfaces named `<node>:<link>`. */
+export async function startCapture(points: readonly CapturePoint[], outFile: string, o: { comment?: string; dumpcap?: string } = {}): Promise<LabCapture> {
   const dir = mkdtempSync(join(tmpdir(), 'mag-capture-'))
   const running: Running[] = []
+  const markers = new Markers()
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true })
   try {
-    for (const p of capturePoints(lab)) running.push(startDumpcap(p, join(dir, `${p.node}.pcapng`)))
+    for (const p of points) running.push(startDumpcap(p, join(dir, `${p.node}.pcapng`), o.dumpcap))
     await ready(running)
+    await markers.sync(running)
   } catch (e) {
     await stopAll(running).catch(() => undefined)
     cleanup()
@@ -108,14 +198,18 @@ export async function startLabCapture(lab: string, outFile: string): Promise<Lab
   return {
     async stop() {
       try {
-        await stopAll(running)
+        try {
+          await markers.sync(running)
+        } finally {
+          await stopAll(running)
+        }
         const merged = mergeCaptures(
           running.map((r) => ({
             bytes: readFileSync(r.file!),
             rename: (ifName: string) => `${r.point.node}:${ifName}`,
             describe: (ifName: string) => r.point.links.find((l) => l.ifname === ifName)?.description ?? '',
           })),
-          { application: 'mag lab capture', comment: `PMIPv6 lab "${lab}": every link, captured at one end; interfaces are named <node>:<link>` },
+          { application: 'mag lab capture', ...(o.comment !== undefined ? { comment: o.comment } : {}), keep: (p) => !markers.isMarker(p) },
         )
         writeFileSync(outFile, merged.bytes)
         return { file: outFile, packets: merged.packets, interfaces: merged.interfaces }

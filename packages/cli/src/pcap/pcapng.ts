@@ -323,7 +323,7 @@ export interface NamedCapture {
  * Merges captures into one pcapng, every packet in time order, each interface renamed (the
  * lab names them `<node>:<link>`). Interfaces keep their timestamp resolution.
  */
-export function mergeCaptures(inputs: readonly NamedCapture[], opts: { application?: string; comment?: string } = {}): { bytes: Buffer; packets: number; interfaces: string[] } {
+export function mergeCaptures(inputs: readonly NamedCapture[], opts: { application?: string; comment?: string; keep?: (p: CapturedPacket) => boolean } = {}): { bytes: Buffer; packets: number; interfaces: string[] } {
   const w = new PcapngWriter(opts)
   const names: string[] = []
   const all: { id: number; p: CapturedPacket; order: number }[] = []
@@ -337,7 +337,7 @@ export function mergeCaptures(inputs: readonly NamedCapture[], opts: { applicati
       ids.set(i.id, w.addInterface({ linkType: i.linkType, name, tsresol: i.tsresol, ...(description ? { description } : {}) }))
       names.push(name)
     })
-    for (const p of packets) all.push({ id: ids.get(p.iface.id)!, p, order: order++ })
+    for (const p of packets) if (!opts.keep || opts.keep(p)) all.push({ id: ids.get(p.iface.id)!, p, order: order++ })
   }
   all.sort((a, b) => a.p.us - b.p.us || a.order - b.order)
   for (const { id, p } of all) w.addPacket(id, p.ts, p.data, p.originalLength)
