@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { CaptureReader, mergeCaptures, type CapturedPacket } from '../pcap/pcapng'
 import { readState } from './lab'
 import { MAGS, accessLink, names } from './plan'
-import { waitFor } from './sh'
+import { ipn, waitFor } from './sh'
 
 export interface CapturePoint {
   readonly node: string
@@ -73,7 +73,7 @@ export async function ready(all: readonly Running[]): Promise<void> {
   await waitFor(
     'dumpcap capturing on every lab link',
     () => {
-      for (const r of all) if (r.exited) throw new Error(`dumpcap in ${r.point.namespace} exited: ${r.stderr.trim().split('\n').pop() ?? ''}`)
+      for (const r of all) if (r.exited) throw exitedError(r)
       return all.every((r) => /^File: /m.test(r.stderr)) ? true : undefined
     },
     START_TIMEOUT_MS,
@@ -110,7 +110,7 @@ export class Markers {
       () => {
         for (let i = pending.length - 1; i >= 0; i--) {
           const p = pending[i]!
-          if (p.r.exited) throw new Error(`dumpcap in ${p.r.point.namespace} exited: ${p.r.stderr.trim().split('\n').pop() ?? ''}`)
+          if (p.r.exited) throw exitedError(p.r)
           if (fileHolds(p.r.file!, p.token)) pending.splice(i, 1)
           else if (Date.now() - p.sent >= MARKER_RESEND_MS) {
             // -W 1: whoever is on the link may answer, nobody need; the marker is the request.
@@ -144,11 +144,14 @@ export class Markers {
   }
 }
 
+/** A dumpcap that ended early, with the last line it wrote. */
+function exitedError(r: Running): Error {
+  return new Error(`dumpcap in ${r.point.namespace} exited: ${r.stderr.trim().split('\n').pop() ?? ''}`)
+}
+
 /** The links of a namespace that are up with a carrier (`ip -j link`: flags UP and LOWER_UP). */
 function linksWithCarrier(ns: string): Set<string> {
-  const r = spawnSync('ip', ['-n', ns, '-j', 'link', 'show'], { encoding: 'utf8', timeout: 15_000 })
-  if (r.status !== 0) throw new Error(`ip -n ${ns} link show: ${r.stderr.trim()}`)
-  const links = JSON.parse(r.stdout) as { ifname: string; flags?: string[] }[]
+  const links = JSON.parse(ipn(ns, '-j', 'link', 'show')) as { ifname: string; flags?: string[] }[]
   return new Set(links.filter((l) => l.flags?.includes('UP') && l.flags.includes('LOWER_UP')).map((l) => l.ifname))
 }
 
