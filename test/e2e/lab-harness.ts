@@ -3,12 +3,13 @@
 // namespaces the test created through `mag lab up` and removes them with labDown() (`mag lab down`).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { controlRequest, type ControlRequest } from '@pmip6/agent'
-import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
+import { writeUdhcpcScript } from '../../packages/cli/src/lab/demo'
 import { labSocket } from '../../packages/cli/src/lab/lab'
+import { onPath } from '../../packages/cli/src/lab/sh'
 import { dissect, haveTshark, values, type Field } from '../interop/tshark'
 import { MARKER_FILTER, markerSeen } from './marker'
 
@@ -43,7 +44,7 @@ export function labPrereqs(): string | null {
 export function toolPrereqs(tools: readonly string[], apt: string, built: readonly string[] = []): string | null {
   const lab = labPrereqs()
   if (lab !== null) return lab
-  for (const tool of tools) if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) return `${tool} is missing (apt-get install ${apt})`
+  for (const tool of tools) if (!onPath(tool)) return `${tool} is missing (apt-get install ${apt})`
   for (const f of built) {
     try {
       readFileSync(join(ROOT, f))
@@ -121,9 +122,8 @@ export function nsRun(ns: string, cmd: readonly string[], timeoutMs = 30_000): R
  * whose MNs run busybox udhcpc: a missing udhcpc is a failure, not a skip.
  */
 export function installUdhcpcScript(path: string): void {
-  if (spawnSync('sh', ['-c', 'command -v udhcpc'], { stdio: 'ignore' }).status !== 0) throw new Error('udhcpc is missing')
-  writeFileSync(path, UDHCPC_SCRIPT)
-  chmodSync(path, 0o755)
+  if (!onPath('udhcpc')) throw new Error('udhcpc is missing')
+  writeUdhcpcScript(path)
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))

@@ -7,11 +7,11 @@
 // the CN behind its own LMA (203.0.113.2 on both sides: two separate networks); tshark on mag1's
 // transport link reads each packet's GRE key (gre.key), and each LMA's ip6gre device counts
 // only its own MN's packets. Detach leaves no GRE device at either end.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
-import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
+import { writeUdhcpcScript } from '../../packages/cli/src/lab/demo'
 import { labDown, labStatus, labUp, readState } from '../../packages/cli/src/lab/lab'
 import { Capture, endLab, ipJson, nsExec, pingEach, waitFor } from './helpers'
 
@@ -64,8 +64,7 @@ const views: Record<1 | 2, View | null> = { 1: null, 2: null }
 
 beforeAll(async () => {
   // udhcpc hands what it got to a script; the demo's configures the MN as Debian's would.
-  writeFileSync(script, UDHCPC_SCRIPT)
-  chmodSync(script, 0o755)
+  writeUdhcpcScript(script)
   await labDown(LAB, { quiet: true })
   await labUp({
     name: LAB,

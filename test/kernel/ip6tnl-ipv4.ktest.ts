@@ -5,12 +5,12 @@
 // MAG's DHCPv4 server (RFC 5844 §3.4), pings the CN's 203.0.113.2 through the tunnel, and tshark
 // on the MAG-LMA link sees IPv4-in-IPv6 (outer next header 4, RFC 2473 §3) beside mn1's IPv6
 // (next header 41) on the same `mode any` devices; detach leaves the IPv4 state as it was.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { controlRequest } from '@pmip6/agent'
-import { UDHCPC_SCRIPT } from '../../packages/cli/src/lab/demo'
+import { writeUdhcpcScript } from '../../packages/cli/src/lab/demo'
 import { labDown, labUp, readState } from '../../packages/cli/src/lab/lab'
 import { Capture, endLab, ipJson, nsExec, pingEach, tunnels, waitFor, type IpRoute, type IpRule, type Packet } from './helpers'
 
@@ -83,8 +83,7 @@ let hnp = ''
 
 beforeAll(async () => {
   // udhcpc hands what it got to a script; this one configures the MN as Debian's would.
-  writeFileSync(script, UDHCPC_SCRIPT)
-  chmodSync(script, 0o755)
+  writeUdhcpcScript(script)
   await labDown(LAB, { quiet: true })
   await labUp({
     name: LAB,

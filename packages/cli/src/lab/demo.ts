@@ -23,6 +23,12 @@ import { ipn, missingTools, nsExec, waitFor } from './sh'
  */
 export const UDHCPC_SCRIPT = '#!/bin/sh\ncase "$1" in\n  bound|renew) ip -4 addr flush dev "$interface"; ip -4 addr add "$ip/$mask" dev "$interface"; ip -4 route replace default via "$router" dev "$interface" ;;\n  deconfig) ip -4 addr flush dev "$interface" ;;\nesac\nexit 0\n'
 
+/** Writes UDHCPC_SCRIPT to `path`, executable (udhcpc's `-s`). */
+export function writeUdhcpcScript(path: string): void {
+  writeFileSync(path, UDHCPC_SCRIPT)
+  chmodSync(path, 0o755)
+}
+
 /** What the demo runs in the MNs' namespaces besides the daemons, and the Debian package of each. */
 export const DEMO_TOOLS: Readonly<Record<string, string>> = { ip: 'iproute2', ping: 'iputils-ping', udhcpc: 'udhcpc' }
 
@@ -176,8 +182,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   /** An unmodified busybox udhcpc in the MN's namespace; its script configures what it got. */
   const dhcpDir = mkdtempSync(join(tmpdir(), 'mag-demo-dhcp4-'))
   const dhcpScript = join(dhcpDir, 'udhcpc.sh')
-  writeFileSync(dhcpScript, UDHCPC_SCRIPT)
-  chmodSync(dhcpScript, 0o755)
+  writeUdhcpcScript(dhcpScript)
   const dhcp4 = (i: number): string => {
     nsExec(n.mn(i), 'udhcpc', ['-i', 'eth0', '-n', '-q', '-f', '-t', '5', '-T', '2', '-A', '1', '-s', dhcpScript], { timeoutMs: 60_000 })
     const a = (JSON.parse(ipn(n.mn(i), '-4', '-j', 'addr', 'show', 'dev', 'eth0')) as { addr_info?: { local: string; prefixlen: number }[] }[])[0]?.addr_info?.[0]
