@@ -194,7 +194,7 @@ export function addDaemonCommands(program: Command): void {
 
   /** The data plane: backend, tunnels with their MNs, kernel objects held, failed set-ups. */
   const dataplaneLines = (s: Record<string, unknown>): string[] => {
-    const d = s['dataplane'] as { name: string; state?: { uplinkSelect: string; uplink: string; tunnelMtu: number; tunnels: { peer: string; users: number; device: string | null }[]; bindings: number; objects: number; failures: number; reversePathFiltered?: string[] } } | undefined
+    const d = s['dataplane'] as { name: string; state?: { uplinkSelect: string; uplink: string; tunnelMtu: number; tunnels: { peer: string; users: number; device: string | null }[]; bindings: number; objects: number; failures: number; reversePathFiltered?: string[]; reversePathFix?: string } } | undefined
     if (!d) return []
     if (!d.state) return [`dataplane    ${d.name} (signalling only: nothing is forwarded)`]
     const st = d.state
@@ -203,7 +203,7 @@ export function addDaemonCommands(program: Command): void {
     return [
       `dataplane    ${d.name}, ${st.uplinkSelect}, uplink ${st.uplink}, tunnel MTU ${st.tunnelMtu}; ${st.bindings} bindings, ${st.objects} kernel objects, ${st.failures} failed set-ups`,
       `tunnels      ${tunnels}`,
-      ...(rpf.length > 0 ? [`warning      rp_filter drops GRE-keyed MNs' IPv4 uplink on ${rpf.join(', ')}: sysctl -w net.ipv4.conf.all.rp_filter=0 ${rpf.map((l) => `net.ipv4.conf.${l}.rp_filter=0`).join(' ')}`] : []),
+      ...(rpf.length > 0 ? [`warning      rp_filter drops GRE-keyed MNs' IPv4 uplink on ${rpf.join(', ')}: ${st.reversePathFix ?? ''}`] : []),
     ]
   }
 

@@ -145,6 +145,8 @@ export interface DataPlaneSnapshot {
   readonly greBindings: number
   /** Access links where reverse path filtering drops GRE-keyed MNs' IPv4 uplink (see checkReversePath). */
   readonly reversePathFiltered: readonly string[]
+  /** The command that lets them through, when there are such links. */
+  readonly reversePathFix?: string
 }
 
 /** A change that failed and was rolled back; `cause` is the kernel's refusal. */
@@ -507,6 +509,7 @@ export class DataPlane {
       gre: this.gre,
       greBindings: maxGreOf(this.layout) - this.freeGreSlots.length,
       reversePathFiltered: [...this.rpFiltered],
+      ...(this.rpFiltered.size > 0 ? { reversePathFix: reversePathFix(this.rpFiltered) } : {}),
     }
   }
 
@@ -723,7 +726,7 @@ export class DataPlane {
     this.log('warn', "reverse path filtering drops the IPv4 uplink of GRE-keyed MNs on this link (RFC 5845: their home addresses are routed in their bindings' own tables)", {
       link,
       rpFilter: mode,
-      fix: `sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.${link}.rp_filter=0`,
+      fix: reversePathFix([link]),
     })
   }
 
@@ -969,6 +972,11 @@ async function chooseBackend(rtnl: Rtnl, choice: BackendChoice, self: string, lo
   }
   await rtnl.delLinkByName(PROBE_DEVICE)
   return 'ip6tnl'
+}
+
+/** The sysctl that turns reverse path filtering off for these links (`all` counts for each). */
+function reversePathFix(links: Iterable<string>): string {
+  return `sysctl -w net.ipv4.conf.all.rp_filter=0 ${[...links].map((l) => `net.ipv4.conf.${l}.rp_filter=0`).join(' ')}`
 }
 
 /** The effective IPv4 reverse path filter of a device: the larger of `all` and its own (0 where unreadable). */

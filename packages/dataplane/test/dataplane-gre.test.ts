@@ -195,6 +195,7 @@ describe('DataPlane with GRE keys (RFC 5845), bookkeeping', () => {
       await dp.up(req({ id: 'mn4', ipv4: ['10.0.0.3'], gre: { uplink: 4, downlink: 0x1004 } }))
       expect(warned()).toEqual([{ link: 'a0', rpFilter: 1, fix: 'sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.a0.rp_filter=0' }])
       expect(dp.snapshot().reversePathFiltered).toEqual(['a0'])
+      expect(dp.snapshot().reversePathFix).toBe('sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.a0.rp_filter=0')
       // `all` wins over a link's own 0 (loose mode, 2).
       set('all', 2)
       await dp.up(req({ id: 'mn5', link: 'a1', gre: { uplink: 5, downlink: 0x1005 } }))
