@@ -9,7 +9,7 @@
 // This kernel may have no ip6_tunnel: everything here runs the seg6 backend (encap.red + End.DT6),
 // chosen explicitly where counting netlink calls matters ('auto' probes with one more call).
 import { NsFixture } from '@pmip6/testkit'
-import { LMA, MAG, Namespaces, addr, describeInKernel, ip, ipJson, is158, key, kstate, nsExec, ours, sortRoutes, veth, withCtl, Ctl, type IpRoute, type IpRule, type KState } from './fixtures/netns'
+import { LMA, MAG, Namespaces, addr, untilKernelRoute, describeInKernel, ip, ipJson, is158, key, kstate, nsExec, ours, sortRoutes, veth, withCtl, Ctl, type IpRoute, type IpRule, type KState } from './fixtures/netns'
 
 const T = 100 // DataPlane's default first table
 const P = 1000 // and first rule priority
@@ -40,6 +40,8 @@ function magNs(): string {
   veth(ns, 'a0', ns, 'a0p')
   veth(ns, 'a1', ns, 'a1p')
   addr(ns, 'm0', `${MAG}/64`)
+  // Forwarding is on: the kernel adds the prefix's subnet-router anycast route too (RFC 4291 §2.6.1).
+  untilKernelRoute(ns, 'anycast', MAG.replace(/::1$/, '::'))
   return ns
 }
 
