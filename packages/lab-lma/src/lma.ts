@@ -100,31 +100,16 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
   let stopped = false
   let ready = false
 
-  // RFC 5213 §5.6: routes follow bindings, so the data plane opens before anything can bind.
-  let forwarding: LmaForwarding | undefined
-  if (config.dataplane !== undefined && opts.openDataplane !== null) {
-    const open = opts.openDataplane ?? ((c: LmaConfig, l: Logger) => openKernelDataPlane(c.address, c.dataplane!, l, c.ipv4Pool !== undefined))
-    const dp = await open(config, log)
-    // RFC 5845: keys this LMA hands out must be carried; a data plane without ip6gre cannot.
-    if ((config.greKeys ?? 'off') !== 'off' && dp.gre === false) {
-      await dp.close().catch(() => undefined)
-      throw new Error(`greKeys: ${config.greKeys} needs ip6gre devices in the data plane, and this kernel makes none (CONFIG_IPV6_GRE, modprobe ip6_gre); set greKeys: off or leave dataplane out`)
-    }
-    forwarding = lmaForwarding(dp, log)
+  // The lines of a step are written once its answer is out (issue 23): winston formats and
+  // writes synchronously, and at info level the binding lines (and the data plane's, such as a
+  // new MAG's 'tunnel up') came before the PBA they describe. A PBA held behind forwarding
+  // writes them when its chain ends.
+  const lines: [string, LogMeta][] = []
+  let holding = false
+  const writeLines = (): void => {
+    if (holding || lines.length === 0) return
+    for (const [msg, meta] of lines.splice(0)) log.info(msg, meta)
   }
-  let transport: MhTransport
-  try {
-    transport =
-      opts.transport ??
-      openRawMhTransport({
-        ...(config.interface !== undefined ? { bindToDevice: config.interface } : {}),
-        onError: (err) => log.error('mh socket error', { error: err.message }),
-      })
-  } catch (e) {
-    await forwarding?.close().catch(() => undefined)
-    throw e
-  }
-
   /**
    * Per MN, the forwarding changes not finished yet and the answers held behind them, in order:
    * a PBA leaves once the route it announces is in place (§5.6.1 before the MAG forwards).
@@ -145,19 +130,50 @@ export async function startLma(config: LmaConfig, opts: StartLmaOptions = {}): P
     const next = run.catch((e: unknown) => log.error('lma held action failed', { mnId, error: e instanceof Error ? e.message : String(e) }))
     held.set(mnId, next)
     void next.then(() => {
+      // Only the chain's last action writes: this reaction runs before the next action's (the
+      // PBA), which was chained on `next` later.
+      if (held.get(mnId) !== next) return
+      held.delete(mnId)
       writeLines()
-      if (held.get(mnId) === next) held.delete(mnId)
     })
   }
-  // The binding lines of a step are written once its answer is out (issue 23): winston formats
-  // and writes synchronously, and at info level those lines came before the netlink requests
-  // that the PBA waits for. A PBA held behind forwarding writes them when it leaves.
-  const lines: [string, LogMeta][] = []
-  let holding = false
-  const writeLines = (): void => {
-    if (holding || lines.length === 0) return
-    for (const [msg, meta] of lines.splice(0)) log.info(msg, meta)
+  /** The data plane's info lines wait with the step's own while answers are held. */
+  const dataplaneLog: Logger = {
+    debug: (msg, meta) => log.debug(msg, meta),
+    info: (msg, meta) => {
+      if (holding || held.size > 0) lines.push([msg, meta ?? {}])
+      else log.info(msg, meta)
+    },
+    warn: (msg, meta) => log.warn(msg, meta),
+    error: (msg, meta) => log.error(msg, meta),
+    isLevelEnabled: (level) => log.isLevelEnabled?.(level) ?? true,
   }
+
+  // RFC 5213 §5.6: routes follow bindings, so the data plane opens before anything can bind.
+  let forwarding: LmaForwarding | undefined
+  if (config.dataplane !== undefined && opts.openDataplane !== null) {
+    const open = opts.openDataplane ?? ((c: LmaConfig, l: Logger) => openKernelDataPlane(c.address, c.dataplane!, l, c.ipv4Pool !== undefined))
+    const dp = await open(config, dataplaneLog)
+    // RFC 5845: keys this LMA hands out must be carried; a data plane without ip6gre cannot.
+    if ((config.greKeys ?? 'off') !== 'off' && dp.gre === false) {
+      await dp.close().catch(() => undefined)
+      throw new Error(`greKeys: ${config.greKeys} needs ip6gre devices in the data plane, and this kernel makes none (CONFIG_IPV6_GRE, modprobe ip6_gre); set greKeys: off or leave dataplane out`)
+    }
+    forwarding = lmaForwarding(dp, dataplaneLog)
+  }
+  let transport: MhTransport
+  try {
+    transport =
+      opts.transport ??
+      openRawMhTransport({
+        ...(config.interface !== undefined ? { bindToDevice: config.interface } : {}),
+        onError: (err) => log.error('mh socket error', { error: err.message }),
+      })
+  } catch (e) {
+    await forwarding?.close().catch(() => undefined)
+    throw e
+  }
+
   const send = (c: SendEvent): void => {
     if (stopped) return
     try {
