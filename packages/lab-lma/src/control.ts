@@ -23,7 +23,7 @@ export interface ControlTarget {
   fault(patch: FaultPatch): FaultState
 }
 
-export const CONTROL_COMMANDS = ['status', 'bindings', 'fault'] as const
+export const CONTROL_COMMANDS = ['status', 'bindings', 'fault', 'gc'] as const
 
 class RequestError extends Error {}
 
@@ -102,6 +102,14 @@ export function handleControlLine(target: ControlTarget, line: string): Obj {
         return { ok: true, ...id, bindings: target.bindings() }
       case 'fault':
         return { ok: true, ...id, faults: target.fault(parseFaultRequest(req)) }
+      case 'gc': {
+        // Benchmarks measure retained heap and a steady state without the collections a storm
+        // leaves owing: a full collection first, as the MAG's control socket does.
+        const gc = (globalThis as { gc?: () => void }).gc
+        if (!gc) throw new RequestError('start the LMA with node --expose-gc to allow this')
+        gc()
+        return { ok: true, ...id, heapUsedBytes: process.memoryUsage().heapUsed }
+      }
       default:
         return { ok: false, ...id, error: `unknown cmd ${JSON.stringify(req.cmd ?? null)} (known: ${CONTROL_COMMANDS.join(', ')})` }
     }

@@ -144,6 +144,21 @@ describe('lab LMA runner (in-memory transport, real control socket)', () => {
     })
   })
 
+  test('gc: a full collection when node runs with --expose-gc (benchmarks), a plain refusal otherwise', async () => {
+    const g = globalThis as { gc?: () => void }
+    const had = g.gc
+    try {
+      g.gc = undefined
+      expect(await client.req({ cmd: 'gc', id: 1 })).toEqual({ ok: false, id: 1, error: 'start the LMA with node --expose-gc to allow this' })
+      let runs = 0
+      g.gc = () => void runs++
+      expect(await client.req({ cmd: 'gc' })).toEqual({ ok: true, heapUsedBytes: expect.any(Number) })
+      expect(runs).toBe(1)
+    } finally {
+      g.gc = had
+    }
+  })
+
   test('bad requests get {ok:false} and the server keeps serving, on the same connection', async () => {
     expect(await client.raw('{not json')).toMatchObject({ ok: false, error: expect.stringMatching(/^bad JSON/) })
     expect(await client.raw('[1,2]')).toMatchObject({ ok: false })
