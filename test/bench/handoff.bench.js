@@ -9,6 +9,10 @@
 //  - the same inside the new MAG's daemon (attach fact -> RA handed to the kernel);
 //  - the ping gap the MN sees: the longest time between two echo replies around each handoff
 //    (ping -D timestamps), and the pings lost over the whole run.
+// Each handoff is waited for by watching the RA arrive on the MN's side (a streaming tshark in
+// the MN's namespace), never by asking the new MAG while it registers: a control request
+// polled every millisecond was answered by the daemon in the middle of the registration it
+// timed, and pushed the tail.
 const { spawnSync, spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -16,6 +20,7 @@ const path = require('node:path')
 const { controlRequest } = require('@pmip6/agent')
 const { writeResult, percentile, sleep, until } = require('./lib')
 const { distribution } = require('./plot')
+const { raWatcher } = require('./wire-clock')
 
 const HANDOFFS = Number(process.argv[2] || 100)
 const LAB = `ho${process.pid % 100000}`.slice(0, 12)
@@ -57,8 +62,10 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mag-bench-'))
   const caps = { mag1: raCapture(dir, 'mag1'), mag2: raCapture(dir, 'mag2') }
   let pinger
+  let mnRas
   try {
     await until('tshark', () => caps.mag1.ready() && caps.mag2.ready(), 15_000)
+    mnRas = await raWatcher(`${LAB}-mn1`, 'eth0')
     await controlRequest(sock('mag1'), { cmd: 'attach', mn: MN, link: 'mn1', mac: MAC, att: 'wifi', hint: 'new' })
     await until('registered on mag1', () => registered('mag1'))
     // Wait for the MN's address, then start pinging.
@@ -78,8 +85,8 @@ async function main() {
       await controlRequest(sock(at), { cmd: 'detach', mn: MN })
       const tAttach = nowEpoch()
       await controlRequest(sock(to), { cmd: 'attach', mn: MN, link: 'mn1', mac: MAC, att: 'wifi', hint: 'same-interface' })
-      await sleep(3)
-      await until(`handoff ${i} registered on ${to}`, () => registered(to))
+      await mnRas.next(tAttach, null, 10_000)
+      if (!(await registered(to))) throw new Error(`handoff ${i}: RA seen but ${MN} is not registered on ${to}`)
       moves.push({ to, tMove, tAttach })
       at = to
       await sleep(300) // pings flow on the new path before the next move
@@ -127,6 +134,7 @@ async function main() {
   } finally {
     if (pinger && pinger.exitCode === null) pinger.kill('SIGKILL')
     for (const c of Object.values(caps)) if (c.child.exitCode === null) c.child.kill('SIGKILL')
+    if (mnRas) await mnRas.stop()
     fs.rmSync(dir, { recursive: true, force: true })
     mag(['lab', 'down', '--name', LAB])
   }
