@@ -53,11 +53,19 @@ export class NsFixture<R extends FixtureReply> {
       this.wake?.()
     })
     this.child.stderr.on('data', (d: string) => (this.err += d))
-    this.child.on('exit', () => this.wake?.())
+    // 'close', not 'exit': a fixture that answers and then exits (op 'exit') may be seen to
+    // exit before its answer's 'data' arrives; 'close' comes once its stdout has ended.
+    this.child.on('close', () => {
+      this.closed = true
+      this.wake?.()
+    })
   }
 
+  /** The fixture's stdio has ended: every line it wrote is in `lines`. */
+  private closed = false
+
   private get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null
+    return !this.closed
   }
 
   /** The next reply line (a ready line the fixture prints unasked, too), bounded. */
