@@ -91,10 +91,10 @@ function kernelObjects(ns) {
   }
 }
 const rssMiB = (pid) => Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024
-const cpuS = (pid) => {
-  const t = cpuTicks(pid)
-  return (t.user + t.system) / 100
-}
+/** CPU seconds between two cpuTicks() readings, user + system. */
+const cpuSecs = (a, b) => (b.user + b.system - a.user - a.system) / 100
+/** The share of one core those seconds are over `secs` of wall time, in %. */
+const cpuPct = (a, b, secs) => (cpuSecs(a, b) / secs) * 100
 /** The lab LMA answers its status under `status`. */
 const lmaStatusOf = async (sock) => (await controlRequest(sock, { cmd: 'status' }, 120_000)).status
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6
@@ -143,7 +143,6 @@ async function main() {
 
     // ---- attach storm
     enter('attach storm')
-    const cpu0 = { mag: cpuS(magPid), lma: cpuS(lmaPid) }
     const ticks0 = { mag: cpuTicks(magPid), lma: cpuTicks(lmaPid) }
     const t0 = process.hrtime.bigint()
     const progress = { registered: [[0, 0]], forwarding: [[0, 0]], 'LMA forwarding': [[0, 0]] }
@@ -189,7 +188,6 @@ async function main() {
     }
     const boundMs = ms(t0)
     loads.storm = load()
-    const cpu1 = { mag: cpuS(magPid), lma: cpuS(lmaPid) }
     const ticks1 = { mag: cpuTicks(magPid), lma: cpuTicks(lmaPid) }
     const kernel1 = kernelBytes()
     const objs1 = { mag: kernelObjects(N.mag.mag1), lma: kernelObjects(N.lma) }
@@ -272,7 +270,7 @@ async function main() {
       const a = { mag: cpuTicks(magPid), lma: cpuTicks(lmaPid) }
       await sleep(10_000)
       const b = { mag: cpuTicks(magPid), lma: cpuTicks(lmaPid) }
-      const pct = (x, y) => Number((((y.user + y.system - x.user - x.system) / 100 / 10) * 100).toFixed(2))
+      const pct = (x, y) => Number(cpuPct(x, y, 10).toFixed(2))
       const slice = { afterGcS: Math.round((Date.now() - gcAt) / 1000), magPct: pct(a.mag, b.mag), lmaPct: pct(a.lma, b.lma) }
       settleSlices.push(slice)
       if ((slice.magPct < QUIET_PCT && slice.lmaPct < QUIET_PCT) || Date.now() - gcAt > MAX_SETTLE_S * 1000) break
@@ -290,7 +288,7 @@ async function main() {
     const w1 = Date.now()
     const c1 = (await controlRequest(sock, { cmd: 'status' }, 120_000)).counters
     const secs = (w1 - w0) / 1000
-    const share = (a, b) => ((b.user + b.system - a.user - a.system) / 100 / secs) * 100
+    const share = (a, b) => cpuPct(a, b, secs)
     const rate = (k) => ((c1[k] ?? 0) - (c0[k] ?? 0)) / secs
     loads.steady = load()
 
@@ -334,7 +332,7 @@ async function main() {
       [
         { metric: `all ${COUNT} MNs bound, forwarding installed at MAG and LMA (subtree), load ${loads.storm}`, value: boundMs / 1000, unit: 's', goal: COUNT === 1_000_000 ? '<= 100' : undefined },
         { metric: 'registrations per second', value: COUNT / (boundMs / 1000), unit: '/s', goal: '>= 10000' },
-        { metric: 'CPU in the storm: MAG / lab LMA', value: `${(cpu1.mag - cpu0.mag).toFixed(1)} / ${(cpu1.lma - cpu0.lma).toFixed(1)}`, unit: 's' },
+        { metric: 'CPU in the storm: MAG / lab LMA', value: `${cpuSecs(ticks0.mag, ticks1.mag).toFixed(1)} / ${cpuSecs(ticks0.lma, ticks1.lma).toFixed(1)}`, unit: 's' },
         // User (JavaScript, V8) and system (the kernel inside the daemon's system calls: route inserts,
         // raw sends and the receiving side's softirq work they run) apart.
         { metric: 'CPU in the storm, user / system: MAG', value: `${((ticks1.mag.user - ticks0.mag.user) / 100).toFixed(1)} / ${((ticks1.mag.system - ticks0.mag.system) / 100).toFixed(1)}`, unit: 's' },
