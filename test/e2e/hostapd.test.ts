@@ -117,7 +117,7 @@ describeE2e('hostapd driver end to end (real hostapd + wpa_supplicant)', () => {
     )
     await startHostapd()
     lma = await lab.startLma()
-    const cfg = lab.magConfig({ drivers: { hostapd: { interfaces: [{ name: LINK, identity: 'dot1x' }], ctrlDir, pingIntervalMs: 300, requestTimeoutMs: 500 } } }, [{ mnId: IDENTITY, lma: '2001:db8:ffff::2' }])
+    const cfg = lab.magConfig({ drivers: { hostapd: { interfaces: [{ name: LINK, identity: 'dot1x' }], ctrlDir, clientDir: DIR, pingIntervalMs: 300, requestTimeoutMs: 500 } } }, [{ mnId: IDENTITY, lma: '2001:db8:ffff::2' }])
     mag = await lab.startMag(cfg)
     await startSupplicant()
   }, 240_000) // daemons, hostapd and pppd start slowly on a loaded machine

@@ -1,5 +1,5 @@
 // `policy:` in the config file: every bad field named, the secret only from a private file.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, validateConfig } from '../src/config'
@@ -12,6 +12,7 @@ writeFileSync(open, 'testing123\n')
 chmodSync(open, 0o644)
 const empty = join(dir, 'empty')
 writeFileSync(empty, '\n', { mode: 0o600 })
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const base = { mag: { address: '2001:db8:ffff::1' }, links: { mn1: {} } }
 const problems = (doc: unknown): string[] => {

@@ -1,7 +1,7 @@
 // The RFC 5176 server on loopback: only configured clients, valid authenticators, the NAS
 // identification check, Error-Cause in NAKs, and a retransmission answered without acting twice.
 import { createSocket } from 'node:dgram'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DasServer, type SessionIds } from '../src/radius/das'
@@ -30,7 +30,10 @@ beforeAll(async () => {
   }, log)
   port = (await das.start()).port
 })
-afterAll(() => das.stop())
+afterAll(() => {
+  das.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
 
 /** Sends a request and returns the decoded answer, or null after `waitMs` without one. */
 async function ask(bytes: Buffer, waitMs = 1500, sock?: ReturnType<typeof createSocket>): Promise<{ p: RadiusPacket; raw: Buffer } | null> {

@@ -3,7 +3,7 @@
 // the cache, Reject -> denied, unreachable -> held and asked again with backoff, failover,
 // forged answers dropped, reload, detach while pending, the pending bound, file fallback.
 import { createSocket, type Socket } from 'node:dgram'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AttachedFact } from '@pmip6/driver-api'
@@ -114,6 +114,7 @@ afterEach(() => {
   for (const p of policies.splice(0)) p.stop()
   for (const s of servers.splice(0)) s.close()
 })
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 test('cold attach: one Access-Request with the MN, MAC, NAS-Port-Type and NAS-IPv6-Address; the profile goes to the store before the attach', async () => {
   const { s, host, aaa } = await setup([accept], { timeoutMs: 2000 })

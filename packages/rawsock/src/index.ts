@@ -370,12 +370,12 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
   }
 }
 
-/** Interface name -> index (if_nametoindex); throws code 'ENODEV' for a missing interface. */
 /** Who is at the other end of a connected UNIX socket (SO_PEERCRED), by its file descriptor. */
 export function peerCredentials(fd: number): PeerCredentials {
   return native().peerCredentials(fd)
 }
 
+/** Interface name -> index (if_nametoindex); throws code 'ENODEV' for a missing interface. */
 export function ifNameToIndex(name: string): number {
   return native().ifNameToIndex(name)
 }

@@ -179,6 +179,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     if (!m || m[2] !== String(count)) throw new Error(`${m ? `${m[2]}/${m[1]}` : 'no'} replies`)
     return `${/rtt [^=]+= ([\d.]+)\//.exec(r)?.[1] ?? '?'} ms min rtt, ${m[2]}/${m[1]} replies`
   }
+  // A missing tool is said before anything starts, not as a failed step half-way through.
+  const missing = missingTools(DEMO_TOOLS)
+  if (missing.length > 0) {
+    out(`the demo needs ${missing.map((m) => `${m.cmd} (Debian package ${m.pkg})`).join(', ')}, not found on PATH`)
+    out(`install it: apt-get install -y --no-install-recommends ${missing.map((m) => m.pkg).join(' ')}   (./scripts/demo.sh does this)`)
+    return { ok: false, steps }
+  }
+
   /** An unmodified busybox udhcpc in the MN's namespace; its script configures what it got. */
   const dhcpDir = mkdtempSync(join(tmpdir(), 'mag-demo-dhcp4-'))
   const dhcpScript = join(dhcpDir, 'udhcpc.sh')
@@ -193,14 +201,6 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const forwarded = async (mag: MagName): Promise<number | null> => {
     const st = (await controlRequest(sock(mag), { cmd: 'status' })) as { dataplane?: { state?: { bindings?: number } } }
     return st.dataplane?.state?.bindings ?? null
-  }
-
-  // A missing tool is said before anything starts, not as a failed step half-way through.
-  const missing = missingTools(DEMO_TOOLS)
-  if (missing.length > 0) {
-    out(`the demo needs ${missing.map((m) => `${m.cmd} (Debian package ${m.pkg})`).join(', ')}, not found on PATH`)
-    out(`install it: apt-get install -y --no-install-recommends ${missing.map((m) => m.pkg).join(' ')}   (./scripts/demo.sh does this)`)
-    return { ok: false, steps }
   }
 
   let capture: LabCapture | undefined
