@@ -10,7 +10,7 @@
 import { controlRequest } from '@pmip6/agent'
 import { labRestart, labUp } from '../../packages/cli/src/lab/lab'
 import { accessLink, mnId, mnMac } from '../../packages/cli/src/lab/plan'
-import { Capture, describeLab, labName, mag, sleep, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
+import { Capture, describeLab, labName, logLines, mag, sleep, waitFor, type Packet, LAB_HOOK_TIMEOUT_MS, labDown, LAB_DOWN_HOOK_TIMEOUT_MS } from './lab-harness'
 
 const LAB = labName('ehb')
 const MAG1 = '2001:db8:ffff::1'
@@ -47,6 +47,7 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
   jest.setTimeout(240_000) // tshark alone takes 10+ s to start on a loaded machine
   let sock = ''
   let lmaSock = ''
+  let logs: Record<string, string> = {}
 
   beforeAll(async () => {
     await labDown(LAB).catch(() => undefined)
@@ -58,6 +59,7 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
     })
     sock = s.sockets['mag1']!
     lmaSock = s.sockets['lma']!
+    logs = s.logs
   }, LAB_HOOK_TIMEOUT_MS)
 
   afterAll(async () => {
@@ -78,6 +80,18 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
     if (r.code !== 0) throw new Error(`mag lab fault ${args.join(' ')}: ${r.err}`)
   }
   const ids = Array.from({ length: N }, (_, i) => mnId(i + 1)).sort()
+  /** On a timeout: both daemons' views and their recent signalling log lines. */
+  const explain = async (): Promise<string> => {
+    const mine = (await bindings().catch((e: unknown) => String(e))) as unknown
+    const lma = await lmaBindingViews().catch((e: unknown) => String(e))
+    return [
+      `MAG bindings: ${JSON.stringify(mine)}`,
+      `MAG's view of the LMA: ${JSON.stringify(await lmaView().catch((e: unknown) => String(e)))}`,
+      `LMA bindings: ${JSON.stringify(lma)}`,
+      `mag1 log:\n${logLines(logs['mag1'] ?? '', /state|lma|PBA|PBU|reject|refus|warn|error|forwarding/i)}`,
+      `lma log:\n${logLines(logs['lma'] ?? '', /./, 30)}`,
+    ].join('\n')
+  }
 
   const isHb = (p: Packet): boolean => p.v('mip6.mhtype') === '13'
   const hbRequestsToLma = (pkts: Packet[]): Packet[] => pkts.filter((p) => isHb(p) && p.v('mip6.hb.r_flag') === '0' && p.v('ipv6.dst') === LMA)
@@ -123,7 +137,7 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
       const up = await waitFor('LMA reachable again', async () => ((await lmaView())?.state === 'reachable' ? await lmaView() : null))
       expect(up!.reason).toBe('heartbeat-response')
       // The PBUs in backoff go at once when the LMA is back, not after up to 32 s.
-      await waitFor('every MN bound again', allRegistered, 20_000)
+      await waitFor('every MN bound again', allRegistered, 20_000, 100, explain)
       expect(await lmaBindings()).toEqual(ids)
       pkts = await cap.stopSynced()
 
@@ -163,14 +177,20 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
       // A restarted LMA knows nothing: any binding it holds is one the MAG made again since (the
       // MAG may already have: it heard the new Restart Counter in a heartbeat as the LMA came up).
       for (const b of await lmaBindingViews()) expect(b.createdAt).toBeGreaterThanOrEqual(Math.floor(restartedAt * 1000))
-      const v = await waitFor('restart detected', async () => {
-        const l = await lmaView()
-        return l && l.restarts > before.restarts ? l : null
-      })
+      const v = await waitFor(
+        'restart detected',
+        async () => {
+          const l = await lmaView()
+          return l && l.restarts > before.restarts ? l : null
+        },
+        30_000,
+        100,
+        explain,
+      )
       expect(v.restartCounter).toBe(before.restartCounter! + 1)
-      await waitFor('every MN bound at the LMA again', async () => ((await lmaBindings()).length === N ? true : null))
+      await waitFor('every MN bound at the LMA again', async () => ((await lmaBindings()).length === N ? true : null), 30_000, 100, explain)
       expect(await lmaBindings()).toEqual(ids)
-      const b = await waitFor('every MN registered', allRegistered)
+      const b = await waitFor('every MN registered', allRegistered, 30_000, 100, explain)
       for (const x of b) expect(x.prefixes.length).toBeGreaterThan(0)
       const pkts = (await cap.stopSynced()).filter((p) => p.t >= restartedAt)
       // tshark sees the new Restart Counter in a Heartbeat response, then a PBU per MN, each accepted.

@@ -205,8 +205,10 @@ export async function labDown(name: string, timeoutMs = LAB_DOWN_TIMEOUT_MS): Pr
 /**
  * Polls `fn` until it returns a value that is not null/false, or fails after `timeoutMs`. The
  * default deadline allows for polls that each start a `mag` process on a loaded machine.
+ * `explain`, asked only on a timeout, adds what the test saw then (daemon views, log lines):
+ * a failure seen once in a stress check must say why without a rerun.
  */
-export async function waitFor<T>(what: string, fn: () => T | null | false | Promise<T | null | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => T | null | false | Promise<T | null | false>, timeoutMs = 30_000, everyMs = 100, explain?: () => string | Promise<string>): Promise<T> {
   const until = Date.now() + timeoutMs
   let last: unknown = null
   for (;;) {
@@ -216,9 +218,24 @@ export async function waitFor<T>(what: string, fn: () => T | null | false | Prom
     } catch (e) {
       last = e
     }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    if (Date.now() > until) {
+      let seen = ''
+      if (explain) seen = await Promise.resolve().then(explain).then((x) => `\n${x}`, (e: unknown) => `\n(explain failed: ${String(e)})`)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}${seen}`)
+    }
     await sleep(everyMs)
   }
+}
+
+/** The last `n` lines of a lab daemon's log that match `re` (for a test's failure message). */
+export function logLines(file: string, re: RegExp, n = 40): string {
+  let text = ''
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    return `(${file}: ${(e as Error).message})`
+  }
+  return text.split('\n').filter((l) => re.test(l)).slice(-n).join('\n')
 }
 
 export interface Packet {
