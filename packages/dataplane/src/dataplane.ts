@@ -325,6 +325,8 @@ export class DataPlane {
   private readonly bindings = new Map<string, Binding>()
   /** Tail of each binding's chain of changes: one binding's changes run in order. */
   private readonly chains = new Map<string, Promise<void>>()
+  /** Prefixes being removed from a binding, with that binding and the end of its removal (markLeaving). */
+  private readonly leaving = new Map<string, { readonly id: string; readonly done: Promise<void> }>()
   private readonly baseObjs: KObj[] = []
   private readonly inFlight = new Set<Promise<void>>()
   /** Changes running at once (each has at most a few netlink requests outstanding). */
@@ -484,12 +486,48 @@ export class DataPlane {
    * On failure nothing of this call stays and the promise rejects with a ForwardingError.
    */
   up(req: ForwardingRequest): Promise<void> {
-    return this.serial(req.id, () => this.doUp(req))
+    const before = this.leaving.size > 0 ? this.othersLeaving(req) : null
+    return this.serial(req.id, () => this.doUp(req), before)
   }
 
   /** Removes forwarding for some prefixes of a binding, or all of them (prefixes absent). Never rejects for unknown ids. */
   down(id: string, prefixes?: readonly string[]): Promise<void> {
-    return this.serial(id, () => this.doDown(id, prefixes))
+    const b = this.bindings.get(id)
+    const run = this.serial(id, () => this.doDown(id, prefixes))
+    if (b !== undefined) this.markLeaving(id, prefixes === undefined ? b.prefixes.slice() : b.prefixes.filter((p) => prefixes.includes(p)), run)
+    return run
+  }
+
+  /**
+   * A prefix (or IPv4 home address) on its way out of one binding: another binding that is given
+   * it (an LMA that restarted hands its pool out afresh; the core withdraws it from its old
+   * holder first) waits until it is gone, as the kernel refuses a second route to it.
+   */
+  private markLeaving(id: string, prefixes: readonly string[], run: Promise<void>): void {
+    if (prefixes.length === 0) return
+    const done = run.catch(() => undefined)
+    const mark = { id, done }
+    for (const p of prefixes) this.leaving.set(p, mark)
+    void done.then(() => {
+      for (const p of prefixes) if (this.leaving.get(p) === mark) this.leaving.delete(p)
+    })
+  }
+
+  /** What `req` must wait for: removals of its prefixes by other bindings, queued before it (null: none). */
+  private othersLeaving(req: ForwardingRequest): Promise<unknown> | null {
+    const waits: Promise<void>[] = []
+    for (const t of [...req.prefixes, ...(req.ipv4 ?? [])]) {
+      let m = this.leaving.get(t)
+      if (m === undefined) {
+        try {
+          m = this.leaving.get(planPrefix(t).text)
+        } catch {
+          continue // doUp refuses it with its reason
+        }
+      }
+      if (m !== undefined && m.id !== req.id) waits.push(m.done)
+    }
+    return waits.length === 0 ? null : Promise.all(waits)
   }
 
   snapshot(): DataPlaneSnapshot {
@@ -533,11 +571,13 @@ export class DataPlane {
 
   // ------------------------------------------------------------------ internals
 
-  private serial(id: string, f: () => Promise<void>): Promise<void> {
+  /** `before` (never rejects): waited for too, outside the bound on changes running at once. */
+  private serial(id: string, f: () => Promise<void>, before: Promise<unknown> | null = null): Promise<void> {
     if (this.closed) return Promise.reject(new Error('data plane closed'))
     const prev = this.chains.get(id)
+    const ahead = before === null ? prev : prev === undefined ? before : Promise.all([prev, before])
     // Nothing ahead for this binding: start now, not a turn of the microtask queue later.
-    const run = prev === undefined ? this.limited(f) : prev.then(() => this.limited(f))
+    const run = ahead === undefined ? this.limited(f) : ahead.then(() => this.limited(f))
     const tail = run.catch(() => undefined)
     this.chains.set(id, tail)
     this.inFlight.add(tail)

@@ -242,6 +242,22 @@ describeIf('data plane in a real kernel (network namespaces)', () => {
     expect(kstate(ns)).toEqual(before)
   })
 
+  test('b2. a prefix handed from one binding to another in one step (an LMA that restarted gives it to another MN): removed from the first, then installed for the second, never refused', async () => {
+    const ns = magNs()
+    await withCtl(ns, async (c) => {
+      await c.ok({ op: 'open', opts: magOpts({ uplinkSelect: 'subtree' }) })
+      await c.ok({ op: 'up', req: { id: 'mn1', link: 'a0', prefixes: [HNP1], peer: LMA } })
+      await c.ok({ op: 'up', req: { id: 'mn2', link: 'a1', prefixes: [HNP2], peer: LMA } })
+      // mn2 loses HNP2 to nobody and gets HNP1, which mn1 holds: down(mn1) and up(mn2) back to back.
+      await c.ok({ op: 'down', id: 'mn2' })
+      const h = await c.ok({ op: 'handover', from: 'mn1', req: { id: 'mn2', link: 'a1', prefixes: [HNP1], peer: LMA } })
+      expect(h.snapshot!.bindings).toBe(1)
+      const down = ipJson<IpRoute>(['-n', ns, '-6', '-j', 'route', 'show', 'table', String(T)])
+      expect(down.map((r) => [r.dst, r.dev])).toEqual([[HNP1, 'a1']])
+      await c.ok({ op: 'close' })
+    })
+  })
+
   // ---------------------------------------------------------------- c. cleanup
 
   test('c. open() removes only our leftovers of an earlier run; foreign rules and routes stay, nothing is doubled; close() restores the original rule list', async () => {
