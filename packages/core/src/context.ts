@@ -35,6 +35,7 @@ export type MagContext = Pick<
   | 'findMn'
   | 'greNext'
   | 'greUsed'
+  | 'hnpOwner'
   | 'inFlight'
   | 'inc'
   | 'isShared'

@@ -80,6 +80,12 @@ export class Core implements MagCore {
   readonly overrides = new Map<string, MobilityMode>()
   /** MNs held until an administrative action (§6.9.1.2 items 6 and 7), with the reason. */
   readonly blocked = new Map<string, string>()
+  /**
+   * Home network prefixes whose forwarding is installed, by the entry that holds them: RFC 5213
+   * §2.2 supports only the Per-MN-Prefix model, so a prefix the LMA grants one MN is no longer
+   * another's (pba.ts, prefixReassigned).
+   */
+  readonly hnpOwner = new Map<string, Entry>()
   clockUnsynced = false
   seqCounter: number
   readonly prng: Prng

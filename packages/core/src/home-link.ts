@@ -48,6 +48,7 @@ export function stopTimersAndForwarding(c: MagContext, e: Entry): void {
 function forwardingDown(c: MagContext, e: Entry): void {
   if (e.fwd === F_TUNNEL) {
     const lma = e.profile ? e.profile.lma : ''
+    for (const p of e.hnps) if (c.hnpOwner.get(p) === e) c.hnpOwner.delete(p)
     if (e.v4Fwd === null) c.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: e.hnps, mode: 'tunnel', lma })
     else c.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: e.hnps, mode: 'tunnel', lma, ipv4: [e.v4Fwd] })
     e.v4Fwd = null

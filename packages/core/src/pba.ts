@@ -224,6 +224,25 @@ function hold(c: MagContext, e: Entry, reason: string): void {
   c.changeState(e, 'held', reason)
 }
 
+/**
+ * The LMA granted `p` to another MN while `o` still forwards it. RFC 5213 §2.2: only the
+ * Per-MN-Prefix model, so the LMA holds no binding of `o` for `p` any more (an LMA that restarted
+ * lost its bindings, RFC 5847 §3.2, and hands its pool out afresh in the order PBUs reach it).
+ * `o` stops using it at once (an RA with lifetime 0 on its link; its routes are removed before
+ * the new holder's are added, which the kernel would refuse while they exist) and registers
+ * again for what it has left, or for a prefix of the LMA's choosing.
+ */
+function prefixReassigned(c: MagContext, o: Entry, p: string): void {
+  c.inc('prefix-reassigned')
+  const left = minus(o.hnps, [p])
+  stopService(c, o)
+  cancelPbu(c, o)
+  o.hnps = EMPTY
+  o.req = left
+  c.changeState(o, 'registering', 'prefix-reassigned')
+  startPbu(c, o, P_REG, HandoffIndicator.UNKNOWN)
+}
+
 /** Items 12-15: tunnel and routes up, BUL updated, prefixes advertised, refresh armed. */
 function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly MobilityOption[], status: number = BaStatus.ACCEPTED): void {
   const granted: string[] = []
@@ -322,6 +341,12 @@ function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly Mobili
   const rm4 = v4Changed && e.v4Fwd !== null ? [e.v4Fwd] : null
   const add4 = v4Changed && v4New !== null ? [v4New] : null
   if (rm4 !== null && e.v4Home) ipv4HomeDown(c, e)
+  for (const p of removed) if (c.hnpOwner.get(p) === e) c.hnpOwner.delete(p)
+  for (const p of added) {
+    const other = c.hnpOwner.get(p)
+    if (other !== undefined && other !== e) prefixReassigned(c, other, p)
+    c.hnpOwner.set(p, e)
+  }
   // §6.12: renumbered prefixes lose their routes here and are withdrawn in the RA below.
   if (removed.length > 0 || rm4 !== null) c.out.push({ type: 'forwarding-down', mnId: e.mnId, link: e.link, prefixes: removed, mode: 'tunnel', lma: profile.lma, ...(rm4 !== null ? { ipv4: rm4 } : {}) })
   e.hnps = sameSet(prefixes, old) ? old : prefixes
