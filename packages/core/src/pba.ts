@@ -344,7 +344,8 @@ function accept(c: MagContext, e: Entry, lifetime: number, opts: readonly Mobili
   for (const p of removed) if (c.hnpOwner.get(p) === e) c.hnpOwner.delete(p)
   for (const p of added) {
     const other = c.hnpOwner.get(p)
-    if (other !== undefined && other !== e) prefixReassigned(c, other, p)
+    // Only the same LMA speaks for the other MN's binding (two LMAs may overlap, RFC 5845 keys).
+    if (other !== undefined && other !== e && other.profile && c.sameAddr(other.profile.lma, profile.lma)) prefixReassigned(c, other, p)
     c.hnpOwner.set(p, e)
   }
   // §6.12: renumbered prefixes lose their routes here and are withdrawn in the RA below.

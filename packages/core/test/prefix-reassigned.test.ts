@@ -3,7 +3,7 @@
 // order PBUs reach it), the other MN's hold on it is stale. Seen in the heartbeat e2e test under
 // load: mn2's forwarding for the prefix failed in the kernel (the route was mn1's) and mn2 ended
 // 'failed' while the LMA held all three bindings.
-import { MAC2, NAI, Harness, deadPrefixes, hnpsOf, lastPbu, livePrefixes, ofType, pbaFor, pbus, ras, states } from './harness'
+import { LMA2, MAC2, NAI, Harness, config, profile, deadPrefixes, hnpsOf, lastPbu, livePrefixes, ofType, pbaFor, pbus, ras, states } from './harness'
 
 const P0 = '2001:db8:100::/64'
 const P1 = '2001:db8:100:1::/64'
@@ -52,4 +52,14 @@ test('a prefix freed by a de-registration, or kept by its own refresh, reassigns
   expect(ofType(again, 'forwarding-up')).toEqual([])
   expect(h.core.counters()['prefix-reassigned'] ?? 0).toBe(0)
   expect(h.view(MN2)).toMatchObject({ state: 'registered', prefixes: [P0] })
+})
+
+test('another LMA granting the same prefix does not speak for the first LMA: nothing is withdrawn', () => {
+  const h = new Harness(config({ profiles: [profile(), { mnId: MN2, lma: LMA2, macs: ['00:aa:bb:cc:dd:ee'] }] }))
+  h.register([P0])
+  const cmds = h.pba(pbaFor(lastPbu(h.attach({ link: 'ppp1', mnId: MN2, llId: MAC2 })), 0, { prefixes: [P0] }), LMA2)
+  expect(states(cmds).filter((s) => s.mnId === NAI)).toEqual([])
+  expect(ofType(cmds, 'forwarding-down')).toEqual([])
+  expect(h.core.counters()['prefix-reassigned'] ?? 0).toBe(0)
+  expect(h.view(NAI)).toMatchObject({ state: 'registered', prefixes: [P0] })
 })
