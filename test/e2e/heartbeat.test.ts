@@ -82,7 +82,7 @@ describeLab('RFC 5847 heartbeat in the netns lab', () => {
   const ids = Array.from({ length: N }, (_, i) => mnId(i + 1)).sort()
   /** On a timeout: both daemons' views and their recent signalling log lines. */
   const explain = async (): Promise<string> => {
-    const mine = (await bindings().catch((e: unknown) => String(e))) as unknown
+    const mine = await bindings().catch((e: unknown) => String(e))
     const lma = await lmaBindingViews().catch((e: unknown) => String(e))
     return [
       `MAG bindings: ${JSON.stringify(mine)}`,
